@@ -1,0 +1,227 @@
+//! The experiment file exactly as written: a serde mirror of the TOML with
+//! every default filled in and unknown keys rejected. Serialising it gives
+//! the resolved `experiment.toml` stored with each run.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// `experiments/*.toml`, before validation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExperiment {
+    /// Run name; defaults to the file's stem.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub images: RawImages,
+    #[serde(default)]
+    pub model: RawModel,
+    #[serde(default)]
+    pub loss: RawLoss,
+    #[serde(default)]
+    pub optim: RawOptim,
+    #[serde(default)]
+    pub output: RawOutput,
+    /// Parameter sweep: dotted keys to lists of values (`stylelab sweep`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<toml::Table>,
+}
+
+/// One path or a list of them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn to_vec(&self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s.clone()],
+            OneOrMany::Many(v) => v.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawImages {
+    pub content: String,
+    pub style: OneOrMany,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub style_blend: Option<Vec<f64>>,
+    #[serde(default = "default_init")]
+    pub init: String,
+    #[serde(default = "default_size")]
+    pub size: i64,
+    #[serde(default = "one")]
+    pub style_scale: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pooling {
+    Max,
+    Avg,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawModel {
+    /// Defaults to `weights/vgg19-caffe.safetensors` in the project root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<String>,
+    #[serde(default = "default_pooling")]
+    pub pooling: Pooling,
+}
+
+impl Default for RawModel {
+    fn default() -> Self {
+        RawModel {
+            weights: None,
+            pooling: default_pooling(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Normalize {
+    None,
+    Running,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLoss {
+    #[serde(default = "default_content_weight")]
+    pub content_weight: f64,
+    #[serde(default = "default_style_weight")]
+    pub style_weight: f64,
+    #[serde(default = "default_tv_weight")]
+    pub tv_weight: f64,
+    #[serde(default = "default_normalize")]
+    pub normalize: Normalize,
+    #[serde(default = "default_content_layers")]
+    pub content_layers: BTreeMap<String, f64>,
+    #[serde(default = "default_style_layers")]
+    pub style_layers: BTreeMap<String, f64>,
+}
+
+impl Default for RawLoss {
+    fn default() -> Self {
+        RawLoss {
+            content_weight: default_content_weight(),
+            style_weight: default_style_weight(),
+            tv_weight: default_tv_weight(),
+            normalize: default_normalize(),
+            content_layers: default_content_layers(),
+            style_layers: default_style_layers(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    Adam,
+    Lbfgs,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOptim {
+    #[serde(default = "default_optimizer")]
+    pub optimizer: OptimizerKind,
+    #[serde(default = "default_iterations")]
+    pub iterations: i64,
+    #[serde(default = "one")]
+    pub learning_rate: f64,
+    #[serde(default = "default_history")]
+    pub history: i64,
+    #[serde(default)]
+    pub seed: i64,
+    #[serde(default = "default_device")]
+    pub device: String,
+}
+
+impl Default for RawOptim {
+    fn default() -> Self {
+        RawOptim {
+            optimizer: default_optimizer(),
+            iterations: default_iterations(),
+            learning_rate: 1.0,
+            history: default_history(),
+            seed: 0,
+            device: default_device(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOutput {
+    #[serde(default = "default_snapshot_every")]
+    pub snapshot_every: i64,
+    /// Defaults to `results/` in the project root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub results: Option<String>,
+}
+
+impl Default for RawOutput {
+    fn default() -> Self {
+        RawOutput {
+            snapshot_every: default_snapshot_every(),
+            results: None,
+        }
+    }
+}
+
+fn default_init() -> String {
+    "content".into()
+}
+fn default_size() -> i64 {
+    512
+}
+fn one() -> f64 {
+    1.0
+}
+fn default_pooling() -> Pooling {
+    Pooling::Max
+}
+fn default_content_weight() -> f64 {
+    5.0
+}
+fn default_style_weight() -> f64 {
+    100.0
+}
+fn default_tv_weight() -> f64 {
+    1e-3
+}
+fn default_normalize() -> Normalize {
+    Normalize::None
+}
+fn default_content_layers() -> BTreeMap<String, f64> {
+    BTreeMap::from([("relu4_2".to_string(), 1.0)])
+}
+fn default_style_layers() -> BTreeMap<String, f64> {
+    ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
+        .iter()
+        .map(|l| (l.to_string(), 1.0))
+        .collect()
+}
+fn default_optimizer() -> OptimizerKind {
+    OptimizerKind::Lbfgs
+}
+fn default_iterations() -> i64 {
+    500
+}
+fn default_history() -> i64 {
+    100
+}
+fn default_device() -> String {
+    "auto".into()
+}
+fn default_snapshot_every() -> i64 {
+    50
+}

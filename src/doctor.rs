@@ -1,0 +1,79 @@
+//! `stylelab doctor`: what libtorch, CUDA and the weights look like here.
+
+use crate::engine::device;
+use crate::weights::WeightsInfo;
+use std::path::Path;
+
+/// The report, as lines.
+pub fn report(weights_dir: &Path) -> Vec<String> {
+    let mut out = vec![format!("stylelab     {}", env!("CARGO_PKG_VERSION"))];
+    out.push(format!("libtorch     {}", crate::LIBTORCH_VERSION));
+    let cuda = tch::Cuda::is_available();
+    if cuda {
+        let n = tch::Cuda::device_count();
+        out.push(format!("CUDA         available, {n} device(s)"));
+        let gpus = device::nvidia_gpus();
+        for i in 0..n as usize {
+            match gpus.get(i) {
+                Some((name, total, used)) => out.push(format!(
+                    "  cuda:{i}     {name}, {total} MiB ({used} MiB in use)"
+                )),
+                None => out.push(format!(
+                    "  cuda:{i}     (name and memory unknown: nvidia-smi not found)"
+                )),
+            }
+        }
+        let cudnn = if tch::Cuda::cudnn_is_available() {
+            let v = std::panic::catch_unwind(tch::utils::version_cudnn).ok();
+            format!(
+                "available{}",
+                v.map(|v| format!(", version {v}")).unwrap_or_default()
+            )
+        } else {
+            "not available".into()
+        };
+        out.push(format!("cuDNN        {cudnn}"));
+    } else {
+        out.push(format!(
+            "CUDA         not available (no CUDA device is visible to libtorch {})",
+            crate::LIBTORCH_VERSION
+        ));
+        out.push("cuDNN        not available".into());
+    }
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    out.push(format!(
+        "threads      {} (libtorch intra-op), {cores} cores",
+        tch::get_num_threads()
+    ));
+    out.push(format!("weights      in {}:", weights_dir.display()));
+    let mut files: Vec<_> = std::fs::read_dir(weights_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        out.push("  none; run `stylelab weights fetch` (see the README)".into());
+    }
+    for f in files {
+        let name = f
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        match WeightsInfo::read(&f) {
+            Ok(info) => out.push(format!(
+                "  {name}: {}, {}, {:.1} MB",
+                info.preprocess,
+                info.layer_range(),
+                info.file_size as f64 / 1e6
+            )),
+            Err(e) => out.push(format!("  {name}: unusable: {e}")),
+        }
+    }
+    out
+}

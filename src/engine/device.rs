@@ -1,0 +1,80 @@
+//! Choosing the device, describing it, and reading peak memory.
+
+use crate::config::DeviceChoice;
+use tch::Device;
+
+/// The tch device for a choice; an error when CUDA is asked for but absent.
+pub fn resolve(choice: DeviceChoice) -> Result<Device, String> {
+    match choice {
+        DeviceChoice::Auto => Ok(Device::cuda_if_available()),
+        DeviceChoice::Cpu => Ok(Device::Cpu),
+        DeviceChoice::Cuda(n) => {
+            if !tch::Cuda::is_available() {
+                return Err(format!(
+                    "CUDA was asked for (cuda:{n}) but libtorch sees no CUDA device; use device \"cpu\" or \"auto\" (`stylelab doctor` shows what libtorch sees)"
+                ));
+            }
+            let count = tch::Cuda::device_count() as usize;
+            if n >= count {
+                return Err(format!(
+                    "cuda:{n} was asked for but only {count} CUDA device(s) exist (cuda:0..cuda:{})",
+                    count - 1
+                ));
+            }
+            Ok(Device::Cuda(n))
+        }
+    }
+}
+
+/// `cpu (2 threads)` or `cuda:0`.
+pub fn describe(device: Device) -> String {
+    match device {
+        Device::Cuda(n) => format!("cuda:{n}"),
+        Device::Cpu => format!("cpu ({} threads)", tch::get_num_threads()),
+        other => format!("{other:?}").to_lowercase(),
+    }
+}
+
+/// Peak resident set size of this process in MiB (Linux; 0 elsewhere).
+pub fn peak_rss_mib() -> f64 {
+    status_kib("VmHWM:")
+        .map(|kib| kib as f64 / 1024.0)
+        .unwrap_or(0.0)
+}
+
+/// Current resident set size in MiB.
+pub fn rss_mib() -> f64 {
+    status_kib("VmRSS:")
+        .map(|kib| kib as f64 / 1024.0)
+        .unwrap_or(0.0)
+}
+
+fn status_kib(field: &str) -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = text.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// GPUs as `nvidia-smi` reports them: (name, total MiB, used MiB).
+pub fn nvidia_gpus() -> Vec<(String, u64, u64)> {
+    let Ok(out) = std::process::Command::new("nvidia-smi")
+        .args([
+            "--query-gpu=name,memory.total,memory.used",
+            "--format=csv,noheader,nounits",
+        ])
+        .output()
+    else {
+        return Vec::new();
+    };
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut parts = l.split(',').map(str::trim);
+            Some((
+                parts.next()?.to_string(),
+                parts.next()?.parse().ok()?,
+                parts.next()?.parse().ok()?,
+            ))
+        })
+        .collect()
+}

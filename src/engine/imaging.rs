@@ -1,0 +1,82 @@
+//! Images in and out of the engine: decode, resize, and convert between
+//! `image::RgbImage` and `1×3×H×W` RGB tensors in [0, 1].
+
+use image::{RgbImage, imageops::FilterType};
+use std::path::Path;
+use tch::{Device, Kind, Tensor};
+
+/// Decodes any supported image file to RGB.
+pub fn decode(path: &Path) -> Result<RgbImage, String> {
+    let reader = image::ImageReader::open(path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let reader = reader
+        .with_guessed_format()
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let img = reader
+        .decode()
+        .map_err(|e| format!("cannot decode {} as an image: {e}", path.display()))?;
+    Ok(img.to_rgb8())
+}
+
+/// Width and height with the longest side equal to `longest`.
+pub fn fit_longest(width: u32, height: u32, longest: u32) -> (u32, u32) {
+    let scale = longest as f64 / width.max(height) as f64;
+    let w = ((width as f64 * scale).round() as u32).max(1);
+    let h = ((height as f64 * scale).round() as u32).max(1);
+    (w, h)
+}
+
+/// Resizes to exactly `width × height` (Lanczos; a no-op when equal).
+pub fn resize(img: &RgbImage, width: u32, height: u32) -> RgbImage {
+    if img.dimensions() == (width, height) {
+        return img.clone();
+    }
+    image::imageops::resize(img, width, height, FilterType::Lanczos3)
+}
+
+/// `1×3×H×W` float tensor in [0, 1].
+pub fn to_tensor(img: &RgbImage, device: Device) -> Tensor {
+    let (w, h) = img.dimensions();
+    let data: Vec<f32> = img.as_raw().iter().map(|&v| v as f32 / 255.0).collect();
+    Tensor::from_slice(&data)
+        .view([h as i64, w as i64, 3])
+        .permute([2, 0, 1])
+        .unsqueeze(0)
+        .to_device(device)
+        .contiguous()
+}
+
+/// The image a `1×3×H×W` tensor shows, clamped to [0, 1].
+pub fn from_tensor(t: &Tensor) -> RgbImage {
+    let t = t.detach().to_device(Device::Cpu).to_kind(Kind::Float);
+    let (h, w) = (t.size()[2], t.size()[3]);
+    let bytes = (t.squeeze_dim(0).permute([1, 2, 0]).clamp(0.0, 1.0) * 255.0)
+        .round()
+        .to_kind(Kind::Uint8)
+        .contiguous()
+        .flatten(0, -1);
+    let data = Vec::<u8>::try_from(bytes).expect("a uint8 CPU tensor converts to bytes");
+    RgbImage::from_raw(w as u32, h as u32, data).expect("sizes match by construction")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fits_the_longest_side() {
+        assert_eq!(fit_longest(451, 300, 64), (64, 43));
+        assert_eq!(fit_longest(300, 451, 64), (43, 64));
+        assert_eq!(fit_longest(10, 1000, 16), (1, 16));
+    }
+
+    #[test]
+    fn tensor_round_trip_is_exact() {
+        let img = RgbImage::from_fn(5, 3, |x, y| image::Rgb([x as u8 * 40, y as u8 * 80, 7]));
+        let t = to_tensor(&img, Device::Cpu);
+        assert_eq!(t.size(), [1, 3, 3, 5]);
+        assert!((t.double_value(&[0, 0, 0, 1]) - 40.0 / 255.0).abs() < 1e-6);
+        assert!((t.double_value(&[0, 1, 2, 0]) - 160.0 / 255.0).abs() < 1e-6);
+        assert_eq!(from_tensor(&t), img);
+    }
+}

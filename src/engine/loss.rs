@@ -1,0 +1,284 @@
+//! The losses of Gatys et al., exactly as documented in the README:
+//! content_l = mean((F_l(x) − F_l(c))²); G = F·Fᵀ/(C·H·W);
+//! style_l = mean((G_l(x) − T_l)²); tv = mean(Δy²) + mean(Δx²).
+
+use super::optim::{Evaluation, Objective};
+use super::vgg::Vgg19;
+use crate::layer::Layer;
+use tch::{Kind, TchError, Tensor};
+
+/// Gram matrix of a `1×C×H×W` (or `C×H×W`) feature map, `C×C`, divided by C·H·W.
+pub fn gram(features: &Tensor) -> Result<Tensor, TchError> {
+    let size = features.size();
+    let (c, hw) = (
+        size[size.len() - 3],
+        size[size.len() - 2] * size[size.len() - 1],
+    );
+    let f = features.f_reshape([c, hw])?;
+    Ok(f.f_mm(&f.f_tr()?)? / (c * hw) as f64)
+}
+
+/// Mean squared difference.
+pub fn mse(a: &Tensor, b: &Tensor) -> Result<Tensor, TchError> {
+    (a - b).f_square()?.f_mean(Kind::Float)
+}
+
+/// Total variation of a `1×3×H×W` image.
+pub fn tv(x: &Tensor) -> Result<Tensor, TchError> {
+    let (h, w) = (x.size()[2], x.size()[3]);
+    let dy = x.f_narrow(2, 1, h - 1)? - x.f_narrow(2, 0, h - 1)?;
+    let dx = x.f_narrow(3, 1, w - 1)? - x.f_narrow(3, 0, w - 1)?;
+    Ok(dy.f_square()?.f_mean(Kind::Float)? + dx.f_square()?.f_mean(Kind::Float)?)
+}
+
+/// Loss weights, which steering may change while running.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LossWeights {
+    pub content: f64,
+    pub style: f64,
+    pub tv: f64,
+}
+
+/// The value of one evaluation, split into its parts (plain numbers).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Breakdown {
+    pub total: f64,
+    /// Σ_l w_l·content_l.
+    pub content: f64,
+    pub style: f64,
+    pub tv: f64,
+    /// Raw per-layer values: content layers, then style layers.
+    pub layers: Vec<f64>,
+}
+
+impl Breakdown {
+    /// Names the first term that is not finite, for failure messages.
+    pub fn non_finite_term(&self) -> Option<&'static str> {
+        [
+            ("content", self.content),
+            ("style", self.style),
+            ("tv", self.tv),
+            ("total", self.total),
+        ]
+        .into_iter()
+        .find(|(_, v)| !v.is_finite())
+        .map(|(n, _)| n)
+    }
+}
+
+/// Style transfer's objective: weighted content + style + tv losses of an
+/// RGB image, with fixed targets computed once.
+pub struct StyleObjective {
+    net: Vgg19,
+    layers: Vec<Layer>,
+    content_targets: Vec<(Layer, f64, Tensor)>,
+    style_targets: Vec<(Layer, f64, Tensor)>,
+    pub weights: LossWeights,
+    /// Each term is divided by its own scale: 1 without normalisation, a
+    /// detached estimate of its magnitude with `normalize = "running"`.
+    pub scales: [f64; 3],
+    /// Forward + backward passes so far.
+    pub evals: u64,
+}
+
+impl StyleObjective {
+    /// Computes content targets F_l(c) and style targets
+    /// T_l = Σ_i b_i·G_l(s_i) / Σ_i b_i.
+    pub fn new(
+        net: Vgg19,
+        content: &Tensor,
+        styles: &[(Tensor, f64)],
+        content_layers: &[(Layer, f64)],
+        style_layers: &[(Layer, f64)],
+        weights: LossWeights,
+    ) -> Result<Self, TchError> {
+        let _guard = tch::no_grad_guard();
+        let mut layers: Vec<Layer> = content_layers
+            .iter()
+            .chain(style_layers)
+            .map(|(l, _)| *l)
+            .collect();
+        layers.sort();
+        layers.dedup();
+        let content_layer_list: Vec<Layer> = content_layers.iter().map(|(l, _)| *l).collect();
+        let content_targets = if content_layer_list.is_empty() {
+            Vec::new()
+        } else {
+            let feats = net.forward(content, &content_layer_list)?;
+            content_layers
+                .iter()
+                .map(|(l, w)| (*l, *w, feats[l].detach().copy()))
+                .collect()
+        };
+        let style_layer_list: Vec<Layer> = style_layers.iter().map(|(l, _)| *l).collect();
+        let blend_sum: f64 = styles.iter().map(|(_, b)| b).sum();
+        let mut style_targets: Vec<(Layer, f64, Tensor)> = Vec::new();
+        if !style_layer_list.is_empty() {
+            for (img, blend) in styles {
+                let feats = net.forward(img, &style_layer_list)?;
+                for (i, (l, w)) in style_layers.iter().enumerate() {
+                    let g = gram(&feats[l])? * (blend / blend_sum);
+                    match style_targets.get_mut(i) {
+                        Some((_, _, acc)) => *acc = &*acc + g,
+                        None => style_targets.push((*l, *w, g)),
+                    }
+                }
+            }
+        }
+        Ok(StyleObjective {
+            net,
+            layers,
+            content_targets,
+            style_targets,
+            weights,
+            scales: [1.0; 3],
+            evals: 0,
+        })
+    }
+
+    /// Column names of the per-layer values, in [`Breakdown::layers`] order.
+    pub fn layer_columns(&self) -> Vec<String> {
+        let c = self
+            .content_targets
+            .iter()
+            .map(|(l, _, _)| format!("content:{l}"));
+        let s = self
+            .style_targets
+            .iter()
+            .map(|(l, _, _)| format!("style:{l}"));
+        c.chain(s).collect()
+    }
+
+    /// The weighted total for raw term values under the current weights and scales.
+    pub fn combine(&self, content: f64, style: f64, tv: f64) -> f64 {
+        let w = self.weights;
+        w.content * content / self.scales[0]
+            + w.style * style / self.scales[1]
+            + w.tv * tv / self.scales[2]
+    }
+
+    fn try_evaluate(&mut self, x: &Tensor) -> Result<Evaluation<Breakdown>, TchError> {
+        let x = x.detach().set_requires_grad(true);
+        let feats = self.net.forward(&x, &self.layers)?;
+        let mut parts: Vec<Tensor> =
+            Vec::with_capacity(self.content_targets.len() + self.style_targets.len() + 1);
+        for (l, _, target) in &self.content_targets {
+            parts.push(mse(&feats[l], target)?);
+        }
+        for (l, _, target) in &self.style_targets {
+            parts.push(mse(&gram(&feats[l])?, target)?);
+        }
+        parts.push(tv(&x)?);
+        let n_content = self.content_targets.len();
+        let sum_weighted = |range: std::ops::Range<usize>, ws: Vec<f64>| -> Option<Tensor> {
+            parts[range]
+                .iter()
+                .zip(ws)
+                .map(|(p, w)| p * w)
+                .reduce(|a, b| a + b)
+        };
+        let content = sum_weighted(
+            0..n_content,
+            self.content_targets.iter().map(|t| t.1).collect(),
+        );
+        let style = sum_weighted(
+            n_content..parts.len() - 1,
+            self.style_targets.iter().map(|t| t.1).collect(),
+        );
+        let tv_term = &parts[parts.len() - 1];
+        let w = self.weights;
+        let mut total = tv_term * (w.tv / self.scales[2]);
+        if let Some(c) = &content {
+            total = total + c * (w.content / self.scales[0]);
+        }
+        if let Some(s) = &style {
+            total = total + s * (w.style / self.scales[1]);
+        }
+        total.f_backward()?;
+        let grad = x.grad();
+        // One device→host copy for every number of this evaluation.
+        let values = Tensor::f_stack(&parts, 0)?
+            .f_to_kind(Kind::Double)?
+            .f_to_device(tch::Device::Cpu)?;
+        let layers: Vec<f64> = Vec::<f64>::try_from(&values)?;
+        let tv_value = layers[layers.len() - 1];
+        let layers = layers[..layers.len() - 1].to_vec();
+        let weighted = |r: std::ops::Range<usize>, ws: &mut dyn Iterator<Item = f64>| -> f64 {
+            layers[r].iter().zip(ws).map(|(v, w)| v * w).sum()
+        };
+        let content_value = weighted(0..n_content, &mut self.content_targets.iter().map(|t| t.1));
+        let style_value = weighted(
+            n_content..layers.len(),
+            &mut self.style_targets.iter().map(|t| t.1),
+        );
+        let total_value = self.combine(content_value, style_value, tv_value);
+        self.evals += 1;
+        Ok(Evaluation {
+            loss: total_value,
+            grad,
+            info: Breakdown {
+                total: total_value,
+                content: content_value,
+                style: style_value,
+                tv: tv_value,
+                layers,
+            },
+        })
+    }
+}
+
+impl Objective for StyleObjective {
+    type Info = Breakdown;
+    fn evaluate(&mut self, x: &Tensor) -> Result<Evaluation<Breakdown>, TchError> {
+        // Optimizers update the image under no_grad; the loss needs autograd.
+        tch::with_grad(|| self.try_evaluate(x))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::Device;
+
+    fn t(v: &[f32], shape: &[i64]) -> Tensor {
+        Tensor::from_slice(v).view(shape)
+    }
+
+    #[test]
+    fn gram_matches_hand_computation() {
+        // F = [[1, 2], [3, 4]] (C=2, H=1, W=2): F·Fᵀ = [[5, 11], [11, 25]], / (2·1·2).
+        let f = t(&[1., 2., 3., 4.], &[1, 2, 1, 2]);
+        let g = gram(&f).unwrap();
+        let want = t(&[5. / 4., 11. / 4., 11. / 4., 25. / 4.], &[2, 2]);
+        assert!(g.allclose(&want, 1e-6, 1e-6, false), "{g}");
+    }
+
+    #[test]
+    fn mse_and_tv_match_hand_computation() {
+        let a = t(&[1., 2., 3., 4.], &[4]);
+        let b = t(&[1., 0., 3., 0.], &[4]);
+        // (0 + 4 + 0 + 16) / 4 = 5
+        assert!((mse(&a, &b).unwrap().double_value(&[]) - 5.0).abs() < 1e-6);
+        // One channel of a 1×3×2×2 image: [[0, 1], [3, 5]], others zero.
+        let mut v = vec![0f32; 12];
+        v[..4].copy_from_slice(&[0., 1., 3., 5.]);
+        let x = t(&v, &[1, 3, 2, 2]);
+        // Vertical diffs: (3-0)², (5-1)² → 9 + 16 = 25 over 6 entries;
+        // horizontal: (1-0)², (5-3)² → 1 + 4 = 5 over 6 entries.
+        let want = 25.0 / 6.0 + 5.0 / 6.0;
+        assert!((tv(&x).unwrap().double_value(&[]) - want).abs() < 1e-6);
+    }
+
+    #[test]
+    fn breakdown_names_the_term_that_blew_up() {
+        let b = Breakdown {
+            total: f64::NAN,
+            content: 1.0,
+            style: f64::INFINITY,
+            tv: 0.0,
+            layers: vec![],
+        };
+        assert_eq!(b.non_finite_term(), Some("style"));
+        let _ = Device::Cpu;
+    }
+}

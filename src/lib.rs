@@ -1,0 +1,24 @@
+//! stylelab: a terminal workbench for neural style transfer experiments.
+//!
+//! ```text
+//! experiments/*.toml ─▶ config ─▶ engine ─▶ events ─▶ sinks (CSV, images, run folder)
+//!                                                      └──▶ console (headless)
+//! results/<run>/ ─▶ record (the run folder's schema)
+//! ```
+
+pub mod bench;
+pub mod cli;
+pub mod config;
+pub mod console;
+pub mod doctor;
+pub mod engine;
+pub mod events;
+pub mod layer;
+pub mod record;
+pub mod sinks;
+pub mod weights;
+
+pub use cli::run;
+
+/// The libtorch this binary was built against.
+pub const LIBTORCH_VERSION: &str = env!("STYLELAB_LIBTORCH_VERSION");

@@ -1,0 +1,425 @@
+//! The on-disk schema of a run folder, `results/<stamp>-<name>/`: file
+//! names, the metrics row and the summary. The run-folder sink writes it and
+//! review reads it through these same types: one schema, not two.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub const EXPERIMENT_FILE: &str = "experiment.toml";
+pub const METRICS_FILE: &str = "metrics.csv";
+pub const SUMMARY_FILE: &str = "summary.json";
+pub const EVENTS_FILE: &str = "events.log";
+pub const FINAL_IMAGE: &str = "final.png";
+pub const SNAPSHOT_DIR: &str = "snapshots";
+
+/// Columns every metrics.csv starts with, in order.
+pub const BASE_COLUMNS: [&str; 7] = [
+    "iter",
+    "evals",
+    "elapsed_s",
+    "total",
+    "content",
+    "style",
+    "tv",
+];
+/// Loss-weight columns, written after the per-layer ones.
+pub const WEIGHT_COLUMNS: [&str; 3] = ["content_weight", "style_weight", "tv_weight"];
+
+/// Paths inside one run folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunPaths {
+    pub dir: PathBuf,
+}
+
+impl RunPaths {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        RunPaths { dir: dir.into() }
+    }
+    pub fn experiment(&self) -> PathBuf {
+        self.dir.join(EXPERIMENT_FILE)
+    }
+    pub fn metrics(&self) -> PathBuf {
+        self.dir.join(METRICS_FILE)
+    }
+    pub fn summary(&self) -> PathBuf {
+        self.dir.join(SUMMARY_FILE)
+    }
+    pub fn events(&self) -> PathBuf {
+        self.dir.join(EVENTS_FILE)
+    }
+    pub fn final_image(&self) -> PathBuf {
+        self.dir.join(FINAL_IMAGE)
+    }
+    pub fn snapshots(&self) -> PathBuf {
+        self.dir.join(SNAPSHOT_DIR)
+    }
+    /// `snapshots/iter_000050.png`.
+    pub fn snapshot(&self, iter: u64) -> PathBuf {
+        self.snapshots().join(format!("iter_{iter:06}.png"))
+    }
+    /// Snapshot files present, sorted by step.
+    pub fn list_snapshots(&self) -> Vec<(u64, PathBuf)> {
+        let mut out: Vec<(u64, PathBuf)> = std::fs::read_dir(self.snapshots())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let iter = name
+                    .strip_prefix("iter_")?
+                    .strip_suffix(".png")?
+                    .parse()
+                    .ok()?;
+                Some((iter, e.path()))
+            })
+            .collect();
+        out.sort();
+        out
+    }
+}
+
+/// One row of metrics.csv: the losses after an optimizer step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepMetrics {
+    /// Optimizer steps taken; 0 is the initial image.
+    pub iter: u64,
+    /// Cumulative function evaluations (forward + backward passes).
+    pub evals: u64,
+    pub elapsed_s: f64,
+    /// The weighted objective being minimised.
+    pub total: f64,
+    /// Σ_l w_l·content_l (unweighted by content_weight).
+    pub content: f64,
+    pub style: f64,
+    pub tv: f64,
+    /// Raw per-layer losses, in the order of [`MetricsHeader::layers`].
+    pub layers: Vec<f64>,
+    pub content_weight: f64,
+    pub style_weight: f64,
+    pub tv_weight: f64,
+}
+
+/// Which columns a metrics.csv holds.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MetricsHeader {
+    /// Per-layer column names: `content:relu4_2`, `style:relu1_1`, …
+    pub layers: Vec<String>,
+    /// Whether the loss-weight columns are present (older files lack them).
+    pub has_weights: bool,
+}
+
+impl MetricsHeader {
+    pub fn new(layers: Vec<String>) -> Self {
+        MetricsHeader {
+            layers,
+            has_weights: true,
+        }
+    }
+
+    pub fn columns(&self) -> Vec<String> {
+        let mut cols: Vec<String> = BASE_COLUMNS.iter().map(|s| s.to_string()).collect();
+        cols.extend(self.layers.iter().cloned());
+        if self.has_weights {
+            cols.extend(WEIGHT_COLUMNS.iter().map(|s| s.to_string()));
+        }
+        cols
+    }
+
+    /// Reads a header line's fields. Unknown columns are ignored; the base
+    /// columns must be there.
+    pub fn parse(fields: &[&str]) -> Result<Self, String> {
+        for base in BASE_COLUMNS {
+            if !fields.contains(&base) {
+                return Err(format!("metrics header lacks the '{base}' column"));
+            }
+        }
+        let layers = fields
+            .iter()
+            .filter(|f| f.contains(':'))
+            .map(|f| f.to_string())
+            .collect();
+        let has_weights = WEIGHT_COLUMNS.iter().all(|w| fields.contains(w));
+        Ok(MetricsHeader {
+            layers,
+            has_weights,
+        })
+    }
+}
+
+impl StepMetrics {
+    /// The CSV fields, in the order of `header.columns()`.
+    pub fn to_fields(&self, header: &MetricsHeader) -> Vec<String> {
+        let mut out = vec![
+            self.iter.to_string(),
+            self.evals.to_string(),
+            format!("{:.3}", self.elapsed_s),
+            fmt_f64(self.total),
+            fmt_f64(self.content),
+            fmt_f64(self.style),
+            fmt_f64(self.tv),
+        ];
+        out.extend(self.layers.iter().map(|&v| fmt_f64(v)));
+        if header.has_weights {
+            out.extend([self.content_weight, self.style_weight, self.tv_weight].map(fmt_f64));
+        }
+        out
+    }
+
+    /// Parses one CSV record given the file's header fields.
+    pub fn from_fields(
+        header_fields: &[&str],
+        header: &MetricsHeader,
+        fields: &[&str],
+    ) -> Result<Self, String> {
+        if fields.len() != header_fields.len() {
+            return Err(format!(
+                "row has {} fields, header has {}",
+                fields.len(),
+                header_fields.len()
+            ));
+        }
+        let get = |name: &str| -> Result<f64, String> {
+            let i = header_fields
+                .iter()
+                .position(|f| *f == name)
+                .ok_or(format!("no column '{name}'"))?;
+            fields[i]
+                .trim()
+                .parse::<f64>()
+                .map_err(|_| format!("'{}' in column '{name}' is not a number", fields[i]))
+        };
+        let layers = header
+            .layers
+            .iter()
+            .map(|l| get(l))
+            .collect::<Result<_, _>>()?;
+        let weight = |name: &str| {
+            if header.has_weights {
+                get(name)
+            } else {
+                Ok(f64::NAN)
+            }
+        };
+        Ok(StepMetrics {
+            iter: get("iter")? as u64,
+            evals: get("evals")? as u64,
+            elapsed_s: get("elapsed_s")?,
+            total: get("total")?,
+            content: get("content")?,
+            style: get("style")?,
+            tv: get("tv")?,
+            layers,
+            content_weight: weight("content_weight")?,
+            style_weight: weight("style_weight")?,
+            tv_weight: weight("tv_weight")?,
+        })
+    }
+
+    /// The value of a named column (`total`, `style:relu1_1`, …).
+    pub fn value(&self, header: &MetricsHeader, column: &str) -> Option<f64> {
+        match column {
+            "iter" => Some(self.iter as f64),
+            "evals" => Some(self.evals as f64),
+            "elapsed_s" => Some(self.elapsed_s),
+            "total" => Some(self.total),
+            "content" => Some(self.content),
+            "style" => Some(self.style),
+            "tv" => Some(self.tv),
+            "content_weight" => Some(self.content_weight),
+            "style_weight" => Some(self.style_weight),
+            "tv_weight" => Some(self.tv_weight),
+            other => header
+                .layers
+                .iter()
+                .position(|l| l == other)
+                .map(|i| self.layers[i]),
+        }
+    }
+}
+
+/// Shortest text that reads back to the same f64.
+fn fmt_f64(v: f64) -> String {
+    if v.is_finite() {
+        format!("{v:e}")
+    } else {
+        v.to_string()
+    }
+}
+
+/// How a run ended (or that it has not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Running,
+    Completed,
+    Stopped,
+    Failed,
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Status::Running => "running",
+            Status::Completed => "completed",
+            Status::Stopped => "stopped",
+            Status::Failed => "failed",
+        })
+    }
+}
+
+/// Final loss values.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Losses {
+    pub total: f64,
+    pub content: f64,
+    pub style: f64,
+    pub tv: f64,
+}
+
+/// summary.json: written when a run starts and again when it ends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub name: String,
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// RFC 3339.
+    pub started: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished: Option<String>,
+    /// Optimizer steps taken.
+    pub steps: u64,
+    /// Steps asked for.
+    pub iterations: u64,
+    pub evals: u64,
+    pub wall_s: f64,
+    pub seconds_per_step: f64,
+    pub device: String,
+    pub libtorch: String,
+    pub stylelab: String,
+    pub weights: String,
+    pub weights_sha256: String,
+    pub seed: u64,
+    pub width: u32,
+    pub height: u32,
+    /// Peak resident memory of the process, MiB.
+    pub peak_rss_mib: f64,
+    /// Peak CUDA memory allocated by libtorch, MiB (GPU runs only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_gpu_mib: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_losses: Option<Losses>,
+    /// The process that runs it, while running: lets a reader tell a live
+    /// run from one whose process died.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+}
+
+/// Reads summary.json.
+pub fn read_summary(dir: &Path) -> Result<Summary, String> {
+    let path = RunPaths::new(dir).summary();
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Reads metrics.csv, tolerating a last line cut short by a crash or a run
+/// still writing. Returns the header, the rows, and a note when the file
+/// had to be truncated.
+pub fn read_metrics(
+    dir: &Path,
+) -> Result<(MetricsHeader, Vec<StepMetrics>, Option<String>), String> {
+    let path = RunPaths::new(dir).metrics();
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    parse_metrics(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Parses metrics.csv text (see [`read_metrics`]).
+pub fn parse_metrics(
+    text: &str,
+) -> Result<(MetricsHeader, Vec<StepMetrics>, Option<String>), String> {
+    let mut lines = text.split('\n');
+    let head_line = lines
+        .next()
+        .filter(|l| !l.trim().is_empty())
+        .ok_or("empty file")?;
+    let head_fields: Vec<&str> = head_line.trim_end_matches('\r').split(',').collect();
+    let header = MetricsHeader::parse(&head_fields)?;
+    let mut rows = Vec::new();
+    let mut note = None;
+    let body: Vec<&str> = lines.collect();
+    for (i, line) in body.iter().enumerate() {
+        let line = line.trim_end_matches('\r');
+        if line.is_empty() {
+            continue;
+        }
+        let fields: Vec<&str> = line.split(',').collect();
+        match StepMetrics::from_fields(&head_fields, &header, &fields) {
+            Ok(row) => rows.push(row),
+            // A partial last line: the writer was cut off mid-row.
+            Err(e) if i + 1 >= body.len() || body[i + 1..].iter().all(|l| l.trim().is_empty()) => {
+                note = Some(format!("last line {} is incomplete ({e}); ignored", i + 2));
+            }
+            Err(e) => return Err(format!("line {}: {e}", i + 2)),
+        }
+    }
+    Ok((header, rows, note))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(iter: u64) -> StepMetrics {
+        StepMetrics {
+            iter,
+            evals: iter * 2,
+            elapsed_s: 0.5,
+            total: 123.25,
+            content: 1.0,
+            style: 2.0e-7,
+            tv: 3.0,
+            layers: vec![0.1, 0.2],
+            content_weight: 5.0,
+            style_weight: 100.0,
+            tv_weight: 1e-3,
+        }
+    }
+
+    #[test]
+    fn rows_round_trip_through_text() {
+        let header = MetricsHeader::new(vec!["content:relu4_2".into(), "style:relu1_1".into()]);
+        let mut text = header.columns().join(",") + "\n";
+        for i in 0..3 {
+            text += &(row(i).to_fields(&header).join(",") + "\n");
+        }
+        let (h, rows, note) = parse_metrics(&text).unwrap();
+        assert_eq!(h, header);
+        assert_eq!(rows, vec![row(0), row(1), row(2)]);
+        assert_eq!(note, None);
+        assert_eq!(rows[1].value(&h, "style:relu1_1"), Some(0.2));
+    }
+
+    #[test]
+    fn a_cut_last_line_is_dropped_with_a_note() {
+        let header = MetricsHeader::new(vec!["content:relu4_2".into(), "style:relu1_1".into()]);
+        let text = format!(
+            "{}\n{}\n0,1,2",
+            header.columns().join(","),
+            row(0).to_fields(&header).join(",")
+        );
+        let (_, rows, note) = parse_metrics(&text).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert!(note.unwrap().contains("line 3 is incomplete"));
+    }
+
+    #[test]
+    fn older_files_without_weight_columns_load() {
+        let text =
+            "iter,evals,elapsed_s,total,content,style,tv,style:relu1_1\n0,1,0.1,5,1,2,3,0.5\n";
+        let (h, rows, _) = parse_metrics(text).unwrap();
+        assert!(!h.has_weights);
+        assert_eq!(rows[0].layers, vec![0.5]);
+        assert!(rows[0].style_weight.is_nan());
+    }
+}

@@ -1,0 +1,496 @@
+//! VGG19 weights in stylelab's format: safetensors with keys
+//! `conv1_1.weight`, `conv1_1.bias`, … (the first k convolutions, k ≤ 16) and
+//! metadata `preprocess = "caffe" | "torchvision"`. Inspecting, loading,
+//! converting from PyTorch `.pth`, seeded random weights, and fetching.
+
+pub mod fetch;
+
+use crate::layer::Layer;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use tch::{Device, Kind, Tensor};
+
+/// How images are turned into network input for a given weights file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Preprocess {
+    /// BGR, 0..255, minus the mean (B, G, R) = (103.939, 116.779, 123.68).
+    Caffe,
+    /// RGB, 0..1, ImageNet mean/std.
+    Torchvision,
+}
+
+impl fmt::Display for Preprocess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Preprocess::Caffe => "caffe",
+            Preprocess::Torchvision => "torchvision",
+        })
+    }
+}
+
+impl FromStr for Preprocess {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "caffe" => Ok(Preprocess::Caffe),
+            "torchvision" => Ok(Preprocess::Torchvision),
+            other => Err(format!(
+                "'{other}' is not a preprocessing convention; use \"caffe\" or \"torchvision\""
+            )),
+        }
+    }
+}
+
+/// Everything wrong a weights file can be.
+#[derive(Debug, thiserror::Error)]
+pub enum WeightsError {
+    #[error("{path}: cannot read the weights file: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: not a safetensors file ({reason})")]
+    NotSafetensors { path: PathBuf, reason: String },
+    #[error(
+        "{path}: has no 'preprocess' metadata; tag it with `stylelab weights convert {path} OUT.safetensors --preprocess caffe|torchvision`"
+    )]
+    NoPreprocess { path: PathBuf },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("{path}: {message}")]
+    Torch { path: PathBuf, message: String },
+}
+
+/// One tensor's entry in a safetensors header.
+#[derive(Debug, Clone, Deserialize)]
+struct HeaderEntry {
+    dtype: String,
+    shape: Vec<usize>,
+}
+
+/// What a weights file holds, read from its header alone.
+#[derive(Debug, Clone)]
+pub struct WeightsInfo {
+    pub path: PathBuf,
+    pub preprocess: Preprocess,
+    /// Convolutions present, in forward order (always a prefix of VGG19's).
+    pub convs: Vec<Layer>,
+    pub metadata: BTreeMap<String, String>,
+    pub file_size: u64,
+}
+
+impl WeightsInfo {
+    /// Reads and checks a weights file's header: keys, shapes, dtype and
+    /// convention must be those of (a prefix of) VGG19.
+    pub fn read(path: &Path) -> Result<Self, WeightsError> {
+        let (header, metadata, file_size) = read_header(path)?;
+        let invalid = |message: String| WeightsError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        if header.keys().any(|k| k.starts_with("features.")) {
+            return Err(invalid(format!(
+                "looks like a PyTorch VGG state dict (keys 'features.N.weight'); convert it with `stylelab weights convert {} OUT.safetensors --preprocess caffe|torchvision`",
+                path.display()
+            )));
+        }
+        let mut convs = Vec::new();
+        for conv in Layer::convs() {
+            let (w, b) = (format!("{conv}.weight"), format!("{conv}.bias"));
+            match (header.get(&w), header.get(&b)) {
+                (None, None) => break,
+                (Some(_), None) | (None, Some(_)) => {
+                    return Err(invalid(format!(
+                        "{conv} has a weight or a bias but not both"
+                    )));
+                }
+                (Some(we), Some(be)) => {
+                    let (o, i) = conv.conv_channels();
+                    let want_w = [o as usize, i as usize, 3, 3];
+                    if we.shape != want_w {
+                        return Err(invalid(format!(
+                            "{w} has shape {:?}, VGG19 expects {want_w:?}: this is not a VGG19 weights file",
+                            we.shape
+                        )));
+                    }
+                    if be.shape != [o as usize] {
+                        return Err(invalid(format!(
+                            "{b} has shape {:?}, VGG19 expects [{o}]",
+                            be.shape
+                        )));
+                    }
+                    for (k, e) in [(&w, we), (&b, be)] {
+                        if e.dtype != "F32" {
+                            return Err(invalid(format!(
+                                "{k} is {}, stylelab reads F32 weights",
+                                e.dtype
+                            )));
+                        }
+                    }
+                    convs.push(conv);
+                }
+            }
+        }
+        if convs.is_empty() {
+            let sample: Vec<_> = header.keys().take(4).cloned().collect();
+            return Err(invalid(format!(
+                "holds no VGG19 convolution (expected keys like 'conv1_1.weight', found {sample:?})"
+            )));
+        }
+        let known: Vec<String> = convs
+            .iter()
+            .flat_map(|c| [format!("{c}.weight"), format!("{c}.bias")])
+            .collect();
+        if let Some(extra) = header.keys().find(|k| !known.contains(k)) {
+            let missing = Layer::convs()
+                .get(convs.len())
+                .map(|c| format!(" (layers must be a prefix: {c} is missing)"));
+            return Err(invalid(format!(
+                "unexpected tensor '{extra}'{}",
+                missing.unwrap_or_default()
+            )));
+        }
+        let preprocess = match metadata.get("preprocess") {
+            None => {
+                return Err(WeightsError::NoPreprocess {
+                    path: path.to_path_buf(),
+                });
+            }
+            Some(p) => p
+                .parse()
+                .map_err(|e: String| invalid(format!("metadata preprocess: {e}")))?,
+        };
+        Ok(WeightsInfo {
+            path: path.to_path_buf(),
+            preprocess,
+            convs,
+            metadata,
+            file_size,
+        })
+    }
+
+    /// The deepest layer these weights can compute (relu of the last conv,
+    /// or the pool after it when the block is complete).
+    pub fn available_layers(&self) -> Vec<Layer> {
+        let last = *self.convs.last().expect("read() guarantees one conv");
+        Layer::all()
+            .into_iter()
+            .filter(|l| l.conv_at_or_before() <= last)
+            .collect()
+    }
+
+    /// Whether `layer` can be computed from these weights.
+    pub fn has_layer(&self, layer: Layer) -> bool {
+        self.convs.contains(&layer.conv_at_or_before())
+    }
+
+    /// "conv1_1 … relu3_4, pool3" style summary of the computable layers.
+    pub fn layer_range(&self) -> String {
+        let avail = self.available_layers();
+        format!("{} … {}", avail[0], avail[avail.len() - 1])
+    }
+}
+
+type Header = (BTreeMap<String, HeaderEntry>, BTreeMap<String, String>, u64);
+
+fn read_header(path: &Path) -> Result<Header, WeightsError> {
+    let io = |source| WeightsError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let not = |reason: String| WeightsError::NotSafetensors {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let file_size = f.metadata().map_err(io)?.len();
+    let mut len = [0u8; 8];
+    f.read_exact(&mut len)
+        .map_err(|_| not("file is shorter than a header".into()))?;
+    let n = u64::from_le_bytes(len);
+    if n > 100_000_000 || n + 8 > file_size {
+        return Err(not(format!(
+            "header length {n} does not fit a {file_size}-byte file"
+        )));
+    }
+    let mut buf = vec![0u8; n as usize];
+    f.read_exact(&mut buf).map_err(io)?;
+    let json: HashMap<String, serde_json::Value> =
+        serde_json::from_slice(&buf).map_err(|e| not(format!("header is not JSON: {e}")))?;
+    let mut header = BTreeMap::new();
+    let mut metadata = BTreeMap::new();
+    for (k, v) in json {
+        if k == "__metadata__" {
+            metadata = serde_json::from_value(v).map_err(|e| not(format!("bad metadata: {e}")))?;
+        } else {
+            let e: HeaderEntry =
+                serde_json::from_value(v).map_err(|e| not(format!("bad entry '{k}': {e}")))?;
+            header.insert(k, e);
+        }
+    }
+    Ok((header, metadata, file_size))
+}
+
+/// Hex SHA-256 of a file.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut f = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+/// Lower-case hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Loaded convolution weights, on a device, never requiring gradients.
+pub struct VggWeights {
+    pub info: WeightsInfo,
+    /// `(layer, weight, bias)` in forward order.
+    pub convs: Vec<(Layer, Tensor, Tensor)>,
+}
+
+/// Loads the convolutions up to and including `deepest` (all when None).
+pub fn load(
+    path: &Path,
+    deepest: Option<Layer>,
+    device: Device,
+) -> Result<VggWeights, WeightsError> {
+    let info = WeightsInfo::read(path)?;
+    let tensors: HashMap<String, Tensor> = Tensor::read_safetensors(path)
+        .map_err(|e| WeightsError::Torch {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?
+        .into_iter()
+        .collect();
+    let limit = deepest.map(|l| l.conv_at_or_before());
+    let mut convs = Vec::new();
+    for &conv in &info.convs {
+        if limit.is_some_and(|lim| conv > lim) {
+            break;
+        }
+        let get = |k: String| tensors[&k].to_device(device).set_requires_grad(false);
+        convs.push((
+            conv,
+            get(format!("{conv}.weight")),
+            get(format!("{conv}.bias")),
+        ));
+    }
+    Ok(VggWeights { info, convs })
+}
+
+/// Writes convolutions in stylelab's format.
+pub fn save(
+    path: &Path,
+    convs: &[(Layer, Tensor, Tensor)],
+    preprocess: Preprocess,
+    extra_metadata: &[(&str, String)],
+) -> Result<(), WeightsError> {
+    let torch = |message: String| WeightsError::Torch {
+        path: path.to_path_buf(),
+        message,
+    };
+    let mut data: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    for (layer, w, b) in convs {
+        for (suffix, t) in [("weight", w), ("bias", b)] {
+            let t = t.to_device(Device::Cpu).to_kind(Kind::Float).contiguous();
+            let shape: Vec<usize> = t.size().iter().map(|&d| d as usize).collect();
+            let values =
+                Vec::<f32>::try_from(t.flatten(0, -1)).map_err(|e| torch(e.to_string()))?;
+            let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            data.push((format!("{layer}.{suffix}"), shape, bytes));
+        }
+    }
+    let views = data
+        .iter()
+        .map(|(k, shape, bytes)| {
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes)
+                .map(|v| (k.clone(), v))
+                .map_err(|e| torch(format!("{e:?}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut meta: HashMap<String, String> = HashMap::from([
+        ("preprocess".to_string(), preprocess.to_string()),
+        ("format".to_string(), "stylelab-vgg19".to_string()),
+    ]);
+    for (k, v) in extra_metadata {
+        meta.insert(k.to_string(), v.clone());
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| WeightsError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    safetensors::tensor::serialize_to_file(views, &Some(meta), path).map_err(|e| match e {
+        safetensors::SafeTensorError::IoError(source) => WeightsError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        e => torch(format!("{e:?}")),
+    })
+}
+
+/// Converts a PyTorch VGG19 checkpoint (`.pth`, read with libtorch's own
+/// pickle loader; keys `features.N.*`) or an untagged safetensors file with
+/// `convA_B.*` keys into stylelab's format. Returns the layers written.
+pub fn convert(
+    input: &Path,
+    output: &Path,
+    preprocess: Preprocess,
+) -> Result<Vec<Layer>, WeightsError> {
+    let torch = |message: String| WeightsError::Torch {
+        path: input.to_path_buf(),
+        message,
+    };
+    if !input.exists() {
+        return Err(WeightsError::Io {
+            path: input.to_path_buf(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+        });
+    }
+    let is_safetensors = std::fs::File::open(input)
+        .and_then(|mut f| {
+            let mut magic = [0u8; 2];
+            f.read_exact(&mut magic).map(|_| magic != *b"PK")
+        })
+        .unwrap_or(false);
+    let named: HashMap<String, Tensor> = if is_safetensors {
+        Tensor::read_safetensors(input).map_err(|e| torch(e.to_string()))?
+    } else {
+        Tensor::loadz_multi(input).map_err(|e| {
+            torch(format!(
+                "cannot read it as a PyTorch checkpoint: {}",
+                first_line(&e.to_string())
+            ))
+        })?
+    }
+    .into_iter()
+    .collect();
+    // torchvision's (and neural-style-pt's) index of each conv in `features`.
+    let mut feature_index = HashMap::new();
+    let mut idx = 0usize;
+    for l in Layer::all() {
+        match l.kind {
+            crate::layer::LayerKind::Conv => {
+                feature_index.insert(l, idx);
+                idx += 1;
+            }
+            _ => idx += 1,
+        }
+    }
+    let mut convs = Vec::new();
+    for conv in Layer::convs() {
+        let candidates = [
+            format!("{conv}"),
+            format!("features.{}", feature_index[&conv]),
+        ];
+        let found = candidates.iter().find_map(|p| {
+            Some((
+                named.get(&format!("{p}.weight"))?.shallow_clone(),
+                named.get(&format!("{p}.bias"))?.shallow_clone(),
+            ))
+        });
+        match found {
+            Some((w, b)) => convs.push((conv, w, b)),
+            None => break,
+        }
+    }
+    if convs.is_empty() {
+        let mut sample: Vec<_> = named.keys().take(5).cloned().collect();
+        sample.sort();
+        return Err(WeightsError::Invalid {
+            path: input.to_path_buf(),
+            message: format!(
+                "holds no VGG19 convolutions (found keys {sample:?}, expected 'features.0.weight' or 'conv1_1.weight')"
+            ),
+        });
+    }
+    for (conv, w, b) in &convs {
+        let (o, i) = conv.conv_channels();
+        if w.size() != [o, i, 3, 3] || b.size() != [o] {
+            return Err(WeightsError::Invalid {
+                path: input.to_path_buf(),
+                message: format!(
+                    "{conv} has shape {:?}, VGG19 expects [{o}, {i}, 3, 3]: not a VGG19 checkpoint",
+                    w.size()
+                ),
+            });
+        }
+    }
+    let source = input
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    save(output, &convs, preprocess, &[("converted_from", source)])?;
+    Ok(convs.iter().map(|(l, _, _)| *l).collect())
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s)
+}
+
+/// A seeded random VGG19 (He-normal weights, zero biases) up to `upto`:
+/// the same shapes as the real network, for tests and benchmarks.
+pub fn random(seed: u64, upto: Layer) -> Vec<(Layer, Tensor, Tensor)> {
+    let mut rng = crate::engine::rng::SplitMix64::new(seed);
+    let upto = upto.conv_at_or_before();
+    Layer::convs()
+        .into_iter()
+        .filter(|c| *c <= upto)
+        .map(|c| {
+            let (o, i) = c.conv_channels();
+            let std = (2.0 / (i as f64 * 9.0)).sqrt();
+            let w =
+                Tensor::from_slice(&rng.normal_vec((o * i * 9) as usize, std)).view([o, i, 3, 3]);
+            (c, w, Tensor::zeros([o], (Kind::Float, Device::Cpu)))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_weights_round_trip_with_metadata() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.safetensors");
+        let convs = random(3, "relu2_1".parse().unwrap());
+        save(&path, &convs, Preprocess::Torchvision, &[]).unwrap();
+        let info = WeightsInfo::read(&path).unwrap();
+        assert_eq!(info.preprocess, Preprocess::Torchvision);
+        assert_eq!(info.convs.len(), 3);
+        assert!(info.has_layer("relu2_1".parse().unwrap()));
+        assert!(!info.has_layer("relu2_2".parse().unwrap()));
+        assert!(!info.has_layer("pool2".parse().unwrap()));
+        assert_eq!(info.layer_range(), "conv1_1 … relu2_1");
+        let loaded = load(&path, None, Device::Cpu).unwrap();
+        let diff = (&loaded.convs[2].1 - &convs[2].1)
+            .abs()
+            .max()
+            .double_value(&[]);
+        assert_eq!(diff, 0.0);
+    }
+
+    #[test]
+    fn same_seed_same_weights() {
+        let a = random(7, "relu1_2".parse().unwrap());
+        let b = random(7, "relu1_2".parse().unwrap());
+        assert!(a[1].1.equal(&b[1].1));
+    }
+}
