@@ -106,6 +106,9 @@ pub enum WeightsCommand {
         /// Where to put the files.
         #[arg(long, default_value = "weights")]
         dir: PathBuf,
+        /// Download from this address (a mirror) instead of the official one.
+        #[arg(long)]
+        url: Option<String>,
     },
     /// Convert a PyTorch VGG19 checkpoint (.pth) or an untagged safetensors file.
     Convert {
@@ -235,8 +238,13 @@ fn run_experiment(path: &Path, overrides: &OverrideArgs) -> Result<ExitCode> {
 
 fn weights_command(cmd: WeightsCommand) -> Result<ExitCode> {
     match cmd {
-        WeightsCommand::Fetch { source, dir } => {
-            let out = weights::fetch::fetch(source, &dir, std::io::stderr().is_terminal())?;
+        WeightsCommand::Fetch { source, dir, url } => {
+            let out = weights::fetch::fetch(
+                source,
+                url.as_deref(),
+                &dir,
+                std::io::stderr().is_terminal(),
+            )?;
             println!("wrote {}", out.display());
         }
         WeightsCommand::Convert {

@@ -116,7 +116,7 @@ pub type WeightedLayers = Vec<(Layer, f64)>;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Experiment {
     pub name: String,
-    /// The experiment file this came from.
+    /// The experiment file this came from, as given.
     pub source: PathBuf,
     pub content: PathBuf,
     pub styles: Vec<StyleImage>,
@@ -299,10 +299,28 @@ pub fn project_root(file: &Path) -> PathBuf {
     }
 }
 
-/// `path` made absolute against the current directory, without touching the
-/// file system (the file may not exist yet).
+/// `path` made absolute against the current directory and lexically
+/// cleaned (`a/../b` → `b`), without touching the file system.
 pub fn absolute(path: &Path) -> PathBuf {
-    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+    clean(&std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()))
+}
+
+/// Removes `.` and `dir/..` components without touching the file system.
+pub fn clean(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// Default weights path, relative to the project root.
@@ -351,11 +369,11 @@ impl Experiment {
         let resolve = |key: &str, p: &str| -> PathBuf {
             let p = Path::new(p);
             if p.is_absolute() {
-                p.to_path_buf()
+                clean(p)
             } else if from_cli(key) {
                 absolute(p)
             } else {
-                file_dir.join(p)
+                clean(&file_dir.join(p))
             }
         };
         let mut resolved = raw.clone();
@@ -533,7 +551,7 @@ impl Experiment {
 
         Ok(Experiment {
             name,
-            source: absolute(file),
+            source: file.to_path_buf(),
             content,
             styles,
             init,

@@ -128,6 +128,15 @@ pub enum OptimizerKind {
     Lbfgs,
 }
 
+impl std::fmt::Display for OptimizerKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            OptimizerKind::Adam => "adam",
+            OptimizerKind::Lbfgs => "lbfgs",
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawOptim {

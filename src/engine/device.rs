@@ -11,7 +11,7 @@ pub fn resolve(choice: DeviceChoice) -> Result<Device, String> {
         DeviceChoice::Cuda(n) => {
             if !tch::Cuda::is_available() {
                 return Err(format!(
-                    "CUDA was asked for (cuda:{n}) but libtorch sees no CUDA device; use device \"cpu\" or \"auto\" (`stylelab doctor` shows what libtorch sees)"
+                    "cuda:{n} was asked for but libtorch sees no CUDA device; use device \"cpu\" or \"auto\" (`stylelab doctor` shows what libtorch sees)"
                 ));
             }
             let count = tch::Cuda::device_count() as usize;

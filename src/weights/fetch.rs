@@ -57,18 +57,23 @@ impl Source {
     }
 }
 
-/// Downloads (unless already there), verifies and converts. Returns the
-/// converted file.
-pub fn fetch(source: Source, weights_dir: &Path, show_progress: bool) -> Result<PathBuf> {
+/// Downloads (unless already there) from `url` (default: the official
+/// address), verifies and converts. Returns the converted file.
+pub fn fetch(
+    source: Source,
+    url: Option<&str>,
+    weights_dir: &Path,
+    show_progress: bool,
+) -> Result<PathBuf> {
+    let url = url.unwrap_or(source.url());
     std::fs::create_dir_all(weights_dir)
         .with_context(|| format!("cannot create the weights folder {}", weights_dir.display()))?;
     let pth = weights_dir.join(source.file_name());
     let out = source.output(weights_dir);
     if !pth.exists() {
-        download(source, &pth, show_progress).map_err(|e| {
-            e.context(format!(
-                "could not download {}.\nWithout network access, place the file by hand: copy {} to {} and run\n  stylelab weights convert {} {} --preprocess {}",
-                source.url(),
+        download(source, url, &pth, show_progress).map_err(|e| {
+            anyhow::anyhow!(format!(
+                "could not download {url} ({e:#}).\nWithout network access, place the file by hand: copy {} to {} and run\n  stylelab weights convert {} {} --preprocess {}",
                 source.file_name(),
                 pth.display(),
                 pth.display(),
@@ -90,13 +95,13 @@ pub fn fetch(source: Source, weights_dir: &Path, show_progress: bool) -> Result<
     Ok(out)
 }
 
-fn download(source: Source, dest: &Path, show_progress: bool) -> Result<()> {
+fn download(source: Source, url: &str, dest: &Path, show_progress: bool) -> Result<()> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_connect(Some(Duration::from_secs(10)))
         .timeout_recv_response(Some(Duration::from_secs(30)))
         .build()
         .into();
-    let response = agent.get(source.url()).call()?;
+    let response = agent.get(url).call()?;
     let total = response
         .headers()
         .get("content-length")

@@ -1,0 +1,63 @@
+# stylelab — the two commands a newcomer needs:
+#   make run    installs libtorch (PyPI torch into .venv) if missing, builds,
+#               fetches the VGG19 weights if missing and possible, and runs
+#               experiments/quickstart.toml
+#   make test   installs what the tests need and runs them (CI calls this)
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+LIBTORCH := $(VENV)/libtorch
+TORCH_VERSION := 2.11.0
+BIN := target/release/stylelab
+SHARED_WEIGHTS := ../shared/weights/vgg19_conv1_1-conv3_4_caffe_bgr.safetensors
+PARTIAL_WEIGHTS := weights/vgg19-caffe-conv1_1-conv3_4.safetensors
+
+.PHONY: setup build run test bench texture weights-partial lint clean
+
+setup: $(LIBTORCH)/lib/libtorch.so
+
+# libtorch = the torch wheel's torch/ folder; .cargo/config.toml points
+# LIBTORCH at the stable link .venv/libtorch.
+$(LIBTORCH)/lib/libtorch.so:
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check torch==$(TORCH_VERSION)
+	ln -sfn "$$($(PY) -c 'import os, torch; print(os.path.dirname(torch.__file__))' 2>/dev/null)" $(LIBTORCH)
+	@test -f $@ || { echo "torch installed but $@ is missing"; exit 1; }
+
+build: setup
+	cargo build --release
+
+$(PARTIAL_WEIGHTS): | build
+	@test -f $(SHARED_WEIGHTS) || { echo "$(SHARED_WEIGHTS) not found"; exit 1; }
+	$(BIN) weights convert $(SHARED_WEIGHTS) $@ --preprocess caffe
+
+weights-partial: $(PARTIAL_WEIGHTS)
+
+# The full VGG19 needs the network; without it, fall back to the real
+# partial weights from ../shared and the experiment made for them.
+run: build
+	@if [ -f weights/vgg19-caffe.safetensors ] || $(BIN) weights fetch --source caffe; then \
+	  $(BIN) run experiments/quickstart.toml; \
+	elif [ -f $(SHARED_WEIGHTS) ]; then \
+	  echo "The full VGG19 could not be fetched: running experiments/texture.toml on the partial weights instead."; \
+	  $(MAKE) --no-print-directory weights-partial && $(BIN) run experiments/texture.toml; \
+	else \
+	  exit 1; \
+	fi
+
+texture: weights-partial
+	$(BIN) run experiments/texture.toml
+
+test: setup
+	@command -v tmux >/dev/null || { apt-get install -y -qq tmux >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq tmux); } || echo "tmux unavailable: the dashboard's tmux test will fail"
+	cargo test
+
+bench: build
+	$(BIN) bench
+
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+
+clean:
+	cargo clean

@@ -1,0 +1,78 @@
+//! Helpers shared by the integration tests: random VGG19 weights written
+//! once per test binary, and experiment files in temporary folders.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn example(name: &str) -> PathBuf {
+    root().join("examples").join(name)
+}
+
+/// A seeded random VGG19 up to relu5_1 (caffe convention), written once.
+pub fn random_weights() -> &'static Path {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("stylelab-tests-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("vgg19-random.safetensors");
+        let convs = stylelab::weights::random(0, "relu5_1".parse().unwrap());
+        stylelab::weights::save(&path, &convs, stylelab::weights::Preprocess::Caffe, &[]).unwrap();
+        path
+    })
+}
+
+/// Random weights up to `upto`, written into `dir`.
+pub fn random_weights_upto(dir: &Path, name: &str, upto: &str) -> PathBuf {
+    let path = dir.join(name);
+    let convs = stylelab::weights::random(1, upto.parse().unwrap());
+    stylelab::weights::save(&path, &convs, stylelab::weights::Preprocess::Caffe, &[]).unwrap();
+    path
+}
+
+/// A small, quick experiment on the random network: 64 px, classic layers.
+pub fn tiny_experiment(dir: &Path, name: &str, extra: &str) -> PathBuf {
+    let text = format!(
+        r#"name = "{name}"
+[images]
+content = "{content}"
+style = ["{style}"]
+size = 64
+{images_extra}
+[model]
+weights = "{weights}"
+[loss]
+content_layers = {{ relu4_2 = 1.0 }}
+style_layers = {{ relu1_1 = 1.0, relu2_1 = 1.0, relu3_1 = 1.0, relu4_1 = 1.0, relu5_1 = 1.0 }}
+[optim]
+iterations = 8
+seed = 3
+[output]
+snapshot_every = 4
+results = "{results}"
+"#,
+        content = example("chelsea.png").display(),
+        style = example("starry_night.jpg").display(),
+        weights = random_weights().display(),
+        results = dir.join("results").display(),
+        images_extra = extra,
+    );
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The single run folder under `dir/results`.
+pub fn only_run(dir: &Path) -> PathBuf {
+    let runs: Vec<PathBuf> = std::fs::read_dir(dir.join("results"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(runs.len(), 1, "expected one run folder, found {runs:?}");
+    runs[0].clone()
+}
