@@ -29,8 +29,5 @@ fn main() {
         })
         .unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=STYLELAB_LIBTORCH_VERSION={version}");
-    println!(
-        "cargo:rerun-if-changed={}",
-        root.join("version.py").display()
-    );
+    println!("cargo:rerun-if-changed={}", root.join("version.py").display());
 }

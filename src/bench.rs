@@ -93,11 +93,7 @@ pub fn objective(size: u32, device: Device) -> Result<(StyleObjective, Tensor)> 
         metadata: Default::default(),
         file_size: 0,
     };
-    let net = Vgg19::new(
-        VggWeights { info, convs },
-        crate::config::Pooling::Max,
-        device,
-    );
+    let net = Vgg19::new(VggWeights { info, convs }, crate::config::Pooling::Max, device);
     let mut rng = crate::engine::rng::SplitMix64::new(1);
     let n = 3 * (size as usize).pow(2);
     let image = |v: Vec<f32>| {
@@ -228,12 +224,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
                     .arg(&script)
                     .args(&common)
                     .output()
-                    .with_context(|| {
-                        format!(
-                            "cannot run {} (set --python, or --no-reference)",
-                            python.display()
-                        )
-                    })?;
+                    .with_context(|| format!("cannot run {} (set --python, or --no-reference)", python.display()))?;
                 Some(last_json_line(&out, "the PyTorch reference")?)
             };
             let (ref_s, ref_rss, ratio) = match &reference {

@@ -143,14 +143,8 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> Resul
         }
     };
     match cli.command {
-        Command::Run {
-            experiment,
-            overrides,
-        } => run_experiment(&experiment, &overrides),
-        Command::Check {
-            experiment,
-            overrides,
-        } => check(&experiment, &overrides),
+        Command::Run { experiment, overrides } => run_experiment(&experiment, &overrides),
+        Command::Check { experiment, overrides } => check(&experiment, &overrides),
         Command::Doctor { weights } => {
             for line in crate::doctor::report(&weights) {
                 println!("{line}");
@@ -164,10 +158,7 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> Resul
 }
 
 /// Loads and fully checks an experiment.
-pub fn load_checked(
-    path: &Path,
-    overrides: &OverrideArgs,
-) -> Result<(Experiment, config::Checked)> {
+pub fn load_checked(path: &Path, overrides: &OverrideArgs) -> Result<(Experiment, config::Checked)> {
     let exp = config::load(path, &overrides.to_overrides()?)?;
     let checked = exp.check_files()?;
     Ok((exp, checked))
@@ -216,8 +207,7 @@ fn install_signals() -> Result<(Arc<AtomicBool>, Arc<AtomicBool>)> {
 
 fn run_experiment(path: &Path, overrides: &OverrideArgs) -> Result<ExitCode> {
     let (exp, checked) = load_checked(path, overrides)?;
-    let sha = weights::sha256_file(&exp.weights)
-        .with_context(|| format!("cannot read {}", exp.weights.display()))?;
+    let sha = weights::sha256_file(&exp.weights).with_context(|| format!("cannot read {}", exp.weights.display()))?;
     let (stop, hangup) = install_signals()?;
     let paths = create_run_dir(&exp)?;
     let mut dir_sink = RunDirSink::new(paths.clone());
@@ -239,12 +229,7 @@ fn run_experiment(path: &Path, overrides: &OverrideArgs) -> Result<ExitCode> {
 fn weights_command(cmd: WeightsCommand) -> Result<ExitCode> {
     match cmd {
         WeightsCommand::Fetch { source, dir, url } => {
-            let out = weights::fetch::fetch(
-                source,
-                url.as_deref(),
-                &dir,
-                std::io::stderr().is_terminal(),
-            )?;
+            let out = weights::fetch::fetch(source, url.as_deref(), &dir, std::io::stderr().is_terminal())?;
             println!("wrote {}", out.display());
         }
         WeightsCommand::Convert {
@@ -267,20 +252,12 @@ fn weights_command(cmd: WeightsCommand) -> Result<ExitCode> {
             println!("size        {} bytes", info.file_size);
             println!("sha256      {}", weights::sha256_file(&file)?);
             println!("preprocess  {}", info.preprocess);
-            println!(
-                "layers      {} ({} convolutions)",
-                info.layer_range(),
-                info.convs.len()
-            );
+            println!("layers      {} ({} convolutions)", info.layer_range(), info.convs.len());
             for conv in &info.convs {
                 let (o, i) = conv.conv_channels();
                 println!("  {conv:<8} weight [{o}, {i}, 3, 3]  bias [{o}]");
             }
-            for (k, v) in info
-                .metadata
-                .iter()
-                .filter(|(k, _)| k.as_str() != "preprocess")
-            {
+            for (k, v) in info.metadata.iter().filter(|(k, _)| k.as_str() != "preprocess") {
                 println!("{k:<11} {v}");
             }
         }
@@ -291,16 +268,8 @@ fn weights_command(cmd: WeightsCommand) -> Result<ExitCode> {
             preprocess,
         } => {
             let convs = weights::random(seed, upto);
-            weights::save(
-                &output,
-                &convs,
-                preprocess,
-                &[("random_seed", seed.to_string())],
-            )?;
-            println!(
-                "wrote {} (random VGG19 up to {upto}, seed {seed})",
-                output.display()
-            );
+            weights::save(&output, &convs, preprocess, &[("random_seed", seed.to_string())])?;
+            println!("wrote {} (random VGG19 up to {upto}, seed {seed})", output.display());
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -43,12 +43,7 @@ impl fmt::Display for ConfigError {
             (Origin::File(None), Some(key)) => write!(f, ": {key}: {}", self.message),
             (Origin::File(None), None) => write!(f, ": {}", self.message),
             (Origin::Override, key) => {
-                write!(
-                    f,
-                    ": --set {}: {}",
-                    key.as_deref().unwrap_or("?"),
-                    self.message
-                )
+                write!(f, ": --set {}: {}", key.as_deref().unwrap_or("?"), self.message)
             }
         }
     }
@@ -192,9 +187,7 @@ impl Override {
             let entry = cur
                 .entry(p.to_string())
                 .or_insert_with(|| toml::Value::Table(Default::default()));
-            cur = entry
-                .as_table_mut()
-                .ok_or_else(|| format!("'{p}' is not a table"))?;
+            cur = entry.as_table_mut().ok_or_else(|| format!("'{p}' is not a table"))?;
         }
         cur.insert(last.to_string(), self.value.clone());
         Ok(())
@@ -224,11 +217,7 @@ pub fn parse(path: &Path, src: &str, overrides: &[Override]) -> Result<Experimen
     let raw: RawExperiment = toml::from_str(src).map_err(|e| {
         let start = e.span().map(|s| s.start);
         let key = start.and_then(|s| locator.key_at(s));
-        file_error(
-            key,
-            start.map(|s| locator.line_of(s)),
-            tidy_serde_message(e.message()),
-        )
+        file_error(key, start.map(|s| locator.line_of(s)), tidy_serde_message(e.message()))
     })?;
     let raw = apply_overrides(path, src, raw, overrides)?;
     let overridden = |key: &str| {
@@ -312,9 +301,7 @@ pub fn clean(path: &Path) -> PathBuf {
     for c in path.components() {
         match c {
             Component::CurDir => {}
-            Component::ParentDir
-                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
-            {
+            Component::ParentDir if matches!(out.components().next_back(), Some(Component::Normal(_))) => {
                 out.pop();
             }
             other => out.push(other),
@@ -331,18 +318,12 @@ fn check_weight(key: &str, w: f64) -> Result<f64, Invalid> {
         return Err(invalid(key, format!("{w} is not a finite number")));
     }
     if w < 0.0 {
-        return Err(invalid(
-            key,
-            format!("{w} is negative; weights must be >= 0"),
-        ));
+        return Err(invalid(key, format!("{w} is negative; weights must be >= 0")));
     }
     Ok(w)
 }
 
-fn check_layers(
-    key: &str,
-    map: &std::collections::BTreeMap<String, f64>,
-) -> Result<WeightedLayers, Invalid> {
+fn check_layers(key: &str, map: &std::collections::BTreeMap<String, f64>) -> Result<WeightedLayers, Invalid> {
     let mut out = Vec::with_capacity(map.len());
     for (name, &w) in map {
         let k = format!("{key}.{name}");
@@ -359,11 +340,7 @@ impl Experiment {
     /// Validates a raw experiment read from `file`. `from_cli(key)` says
     /// whether a key came from `--set`: its paths resolve against the
     /// current directory rather than the file's folder.
-    pub fn from_raw(
-        file: &Path,
-        raw: RawExperiment,
-        from_cli: &dyn Fn(&str) -> bool,
-    ) -> Result<Self, Invalid> {
+    pub fn from_raw(file: &Path, raw: RawExperiment, from_cli: &dyn Fn(&str) -> bool) -> Result<Self, Invalid> {
         let file_dir = absolute(file.parent().unwrap_or(Path::new(".")));
         let root = project_root(file);
         let resolve = |key: &str, p: &str| -> PathBuf {
@@ -430,12 +407,7 @@ impl Experiment {
                 blend,
             })
             .collect();
-        resolved.images.style = raw::OneOrMany::Many(
-            styles
-                .iter()
-                .map(|s| s.path.display().to_string())
-                .collect(),
-        );
+        resolved.images.style = raw::OneOrMany::Many(styles.iter().map(|s| s.path.display().to_string()).collect());
         resolved.images.style_blend = Some(blends);
 
         let init = match img.init.as_str() {
@@ -466,19 +438,14 @@ impl Experiment {
         if !(img.style_scale.is_finite() && img.style_scale > 0.0 && img.style_scale <= 8.0) {
             return Err(invalid(
                 "images.style_scale",
-                format!(
-                    "{} is out of range; use a number in (0, 8]",
-                    img.style_scale
-                ),
+                format!("{} is out of range; use a number in (0, 8]", img.style_scale),
             ));
         }
         let style_px = (img.size as f64 * img.style_scale).round() as i64;
         if !(MIN_SIZE..=MAX_SIZE).contains(&style_px) {
             return Err(invalid(
                 "images.style_scale",
-                format!(
-                    "size × style_scale = {style_px} px is out of range {MIN_SIZE}..={MAX_SIZE}"
-                ),
+                format!("size × style_scale = {style_px} px is out of range {MIN_SIZE}..={MAX_SIZE}"),
             ));
         }
 
@@ -667,8 +634,7 @@ impl Experiment {
                 }
             }
         }
-        let device = crate::engine::device::resolve(self.device)
-            .map_err(|e| self.error("optim.device", e))?;
+        let device = crate::engine::device::resolve(self.device).map_err(|e| self.error("optim.device", e))?;
         Ok(Checked { device, weights })
     }
 }

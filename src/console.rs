@@ -35,14 +35,11 @@ impl ConsoleSink {
     /// `interactive`: draw a progress bar (stderr is a terminal).
     pub fn new(interactive: bool, hangup: Arc<AtomicBool>) -> Self {
         let bar = interactive.then(|| {
-            let bar =
-                ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr_with_hz(10));
+            let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr_with_hz(10));
             bar.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} {pos}/{len} [{bar:30}] {per_sec} ETA {eta} {wide_msg}",
-                )
-                .expect("static template")
-                .progress_chars("=> "),
+                ProgressStyle::with_template("{spinner} {pos}/{len} [{bar:30}] {per_sec} ETA {eta} {wide_msg}")
+                    .expect("static template")
+                    .progress_chars("=> "),
             );
             bar
         });
@@ -170,19 +167,11 @@ impl Sink for ConsoleSink {
                 }
             }
             RunEvent::Snapshot { .. } => {}
-            RunEvent::Steered {
-                iter,
-                term,
-                from,
-                to,
-            } => {
+            RunEvent::Steered { iter, term, from, to } => {
                 self.say(&format!("step {iter}: {} {from} → {to}", term.name()));
             }
             RunEvent::Paused { iter, paused } => {
-                self.say(&format!(
-                    "step {iter}: {}",
-                    if *paused { "paused" } else { "resumed" }
-                ));
+                self.say(&format!("step {iter}: {}", if *paused { "paused" } else { "resumed" }));
             }
             RunEvent::Finished { summary, .. } => {
                 if let Some(bar) = self.bar.take() {

@@ -15,9 +15,9 @@ pub fn report(weights_dir: &Path) -> Vec<String> {
         let gpus = device::nvidia_gpus();
         for i in 0..n as usize {
             match gpus.get(i) {
-                Some((name, total, used)) => out.push(format!(
-                    "  cuda:{i}     {name}, {total} MiB ({used} MiB in use)"
-                )),
+                Some((name, total, used)) => {
+                    out.push(format!("  cuda:{i}     {name}, {total} MiB ({used} MiB in use)"))
+                }
                 None => out.push(format!(
                     "  cuda:{i}     (name and memory unknown: nvidia-smi not found)"
                 )),
@@ -25,10 +25,7 @@ pub fn report(weights_dir: &Path) -> Vec<String> {
         }
         let cudnn = if tch::Cuda::cudnn_is_available() {
             let v = std::panic::catch_unwind(tch::utils::version_cudnn).ok();
-            format!(
-                "available{}",
-                v.map(|v| format!(", version {v}")).unwrap_or_default()
-            )
+            format!("available{}", v.map(|v| format!(", version {v}")).unwrap_or_default())
         } else {
             "not available".into()
         };
@@ -40,9 +37,7 @@ pub fn report(weights_dir: &Path) -> Vec<String> {
         ));
         out.push("cuDNN        not available".into());
     }
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     out.push(format!(
         "threads      {} (libtorch intra-op), {cores} cores",
         tch::get_num_threads()
@@ -60,11 +55,7 @@ pub fn report(weights_dir: &Path) -> Vec<String> {
         out.push("  none; run `stylelab weights fetch` (see the README)".into());
     }
     for f in files {
-        let name = f
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
+        let name = f.file_name().unwrap_or_default().to_string_lossy().into_owned();
         match WeightsInfo::read(&f) {
             Ok(info) => out.push(format!(
                 "  {name}: {}, {}, {:.1} MB",

@@ -15,7 +15,7 @@ use crate::events::{Control, Controls, RunEvent, RunInfo, Term};
 use crate::record::{Losses, MetricsHeader, Status, StepMetrics, Summary};
 use crate::sinks::Sink;
 use loss::{Breakdown, LossWeights, StyleObjective};
-use optim::{Adam, Evaluation, Lbfgs, Objective, Optimizer, StepOutcome};
+use optim::{Adam, Lbfgs, Objective, Optimizer, StepOutcome};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,11 +36,7 @@ pub enum EngineError {
 /// what to do about running out of memory.
 fn torch_message(e: &tch::TchError) -> String {
     let text = e.to_string();
-    let first = text
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or(&text)
-        .trim();
+    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or(&text).trim();
     let first = first
         .strip_prefix("Internal torch error:")
         .unwrap_or(first)
@@ -74,16 +70,12 @@ pub fn prepare(exp: &Experiment, device: Device) -> Result<Prepared, EngineError
     for s in &exp.styles {
         let img = imaging::decode(&s.path).map_err(setup)?;
         let (w, h) = imaging::fit_longest(img.width(), img.height(), style_side);
-        styles.push((
-            imaging::to_tensor(&imaging::resize(&img, w, h), device),
-            s.blend,
-        ));
+        styles.push((imaging::to_tensor(&imaging::resize(&img, w, h), device), s.blend));
     }
     let x = match &exp.init {
         Init::Content => content.copy(),
         Init::Noise => {
-            let noise =
-                rng::SplitMix64::new(exp.seed).uniform_vec(3 * width as usize * height as usize);
+            let noise = rng::SplitMix64::new(exp.seed).uniform_vec(3 * width as usize * height as usize);
             Tensor::from_slice(&noise)
                 .view([1, 3, height as i64, width as i64])
                 .to_device(device)
@@ -94,8 +86,7 @@ pub fn prepare(exp: &Experiment, device: Device) -> Result<Prepared, EngineError
         }
     };
     let deepest = exp.layers().into_iter().max();
-    let weights =
-        crate::weights::load(&exp.weights, deepest, device).map_err(|e| setup(e.to_string()))?;
+    let weights = crate::weights::load(&exp.weights, deepest, device).map_err(|e| setup(e.to_string()))?;
     for layer in exp.layers() {
         if !weights.info.has_layer(layer) {
             return Err(setup(format!(
@@ -185,8 +176,7 @@ pub fn run(ctx: &RunContext, device: Device, sink: &mut dyn Sink, controls: &Con
         summary.status = Status::Failed;
         summary.error.get_or_insert(e);
     }
-    summary.finished =
-        Some(chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false));
+    summary.finished = Some(chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false));
     summary.peak_rss_mib = device::peak_rss_mib();
     summary.pid = None;
     if let Err(e) = sink.handle(&RunEvent::Finished {
@@ -194,9 +184,7 @@ pub fn run(ctx: &RunContext, device: Device, sink: &mut dyn Sink, controls: &Con
         image: last_image,
     }) {
         summary.status = Status::Failed;
-        summary
-            .error
-            .get_or_insert(format!("writing results failed: {e}"));
+        summary.error.get_or_insert(format!("writing results failed: {e}"));
     }
     summary
 }
@@ -210,8 +198,7 @@ fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
 }
 
 fn emit(sink: &mut dyn Sink, event: RunEvent) -> Result<(), EngineError> {
-    sink.handle(&event)
-        .map_err(|e| EngineError::Sink(e.to_string()))
+    sink.handle(&event).map_err(|e| EngineError::Sink(e.to_string()))
 }
 
 /// The loop itself; returns how it ended.
@@ -234,8 +221,7 @@ fn optimise(
     summary.width = width;
     summary.height = height;
     let header = MetricsHeader::new(objective.layer_columns());
-    let describe =
-        |ls: &[(crate::layer::Layer, f64)]| ls.iter().map(|(l, w)| (l.to_string(), *w)).collect();
+    let describe = |ls: &[(crate::layer::Layer, f64)]| ls.iter().map(|(l, w)| (l.to_string(), *w)).collect();
     emit(
         sink,
         RunEvent::Started(RunInfo {
@@ -265,22 +251,21 @@ fn optimise(
     let mut clock = ActiveClock::start();
     let mut current = objective.evaluate(&x)?;
     if exp.normalize == Normalize::Running {
-        current = rescale(&mut objective, &x, &current.info)?;
+        rescale(&mut objective, &current.info);
+        current = objective.evaluate(&x)?;
     }
-    let row = |objective: &StyleObjective, step: u64, info: &Breakdown, clock: &ActiveClock| {
-        StepMetrics {
-            iter: step,
-            evals: objective.evals,
-            elapsed_s: clock.elapsed().as_secs_f64(),
-            total: info.total,
-            content: info.content,
-            style: info.style,
-            tv: info.tv,
-            layers: info.layers.clone(),
-            content_weight: objective.weights.content,
-            style_weight: objective.weights.style,
-            tv_weight: objective.weights.tv,
-        }
+    let row = |objective: &StyleObjective, step: u64, info: &Breakdown, clock: &ActiveClock| StepMetrics {
+        iter: step,
+        evals: objective.evals,
+        elapsed_s: clock.elapsed().as_secs_f64(),
+        total: info.total,
+        content: info.content,
+        style: info.style,
+        tv: info.tv,
+        layers: info.layers.clone(),
+        content_weight: objective.weights.content,
+        style_weight: objective.weights.style,
+        tv_weight: objective.weights.tv,
     };
     let check_finite = |info: &Breakdown, step: u64| -> Result<(), EngineError> {
         match info.non_finite_term() {
@@ -295,13 +280,10 @@ fn optimise(
         }
     };
     let snapshot = |x: &Tensor| Arc::new(imaging::from_tensor(x));
-    check_finite(&current.info, 0)?;
     *last_image = Some(snapshot(&x));
-    emit(
-        sink,
-        RunEvent::Step(row(&objective, 0, &current.info, &clock)),
-    )?;
+    emit(sink, RunEvent::Step(row(&objective, 0, &current.info, &clock)))?;
     finish_step(summary, &objective, 0, &clock, &current.info);
+    check_finite(&current.info, 0)?;
 
     let mut step = 0u64;
     let status = loop {
@@ -377,7 +359,7 @@ fn optimise(
             break Status::Stopped;
         }
         if exp.normalize == Normalize::Running && step > 0 && is_rescale_step(step) {
-            current = rescale(&mut objective, &x, &current.info)?;
+            rescale(&mut objective, &current.info);
             dirty = true;
         }
         if dirty {
@@ -394,17 +376,14 @@ fn optimise(
             StepOutcome::Moved(e) => (e, false),
             StepOutcome::Converged(e) => (e, true),
         };
-        if let Err(e) = check_finite(&eval.info, step) {
+        current = eval;
+        emit(sink, RunEvent::Step(row(&objective, step, &current.info, &clock)))?;
+        finish_step(summary, &objective, step, &clock, &current.info);
+        if let Err(e) = check_finite(&current.info, step) {
             // Keep the last finite image as the result.
             *last_image = Some(snapshot(&before));
             return Err(e);
         }
-        current = eval;
-        emit(
-            sink,
-            RunEvent::Step(row(&objective, step, &current.info, &clock)),
-        )?;
-        finish_step(summary, &objective, step, &clock, &current.info);
         if exp.snapshot_every > 0 && step % exp.snapshot_every == 0 {
             let image = snapshot(&x);
             *last_image = Some(image.clone());
@@ -419,40 +398,21 @@ fn optimise(
 }
 
 /// `normalize = "running"`: divide each term by its current magnitude
-/// (detached), then re-evaluate under the new scales.
-fn rescale(
-    objective: &mut StyleObjective,
-    x: &Tensor,
-    info: &Breakdown,
-) -> Result<Evaluation<Breakdown>, EngineError> {
-    for (scale, value) in objective
-        .scales
-        .iter_mut()
-        .zip([info.content, info.style, info.tv])
-    {
+/// (detached). The caller re-evaluates under the new scales.
+fn rescale(objective: &mut StyleObjective, info: &Breakdown) {
+    for (scale, value) in objective.scales.iter_mut().zip([info.content, info.style, info.tv]) {
         // A term that is 0 (content at init = content) keeps its scale.
         if value.is_finite() && value > 0.0 {
             *scale = value;
         }
     }
-    Ok(objective.evaluate(x)?)
 }
 
-fn finish_step(
-    summary: &mut Summary,
-    objective: &StyleObjective,
-    step: u64,
-    clock: &ActiveClock,
-    info: &Breakdown,
-) {
+fn finish_step(summary: &mut Summary, objective: &StyleObjective, step: u64, clock: &ActiveClock, info: &Breakdown) {
     summary.steps = step;
     summary.evals = objective.evals;
     summary.wall_s = clock.elapsed().as_secs_f64();
-    summary.seconds_per_step = if step > 0 {
-        summary.wall_s / step as f64
-    } else {
-        0.0
-    };
+    summary.seconds_per_step = if step > 0 { summary.wall_s / step as f64 } else { 0.0 };
     summary.final_losses = Some(Losses {
         total: info.total,
         content: info.content,
@@ -502,9 +462,7 @@ mod tests {
 
     #[test]
     fn oom_messages_suggest_a_smaller_size() {
-        let e = tch::TchError::Torch(
-            "CUDA out of memory. Tried to allocate 2 GiB\nException raised from ...".into(),
-        );
+        let e = tch::TchError::Torch("CUDA out of memory. Tried to allocate 2 GiB\nException raised from ...".into());
         let msg = torch_message(&e);
         assert!(
             msg.starts_with("out of memory (CUDA out of memory. Tried to allocate 2 GiB)"),

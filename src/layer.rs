@@ -66,10 +66,7 @@ impl Layer {
 
     /// The 16 convolutions in forward order.
     pub fn convs() -> Vec<Layer> {
-        Layer::all()
-            .into_iter()
-            .filter(|l| l.kind == LayerKind::Conv)
-            .collect()
+        Layer::all().into_iter().filter(|l| l.kind == LayerKind::Conv).collect()
     }
 
     /// Position in forward order (0 = conv1_1).
@@ -176,11 +173,7 @@ impl Ord for Layer {
 /// that 'relu9_1' suggests 'relu5_1' rather than 'relu1_1'.
 fn digit_gap(a: &str, b: &str) -> u32 {
     let digits = |s: &str| s.chars().filter_map(|c| c.to_digit(10)).collect::<Vec<_>>();
-    digits(a)
-        .iter()
-        .zip(digits(b))
-        .map(|(x, y)| x.abs_diff(y))
-        .sum()
+    digits(a).iter().zip(digits(b)).map(|(x, y)| x.abs_diff(y)).sum()
 }
 
 /// Levenshtein distance, for suggestions (names are short).
@@ -241,12 +234,6 @@ mod tests {
         );
         let err = "rleu4_2".parse::<Layer>().unwrap_err();
         assert!(err.to_string().contains("did you mean 'relu4_2'"), "{err}");
-        assert!(
-            "banana"
-                .parse::<Layer>()
-                .unwrap_err()
-                .to_string()
-                .contains("pool5")
-        );
+        assert!("banana".parse::<Layer>().unwrap_err().to_string().contains("pool5"));
     }
 }

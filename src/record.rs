@@ -14,15 +14,7 @@ pub const FINAL_IMAGE: &str = "final.png";
 pub const SNAPSHOT_DIR: &str = "snapshots";
 
 /// Columns every metrics.csv starts with, in order.
-pub const BASE_COLUMNS: [&str; 7] = [
-    "iter",
-    "evals",
-    "elapsed_s",
-    "total",
-    "content",
-    "style",
-    "tv",
-];
+pub const BASE_COLUMNS: [&str; 7] = ["iter", "evals", "elapsed_s", "total", "content", "style", "tv"];
 /// Loss-weight columns, written after the per-layer ones.
 pub const WEIGHT_COLUMNS: [&str; 3] = ["content_weight", "style_weight", "tv_weight"];
 
@@ -66,11 +58,7 @@ impl RunPaths {
             .flatten()
             .filter_map(|e| {
                 let name = e.file_name().into_string().ok()?;
-                let iter = name
-                    .strip_prefix("iter_")?
-                    .strip_suffix(".png")?
-                    .parse()
-                    .ok()?;
+                let iter = name.strip_prefix("iter_")?.strip_suffix(".png")?.parse().ok()?;
                 Some((iter, e.path()))
             })
             .collect();
@@ -140,10 +128,7 @@ impl MetricsHeader {
             .map(|f| f.to_string())
             .collect();
         let has_weights = WEIGHT_COLUMNS.iter().all(|w| fields.contains(w));
-        Ok(MetricsHeader {
-            layers,
-            has_weights,
-        })
+        Ok(MetricsHeader { layers, has_weights })
     }
 }
 
@@ -167,11 +152,7 @@ impl StepMetrics {
     }
 
     /// Parses one CSV record given the file's header fields.
-    pub fn from_fields(
-        header_fields: &[&str],
-        header: &MetricsHeader,
-        fields: &[&str],
-    ) -> Result<Self, String> {
+    pub fn from_fields(header_fields: &[&str], header: &MetricsHeader, fields: &[&str]) -> Result<Self, String> {
         if fields.len() != header_fields.len() {
             return Err(format!(
                 "row has {} fields, header has {}",
@@ -189,17 +170,9 @@ impl StepMetrics {
                 .parse::<f64>()
                 .map_err(|_| format!("'{}' in column '{name}' is not a number", fields[i]))
         };
-        let layers = header
-            .layers
-            .iter()
-            .map(|l| get(l))
-            .collect::<Result<_, _>>()?;
+        let layers = header.layers.iter().map(|l| get(l)).collect::<Result<_, _>>()?;
         let weight = |name: &str| {
-            if header.has_weights {
-                get(name)
-            } else {
-                Ok(f64::NAN)
-            }
+            if header.has_weights { get(name) } else { Ok(f64::NAN) }
         };
         Ok(StepMetrics {
             iter: get("iter")? as u64,
@@ -229,22 +202,14 @@ impl StepMetrics {
             "content_weight" => Some(self.content_weight),
             "style_weight" => Some(self.style_weight),
             "tv_weight" => Some(self.tv_weight),
-            other => header
-                .layers
-                .iter()
-                .position(|l| l == other)
-                .map(|i| self.layers[i]),
+            other => header.layers.iter().position(|l| l == other).map(|i| self.layers[i]),
         }
     }
 }
 
 /// Shortest text that reads back to the same f64.
 fn fmt_f64(v: f64) -> String {
-    if v.is_finite() {
-        format!("{v:e}")
-    } else {
-        v.to_string()
-    }
+    if v.is_finite() { format!("{v:e}") } else { v.to_string() }
 }
 
 /// How a run ended (or that it has not).
@@ -268,13 +233,47 @@ impl fmt::Display for Status {
     }
 }
 
-/// Final loss values.
+/// Final loss values. Non-finite values (a run that blew up) are stored as
+/// the strings "inf", "-inf" and "NaN", which JSON numbers cannot hold.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Losses {
+    #[serde(with = "any_f64")]
     pub total: f64,
+    #[serde(with = "any_f64")]
     pub content: f64,
+    #[serde(with = "any_f64")]
     pub style: f64,
+    #[serde(with = "any_f64")]
     pub tv: f64,
+}
+
+/// f64 in JSON, infinities and NaN included.
+mod any_f64 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.is_finite() {
+            s.serialize_f64(*v)
+        } else {
+            s.serialize_str(&v.to_string())
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Repr {
+        Number(f64),
+        Text(String),
+        Null(()),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(match Repr::deserialize(d)? {
+            Repr::Number(v) => v,
+            Repr::Text(t) => t.parse().unwrap_or(f64::NAN),
+            Repr::Null(()) => f64::NAN,
+        })
+    }
 }
 
 /// summary.json: written when a run starts and again when it ends.
@@ -326,23 +325,16 @@ pub fn read_summary(dir: &Path) -> Result<Summary, String> {
 /// Reads metrics.csv, tolerating a last line cut short by a crash or a run
 /// still writing. Returns the header, the rows, and a note when the file
 /// had to be truncated.
-pub fn read_metrics(
-    dir: &Path,
-) -> Result<(MetricsHeader, Vec<StepMetrics>, Option<String>), String> {
+pub fn read_metrics(dir: &Path) -> Result<(MetricsHeader, Vec<StepMetrics>, Option<String>), String> {
     let path = RunPaths::new(dir).metrics();
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     parse_metrics(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Parses metrics.csv text (see [`read_metrics`]).
-pub fn parse_metrics(
-    text: &str,
-) -> Result<(MetricsHeader, Vec<StepMetrics>, Option<String>), String> {
+pub fn parse_metrics(text: &str) -> Result<(MetricsHeader, Vec<StepMetrics>, Option<String>), String> {
     let mut lines = text.split('\n');
-    let head_line = lines
-        .next()
-        .filter(|l| !l.trim().is_empty())
-        .ok_or("empty file")?;
+    let head_line = lines.next().filter(|l| !l.trim().is_empty()).ok_or("empty file")?;
     let head_fields: Vec<&str> = head_line.trim_end_matches('\r').split(',').collect();
     let header = MetricsHeader::parse(&head_fields)?;
     let mut rows = Vec::new();
@@ -414,9 +406,24 @@ mod tests {
     }
 
     #[test]
+    fn non_finite_losses_survive_json() {
+        let l = Losses {
+            total: f64::INFINITY,
+            content: 1.5,
+            style: f64::NAN,
+            tv: f64::NEG_INFINITY,
+        };
+        let text = serde_json::to_string(&l).unwrap();
+        assert_eq!(text, r#"{"total":"inf","content":1.5,"style":"NaN","tv":"-inf"}"#);
+        let back: Losses = serde_json::from_str(&text).unwrap();
+        assert!(back.total.is_infinite() && back.style.is_nan() && back.tv < 0.0 && back.content == 1.5);
+        let old: Losses = serde_json::from_str(r#"{"total":null,"content":1,"style":2,"tv":3}"#).unwrap();
+        assert!(old.total.is_nan());
+    }
+
+    #[test]
     fn older_files_without_weight_columns_load() {
-        let text =
-            "iter,evals,elapsed_s,total,content,style,tv,style:relu1_1\n0,1,0.1,5,1,2,3,0.5\n";
+        let text = "iter,evals,elapsed_s,total,content,style,tv,style:relu1_1\n0,1,0.1,5,1,2,3,0.5\n";
         let (h, rows, _) = parse_metrics(text).unwrap();
         assert!(!h.has_weights);
         assert_eq!(rows[0].layers, vec![0.5]);

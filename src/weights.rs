@@ -50,10 +50,7 @@ impl FromStr for Preprocess {
 #[derive(Debug, thiserror::Error)]
 pub enum WeightsError {
     #[error("{path}: cannot read the weights file: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("{path}: not a safetensors file ({reason})")]
     NotSafetensors { path: PathBuf, reason: String },
     #[error(
@@ -105,9 +102,7 @@ impl WeightsInfo {
             match (header.get(&w), header.get(&b)) {
                 (None, None) => break,
                 (Some(_), None) | (None, Some(_)) => {
-                    return Err(invalid(format!(
-                        "{conv} has a weight or a bias but not both"
-                    )));
+                    return Err(invalid(format!("{conv} has a weight or a bias but not both")));
                 }
                 (Some(we), Some(be)) => {
                     let (o, i) = conv.conv_channels();
@@ -119,17 +114,11 @@ impl WeightsInfo {
                         )));
                     }
                     if be.shape != [o as usize] {
-                        return Err(invalid(format!(
-                            "{b} has shape {:?}, VGG19 expects [{o}]",
-                            be.shape
-                        )));
+                        return Err(invalid(format!("{b} has shape {:?}, VGG19 expects [{o}]", be.shape)));
                     }
                     for (k, e) in [(&w, we), (&b, be)] {
                         if e.dtype != "F32" {
-                            return Err(invalid(format!(
-                                "{k} is {}, stylelab reads F32 weights",
-                                e.dtype
-                            )));
+                            return Err(invalid(format!("{k} is {}, stylelab reads F32 weights", e.dtype)));
                         }
                     }
                     convs.push(conv);
@@ -214,9 +203,7 @@ fn read_header(path: &Path) -> Result<Header, WeightsError> {
         .map_err(|_| not("file is shorter than a header".into()))?;
     let n = u64::from_le_bytes(len);
     if n > 100_000_000 || n + 8 > file_size {
-        return Err(not(format!(
-            "header length {n} does not fit a {file_size}-byte file"
-        )));
+        return Err(not(format!("header length {n} does not fit a {file_size}-byte file")));
     }
     let mut buf = vec![0u8; n as usize];
     f.read_exact(&mut buf).map_err(io)?;
@@ -228,8 +215,7 @@ fn read_header(path: &Path) -> Result<Header, WeightsError> {
         if k == "__metadata__" {
             metadata = serde_json::from_value(v).map_err(|e| not(format!("bad metadata: {e}")))?;
         } else {
-            let e: HeaderEntry =
-                serde_json::from_value(v).map_err(|e| not(format!("bad entry '{k}': {e}")))?;
+            let e: HeaderEntry = serde_json::from_value(v).map_err(|e| not(format!("bad entry '{k}': {e}")))?;
             header.insert(k, e);
         }
     }
@@ -264,11 +250,7 @@ pub struct VggWeights {
 }
 
 /// Loads the convolutions up to and including `deepest` (all when None).
-pub fn load(
-    path: &Path,
-    deepest: Option<Layer>,
-    device: Device,
-) -> Result<VggWeights, WeightsError> {
+pub fn load(path: &Path, deepest: Option<Layer>, device: Device) -> Result<VggWeights, WeightsError> {
     let info = WeightsInfo::read(path)?;
     let tensors: HashMap<String, Tensor> = Tensor::read_safetensors(path)
         .map_err(|e| WeightsError::Torch {
@@ -284,11 +266,7 @@ pub fn load(
             break;
         }
         let get = |k: String| tensors[&k].to_device(device).set_requires_grad(false);
-        convs.push((
-            conv,
-            get(format!("{conv}.weight")),
-            get(format!("{conv}.bias")),
-        ));
+        convs.push((conv, get(format!("{conv}.weight")), get(format!("{conv}.bias"))));
     }
     Ok(VggWeights { info, convs })
 }
@@ -309,8 +287,7 @@ pub fn save(
         for (suffix, t) in [("weight", w), ("bias", b)] {
             let t = t.to_device(Device::Cpu).to_kind(Kind::Float).contiguous();
             let shape: Vec<usize> = t.size().iter().map(|&d| d as usize).collect();
-            let values =
-                Vec::<f32>::try_from(t.flatten(0, -1)).map_err(|e| torch(e.to_string()))?;
+            let values = Vec::<f32>::try_from(t.flatten(0, -1)).map_err(|e| torch(e.to_string()))?;
             let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
             data.push((format!("{layer}.{suffix}"), shape, bytes));
         }
@@ -348,11 +325,7 @@ pub fn save(
 /// Converts a PyTorch VGG19 checkpoint (`.pth`, read with libtorch's own
 /// pickle loader; keys `features.N.*`) or an untagged safetensors file with
 /// `convA_B.*` keys into stylelab's format. Returns the layers written.
-pub fn convert(
-    input: &Path,
-    output: &Path,
-    preprocess: Preprocess,
-) -> Result<Vec<Layer>, WeightsError> {
+pub fn convert(input: &Path, output: &Path, preprocess: Preprocess) -> Result<Vec<Layer>, WeightsError> {
     let torch = |message: String| WeightsError::Torch {
         path: input.to_path_buf(),
         message,
@@ -395,10 +368,7 @@ pub fn convert(
     }
     let mut convs = Vec::new();
     for conv in Layer::convs() {
-        let candidates = [
-            format!("{conv}"),
-            format!("features.{}", feature_index[&conv]),
-        ];
+        let candidates = [format!("{conv}"), format!("features.{}", feature_index[&conv])];
         let found = candidates.iter().find_map(|p| {
             Some((
                 named.get(&format!("{p}.weight"))?.shallow_clone(),
@@ -455,8 +425,7 @@ pub fn random(seed: u64, upto: Layer) -> Vec<(Layer, Tensor, Tensor)> {
         .map(|c| {
             let (o, i) = c.conv_channels();
             let std = (2.0 / (i as f64 * 9.0)).sqrt();
-            let w =
-                Tensor::from_slice(&rng.normal_vec((o * i * 9) as usize, std)).view([o, i, 3, 3]);
+            let w = Tensor::from_slice(&rng.normal_vec((o * i * 9) as usize, std)).view([o, i, 3, 3]);
             (c, w, Tensor::zeros([o], (Kind::Float, Device::Cpu)))
         })
         .collect()
@@ -480,10 +449,7 @@ mod tests {
         assert!(!info.has_layer("pool2".parse().unwrap()));
         assert_eq!(info.layer_range(), "conv1_1 … relu2_1");
         let loaded = load(&path, None, Device::Cpu).unwrap();
-        let diff = (&loaded.convs[2].1 - &convs[2].1)
-            .abs()
-            .max()
-            .double_value(&[]);
+        let diff = (&loaded.convs[2].1 - &convs[2].1).abs().max().double_value(&[]);
         assert_eq!(diff, 0.0);
     }
 

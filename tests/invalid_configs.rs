@@ -23,14 +23,8 @@ fn fixtures(dir: &Path) {
     )
     .unwrap();
     let other = [
-        (
-            "encoder.weight",
-            Tensor::zeros([4, 4], (Kind::Float, tch::Device::Cpu)),
-        ),
-        (
-            "encoder.bias",
-            Tensor::zeros([4], (Kind::Float, tch::Device::Cpu)),
-        ),
+        ("encoder.weight", Tensor::zeros([4, 4], (Kind::Float, tch::Device::Cpu))),
+        ("encoder.bias", Tensor::zeros([4], (Kind::Float, tch::Device::Cpu))),
     ];
     Tensor::write_safetensors(&other, dir.join("w-other-net.safetensors")).unwrap();
     let untagged: Vec<(String, Tensor)> = stylelab::weights::random(0, "relu1_1".parse().unwrap())
@@ -102,9 +96,7 @@ fn overrides_are_validated_and_named() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.ends_with(
-            "o.toml: --set loss.style_weight: invalid type: string \"heavy\", expected f64"
-        ),
+        err.ends_with("o.toml: --set loss.style_weight: invalid type: string \"heavy\", expected f64"),
         "{err}"
     );
     let err = stylelab::config::load(&path, &[set("loss.style_layers.relu7_1=1")])
@@ -114,11 +106,7 @@ fn overrides_are_validated_and_named() {
         err.contains("--set loss.style_layers.relu7_1: 'relu7_1' is not a VGG19 layer"),
         "{err}"
     );
-    let exp = stylelab::config::load(
-        &path,
-        &[set("loss.style_weight=1e3"), set("optim.iterations=3")],
-    )
-    .unwrap();
+    let exp = stylelab::config::load(&path, &[set("loss.style_weight=1e3"), set("optim.iterations=3")]).unwrap();
     assert_eq!((exp.style_weight, exp.iterations), (1e3, 3));
     assert!(
         stylelab::config::Override::parse("nokey")

@@ -86,9 +86,6 @@ mod tests {
         let off = DOC.find("64").unwrap();
         assert_eq!(loc.key_at(off).as_deref(), Some("images.size"));
         let off = DOC.find("relu9_1").unwrap();
-        assert_eq!(
-            loc.key_at(off).as_deref(),
-            Some("loss.style_layers.relu9_1")
-        );
+        assert_eq!(loc.key_at(off).as_deref(), Some("loss.style_layers.relu9_1"));
     }
 }

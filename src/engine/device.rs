@@ -37,16 +37,12 @@ pub fn describe(device: Device) -> String {
 
 /// Peak resident set size of this process in MiB (Linux; 0 elsewhere).
 pub fn peak_rss_mib() -> f64 {
-    status_kib("VmHWM:")
-        .map(|kib| kib as f64 / 1024.0)
-        .unwrap_or(0.0)
+    status_kib("VmHWM:").map(|kib| kib as f64 / 1024.0).unwrap_or(0.0)
 }
 
 /// Current resident set size in MiB.
 pub fn rss_mib() -> f64 {
-    status_kib("VmRSS:")
-        .map(|kib| kib as f64 / 1024.0)
-        .unwrap_or(0.0)
+    status_kib("VmRSS:").map(|kib| kib as f64 / 1024.0).unwrap_or(0.0)
 }
 
 fn status_kib(field: &str) -> Option<u64> {

@@ -10,10 +10,7 @@ use tch::{Kind, TchError, Tensor};
 /// Gram matrix of a `1×C×H×W` (or `C×H×W`) feature map, `C×C`, divided by C·H·W.
 pub fn gram(features: &Tensor) -> Result<Tensor, TchError> {
     let size = features.size();
-    let (c, hw) = (
-        size[size.len() - 3],
-        size[size.len() - 2] * size[size.len() - 1],
-    );
+    let (c, hw) = (size[size.len() - 3], size[size.len() - 2] * size[size.len() - 1]);
     let f = features.f_reshape([c, hw])?;
     Ok(f.f_mm(&f.f_tr()?)? / (c * hw) as f64)
 }
@@ -93,11 +90,7 @@ impl StyleObjective {
         weights: LossWeights,
     ) -> Result<Self, TchError> {
         let _guard = tch::no_grad_guard();
-        let mut layers: Vec<Layer> = content_layers
-            .iter()
-            .chain(style_layers)
-            .map(|(l, _)| *l)
-            .collect();
+        let mut layers: Vec<Layer> = content_layers.iter().chain(style_layers).map(|(l, _)| *l).collect();
         layers.sort();
         layers.dedup();
         let content_layer_list: Vec<Layer> = content_layers.iter().map(|(l, _)| *l).collect();
@@ -138,30 +131,21 @@ impl StyleObjective {
 
     /// Column names of the per-layer values, in [`Breakdown::layers`] order.
     pub fn layer_columns(&self) -> Vec<String> {
-        let c = self
-            .content_targets
-            .iter()
-            .map(|(l, _, _)| format!("content:{l}"));
-        let s = self
-            .style_targets
-            .iter()
-            .map(|(l, _, _)| format!("style:{l}"));
+        let c = self.content_targets.iter().map(|(l, _, _)| format!("content:{l}"));
+        let s = self.style_targets.iter().map(|(l, _, _)| format!("style:{l}"));
         c.chain(s).collect()
     }
 
     /// The weighted total for raw term values under the current weights and scales.
     pub fn combine(&self, content: f64, style: f64, tv: f64) -> f64 {
         let w = self.weights;
-        w.content * content / self.scales[0]
-            + w.style * style / self.scales[1]
-            + w.tv * tv / self.scales[2]
+        w.content * content / self.scales[0] + w.style * style / self.scales[1] + w.tv * tv / self.scales[2]
     }
 
     fn try_evaluate(&mut self, x: &Tensor) -> Result<Evaluation<Breakdown>, TchError> {
         let x = x.detach().set_requires_grad(true);
         let feats = self.net.forward(&x, &self.layers)?;
-        let mut parts: Vec<Tensor> =
-            Vec::with_capacity(self.content_targets.len() + self.style_targets.len() + 1);
+        let mut parts: Vec<Tensor> = Vec::with_capacity(self.content_targets.len() + self.style_targets.len() + 1);
         for (l, _, target) in &self.content_targets {
             parts.push(mse(&feats[l], target)?);
         }
@@ -171,16 +155,9 @@ impl StyleObjective {
         parts.push(tv(&x)?);
         let n_content = self.content_targets.len();
         let sum_weighted = |range: std::ops::Range<usize>, ws: Vec<f64>| -> Option<Tensor> {
-            parts[range]
-                .iter()
-                .zip(ws)
-                .map(|(p, w)| p * w)
-                .reduce(|a, b| a + b)
+            parts[range].iter().zip(ws).map(|(p, w)| p * w).reduce(|a, b| a + b)
         };
-        let content = sum_weighted(
-            0..n_content,
-            self.content_targets.iter().map(|t| t.1).collect(),
-        );
+        let content = sum_weighted(0..n_content, self.content_targets.iter().map(|t| t.1).collect());
         let style = sum_weighted(
             n_content..parts.len() - 1,
             self.style_targets.iter().map(|t| t.1).collect(),
@@ -207,10 +184,7 @@ impl StyleObjective {
             layers[r].iter().zip(ws).map(|(v, w)| v * w).sum()
         };
         let content_value = weighted(0..n_content, &mut self.content_targets.iter().map(|t| t.1));
-        let style_value = weighted(
-            n_content..layers.len(),
-            &mut self.style_targets.iter().map(|t| t.1),
-        );
+        let style_value = weighted(n_content..layers.len(), &mut self.style_targets.iter().map(|t| t.1));
         let total_value = self.combine(content_value, style_value, tv_value);
         self.evals += 1;
         Ok(Evaluation {

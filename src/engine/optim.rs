@@ -116,12 +116,7 @@ mod tests {
         }
     }
 
-    fn minimise<O: Objective>(
-        opt: &mut Optimizer,
-        obj: &mut O,
-        x: &mut Tensor,
-        steps: usize,
-    ) -> f64 {
+    fn minimise<O: Objective>(opt: &mut Optimizer, obj: &mut O, x: &mut Tensor, steps: usize) -> f64 {
         let mut cur = obj.evaluate(x).unwrap();
         for _ in 0..steps {
             match opt.step(obj, x, cur).unwrap() {

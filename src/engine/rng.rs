@@ -47,10 +47,7 @@ mod tests {
         let v = SplitMix64::new(5).normal_vec(20_000, 1.0);
         let mean = v.iter().map(|&x| x as f64).sum::<f64>() / v.len() as f64;
         let var = v.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / v.len() as f64;
-        assert!(
-            mean.abs() < 0.03 && (var - 1.0).abs() < 0.05,
-            "mean {mean} var {var}"
-        );
+        assert!(mean.abs() < 0.03 && (var - 1.0).abs() < 0.05, "mean {mean} var {var}");
         assert_eq!(SplitMix64::new(5).normal_vec(3, 1.0), v[..3]);
         assert!(
             SplitMix64::new(1)

@@ -47,11 +47,7 @@ impl Vgg19 {
             .convs
             .into_iter()
             .map(|(l, w, b)| {
-                let w = if channels_last {
-                    to_channels_last(&w)
-                } else {
-                    w
-                };
+                let w = if channels_last { to_channels_last(&w) } else { w };
                 (l, (w, b))
             })
             .collect();
@@ -67,21 +63,13 @@ impl Vgg19 {
 
     /// Network input for an RGB image in [0, 1].
     pub fn preprocess(&self, rgb: &Tensor) -> Tensor {
-        let x = if self.bgr {
-            rgb.flip([1])
-        } else {
-            rgb.shallow_clone()
-        };
+        let x = if self.bgr { rgb.flip([1]) } else { rgb.shallow_clone() };
         x * &self.scale + &self.shift
     }
 
     /// Activations at `wanted` (any order) for an RGB image in [0, 1].
     /// Errors come from libtorch (out of memory, mostly).
-    pub fn forward(
-        &self,
-        rgb: &Tensor,
-        wanted: &[Layer],
-    ) -> Result<HashMap<Layer, Tensor>, tch::TchError> {
+    pub fn forward(&self, rgb: &Tensor, wanted: &[Layer]) -> Result<HashMap<Layer, Tensor>, tch::TchError> {
         let deepest = *wanted.iter().max().expect("at least one layer is selected");
         let mut x = self.preprocess(rgb);
         if self.channels_last {
@@ -102,9 +90,7 @@ impl Vgg19 {
                 LayerKind::Relu => x.f_relu()?,
                 LayerKind::Pool => match self.pooling {
                     Pooling::Max => x.f_max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false)?,
-                    Pooling::Avg => {
-                        x.f_avg_pool2d([2, 2], [2, 2], [0, 0], false, true, None::<i64>)?
-                    }
+                    Pooling::Avg => x.f_avg_pool2d([2, 2], [2, 2], [0, 0], false, true, None::<i64>)?,
                 },
             };
             if wanted.contains(&layer) {

@@ -45,15 +45,12 @@ pub fn create_run_dir(exp: &Experiment) -> Result<RunPaths> {
             Ok(()) => break candidate,
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => n += 1,
             Err(e) => {
-                return Err(e).with_context(|| {
-                    format!("the results folder {} is not writable", results.display())
-                });
+                return Err(e).with_context(|| format!("the results folder {} is not writable", results.display()));
             }
         }
     };
     let paths = RunPaths::new(dir);
-    fs::create_dir(paths.snapshots())
-        .with_context(|| format!("cannot create {}", paths.snapshots().display()))?;
+    fs::create_dir(paths.snapshots()).with_context(|| format!("cannot create {}", paths.snapshots().display()))?;
     write_atomic(&paths.experiment(), exp.to_toml().as_bytes())?;
     Ok(paths)
 }
@@ -120,10 +117,8 @@ impl Sink for RunDirSink {
             RunEvent::Started(info) => {
                 self.header = info.header.clone();
                 let path = self.paths.metrics();
-                let mut w = BufWriter::new(
-                    File::create(&path)
-                        .with_context(|| format!("cannot write {}", path.display()))?,
-                );
+                let mut w =
+                    BufWriter::new(File::create(&path).with_context(|| format!("cannot write {}", path.display()))?);
                 writeln!(w, "{}", self.header.columns().join(","))?;
                 w.flush()?;
                 self.csv = Some(w);
@@ -134,21 +129,13 @@ impl Sink for RunDirSink {
                 ))?;
             }
             RunEvent::Step(row) => {
-                let w = self
-                    .csv
-                    .as_mut()
-                    .context("metrics row before the run started")?;
+                let w = self.csv.as_mut().context("metrics row before the run started")?;
                 writeln!(w, "{}", row.to_fields(&self.header).join(","))
                     .and_then(|_| w.flush())
                     .with_context(|| format!("cannot write {}", self.paths.metrics().display()))?;
             }
             RunEvent::Snapshot { iter, image } => save_png(&self.paths.snapshot(*iter), image)?,
-            RunEvent::Steered {
-                iter,
-                term,
-                from,
-                to,
-            } => {
+            RunEvent::Steered { iter, term, from, to } => {
                 self.log_event(&format!(
                     "step {iter}: {} {from} -> {to} (from step {})",
                     term.name(),
@@ -156,10 +143,7 @@ impl Sink for RunDirSink {
                 ))?;
             }
             RunEvent::Paused { iter, paused } => {
-                self.log_event(&format!(
-                    "step {iter}: {}",
-                    if *paused { "paused" } else { "resumed" }
-                ))?;
+                self.log_event(&format!("step {iter}: {}", if *paused { "paused" } else { "resumed" }))?;
             }
             RunEvent::Finished { summary, image } => {
                 // Image first: a summary that says "completed" has its final.png.

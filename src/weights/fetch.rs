@@ -59,12 +59,7 @@ impl Source {
 
 /// Downloads (unless already there) from `url` (default: the official
 /// address), verifies and converts. Returns the converted file.
-pub fn fetch(
-    source: Source,
-    url: Option<&str>,
-    weights_dir: &Path,
-    show_progress: bool,
-) -> Result<PathBuf> {
+pub fn fetch(source: Source, url: Option<&str>, weights_dir: &Path, show_progress: bool) -> Result<PathBuf> {
     let url = url.unwrap_or(source.url());
     std::fs::create_dir_all(weights_dir)
         .with_context(|| format!("cannot create the weights folder {}", weights_dir.display()))?;
@@ -82,8 +77,7 @@ pub fn fetch(
             ))
         })?;
     }
-    let digest =
-        super::sha256_file(&pth).with_context(|| format!("cannot read {}", pth.display()))?;
+    let digest = super::sha256_file(&pth).with_context(|| format!("cannot read {}", pth.display()))?;
     if !digest.starts_with(source.sha256_prefix()) {
         bail!(
             "{}: checksum mismatch: sha256 {digest} does not start with {} (delete the file and fetch again)",
@@ -107,18 +101,15 @@ fn download(source: Source, url: &str, dest: &Path, show_progress: bool) -> Resu
         .get("content-length")
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     let part = dest.with_extension("pth.part");
-    let mut file =
-        std::fs::File::create(&part).with_context(|| format!("cannot write {}", part.display()))?;
+    let mut file = std::fs::File::create(&part).with_context(|| format!("cannot write {}", part.display()))?;
     let bar = if show_progress {
         indicatif::ProgressBar::new(total.unwrap_or(0))
     } else {
         indicatif::ProgressBar::hidden()
     };
     bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{msg} {bar:40} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
-        )
-        .expect("static template"),
+        indicatif::ProgressStyle::with_template("{msg} {bar:40} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}")
+            .expect("static template"),
     );
     bar.set_message(source.file_name());
     let mut reader = response.into_body().into_reader();

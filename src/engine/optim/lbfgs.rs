@@ -119,9 +119,7 @@ impl Lbfgs {
             self.reset();
             return Ok(StepOutcome::Moved(best));
         }
-        if (f0 - best.loss).abs() < TOLERANCE_CHANGE * f0.abs().max(1.0)
-            && t * max_abs(&d) < TOLERANCE_CHANGE
-        {
+        if (f0 - best.loss).abs() < TOLERANCE_CHANGE * f0.abs().max(1.0) && t * max_abs(&d) < TOLERANCE_CHANGE {
             return Ok(StepOutcome::Converged(best));
         }
         *x += &d * t;
@@ -136,15 +134,7 @@ fn max_abs(t: &Tensor) -> f64 {
 
 /// Minimiser of the cubic interpolating (x1, f1, g1) and (x2, f2, g2),
 /// clamped to `bounds` (default: between x1 and x2).
-fn cubic_interpolate(
-    x1: f64,
-    f1: f64,
-    g1: f64,
-    x2: f64,
-    f2: f64,
-    g2: f64,
-    bounds: Option<(f64, f64)>,
-) -> f64 {
+fn cubic_interpolate(x1: f64, f1: f64, g1: f64, x2: f64, f2: f64, g2: f64, bounds: Option<(f64, f64)>) -> f64 {
     let (lo, hi) = bounds.unwrap_or(if x1 <= x2 { (x1, x2) } else { (x2, x1) });
     let d1 = g1 + g2 - 3.0 * (f1 - f2) / (x1 - x2);
     let d2_square = d1 * d1 - g1 * g2;
