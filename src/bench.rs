@@ -32,6 +32,10 @@ pub struct BenchArgs {
     /// Untimed evaluations first.
     #[arg(long, default_value_t = 2)]
     pub warmup: usize,
+    /// Fresh processes per implementation and configuration, run
+    /// alternately; the figures are their medians.
+    #[arg(long, default_value_t = 3)]
+    pub repeats: usize,
     /// Python with torch for the reference (default: the project's .venv).
     #[arg(long)]
     pub python: Option<PathBuf>,
@@ -81,6 +85,7 @@ fn parse_device(s: &str) -> Result<Device> {
 /// The benchmark objective: random VGG19 to relu5_1, random content and
 /// style images, the classic layers.
 pub fn objective(size: u32, device: Device) -> Result<(StyleObjective, Tensor)> {
+    crate::engine::device::configure(device);
     let deepest: Layer = "relu5_1".parse().expect("a VGG19 layer");
     let convs = crate::weights::random(0, deepest)
         .into_iter()
@@ -169,6 +174,18 @@ fn last_json_line(out: &std::process::Output, what: &str) -> Result<Measurement>
     serde_json::from_str(line).with_context(|| format!("{what} printed {line}"))
 }
 
+/// The measurement with the median seconds per evaluation, with the
+/// largest peak memory seen.
+fn median_of(mut runs: Vec<Measurement>) -> Measurement {
+    runs.sort_by(|a, b| a.s_per_eval.total_cmp(&b.s_per_eval));
+    let peak = runs.iter().map(|m| m.peak_rss_mib).fold(0.0, f64::max);
+    let min = runs.iter().map(|m| m.s_per_eval_min).fold(f64::INFINITY, f64::min);
+    let mut m = runs.swap_remove(runs.len() / 2);
+    m.peak_rss_mib = peak;
+    m.s_per_eval_min = min;
+    m
+}
+
 fn default_python() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python")
 }
@@ -195,8 +212,8 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         std::fs::write(&script, REFERENCE_SCRIPT).context("cannot write the reference script")?;
     }
     println!(
-        "VGG19 to relu5_1, random weights; content relu4_2, style relu1_1..relu5_1; {} timed evaluations after {} warm-up",
-        args.evals, args.warmup
+        "VGG19 to relu5_1, random weights; content relu4_2, style relu1_1..relu5_1; {} timed evaluations after {} warm-up; median of {} alternating processes each",
+        args.evals, args.warmup, args.repeats
     );
     println!(
         "{:<8} {:>6} {:>14} {:>10} {:>14} {:>10} {:>8}",
@@ -215,18 +232,21 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
                 "--warmup".into(),
                 args.warmup.to_string(),
             ];
-            let ours = Command::new(&exe).arg("bench-one").args(&common).output()?;
-            let ours = last_json_line(&ours, "stylelab bench-one")?;
-            let reference = if args.no_reference {
-                None
-            } else {
-                let out = Command::new(&python)
-                    .arg(&script)
-                    .args(&common)
-                    .output()
-                    .with_context(|| format!("cannot run {} (set --python, or --no-reference)", python.display()))?;
-                Some(last_json_line(&out, "the PyTorch reference")?)
-            };
+            let mut ours = Vec::new();
+            let mut theirs = Vec::new();
+            // Alternate, so that a slow spell of a shared machine hits both.
+            for _ in 0..args.repeats.max(1) {
+                let out = Command::new(&exe).arg("bench-one").args(&common).output()?;
+                ours.push(last_json_line(&out, "stylelab bench-one")?);
+                if !args.no_reference {
+                    let out = Command::new(&python).arg(&script).args(&common).output().with_context(|| {
+                        format!("cannot run {} (set --python, or --no-reference)", python.display())
+                    })?;
+                    theirs.push(last_json_line(&out, "the PyTorch reference")?);
+                }
+            }
+            let ours = median_of(ours);
+            let reference = (!theirs.is_empty()).then(|| median_of(theirs));
             let (ref_s, ref_rss, ratio) = match &reference {
                 Some(r) => (
                     format!("{:.4}", r.s_per_eval),

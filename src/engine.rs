@@ -61,6 +61,7 @@ pub struct Prepared {
 
 /// Loads images and weights and computes the targets.
 pub fn prepare(exp: &Experiment, device: Device) -> Result<Prepared, EngineError> {
+    device::configure(device);
     let setup = EngineError::Setup;
     let content_img = imaging::decode(&exp.content).map_err(setup)?;
     let (width, height) = imaging::fit_longest(content_img.width(), content_img.height(), exp.size);

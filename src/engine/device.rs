@@ -26,6 +26,14 @@ pub fn resolve(choice: DeviceChoice) -> Result<Device, String> {
     }
 }
 
+/// Per-run settings for a device: a style transfer run has fixed shapes, so
+/// cuDNN may time its algorithms once and keep the fastest.
+pub fn configure(device: Device) {
+    if device.is_cuda() {
+        tch::Cuda::cudnn_set_benchmark(true);
+    }
+}
+
 /// `cpu (2 threads)` or `cuda:0`.
 pub fn describe(device: Device) -> String {
     match device {

@@ -10,9 +10,19 @@ use tch::{Kind, TchError, Tensor};
 /// Gram matrix of a `1×C×H×W` (or `C×H×W`) feature map, `C×C`, divided by C·H·W.
 pub fn gram(features: &Tensor) -> Result<Tensor, TchError> {
     let size = features.size();
-    let (c, hw) = (size[size.len() - 3], size[size.len() - 2] * size[size.len() - 1]);
-    let f = features.f_reshape([c, hw])?;
-    Ok(f.f_mm(&f.f_tr()?)? / (c * hw) as f64)
+    let n = size.len();
+    let (c, hw) = (size[n - 3], size[n - 2] * size[n - 1]);
+    let stride = features.stride();
+    let g = if c > 1 && stride[n - 3] == 1 {
+        // Channels-last storage: (H·W)×C is a free view, and G = MᵀM
+        // needs no copy of the feature map (C×(H·W) would).
+        let m = features.f_permute(if n == 4 { vec![0, 2, 3, 1] } else { vec![1, 2, 0] })?.f_reshape([hw, c])?;
+        m.f_tr()?.f_mm(&m)?
+    } else {
+        let f = features.f_reshape([c, hw])?;
+        f.f_mm(&f.f_tr()?)?
+    };
+    Ok(g / (c * hw) as f64)
 }
 
 /// Mean squared difference.
@@ -225,6 +235,15 @@ mod tests {
         let g = gram(&f).unwrap();
         let want = t(&[5. / 4., 11. / 4., 11. / 4., 25. / 4.], &[2, 2]);
         assert!(g.allclose(&want, 1e-6, 1e-6, false), "{g}");
+    }
+
+    #[test]
+    fn gram_is_the_same_for_channels_last_storage() {
+        let f = Tensor::from_slice(&(0..2 * 3 * 4 * 5).map(|v| (v as f32).sin()).collect::<Vec<_>>()).view([2, 3, 4, 5]);
+        let f = f.narrow(0, 1, 1);
+        let cl = crate::engine::vgg::to_channels_last(&f);
+        assert_eq!(cl.stride()[1], 1);
+        assert!(gram(&f).unwrap().allclose(&gram(&cl).unwrap(), 1e-6, 1e-6, false));
     }
 
     #[test]

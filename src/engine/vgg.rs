@@ -42,7 +42,7 @@ impl Vgg19 {
             }
         };
         let as_tensor = |v: [f32; 3]| Tensor::from_slice(&v).view([1, 3, 1, 1]).to_device(device);
-        let channels_last = device == Device::Cpu && std::env::var_os("STYLELAB_NCHW").is_none();
+        let channels_last = device == Device::Cpu;
         let convs = weights
             .convs
             .into_iter()
