@@ -1,7 +1,7 @@
 //! `stylelab bench`: seconds per evaluation (forward + backward) of the style
 //! transfer objective, VGG19 to relu5_1 with random weights, at several
 //! sizes and devices, against a plain PyTorch implementation of the same
-//! losses (`benches/reference_pytorch.py`) in the same run. Each measurement
+//! losses (`src/bench/reference_pytorch.py`) in the same run. Each measurement
 //! runs in a fresh process, so peak memory figures do not mix.
 
 use crate::engine::loss::{LossWeights, StyleObjective};
@@ -16,7 +16,7 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 use tch::{Device, Tensor};
 
-const REFERENCE_SCRIPT: &str = include_str!("../benches/reference_pytorch.py");
+const REFERENCE_SCRIPT: &str = include_str!("bench/reference_pytorch.py");
 
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
@@ -239,9 +239,13 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
                 let out = Command::new(&exe).arg("bench-one").args(&common).output()?;
                 ours.push(last_json_line(&out, "stylelab bench-one")?);
                 if !args.no_reference {
-                    let out = Command::new(&python).arg(&script).args(&common).output().with_context(|| {
-                        format!("cannot run {} (set --python, or --no-reference)", python.display())
-                    })?;
+                    let out = Command::new(&python)
+                        .arg(&script)
+                        .args(&common)
+                        .output()
+                        .with_context(|| {
+                            format!("cannot run {} (set --python, or --no-reference)", python.display())
+                        })?;
                     theirs.push(last_json_line(&out, "the PyTorch reference")?);
                 }
             }

@@ -123,7 +123,7 @@ pub fn prepare(exp: &Experiment, device: Device) -> Result<Prepared, EngineError
 /// 0, 10, 30, 70, 150, … (10·(2ᵏ − 1)), spaced wider as the losses settle,
 /// since each restart costs one evaluation and the optimizer's history.
 pub fn is_rescale_step(step: u64) -> bool {
-    step == 0 || ((step / 10 + 1).is_power_of_two() && step % 10 == 0)
+    step == 0 || ((step / 10 + 1).is_power_of_two() && step.is_multiple_of(10))
 }
 
 /// Static facts about a run that go into its summary.
@@ -225,7 +225,7 @@ fn optimise(
     let describe = |ls: &[(crate::layer::Layer, f64)]| ls.iter().map(|(l, w)| (l.to_string(), *w)).collect();
     emit(
         sink,
-        RunEvent::Started(RunInfo {
+        RunEvent::Started(Box::new(RunInfo {
             name: exp.name.clone(),
             dir: ctx.dir.to_path_buf(),
             device: summary.device.clone(),
@@ -242,7 +242,7 @@ fn optimise(
                 OptimizerKind::Adam => format!("adam (lr {})", exp.learning_rate),
             },
             summary: summary.clone(),
-        }),
+        })),
     )?;
 
     let mut optimizer = match exp.optimizer {
@@ -385,7 +385,7 @@ fn optimise(
             *last_image = Some(snapshot(&before));
             return Err(e);
         }
-        if exp.snapshot_every > 0 && step % exp.snapshot_every == 0 {
+        if exp.snapshot_every > 0 && step.is_multiple_of(exp.snapshot_every) {
             let image = snapshot(&x);
             *last_image = Some(image.clone());
             emit(sink, RunEvent::Snapshot { iter: step, image })?;

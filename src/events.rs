@@ -48,7 +48,7 @@ impl Term {
 /// What the engine reports.
 #[derive(Debug, Clone)]
 pub enum RunEvent {
-    Started(RunInfo),
+    Started(Box<RunInfo>),
     /// A metrics row (step 0 is the initial image).
     Step(StepMetrics),
     /// The current image at a step (periodic, or asked for).

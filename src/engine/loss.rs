@@ -16,7 +16,9 @@ pub fn gram(features: &Tensor) -> Result<Tensor, TchError> {
     let g = if c > 1 && stride[n - 3] == 1 {
         // Channels-last storage: (H·W)×C is a free view, and G = MᵀM
         // needs no copy of the feature map (C×(H·W) would).
-        let m = features.f_permute(if n == 4 { vec![0, 2, 3, 1] } else { vec![1, 2, 0] })?.f_reshape([hw, c])?;
+        let m = features
+            .f_permute(if n == 4 { vec![0, 2, 3, 1] } else { vec![1, 2, 0] })?
+            .f_reshape([hw, c])?;
         m.f_tr()?.f_mm(&m)?
     } else {
         let f = features.f_reshape([c, hw])?;
@@ -176,10 +178,10 @@ impl StyleObjective {
         let w = self.weights;
         let mut total = tv_term * (w.tv / self.scales[2]);
         if let Some(c) = &content {
-            total = total + c * (w.content / self.scales[0]);
+            total += c * (w.content / self.scales[0]);
         }
         if let Some(s) = &style {
-            total = total + s * (w.style / self.scales[1]);
+            total += s * (w.style / self.scales[1]);
         }
         total.f_backward()?;
         let grad = x.grad();
@@ -239,7 +241,8 @@ mod tests {
 
     #[test]
     fn gram_is_the_same_for_channels_last_storage() {
-        let f = Tensor::from_slice(&(0..2 * 3 * 4 * 5).map(|v| (v as f32).sin()).collect::<Vec<_>>()).view([2, 3, 4, 5]);
+        let f =
+            Tensor::from_slice(&(0..2 * 3 * 4 * 5).map(|v| (v as f32).sin()).collect::<Vec<_>>()).view([2, 3, 4, 5]);
         let f = f.narrow(0, 1, 1);
         let cl = crate::engine::vgg::to_channels_last(&f);
         assert_eq!(cl.stride()[1], 1);

@@ -128,6 +128,11 @@ impl Lbfgs {
     }
 }
 
+/// `a <= b`, false when either is NaN: a NaN loss never passes a test.
+fn at_most(a: f64, b: f64) -> bool {
+    a <= b
+}
+
 fn max_abs(t: &Tensor) -> f64 {
     t.abs().max().double_value(&[])
 }
@@ -205,7 +210,7 @@ fn strong_wolfe<O: Objective>(
         if ls_iter >= MAX_LS {
             break vec![origin, new];
         }
-        let armijo_fails = !(new.eval.loss <= f0 + C1 * t * gtd0);
+        let armijo_fails = !at_most(new.eval.loss, f0 + C1 * t * gtd0);
         if armijo_fails || (ls_iter > 1 && new.eval.loss >= prev.eval.loss) {
             break vec![prev, new];
         }
@@ -271,7 +276,7 @@ fn strong_wolfe<O: Objective>(
         }
         let p = eval_at(t)?;
         ls_iter += 1;
-        let armijo_fails = !(p.eval.loss <= f0 + C1 * t * gtd0);
+        let armijo_fails = !at_most(p.eval.loss, f0 + C1 * t * gtd0);
         if armijo_fails || p.eval.loss >= bracket[low].eval.loss {
             bracket[high] = p;
             (low, high) = better(&bracket);
@@ -286,7 +291,7 @@ fn strong_wolfe<O: Objective>(
     }
     let p = bracket.swap_remove(low);
     // Never step to a point worse than where we started (or to a NaN).
-    if !(p.eval.loss <= f0) {
+    if !at_most(p.eval.loss, f0) {
         return Ok((0.0, fallback.eval));
     }
     Ok((p.t, p.eval))
