@@ -24,18 +24,35 @@ use std::sync::atomic::AtomicBool;
     about = "A terminal workbench for neural style transfer experiments"
 )]
 pub struct Cli {
+    /// Without a command, on a terminal: the dashboard on the current folder.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
+
+/// What `run --print-dir` prints first: how the dashboard learns a
+/// launched run's folder.
+pub const RUN_DIR_PREFIX: &str = "run-dir: ";
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// The dashboard: launch, watch, steer and compare runs.
+    Tui {
+        /// Project folder (with experiments/ and results/).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
     /// Run an experiment headless: progress on the terminal, results in results/.
     Run {
         /// The experiment file (TOML).
         experiment: PathBuf,
         #[command(flatten)]
         overrides: OverrideArgs,
+        /// Accepted for clarity: `run` is always headless.
+        #[arg(long)]
+        headless: bool,
+        /// Print `run-dir: PATH` as soon as the run folder exists.
+        #[arg(long, hide = true)]
+        print_dir: bool,
     },
     /// Validate an experiment (keys, images, weights, device) without running it.
     Check {
@@ -142,8 +159,25 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> Resul
             return Ok(ExitCode::from(if e.use_stderr() { 2 } else { 0 }));
         }
     };
-    match cli.command {
-        Command::Run { experiment, overrides } => run_experiment(&experiment, &overrides),
+    let Some(command) = cli.command else {
+        if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
+            crate::ui::run(Path::new("."))?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        let _ = <Cli as clap::CommandFactory>::command().print_help();
+        return Ok(ExitCode::from(2));
+    };
+    match command {
+        Command::Tui { dir } => {
+            crate::ui::run(&dir)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run {
+            experiment,
+            overrides,
+            print_dir,
+            ..
+        } => run_experiment(&experiment, &overrides, print_dir),
         Command::Check { experiment, overrides } => check(&experiment, &overrides),
         Command::Doctor { weights } => {
             for line in crate::doctor::report(&weights) {
@@ -205,11 +239,16 @@ fn install_signals() -> Result<(Arc<AtomicBool>, Arc<AtomicBool>)> {
     Ok((stop, hangup))
 }
 
-fn run_experiment(path: &Path, overrides: &OverrideArgs) -> Result<ExitCode> {
+fn run_experiment(path: &Path, overrides: &OverrideArgs, print_dir: bool) -> Result<ExitCode> {
     let (exp, checked) = load_checked(path, overrides)?;
     let sha = weights::sha256_file(&exp.weights).with_context(|| format!("cannot read {}", exp.weights.display()))?;
     let (stop, hangup) = install_signals()?;
     let paths = create_run_dir(&exp)?;
+    if print_dir {
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout(), "{RUN_DIR_PREFIX}{}", paths.dir.display());
+        let _ = std::io::stdout().flush();
+    }
     let mut dir_sink = RunDirSink::new(paths.clone());
     let mut console = ConsoleSink::new(std::io::stderr().is_terminal(), hangup);
     let mut tee = Tee::new().with(&mut dir_sink).with(&mut console);
@@ -218,7 +257,7 @@ fn run_experiment(path: &Path, overrides: &OverrideArgs) -> Result<ExitCode> {
         dir: &paths.dir,
         weights_sha256: sha,
     };
-    let summary = engine::run(&ctx, checked.device, &mut tee, &Controls::with_flag(stop));
+    let summary = engine::run(&ctx, checked.device, &mut tee, &Controls::for_run(stop, &paths.dir));
     Ok(match summary.status {
         Status::Completed => ExitCode::SUCCESS,
         Status::Stopped => ExitCode::from(130),

@@ -15,7 +15,9 @@ pub mod engine;
 pub mod events;
 pub mod layer;
 pub mod record;
+pub mod review;
 pub mod sinks;
+pub mod ui;
 pub mod weights;
 
 pub use cli::run;

@@ -12,6 +12,8 @@ pub const SUMMARY_FILE: &str = "summary.json";
 pub const EVENTS_FILE: &str = "events.log";
 pub const FINAL_IMAGE: &str = "final.png";
 pub const SNAPSHOT_DIR: &str = "snapshots";
+/// Commands for a running engine, one per line (see `events::Control`).
+pub const CONTROL_FILE: &str = "control";
 
 /// Columns every metrics.csv starts with, in order.
 pub const BASE_COLUMNS: [&str; 7] = ["iter", "evals", "elapsed_s", "total", "content", "style", "tv"];
@@ -42,6 +44,9 @@ impl RunPaths {
     }
     pub fn final_image(&self) -> PathBuf {
         self.dir.join(FINAL_IMAGE)
+    }
+    pub fn control(&self) -> PathBuf {
+        self.dir.join(CONTROL_FILE)
     }
     pub fn snapshots(&self) -> PathBuf {
         self.dir.join(SNAPSHOT_DIR)

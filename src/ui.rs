@@ -1,0 +1,461 @@
+//! The dashboard: `stylelab` (or `stylelab tui DIR`) on a terminal.
+//!
+//! The Elm Architecture: [`state::App`] holds everything, [`state::update`]
+//! changes it in response to a [`state::Msg`] and returns effects, and
+//! [`view::view`] draws it. This module is the runtime: it owns the
+//! terminal, turns keys, timers and background work into messages, and
+//! performs the effects.
+//!
+//! Runs launched here are separate `stylelab run` processes in their own
+//! process group, so the optimisation never waits on the UI, a closed
+//! dashboard (or a dropped SSH session) does not take them down, and the
+//! dashboard talks to every run — its own or one it re-attached to — the
+//! same way: it reads the run folder and appends to its control file.
+
+pub mod follow;
+pub mod history;
+pub mod state;
+pub mod view;
+pub mod widgets;
+
+use crate::events::{Control, send_control};
+use crate::review;
+use anyhow::{Context, Result};
+use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event, KeyEventKind};
+use crossterm::execute;
+use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use state::{App, CompareData, CompareRun, Effect, ExperimentEntry, Msg};
+use std::io::{BufRead, BufReader, Read, Stdout};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::time::{Duration, Instant};
+
+type Term = Terminal<CrosstermBackend<Stdout>>;
+
+/// At most this many frames per second.
+const FRAME: Duration = Duration::from_millis(33);
+/// How often the Runs list is re-read.
+const RUNS_EVERY: Duration = Duration::from_secs(2);
+/// How often a followed run folder is looked at.
+const FOLLOW_EVERY: Duration = Duration::from_millis(200);
+
+/// Whether colour is wanted (`NO_COLOR` set and non-empty turns it off).
+pub fn color_wanted() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+fn enter() -> Result<Term> {
+    enable_raw_mode().context("cannot put the terminal in raw mode")?;
+    execute!(std::io::stdout(), EnterAlternateScreen, EnableMouseCapture)?;
+    let terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
+    Ok(terminal)
+}
+
+/// Puts the terminal back: raw mode off, main screen, cursor shown. Safe to
+/// call more than once and when the terminal is gone.
+pub fn restore() {
+    let _ = execute!(
+        std::io::stdout(),
+        DisableMouseCapture,
+        LeaveAlternateScreen,
+        crossterm::cursor::Show
+    );
+    let _ = disable_raw_mode();
+}
+
+/// Opens the dashboard on a project folder (with `experiments/` and `results/`).
+pub fn run(project: &Path) -> Result<()> {
+    let project = crate::config::absolute(project);
+    let previous_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore();
+        previous_hook(info);
+    }));
+    // SIGTERM, SIGHUP (SSH drop) and SIGINT end the dashboard cleanly; the
+    // runs it launched carry on in their own process group.
+    let signalled = Arc::new(AtomicBool::new(false));
+    for sig in [
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+        signal_hook::consts::SIGINT,
+    ] {
+        signal_hook::flag::register(sig, signalled.clone())?;
+    }
+    let mut terminal = enter()?;
+    let result =
+        Runtime::new(project, terminal.size().is_ok()).and_then(|mut rt| rt.main_loop(&mut terminal, &signalled));
+    restore();
+    result
+}
+
+struct Runtime {
+    project: PathBuf,
+    app: App,
+    tx: Sender<Msg>,
+    rx: Receiver<Msg>,
+    refresh_runs: Sender<()>,
+    follow_stop: Option<Arc<AtomicBool>>,
+}
+
+impl Runtime {
+    fn new(project: PathBuf, _sized: bool) -> Result<Self> {
+        let (tx, rx) = mpsc::channel();
+        let (refresh_tx, refresh_rx) = mpsc::channel::<()>();
+        let results = project.join("results");
+        let runs_tx = tx.clone();
+        std::thread::spawn(move || {
+            loop {
+                if runs_tx.send(Msg::Runs(review::list_runs(&results))).is_err() {
+                    return;
+                }
+                match refresh_rx.recv_timeout(RUNS_EVERY) {
+                    Ok(()) | Err(mpsc::RecvTimeoutError::Timeout) => {}
+                    Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                }
+            }
+        });
+        let rt = Runtime {
+            project,
+            app: App::new(color_wanted()),
+            tx,
+            rx,
+            refresh_runs: refresh_tx,
+            follow_stop: None,
+        };
+        rt.validate();
+        Ok(rt)
+    }
+
+    fn main_loop(&mut self, terminal: &mut Term, signalled: &AtomicBool) -> Result<()> {
+        let mut dirty = true;
+        let mut last_draw = Instant::now() - FRAME;
+        loop {
+            if signalled.load(Ordering::SeqCst) {
+                return Ok(());
+            }
+            while let Ok(msg) = self.rx.try_recv() {
+                dirty = true;
+                if self.dispatch(msg, terminal)? {
+                    return Ok(());
+                }
+            }
+            if dirty && last_draw.elapsed() >= FRAME {
+                terminal.draw(|f| view::view(&self.app, f))?;
+                last_draw = Instant::now();
+                dirty = false;
+            }
+            // Wait for input for the rest of the frame.
+            let wait = FRAME.saturating_sub(last_draw.elapsed()).max(Duration::from_millis(5));
+            if event::poll(wait)? {
+                while event::poll(Duration::ZERO)? {
+                    let msg = match event::read()? {
+                        Event::Key(k) if k.kind == KeyEventKind::Press => Msg::Key(k),
+                        Event::Mouse(m) => Msg::Mouse(m),
+                        Event::Resize(..) => Msg::Resize,
+                        _ => continue,
+                    };
+                    if matches!(msg, Msg::Key(_)) {
+                        self.app.message = None;
+                    }
+                    dirty = true;
+                    if self.dispatch(msg, terminal)? {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Updates the state and performs the effects; true when quitting.
+    fn dispatch(&mut self, msg: Msg, terminal: &mut Term) -> Result<bool> {
+        for effect in state::update(&mut self.app, msg) {
+            if self.perform(effect, terminal)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    fn perform(&mut self, effect: Effect, terminal: &mut Term) -> Result<bool> {
+        match effect {
+            Effect::Launch(path) => self.launch(&path),
+            Effect::Control(dir, c) => {
+                if let Err(e) = send_control(&dir, c) {
+                    self.app.message = Some(format!("cannot write to {}: {e}", dir.display()));
+                }
+            }
+            Effect::Follow { dir, follow_id } => {
+                if let Some(stop) = self.follow_stop.take() {
+                    stop.store(true, Ordering::SeqCst);
+                }
+                let stop = Arc::new(AtomicBool::new(false));
+                self.follow_stop = Some(stop.clone());
+                let tx = self.tx.clone();
+                std::thread::spawn(move || {
+                    follow::follow(&dir, &stop, FOLLOW_EVERY, &|update| {
+                        tx.send(Msg::Live { follow_id, update }).is_ok()
+                    })
+                });
+            }
+            Effect::Edit(path) => {
+                let editor = std::env::var("VISUAL")
+                    .or_else(|_| std::env::var("EDITOR"))
+                    .unwrap_or_else(|_| "vi".into());
+                restore();
+                let status = Command::new("sh")
+                    .arg("-c")
+                    .arg(format!("{editor} \"$0\""))
+                    .arg(&path)
+                    .status();
+                *terminal = enter()?;
+                terminal.clear()?;
+                if let Err(e) = status {
+                    self.app.message = Some(format!("cannot run {editor}: {e}"));
+                }
+                self.validate();
+            }
+            Effect::ViewLarge(path) => {
+                restore();
+                let shown = show_large(&path);
+                *terminal = enter()?;
+                terminal.clear()?;
+                if let Err(e) = shown {
+                    self.app.message = Some(format!("cannot show {}: {e}", path.display()));
+                }
+            }
+            Effect::LoadImage { follow_id, iter, path } => {
+                let tx = self.tx.clone();
+                std::thread::spawn(move || {
+                    if let Some(image) = follow::load_image(&path) {
+                        let _ = tx.send(Msg::Image { follow_id, iter, image });
+                    }
+                });
+            }
+            Effect::LoadCompare(dirs) => {
+                let tx = self.tx.clone();
+                std::thread::spawn(move || {
+                    let _ = tx.send(Msg::Compare(Box::new(load_compare(&dirs))));
+                });
+            }
+            Effect::RefreshRuns => {
+                let _ = self.refresh_runs.send(());
+            }
+            Effect::Validate => self.validate(),
+            Effect::Quit { stop_launched } => {
+                if stop_launched {
+                    self.stop_launched(terminal)?;
+                }
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Checks every experiment on a background thread, one message per pass.
+    fn validate(&self) {
+        let dir = self.project.join("experiments");
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+            .collect();
+        paths.sort();
+        let pending: Vec<ExperimentEntry> = paths
+            .iter()
+            .map(|p| ExperimentEntry {
+                path: p.clone(),
+                check: None,
+            })
+            .collect();
+        let _ = self.tx.send(Msg::Experiments(pending));
+        let tx = self.tx.clone();
+        std::thread::spawn(move || {
+            let checked = paths
+                .into_iter()
+                .map(|path| ExperimentEntry {
+                    check: Some(describe(&path)),
+                    path,
+                })
+                .collect();
+            let _ = tx.send(Msg::Experiments(checked));
+        });
+    }
+
+    /// Starts `stylelab run EXP` in its own process group; its folder comes
+    /// back as a message.
+    fn launch(&mut self, experiment: &Path) {
+        let exe = match std::env::current_exe() {
+            Ok(e) => e,
+            Err(e) => {
+                self.app.message = Some(format!("cannot find the stylelab binary: {e}"));
+                return;
+            }
+        };
+        let child = {
+            use std::os::unix::process::CommandExt;
+            Command::new(exe)
+                .arg("run")
+                .arg(experiment)
+                .arg("--print-dir")
+                .current_dir(&self.project)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .process_group(0)
+                .spawn()
+        };
+        let mut child = match child {
+            Ok(c) => c,
+            Err(e) => {
+                self.app.message = Some(format!("cannot start a run: {e}"));
+                return;
+            }
+        };
+        let tx = self.tx.clone();
+        std::thread::spawn(move || {
+            let stdout = child.stdout.take().expect("piped");
+            let mut stderr = child.stderr.take().expect("piped");
+            let err_thread = std::thread::spawn(move || {
+                let mut s = String::new();
+                let _ = stderr.read_to_string(&mut s);
+                s
+            });
+            let mut announced = false;
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(dir) = line.strip_prefix(crate::cli::RUN_DIR_PREFIX) {
+                    announced = true;
+                    let _ = tx.send(Msg::Launched(PathBuf::from(dir)));
+                }
+            }
+            let _ = child.wait();
+            let err = err_thread.join().unwrap_or_default();
+            if !announced {
+                let msg = err
+                    .lines()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("the run exited before starting")
+                    .to_string();
+                let _ = tx.send(Msg::LaunchFailed(msg));
+            }
+        });
+    }
+
+    /// Asks every run launched here to stop and waits for them to say so.
+    fn stop_launched(&mut self, terminal: &mut Term) -> Result<()> {
+        let dirs: Vec<PathBuf> = self.app.launched.clone();
+        for d in &dirs {
+            let _ = send_control(d, Control::Stop);
+        }
+        self.app.prompt = None;
+        self.app.message = Some("stopping the runs started here…".into());
+        terminal.draw(|f| view::view(&self.app, f))?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            let going = dirs
+                .iter()
+                .any(|d| matches!(review::load_entry(d).state, review::RunState::Running));
+            if !going {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(())
+    }
+}
+
+/// One line saying what an experiment will do, or why it cannot run.
+pub fn describe(path: &Path) -> Result<String, String> {
+    let exp = crate::config::load(path, &[]).map_err(|e| e.to_string())?;
+    let checked = exp.check_files().map_err(|e| e.to_string())?;
+    let layers =
+        |ls: &crate::config::WeightedLayers| ls.iter().map(|(l, _)| l.to_string()).collect::<Vec<_>>().join(" ");
+    Ok(format!(
+        "{}\n{} px, {} {} steps on {}\ncontent {}\nstyle {}\nweights {} ({})\nresults {}",
+        exp.name,
+        exp.size,
+        exp.iterations,
+        exp.optimizer,
+        crate::engine::device::describe(checked.device),
+        layers(&exp.content_layers),
+        layers(&exp.style_layers),
+        exp.weights
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        checked.weights.layer_range(),
+        exp.results.display()
+    ))
+}
+
+/// Shows an image with viuer in the best protocol the terminal offers
+/// (kitty, iTerm2, sixel; half blocks otherwise), then waits for a key.
+fn show_large(path: &Path) -> Result<()> {
+    let (w, h) = crossterm::terminal::size().unwrap_or((80, 24));
+    execute!(
+        std::io::stdout(),
+        crossterm::terminal::Clear(crossterm::terminal::ClearType::All),
+        crossterm::cursor::MoveTo(0, 0)
+    )?;
+    let config = viuer::Config {
+        width: Some(w as u32),
+        height: Some(h.saturating_sub(2) as u32),
+        absolute_offset: true,
+        x: 0,
+        y: 0,
+        ..Default::default()
+    };
+    let img = image::open(path)?;
+    viuer::print(&img, &config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("\r\n{} — press any key to return", path.display());
+    enable_raw_mode()?;
+    loop {
+        if let Event::Key(k) = event::read()?
+            && k.kind == KeyEventKind::Press
+        {
+            break;
+        }
+    }
+    disable_raw_mode()?;
+    Ok(())
+}
+
+/// Loads what the Compare view shows for a set of runs.
+pub fn load_compare(dirs: &[PathBuf]) -> CompareData {
+    let configs: Vec<_> = dirs.iter().map(|d| review::flat_config(d)).collect();
+    let keys = review::differing_keys(&configs);
+    let diff = keys
+        .into_iter()
+        .map(|k| {
+            let vals = configs
+                .iter()
+                .map(|c| c.get(&k).cloned().unwrap_or_else(|| "—".into()))
+                .collect();
+            (k, vals)
+        })
+        .collect();
+    let runs = dirs
+        .iter()
+        .map(|d| {
+            let entry = review::load_entry(d);
+            let mut history = history::History::new(state::HISTORY_POINTS);
+            if let Ok((_, rows, _)) = crate::record::read_metrics(d) {
+                for r in &rows {
+                    history.push(r);
+                }
+            }
+            CompareRun {
+                name: entry.name().to_string(),
+                history,
+                image: follow::load_image(&crate::record::RunPaths::new(d).final_image()),
+            }
+        })
+        .collect();
+    CompareData { runs, diff, metric: 0 }
+}

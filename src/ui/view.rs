@@ -1,0 +1,648 @@
+//! `view(&App, &mut Frame)`: draws the state, changes nothing.
+
+use super::history::{History, ema};
+use super::state::{App, COMPARE_METRICS, Live, Prompt, SortKey, Tab};
+use super::widgets::{HalfBlockImage, LossChart, Series};
+use crate::console::short;
+use crate::events::Term;
+use crate::review::RunState;
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Cell, Clear, Gauge, List, ListItem, ListState, Paragraph, Row, Table, TableState, Wrap};
+
+/// Below this the dashboard asks for a bigger window.
+pub const MIN_WIDTH: u16 = 60;
+pub const MIN_HEIGHT: u16 = 18;
+
+const SERIES_COLORS: [Color; 4] = [Color::White, Color::Cyan, Color::Magenta, Color::Green];
+const RUN_COLORS: [Color; 6] = [
+    Color::Cyan,
+    Color::Magenta,
+    Color::Green,
+    Color::Yellow,
+    Color::Blue,
+    Color::Red,
+];
+const SMOOTHING: f64 = 0.6;
+
+struct Theme {
+    color: bool,
+}
+
+impl Theme {
+    fn fg(&self, c: Color) -> Style {
+        if self.color {
+            Style::default().fg(c)
+        } else {
+            Style::default()
+        }
+    }
+    fn selected(&self) -> Style {
+        if self.color {
+            Style::default().bg(Color::DarkGray).add_modifier(Modifier::BOLD)
+        } else {
+            Style::default().add_modifier(Modifier::REVERSED)
+        }
+    }
+    fn bold(&self) -> Style {
+        Style::default().add_modifier(Modifier::BOLD)
+    }
+    fn dim(&self) -> Style {
+        if self.color {
+            Style::default().fg(Color::DarkGray)
+        } else {
+            Style::default()
+        }
+    }
+    fn state(&self, s: &RunState) -> Style {
+        self.fg(match s {
+            RunState::Running => Color::Green,
+            RunState::Completed => Color::Cyan,
+            RunState::Stopped => Color::Yellow,
+            RunState::Failed | RunState::Died | RunState::Broken(_) => Color::Red,
+        })
+    }
+}
+
+pub fn view(app: &App, frame: &mut Frame) {
+    let area = frame.area();
+    let theme = Theme { color: app.color };
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        let msg = format!(
+            "make the window bigger ({}×{} at least; now {}×{})",
+            MIN_WIDTH, MIN_HEIGHT, area.width, area.height
+        );
+        let y = area.height / 2;
+        frame.render_widget(
+            Paragraph::new(msg)
+                .alignment(Alignment::Center)
+                .wrap(Wrap { trim: true }),
+            Rect::new(area.x, area.y + y.saturating_sub(1), area.width, 3.min(area.height)),
+        );
+        return;
+    }
+    let [top, body, bottom] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(0), Constraint::Length(1)]).areas(area);
+    tabs(app, &theme, frame, top);
+    match app.tab {
+        Tab::Experiments => experiments(app, &theme, frame, body),
+        Tab::Runs => runs(app, &theme, frame, body),
+        Tab::Live => match &app.live {
+            Some(live) => live_view(app, live, &theme, frame, body),
+            None => empty(
+                frame,
+                body,
+                "No run yet: launch one from Experiments (Enter) or open one from Runs.",
+            ),
+        },
+        Tab::Compare => compare(app, &theme, frame, body),
+    }
+    status_bar(app, &theme, frame, bottom);
+    if app.help {
+        help(&theme, frame, area);
+    }
+    if let Some(p) = &app.prompt {
+        prompt(p, &theme, frame, area);
+    }
+}
+
+fn tabs(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let mut spans = vec![Span::styled(" stylelab ", theme.bold()), Span::raw("  ")];
+    for (i, t) in Tab::ALL.iter().enumerate() {
+        let label = format!(" {} {} ", i + 1, t.title());
+        let style = if *t == app.tab {
+            theme.selected()
+        } else {
+            Style::default()
+        };
+        spans.push(Span::styled(label, style));
+        spans.push(Span::raw("  "));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    let right = Paragraph::new("? help  q quit ")
+        .alignment(Alignment::Right)
+        .style(theme.dim());
+    frame.render_widget(right, area);
+}
+
+fn status_bar(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let keys = match app.tab {
+        Tab::Experiments => "j/k select  Enter launch  e edit  r re-check",
+        Tab::Runs => "j/k select  Enter open  space mark  c compare  o sort  O reverse  r refresh",
+        Tab::Live => "space pause  s stop  n snapshot  t term  +/- ×2/÷2  l layers  m smooth  [ ] snapshots  v view",
+        Tab::Compare => "m metric  Esc back",
+    };
+    let text = match &app.message {
+        Some(m) => Line::from(vec![Span::styled(m.clone(), theme.fg(Color::Yellow))]),
+        None => Line::from(Span::styled(keys, theme.dim())),
+    };
+    frame.render_widget(Paragraph::new(text), area);
+}
+
+fn empty(frame: &mut Frame, area: Rect, text: &str) {
+    frame.render_widget(
+        Paragraph::new(text).block(Block::bordered()).wrap(Wrap { trim: true }),
+        area,
+    );
+}
+
+fn experiments(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+    if app.experiments.is_empty() {
+        return empty(
+            frame,
+            area,
+            "No experiments/*.toml here. Write one (see the README) and press r.",
+        );
+    }
+    let [left, right] = Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(area);
+    let items: Vec<ListItem> = app
+        .experiments
+        .iter()
+        .map(|e| {
+            let (mark, style) = match &e.check {
+                None => ("…", theme.dim()),
+                Some(Ok(_)) => ("✓", theme.fg(Color::Green)),
+                Some(Err(_)) => ("✗", theme.fg(Color::Red)),
+            };
+            ListItem::new(Line::from(vec![
+                Span::styled(format!("{mark} "), style),
+                Span::raw(e.file_name()),
+            ]))
+        })
+        .collect();
+    let mut state = ListState::default().with_selected(Some(app.exp_sel));
+    frame.render_stateful_widget(
+        List::new(items)
+            .block(Block::bordered().title("experiments/"))
+            .highlight_style(theme.selected()),
+        left,
+        &mut state,
+    );
+    let detail = match app.experiments.get(app.exp_sel).and_then(|e| e.check.as_ref()) {
+        None => Paragraph::new("checking…"),
+        Some(Ok(desc)) => Paragraph::new(format!("{desc}\n\nEnter: launch it   e: edit it")),
+        Some(Err(e)) => Paragraph::new(e.clone()).style(theme.fg(Color::Red)),
+    };
+    frame.render_widget(
+        detail
+            .block(Block::bordered().title("check"))
+            .wrap(Wrap { trim: false }),
+        right,
+    );
+}
+
+/// `12:34:56` from an RFC 3339 time, or the date when not today.
+fn short_time(rfc3339: &str) -> String {
+    match chrono::DateTime::parse_from_rfc3339(rfc3339) {
+        Ok(t) => {
+            let t = t.with_timezone(&chrono::Local);
+            if t.date_naive() == chrono::Local::now().date_naive() {
+                t.format("%H:%M:%S").to_string()
+            } else {
+                t.format("%m-%d %H:%M").to_string()
+            }
+        }
+        Err(_) => String::new(),
+    }
+}
+
+fn duration(s: f64) -> String {
+    let s = s.max(0.0) as u64;
+    if s >= 3600 {
+        format!("{}h{:02}m", s / 3600, s / 60 % 60)
+    } else {
+        format!("{}m{:02}s", s / 60, s % 60)
+    }
+}
+
+fn runs(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+    if app.runs.is_empty() {
+        return empty(frame, area, "No runs under results/ yet.");
+    }
+    let head = |k: SortKey, label: &str| {
+        if app.sort == k {
+            format!("{label}{}", if app.sort_desc { "▼" } else { "▲" })
+        } else {
+            label.to_string()
+        }
+    };
+    let header = Row::new(vec![
+        Cell::from(" "),
+        Cell::from(head(SortKey::Name, "name")),
+        Cell::from(head(SortKey::Status, "status")),
+        Cell::from(head(SortKey::Started, "started")),
+        Cell::from(head(SortKey::Steps, "steps")),
+        Cell::from(head(SortKey::Duration, "time")),
+        Cell::from(head(SortKey::Total, "total")),
+        Cell::from("content"),
+        Cell::from(head(SortKey::Style, "style")),
+    ])
+    .style(theme.bold());
+    let rows: Vec<Row> = app
+        .runs
+        .iter()
+        .map(|r| {
+            let losses = r.losses();
+            let loss = |f: fn(&crate::record::Losses) -> f64| losses.as_ref().map(|l| short(f(l))).unwrap_or_default();
+            Row::new(vec![
+                Cell::from(if app.marked.contains(&r.dir) { "●" } else { " " }),
+                Cell::from(r.name().to_string()),
+                Cell::from(Span::styled(r.state.to_string(), theme.state(&r.state))),
+                Cell::from(short_time(r.started())),
+                Cell::from(format!(
+                    "{}/{}",
+                    r.steps(),
+                    r.summary.as_ref().map(|s| s.iterations).unwrap_or(0)
+                )),
+                Cell::from(duration(r.wall_s())),
+                Cell::from(loss(|l| l.total)),
+                Cell::from(loss(|l| l.content)),
+                Cell::from(loss(|l| l.style)),
+            ])
+        })
+        .collect();
+    let widths = [
+        Constraint::Length(1),
+        Constraint::Min(10),
+        Constraint::Length(9),
+        Constraint::Length(11),
+        Constraint::Length(11),
+        Constraint::Length(7),
+        Constraint::Length(9),
+        Constraint::Length(9),
+        Constraint::Length(9),
+    ];
+    let title = format!("results/ — {} runs, {} marked", app.runs.len(), app.marked.len());
+    let mut state = TableState::default().with_selected(Some(app.run_sel));
+    frame.render_stateful_widget(
+        Table::new(rows, widths)
+            .header(header)
+            .block(Block::bordered().title(title))
+            .row_highlight_style(theme.selected()),
+        area,
+        &mut state,
+    );
+}
+
+/// The chart's curves for a run: total, content, style, tv, optionally one
+/// per layer; smoothed with the raw curve kept faint.
+pub fn live_series(live: &Live, smooth: bool, per_layer: bool) -> Vec<Series> {
+    let mut cols: Vec<(usize, String, Color)> = ["total", "content", "style", "tv"]
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (i, n.to_string(), SERIES_COLORS[i]))
+        .collect();
+    if per_layer {
+        let extra = [
+            Color::LightBlue,
+            Color::LightMagenta,
+            Color::LightGreen,
+            Color::LightYellow,
+            Color::LightRed,
+            Color::LightCyan,
+        ];
+        for (i, name) in live.header.layers.iter().enumerate() {
+            cols.push((4 + i, name.clone(), extra[i % extra.len()]));
+        }
+    }
+    series_for(&live.history, &cols, smooth)
+}
+
+fn series_for(history: &History, cols: &[(usize, String, Color)], smooth: bool) -> Vec<Series> {
+    let mut out = Vec::new();
+    for (col, name, color) in cols {
+        let points = history.log_points(*col);
+        if points.is_empty() {
+            continue;
+        }
+        if smooth {
+            let smoothed = ema(&points, SMOOTHING);
+            out.push(Series {
+                name: name.clone(),
+                points,
+                color: *color,
+                faint: true,
+            });
+            out.push(Series {
+                name: name.clone(),
+                points: smoothed,
+                color: *color,
+                faint: false,
+            });
+        } else {
+            out.push(Series {
+                name: name.clone(),
+                points,
+                color: *color,
+                faint: false,
+            });
+        }
+    }
+    out
+}
+
+fn live_view(app: &App, live: &Live, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let [left, right] = Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(area);
+    let [chart_area, progress_area] = Layout::vertical([Constraint::Min(6), Constraint::Length(6)]).areas(left);
+    let [image_area, params_area] = Layout::vertical([Constraint::Min(4), Constraint::Length(8)]).areas(right);
+
+    let series = live_series(live, app.smooth, app.per_layer);
+    let marks: Vec<u64> = live.marks.iter().map(|m| m.iter).collect();
+    let title = format!(
+        " {} — log10 losses{}{} ",
+        live.name(),
+        if app.smooth { ", smoothed" } else { "" },
+        if app.per_layer { ", per layer" } else { "" }
+    );
+    frame.render_widget(
+        LossChart {
+            title: &title,
+            series: &series,
+            marks: &marks,
+            color: app.color,
+        },
+        chart_area,
+    );
+
+    progress(live, theme, frame, progress_area);
+
+    let image_title = match (&live.image, live.browsing) {
+        (Some((iter, _)), Some(_)) => format!(" snapshot at step {iter} (browsing; End: newest) "),
+        (Some((iter, _)), None) => format!(" step {iter} "),
+        (None, _) => " image ".to_string(),
+    };
+    let block = Block::bordered().title(image_title);
+    let inner = block.inner(image_area);
+    frame.render_widget(block, image_area);
+    match &live.image {
+        Some((_, img)) => frame.render_widget(
+            HalfBlockImage {
+                image: img,
+                color: app.color,
+            },
+            inner,
+        ),
+        None => frame.render_widget(Paragraph::new("no snapshot yet").style(theme.dim()), inner),
+    }
+    params(app, live, theme, frame, params_area);
+}
+
+fn progress(live: &Live, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let block = Block::bordered().title(" progress ");
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let [gauge_area, text_area] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
+    let steps = live.last.as_ref().map(|r| r.iter).unwrap_or(0);
+    let total = live.iterations().max(1);
+    let status = match &live.summary {
+        Some(s) if s.status != crate::record::Status::Running => s.status.to_string(),
+        _ if live.paused => "paused".into(),
+        Some(s) if s.pid.is_some_and(|p| !crate::review::process_alive(p)) => "died".into(),
+        _ => "running".into(),
+    };
+    let ratio = (steps as f64 / total as f64).clamp(0.0, 1.0);
+    frame.render_widget(
+        Gauge::default()
+            .ratio(ratio)
+            .label(format!("{steps}/{total} {status}"))
+            .gauge_style(theme.fg(if status == "running" {
+                Color::Green
+            } else {
+                Color::Yellow
+            })),
+        gauge_area,
+    );
+    let rate = live.steps_per_s();
+    let elapsed = live.last.as_ref().map(|r| r.elapsed_s).unwrap_or(0.0);
+    let eta = if rate > 0.0 && status == "running" {
+        duration((total - steps.min(total)) as f64 / rate)
+    } else {
+        "-".into()
+    };
+    let device = live.summary.as_ref().map(|s| s.device.clone()).unwrap_or_default();
+    let mem = live
+        .summary
+        .as_ref()
+        .and_then(|s| s.pid)
+        .and_then(rss_of)
+        .map(|m| format!("{m:.0} MiB"))
+        .or_else(|| {
+            live.summary
+                .as_ref()
+                .filter(|s| s.peak_rss_mib > 0.0)
+                .map(|s| format!("peak {:.0} MiB", s.peak_rss_mib))
+        })
+        .unwrap_or_else(|| "-".into());
+    let last = live.last.as_ref();
+    let lines = vec![
+        Line::from(format!(
+            "{rate:.2} steps/s   ETA {eta}   elapsed {}   evals {}",
+            duration(elapsed),
+            last.map(|r| r.evals).unwrap_or(0)
+        )),
+        Line::from(format!("{device}   memory {mem}")),
+        Line::from(match last {
+            Some(r) => format!(
+                "total {}  content {}  style {}  tv {}",
+                short(r.total),
+                short(r.content),
+                short(r.style),
+                short(r.tv)
+            ),
+            None => "waiting for the first step…".into(),
+        }),
+    ];
+    frame.render_widget(Paragraph::new(lines), text_area);
+}
+
+/// Resident memory of a live process, MiB.
+fn rss_of(pid: u32) -> Option<f64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib: f64 = text
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kib / 1024.0)
+}
+
+fn params(app: &App, live: &Live, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let layers = |prefix: &str| -> String {
+        live.config
+            .iter()
+            .filter_map(|(k, v)| {
+                k.strip_prefix(prefix)
+                    .map(|l| if v == "1.0" { l.to_string() } else { format!("{l}×{v}") })
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled("content ", theme.dim()),
+            Span::raw(layers("loss.content_layers.")),
+        ]),
+        Line::from(vec![
+            Span::styled("style   ", theme.dim()),
+            Span::raw(layers("loss.style_layers.")),
+        ]),
+    ];
+    for term in Term::ALL {
+        let w = live.weight(term).map(short).unwrap_or_else(|| "-".into());
+        let steer = term == app.steer;
+        let style = if steer {
+            theme.bold().patch(theme.fg(Color::Yellow))
+        } else {
+            Style::default()
+        };
+        let marker = if steer { "▶ " } else { "  " };
+        lines.push(Line::from(Span::styled(
+            format!("{marker}{:<15}{w}", term.name()),
+            style,
+        )));
+    }
+    if let Some(m) = live.marks.last() {
+        lines.push(Line::from(Span::styled(
+            format!("step {}: {} {} → {}", m.iter, m.term.name(), short(m.from), short(m.to)),
+            theme.dim(),
+        )));
+    }
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(" parameters (t: term, +/-: ×2/÷2) ")),
+        area,
+    );
+}
+
+fn compare(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let Some(data) = &app.compare else {
+        return empty(frame, area, "Mark two or more runs in Runs (space), then press c.");
+    };
+    let [top, images_area] = Layout::vertical([Constraint::Percentage(62), Constraint::Percentage(38)]).areas(area);
+    let [chart_area, diff_area] =
+        Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(top);
+    let metric = data.metric;
+    let series: Vec<Series> = data
+        .runs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| Series {
+            name: r.name.clone(),
+            points: r.history.log_points(metric),
+            color: RUN_COLORS[i % RUN_COLORS.len()],
+            faint: false,
+        })
+        .collect();
+    let title = format!(" {} (log10) — m: metric ", COMPARE_METRICS[metric]);
+    frame.render_widget(
+        LossChart {
+            title: &title,
+            series: &series,
+            marks: &[],
+            color: app.color,
+        },
+        chart_area,
+    );
+
+    let header =
+        Row::new(std::iter::once(Cell::from("key")).chain(data.runs.iter().map(|r| Cell::from(r.name.clone()))))
+            .style(theme.bold());
+    let rows: Vec<Row> = data
+        .diff
+        .iter()
+        .map(|(k, vals)| {
+            Row::new(std::iter::once(Cell::from(k.clone())).chain(vals.iter().map(|v| Cell::from(v.clone()))))
+        })
+        .collect();
+    let mut widths = vec![Constraint::Min(12)];
+    widths.extend(data.runs.iter().map(|_| Constraint::Min(8)));
+    let title = if data.diff.is_empty() {
+        " config: no differences "
+    } else {
+        " config differences "
+    };
+    frame.render_widget(
+        Table::new(rows, widths)
+            .header(header)
+            .block(Block::bordered().title(title)),
+        diff_area,
+    );
+
+    let n = data.runs.len().max(1) as u32;
+    let cols = Layout::horizontal((0..n).map(|_| Constraint::Ratio(1, n))).split(images_area);
+    for (i, r) in data.runs.iter().enumerate() {
+        let block = Block::bordered().title(Span::styled(
+            format!(" {} ", r.name),
+            theme.fg(RUN_COLORS[i % RUN_COLORS.len()]),
+        ));
+        let inner = block.inner(cols[i]);
+        frame.render_widget(block, cols[i]);
+        match &r.image {
+            Some(img) => frame.render_widget(
+                HalfBlockImage {
+                    image: img,
+                    color: app.color,
+                },
+                inner,
+            ),
+            None => frame.render_widget(Paragraph::new("no final image").style(theme.dim()), inner),
+        }
+    }
+}
+
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h)
+}
+
+pub const HELP: &[(&str, &str)] = &[
+    ("Tab / Shift-Tab, 1-4", "switch view"),
+    ("j k ↑ ↓, mouse wheel", "move"),
+    ("Enter", "launch experiment / open run"),
+    ("e", "edit experiment in $EDITOR"),
+    ("r", "re-check experiments / refresh runs"),
+    ("space", "pause/resume (Live); mark run (Runs)"),
+    ("s", "stop the run (files kept)"),
+    ("n", "snapshot now"),
+    ("t, + / -", "choose content/style/tv weight, ×2 / ÷2"),
+    ("l / m", "per-layer curves / smoothing"),
+    ("[ ] ← →, End", "earlier/later snapshot, newest"),
+    ("v", "show the image large (any key returns)"),
+    ("c, o / O", "compare marked runs; sort, reverse"),
+    ("?  Esc", "this help; close, back"),
+    ("q, Ctrl-C", "quit"),
+];
+
+fn help(theme: &Theme, frame: &mut Frame, area: Rect) {
+    let rect = centered(area, 64, HELP.len() as u16 + 4);
+    frame.render_widget(Clear, rect);
+    let lines: Vec<Line> = HELP
+        .iter()
+        .map(|(k, v)| Line::from(vec![Span::styled(format!("{k:<22}"), theme.bold()), Span::raw(*v)]))
+        .collect();
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(" keys (any key closes) ")),
+        rect,
+    );
+}
+
+fn prompt(p: &Prompt, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let Prompt::Quit { running } = p;
+    let rect = centered(area, 62, 8);
+    frame.render_widget(Clear, rect);
+    let lines = vec![
+        Line::from(Span::styled(
+            format!("{running} run(s) started here are still going."),
+            theme.bold(),
+        )),
+        Line::from(""),
+        Line::from("  s  stop them (status stopped, files kept), then quit"),
+        Line::from("  d  leave them running detached (re-attach from Runs)"),
+        Line::from("  Esc  cancel"),
+    ];
+    frame.render_widget(Paragraph::new(lines).block(Block::bordered().title(" quit? ")), rect);
+}
