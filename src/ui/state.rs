@@ -354,21 +354,33 @@ impl App {
     }
 
     pub fn sort_runs(&mut self) {
+        use std::cmp::Ordering;
         let key = self.sort;
-        let total = |r: &RunEntry| r.losses().map(|l| l.total).unwrap_or(f64::NAN);
-        let style = |r: &RunEntry| r.losses().map(|l| l.style).unwrap_or(f64::NAN);
+        let desc = self.sort_desc;
+        let number = |r: &RunEntry| -> Option<f64> {
+            match key {
+                SortKey::Steps => Some(r.steps() as f64),
+                SortKey::Duration => Some(r.wall_s()),
+                SortKey::Total => r.losses().map(|l| l.total).filter(|v| !v.is_nan()),
+                SortKey::Style => r.losses().map(|l| l.style).filter(|v| !v.is_nan()),
+                _ => None,
+            }
+        };
         let selected = self.runs.get(self.run_sel).map(|r| r.dir.clone());
         self.runs.sort_by(|a, b| {
             let o = match key {
                 SortKey::Started => a.id.cmp(&b.id),
                 SortKey::Name => a.name().cmp(b.name()),
                 SortKey::Status => a.state.to_string().cmp(&b.state.to_string()),
-                SortKey::Steps => a.steps().cmp(&b.steps()),
-                SortKey::Duration => a.wall_s().total_cmp(&b.wall_s()),
-                SortKey::Total => total(a).total_cmp(&total(b)),
-                SortKey::Style => style(a).total_cmp(&style(b)),
+                _ => match (number(a), number(b)) {
+                    (Some(x), Some(y)) => x.total_cmp(&y),
+                    // Runs without the number go last, whichever the direction.
+                    (Some(_), None) => return Ordering::Less,
+                    (None, Some(_)) => return Ordering::Greater,
+                    (None, None) => Ordering::Equal,
+                },
             };
-            if self.sort_desc { o.reverse() } else { o }
+            if desc { o.reverse() } else { o }
         });
         if let Some(sel) = selected {
             self.run_sel = self.runs.iter().position(|r| r.dir == sel).unwrap_or(0);

@@ -345,7 +345,7 @@ fn series_for(history: &History, cols: &[(usize, String, Color)], smooth: bool) 
 
 fn live_view(app: &App, live: &Live, theme: &Theme, frame: &mut Frame, area: Rect) {
     let [left, right] = Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(area);
-    let [chart_area, progress_area] = Layout::vertical([Constraint::Min(6), Constraint::Length(6)]).areas(left);
+    let [chart_area, progress_area] = Layout::vertical([Constraint::Min(6), Constraint::Length(7)]).areas(left);
     let [image_area, params_area] = Layout::vertical([Constraint::Min(4), Constraint::Length(8)]).areas(right);
 
     let series = live_series(live, app.smooth, app.per_layer);
@@ -427,7 +427,7 @@ fn progress(live: &Live, theme: &Theme, frame: &mut Frame, area: Rect) {
         .as_ref()
         .and_then(|s| s.pid)
         .and_then(rss_of)
-        .map(|m| format!("{m:.0} MiB"))
+        .map(|m| format!("RSS {m:.0} MiB"))
         .or_else(|| {
             live.summary
                 .as_ref()
@@ -436,23 +436,12 @@ fn progress(live: &Live, theme: &Theme, frame: &mut Frame, area: Rect) {
         })
         .unwrap_or_else(|| "-".into());
     let last = live.last.as_ref();
+    let value = |label: &str, v: Option<f64>| format!("{label} {:<10}", v.map(short).unwrap_or_else(|| "-".into()));
     let lines = vec![
-        Line::from(format!(
-            "{rate:.2} steps/s   ETA {eta}   elapsed {}   evals {}",
-            duration(elapsed),
-            last.map(|r| r.evals).unwrap_or(0)
-        )),
-        Line::from(format!("{device}   memory {mem}")),
-        Line::from(match last {
-            Some(r) => format!(
-                "total {}  content {}  style {}  tv {}",
-                short(r.total),
-                short(r.content),
-                short(r.style),
-                short(r.tv)
-            ),
-            None => "waiting for the first step…".into(),
-        }),
+        Line::from(format!("{rate:.2} steps/s   ETA {eta}   elapsed {}", duration(elapsed))),
+        Line::from(format!("evals {}  {device}  {mem}", last.map(|r| r.evals).unwrap_or(0))),
+        Line::from(value("total  ", last.map(|r| r.total)) + &value("content", last.map(|r| r.content))),
+        Line::from(value("style  ", last.map(|r| r.style)) + &value("tv     ", last.map(|r| r.tv))),
     ];
     frame.render_widget(Paragraph::new(lines), text_area);
 }
@@ -512,7 +501,7 @@ fn params(app: &App, live: &Live, theme: &Theme, frame: &mut Frame, area: Rect) 
         )));
     }
     frame.render_widget(
-        Paragraph::new(lines).block(Block::bordered().title(" parameters (t: term, +/-: ×2/÷2) ")),
+        Paragraph::new(lines).block(Block::bordered().title(" parameters ")),
         area,
     );
 }

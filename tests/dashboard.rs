@@ -1,0 +1,359 @@
+//! The dashboard's views rendered with ratatui's TestBackend and compared
+//! with insta snapshots, fed by a recording of the updates a run folder
+//! produces (no libtorch run needed).
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use image::RgbImage;
+use insta::assert_snapshot;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use std::path::PathBuf;
+use std::sync::Arc;
+use stylelab::events::{Control, Term};
+use stylelab::record::{Losses, MetricsHeader, Status, StepMetrics, Summary};
+use stylelab::review::{RunEntry, RunState};
+use stylelab::ui::follow::LiveUpdate;
+use stylelab::ui::state::{App, Effect, ExperimentEntry, Msg, Tab, update};
+use stylelab::ui::view::view;
+
+fn summary(status: Status, steps: u64) -> Summary {
+    Summary {
+        name: "starry-cat".into(),
+        status,
+        error: None,
+        started: "2026-01-02T03:04:05+00:00".into(),
+        finished: None,
+        steps,
+        iterations: 200,
+        evals: steps + 10,
+        wall_s: steps as f64 * 0.5,
+        seconds_per_step: 0.5,
+        device: "cpu (2 threads)".into(),
+        libtorch: "2.11.0".into(),
+        stylelab: "0.1.0".into(),
+        weights: "weights/vgg19.safetensors".into(),
+        weights_sha256: "00".into(),
+        seed: 0,
+        width: 64,
+        height: 43,
+        peak_rss_mib: 512.0,
+        peak_gpu_mib: None,
+        final_losses: Some(Losses {
+            total: 1e5,
+            content: 2e3,
+            style: 4.0,
+            tv: 0.02,
+        }),
+        pid: None,
+    }
+}
+
+fn row(iter: u64, style_weight: f64) -> StepMetrics {
+    let t = iter as f64;
+    StepMetrics {
+        iter,
+        evals: iter + iter / 3 + 1,
+        elapsed_s: t * 0.5,
+        total: 1e8 / (1.0 + t).powf(1.5),
+        content: if iter == 0 {
+            0.0
+        } else {
+            1e5 * (1.0 - (-t / 20.0).exp())
+        },
+        style: 1e5 / (1.0 + t).powi(2),
+        tv: 3e-3 + 2e-2 * (1.0 - (-t / 30.0).exp()),
+        layers: vec![
+            1e5 * (1.0 - (-t / 20.0).exp()),
+            5e2 / (1.0 + t),
+            5e4 / (1.0 + t).powi(2),
+        ],
+        content_weight: 5.0,
+        style_weight,
+        tv_weight: 1e-3,
+    }
+}
+
+fn gradient() -> Arc<RgbImage> {
+    Arc::new(RgbImage::from_fn(64, 43, |x, y| {
+        image::Rgb([(x * 4) as u8, (y * 6) as u8, 128])
+    }))
+}
+
+/// What the follower reports for a run that is 60 steps into 200, with the
+/// style weight doubled at step 40.
+fn recording() -> Vec<LiveUpdate> {
+    let config = [
+        ("name", "\"starry-cat\""),
+        ("loss.content_layers.relu4_2", "1.0"),
+        ("loss.style_layers.relu1_1", "1.0"),
+        ("loss.style_layers.relu2_1", "0.5"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    vec![
+        LiveUpdate::Config(config),
+        LiveUpdate::Summary(Box::new(Summary {
+            final_losses: None,
+            ..summary(Status::Running, 0)
+        })),
+        LiveUpdate::Header(MetricsHeader::new(vec![
+            "content:relu4_2".into(),
+            "style:relu1_1".into(),
+            "style:relu2_1".into(),
+        ])),
+        LiveUpdate::Rows((0..=40).map(|i| row(i, 100.0)).collect()),
+        LiveUpdate::Steered {
+            iter: 40,
+            term: Term::Style,
+            from: 100.0,
+            to: 200.0,
+        },
+        LiveUpdate::Rows((41..=60).map(|i| row(i, 200.0)).collect()),
+        LiveUpdate::Snapshots(vec![
+            (25, PathBuf::from("snapshots/iter_000025.png")),
+            (50, PathBuf::from("snapshots/iter_000050.png")),
+        ]),
+        LiveUpdate::Image {
+            iter: 50,
+            image: gradient(),
+        },
+    ]
+}
+
+fn key(c: KeyCode) -> Msg {
+    Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))
+}
+
+/// An app following the recorded run, in the Live tab.
+fn live_app(color: bool) -> App {
+    let mut app = App::new(color);
+    app.runs = vec![run_entry("20260102-030405-starry-cat", RunState::Running, None)];
+    app.run_sel = 0;
+    let effects = update(&mut app, key(KeyCode::Enter)); // Runs tab is not active: nothing
+    assert!(effects.is_empty());
+    app.tab = Tab::Runs;
+    let effects = update(&mut app, key(KeyCode::Enter));
+    let Some(Effect::Follow { follow_id, .. }) = effects.first().cloned() else {
+        panic!("{effects:?}")
+    };
+    for u in recording() {
+        update(&mut app, Msg::Live { follow_id, update: u });
+    }
+    app
+}
+
+fn run_entry(id: &str, state: RunState, losses: Option<Losses>) -> RunEntry {
+    let status = match state {
+        RunState::Running => Status::Running,
+        RunState::Stopped => Status::Stopped,
+        RunState::Failed => Status::Failed,
+        _ => Status::Completed,
+    };
+    let name = id.splitn(3, '-').nth(2).unwrap_or(id).to_string();
+    RunEntry {
+        dir: PathBuf::from("results").join(id),
+        id: id.into(),
+        state,
+        summary: Some(Summary {
+            name,
+            final_losses: losses,
+            ..summary(status, 120)
+        }),
+        last: None,
+    }
+}
+
+fn render(app: &App, w: u16, h: u16) -> String {
+    // Times are shown in local time: pin it.
+    unsafe { std::env::set_var("TZ", "UTC") };
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+    terminal.draw(|f| view(app, f)).unwrap();
+    terminal.backend().to_string()
+}
+
+#[test]
+fn live_view_80x24() {
+    assert_snapshot!(render(&live_app(true), 80, 24));
+}
+
+#[test]
+fn live_view_250x70() {
+    assert_snapshot!(render(&live_app(true), 250, 70));
+}
+
+#[test]
+fn live_view_smoothed_per_layer_no_color() {
+    let mut app = live_app(false);
+    update(&mut app, key(KeyCode::Char('m')));
+    update(&mut app, key(KeyCode::Char('l')));
+    assert!(app.smooth && app.per_layer);
+    assert_snapshot!(render(&app, 120, 40));
+}
+
+#[test]
+fn live_keys_become_control_lines_for_the_run() {
+    let mut app = live_app(true);
+    let dir = app.live.as_ref().unwrap().dir.clone();
+    let sent = |app: &mut App, c: KeyCode| update(app, key(c));
+    assert_eq!(
+        sent(&mut app, KeyCode::Char(' ')),
+        vec![Effect::Control(dir.clone(), Control::Pause)]
+    );
+    assert_eq!(
+        sent(&mut app, KeyCode::Char('+')),
+        vec![Effect::Control(dir.clone(), Control::Scale(Term::Style, 2.0))]
+    );
+    sent(&mut app, KeyCode::Char('t'));
+    assert_eq!(app.steer, Term::Tv);
+    assert_eq!(
+        sent(&mut app, KeyCode::Char('-')),
+        vec![Effect::Control(dir.clone(), Control::Scale(Term::Tv, 0.5))]
+    );
+    assert_eq!(
+        sent(&mut app, KeyCode::Char('n')),
+        vec![Effect::Control(dir.clone(), Control::SnapshotNow)]
+    );
+    assert_eq!(
+        sent(&mut app, KeyCode::Char('s')),
+        vec![Effect::Control(dir.clone(), Control::Stop)]
+    );
+    // Browsing snapshots asks for the earlier image.
+    let fx = sent(&mut app, KeyCode::Char('['));
+    assert!(matches!(&fx[..], [Effect::LoadImage { iter: 25, .. }]), "{fx:?}");
+    // Once the run is over, steering keys do nothing.
+    let follow_id = app.live.as_ref().unwrap().follow_id;
+    update(
+        &mut app,
+        Msg::Live {
+            follow_id,
+            update: LiveUpdate::Summary(Box::new(summary(Status::Completed, 60))),
+        },
+    );
+    assert!(sent(&mut app, KeyCode::Char('+')).is_empty());
+}
+
+#[test]
+fn a_long_run_draws_from_a_bounded_history() {
+    let mut app = live_app(true);
+    let follow_id = app.live.as_ref().unwrap().follow_id;
+    for chunk in (61..100_000u64).collect::<Vec<_>>().chunks(5000) {
+        let rows = chunk.iter().map(|&i| row(i, 200.0)).collect();
+        update(
+            &mut app,
+            Msg::Live {
+                follow_id,
+                update: LiveUpdate::Rows(rows),
+            },
+        );
+    }
+    let live = app.live.as_ref().unwrap();
+    assert!(live.history.len() <= stylelab::ui::state::HISTORY_POINTS);
+    let series = stylelab::ui::view::live_series(live, true, true);
+    assert!(
+        series
+            .iter()
+            .all(|s| s.points.len() <= stylelab::ui::state::HISTORY_POINTS + 1)
+    );
+    assert!(render(&app, 120, 40).contains("99999/200"));
+}
+
+#[test]
+fn experiments_view_shows_valid_and_invalid_files() {
+    let mut app = App::new(true);
+    update(
+        &mut app,
+        Msg::Experiments(vec![
+            ExperimentEntry { path: "experiments/good.toml".into(), check: Some(Ok("good\n256 px, 150 lbfgs steps on cpu".into())) },
+            ExperimentEntry {
+                path: "experiments/bad.toml".into(),
+                check: Some(Err("experiments/bad.toml:6: loss.style_layers.relu9_1: 'relu9_1' is not a VGG19 layer (did you mean 'relu5_1'?)".into())),
+            },
+            ExperimentEntry { path: "experiments/slow.toml".into(), check: None },
+        ]),
+    );
+    update(&mut app, key(KeyCode::Down));
+    assert_snapshot!(render(&app, 80, 24));
+    // Enter on an invalid file explains instead of launching.
+    assert!(update(&mut app, key(KeyCode::Enter)).is_empty());
+    assert!(app.message.as_deref().unwrap().contains("does not validate"));
+    update(&mut app, key(KeyCode::Up));
+    assert_eq!(
+        update(&mut app, key(KeyCode::Enter)),
+        vec![Effect::Launch("experiments/good.toml".into())]
+    );
+}
+
+#[test]
+fn runs_view_sorts_and_marks() {
+    let mut app = App::new(true);
+    app.tab = Tab::Runs;
+    let l = |t: f64, s: f64| {
+        Some(Losses {
+            total: t,
+            content: 1e3,
+            style: s,
+            tv: 0.01,
+        })
+    };
+    update(
+        &mut app,
+        Msg::Runs(vec![
+            run_entry("20260102-030405-layers-deep", RunState::Completed, l(2e5, 12.0)),
+            run_entry("20260102-030000-layers-shallow", RunState::Stopped, l(5e5, 40.0)),
+            run_entry("20260101-120000-quickstart", RunState::Failed, None),
+        ]),
+    );
+    update(&mut app, key(KeyCode::Char(' ')));
+    update(&mut app, key(KeyCode::Char(' ')));
+    for _ in 0..5 {
+        update(&mut app, key(KeyCode::Char('o'))); // started → … → total
+    }
+    assert_eq!(app.runs[0].name(), "layers-shallow", "sorted by total, descending");
+    assert_snapshot!(render(&app, 100, 16 + 4));
+    let fx = update(&mut app, key(KeyCode::Char('c')));
+    assert!(matches!(&fx[..], [Effect::LoadCompare(d)] if d.len() == 2), "{fx:?}");
+}
+
+#[test]
+fn help_prompt_and_small_window() {
+    let mut app = live_app(true);
+    app.launched.push(app.live.as_ref().unwrap().dir.clone());
+    update(&mut app, key(KeyCode::Char('?')));
+    assert_snapshot!("help", render(&app, 80, 24));
+    update(&mut app, key(KeyCode::Esc));
+    // A run started here is going: quitting asks first.
+    assert!(update(&mut app, key(KeyCode::Char('q'))).is_empty());
+    assert_snapshot!("quit_prompt", render(&app, 80, 24));
+    assert_eq!(
+        update(&mut app, key(KeyCode::Char('d'))),
+        vec![Effect::Quit { stop_launched: false }]
+    );
+    assert_snapshot!("too_small", render(&app, 50, 12));
+}
+
+#[test]
+fn compare_view_overlays_runs_and_lists_differences() {
+    let mut app = App::new(true);
+    let mk = |name: &str, scale: f64| {
+        let mut h = stylelab::ui::history::History::new(64);
+        for i in 0..=100 {
+            let mut r = row(i, 100.0);
+            r.total *= scale;
+            h.push(&r);
+        }
+        stylelab::ui::state::CompareRun {
+            name: name.into(),
+            history: h,
+            image: Some(gradient()),
+        }
+    };
+    let data = stylelab::ui::state::CompareData {
+        runs: vec![mk("layers-shallow", 1.0), mk("layers-deep", 10.0)],
+        diff: vec![("loss.style_layers.relu3_1".into(), vec!["—".into(), "1.0".into()])],
+        metric: 0,
+    };
+    update(&mut app, Msg::Compare(Box::new(data)));
+    assert_eq!(app.tab, Tab::Compare);
+    assert_snapshot!(render(&app, 120, 40));
+}
