@@ -337,10 +337,17 @@ impl App {
     pub fn launched_running(&self) -> usize {
         self.launched
             .iter()
-            .filter(|d| match self.runs.iter().find(|r| &r.dir == *d) {
-                Some(r) => matches!(r.state, RunState::Running),
-                // Not listed yet: just launched.
-                None => true,
+            .filter(|d| {
+                // The live view's summary is the freshest word on it.
+                if let Some(live) = self.live.as_ref().filter(|l| &l.dir == *d && l.summary.is_some()) {
+                    return live.is_running();
+                }
+                match self.runs.iter().find(|r| &r.dir == *d) {
+                    // No summary yet: still starting.
+                    Some(r) => matches!(r.state, RunState::Running | RunState::Broken(_)),
+                    // Not listed yet: just launched.
+                    None => true,
+                }
             })
             .count()
     }
