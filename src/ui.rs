@@ -37,6 +37,10 @@ use std::time::{Duration, Instant};
 
 type Term = Terminal<CrosstermBackend<Stdout>>;
 
+/// Held while drawing, and by the signal thread while it puts the terminal
+/// back and exits.
+static SCREEN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// At most this many frames per second.
 const FRAME: Duration = Duration::from_millis(33);
 /// How often the Runs list is re-read.
@@ -76,19 +80,25 @@ pub fn run(project: &Path) -> Result<()> {
         restore();
         previous_hook(info);
     }));
-    // SIGTERM, SIGHUP (SSH drop) and SIGINT end the dashboard cleanly; the
-    // runs it launched carry on in their own process group.
-    let signalled = Arc::new(AtomicBool::new(false));
-    for sig in [
+    // SIGTERM, SIGHUP (SSH drop) and SIGINT end the dashboard from a thread
+    // of their own: after a hang-up, a read of the terminal may never return
+    // (crossterm spins on end-of-file), so the main loop cannot be relied on
+    // to notice. The runs it launched carry on in their own process group.
+    let mut signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGTERM,
         signal_hook::consts::SIGHUP,
         signal_hook::consts::SIGINT,
-    ] {
-        signal_hook::flag::register(sig, signalled.clone())?;
-    }
+    ])?;
+    std::thread::spawn(move || {
+        if let Some(sig) = signals.forever().next() {
+            // Between frames: a draw finishing after this would undo it.
+            let _frame = SCREEN.lock();
+            restore();
+            std::process::exit(128 + sig);
+        }
+    });
     let mut terminal = enter()?;
-    let result =
-        Runtime::new(project, terminal.size().is_ok()).and_then(|mut rt| rt.main_loop(&mut terminal, &signalled));
+    let result = Runtime::new(project).and_then(|mut rt| rt.main_loop(&mut terminal));
     restore();
     result
 }
@@ -103,7 +113,7 @@ struct Runtime {
 }
 
 impl Runtime {
-    fn new(project: PathBuf, _sized: bool) -> Result<Self> {
+    fn new(project: PathBuf) -> Result<Self> {
         let (tx, rx) = mpsc::channel();
         let (refresh_tx, refresh_rx) = mpsc::channel::<()>();
         let results = project.join("results");
@@ -131,13 +141,10 @@ impl Runtime {
         Ok(rt)
     }
 
-    fn main_loop(&mut self, terminal: &mut Term, signalled: &AtomicBool) -> Result<()> {
+    fn main_loop(&mut self, terminal: &mut Term) -> Result<()> {
         let mut dirty = true;
         let mut last_draw = Instant::now() - FRAME;
         loop {
-            if signalled.load(Ordering::SeqCst) {
-                return Ok(());
-            }
             while let Ok(msg) = self.rx.try_recv() {
                 dirty = true;
                 if self.dispatch(msg, terminal)? {
@@ -145,6 +152,7 @@ impl Runtime {
                 }
             }
             if dirty && last_draw.elapsed() >= FRAME {
+                let _frame = SCREEN.lock();
                 terminal.draw(|f| view::view(&self.app, f))?;
                 last_draw = Instant::now();
                 dirty = false;

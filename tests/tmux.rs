@@ -75,6 +75,18 @@ impl Drop for Tmux {
     }
 }
 
+/// Stops every run under `results` when dropped, so that a failing test
+/// leaves no detached run behind.
+struct StopRuns(PathBuf);
+
+impl Drop for StopRuns {
+    fn drop(&mut self) {
+        for run in std::fs::read_dir(&self.0).into_iter().flatten().flatten() {
+            let _ = stylelab::events::send_control(&run.path(), stylelab::events::Control::Stop);
+        }
+    }
+}
+
 /// A project folder with one long experiment on the random network.
 fn project(dir: &Path) -> PathBuf {
     let exps = dir.join("experiments");
@@ -125,6 +137,7 @@ fn the_run(results: &Path) -> PathBuf {
 fn launch_watch_stop_and_quit_through_tmux() {
     let tmp = tempfile::tempdir().unwrap();
     let results = project(tmp.path());
+    let _cleanup = StopRuns(results.clone());
     let t = Tmux::start("main", &dashboard(tmp.path()));
     t.wait_for("the experiment list", |s| {
         s.contains("✓ tiny.toml") && s.contains("Enter: launch it")
@@ -167,6 +180,7 @@ fn launch_watch_stop_and_quit_through_tmux() {
 fn quitting_asks_and_sigterm_restores_the_terminal() {
     let tmp = tempfile::tempdir().unwrap();
     let results = project(tmp.path());
+    let _cleanup = StopRuns(results.clone());
     let t = Tmux::start("prompt", &dashboard(tmp.path()));
     t.wait_for("the experiment list", |s| s.contains("✓ tiny.toml"));
     t.keys(&["Enter"]);
@@ -196,11 +210,11 @@ fn quitting_asks_and_sigterm_restores_the_terminal() {
     );
     let run = the_run(&results);
     let steps_then = record::read_metrics(&run).unwrap().1.len();
-    std::thread::sleep(Duration::from_millis(1500));
-    assert!(
-        record::read_metrics(&run).unwrap().1.len() > steps_then,
-        "the detached run stopped"
-    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while record::read_metrics(&run).unwrap().1.len() <= steps_then {
+        assert!(Instant::now() < deadline, "the detached run stopped");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     // Re-attach the way a user would after an SSH drop: its control file.
     stylelab::events::send_control(&run, stylelab::events::Control::Stop).unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -209,4 +223,32 @@ fn quitting_asks_and_sigterm_restores_the_terminal() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(record::read_summary(&run).unwrap().status, Status::Stopped);
+}
+
+#[test]
+fn a_hang_up_ends_the_dashboard_and_not_its_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let results = project(tmp.path());
+    let _cleanup = StopRuns(results.clone());
+    let bin = assert_cmd::cargo::cargo_bin("stylelab");
+    // The dashboard is the pane's own process, as with `ssh -t host stylelab`.
+    let t = Tmux::start("hup", &format!("exec {} tui {}", bin.display(), tmp.path().display()));
+    t.wait_for("the experiment list", |s| s.contains("✓ tiny.toml"));
+    let pid = t.display("#{pane_pid}");
+    t.keys(&["Enter"]);
+    t.wait_for("the run to start", |s| step_on(s).is_some_and(|n| n >= 1));
+    // The terminal goes away, as when an SSH session drops.
+    t.cmd(&["kill-server"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(Instant::now() < deadline, "the dashboard outlived its terminal");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let run = the_run(&results);
+    let before = record::read_metrics(&run).unwrap().1.len();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while record::read_metrics(&run).unwrap().1.len() <= before {
+        assert!(Instant::now() < deadline, "the run died with the dashboard");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
