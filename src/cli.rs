@@ -2,11 +2,9 @@
 //! stop here; the engine sees only a validated [`Experiment`].
 
 use crate::config::{self, Experiment, Override};
-use crate::console::ConsoleSink;
 use crate::engine;
-use crate::events::Controls;
+use crate::headless::{Signals, execute};
 use crate::record::Status;
-use crate::sinks::{RunDirSink, Tee, create_run_dir};
 use crate::weights::{self, Preprocess, fetch::Source};
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -14,8 +12,6 @@ use std::ffi::OsString;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -29,9 +25,7 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-/// What `run --print-dir` prints first: how the dashboard learns a
-/// launched run's folder.
-pub const RUN_DIR_PREFIX: &str = "run-dir: ";
+pub use crate::headless::RUN_DIR_PREFIX;
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
@@ -60,6 +54,81 @@ pub enum Command {
         #[command(flatten)]
         overrides: OverrideArgs,
     },
+    /// List runs: status, steps, time, final losses, and the config keys that vary.
+    Runs {
+        /// Sort by a column or config key; -KEY for descending (default -started).
+        #[arg(long)]
+        sort: Option<String>,
+        /// Keep runs whose folder, name, status or any key=value contains TEXT.
+        #[arg(long, value_name = "TEXT")]
+        filter: Option<String>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: crate::review::table::Format,
+        #[arg(long, default_value = "results")]
+        results: PathBuf,
+    },
+    /// Overlay runs' loss curves, with their config differences and final values.
+    Compare {
+        /// Run folders, or unique prefixes of their names.
+        #[arg(required = true, num_args = 2..)]
+        runs: Vec<String>,
+        /// total, content, style, tv, or a column such as style:relu1_1.
+        #[arg(long, default_value = "total")]
+        metric: String,
+        /// Exponential smoothing weight in [0, 1) (TensorBoard-style).
+        #[arg(long, value_name = "A")]
+        smooth: Option<f64>,
+        /// Logarithmic y axis.
+        #[arg(long)]
+        log: bool,
+        /// Also write the figure (.png or .svg).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        #[arg(long, default_value = "results")]
+        results: PathBuf,
+    },
+    /// Show a run's final image (or a snapshot) in the terminal, with its numbers.
+    Show {
+        run: String,
+        /// A snapshot's step instead of the final image.
+        #[arg(long)]
+        step: Option<u64>,
+        /// Width in terminal columns.
+        #[arg(long)]
+        width: Option<u32>,
+        #[arg(long, default_value = "results")]
+        results: PathBuf,
+    },
+    /// A contact sheet: final images in a grid, labelled with the parameters that differ.
+    Sheet {
+        #[arg(required = true)]
+        runs: Vec<String>,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value = "results")]
+        results: PathBuf,
+    },
+    /// Run every point of an experiment's [sweep] table; completed points are skipped.
+    Sweep {
+        experiment: PathBuf,
+        #[command(flatten)]
+        overrides: OverrideArgs,
+        /// List the points (and which are done) without running.
+        #[arg(long)]
+        dry_run: bool,
+        /// Run only point N (0-based), e.g. $SLURM_ARRAY_TASK_ID.
+        #[arg(long, value_name = "N")]
+        point: Option<usize>,
+        /// Rebuild index.csv and the contact sheet from the points that have finished.
+        #[arg(long)]
+        collect: bool,
+        /// Write a batch script for a cluster scheduler instead of running.
+        #[arg(long, value_enum)]
+        emit: Option<Scheduler>,
+        /// Where --emit writes (default: <results>/<name>-sweep/sweep.sbatch).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Show libtorch, CUDA, threads and the weights files found.
     Doctor {
         /// Folder of weights files.
@@ -75,6 +144,11 @@ pub enum Command {
     /// One benchmark measurement, printed as JSON (used by `bench`).
     #[command(hide = true)]
     BenchOne(crate::bench::OneArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scheduler {
+    Slurm,
 }
 
 #[derive(clap::Args, Debug, Default, Clone)]
@@ -186,6 +260,47 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> Resul
             Ok(ExitCode::SUCCESS)
         }
         Command::Weights(w) => weights_command(w),
+        Command::Runs {
+            sort,
+            filter,
+            format,
+            results,
+        } => {
+            let listing = crate::review::table::Listing::load(&results, filter.as_deref(), sort.as_deref())
+                .map_err(anyhow::Error::msg)?;
+            print!("{}", listing.render(format));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Compare {
+            runs,
+            metric,
+            smooth,
+            log,
+            out,
+            results,
+        } => compare(&runs, &results, &metric, smooth, log, out.as_deref()),
+        Command::Show {
+            run,
+            step,
+            width,
+            results,
+        } => show(&run, &results, step, width),
+        Command::Sweep {
+            experiment,
+            overrides,
+            dry_run,
+            point,
+            collect,
+            emit,
+            out,
+        } => sweep(&experiment, &overrides, dry_run, point, collect, emit, out.as_deref()),
+        Command::Sheet { runs, out, results } => {
+            let dirs = resolve_runs(&runs, &results)?;
+            let cmp = crate::review::Comparison::load(&dirs);
+            let (w, h) = crate::review::sheet::write_sheet(&cmp, &out)?;
+            println!("wrote {} ({w}×{h}, {} runs)", out.display(), dirs.len());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench(args) => crate::bench::run(&args),
         Command::BenchOne(args) => crate::bench::run_one(&args),
     }
@@ -224,45 +339,20 @@ fn check(path: &Path, overrides: &OverrideArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Signal handling for a headless run: the first Ctrl-C or SIGTERM asks the
-/// engine to stop after the current step, a second one exits at once; a
-/// SIGHUP (the SSH session dropped) only silences the console.
-fn install_signals() -> Result<(Arc<AtomicBool>, Arc<AtomicBool>)> {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let stop = Arc::new(AtomicBool::new(false));
-    let hangup = Arc::new(AtomicBool::new(false));
-    for sig in [SIGINT, SIGTERM] {
-        signal_hook::flag::register_conditional_shutdown(sig, 130, stop.clone())?;
-        signal_hook::flag::register(sig, stop.clone())?;
-    }
-    signal_hook::flag::register(SIGHUP, hangup.clone())?;
-    Ok((stop, hangup))
-}
-
 fn run_experiment(path: &Path, overrides: &OverrideArgs, print_dir: bool) -> Result<ExitCode> {
     let (exp, checked) = load_checked(path, overrides)?;
-    let sha = weights::sha256_file(&exp.weights).with_context(|| format!("cannot read {}", exp.weights.display()))?;
-    let (stop, hangup) = install_signals()?;
-    let paths = create_run_dir(&exp)?;
-    if print_dir {
-        use std::io::Write;
-        let _ = writeln!(std::io::stdout(), "{RUN_DIR_PREFIX}{}", paths.dir.display());
-        let _ = std::io::stdout().flush();
-    }
-    let mut dir_sink = RunDirSink::new(paths.clone());
-    let mut console = ConsoleSink::new(std::io::stderr().is_terminal(), hangup);
-    let mut tee = Tee::new().with(&mut dir_sink).with(&mut console);
-    let ctx = engine::RunContext {
-        exp: &exp,
-        dir: &paths.dir,
-        weights_sha256: sha,
-    };
-    let summary = engine::run(&ctx, checked.device, &mut tee, &Controls::for_run(stop, &paths.dir));
-    Ok(match summary.status {
+    let signals = Signals::install()?;
+    let (summary, _) = execute(&exp, &checked, &signals, print_dir)?;
+    Ok(exit_code(summary.status))
+}
+
+/// 0 completed, 130 stopped, 1 failed.
+pub fn exit_code(status: Status) -> ExitCode {
+    match status {
         Status::Completed => ExitCode::SUCCESS,
         Status::Stopped => ExitCode::from(130),
         Status::Failed | Status::Running => ExitCode::FAILURE,
-    })
+    }
 }
 
 fn weights_command(cmd: WeightsCommand) -> Result<ExitCode> {
@@ -312,4 +402,226 @@ fn weights_command(cmd: WeightsCommand) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn resolve_runs(specs: &[String], results: &Path) -> Result<Vec<PathBuf>> {
+    specs
+        .iter()
+        .map(|s| crate::review::resolve_run(results, s).map_err(anyhow::Error::msg))
+        .collect()
+}
+
+/// Width and height for terminal charts: the terminal's, or 100×24.
+fn chart_size() -> (u16, u16) {
+    match crossterm::terminal::size() {
+        Ok((w, h)) if std::io::stdout().is_terminal() => (w.clamp(40, 200), (h / 2).clamp(12, 40)),
+        _ => (100, 22),
+    }
+}
+
+fn compare(
+    specs: &[String],
+    results: &Path,
+    metric: &str,
+    smooth: Option<f64>,
+    log: bool,
+    out: Option<&Path>,
+) -> Result<ExitCode> {
+    if let Some(a) = smooth
+        && !(0.0..1.0).contains(&a)
+    {
+        anyhow::bail!("--smooth {a}: use a weight in [0, 1), e.g. 0.6");
+    }
+    let dirs = resolve_runs(specs, results)?;
+    let cmp = crate::review::Comparison::load(&dirs);
+    let spec = crate::review::plot::CurveSpec { metric, smooth, log };
+    let curves = crate::review::plot::curves(&cmp, &spec)?;
+    let (w, h) = chart_size();
+    let title = format!(
+        " {metric}{}{} ",
+        if log { " (log10)" } else { "" },
+        smooth.map(|a| format!(", smoothed {a}")).unwrap_or_default()
+    );
+    print!("{}", crate::review::plot::terminal_chart(&curves, &title, log, w, h));
+    println!();
+    println!(
+        "{:<28} {:<10} {:>7} {:>11} {:>11} {:>11} {:>11}",
+        "run", "status", "steps", "total", "content", "style", "tv"
+    );
+    for r in &cmp.runs {
+        let l = r.entry.losses();
+        let v = |f: fn(&crate::record::Losses) -> f64| l.map(|l| format!("{:.4e}", f(&l))).unwrap_or_default();
+        println!(
+            "{:<28} {:<10} {:>7} {:>11} {:>11} {:>11} {:>11}",
+            r.name,
+            r.entry.state.to_string(),
+            r.entry.steps(),
+            v(|l| l.total),
+            v(|l| l.content),
+            v(|l| l.style),
+            v(|l| l.tv)
+        );
+    }
+    println!();
+    if cmp.diff.is_empty() {
+        println!("config: no differences");
+    } else {
+        let kw = cmp.diff.iter().map(|(k, _)| k.len()).max().unwrap_or(3).max(3);
+        let names: Vec<&str> = cmp.runs.iter().map(|r| r.name.as_str()).collect();
+        println!("{:<kw$}  {}", "key", names.join("  |  "));
+        for (k, vals) in &cmp.diff {
+            println!("{k:<kw$}  {}", vals.join("  |  "));
+        }
+    }
+    if let Some(out) = out {
+        crate::review::plot::write_figure(out, &curves, metric, log, (1200, 750))?;
+        println!("\nwrote {}", out.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn show(spec: &str, results: &Path, step: Option<u64>, width: Option<u32>) -> Result<ExitCode> {
+    let dir = crate::review::resolve_run(results, spec).map_err(anyhow::Error::msg)?;
+    let paths = crate::record::RunPaths::new(&dir);
+    let image = match step {
+        None => paths.final_image(),
+        Some(n) => {
+            let path = paths.snapshot(n);
+            if !path.exists() {
+                let have: Vec<String> = paths.list_snapshots().iter().map(|(i, _)| i.to_string()).collect();
+                anyhow::bail!(
+                    "{} has no snapshot at step {n} (snapshots at: {})",
+                    dir.display(),
+                    if have.is_empty() {
+                        "none".into()
+                    } else {
+                        have.join(", ")
+                    }
+                );
+            }
+            path
+        }
+    };
+    let img = image::open(&image).with_context(|| format!("cannot read {}", image.display()))?;
+    let cols = width.unwrap_or_else(|| {
+        crossterm::terminal::size()
+            .map(|(w, _)| w as u32)
+            .unwrap_or(80)
+            .min(120)
+    });
+    let config = viuer::Config {
+        width: Some(cols),
+        absolute_offset: false,
+        ..Default::default()
+    };
+    viuer::print(&img, &config).map_err(|e| anyhow::anyhow!("cannot draw the image: {e}"))?;
+    println!("{}", image.display());
+    match crate::record::read_summary(&dir) {
+        Ok(s) => {
+            for line in crate::console::summary_lines(&s, &dir) {
+                println!("{line}");
+            }
+        }
+        Err(e) => println!("no summary: {e}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn sweep(
+    path: &Path,
+    overrides: &OverrideArgs,
+    dry_run: bool,
+    point: Option<usize>,
+    collect: bool,
+    emit: Option<Scheduler>,
+    out: Option<&Path>,
+) -> Result<ExitCode> {
+    use crate::sweep::{Sweep, representative};
+    let sweep = Sweep::load(path, &overrides.to_overrides()?)?;
+    let n = sweep.points.len();
+    if let Some(Scheduler::Slurm) = emit {
+        let script = out
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| sweep.dir().join("sweep.sbatch"));
+        if let Some(dir) = script.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let exe = std::env::current_exe().context("cannot find the stylelab binary")?;
+        let workdir = std::env::current_dir().context("no current folder")?;
+        std::fs::write(&script, crate::sweep::slurm_script(&sweep, &exe, &workdir))
+            .with_context(|| format!("cannot write {}", script.display()))?;
+        println!(
+            "wrote {} ({n} array tasks); submit it with: sbatch {}",
+            script.display(),
+            script.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if collect {
+        let done = crate::sweep::collect(&sweep)?;
+        println!(
+            "{done} of {n} points completed; wrote {}",
+            sweep.dir().join("index.csv").display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let found = sweep.find_runs();
+    if dry_run {
+        println!(
+            "{}: {n} points ({}) over {}",
+            path.display(),
+            if sweep.mode == crate::sweep::Mode::Zip {
+                "zip"
+            } else {
+                "grid"
+            },
+            sweep.keys.join(", ")
+        );
+        for (p, runs) in sweep.points.iter().zip(&found) {
+            let state = representative(runs)
+                .map(|r| r.state.to_string())
+                .unwrap_or_else(|| "pending".into());
+            println!("  {:<4} {:<10} {}", p.index, state, p.describe());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(i) = point
+        && i >= n
+    {
+        anyhow::bail!("--point {i}: the sweep has points 0..{} ({n} in all)", n - 1);
+    }
+    let signals = Signals::install()?;
+    let mut status = Status::Completed;
+    for (p, runs) in sweep.points.iter().zip(&found) {
+        if point.is_some_and(|i| i != p.index) {
+            continue;
+        }
+        if let Some(done) = runs.iter().find(|r| r.state == crate::review::RunState::Completed) {
+            println!(
+                "point {} ({}): completed in {}, skipped",
+                p.index,
+                p.describe(),
+                done.dir.display()
+            );
+            continue;
+        }
+        println!("point {} of {n}: {}", p.index, p.describe());
+        let exp = sweep.experiment(p)?;
+        let checked = exp.check_files()?;
+        let (summary, _) = execute(&exp, &checked, &signals, false)?;
+        if summary.status != Status::Completed {
+            status = summary.status;
+        }
+        if signals.stop_requested() {
+            break;
+        }
+    }
+    if point.is_none() {
+        let done = crate::sweep::collect(&sweep)?;
+        println!(
+            "{done} of {n} points completed; index and sheet in {}",
+            sweep.dir().display()
+        );
+    }
+    Ok(exit_code(status))
 }

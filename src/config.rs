@@ -560,7 +560,12 @@ impl Experiment {
 
     /// The resolved experiment as TOML text.
     pub fn to_toml(&self) -> String {
-        toml::to_string_pretty(&self.resolved).expect("a RawExperiment always serialises")
+        // A run is one point: the sweep that made it is not part of it.
+        let run = RawExperiment {
+            sweep: None,
+            ..self.resolved.clone()
+        };
+        toml::to_string_pretty(&run).expect("a RawExperiment always serialises")
     }
 
     /// Key the user used for the given image file, for messages.

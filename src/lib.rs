@@ -13,10 +13,12 @@ pub mod console;
 pub mod doctor;
 pub mod engine;
 pub mod events;
+pub mod headless;
 pub mod layer;
 pub mod record;
 pub mod review;
 pub mod sinks;
+pub mod sweep;
 pub mod ui;
 pub mod weights;
 

@@ -1,6 +1,11 @@
 //! Reading runs back: the list of run folders with their state, their
 //! metrics, and the config keys that differ between runs. The dashboard's
-//! Runs and Compare views use it, as do the review commands.
+//! Runs and Compare views use it, as do the review commands (`runs`,
+//! `compare`, `show`, `sheet`).
+
+pub mod plot;
+pub mod sheet;
+pub mod table;
 
 use crate::record::{self, Losses, MetricsHeader, RunPaths, Status, StepMetrics, Summary};
 use std::collections::{BTreeMap, BTreeSet};
@@ -117,7 +122,17 @@ pub fn load_entry(dir: &Path) -> RunEntry {
         .unwrap_or_default();
     let summary = record::read_summary(dir);
     let (state, summary) = match summary {
-        Err(e) => (RunState::Broken(e), None),
+        Err(_) if !RunPaths::new(dir).summary().exists() => (
+            RunState::Broken("no summary.json (killed before its first step, or not a run)".into()),
+            None,
+        ),
+        Err(e) => (
+            RunState::Broken(format!(
+                "unreadable summary.json: {}",
+                e.rsplit(": ").next().unwrap_or(&e)
+            )),
+            None,
+        ),
         Ok(s) => {
             let state = match s.status {
                 Status::Running if s.pid.is_some_and(process_alive) => RunState::Running,
@@ -181,6 +196,9 @@ fn flatten(prefix: &str, table: &toml::Table, out: &mut BTreeMap<String, String>
         };
         match v {
             toml::Value::Table(t) => flatten(&key, t, out),
+            toml::Value::String(text) => {
+                out.insert(key, text.clone());
+            }
             other => {
                 out.insert(key, other.to_string());
             }
@@ -197,6 +215,108 @@ pub fn differing_keys(configs: &[BTreeMap<String, String>]) -> Vec<String> {
         .filter(|k| configs.windows(2).any(|w| w[0].get(*k) != w[1].get(*k)))
         .cloned()
         .collect()
+}
+
+/// Finds a run by folder path or by a unique prefix of its folder name
+/// (`20261121-10`, or the name part: `starry`).
+pub fn resolve_run(results: &Path, spec: &str) -> Result<PathBuf, String> {
+    let as_path = Path::new(spec);
+    if as_path.join(record::SUMMARY_FILE).exists() || as_path.join(record::METRICS_FILE).exists() {
+        return Ok(as_path.to_path_buf());
+    }
+    let names: Vec<String> = std::fs::read_dir(results)
+        .map_err(|e| format!("cannot read {}: {e}", results.display()))?
+        .flatten()
+        .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    // A prefix of the folder name, or of the part after the time stamp.
+    let matches: Vec<&String> = names
+        .iter()
+        .filter(|n| n.starts_with(spec) || n.get(16..).is_some_and(|rest| rest.starts_with(spec)))
+        .collect();
+    match matches.as_slice() {
+        [one] => Ok(results.join(one)),
+        [] => Err(format!("no run matches '{spec}' in {}", results.display())),
+        many => {
+            let mut list: Vec<&str> = many.iter().map(|s| s.as_str()).collect();
+            list.sort();
+            Err(format!(
+                "'{spec}' matches {} runs: {}; give more of the name",
+                many.len(),
+                list.join(", ")
+            ))
+        }
+    }
+}
+
+/// A run as the compare views need it.
+#[derive(Debug, Clone)]
+pub struct ComparedRun {
+    pub dir: PathBuf,
+    pub name: String,
+    pub header: MetricsHeader,
+    pub rows: Vec<StepMetrics>,
+    pub entry: RunEntry,
+}
+
+/// Runs side by side: their metrics, and the config keys that differ.
+#[derive(Debug, Clone)]
+pub struct Comparison {
+    pub runs: Vec<ComparedRun>,
+    /// Differing keys, each with one value per run (`—` where missing).
+    pub diff: Vec<(String, Vec<String>)>,
+}
+
+impl Comparison {
+    pub fn load(dirs: &[PathBuf]) -> Comparison {
+        let configs: Vec<_> = dirs.iter().map(|d| flat_config(d)).collect();
+        let diff = differing_keys(&configs)
+            .into_iter()
+            .map(|k| {
+                let vals = configs
+                    .iter()
+                    .map(|c| c.get(&k).cloned().unwrap_or_else(|| "—".into()))
+                    .collect();
+                (k, vals)
+            })
+            .collect();
+        let mut names: Vec<String> = Vec::new();
+        let runs = dirs
+            .iter()
+            .map(|d| {
+                let entry = load_entry(d);
+                let (header, rows) = record::read_metrics(d).map(|(h, r, _)| (h, r)).unwrap_or_default();
+                // Two runs of one experiment: tell them apart by folder.
+                let mut name = entry.name().to_string();
+                if names.contains(&name) {
+                    name = entry.id.clone();
+                }
+                names.push(name.clone());
+                ComparedRun {
+                    dir: d.clone(),
+                    name,
+                    header,
+                    rows,
+                    entry,
+                }
+            })
+            .collect();
+        Comparison { runs, diff }
+    }
+}
+
+/// A column's (step, value) points for one run; None when the run has no
+/// such column.
+pub fn column(run: &ComparedRun, metric: &str) -> Option<Vec<(f64, f64)>> {
+    let probe = run.rows.first()?;
+    probe.value(&run.header, metric)?;
+    Some(
+        run.rows
+            .iter()
+            .filter_map(|r| Some((r.iter as f64, r.value(&run.header, metric)?)))
+            .collect(),
+    )
 }
 
 #[cfg(test)]

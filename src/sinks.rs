@@ -3,7 +3,7 @@
 
 mod run_dir;
 
-pub use run_dir::{RunDirSink, create_run_dir};
+pub use run_dir::{RunDirSink, create_run_dir, slug};
 
 use crate::events::RunEvent;
 use std::sync::mpsc::Sender;

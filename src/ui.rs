@@ -434,36 +434,28 @@ fn show_large(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Loads what the Compare view shows for a set of runs.
+/// Loads what the Compare view shows for a set of runs (the same
+/// comparison `stylelab compare` prints).
 pub fn load_compare(dirs: &[PathBuf]) -> CompareData {
-    let configs: Vec<_> = dirs.iter().map(|d| review::flat_config(d)).collect();
-    let keys = review::differing_keys(&configs);
-    let diff = keys
-        .into_iter()
-        .map(|k| {
-            let vals = configs
-                .iter()
-                .map(|c| c.get(&k).cloned().unwrap_or_else(|| "—".into()))
-                .collect();
-            (k, vals)
-        })
-        .collect();
-    let runs = dirs
+    let cmp = review::Comparison::load(dirs);
+    let runs = cmp
+        .runs
         .iter()
-        .map(|d| {
-            let entry = review::load_entry(d);
+        .map(|r| {
             let mut history = history::History::new(state::HISTORY_POINTS);
-            if let Ok((_, rows, _)) = crate::record::read_metrics(d) {
-                for r in &rows {
-                    history.push(r);
-                }
+            for row in &r.rows {
+                history.push(row);
             }
             CompareRun {
-                name: entry.name().to_string(),
+                name: r.name.clone(),
                 history,
-                image: follow::load_image(&crate::record::RunPaths::new(d).final_image()),
+                image: follow::load_image(&crate::record::RunPaths::new(&r.dir).final_image()),
             }
         })
         .collect();
-    CompareData { runs, diff, metric: 0 }
+    CompareData {
+        runs,
+        diff: cmp.diff,
+        metric: 0,
+    }
 }

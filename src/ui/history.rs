@@ -84,20 +84,7 @@ impl History {
     }
 }
 
-/// TensorBoard-style smoothing: a debiased exponential moving average
-/// (here of log10 values, as the chart is logarithmic).
-pub fn ema(points: &[(f64, f64)], weight: f64) -> Vec<(f64, f64)> {
-    let mut acc = 0.0;
-    let mut debias = 1.0;
-    points
-        .iter()
-        .map(|&(x, y)| {
-            acc = acc * weight + (1.0 - weight) * y;
-            debias *= weight;
-            (x, acc / (1.0 - debias))
-        })
-        .collect()
-}
+pub use crate::review::plot::ema;
 
 #[cfg(test)]
 mod tests {
@@ -132,18 +119,5 @@ mod tests {
         assert!(pts.windows(2).all(|w| w[0].0 < w[1].0));
         // content = 0 is skipped on a log axis.
         assert!(h.log_points(1).is_empty());
-    }
-
-    #[test]
-    fn ema_is_debiased_and_smooths() {
-        let pts: Vec<(f64, f64)> = (0..10)
-            .map(|i| (i as f64, if i % 2 == 0 { 1.0 } else { 3.0 }))
-            .collect();
-        let s = ema(&pts, 0.6);
-        assert_eq!(s[0].1, 1.0);
-        let spread = |v: &[(f64, f64)]| {
-            v[5..].iter().map(|p| p.1).fold(f64::MIN, f64::max) - v[5..].iter().map(|p| p.1).fold(f64::MAX, f64::min)
-        };
-        assert!(spread(&s) < spread(&pts) / 2.0);
     }
 }

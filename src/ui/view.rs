@@ -362,6 +362,7 @@ fn live_view(app: &App, live: &Live, theme: &Theme, frame: &mut Frame, area: Rec
             series: &series,
             marks: &marks,
             color: app.color,
+            log: true,
         },
         chart_area,
     );
@@ -532,6 +533,7 @@ fn compare(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             series: &series,
             marks: &[],
             color: app.color,
+            log: true,
         },
         chart_area,
     );

@@ -4,4 +4,4 @@ mod halfblock;
 mod loss_chart;
 
 pub use halfblock::HalfBlockImage;
-pub use loss_chart::{LossChart, Series, log_ticks};
+pub use loss_chart::{LossChart, MARKER_GLYPHS, MARKERS, Series, log_ticks};

@@ -9,6 +9,11 @@ use ratatui::symbols::Marker;
 use ratatui::text::Span;
 use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, LegendPosition, Widget};
 
+/// Markers that tell curves apart without colour, in order, and how each
+/// looks.
+pub const MARKERS: [Marker; 4] = [Marker::Braille, Marker::Dot, Marker::Block, Marker::Bar];
+pub const MARKER_GLYPHS: [&str; 4] = ["⣿", "•", "█", "▄"];
+
 /// One curve, already in (step, log10 value) points.
 #[derive(Debug, Clone)]
 pub struct Series {
@@ -25,6 +30,8 @@ pub struct LossChart<'a> {
     /// Steps with a vertical marker.
     pub marks: &'a [u64],
     pub color: bool,
+    /// The values are log10: label the axis in powers of ten.
+    pub log: bool,
 }
 
 /// Tick labels for a log10 range: powers of ten, at most `max` of them.
@@ -55,7 +62,12 @@ impl Widget for LossChart<'_> {
         if ylo > yhi {
             (ylo, yhi) = (0.0, 1.0);
         }
-        let (ylo, yhi) = (ylo.floor(), yhi.ceil().max(ylo.floor() + 1.0));
+        let (ylo, yhi) = if self.log {
+            (ylo.floor(), yhi.ceil().max(ylo.floor() + 1.0))
+        } else {
+            let pad = ((yhi - ylo) * 0.05).max(1e-12);
+            (ylo - pad, yhi + pad)
+        };
         let mark_lines: Vec<Vec<(f64, f64)>> = self
             .marks
             .iter()
@@ -68,7 +80,6 @@ impl Widget for LossChart<'_> {
                 Style::default()
             }
         };
-        let markers = [Marker::Braille, Marker::Dot, Marker::Block, Marker::Bar];
         let mut datasets: Vec<Dataset> = Vec::new();
         for line in &mark_lines {
             datasets.push(
@@ -85,7 +96,7 @@ impl Widget for LossChart<'_> {
             let marker = if self.color || s.faint {
                 Marker::Braille
             } else {
-                markers[i % markers.len()]
+                MARKERS[i % MARKERS.len()]
             };
             let mut d = Dataset::default()
                 .marker(marker)

@@ -1,0 +1,70 @@
+//! Headless mode: an experiment run with a progress display on the console
+//! and its record in the run folder — what `stylelab run` and every point of
+//! `stylelab sweep` do.
+
+use crate::config::{Checked, Experiment};
+use crate::console::ConsoleSink;
+use crate::engine;
+use crate::events::Controls;
+use crate::record::Summary;
+use crate::sinks::{RunDirSink, Tee, create_run_dir};
+use anyhow::{Context, Result};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// What `run --print-dir` prints first: how the dashboard learns a
+/// launched run's folder.
+pub const RUN_DIR_PREFIX: &str = "run-dir: ";
+
+/// Flags set by signal handlers, installed once per process: the first
+/// Ctrl-C or SIGTERM asks the engine to stop after the current step (a
+/// second exits at once); a SIGHUP (the SSH session dropped) only silences
+/// the console, and the run goes on writing its results.
+#[derive(Clone)]
+pub struct Signals {
+    pub stop: Arc<AtomicBool>,
+    pub hangup: Arc<AtomicBool>,
+}
+
+impl Signals {
+    pub fn install() -> Result<Self> {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let stop = Arc::new(AtomicBool::new(false));
+        let hangup = Arc::new(AtomicBool::new(false));
+        for sig in [SIGINT, SIGTERM] {
+            signal_hook::flag::register_conditional_shutdown(sig, 130, stop.clone())?;
+            signal_hook::flag::register(sig, stop.clone())?;
+        }
+        signal_hook::flag::register(SIGHUP, hangup.clone())?;
+        Ok(Signals { stop, hangup })
+    }
+
+    pub fn stop_requested(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+}
+
+/// Runs a checked experiment to its end; returns its summary and folder.
+pub fn execute(exp: &Experiment, checked: &Checked, signals: &Signals, print_dir: bool) -> Result<(Summary, PathBuf)> {
+    let sha =
+        crate::weights::sha256_file(&exp.weights).with_context(|| format!("cannot read {}", exp.weights.display()))?;
+    let paths = create_run_dir(exp)?;
+    if print_dir {
+        let mut out = std::io::stdout();
+        let _ = writeln!(out, "{RUN_DIR_PREFIX}{}", paths.dir.display());
+        let _ = out.flush();
+    }
+    let mut dir_sink = RunDirSink::new(paths.clone());
+    let mut console = ConsoleSink::new(std::io::stderr().is_terminal(), signals.hangup.clone());
+    let mut tee = Tee::new().with(&mut dir_sink).with(&mut console);
+    let ctx = engine::RunContext {
+        exp,
+        dir: &paths.dir,
+        weights_sha256: sha,
+    };
+    let controls = Controls::for_run(signals.stop.clone(), &paths.dir);
+    let summary = engine::run(&ctx, checked.device, &mut tee, &controls);
+    Ok((summary, paths.dir))
+}

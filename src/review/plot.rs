@@ -1,0 +1,247 @@
+//! Loss curves of several runs: in the terminal (the dashboard's braille
+//! chart, rendered off-screen) and as a PNG or SVG figure (plotters: axes,
+//! legend, log scale, title) for sharing.
+
+use super::{Comparison, column};
+use crate::ui::widgets::{LossChart, Series};
+use anyhow::{Context, Result, bail};
+use plotters::prelude::*;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::widgets::Widget;
+use std::path::Path;
+
+/// TensorBoard-style smoothing: a debiased exponential moving average.
+/// `weight` 0 leaves the curve as it is; 0.99 smooths heavily.
+pub fn ema(points: &[(f64, f64)], weight: f64) -> Vec<(f64, f64)> {
+    let mut acc = 0.0;
+    let mut debias = 1.0;
+    points
+        .iter()
+        .map(|&(x, y)| {
+            acc = acc * weight + (1.0 - weight) * y;
+            debias *= weight;
+            (x, if debias < 1.0 { acc / (1.0 - debias) } else { y })
+        })
+        .collect()
+}
+
+/// What to draw: one metric of each run, optionally smoothed and on a log
+/// axis (values ≤ 0 are dropped there).
+pub struct CurveSpec<'a> {
+    pub metric: &'a str,
+    pub smooth: Option<f64>,
+    pub log: bool,
+}
+
+/// A named curve: (step, value) points.
+pub type Curve = (String, Vec<(f64, f64)>);
+
+/// (run name, points) for each run that has the metric; the values are
+/// log10 when `log`.
+pub fn curves(cmp: &Comparison, spec: &CurveSpec) -> Result<Vec<Curve>> {
+    let mut out = Vec::new();
+    for run in &cmp.runs {
+        let Some(mut pts) = column(run, spec.metric) else {
+            continue;
+        };
+        if spec.log {
+            pts = pts
+                .into_iter()
+                .filter(|p| p.1 > 0.0 && p.1.is_finite())
+                .map(|(x, y)| (x, y.log10()))
+                .collect();
+        } else {
+            pts.retain(|p| p.1.is_finite());
+        }
+        if let Some(w) = spec.smooth {
+            pts = ema(&pts, w);
+        }
+        out.push((run.name.clone(), pts));
+    }
+    if out.is_empty() {
+        let known: Vec<String> = cmp.runs.first().map(|r| r.header.columns()).unwrap_or_default();
+        bail!("no run has a '{}' column (columns: {})", spec.metric, known.join(", "));
+    }
+    Ok(out)
+}
+
+const TERMINAL_COLORS: [ratatui::style::Color; 6] = [
+    ratatui::style::Color::Cyan,
+    ratatui::style::Color::Magenta,
+    ratatui::style::Color::Green,
+    ratatui::style::Color::Yellow,
+    ratatui::style::Color::Blue,
+    ratatui::style::Color::Red,
+];
+
+/// The curves as a braille chart of `width × height` characters, as plain
+/// text (curves told apart by their markers and the legend).
+pub fn terminal_chart(curves: &[Curve], title: &str, log: bool, width: u16, height: u16) -> String {
+    let series: Vec<Series> = curves
+        .iter()
+        .enumerate()
+        .map(|(i, (name, pts))| Series {
+            name: name.clone(),
+            points: pts.clone(),
+            color: TERMINAL_COLORS[i % TERMINAL_COLORS.len()],
+            faint: false,
+        })
+        .collect();
+    let area = Rect::new(0, 0, width, height);
+    let mut buf = Buffer::empty(area);
+    LossChart {
+        title,
+        series: &series,
+        marks: &[],
+        color: false,
+        log,
+    }
+    .render(area, &mut buf);
+    let mut out = String::new();
+    for y in 0..height {
+        let line: String = (0..width).map(|x| buf[(x, y)].symbol().to_string()).collect();
+        out += line.trim_end();
+        out.push('\n');
+    }
+    // Without colour the legend cannot show which curve is which: say it.
+    let key: Vec<String> = curves
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| {
+            format!(
+                "{} {name}",
+                crate::ui::widgets::MARKER_GLYPHS[i % crate::ui::widgets::MARKER_GLYPHS.len()]
+            )
+        })
+        .collect();
+    out += &format!("curves: {}\n", key.join("   "));
+    out
+}
+
+/// Makes DejaVu Sans (embedded) the "sans-serif" of every figure.
+pub fn register_font_once() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        for (style, bytes) in [
+            (FontStyle::Normal, dejavu::sans::regular()),
+            (FontStyle::Bold, dejavu::sans::bold()),
+        ] {
+            // The embedded font always parses; a failure would only lose text.
+            let _ = plotters::style::register_font("sans-serif", style, bytes);
+        }
+    });
+}
+
+const PLOT_COLORS: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+];
+
+/// Writes the curves as a figure; the file name's extension (.png or .svg)
+/// picks the format.
+pub fn write_figure(path: &Path, curves: &[Curve], metric: &str, log: bool, size: (u32, u32)) -> Result<()> {
+    register_font_once();
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase())
+        .as_deref()
+    {
+        Some("png") => draw(BitMapBackend::new(path, size).into_drawing_area(), curves, metric, log),
+        Some("svg") => draw(SVGBackend::new(path, size).into_drawing_area(), curves, metric, log),
+        _ => bail!("{}: the figure's name must end in .png or .svg", path.display()),
+    }
+    .with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn draw<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    curves: &[Curve],
+    metric: &str,
+    log: bool,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow::anyhow!("{e:?}");
+    root.fill(&WHITE).map_err(err)?;
+    let all = || curves.iter().flat_map(|(_, p)| p.iter());
+    let xmax = all().map(|p| p.0).fold(1.0, f64::max);
+    let (mut ylo, mut yhi) = all().fold((f64::MAX, f64::MIN), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
+    if ylo > yhi {
+        (ylo, yhi) = (0.0, 1.0);
+    }
+    let pad = ((yhi - ylo) * 0.05).max(if log { 0.1 } else { 1e-12 });
+    let title = format!("{metric} loss{}", if log { " (log scale)" } else { "" });
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 30).into_font().style(FontStyle::Bold))
+        .margin(24)
+        .x_label_area_size(56)
+        .y_label_area_size(96)
+        .build_cartesian_2d(0f64..xmax, (ylo - pad)..(yhi + pad))
+        .map_err(err)?;
+    let ylabel = |v: &f64| {
+        if log {
+            format!("{:.0e}", 10f64.powf(*v))
+        } else {
+            format!("{v:.3e}")
+        }
+    };
+    chart
+        .configure_mesh()
+        .x_desc("optimizer step")
+        .y_desc(if log {
+            format!("{metric} (log10 axis)")
+        } else {
+            metric.to_string()
+        })
+        .y_label_formatter(&ylabel)
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .label_style(("sans-serif", 18))
+        .axis_desc_style(("sans-serif", 20))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(err)?;
+    for (i, (name, pts)) in curves.iter().enumerate() {
+        let color = PLOT_COLORS[i % PLOT_COLORS.len()];
+        chart
+            .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
+            .map_err(err)?
+            .label(name.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(3)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .label_font(("sans-serif", 18))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)?;
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ema_is_debiased_and_smooths() {
+        let pts: Vec<(f64, f64)> = (0..10)
+            .map(|i| (i as f64, if i % 2 == 0 { 1.0 } else { 3.0 }))
+            .collect();
+        let s = ema(&pts, 0.6);
+        assert_eq!(s[0].1, 1.0);
+        let spread = |v: &[(f64, f64)]| {
+            v[5..].iter().map(|p| p.1).fold(f64::MIN, f64::max) - v[5..].iter().map(|p| p.1).fold(f64::MAX, f64::min)
+        };
+        assert!(spread(&s) < spread(&pts) / 2.0);
+        assert_eq!(ema(&pts, 0.0), pts);
+    }
+}

@@ -1,0 +1,111 @@
+//! `stylelab sheet`: final images in a grid, each labelled with its run's
+//! name and the parameters that differ between the runs shown.
+
+use super::Comparison;
+use anyhow::{Context, Result, bail};
+use image::{Rgb, RgbImage};
+use plotters::prelude::*;
+use std::path::Path;
+
+/// Pixels of the image area of one cell (square).
+pub const CELL: u32 = 320;
+const LINE_H: u32 = 20;
+const PAD: u32 = 12;
+
+/// `loss.style_layers.relu2_1` → `style_layers.relu2_1`: enough to read.
+fn short_key(key: &str) -> &str {
+    key.split_once('.').map(|(_, rest)| rest).unwrap_or(key)
+}
+
+/// Paths are long: their file names say enough on a sheet.
+fn short_value(v: &str) -> String {
+    let v = v.trim_matches(['[', ']', '"']);
+    if v.contains('/') {
+        v.split(", ")
+            .map(|p| p.trim_matches('"').rsplit('/').next().unwrap_or(p))
+            .collect::<Vec<_>>()
+            .join(", ")
+    } else {
+        v.to_string()
+    }
+}
+
+/// Label lines for each run: its name, then `key=value` for every key
+/// that differs.
+pub fn labels(cmp: &Comparison) -> Vec<Vec<String>> {
+    cmp.runs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let mut lines = vec![format!("{} ({})", r.name, r.entry.state)];
+            lines.extend(
+                cmp.diff
+                    .iter()
+                    .map(|(k, vals)| format!("{}={}", short_key(k), short_value(&vals[i]))),
+            );
+            lines
+        })
+        .collect()
+}
+
+/// Lays out and writes the sheet as PNG; returns its size.
+pub fn write_sheet(cmp: &Comparison, out: &Path) -> Result<(u32, u32)> {
+    if cmp.runs.is_empty() {
+        bail!("no runs to put on a sheet");
+    }
+    if !out.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")) {
+        bail!("{}: the sheet is written as PNG; name it *.png", out.display());
+    }
+    let labels = labels(cmp);
+    let lines = labels.iter().map(Vec::len).max().unwrap_or(1) as u32;
+    let n = cmp.runs.len() as u32;
+    let cols = (n as f64).sqrt().ceil() as u32;
+    let rows = n.div_ceil(cols);
+    let (cw, ch) = (CELL + 2 * PAD, CELL + 2 * PAD + lines * LINE_H);
+    let (w, h) = (cols * cw, rows * ch);
+    let mut canvas = RgbImage::from_pixel(w, h, Rgb([255, 255, 255]));
+    for (i, run) in cmp.runs.iter().enumerate() {
+        let (cx, cy) = ((i as u32 % cols) * cw + PAD, (i as u32 / cols) * ch + PAD);
+        let path = crate::record::RunPaths::new(&run.dir).final_image();
+        match image::open(&path) {
+            Ok(img) => {
+                let thumb = img.thumbnail(CELL, CELL).to_rgb8();
+                // Bottom-aligned: each image sits right above its label.
+                let (ox, oy) = (cx + (CELL - thumb.width()) / 2, cy + CELL - thumb.height());
+                image::imageops::overlay(&mut canvas, &thumb, ox as i64, oy as i64);
+            }
+            Err(_) => {
+                // A grey square says "no image" better than a gap.
+                let grey = RgbImage::from_pixel(CELL, CELL, Rgb([220, 220, 220]));
+                image::imageops::overlay(&mut canvas, &grey, cx as i64, cy as i64);
+            }
+        }
+    }
+    super::plot::register_font_once();
+    {
+        let root = BitMapBackend::with_buffer(canvas.as_mut(), (w, h)).into_drawing_area();
+        let err = |e: DrawingAreaErrorKind<_>| anyhow::anyhow!("{e:?}");
+        for (i, lines) in labels.iter().enumerate() {
+            let (cx, cy) = ((i as u32 % cols) * cw + PAD, (i as u32 / cols) * ch + PAD + CELL + 4);
+            for (j, line) in lines.iter().enumerate() {
+                let style = if j == 0 {
+                    ("sans-serif", 17).into_font().style(FontStyle::Bold)
+                } else {
+                    ("sans-serif", 15).into_font()
+                };
+                let clipped: String = line.chars().take(40).collect();
+                root.draw_text(
+                    &clipped,
+                    &style.color(&BLACK),
+                    (cx as i32, (cy + j as u32 * LINE_H) as i32),
+                )
+                .map_err(err)?;
+            }
+        }
+        root.present().map_err(err)?;
+    }
+    canvas
+        .save(out)
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    Ok((w, h))
+}

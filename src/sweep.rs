@@ -1,0 +1,361 @@
+//! `stylelab sweep`: an experiment file's `[sweep]` table expands into
+//! points — the grid of every combination, or with `mode = "zip"` the lists
+//! taken in step — and each point is an ordinary run named `<name>-pNNN`.
+//! Runs are found again by that name, so a sweep restarted skips the points
+//! that completed, cluster nodes can run single points (`--point N`) with
+//! no shared state but the results folder, and `--collect` rebuilds the
+//! sweep's `index.csv` and contact sheet from whatever has finished.
+
+use crate::config::{self, Experiment, Override};
+use crate::review::{self, RunEntry, RunState};
+use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Grid,
+    Zip,
+}
+
+/// One point: the values it sets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    pub index: usize,
+    pub values: Vec<(String, toml::Value)>,
+}
+
+impl Point {
+    /// `loss.style_weight=1000.0, optim.iterations=50`.
+    pub fn describe(&self) -> String {
+        self.values
+            .iter()
+            .map(|(k, v)| format!("{k}={}", display_value(v)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+fn display_value(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// An expanded sweep.
+#[derive(Debug, Clone)]
+pub struct Sweep {
+    pub source: PathBuf,
+    pub name: String,
+    pub mode: Mode,
+    /// Swept keys, in the order the points vary them.
+    pub keys: Vec<String>,
+    pub points: Vec<Point>,
+    pub results: PathBuf,
+    /// Overrides from the command line, applied to every point.
+    pub overrides: Vec<Override>,
+}
+
+/// Flattens `[sweep]`: `"loss.style_weight" = [...]` and nested tables
+/// (`[sweep.loss] style_weight = [...]`) both give dotted keys.
+fn flatten(prefix: &str, table: &toml::Table, out: &mut Vec<(String, toml::Value)>) {
+    for (k, v) in table {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            toml::Value::Table(t) => flatten(&key, t, out),
+            other => out.push((key, other.clone())),
+        }
+    }
+}
+
+/// The points of a `[sweep]` table.
+pub fn expand(table: &toml::Table) -> Result<(Mode, Vec<String>, Vec<Point>), String> {
+    let mut entries = Vec::new();
+    flatten("", table, &mut entries);
+    let mut mode = Mode::Grid;
+    let mut lists: Vec<(String, Vec<toml::Value>)> = Vec::new();
+    for (k, v) in entries {
+        if k == "mode" {
+            mode = match v.as_str() {
+                Some("grid") => Mode::Grid,
+                Some("zip") => Mode::Zip,
+                _ => return Err(format!("sweep.mode: {v} is not a mode; use \"grid\" or \"zip\"")),
+            };
+            continue;
+        }
+        match v {
+            toml::Value::Array(a) if !a.is_empty() => lists.push((k, a)),
+            toml::Value::Array(_) => return Err(format!("sweep.\"{k}\": the list is empty")),
+            other => return Err(format!("sweep.\"{k}\": {other} is not a list; write [value, value, …]")),
+        }
+    }
+    if lists.is_empty() {
+        return Err("[sweep] lists no keys to vary, e.g. \"loss.style_weight\" = [1e2, 1e3]".into());
+    }
+    let keys: Vec<String> = lists.iter().map(|(k, _)| k.clone()).collect();
+    let points: Vec<Point> = match mode {
+        Mode::Zip => {
+            let n = lists[0].1.len();
+            if let Some((k, l)) = lists.iter().find(|(_, l)| l.len() != n) {
+                return Err(format!(
+                    "sweep: mode \"zip\" needs lists of one length; \"{}\" has {n} values, \"{k}\" has {}",
+                    lists[0].0,
+                    l.len()
+                ));
+            }
+            (0..n)
+                .map(|i| Point {
+                    index: i,
+                    values: lists.iter().map(|(k, l)| (k.clone(), l[i].clone())).collect(),
+                })
+                .collect()
+        }
+        Mode::Grid => {
+            let total: usize = lists.iter().map(|(_, l)| l.len()).product();
+            if total > 100_000 {
+                return Err(format!("sweep: the grid has {total} points; that is more than 100000"));
+            }
+            (0..total)
+                .map(|i| {
+                    // The first key varies slowest.
+                    let mut rest = i;
+                    let mut values = vec![(String::new(), toml::Value::Boolean(false)); lists.len()];
+                    for (j, (k, l)) in lists.iter().enumerate().rev() {
+                        values[j] = (k.clone(), l[rest % l.len()].clone());
+                        rest /= l.len();
+                    }
+                    Point { index: i, values }
+                })
+                .collect()
+        }
+    };
+    Ok((mode, keys, points))
+}
+
+impl Sweep {
+    /// Reads an experiment file's sweep, checking every point's config.
+    pub fn load(path: &Path, overrides: &[Override]) -> Result<Sweep> {
+        let base = config::load(path, overrides)?;
+        let Some(table) = base.resolved.sweep.clone() else {
+            bail!("{}: has no [sweep] table (see the README for one)", path.display());
+        };
+        let (mode, keys, points) = expand(&table).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let sweep = Sweep {
+            source: path.to_path_buf(),
+            name: base.name.clone(),
+            mode,
+            keys,
+            points,
+            results: base.results.clone(),
+            overrides: overrides.to_vec(),
+        };
+        for p in &sweep.points {
+            sweep.experiment(p)?;
+        }
+        Ok(sweep)
+    }
+
+    /// The run name of a point.
+    pub fn point_name(&self, index: usize) -> String {
+        format!("{}-p{index:03}", self.name)
+    }
+
+    /// The validated experiment of a point.
+    pub fn experiment(&self, p: &Point) -> Result<Experiment> {
+        let mut all = self.overrides.clone();
+        all.extend(p.values.iter().map(|(k, v)| Override {
+            key: k.clone(),
+            value: v.clone(),
+        }));
+        all.push(Override {
+            key: "name".into(),
+            value: toml::Value::String(self.point_name(p.index)),
+        });
+        config::load(&self.source, &all).with_context(|| format!("sweep point {} ({})", p.index, p.describe()))
+    }
+
+    /// `results/<name>-sweep/`: the index, the sheet and the Slurm script.
+    pub fn dir(&self) -> PathBuf {
+        self.results.join(format!("{}-sweep", crate::sinks::slug(&self.name)))
+    }
+
+    /// The runs of each point, newest first.
+    pub fn find_runs(&self) -> Vec<Vec<RunEntry>> {
+        let all = review::list_runs(&self.results);
+        self.points
+            .iter()
+            .map(|p| {
+                all.iter()
+                    .filter(|r| r.name() == self.point_name(p.index))
+                    .cloned()
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+/// The run that stands for a point: its newest completed run, else its newest.
+pub fn representative(runs: &[RunEntry]) -> Option<&RunEntry> {
+    runs.iter().find(|r| r.state == RunState::Completed).or(runs.first())
+}
+
+/// Writes `index.csv` (point, run folder, varied values, status, final
+/// losses) and, when any point has a final image, `sheet.png`. Returns how
+/// many points have completed.
+pub fn collect(sweep: &Sweep) -> Result<usize> {
+    let dir = sweep.dir();
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let found = sweep.find_runs();
+    let mut w =
+        csv::Writer::from_path(dir.join("index.csv")).with_context(|| format!("cannot write {}", dir.display()))?;
+    let mut header = vec!["point".to_string(), "run".into()];
+    header.extend(sweep.keys.iter().cloned());
+    header.extend(["status", "total", "content", "style", "tv"].map(String::from));
+    w.write_record(&header)?;
+    let mut done = 0;
+    let mut with_images = Vec::new();
+    for (p, runs) in sweep.points.iter().zip(&found) {
+        let rep = representative(runs);
+        let mut row = vec![
+            p.index.to_string(),
+            rep.map(|r| r.dir.display().to_string()).unwrap_or_default(),
+        ];
+        row.extend(p.values.iter().map(|(_, v)| display_value(v)));
+        row.push(rep.map(|r| r.state.to_string()).unwrap_or_else(|| "pending".into()));
+        let l = rep.and_then(|r| r.losses());
+        let parts: [fn(&crate::record::Losses) -> f64; 4] = [|l| l.total, |l| l.content, |l| l.style, |l| l.tv];
+        for f in parts {
+            row.push(l.map(|l| format!("{:e}", f(&l))).unwrap_or_default());
+        }
+        w.write_record(&row)?;
+        if let Some(r) = rep {
+            done += usize::from(r.state == RunState::Completed);
+            if crate::record::RunPaths::new(&r.dir).final_image().exists() {
+                with_images.push(r.dir.clone());
+            }
+        }
+    }
+    w.flush()?;
+    if !with_images.is_empty() {
+        crate::review::sheet::write_sheet(&review::Comparison::load(&with_images), &dir.join("sheet.png"))?;
+    }
+    Ok(done)
+}
+
+/// A Slurm batch script: a job array with one point per task on one GPU,
+/// writing to the sweep's results folder (which every node must see).
+pub fn slurm_script(sweep: &Sweep, stylelab: &Path, workdir: &Path) -> String {
+    let n = sweep.points.len();
+    let source = config::absolute(&sweep.source);
+    let mut sets = String::new();
+    for o in &sweep.overrides {
+        let v = match &o.value {
+            toml::Value::String(s) => format!("\"{s}\""),
+            other => other.to_string(),
+        };
+        sets += &format!(" --set '{}={}'", o.key, v.replace('\'', "'\\''"));
+    }
+    let dir = sweep.dir();
+    format!(
+        r#"#!/bin/bash
+# Generated by stylelab {version} for {source}
+# {n} points ({mode}) over: {keys}
+# Results go to {results}: every node must see this path (shared storage).
+# Submit with:   sbatch {script}
+# When done:     stylelab sweep {source} --collect
+#SBATCH --job-name=stylelab-{slug}
+#SBATCH --array=0-{last}
+#SBATCH --gres=gpu:1
+#SBATCH --cpus-per-task=4
+#SBATCH --output={dir}/slurm-%A_%a.out
+set -euo pipefail
+cd {workdir}
+exec {exe} sweep {source} --point "$SLURM_ARRAY_TASK_ID" --results {results}{sets}
+"#,
+        version = env!("CARGO_PKG_VERSION"),
+        source = source.display(),
+        mode = if sweep.mode == Mode::Zip { "zip" } else { "grid" },
+        keys = sweep.keys.join(", "),
+        results = sweep.results.display(),
+        script = dir.join("sweep.sbatch").display(),
+        slug = crate::sinks::slug(&sweep.name),
+        last = n.saturating_sub(1),
+        dir = dir.display(),
+        workdir = workdir.display(),
+        exe = stylelab.display(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(text: &str) -> toml::Table {
+        toml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn a_grid_is_every_combination_first_key_slowest() {
+        let t = table(
+            r#"
+"loss.style_weight" = [1e2, 1e3, 1e4]
+"loss.style_layers" = [{ relu1_1 = 1.0 }, { relu1_1 = 1.0, relu2_1 = 1.0 }]
+"#,
+        );
+        let (mode, keys, points) = expand(&t).unwrap();
+        assert_eq!(mode, Mode::Grid);
+        assert_eq!(points.len(), 6);
+        // toml tables sort their keys.
+        assert_eq!(keys, vec!["loss.style_layers", "loss.style_weight"]);
+        assert_eq!(
+            points[0].describe(),
+            "loss.style_layers={ relu1_1 = 1.0 }, loss.style_weight=100.0"
+        );
+        assert_eq!(
+            points[1].describe(),
+            "loss.style_layers={ relu1_1 = 1.0 }, loss.style_weight=1000.0"
+        );
+        assert_eq!(
+            points[5].describe(),
+            "loss.style_layers={ relu1_1 = 1.0, relu2_1 = 1.0 }, loss.style_weight=10000.0"
+        );
+        assert_eq!(
+            points.iter().map(|p| p.index).collect::<Vec<_>>(),
+            (0..6).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn zip_takes_the_lists_in_step() {
+        let t = table("mode = \"zip\"\n\"loss.style_weight\" = [1, 2]\n\"optim.seed\" = [7, 8]\n");
+        let (mode, _, points) = expand(&t).unwrap();
+        assert_eq!(mode, Mode::Zip);
+        assert_eq!(
+            points.iter().map(Point::describe).collect::<Vec<_>>(),
+            vec!["loss.style_weight=1, optim.seed=7", "loss.style_weight=2, optim.seed=8"]
+        );
+        let bad = table("mode = \"zip\"\na = [1, 2]\nb = [1]\n");
+        assert!(expand(&bad).unwrap_err().contains("\"a\" has 2 values, \"b\" has 1"));
+    }
+
+    #[test]
+    fn nested_tables_are_dotted_keys_and_bad_values_are_named() {
+        let t = table("[loss]\nstyle_weight = [1, 2]\n");
+        assert_eq!(expand(&t).unwrap().1, vec!["loss.style_weight"]);
+        assert!(
+            expand(&table("\"loss.tv_weight\" = 3"))
+                .unwrap_err()
+                .contains("is not a list")
+        );
+        assert!(
+            expand(&table("mode = \"cube\"\na = [1]"))
+                .unwrap_err()
+                .contains("use \"grid\" or \"zip\"")
+        );
+        assert!(expand(&table("")).unwrap_err().contains("lists no keys"));
+    }
+}

@@ -1,0 +1,345 @@
+//! Review commands on a fixture results folder (tests/fixtures/results):
+//! two completed runs that differ in style weight and layers, a run whose
+//! CSV was cut mid-line and whose process is gone, one without a summary,
+//! and one written before the loss-weight columns existed. Plus sweeps.
+
+mod common;
+
+use assert_cmd::Command;
+use insta::assert_snapshot;
+use std::path::{Path, PathBuf};
+
+fn fixtures() -> PathBuf {
+    common::root().join("tests/fixtures/results")
+}
+
+fn stylelab() -> Command {
+    let mut c = Command::cargo_bin("stylelab").unwrap();
+    c.env("NO_COLOR", "1");
+    c
+}
+
+fn stdout(c: &mut Command) -> String {
+    let out = c.assert().success().get_output().stdout.clone();
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn runs_as_a_table() {
+    let out = stdout(stylelab().args(["runs", "--results"]).arg(fixtures()));
+    assert_snapshot!(out);
+}
+
+#[test]
+fn runs_as_csv_sorted_by_total() {
+    let out = stdout(
+        stylelab()
+            .args(["runs", "--format", "csv", "--sort", "total", "--results"])
+            .arg(fixtures()),
+    );
+    assert_snapshot!(out);
+}
+
+#[test]
+fn runs_as_json_filtered() {
+    let out = stdout(
+        stylelab()
+            .args(["runs", "--format", "json", "--filter", "style-", "--results"])
+            .arg(fixtures()),
+    );
+    let parsed: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(parsed.as_array().unwrap().len(), 2);
+    assert_snapshot!(out);
+}
+
+#[test]
+fn corrupt_and_partial_runs_are_listed_with_a_clear_status() {
+    let listing = stylelab::review::table::Listing::load(&fixtures(), None, Some("run")).unwrap();
+    let states: Vec<(String, String, String)> = listing
+        .runs
+        .iter()
+        .map(|r| (r.id.clone(), r.state.to_string(), stylelab::review::table::note(r)))
+        .collect();
+    assert_eq!(
+        states,
+        vec![
+            ("20260101-100000-style-low".into(), "completed".into(), "".into()),
+            ("20260101-110000-style-high".into(), "completed".into(), "".into()),
+            (
+                "20260101-120000-cut-csv".into(),
+                "died".into(),
+                "process gone after step 3".into()
+            ),
+            (
+                "20260101-130000-no-summary".into(),
+                "broken".into(),
+                "no summary.json (killed before its first step, or not a run)".into()
+            ),
+            ("20260101-140000-old-format".into(), "stopped".into(), "".into()),
+        ]
+    );
+    // The cut run's numbers come from its last whole row.
+    assert_eq!(listing.runs[2].steps(), 3);
+    let err = stylelab::review::table::Listing::load(&fixtures(), None, Some("colour"))
+        .err()
+        .unwrap();
+    assert!(err.contains("cannot sort by 'colour'"), "{err}");
+}
+
+#[test]
+fn compare_prints_curves_differences_and_final_values() {
+    let out = stdout(
+        stylelab()
+            .args(["compare", "style-low", "style-high", "--log", "--results"])
+            .arg(fixtures()),
+    );
+    assert_snapshot!(out);
+}
+
+#[test]
+fn compare_writes_png_and_svg_figures() {
+    let tmp = tempfile::tempdir().unwrap();
+    for ext in ["png", "svg"] {
+        let out = tmp.path().join(format!("cmp.{ext}"));
+        stylelab()
+            .args([
+                "compare",
+                "style-low",
+                "style-high",
+                "20260101-140000",
+                "--metric",
+                "style",
+                "--smooth",
+                "0.5",
+                "--log",
+                "--out",
+            ])
+            .arg(&out)
+            .arg("--results")
+            .arg(fixtures())
+            .assert()
+            .success();
+        let bytes = std::fs::read(&out).unwrap();
+        assert!(bytes.len() > 1000, "{ext}: {} bytes", bytes.len());
+        if ext == "png" {
+            let img = image::open(&out).unwrap();
+            assert_eq!((img.width(), img.height()), (1200, 750));
+        } else {
+            let text = String::from_utf8(bytes).unwrap();
+            assert!(
+                text.starts_with("<svg") && text.contains("width=\"1200\"") && text.contains("style-high"),
+                "{}",
+                &text[..200]
+            );
+        }
+    }
+    // A column one run lacks is simply not drawn for it; one no run has is an error.
+    let err = stylelab()
+        .args([
+            "compare",
+            "style-low",
+            "style-high",
+            "--metric",
+            "style:relu9_9",
+            "--results",
+        ])
+        .arg(fixtures())
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    assert!(
+        String::from_utf8(err)
+            .unwrap()
+            .contains("no run has a 'style:relu9_9' column")
+    );
+}
+
+#[test]
+fn runs_are_named_by_unique_prefixes() {
+    let r = |s: &str| stylelab::review::resolve_run(&fixtures(), s);
+    assert!(r("style-low").unwrap().ends_with("20260101-100000-style-low"));
+    assert!(r("20260101-11").unwrap().ends_with("20260101-110000-style-high"));
+    assert!(r("style").unwrap_err().contains("matches 2 runs"));
+    assert!(r("nothing").unwrap_err().contains("no run matches 'nothing'"));
+}
+
+#[test]
+fn sheet_is_a_grid_of_labelled_images() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("sheet.png");
+    let msg = stdout(
+        stylelab()
+            .args(["sheet", "style-low", "style-high", "old-format", "--out"])
+            .arg(&out)
+            .arg("--results")
+            .arg(fixtures()),
+    );
+    assert!(msg.contains("3 runs"), "{msg}");
+    let img = image::open(&out).unwrap().to_rgb8();
+    // 2 columns × 2 rows of 344-pixel-wide cells; labels under each image.
+    assert_eq!(img.width(), 2 * 344);
+    let cmp = stylelab::review::Comparison::load(&[
+        fixtures().join("20260101-100000-style-low"),
+        fixtures().join("20260101-110000-style-high"),
+    ]);
+    let labels = stylelab::review::sheet::labels(&cmp);
+    assert_eq!(
+        labels[0],
+        vec!["style-low (completed)", "style_layers.relu2_1=—", "style_weight=100.0"]
+    );
+    assert_eq!(labels[1][2], "style_weight=1000.0");
+    // The image is there: the first cell's centre has the run's colour.
+    let p = img.get_pixel(12 + 160, 12 + 300).0;
+    assert!(p[0] > 150 && p[2] < 100, "{p:?}");
+}
+
+#[test]
+fn show_prints_the_image_and_the_key_numbers() {
+    let out = stdout(
+        stylelab()
+            .args(["show", "style-high", "--width", "20", "--results"])
+            .arg(fixtures()),
+    );
+    assert!(out.contains("style-high: completed after 4 of 4 steps"), "{out}");
+    assert!(out.contains("final total"), "{out}");
+    let err = stylelab()
+        .args(["show", "style-high", "--step", "7", "--results"])
+        .arg(fixtures())
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    assert!(
+        String::from_utf8(err)
+            .unwrap()
+            .contains("no snapshot at step 7 (snapshots at: 2)")
+    );
+}
+
+/// A two-point sweep on the random network.
+fn sweep_file(dir: &Path) -> PathBuf {
+    let path = common::tiny_experiment(dir, "sw", "");
+    let mut text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("iterations = 8", "iterations = 2");
+    text += "\n[sweep]\n\"loss.style_weight\" = [10.0, 1000.0]\n";
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn a_sweep_runs_its_points_resumes_and_collects() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = sweep_file(tmp.path());
+    let dry = stdout(stylelab().arg("sweep").arg(&exp).arg("--dry-run"));
+    assert!(dry.contains("2 points (grid) over loss.style_weight"), "{dry}");
+    assert!(
+        dry.contains("0    pending    loss.style_weight=10.0")
+            && dry.contains("1    pending    loss.style_weight=1000.0"),
+        "{dry}"
+    );
+    // One point, as a cluster task would.
+    stylelab()
+        .arg("sweep")
+        .arg(&exp)
+        .args(["--point", "1"])
+        .assert()
+        .success();
+    let dry = stdout(stylelab().arg("sweep").arg(&exp).arg("--dry-run"));
+    assert!(dry.contains("0    pending") && dry.contains("1    completed"), "{dry}");
+    // The whole sweep skips what is done.
+    let out = stdout(stylelab().arg("sweep").arg(&exp));
+    assert!(
+        out.contains("point 1 (loss.style_weight=1000.0): completed in"),
+        "{out}"
+    );
+    assert!(out.contains("2 of 2 points completed"), "{out}");
+    let sweep_dir = tmp.path().join("results/sw-sweep");
+    let index = std::fs::read_to_string(sweep_dir.join("index.csv")).unwrap();
+    let lines: Vec<&str> = index.lines().collect();
+    assert_eq!(lines[0], "point,run,loss.style_weight,status,total,content,style,tv");
+    assert!(
+        lines[1].starts_with("0,") && lines[1].contains("-sw-p000,10.0,completed,"),
+        "{index}"
+    );
+    assert!(
+        lines[2].starts_with("1,") && lines[2].contains("-sw-p001,1000.0,completed,"),
+        "{index}"
+    );
+    assert!(image::open(sweep_dir.join("sheet.png")).is_ok());
+    // Each point is an ordinary run with its own resolved experiment.
+    let run = stylelab::review::list_runs(&tmp.path().join("results"))
+        .into_iter()
+        .find(|r| r.name() == "sw-p001")
+        .unwrap();
+    let resolved = std::fs::read_to_string(run.dir.join("experiment.toml")).unwrap();
+    assert!(
+        resolved.contains("style_weight = 1000.0") && !resolved.contains("[sweep]"),
+        "{resolved}"
+    );
+    // --collect rebuilds the index from the runs alone.
+    std::fs::remove_file(sweep_dir.join("index.csv")).unwrap();
+    let out = stdout(stylelab().arg("sweep").arg(&exp).arg("--collect"));
+    assert!(out.contains("2 of 2 points completed"), "{out}");
+    assert_eq!(std::fs::read_to_string(sweep_dir.join("index.csv")).unwrap(), index);
+}
+
+#[test]
+fn a_sweep_emits_a_slurm_job_array() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = sweep_file(tmp.path());
+    let script = tmp.path().join("job.sbatch");
+    stylelab()
+        .arg("sweep")
+        .arg(&exp)
+        .args(["--emit", "slurm", "--out"])
+        .arg(&script)
+        .args(["--set", "images.size=32"])
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(&script).unwrap();
+    let results = tmp.path().join("results");
+    for want in [
+        "#!/bin/bash".to_string(),
+        "#SBATCH --array=0-1".into(),
+        "#SBATCH --gres=gpu:1".into(),
+        "#SBATCH --job-name=stylelab-sw".into(),
+        format!("#SBATCH --output={}/sw-sweep/slurm-%A_%a.out", results.display()),
+        format!(
+            "sweep {} --point \"$SLURM_ARRAY_TASK_ID\" --results {} --set 'images.size=32'",
+            exp.display(),
+            results.display()
+        ),
+        "stylelab sweep".into(),
+    ] {
+        assert!(text.contains(&want), "missing {want:?} in\n{text}");
+    }
+    assert!(!results.exists(), "emitting runs nothing");
+}
+
+#[test]
+fn sweep_errors_name_the_point() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = sweep_file(tmp.path());
+    let text = std::fs::read_to_string(&exp)
+        .unwrap()
+        .replace("[10.0, 1000.0]", "[10.0, -1.0]");
+    std::fs::write(&exp, text).unwrap();
+    let err = stylelab()
+        .arg("sweep")
+        .arg(&exp)
+        .arg("--dry-run")
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8(err).unwrap();
+    assert!(
+        err.contains("sweep point 1 (loss.style_weight=-1.0)") && err.contains("-1 is negative"),
+        "{err}"
+    );
+}
