@@ -276,6 +276,27 @@ fn tidy_serde_message(msg: &str) -> String {
     msg.trim().replace('`', "'")
 }
 
+/// A TOML table as dotted keys and their (non-table) values, in order:
+/// `[loss.style_layers] relu1_1 = 1.0` → `("loss.style_layers.relu1_1", 1.0)`.
+pub fn dotted_keys(table: &toml::Table) -> Vec<(String, toml::Value)> {
+    fn walk(prefix: &str, table: &toml::Table, out: &mut Vec<(String, toml::Value)>) {
+        for (k, v) in table {
+            let key = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            match v {
+                toml::Value::Table(t) => walk(&key, t, out),
+                other => out.push((key, other.clone())),
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk("", table, &mut out);
+    out
+}
+
 /// The project folder of an experiment file: the parent of `experiments/`
 /// when the file lives there, else the file's own folder. Defaults such as
 /// `weights/…` and `results` resolve against it.

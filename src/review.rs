@@ -183,27 +183,14 @@ pub fn flat_config(dir: &Path) -> BTreeMap<String, String> {
     let Ok(table) = toml::from_str::<toml::Table>(&text) else {
         return out;
     };
-    flatten("", &table, &mut out);
-    out
-}
-
-fn flatten(prefix: &str, table: &toml::Table, out: &mut BTreeMap<String, String>) {
-    for (k, v) in table {
-        let key = if prefix.is_empty() {
-            k.clone()
-        } else {
-            format!("{prefix}.{k}")
+    for (key, value) in crate::config::dotted_keys(&table) {
+        let text = match value {
+            toml::Value::String(s) => s,
+            other => other.to_string(),
         };
-        match v {
-            toml::Value::Table(t) => flatten(&key, t, out),
-            toml::Value::String(text) => {
-                out.insert(key, text.clone());
-            }
-            other => {
-                out.insert(key, other.to_string());
-            }
-        }
+        out.insert(key, text);
     }
+    out
 }
 
 /// Keys whose values are not the same in every config (a key missing from

@@ -56,26 +56,11 @@ pub struct Sweep {
     pub overrides: Vec<Override>,
 }
 
-/// Flattens `[sweep]`: `"loss.style_weight" = [...]` and nested tables
-/// (`[sweep.loss] style_weight = [...]`) both give dotted keys.
-fn flatten(prefix: &str, table: &toml::Table, out: &mut Vec<(String, toml::Value)>) {
-    for (k, v) in table {
-        let key = if prefix.is_empty() {
-            k.clone()
-        } else {
-            format!("{prefix}.{k}")
-        };
-        match v {
-            toml::Value::Table(t) => flatten(&key, t, out),
-            other => out.push((key, other.clone())),
-        }
-    }
-}
-
 /// The points of a `[sweep]` table.
 pub fn expand(table: &toml::Table) -> Result<(Mode, Vec<String>, Vec<Point>), String> {
-    let mut entries = Vec::new();
-    flatten("", table, &mut entries);
+    // `"loss.style_weight" = [...]` and `[sweep.loss] style_weight = [...]`
+    // both give dotted keys.
+    let entries = config::dotted_keys(table);
     let mut mode = Mode::Grid;
     let mut lists: Vec<(String, Vec<toml::Value>)> = Vec::new();
     for (k, v) in entries {

@@ -19,15 +19,7 @@ fn run_ok(exp: &Path, args: &[&str]) {
 fn a_run_writes_every_file_of_the_schema_and_the_loss_falls() {
     let tmp = tempfile::tempdir().unwrap();
     let exp = common::tiny_experiment(tmp.path(), "e2e", "");
-    let out = stylelab()
-        .arg("run")
-        .arg(&exp)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let out = String::from_utf8(out).unwrap();
+    let out = common::stdout_of(stylelab().arg("run").arg(&exp));
     assert!(out.contains("e2e: completed after 8 of 8 steps"), "{out}");
 
     let dir = common::only_run(tmp.path());
@@ -222,15 +214,7 @@ fn a_loss_that_overflows_fails_the_run_and_keeps_the_last_finite_image() {
 fn check_reports_what_it_validated() {
     let tmp = tempfile::tempdir().unwrap();
     let exp = common::tiny_experiment(tmp.path(), "chk", "");
-    let out = stylelab()
-        .arg("check")
-        .arg(&exp)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let out = String::from_utf8(out).unwrap();
+    let out = common::stdout_of(stylelab().arg("check").arg(&exp));
     assert!(out.contains("chk.toml: ok"), "{out}");
     assert!(
         out.contains("relu1_1, relu2_1, relu3_1, relu4_1, relu4_2, relu5_1"),

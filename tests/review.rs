@@ -19,10 +19,7 @@ fn stylelab() -> Command {
     c
 }
 
-fn stdout(c: &mut Command) -> String {
-    let out = c.assert().success().get_output().stdout.clone();
-    String::from_utf8(out).unwrap()
-}
+use common::stdout_of as stdout;
 
 #[test]
 fn runs_as_a_table() {

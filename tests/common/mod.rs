@@ -76,3 +76,8 @@ pub fn only_run(dir: &Path) -> PathBuf {
     assert_eq!(runs.len(), 1, "expected one run folder, found {runs:?}");
     runs[0].clone()
 }
+
+/// Runs a command that must succeed; its standard output.
+pub fn stdout_of(cmd: &mut assert_cmd::Command) -> String {
+    String::from_utf8(cmd.assert().success().get_output().stdout.clone()).expect("utf-8 output")
+}
