@@ -252,3 +252,34 @@ fn a_hang_up_ends_the_dashboard_and_not_its_run() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn editing_an_experiment_revalidates_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    project(tmp.path());
+    // An "editor" that adds a table stylelab does not know.
+    let editor = tmp.path().join("editor.sh");
+    std::fs::write(&editor, "#!/bin/sh\nprintf '\\n[extras]\\nx = 1\\n' >> \"$1\"\n").unwrap();
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&editor)
+        .status()
+        .unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("stylelab");
+    let t = Tmux::start(
+        "edit",
+        &format!(
+            "EDITOR={} {} tui {}; echo EXITED:$?; sleep 60",
+            editor.display(),
+            bin.display(),
+            tmp.path().display()
+        ),
+    );
+    t.wait_for("the experiment list", |s| s.contains("✓ tiny.toml"));
+    t.keys(&["e"]);
+    let s = t.wait_for("the new error", |s| s.contains("✗ tiny.toml"));
+    assert!(s.contains("tiny.toml:18: extras: unknown field"), "{s}");
+    t.keys(&["q"]);
+    t.wait_for("the dashboard to exit", |s| s.contains("EXITED:0"));
+    assert_eq!(t.display("#{alternate_on} #{cursor_flag}"), "0 1");
+}
