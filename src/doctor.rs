@@ -43,14 +43,7 @@ pub fn report(weights_dir: &Path) -> Vec<String> {
         tch::get_num_threads()
     ));
     out.push(format!("weights      in {}:", weights_dir.display()));
-    let mut files: Vec<_> = std::fs::read_dir(weights_dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
-        .collect();
-    files.sort();
+    let files = crate::files_with_extension(weights_dir, "safetensors");
     if files.is_empty() {
         out.push("  none; run `stylelab weights fetch` (see the README)".into());
     }

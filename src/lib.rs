@@ -26,3 +26,17 @@ pub use cli::run;
 
 /// The libtorch this binary was built against.
 pub const LIBTORCH_VERSION: &str = env!("STYLELAB_LIBTORCH_VERSION");
+
+/// The files in `dir` whose names end in `.ext`, sorted; none when `dir`
+/// cannot be read.
+pub fn files_with_extension(dir: &std::path::Path, ext: &str) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
+        .collect();
+    files.sort();
+    files
+}

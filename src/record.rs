@@ -137,6 +137,68 @@ impl MetricsHeader {
     }
 }
 
+/// Reads metrics rows: the column positions come from the header line
+/// once, not from a name lookup per field per row.
+#[derive(Debug, Clone)]
+pub struct MetricsReader {
+    pub header: MetricsHeader,
+    width: usize,
+    base: [usize; 7],
+    layers: Vec<usize>,
+    weights: Option<[usize; 3]>,
+}
+
+impl MetricsReader {
+    /// From a metrics.csv header line.
+    pub fn new(header_line: &str) -> Result<Self, String> {
+        let names: Vec<&str> = header_line.trim_end_matches(['\r', '\n']).split(',').collect();
+        let header = MetricsHeader::parse(&names)?;
+        let at = |name: &str| names.iter().position(|n| *n == name).expect("parse checked the column");
+        let base = BASE_COLUMNS.map(at);
+        let layers = header.layers.iter().map(|l| at(l)).collect();
+        let weights = header.has_weights.then(|| WEIGHT_COLUMNS.map(at));
+        Ok(MetricsReader {
+            header,
+            width: names.len(),
+            base,
+            layers,
+            weights,
+        })
+    }
+
+    /// One row of the file.
+    pub fn row(&self, line: &str) -> Result<StepMetrics, String> {
+        let fields: Vec<&str> = line.trim_end_matches(['\r', '\n']).split(',').collect();
+        if fields.len() != self.width {
+            return Err(format!("row has {} fields, header has {}", fields.len(), self.width));
+        }
+        let get = |i: usize| -> Result<f64, String> {
+            fields[i]
+                .trim()
+                .parse::<f64>()
+                .map_err(|_| format!("'{}' in column {} is not a number", fields[i], i + 1))
+        };
+        let [iter, evals, elapsed_s, total, content, style, tv] = self.base;
+        let (cw, sw, tw) = match self.weights {
+            Some([c, s, t]) => (get(c)?, get(s)?, get(t)?),
+            None => (f64::NAN, f64::NAN, f64::NAN),
+        };
+        Ok(StepMetrics {
+            iter: get(iter)? as u64,
+            evals: get(evals)? as u64,
+            elapsed_s: get(elapsed_s)?,
+            total: get(total)?,
+            content: get(content)?,
+            style: get(style)?,
+            tv: get(tv)?,
+            layers: self.layers.iter().map(|&i| get(i)).collect::<Result<_, _>>()?,
+            content_weight: cw,
+            style_weight: sw,
+            tv_weight: tw,
+        })
+    }
+}
+
 impl StepMetrics {
     /// The CSV fields, in the order of `header.columns()`.
     pub fn to_fields(&self, header: &MetricsHeader) -> Vec<String> {
@@ -154,44 +216,6 @@ impl StepMetrics {
             out.extend([self.content_weight, self.style_weight, self.tv_weight].map(fmt_f64));
         }
         out
-    }
-
-    /// Parses one CSV record given the file's header fields.
-    pub fn from_fields(header_fields: &[&str], header: &MetricsHeader, fields: &[&str]) -> Result<Self, String> {
-        if fields.len() != header_fields.len() {
-            return Err(format!(
-                "row has {} fields, header has {}",
-                fields.len(),
-                header_fields.len()
-            ));
-        }
-        let get = |name: &str| -> Result<f64, String> {
-            let i = header_fields
-                .iter()
-                .position(|f| *f == name)
-                .ok_or(format!("no column '{name}'"))?;
-            fields[i]
-                .trim()
-                .parse::<f64>()
-                .map_err(|_| format!("'{}' in column '{name}' is not a number", fields[i]))
-        };
-        let layers = header.layers.iter().map(|l| get(l)).collect::<Result<_, _>>()?;
-        let weight = |name: &str| {
-            if header.has_weights { get(name) } else { Ok(f64::NAN) }
-        };
-        Ok(StepMetrics {
-            iter: get("iter")? as u64,
-            evals: get("evals")? as u64,
-            elapsed_s: get("elapsed_s")?,
-            total: get("total")?,
-            content: get("content")?,
-            style: get("style")?,
-            tv: get("tv")?,
-            layers,
-            content_weight: weight("content_weight")?,
-            style_weight: weight("style_weight")?,
-            tv_weight: weight("tv_weight")?,
-        })
     }
 
     /// The value of a named column (`total`, `style:relu1_1`, …).
@@ -340,27 +364,24 @@ pub fn read_metrics(dir: &Path) -> Result<(MetricsHeader, Vec<StepMetrics>, Opti
 pub fn parse_metrics(text: &str) -> Result<(MetricsHeader, Vec<StepMetrics>, Option<String>), String> {
     let mut lines = text.split('\n');
     let head_line = lines.next().filter(|l| !l.trim().is_empty()).ok_or("empty file")?;
-    let head_fields: Vec<&str> = head_line.trim_end_matches('\r').split(',').collect();
-    let header = MetricsHeader::parse(&head_fields)?;
+    let reader = MetricsReader::new(head_line)?;
     let mut rows = Vec::new();
     let mut note = None;
     let body: Vec<&str> = lines.collect();
     for (i, line) in body.iter().enumerate() {
-        let line = line.trim_end_matches('\r');
-        if line.is_empty() {
+        if line.trim().is_empty() {
             continue;
         }
-        let fields: Vec<&str> = line.split(',').collect();
-        match StepMetrics::from_fields(&head_fields, &header, &fields) {
+        match reader.row(line) {
             Ok(row) => rows.push(row),
             // A partial last line: the writer was cut off mid-row.
-            Err(e) if i + 1 >= body.len() || body[i + 1..].iter().all(|l| l.trim().is_empty()) => {
+            Err(e) if body[i + 1..].iter().all(|l| l.trim().is_empty()) => {
                 note = Some(format!("last line {} is incomplete ({e}); ignored", i + 2));
             }
             Err(e) => return Err(format!("line {}: {e}", i + 2)),
         }
     }
-    Ok((header, rows, note))
+    Ok((reader.header, rows, note))
 }
 
 #[cfg(test)]

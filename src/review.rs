@@ -103,15 +103,12 @@ pub fn last_row(dir: &Path) -> Option<StepMetrics> {
     let len = f.metadata().ok()?.len();
     let mut head = String::new();
     BufReader::new(&f).read_line(&mut head).ok()?;
-    let fields: Vec<&str> = head.trim_end().split(',').collect();
-    let header = MetricsHeader::parse(&fields).ok()?;
+    let reader = record::MetricsReader::new(&head).ok()?;
     let tail_len = len.min(16 * 1024);
     f.seek(SeekFrom::Start(len - tail_len)).ok()?;
     let mut tail = String::new();
     f.read_to_string(&mut tail).ok()?;
-    tail.lines()
-        .rev()
-        .find_map(|l| StepMetrics::from_fields(&fields, &header, &l.split(',').collect::<Vec<_>>()).ok())
+    tail.lines().rev().find_map(|l| reader.row(l).ok())
 }
 
 /// Reads one run folder.

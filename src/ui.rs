@@ -267,14 +267,7 @@ impl Runtime {
     /// Checks every experiment on a background thread, one message per pass.
     fn validate(&self) {
         let dir = self.project.join("experiments");
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-            .collect();
-        paths.sort();
+        let paths = crate::files_with_extension(&dir, "toml");
         let pending: Vec<ExperimentEntry> = paths
             .iter()
             .map(|p| ExperimentEntry {

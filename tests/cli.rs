@@ -222,16 +222,7 @@ fn check_reports_what_it_validated() {
     );
     assert!(!tmp.path().join("results").exists(), "check must not create results");
     // Bad input: a clear error, exit code 2, no panic.
-    let err = stylelab()
-        .arg("check")
-        .arg(&exp)
-        .args(["--set", "images.size=0"])
-        .assert()
-        .code(2)
-        .get_output()
-        .stderr
-        .clone();
-    let err = String::from_utf8(err).unwrap();
+    let err = common::stderr_of(stylelab().arg("check").arg(&exp).args(["--set", "images.size=0"]), 2);
     assert!(
         err.starts_with("Error: ") && err.contains("--set images.size: 0 px is out of range"),
         "{err}"
@@ -243,16 +234,10 @@ fn check_reports_what_it_validated() {
 fn an_unwritable_results_folder_is_a_clear_error() {
     let tmp = tempfile::tempdir().unwrap();
     let exp = common::tiny_experiment(tmp.path(), "ro", "");
-    let err = stylelab()
-        .arg("run")
-        .arg(&exp)
-        .args(["--results", "/dev/null/results"])
-        .assert()
-        .code(2)
-        .get_output()
-        .stderr
-        .clone();
-    let err = String::from_utf8(err).unwrap();
+    let err = common::stderr_of(
+        stylelab().arg("run").arg(&exp).args(["--results", "/dev/null/results"]),
+        2,
+    );
     assert!(
         err.contains("the results folder /dev/null/results cannot be created"),
         "{err}"
@@ -319,23 +304,20 @@ fn weights_convert_reads_a_pytorch_checkpoint() {
 fn fetch_without_network_fails_fast_and_says_how_to_place_the_file() {
     let tmp = tempfile::tempdir().unwrap();
     let started = Instant::now();
-    let err = stylelab()
-        .args([
-            "weights",
-            "fetch",
-            "--source",
-            "torchvision",
-            "--url",
-            "http://127.0.0.1:9/vgg19-dcbb9e9d.pth",
-            "--dir",
-        ])
-        .arg(tmp.path())
-        .assert()
-        .code(2)
-        .get_output()
-        .stderr
-        .clone();
-    let err = String::from_utf8(err).unwrap();
+    let err = common::stderr_of(
+        stylelab()
+            .args([
+                "weights",
+                "fetch",
+                "--source",
+                "torchvision",
+                "--url",
+                "http://127.0.0.1:9/vgg19-dcbb9e9d.pth",
+                "--dir",
+            ])
+            .arg(tmp.path()),
+        2,
+    );
     assert!(started.elapsed() < Duration::from_secs(30));
     assert!(
         err.contains("could not download http://127.0.0.1:9/vgg19-dcbb9e9d.pth"),

@@ -357,3 +357,30 @@ fn compare_view_overlays_runs_and_lists_differences() {
     assert_eq!(app.tab, Tab::Compare);
     assert_snapshot!(render(&app, 120, 40));
 }
+
+#[test]
+fn clicking_a_tab_title_opens_that_tab() {
+    use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    let mut app = App::new(true);
+    let screen = render(&app, 100, 24);
+    let bar = screen.lines().next().unwrap().trim_matches('"').to_string();
+    for (tab, title) in [
+        (Tab::Runs, "2 Runs"),
+        (Tab::Compare, "4 Compare"),
+        (Tab::Experiments, "1 Experiments"),
+    ] {
+        // The first and last column of each title as drawn.
+        let start = bar[..bar.find(title).unwrap()].chars().count() as u16;
+        for column in [start, start + title.chars().count() as u16 - 1] {
+            app.tab = Tab::Live;
+            let click = MouseEvent {
+                kind: MouseEventKind::Down(MouseButton::Left),
+                column,
+                row: 0,
+                modifiers: KeyModifiers::NONE,
+            };
+            update(&mut app, Msg::Mouse(click));
+            assert_eq!(app.tab, tab, "column {column} of {title:?}");
+        }
+    }
+}

@@ -131,26 +131,20 @@ fn compare_writes_png_and_svg_figures() {
         }
     }
     // A column one run lacks is simply not drawn for it; one no run has is an error.
-    let err = stylelab()
-        .args([
-            "compare",
-            "style-low",
-            "style-high",
-            "--metric",
-            "style:relu9_9",
-            "--results",
-        ])
-        .arg(fixtures())
-        .assert()
-        .code(2)
-        .get_output()
-        .stderr
-        .clone();
-    assert!(
-        String::from_utf8(err)
-            .unwrap()
-            .contains("no run has a 'style:relu9_9' column")
+    let err = common::stderr_of(
+        stylelab()
+            .args([
+                "compare",
+                "style-low",
+                "style-high",
+                "--metric",
+                "style:relu9_9",
+                "--results",
+            ])
+            .arg(fixtures()),
+        2,
     );
+    assert!(err.contains("no run has a 'style:relu9_9' column"));
 }
 
 #[test]
@@ -201,19 +195,13 @@ fn show_prints_the_image_and_the_key_numbers() {
     );
     assert!(out.contains("style-high: completed after 4 of 4 steps"), "{out}");
     assert!(out.contains("final total"), "{out}");
-    let err = stylelab()
-        .args(["show", "style-high", "--step", "7", "--results"])
-        .arg(fixtures())
-        .assert()
-        .code(2)
-        .get_output()
-        .stderr
-        .clone();
-    assert!(
-        String::from_utf8(err)
-            .unwrap()
-            .contains("no snapshot at step 7 (snapshots at: 2)")
+    let err = common::stderr_of(
+        stylelab()
+            .args(["show", "style-high", "--step", "7", "--results"])
+            .arg(fixtures()),
+        2,
     );
+    assert!(err.contains("no snapshot at step 7 (snapshots at: 2)"));
 }
 
 /// A two-point sweep on the random network.
@@ -325,16 +313,7 @@ fn sweep_errors_name_the_point() {
         .unwrap()
         .replace("[10.0, 1000.0]", "[10.0, -1.0]");
     std::fs::write(&exp, text).unwrap();
-    let err = stylelab()
-        .arg("sweep")
-        .arg(&exp)
-        .arg("--dry-run")
-        .assert()
-        .code(2)
-        .get_output()
-        .stderr
-        .clone();
-    let err = String::from_utf8(err).unwrap();
+    let err = common::stderr_of(stylelab().arg("sweep").arg(&exp).arg("--dry-run"), 2);
     assert!(
         err.contains("sweep point 1 (loss.style_weight=-1.0)") && err.contains("-1 is negative"),
         "{err}"

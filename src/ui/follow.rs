@@ -4,7 +4,7 @@
 //! elsewhere (headless, or before an SSH session dropped).
 
 use crate::events::Term;
-use crate::record::{MetricsHeader, RunPaths, StepMetrics, Summary};
+use crate::record::{MetricsHeader, MetricsReader, RunPaths, StepMetrics, Summary};
 use crate::review;
 use image::RgbImage;
 use std::collections::BTreeMap;
@@ -22,9 +22,22 @@ pub enum LiveUpdate {
     Header(MetricsHeader),
     Rows(Vec<StepMetrics>),
     Snapshots(Vec<(u64, PathBuf)>),
-    Image { iter: u64, image: Arc<RgbImage> },
-    Steered { iter: u64, term: Term, from: f64, to: f64 },
+    Image {
+        iter: u64,
+        image: Arc<RgbImage>,
+    },
+    Steered {
+        iter: u64,
+        term: Term,
+        from: f64,
+        to: f64,
+    },
     Paused(bool),
+    /// The process running it: whether it is alive, and its resident memory.
+    Process {
+        alive: bool,
+        rss_mib: Option<f64>,
+    },
 }
 
 /// A line of events.log, parsed.
@@ -95,9 +108,33 @@ fn modified(path: &Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
-/// Decodes a PNG for display (None while it is being replaced).
+/// Longest side of images kept for display: more than a 250-column
+/// terminal shows with half blocks (2 pixels a cell).
+const DISPLAY_PIXELS: u32 = 512;
+
+/// Decodes an image for display, downscaled once here rather than at every
+/// frame (None while the file is being replaced).
 pub fn load_image(path: &Path) -> Option<Arc<RgbImage>> {
-    image::open(path).ok().map(|i| Arc::new(i.to_rgb8()))
+    let img = image::open(path).ok()?;
+    let img = if img.width().max(img.height()) > DISPLAY_PIXELS {
+        img.thumbnail(DISPLAY_PIXELS, DISPLAY_PIXELS)
+    } else {
+        img
+    };
+    Some(Arc::new(img.to_rgb8()))
+}
+
+/// Resident memory of a process, MiB.
+fn rss_mib(pid: u32) -> Option<f64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib: f64 = text
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kib / 1024.0)
 }
 
 /// Watches `dir` until `stop` is set, sending updates through `send`
@@ -105,7 +142,10 @@ pub fn load_image(path: &Path) -> Option<Arc<RgbImage>> {
 pub fn follow(dir: &Path, stop: &AtomicBool, poll: Duration, send: &dyn Fn(LiveUpdate) -> bool) {
     let paths = RunPaths::new(dir);
     let mut metrics_offset = 0u64;
-    let mut header: Option<(Vec<String>, MetricsHeader)> = None;
+    let mut reader: Option<MetricsReader> = None;
+    // The run's process while its summary says running; its final steps after.
+    let mut pid: Option<u32> = None;
+    let mut final_steps: Option<u64> = None;
     let mut events_offset = 0u64;
     let mut summary_seen: Option<SystemTime> = None;
     let mut config_sent = false;
@@ -118,37 +158,40 @@ pub fn follow(dir: &Path, stop: &AtomicBool, poll: Duration, send: &dyn Fn(LiveU
                 return;
             }
         }
-        let mut finished = false;
         if let Some(m) = modified(&paths.summary())
             && summary_seen != Some(m)
             && let Ok(s) = crate::record::read_summary(dir)
         {
             summary_seen = Some(m);
-            finished = s.status != crate::record::Status::Running;
+            let running = s.status == crate::record::Status::Running;
+            pid = if running { s.pid } else { None };
+            final_steps = (!running).then_some(s.steps);
             if !send(LiveUpdate::Summary(Box::new(s))) {
+                return;
+            }
+        }
+        if let Some(p) = pid {
+            let alive = review::process_alive(p);
+            if !send(LiveUpdate::Process {
+                alive,
+                rss_mib: if alive { rss_mib(p) } else { None },
+            }) {
                 return;
             }
         }
         let lines = read_new_lines(&paths.metrics(), &mut metrics_offset);
         let mut rows = Vec::new();
         for line in lines {
-            match &header {
+            match &reader {
                 None => {
-                    let fields: Vec<String> = line.split(',').map(str::to_string).collect();
-                    let refs: Vec<&str> = fields.iter().map(String::as_str).collect();
-                    if let Ok(h) = MetricsHeader::parse(&refs) {
-                        if !send(LiveUpdate::Header(h.clone())) {
+                    if let Ok(r) = MetricsReader::new(&line) {
+                        if !send(LiveUpdate::Header(r.header.clone())) {
                             return;
                         }
-                        header = Some((fields, h));
+                        reader = Some(r);
                     }
                 }
-                Some((fields, h)) => {
-                    let refs: Vec<&str> = fields.iter().map(String::as_str).collect();
-                    if let Ok(row) = StepMetrics::from_fields(&refs, h, &line.split(',').collect::<Vec<_>>()) {
-                        rows.push(row);
-                    }
-                }
+                Some(r) => rows.extend(r.row(&line).ok()),
             }
         }
         if !rows.is_empty() && !send(LiveUpdate::Rows(rows)) {
@@ -178,9 +221,10 @@ pub fn follow(dir: &Path, stop: &AtomicBool, poll: Duration, send: &dyn Fn(LiveU
                 return;
             }
         }
-        if finished && !final_sent {
+        if let Some(iter) = final_steps
+            && !final_sent
+        {
             final_sent = true;
-            let iter = crate::record::read_summary(dir).map(|s| s.steps).unwrap_or(0);
             if let Some(image) = load_image(&paths.final_image())
                 && !send(LiveUpdate::Image { iter, image })
             {

@@ -82,6 +82,10 @@ pub struct Live {
     pub browsing: Option<usize>,
     pub marks: Vec<SteerMark>,
     pub paused: bool,
+    /// Whether the run's process is alive, and its resident memory (MiB),
+    /// as the follower last saw them; None before it looked.
+    pub alive: Option<bool>,
+    pub rss_mib: Option<f64>,
     /// Launched from this dashboard (it may be asked to stop on quit).
     pub launched_here: bool,
 }
@@ -102,6 +106,8 @@ impl Live {
             browsing: None,
             marks: Vec::new(),
             paused: false,
+            alive: None,
+            rss_mib: None,
             launched_here,
         }
     }
@@ -119,10 +125,22 @@ impl Live {
             })
     }
 
+    /// Its summary says running (or it has none yet) and its process has
+    /// not been seen gone.
     pub fn is_running(&self) -> bool {
         self.summary
             .as_ref()
             .is_none_or(|s| s.status == crate::record::Status::Running)
+            && self.alive != Some(false)
+    }
+
+    /// Said running, but its process is gone.
+    pub fn died(&self) -> bool {
+        self.alive == Some(false)
+            && self
+                .summary
+                .as_ref()
+                .is_some_and(|s| s.status == crate::record::Status::Running)
     }
 
     pub fn iterations(&self) -> u64 {
@@ -160,6 +178,10 @@ impl Live {
             }
             LiveUpdate::Steered { iter, term, from, to } => self.marks.push(SteerMark { iter, term, from, to }),
             LiveUpdate::Paused(p) => self.paused = p,
+            LiveUpdate::Process { alive, rss_mib } => {
+                self.alive = Some(alive);
+                self.rss_mib = rss_mib;
+            }
         }
     }
 
@@ -460,14 +482,8 @@ fn on_mouse(app: &mut App, m: MouseEvent) -> Vec<Effect> {
         MouseEventKind::ScrollDown => true,
         MouseEventKind::ScrollUp => false,
         MouseEventKind::Down(_) if m.row == 0 => {
-            // The tab bar: titles laid out as in view::tabs.
-            let mut x = 11u16;
-            for tab in Tab::ALL {
-                let w = tab.title().len() as u16 + 6;
-                if m.column >= x && m.column < x + w {
-                    app.tab = tab;
-                }
-                x += w;
+            if let Some(tab) = super::view::tab_at(m.column) {
+                app.tab = tab;
             }
             return Vec::new();
         }

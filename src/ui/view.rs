@@ -108,17 +108,40 @@ pub fn view(app: &App, frame: &mut Frame) {
     }
 }
 
+const TITLE: &str = " stylelab ";
+const GAP: &str = "  ";
+
+/// The tab bar's labels, as drawn: `" 1 Experiments "`, …
+fn tab_labels() -> impl Iterator<Item = (Tab, String)> {
+    Tab::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (*t, format!(" {} {} ", i + 1, t.title())))
+}
+
+/// The tab whose label covers a column of the tab bar (for mouse clicks).
+pub fn tab_at(column: u16) -> Option<Tab> {
+    let mut x = (TITLE.len() + GAP.len()) as u16;
+    for (tab, label) in tab_labels() {
+        let w = label.chars().count() as u16;
+        if (x..x + w).contains(&column) {
+            return Some(tab);
+        }
+        x += w + GAP.len() as u16;
+    }
+    None
+}
+
 fn tabs(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let mut spans = vec![Span::styled(" stylelab ", theme.bold()), Span::raw("  ")];
-    for (i, t) in Tab::ALL.iter().enumerate() {
-        let label = format!(" {} {} ", i + 1, t.title());
-        let style = if *t == app.tab {
+    let mut spans = vec![Span::styled(TITLE, theme.bold()), Span::raw(GAP)];
+    for (tab, label) in tab_labels() {
+        let style = if tab == app.tab {
             theme.selected()
         } else {
             Style::default()
         };
         spans.push(Span::styled(label, style));
-        spans.push(Span::raw("  "));
+        spans.push(Span::raw(GAP));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
     let right = Paragraph::new("? help  q quit ")
@@ -400,7 +423,7 @@ fn progress(live: &Live, theme: &Theme, frame: &mut Frame, area: Rect) {
     let status = match &live.summary {
         Some(s) if s.status != crate::record::Status::Running => s.status.to_string(),
         _ if live.paused => "paused".into(),
-        Some(s) if s.pid.is_some_and(|p| !crate::review::process_alive(p)) => "died".into(),
+        _ if live.died() => "died".into(),
         _ => "running".into(),
     };
     let ratio = (steps as f64 / total as f64).clamp(0.0, 1.0);
@@ -424,10 +447,7 @@ fn progress(live: &Live, theme: &Theme, frame: &mut Frame, area: Rect) {
     };
     let device = live.summary.as_ref().map(|s| s.device.clone()).unwrap_or_default();
     let mem = live
-        .summary
-        .as_ref()
-        .and_then(|s| s.pid)
-        .and_then(rss_of)
+        .rss_mib
         .map(|m| format!("RSS {m:.0} MiB"))
         .or_else(|| {
             live.summary
@@ -445,19 +465,6 @@ fn progress(live: &Live, theme: &Theme, frame: &mut Frame, area: Rect) {
         Line::from(value("style  ", last.map(|r| r.style)) + &value("tv     ", last.map(|r| r.tv))),
     ];
     frame.render_widget(Paragraph::new(lines), text_area);
-}
-
-/// Resident memory of a live process, MiB.
-fn rss_of(pid: u32) -> Option<f64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kib: f64 = text
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()?;
-    Some(kib / 1024.0)
 }
 
 fn params(app: &App, live: &Live, theme: &Theme, frame: &mut Frame, area: Rect) {

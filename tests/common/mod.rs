@@ -81,3 +81,8 @@ pub fn only_run(dir: &Path) -> PathBuf {
 pub fn stdout_of(cmd: &mut assert_cmd::Command) -> String {
     String::from_utf8(cmd.assert().success().get_output().stdout.clone()).expect("utf-8 output")
 }
+
+/// Runs a command that must exit with `code`; its standard error.
+pub fn stderr_of(cmd: &mut assert_cmd::Command, code: i32) -> String {
+    String::from_utf8(cmd.assert().code(code).get_output().stderr.clone()).expect("utf-8 output")
+}
