@@ -12,7 +12,7 @@ BIN := target/release/stylelab
 SHARED_WEIGHTS := ../shared/weights/vgg19_conv1_1-conv3_4_caffe_bgr.safetensors
 PARTIAL_WEIGHTS := weights/vgg19-caffe-conv1_1-conv3_4.safetensors
 
-.PHONY: setup build run test bench texture weights-partial lint clean
+.PHONY: setup build run test lint-tools bench texture weights-partial lint clean
 
 setup: $(LIBTORCH)/lib/libtorch.so
 
@@ -48,14 +48,21 @@ run: build
 texture: weights-partial
 	$(BIN) run experiments/texture.toml
 
-test: setup
+# Lints first (formatting, then clippy with warnings as errors), then every test.
+test: setup lint-tools
 	@command -v tmux >/dev/null || { apt-get install -y -qq tmux >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq tmux); } || echo "tmux unavailable: the dashboard's tmux test will fail"
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
 	cargo test
+
+lint-tools:
+	@cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+	@cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
 
 bench: build
 	$(BIN) bench
 
-lint:
+lint: lint-tools
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 

@@ -3,7 +3,9 @@
 
 use crate::config::{self, Experiment, Override};
 use crate::engine;
+use crate::error::{self, bad_input};
 use crate::headless::{Signals, execute};
+use crate::preflight::{self, Preflight};
 use crate::record::Status;
 use crate::weights::{self, Preprocess, fetch::Source};
 use anyhow::{Context, Result};
@@ -24,8 +26,6 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
 }
-
-pub use crate::headless::RUN_DIR_PREFIX;
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
@@ -169,7 +169,7 @@ impl OverrideArgs {
         let mut out: Vec<Override> = self
             .set
             .iter()
-            .map(|s| Override::parse(s).map_err(anyhow::Error::msg))
+            .map(|s| Override::parse(s).map_err(bad_input))
             .collect::<Result<_>>()?;
         if let Some(d) = &self.device {
             out.push(Override {
@@ -230,7 +230,11 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> Resul
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return Ok(ExitCode::from(if e.use_stderr() { 2 } else { 0 }));
+            return Ok(ExitCode::from(if e.use_stderr() {
+                error::BAD_INPUT
+            } else {
+                error::SUCCESS
+            }));
         }
     };
     let Some(command) = cli.command else {
@@ -239,8 +243,13 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> Resul
             return Ok(ExitCode::SUCCESS);
         }
         let _ = <Cli as clap::CommandFactory>::command().print_help();
-        return Ok(ExitCode::from(2));
+        return Ok(ExitCode::from(error::BAD_INPUT));
     };
+    dispatch(command)
+}
+
+/// Carries out one command.
+fn dispatch(command: Command) -> Result<ExitCode> {
     match command {
         Command::Tui { dir } => {
             crate::ui::run(&dir)?;
@@ -254,9 +263,9 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> Resul
         } => run_experiment(&experiment, &overrides, print_dir),
         Command::Check { experiment, overrides } => check(&experiment, &overrides),
         Command::Doctor { weights } => {
-            for line in crate::doctor::report(&weights) {
-                println!("{line}");
-            }
+            crate::doctor::report(&weights)
+                .iter()
+                .for_each(|line| println!("{line}"));
             Ok(ExitCode::SUCCESS)
         }
         Command::Weights(w) => weights_command(w),
@@ -265,12 +274,7 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> Resul
             filter,
             format,
             results,
-        } => {
-            let listing = crate::review::table::Listing::load(&results, filter.as_deref(), sort.as_deref())
-                .map_err(anyhow::Error::msg)?;
-            print!("{}", listing.render(format));
-            Ok(ExitCode::SUCCESS)
-        }
+        } => runs(&results, filter.as_deref(), sort.as_deref(), format),
         Command::Compare {
             runs,
             metric,
@@ -294,22 +298,16 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> Resul
             emit,
             out,
         } => sweep(&experiment, &overrides, dry_run, point, collect, emit, out.as_deref()),
-        Command::Sheet { runs, out, results } => {
-            let dirs = resolve_runs(&runs, &results)?;
-            let cmp = crate::review::Comparison::load(&dirs);
-            let (w, h) = crate::review::sheet::write_sheet(&cmp, &out)?;
-            println!("wrote {} ({w}×{h}, {} runs)", out.display(), dirs.len());
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Sheet { runs, out, results } => sheet(&runs, &results, &out),
         Command::Bench(args) => crate::bench::run(&args),
         Command::BenchOne(args) => crate::bench::run_one(&args),
     }
 }
 
-/// Loads and fully checks an experiment.
-pub fn load_checked(path: &Path, overrides: &OverrideArgs) -> Result<(Experiment, config::Checked)> {
+/// Loads an experiment and runs its preflight.
+pub fn load_checked(path: &Path, overrides: &OverrideArgs) -> Result<(Experiment, Preflight)> {
     let exp = config::load(path, &overrides.to_overrides()?)?;
-    let checked = exp.check_files()?;
+    let checked = preflight::check(&exp)?;
     Ok((exp, checked))
 }
 
@@ -348,11 +346,11 @@ fn run_experiment(path: &Path, overrides: &OverrideArgs, print_dir: bool) -> Res
 
 /// 0 completed, 130 stopped, 1 failed.
 pub fn exit_code(status: Status) -> ExitCode {
-    match status {
-        Status::Completed => ExitCode::SUCCESS,
-        Status::Stopped => ExitCode::from(130),
-        Status::Failed | Status::Running => ExitCode::FAILURE,
-    }
+    ExitCode::from(match status {
+        Status::Completed => error::SUCCESS,
+        Status::Stopped => error::STOPPED,
+        Status::Failed | Status::Running => error::FAILED,
+    })
 }
 
 fn weights_command(cmd: WeightsCommand) -> Result<ExitCode> {
@@ -404,10 +402,29 @@ fn weights_command(cmd: WeightsCommand) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn runs(
+    results: &Path,
+    filter: Option<&str>,
+    sort: Option<&str>,
+    format: crate::review::table::Format,
+) -> Result<ExitCode> {
+    let listing = crate::review::table::Listing::load(results, filter, sort).map_err(bad_input)?;
+    print!("{}", listing.render(format));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn sheet(specs: &[String], results: &Path, out: &Path) -> Result<ExitCode> {
+    let dirs = resolve_runs(specs, results)?;
+    let cmp = crate::review::Comparison::load(&dirs);
+    let (w, h) = crate::review::sheet::write_sheet(&cmp, out)?;
+    println!("wrote {} ({w}×{h}, {} runs)", out.display(), dirs.len());
+    Ok(ExitCode::SUCCESS)
+}
+
 fn resolve_runs(specs: &[String], results: &Path) -> Result<Vec<PathBuf>> {
     specs
         .iter()
-        .map(|s| crate::review::resolve_run(results, s).map_err(anyhow::Error::msg))
+        .map(|s| crate::review::resolve_run(results, s).map_err(bad_input))
         .collect()
 }
 
@@ -430,7 +447,7 @@ fn compare(
     if let Some(a) = smooth
         && !(0.0..1.0).contains(&a)
     {
-        anyhow::bail!("--smooth {a}: use a weight in [0, 1), e.g. 0.6");
+        return Err(bad_input(format!("--smooth {a}: use a weight in [0, 1), e.g. 0.6")));
     }
     let dirs = resolve_runs(specs, results)?;
     let cmp = crate::review::Comparison::load(&dirs);
@@ -481,7 +498,7 @@ fn compare(
 }
 
 fn show(spec: &str, results: &Path, step: Option<u64>, width: Option<u32>) -> Result<ExitCode> {
-    let dir = crate::review::resolve_run(results, spec).map_err(anyhow::Error::msg)?;
+    let dir = crate::review::resolve_run(results, spec).map_err(bad_input)?;
     let paths = crate::record::RunPaths::new(&dir);
     let image = match step {
         None => paths.final_image(),
@@ -489,7 +506,7 @@ fn show(spec: &str, results: &Path, step: Option<u64>, width: Option<u32>) -> Re
             let path = paths.snapshot(n);
             if !path.exists() {
                 let have: Vec<String> = paths.list_snapshots().iter().map(|(i, _)| i.to_string()).collect();
-                anyhow::bail!(
+                return Err(bad_input(format!(
                     "{} has no snapshot at step {n} (snapshots at: {})",
                     dir.display(),
                     if have.is_empty() {
@@ -497,7 +514,7 @@ fn show(spec: &str, results: &Path, step: Option<u64>, width: Option<u32>) -> Re
                     } else {
                         have.join(", ")
                     }
-                );
+                )));
             }
             path
         }
@@ -518,7 +535,7 @@ fn show(spec: &str, results: &Path, step: Option<u64>, width: Option<u32>) -> Re
     println!("{}", image.display());
     match crate::record::read_summary(&dir) {
         Ok(s) => {
-            for line in crate::console::summary_lines(&s, &dir) {
+            for line in crate::console::summary_lines(&s, &dir, paths.final_image().exists()) {
                 println!("{line}");
             }
         }
@@ -536,63 +553,80 @@ fn sweep(
     emit: Option<Scheduler>,
     out: Option<&Path>,
 ) -> Result<ExitCode> {
-    use crate::sweep::{Sweep, representative};
-    let sweep = Sweep::load(path, &overrides.to_overrides()?)?;
-    let n = sweep.points.len();
+    let sweep = crate::sweep::Sweep::load(path, &overrides.to_overrides()?)?;
     if let Some(Scheduler::Slurm) = emit {
-        let script = out
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| sweep.dir().join("sweep.sbatch"));
-        if let Some(dir) = script.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        }
-        let exe = std::env::current_exe().context("cannot find the stylelab binary")?;
-        let workdir = std::env::current_dir().context("no current folder")?;
-        std::fs::write(&script, crate::sweep::slurm_script(&sweep, &exe, &workdir))
-            .with_context(|| format!("cannot write {}", script.display()))?;
-        println!(
-            "wrote {} ({n} array tasks); submit it with: sbatch {}",
-            script.display(),
-            script.display()
-        );
-        return Ok(ExitCode::SUCCESS);
-    }
-    if collect {
+        emit_slurm(&sweep, out)?;
+    } else if collect {
         let done = crate::sweep::collect(&sweep)?;
         println!(
-            "{done} of {n} points completed; wrote {}",
+            "{done} of {} points completed; wrote {}",
+            sweep.points.len(),
             sweep.dir().join("index.csv").display()
         );
-        return Ok(ExitCode::SUCCESS);
+    } else if dry_run {
+        print_points(&sweep);
+    } else {
+        return run_points(&sweep, point);
     }
-    let found = sweep.find_runs();
-    if dry_run {
-        println!(
-            "{}: {n} points ({}) over {}",
-            path.display(),
-            if sweep.mode == crate::sweep::Mode::Zip {
-                "zip"
-            } else {
-                "grid"
-            },
-            sweep.keys.join(", ")
-        );
-        for (p, runs) in sweep.points.iter().zip(&found) {
-            let state = representative(runs)
-                .map(|r| r.state.to_string())
-                .unwrap_or_else(|| "pending".into());
-            println!("  {:<4} {:<10} {}", p.index, state, p.describe());
-        }
-        return Ok(ExitCode::SUCCESS);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sweep --emit slurm`: writes the job-array script.
+fn emit_slurm(sweep: &crate::sweep::Sweep, out: Option<&Path>) -> Result<()> {
+    let script = out
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| sweep.dir().join("sweep.sbatch"));
+    if let Some(dir) = script.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
+    let exe = std::env::current_exe().context("cannot find the stylelab binary")?;
+    let workdir = std::env::current_dir().context("no current folder")?;
+    std::fs::write(&script, crate::sweep::slurm_script(sweep, &exe, &workdir))
+        .with_context(|| format!("cannot write {}", script.display()))?;
+    println!(
+        "wrote {} ({} array tasks); submit it with: sbatch {}",
+        script.display(),
+        sweep.points.len(),
+        script.display()
+    );
+    Ok(())
+}
+
+/// `sweep --dry-run`: the points and which are done.
+fn print_points(sweep: &crate::sweep::Sweep) {
+    let mode = match sweep.mode {
+        crate::sweep::Mode::Zip => "zip",
+        crate::sweep::Mode::Grid => "grid",
+    };
+    println!(
+        "{}: {} points ({mode}) over {}",
+        sweep.source.display(),
+        sweep.points.len(),
+        sweep.keys.join(", ")
+    );
+    for (p, runs) in sweep.points.iter().zip(sweep.find_runs()) {
+        let state = crate::sweep::representative(&runs)
+            .map(|r| r.state.to_string())
+            .unwrap_or_else(|| "pending".into());
+        println!("  {:<4} {:<10} {}", p.index, state, p.describe());
+    }
+}
+
+/// Runs the points not completed yet (only `point` when given), then
+/// collects the index and sheet after a whole sweep.
+fn run_points(sweep: &crate::sweep::Sweep, point: Option<usize>) -> Result<ExitCode> {
+    let n = sweep.points.len();
     if let Some(i) = point
         && i >= n
     {
-        anyhow::bail!("--point {i}: the sweep has points 0..{} ({n} in all)", n - 1);
+        return Err(bad_input(format!(
+            "--point {i}: the sweep has points 0..{} ({n} in all)",
+            n - 1
+        )));
     }
     let signals = Signals::install()?;
     let mut status = Status::Completed;
-    for (p, runs) in sweep.points.iter().zip(&found) {
+    for (p, runs) in sweep.points.iter().zip(sweep.find_runs()) {
         if point.is_some_and(|i| i != p.index) {
             continue;
         }
@@ -607,7 +641,7 @@ fn sweep(
         }
         println!("point {} of {n}: {}", p.index, p.describe());
         let exp = sweep.experiment(p)?;
-        let checked = exp.check_files()?;
+        let checked = preflight::check(&exp)?;
         let (summary, _) = execute(&exp, &checked, &signals, false)?;
         if summary.status != Status::Completed {
             status = summary.status;
@@ -617,7 +651,7 @@ fn sweep(
         }
     }
     if point.is_none() {
-        let done = crate::sweep::collect(&sweep)?;
+        let done = crate::sweep::collect(sweep)?;
         println!(
             "{done} of {n} points completed; index and sheet in {}",
             sweep.dir().display()

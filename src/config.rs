@@ -4,12 +4,17 @@
 //! `--set key=value` overrides are applied to its value tree, and
 //! [`Experiment::from_raw`] validates everything into the types the engine
 //! uses. Every error names the file, the line and the key.
+//!
+//! This box is pure: it reads the experiment file and nothing else. Whether
+//! the images decode, the weights fit and the device exists is checked by
+//! [`crate::preflight`], which both `check` and `run` call.
 
 mod locate;
 pub mod raw;
+mod validate;
 
 pub use locate::Locator;
-pub use raw::{Normalize, OptimizerKind, Pooling, RawExperiment};
+pub use raw::{MemoryFormat, Normalize, OptimizerKind, Pooling, Precision, RawExperiment};
 
 use crate::layer::Layer;
 use std::fmt;
@@ -58,7 +63,7 @@ pub struct Invalid {
     pub message: String,
 }
 
-fn invalid(key: impl Into<String>, message: impl Into<String>) -> Invalid {
+pub(crate) fn invalid(key: impl Into<String>, message: impl Into<String>) -> Invalid {
     Invalid {
         key: key.into(),
         message: message.into(),
@@ -83,7 +88,18 @@ pub enum DeviceChoice {
     Cuda(usize),
 }
 
+impl fmt::Display for DeviceChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeviceChoice::Auto => f.write_str("auto"),
+            DeviceChoice::Cpu => f.write_str("cpu"),
+            DeviceChoice::Cuda(n) => write!(f, "cuda:{n}"),
+        }
+    }
+}
+
 impl DeviceChoice {
+    /// `auto`, `cpu`, `cuda` (= `cuda:0`) or `cuda:N`.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "auto" => Some(DeviceChoice::Auto),
@@ -121,6 +137,8 @@ pub struct Experiment {
     pub style_scale: f64,
     pub weights: PathBuf,
     pub pooling: Pooling,
+    /// How the network is stored; `Auto` is decided at the start of a run.
+    pub memory_format: MemoryFormat,
     pub content_weight: f64,
     pub style_weight: f64,
     pub tv_weight: f64,
@@ -135,12 +153,13 @@ pub struct Experiment {
     pub history: usize,
     pub seed: u64,
     pub device: DeviceChoice,
+    /// What the network's convolutions run in.
+    pub precision: Precision,
     /// 0 = never.
     pub snapshot_every: u64,
     pub results: PathBuf,
-    /// The raw experiment with defaults filled and paths made absolute:
-    /// written as the run's `experiment.toml`.
-    pub resolved: RawExperiment,
+    /// The `[sweep]` table, for `stylelab sweep`; a run ignores it.
+    pub sweep: Option<toml::Table>,
     /// Keys set with `--set`, for locating errors found later.
     pub overridden: Vec<String>,
 }
@@ -334,283 +353,36 @@ pub fn clean(path: &Path) -> PathBuf {
 /// Default weights path, relative to the project root.
 pub const DEFAULT_WEIGHTS: &str = "weights/vgg19-caffe.safetensors";
 
-fn check_weight(key: &str, w: f64) -> Result<f64, Invalid> {
-    if !w.is_finite() {
-        return Err(invalid(key, format!("{w} is not a finite number")));
-    }
-    if w < 0.0 {
-        return Err(invalid(key, format!("{w} is negative; weights must be >= 0")));
-    }
-    Ok(w)
-}
-
-fn check_layers(key: &str, map: &std::collections::BTreeMap<String, f64>) -> Result<WeightedLayers, Invalid> {
-    let mut out = Vec::with_capacity(map.len());
-    for (name, &w) in map {
-        let k = format!("{key}.{name}");
-        let layer: Layer = name
-            .parse()
-            .map_err(|e: crate::layer::UnknownLayer| invalid(&k, e.to_string()))?;
-        out.push((layer, check_weight(&k, w)?));
-    }
-    out.sort_by_key(|(l, _)| *l);
-    Ok(out)
-}
-
 impl Experiment {
-    /// Validates a raw experiment read from `file`. `from_cli(key)` says
-    /// whether a key came from `--set`: its paths resolve against the
-    /// current directory rather than the file's folder.
-    pub fn from_raw(file: &Path, raw: RawExperiment, from_cli: &dyn Fn(&str) -> bool) -> Result<Self, Invalid> {
-        let file_dir = absolute(file.parent().unwrap_or(Path::new(".")));
-        let root = project_root(file);
-        let resolve = |key: &str, p: &str| -> PathBuf {
-            let p = Path::new(p);
-            if p.is_absolute() {
-                clean(p)
-            } else if from_cli(key) {
-                absolute(p)
-            } else {
-                clean(&file_dir.join(p))
-            }
-        };
-        let mut resolved = raw.clone();
-
-        let name = match &raw.name {
-            Some(n) if n.trim().is_empty() => return Err(invalid("name", "must not be empty")),
-            Some(n) => n.clone(),
-            None => file
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "run".into()),
-        };
-        resolved.name = Some(name.clone());
-
-        let img = &raw.images;
-        if img.content.trim().is_empty() {
-            return Err(invalid("images.content", "must name the content image"));
-        }
-        let content = resolve("images.content", &img.content);
-        resolved.images.content = content.display().to_string();
-
-        let style_paths = img.style.to_vec();
-        if style_paths.is_empty() {
-            return Err(invalid("images.style", "needs at least one style image"));
-        }
-        let blends = match &img.style_blend {
-            None => vec![1.0; style_paths.len()],
-            Some(b) if b.len() != style_paths.len() => {
-                return Err(invalid(
-                    "images.style_blend",
-                    format!(
-                        "has {} value(s) but images.style lists {} image(s); give one blend weight per style image",
-                        b.len(),
-                        style_paths.len()
-                    ),
-                ));
-            }
-            Some(b) => b.clone(),
-        };
-        for &b in &blends {
-            check_weight("images.style_blend", b)?;
-        }
-        if blends.iter().sum::<f64>() <= 0.0 {
-            return Err(invalid(
-                "images.style_blend",
-                "all blend weights are 0; at least one must be > 0",
-            ));
-        }
-        let styles: Vec<StyleImage> = style_paths
-            .iter()
-            .zip(&blends)
-            .map(|(p, &blend)| StyleImage {
-                path: resolve("images.style", p),
-                blend,
-            })
-            .collect();
-        resolved.images.style = raw::OneOrMany::Many(styles.iter().map(|s| s.path.display().to_string()).collect());
-        resolved.images.style_blend = Some(blends);
-
-        let init = match img.init.as_str() {
-            "content" => Init::Content,
-            "noise" => Init::Noise,
-            "" => {
-                return Err(invalid(
-                    "images.init",
-                    "must be \"content\", \"noise\" or an image path",
-                ));
-            }
-            p => {
-                let path = resolve("images.init", p);
-                resolved.images.init = path.display().to_string();
-                Init::Image(path)
-            }
-        };
-
-        if !(MIN_SIZE..=MAX_SIZE).contains(&img.size) {
-            return Err(invalid(
-                "images.size",
-                format!(
-                    "{} px is out of range; use {MIN_SIZE}..={MAX_SIZE} (the longest side of the output)",
-                    img.size
-                ),
-            ));
-        }
-        if !(img.style_scale.is_finite() && img.style_scale > 0.0 && img.style_scale <= 8.0) {
-            return Err(invalid(
-                "images.style_scale",
-                format!("{} is out of range; use a number in (0, 8]", img.style_scale),
-            ));
-        }
-        let style_px = (img.size as f64 * img.style_scale).round() as i64;
-        if !(MIN_SIZE..=MAX_SIZE).contains(&style_px) {
-            return Err(invalid(
-                "images.style_scale",
-                format!("size × style_scale = {style_px} px is out of range {MIN_SIZE}..={MAX_SIZE}"),
-            ));
-        }
-
-        let weights = match &raw.model.weights {
-            None => root.join(DEFAULT_WEIGHTS),
-            Some(w) => resolve("model.weights", w),
-        };
-        resolved.model.weights = Some(weights.display().to_string());
-
-        let l = &raw.loss;
-        let content_weight = check_weight("loss.content_weight", l.content_weight)?;
-        let style_weight = check_weight("loss.style_weight", l.style_weight)?;
-        let tv_weight = check_weight("loss.tv_weight", l.tv_weight)?;
-        let content_layers = check_layers("loss.content_layers", &l.content_layers)?;
-        let style_layers = check_layers("loss.style_layers", &l.style_layers)?;
-        if content_layers.is_empty() && style_layers.is_empty() {
-            return Err(invalid(
-                "loss",
-                "selects no layers; set content_layers and/or style_layers",
-            ));
-        }
-
-        let o = &raw.optim;
-        if !(1..=10_000_000).contains(&o.iterations) {
-            return Err(invalid(
-                "optim.iterations",
-                format!("{} is out of range; use 1..=10000000", o.iterations),
-            ));
-        }
-        if !(o.learning_rate.is_finite() && o.learning_rate > 0.0) {
-            return Err(invalid(
-                "optim.learning_rate",
-                format!("{} must be a positive number", o.learning_rate),
-            ));
-        }
-        if !(1..=1000).contains(&o.history) {
-            return Err(invalid(
-                "optim.history",
-                format!("{} is out of range; use 1..=1000", o.history),
-            ));
-        }
-        if o.seed < 0 {
-            return Err(invalid(
-                "optim.seed",
-                format!("{} is negative; use a seed >= 0", o.seed),
-            ));
-        }
-        let device = DeviceChoice::parse(&o.device).ok_or_else(|| {
-            invalid(
-                "optim.device",
-                format!(
-                    "'{}' is not a device; use \"auto\", \"cpu\", \"cuda\" or \"cuda:N\"",
-                    o.device
-                ),
-            )
-        })?;
-
-        let out = &raw.output;
-        if out.snapshot_every < 0 {
-            return Err(invalid(
-                "output.snapshot_every",
-                format!("{} is negative; use 0 for no snapshots", out.snapshot_every),
-            ));
-        }
-        let results = match &out.results {
-            None => root.join("results"),
-            Some(r) => resolve("output.results", r),
-        };
-        resolved.output.results = Some(results.display().to_string());
-
-        Ok(Experiment {
-            name,
-            source: file.to_path_buf(),
-            content,
-            styles,
-            init,
-            size: img.size as u32,
-            style_scale: img.style_scale,
-            weights,
-            pooling: raw.model.pooling,
-            content_weight,
-            style_weight,
-            tv_weight,
-            normalize: l.normalize,
-            content_layers,
-            style_layers,
-            optimizer: o.optimizer,
-            iterations: o.iterations as u64,
-            learning_rate: o.learning_rate,
-            history: o.history as usize,
-            seed: o.seed as u64,
-            device,
-            snapshot_every: out.snapshot_every as u64,
-            results,
-            resolved,
-            overridden: Vec::new(),
-        })
-    }
-
     /// Every selected layer, content and style, in forward order, once each.
     pub fn layers(&self) -> Vec<Layer> {
-        let mut all: Vec<Layer> = self
-            .content_layers
-            .iter()
-            .chain(&self.style_layers)
-            .map(|(l, _)| *l)
-            .collect();
-        all.sort();
-        all.dedup();
-        all
+        crate::layer::in_forward_order(self.content_layers.iter().chain(&self.style_layers).map(|(l, _)| *l))
     }
 
-    /// The resolved experiment as TOML text.
+    /// The resolved experiment as TOML text (see [`Experiment::to_raw`]).
     pub fn to_toml(&self) -> String {
         // A run is one point: the sweep that made it is not part of it.
         let run = RawExperiment {
             sweep: None,
-            ..self.resolved.clone()
+            ..self.to_raw()
         };
-        toml::to_string_pretty(&run).expect("a RawExperiment always serialises")
+        toml::to_string_pretty(&run).unwrap_or_else(|e| format!("# cannot write the experiment as TOML: {e}\n"))
     }
 
-    /// Key the user used for the given image file, for messages.
-    pub fn image_key(&self, path: &Path) -> &'static str {
-        if path == self.content {
-            "images.content"
-        } else if matches!(&self.init, Init::Image(p) if p == path) {
-            "images.init"
-        } else {
-            "images.style"
-        }
-    }
-
-    /// A config error about this experiment's file and `key`.
-    pub fn error(&self, key: &str, message: impl Into<String>) -> ConfigError {
-        let from_cli = self
-            .overridden
+    /// Whether `key` (or a table holding it) was set with `--set`.
+    pub fn is_overridden(&self, key: &str) -> bool {
+        self.overridden
             .iter()
-            .any(|o| key == o || key.starts_with(&format!("{o}.")));
-        let origin = if from_cli {
+            .any(|o| key == o || key.starts_with(&format!("{o}.")))
+    }
+
+    /// An error about `key` of this experiment, placed on its line of
+    /// `src` (the experiment file's text) or on the command line.
+    pub fn error_at(&self, src: &str, key: &str, message: impl Into<String>) -> ConfigError {
+        let origin = if self.is_overridden(key) {
             Origin::Override
         } else {
-            let src = std::fs::read_to_string(&self.source).unwrap_or_default();
-            Origin::File(Locator::new(&src).line_of_key(key))
+            Origin::File(Locator::new(src).line_of_key(key))
         };
         ConfigError {
             file: self.source.clone(),
@@ -619,54 +391,4 @@ impl Experiment {
             message: message.into(),
         }
     }
-
-    /// Checks what validation cannot see: every image decodes, the weights
-    /// file is VGG19 in our format and holds every selected layer, and the
-    /// device exists. Returns the device and the weights' description.
-    pub fn check_files(&self) -> Result<Checked, ConfigError> {
-        let mut images = vec![("images.content", &self.content)];
-        images.extend(self.styles.iter().map(|s| ("images.style", &s.path)));
-        if let Init::Image(p) = &self.init {
-            images.push(("images.init", p));
-        }
-        for (key, path) in images {
-            let img = crate::engine::imaging::decode(path).map_err(|e| self.error(key, e))?;
-            if img.width() == 0 || img.height() == 0 {
-                return Err(self.error(key, format!("{} is an empty image", path.display())));
-            }
-        }
-        let weights = crate::weights::WeightsInfo::read(&self.weights).map_err(|e| {
-            let hint = if matches!(e, crate::weights::WeightsError::Io { .. }) {
-                "; get it with `stylelab weights fetch` (see the README)"
-            } else {
-                ""
-            };
-            self.error("model.weights", format!("{e}{hint}"))
-        })?;
-        for (table, layers) in [
-            ("loss.content_layers", &self.content_layers),
-            ("loss.style_layers", &self.style_layers),
-        ] {
-            for (layer, _) in layers {
-                if !weights.has_layer(*layer) {
-                    return Err(self.error(
-                        &format!("{table}.{layer}"),
-                        format!(
-                            "{layer} is not in the weights file {} (it holds {})",
-                            self.weights.display(),
-                            weights.layer_range()
-                        ),
-                    ));
-                }
-            }
-        }
-        let device = crate::engine::device::resolve(self.device).map_err(|e| self.error("optim.device", e))?;
-        Ok(Checked { device, weights })
-    }
-}
-
-/// What [`Experiment::check_files`] found.
-pub struct Checked {
-    pub device: tch::Device,
-    pub weights: crate::weights::WeightsInfo,
 }

@@ -2,6 +2,10 @@
 //! periodic lines otherwise, and the same final summary either way. It never
 //! fails a run: when the terminal goes away (SIGHUP) it falls silent and the
 //! run goes on.
+//!
+//! Pipeline position: a sink, after events. `headless::execute` tees the
+//! engine's events to the run folder first and to [`ConsoleSink`] second;
+//! `stylelab show` reuses [`summary_lines`] and the dashboard [`short`].
 
 use crate::events::RunEvent;
 use crate::record::{Status, Summary};
@@ -12,17 +16,26 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+/// Prints a run's progress: the bar (or lines) and the steering, pause and
+/// end messages. Messages go to stdout, the bar to stderr.
 pub struct ConsoleSink {
+    /// The progress bar on stderr; `None` when not interactive, after a
+    /// hangup, and once the run has finished.
     bar: Option<ProgressBar>,
     /// Set by the SIGHUP handler: the terminal is gone.
     hangup: Arc<AtomicBool>,
+    /// When the last periodic step line was printed (no bar only).
     last_line: Instant,
+    /// Least time between periodic step lines (10 s).
     line_every: Duration,
+    /// Steps asked for, from the `Started` event; 0 before it.
     iterations: u64,
+    /// The run folder, named in the final summary.
     dir: std::path::PathBuf,
 }
 
-/// `1.23e4`-style short number.
+/// `1.23e4`-style short number: 4 significant digits; zero and non-finite
+/// values as Rust prints them (`0`, `NaN`, `inf`).
 pub fn short(v: f64) -> String {
     if v == 0.0 || !v.is_finite() {
         format!("{v}")
@@ -32,13 +45,14 @@ pub fn short(v: f64) -> String {
 }
 
 impl ConsoleSink {
-    /// `interactive`: draw a progress bar (stderr is a terminal).
-    pub fn new(interactive: bool, hangup: Arc<AtomicBool>) -> Self {
+    /// `interactive`: draw a progress bar (stderr is a terminal); `dir`:
+    /// the run folder.
+    pub fn new(interactive: bool, hangup: Arc<AtomicBool>, dir: &std::path::Path) -> Self {
         let bar = interactive.then(|| {
             let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr_with_hz(10));
             bar.set_style(
                 ProgressStyle::with_template("{spinner} {pos}/{len} [{bar:30}] {per_sec} ETA {eta} {wide_msg}")
-                    .expect("static template")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
                     .progress_chars("=> "),
             );
             bar
@@ -49,10 +63,12 @@ impl ConsoleSink {
             last_line: Instant::now(),
             line_every: Duration::from_secs(10),
             iterations: 0,
-            dir: Default::default(),
+            dir: dir.to_path_buf(),
         }
     }
 
+    /// Whether the terminal has hung up; the first time it has, hides the bar
+    /// so that nothing more is drawn.
     fn quiet(&mut self) -> bool {
         if self.hangup.load(Ordering::SeqCst) {
             if let Some(bar) = self.bar.take() {
@@ -76,8 +92,12 @@ impl ConsoleSink {
     }
 }
 
-/// The lines printed when a run ends.
-pub fn summary_lines(summary: &Summary, dir: &std::path::Path) -> Vec<String> {
+/// The lines printed when a run ends; `has_image`: whether it left an
+/// image (a run that fails before its first step leaves none).
+///
+/// Status and steps, the error if any, time/device/size/peak RSS (MiB), the
+/// final losses if any, and the run folder with a note on its image.
+pub fn summary_lines(summary: &Summary, dir: &std::path::Path, has_image: bool) -> Vec<String> {
     let mut lines = vec![format!(
         "{}: {} after {} of {} steps",
         summary.name, summary.status, summary.steps, summary.iterations
@@ -104,15 +124,18 @@ pub fn summary_lines(summary: &Summary, dir: &std::path::Path) -> Vec<String> {
             short(l.tv)
         ));
     }
-    let image = if summary.status == Status::Failed {
-        " (last finite image)"
-    } else {
-        ""
+    let image = match (summary.status, has_image) {
+        (Status::Failed, true) => " (final.png: the last finite image)",
+        (_, false) => " (no image)",
+        _ => "",
     };
     lines.push(format!("  results: {}{image}", dir.display()));
     lines
 }
 
+/// Never returns an error: a console that cannot print must not fail the run.
+/// Without a bar, a step line is printed at step 0, at the last step, and
+/// otherwise at most every 10 s.
 impl Sink for ConsoleSink {
     fn handle(&mut self, event: &RunEvent) -> anyhow::Result<()> {
         if self.quiet() {
@@ -121,7 +144,6 @@ impl Sink for ConsoleSink {
         match event {
             RunEvent::Started(info) => {
                 self.iterations = info.iterations;
-                self.dir = info.dir.clone();
                 if let Some(bar) = &self.bar {
                     bar.set_length(info.iterations);
                 }
@@ -173,15 +195,65 @@ impl Sink for ConsoleSink {
             RunEvent::Paused { iter, paused } => {
                 self.say(&format!("step {iter}: {}", if *paused { "paused" } else { "resumed" }));
             }
-            RunEvent::Finished { summary, .. } => {
+            RunEvent::Finished { summary, image } => {
                 if let Some(bar) = self.bar.take() {
                     bar.finish_and_clear();
                 }
-                for line in summary_lines(summary, &self.dir) {
+                for line in summary_lines(summary, &self.dir, image.is_some()) {
                     self.say(&line);
                 }
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(status: Status) -> Summary {
+        Summary {
+            name: "x".into(),
+            status,
+            error: Some("out of memory".into()),
+            started: String::new(),
+            finished: None,
+            steps: 0,
+            iterations: 10,
+            evals: 0,
+            wall_s: 0.0,
+            seconds_per_step: 0.0,
+            device: "cpu".into(),
+            libtorch: String::new(),
+            stylelab: String::new(),
+            weights: String::new(),
+            weights_sha256: String::new(),
+            seed: 0,
+            width: 0,
+            height: 0,
+            peak_rss_mib: 0.0,
+            peak_gpu_mib: None,
+            final_losses: None,
+            pid: None,
+            precision: "fp32".into(),
+            memory_format: String::new(),
+            host_reads_per_step: None,
+        }
+    }
+
+    #[test]
+    fn a_run_without_an_image_says_so_and_still_names_its_folder() {
+        let dir = std::path::Path::new("results/20261121-101500-x");
+        let lines = summary_lines(&summary(Status::Failed), dir, false);
+        let last = lines.last().expect("lines");
+        assert_eq!(last, "  results: results/20261121-101500-x (no image)");
+        let lines = summary_lines(&summary(Status::Failed), dir, true);
+        assert!(
+            lines
+                .last()
+                .expect("lines")
+                .ends_with("(final.png: the last finite image)")
+        );
     }
 }

@@ -1,10 +1,19 @@
 //! `stylelab doctor`: what libtorch, CUDA and the weights look like here.
+//!
+//! A command on top of the pipeline, not a step in it: it asks the same
+//! questions `preflight` does (device, weights) of the machine as a whole,
+//! without an experiment, and prints the answers.
 
 use crate::engine::device;
 use crate::weights::WeightsInfo;
 use std::path::Path;
 
-/// The report, as lines.
+/// The report, as lines: versions, CUDA devices with their memory in MiB,
+/// cuDNN, thread counts, and every `*.safetensors` in `weights_dir` with its
+/// convention, layers and size (MB) or why it is unusable.
+///
+/// Never fails: what cannot be found is reported as such. GPU names and
+/// memory come from `nvidia-smi`, matched to CUDA devices by position.
 pub fn report(weights_dir: &Path) -> Vec<String> {
     let mut out = vec![format!("stylelab     {}", env!("CARGO_PKG_VERSION"))];
     out.push(format!("libtorch     {}", crate::LIBTORCH_VERSION));

@@ -7,15 +7,16 @@ pub mod device;
 pub mod imaging;
 pub mod loss;
 pub mod optim;
-pub mod rng;
+pub mod reads;
 pub mod vgg;
 
 use crate::config::{Experiment, Init, Normalize, OptimizerKind};
 use crate::events::{Control, Controls, RunEvent, RunInfo, Term};
+use crate::gpu;
 use crate::record::{Losses, MetricsHeader, Status, StepMetrics, Summary};
 use crate::sinks::Sink;
 use loss::{Breakdown, LossWeights, StyleObjective};
-use optim::{Adam, Lbfgs, Objective, Optimizer, StepOutcome};
+use optim::{Adam, Lbfgs, Objective, Optimizer, Point, StepOutcome, observe};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -57,6 +58,8 @@ pub struct Prepared {
     pub device: Device,
     pub width: u32,
     pub height: u32,
+    /// The memory format the network uses, and how it was chosen.
+    pub format: vgg::FormatChoice,
 }
 
 /// Loads images and weights and computes the targets.
@@ -76,7 +79,7 @@ pub fn prepare(exp: &Experiment, device: Device) -> Result<Prepared, EngineError
     let x = match &exp.init {
         Init::Content => content.copy(),
         Init::Noise => {
-            let noise = rng::SplitMix64::new(exp.seed).uniform_vec(3 * width as usize * height as usize);
+            let noise = crate::rng::SplitMix64::new(exp.seed).uniform_vec(3 * width as usize * height as usize);
             Tensor::from_slice(&noise)
                 .view([1, 3, height as i64, width as i64])
                 .to_device(device)
@@ -86,18 +89,12 @@ pub fn prepare(exp: &Experiment, device: Device) -> Result<Prepared, EngineError
             imaging::to_tensor(&imaging::resize(&img, width, height), device)
         }
     };
-    let deepest = exp.layers().into_iter().max();
-    let weights = crate::weights::load(&exp.weights, deepest, device).map_err(|e| setup(e.to_string()))?;
-    for layer in exp.layers() {
-        if !weights.info.has_layer(layer) {
-            return Err(setup(format!(
-                "{}: has no weights for {layer} (it holds {})",
-                exp.weights.display(),
-                weights.info.layer_range()
-            )));
-        }
-    }
-    let net = vgg::Vgg19::new(weights, exp.pooling, device);
+    let layers = exp.layers();
+    let weights =
+        crate::weights::load(&exp.weights, layers.last().copied(), device).map_err(|e| setup(e.to_string()))?;
+    weights.info.check_layers(&layers).map_err(|e| setup(e.to_string()))?;
+    let format = vgg::choose_format(&weights, exp, device, width.max(height), &layers)?;
+    let net = vgg::Vgg19::new(&weights, exp.pooling, device, exp.precision, format.format);
     let objective = StyleObjective::new(
         net,
         &content,
@@ -110,12 +107,18 @@ pub fn prepare(exp: &Experiment, device: Device) -> Result<Prepared, EngineError
             tv: exp.tv_weight,
         },
     )?;
+    let objective = if exp.precision == crate::config::Precision::Fp16 {
+        objective.with_loss_scaling()
+    } else {
+        objective
+    };
     Ok(Prepared {
         objective,
         x,
         device,
         width,
         height,
+        format,
     })
 }
 
@@ -133,15 +136,14 @@ pub struct RunContext<'a> {
     pub weights_sha256: String,
 }
 
-/// Runs an experiment to the end and returns its final summary. Never
-/// panics on bad input: failures end as `status = failed` with a message.
-pub fn run(ctx: &RunContext, device: Device, sink: &mut dyn Sink, controls: &Controls) -> Summary {
+/// The summary of a run that is starting.
+fn initial_summary(ctx: &RunContext, device: Device) -> Summary {
     let exp = ctx.exp;
-    let mut summary = Summary {
+    Summary {
         name: exp.name.clone(),
         status: Status::Running,
         error: None,
-        started: chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+        started: now_rfc3339(),
         finished: None,
         steps: 0,
         iterations: exp.iterations,
@@ -160,7 +162,20 @@ pub fn run(ctx: &RunContext, device: Device, sink: &mut dyn Sink, controls: &Con
         peak_gpu_mib: None,
         final_losses: None,
         pid: Some(std::process::id()),
-    };
+        precision: exp.precision.to_string(),
+        memory_format: String::new(),
+        host_reads_per_step: None,
+    }
+}
+
+fn now_rfc3339() -> String {
+    chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+}
+
+/// Runs an experiment to the end and returns its final summary. Never
+/// panics on bad input: failures end as `status = failed` with a message.
+pub fn run(ctx: &RunContext, device: Device, sink: &mut dyn Sink, controls: &mut Controls) -> Summary {
+    let mut summary = initial_summary(ctx, device);
     let mut last_image = None;
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         optimise(ctx, device, sink, controls, &mut summary, &mut last_image)
@@ -177,8 +192,8 @@ pub fn run(ctx: &RunContext, device: Device, sink: &mut dyn Sink, controls: &Con
         summary.status = Status::Failed;
         summary.error.get_or_insert(e);
     }
-    summary.finished = Some(chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false));
-    summary.peak_rss_mib = device::peak_rss_mib();
+    summary.finished = Some(now_rfc3339());
+    summary.peak_rss_mib = crate::procfs::peak_rss_mib();
     summary.pid = None;
     if let Err(e) = sink.handle(&RunEvent::Finished {
         summary: Box::new(summary.clone()),
@@ -202,200 +217,331 @@ fn emit(sink: &mut dyn Sink, event: RunEvent) -> Result<(), EngineError> {
     sink.handle(&event).map_err(|e| EngineError::Sink(e.to_string()))
 }
 
-/// The loop itself; returns how it ended.
+/// What the run's opening event says about it.
+fn run_info(ctx: &RunContext, objective: &StyleObjective, summary: &Summary, device: Device) -> RunInfo {
+    let exp = ctx.exp;
+    let describe = |ls: &[(crate::layer::Layer, f64)]| ls.iter().map(|(l, w)| (l.to_string(), *w)).collect();
+    RunInfo {
+        name: exp.name.clone(),
+        dir: ctx.dir.to_path_buf(),
+        device: summary.device.clone(),
+        iterations: exp.iterations,
+        width: summary.width,
+        height: summary.height,
+        header: MetricsHeader::new(objective.layer_columns()),
+        content_layers: describe(&exp.content_layers),
+        style_layers: describe(&exp.style_layers),
+        optimizer: match exp.optimizer {
+            OptimizerKind::Lbfgs => format!(
+                "lbfgs (history {}, lr {}, {})",
+                exp.history,
+                exp.learning_rate,
+                optim::Form::for_device(device)
+            ),
+            OptimizerKind::Adam => format!("adam (lr {})", exp.learning_rate),
+        },
+        summary: summary.clone(),
+    }
+}
+
+/// The loop: prepare, then step until done, stopped or failed; returns
+/// how it ended. `last_image` always holds the image to keep as final.
 fn optimise(
     ctx: &RunContext,
     device: Device,
     sink: &mut dyn Sink,
-    controls: &Controls,
+    controls: &mut Controls,
     summary: &mut Summary,
     last_image: &mut Option<Arc<image::RgbImage>>,
 ) -> Result<Status, EngineError> {
-    let exp = ctx.exp;
-    let Prepared {
-        mut objective,
-        mut x,
-        width,
-        height,
-        ..
-    } = prepare(exp, device)?;
-    summary.width = width;
-    summary.height = height;
-    let header = MetricsHeader::new(objective.layer_columns());
-    let describe = |ls: &[(crate::layer::Layer, f64)]| ls.iter().map(|(l, w)| (l.to_string(), *w)).collect();
+    let prepared = prepare(ctx.exp, device)?;
+    summary.width = prepared.width;
+    summary.height = prepared.height;
+    summary.memory_format = prepared.format.to_string();
     emit(
         sink,
-        RunEvent::Started(Box::new(RunInfo {
-            name: exp.name.clone(),
-            dir: ctx.dir.to_path_buf(),
-            device: summary.device.clone(),
-            iterations: exp.iterations,
-            width,
-            height,
-            header,
-            content_layers: describe(&exp.content_layers),
-            style_layers: describe(&exp.style_layers),
-            optimizer: match exp.optimizer {
-                OptimizerKind::Lbfgs => {
-                    format!("lbfgs (history {}, lr {})", exp.history, exp.learning_rate)
-                }
-                OptimizerKind::Adam => format!("adam (lr {})", exp.learning_rate),
-            },
-            summary: summary.clone(),
-        })),
+        RunEvent::Started(Box::new(run_info(ctx, &prepared.objective, summary, device))),
     )?;
-
-    let mut optimizer = match exp.optimizer {
-        OptimizerKind::Lbfgs => Optimizer::Lbfgs(Lbfgs::new(exp.learning_rate, exp.history)),
-        OptimizerKind::Adam => Optimizer::Adam(Adam::new(exp.learning_rate)),
-    };
-    let mut clock = ActiveClock::start();
-    let mut current = objective.evaluate(&x)?;
-    if exp.normalize == Normalize::Running {
-        rescale(&mut objective, &current.info);
-        current = objective.evaluate(&x)?;
-    }
-    let row = |objective: &StyleObjective, step: u64, info: &Breakdown, clock: &ActiveClock| StepMetrics {
-        iter: step,
-        evals: objective.evals,
-        elapsed_s: clock.elapsed().as_secs_f64(),
-        total: info.total,
-        content: info.content,
-        style: info.style,
-        tv: info.tv,
-        layers: info.layers.clone(),
-        content_weight: objective.weights.content,
-        style_weight: objective.weights.style,
-        tv_weight: objective.weights.tv,
-    };
-    let check_finite = |info: &Breakdown, step: u64| -> Result<(), EngineError> {
-        match info.non_finite_term() {
-            None => Ok(()),
-            Some(term) => Err(EngineError::Setup(format!(
-                "the {term} loss became {} at step {step}; try smaller loss weights, a smaller learning rate, or another init",
-                [info.content, info.style, info.tv, info.total]
-                    .iter()
-                    .find(|v| !v.is_finite())
-                    .unwrap_or(&f64::NAN)
-            ))),
-        }
-    };
-    let snapshot = |x: &Tensor| Arc::new(imaging::from_tensor(x));
-    *last_image = Some(snapshot(&x));
-    emit(sink, RunEvent::Step(row(&objective, 0, &current.info, &clock)))?;
-    finish_step(summary, &objective, 0, &clock, &current.info);
-    check_finite(&current.info, 0)?;
-
-    let mut step = 0u64;
+    let mut run = Runner::start(ctx.exp, prepared, sink)?;
+    *last_image = Some(run.image());
+    run.record(summary)?;
     let status = loop {
-        if step >= exp.iterations {
+        if run.step >= ctx.exp.iterations {
             break Status::Completed;
         }
-        // Controls, between steps.
-        let mut dirty = false;
-        let mut stop = false;
-        // Oldest first: pop() takes from the end.
-        let mut pending: Vec<Control> = controls.drain().into_iter().rev().collect();
-        while let Some(control) = pending.pop() {
-            match control {
-                Control::Stop => stop = true,
-                Control::SnapshotNow => {
-                    let image = snapshot(&x);
-                    emit(sink, RunEvent::Snapshot { iter: step, image })?;
-                }
-                Control::Scale(term, factor) => {
-                    let w = &mut objective.weights;
-                    let slot = match term {
-                        Term::Content => &mut w.content,
-                        Term::Style => &mut w.style,
-                        Term::Tv => &mut w.tv,
-                    };
-                    let from = *slot;
-                    *slot *= factor;
-                    dirty = true;
-                    emit(
-                        sink,
-                        RunEvent::Steered {
-                            iter: step,
-                            term,
-                            from,
-                            to: *slot,
-                        },
-                    )?;
-                }
-                Control::Pause => {
-                    emit(
-                        sink,
-                        RunEvent::Paused {
-                            iter: step,
-                            paused: true,
-                        },
-                    )?;
-                    clock.pause();
-                    loop {
-                        match controls.wait(Duration::from_millis(100)) {
-                            Some(Control::Resume) => break,
-                            Some(Control::Stop) => {
-                                stop = true;
-                                break;
-                            }
-                            // Steering and snapshots while paused apply on resume.
-                            Some(other) if other != Control::Pause => pending.insert(0, other),
-                            _ => {}
-                        }
-                    }
-                    clock.resume();
-                    emit(
-                        sink,
-                        RunEvent::Paused {
-                            iter: step,
-                            paused: false,
-                        },
-                    )?;
-                }
-                Control::Resume => {}
-            }
-        }
-        if stop {
+        if run.obey(controls)? == Flow::Stop {
             break Status::Stopped;
         }
-        if exp.normalize == Normalize::Running && step > 0 && is_rescale_step(step) {
-            rescale(&mut objective, &current.info);
-            dirty = true;
-        }
-        if dirty {
-            // The objective changed: its value, gradient and curvature history
-            // at this point are stale.
-            optimizer.reset();
-            current = objective.evaluate(&x)?;
-        }
-
-        let before = x.copy();
-        let outcome = optimizer.step(&mut objective, &mut x, current)?;
-        step += 1;
-        let (eval, converged) = match outcome {
-            StepOutcome::Moved(e) => (e, false),
-            StepOutcome::Converged(e) => (e, true),
-        };
-        current = eval;
-        emit(sink, RunEvent::Step(row(&objective, step, &current.info, &clock)))?;
-        finish_step(summary, &objective, step, &clock, &current.info);
-        if let Err(e) = check_finite(&current.info, step) {
+        run.refresh()?;
+        let before = run.x.copy();
+        let converged = run.advance()?;
+        if let Err(e) = run.record(summary) {
             // Keep the last finite image as the result.
-            *last_image = Some(snapshot(&before));
+            *last_image = Some(imaging_snapshot(&before));
             return Err(e);
         }
-        if exp.snapshot_every > 0 && step.is_multiple_of(exp.snapshot_every) {
-            let image = snapshot(&x);
-            *last_image = Some(image.clone());
-            emit(sink, RunEvent::Snapshot { iter: step, image })?;
+        if let Some(image) = run.periodic_snapshot()? {
+            *last_image = Some(image);
         }
         if converged {
             break Status::Completed;
         }
     };
-    *last_image = Some(snapshot(&x));
+    *last_image = Some(run.image());
     Ok(status)
+}
+
+fn imaging_snapshot(x: &Tensor) -> Arc<image::RgbImage> {
+    Arc::new(imaging::from_tensor(x))
+}
+
+/// Whether the loop goes on after the controls were obeyed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    Go,
+    Stop,
+}
+
+/// A run in progress: the objective, the image, the optimizer and the
+/// evaluation at the current image, and where its events go.
+struct Runner<'a> {
+    exp: &'a Experiment,
+    sink: &'a mut dyn Sink,
+    objective: StyleObjective,
+    x: Tensor,
+    optimizer: Optimizer,
+    /// The evaluation at `x`, read back.
+    current: Point,
+    /// Its loss parts.
+    info: Breakdown,
+    clock: ActiveClock,
+    step: u64,
+    /// The objective changed (steering): the current evaluation is stale.
+    dirty: bool,
+    /// Device reads when the first step began.
+    reads_at_start: u64,
+    /// The process's GPU memory (NVML), sampled now and then.
+    gpu: gpu::Sampler,
+}
+
+impl<'a> Runner<'a> {
+    /// Evaluates the starting image (after estimating the term scales with
+    /// `normalize = "running"`).
+    fn start(exp: &'a Experiment, prepared: Prepared, sink: &'a mut dyn Sink) -> Result<Self, EngineError> {
+        let Prepared { mut objective, x, .. } = prepared;
+        let optimizer = match exp.optimizer {
+            OptimizerKind::Lbfgs => Optimizer::Lbfgs(Lbfgs::with_form(
+                exp.learning_rate,
+                exp.history,
+                optim::Form::for_device(x.device()),
+            )),
+            OptimizerKind::Adam => Optimizer::Adam(Adam::new(exp.learning_rate)),
+        };
+        let clock = ActiveClock::start();
+        let mut current = evaluate(&mut objective, &x)?;
+        if exp.normalize == Normalize::Running {
+            let info = objective.breakdown(&current.values);
+            rescale(&mut objective, &info);
+            current = evaluate(&mut objective, &x)?;
+        }
+        let info = objective.breakdown(&current.values);
+        let gpu = gpu::Sampler::new(x.device().is_cuda());
+        Ok(Runner {
+            exp,
+            sink,
+            objective,
+            x,
+            optimizer,
+            current,
+            info,
+            clock,
+            step: 0,
+            dirty: false,
+            reads_at_start: reads::count(),
+            gpu,
+        })
+    }
+
+    /// The current image.
+    fn image(&self) -> Arc<image::RgbImage> {
+        imaging_snapshot(&self.x)
+    }
+
+    /// Writes the current evaluation as a metrics row and into the
+    /// summary; a loss that is not finite ends the run.
+    fn record(&mut self, summary: &mut Summary) -> Result<(), EngineError> {
+        let info = &self.info;
+        let row = StepMetrics {
+            iter: self.step,
+            evals: self.objective.evals,
+            elapsed_s: self.clock.elapsed().as_secs_f64(),
+            total: info.total,
+            content: info.content,
+            style: info.style,
+            tv: info.tv,
+            layers: info.layers.clone(),
+            content_weight: self.objective.weights.content,
+            style_weight: self.objective.weights.style,
+            tv_weight: self.objective.weights.tv,
+        };
+        summary.steps = self.step;
+        summary.evals = row.evals;
+        summary.wall_s = row.elapsed_s;
+        summary.seconds_per_step = if self.step > 0 {
+            row.elapsed_s / self.step as f64
+        } else {
+            0.0
+        };
+        summary.final_losses = Some(Losses {
+            total: info.total,
+            content: info.content,
+            style: info.style,
+            tv: info.tv,
+        });
+        if self.step == 0 {
+            // The loop's reads start here: not the first evaluation and image.
+            self.reads_at_start = reads::count();
+        } else {
+            let reads = reads::count() - self.reads_at_start;
+            summary.host_reads_per_step = Some(reads as f64 / self.step as f64);
+        }
+        summary.peak_gpu_mib = self.gpu.sample().or(summary.peak_gpu_mib);
+        emit(self.sink, RunEvent::Step(row))?;
+        let info = &self.info;
+        match info.non_finite_term() {
+            None => Ok(()),
+            Some(term) => {
+                let value = [info.content, info.style, info.tv, info.total]
+                    .into_iter()
+                    .find(|v| !v.is_finite())
+                    .unwrap_or(f64::NAN);
+                Err(EngineError::Setup(format!(
+                    "the {term} loss became {value} at step {}; try smaller loss weights, a smaller learning rate, or another init",
+                    self.step
+                )))
+            }
+        }
+    }
+
+    /// Carries out the commands that came in since the last step, oldest
+    /// first. A pause waits here; steering applies from the next step.
+    fn obey(&mut self, controls: &mut Controls) -> Result<Flow, EngineError> {
+        let mut pending: std::collections::VecDeque<Control> = controls.drain().into();
+        while let Some(control) = pending.pop_front() {
+            match control {
+                Control::Stop => return Ok(Flow::Stop),
+                Control::SnapshotNow => {
+                    let image = self.image();
+                    emit(self.sink, RunEvent::Snapshot { iter: self.step, image })?;
+                }
+                Control::Scale(term, factor) => self.steer(term, factor)?,
+                Control::Pause => {
+                    if self.pause(controls, &mut pending)? == Flow::Stop {
+                        return Ok(Flow::Stop);
+                    }
+                }
+                Control::Resume => {}
+            }
+        }
+        Ok(Flow::Go)
+    }
+
+    /// Multiplies a loss weight.
+    fn steer(&mut self, term: Term, factor: f64) -> Result<(), EngineError> {
+        let w = &mut self.objective.weights;
+        let slot = match term {
+            Term::Content => &mut w.content,
+            Term::Style => &mut w.style,
+            Term::Tv => &mut w.tv,
+        };
+        let from = *slot;
+        *slot *= factor;
+        self.dirty = true;
+        let event = RunEvent::Steered {
+            iter: self.step,
+            term,
+            from,
+            to: *slot,
+        };
+        emit(self.sink, event)
+    }
+
+    /// Waits for resume or stop; other commands that come meanwhile are
+    /// queued to apply on resume. The clock does not run while paused.
+    fn pause(
+        &mut self,
+        controls: &mut Controls,
+        pending: &mut std::collections::VecDeque<Control>,
+    ) -> Result<Flow, EngineError> {
+        let iter = self.step;
+        emit(self.sink, RunEvent::Paused { iter, paused: true })?;
+        self.clock.pause();
+        let flow = 'wait: loop {
+            for c in controls.wait(Duration::from_millis(100)) {
+                match c {
+                    Control::Resume => break 'wait Flow::Go,
+                    Control::Stop => break 'wait Flow::Stop,
+                    Control::Pause => {}
+                    other => pending.push_back(other),
+                }
+            }
+        };
+        self.clock.resume();
+        emit(self.sink, RunEvent::Paused { iter, paused: false })?;
+        Ok(flow)
+    }
+
+    /// Brings the evaluation up to date with the objective: rescales on
+    /// schedule with `normalize = "running"`, and re-evaluates (restarting
+    /// the optimizer's history) when the function changed.
+    fn refresh(&mut self) -> Result<(), EngineError> {
+        if self.exp.normalize == Normalize::Running && self.step > 0 && is_rescale_step(self.step) {
+            rescale(&mut self.objective, &self.info);
+            self.dirty = true;
+        }
+        if std::mem::take(&mut self.dirty) {
+            // Its value, gradient and curvature history here are stale.
+            self.optimizer.reset();
+            self.current = evaluate(&mut self.objective, &self.x)?;
+            self.info = self.objective.breakdown(&self.current.values);
+        }
+        Ok(())
+    }
+
+    /// One optimizer step; true when no descent direction is left.
+    fn advance(&mut self) -> Result<bool, EngineError> {
+        let current = self.current.shallow_clone();
+        let outcome = self.optimizer.step(&mut self.objective, &mut self.x, current)?;
+        self.step += 1;
+        let (point, converged) = match outcome {
+            StepOutcome::Moved(p) => (p, false),
+            StepOutcome::Converged(p) => (p, true),
+        };
+        self.info = self.objective.breakdown(&point.values);
+        self.current = point;
+        Ok(converged)
+    }
+
+    /// A snapshot every `snapshot_every` steps; returns it when taken.
+    fn periodic_snapshot(&mut self) -> Result<Option<Arc<image::RgbImage>>, EngineError> {
+        let every = self.exp.snapshot_every;
+        if every == 0 || !self.step.is_multiple_of(every) {
+            return Ok(None);
+        }
+        let image = self.image();
+        let event = RunEvent::Snapshot {
+            iter: self.step,
+            image: image.clone(),
+        };
+        emit(self.sink, event)?;
+        Ok(Some(image))
+    }
+}
+
+/// Evaluates the objective at `x` and reads the result: one read.
+fn evaluate(objective: &mut StyleObjective, x: &Tensor) -> Result<Point, EngineError> {
+    let eval = objective.evaluate(x)?;
+    Ok(observe(objective, eval, &[])?.0)
 }
 
 /// `normalize = "running"`: divide each term by its current magnitude
@@ -407,19 +553,6 @@ fn rescale(objective: &mut StyleObjective, info: &Breakdown) {
             *scale = value;
         }
     }
-}
-
-fn finish_step(summary: &mut Summary, objective: &StyleObjective, step: u64, clock: &ActiveClock, info: &Breakdown) {
-    summary.steps = step;
-    summary.evals = objective.evals;
-    summary.wall_s = clock.elapsed().as_secs_f64();
-    summary.seconds_per_step = if step > 0 { summary.wall_s / step as f64 } else { 0.0 };
-    summary.final_losses = Some(Losses {
-        total: info.total,
-        content: info.content,
-        style: info.style,
-        tv: info.tv,
-    });
 }
 
 /// Wall time that does not count pauses.

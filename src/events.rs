@@ -1,13 +1,15 @@
 //! Plain-data messages between the engine and everything that watches or
-//! steers it. No tensor crosses these: images travel as RGB bytes.
+//! steers it: [`RunEvent`]s go from the engine to its sinks, [`Control`]s
+//! come back through the run folder's control file (from a dashboard in any
+//! process) or a signal handler's flag. No tensor crosses these: images
+//! travel as RGB bytes.
 
-use crate::record::{MetricsHeader, RunPaths, StepMetrics, Summary};
+pub use crate::record::Term;
+use crate::record::{MetricsHeader, RunPaths, StepMetrics, Summary, Tail};
 use image::RgbImage;
-use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 
 /// What is known when a run starts.
@@ -26,26 +28,6 @@ pub struct RunInfo {
     pub optimizer: String,
     /// The summary as it stands at the start (status `running`).
     pub summary: Summary,
-}
-
-/// Which loss weight a steering command changes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Term {
-    Content,
-    Style,
-    Tv,
-}
-
-impl Term {
-    pub const ALL: [Term; 3] = [Term::Content, Term::Style, Term::Tv];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Term::Content => "content_weight",
-            Term::Style => "style_weight",
-            Term::Tv => "tv_weight",
-        }
-    }
 }
 
 /// What the engine reports.
@@ -135,69 +117,37 @@ pub fn send_control(run_dir: &Path, control: Control) -> std::io::Result<()> {
 }
 
 /// Reads commands appended to a run's control file since the last look.
-pub struct ControlFile {
-    path: PathBuf,
-    offset: u64,
-}
+pub struct ControlFile(Tail);
 
 impl ControlFile {
     pub fn new(path: PathBuf) -> Self {
-        ControlFile { path, offset: 0 }
+        ControlFile(Tail::new(path))
     }
 
-    /// New complete lines, parsed; a length check when nothing changed.
+    /// New complete lines, parsed; lines that are not commands are skipped.
     pub fn poll(&mut self) -> Vec<Control> {
-        use std::io::{Read, Seek, SeekFrom};
-        let len = std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0);
-        if len <= self.offset {
-            return Vec::new();
-        }
-        let Ok(mut f) = std::fs::File::open(&self.path) else {
-            return Vec::new();
-        };
-        let mut buf = Vec::new();
-        if f.seek(SeekFrom::Start(self.offset))
-            .and_then(|_| f.read_to_end(&mut buf))
-            .is_err()
-        {
-            return Vec::new();
-        }
-        // Only whole lines: a writer may be half-way through one.
-        let Some(end) = buf.iter().rposition(|&b| b == b'\n') else {
-            return Vec::new();
-        };
-        self.offset += end as u64 + 1;
-        String::from_utf8_lossy(&buf[..end])
-            .lines()
-            .filter_map(Control::parse)
-            .collect()
+        self.0.new_lines().iter().filter_map(|l| Control::parse(l)).collect()
     }
 }
 
-/// The engine's inbox: a channel from a dashboard in this process, the run
-/// folder's control file (a dashboard in another process), and a flag set
-/// by signal handlers (Ctrl-C, SIGTERM).
+/// The engine's inbox: the run folder's control file (a dashboard in this
+/// or another process writes it) and a flag set by signal handlers
+/// (Ctrl-C, SIGTERM). The engine alone reads it, between steps.
 pub struct Controls {
-    pub rx: Option<Receiver<Control>>,
-    pub file: Option<RefCell<ControlFile>>,
-    pub stop: Arc<AtomicBool>,
+    file: Option<ControlFile>,
+    stop: Arc<AtomicBool>,
 }
 
 impl Controls {
     /// Only a stop flag.
     pub fn with_flag(stop: Arc<AtomicBool>) -> Self {
-        Controls {
-            rx: None,
-            file: None,
-            stop,
-        }
+        Controls { file: None, stop }
     }
 
     /// A stop flag and the run folder's control file (headless runs).
     pub fn for_run(stop: Arc<AtomicBool>, run_dir: &Path) -> Self {
         Controls {
-            rx: None,
-            file: Some(RefCell::new(ControlFile::new(RunPaths::new(run_dir).control()))),
+            file: Some(ControlFile::new(RunPaths::new(run_dir).control())),
             stop,
         }
     }
@@ -206,47 +156,23 @@ impl Controls {
         self.stop.load(Ordering::SeqCst)
     }
 
-    /// Messages waiting now, without blocking.
-    pub fn drain(&self) -> Vec<Control> {
-        let mut out = Vec::new();
-        if let Some(rx) = &self.rx {
-            while let Ok(c) = rx.try_recv() {
-                out.push(c);
-            }
-        }
-        if let Some(file) = &self.file {
-            out.extend(file.borrow_mut().poll());
-        }
+    /// Messages waiting now, oldest first, without blocking.
+    pub fn drain(&mut self) -> Vec<Control> {
+        let mut out = self.file.as_mut().map(ControlFile::poll).unwrap_or_default();
         if self.stop_requested() {
             out.push(Control::Stop);
         }
         out
     }
 
-    /// Waits up to `timeout` for a message (used while paused).
-    pub fn wait(&self, timeout: Duration) -> Option<Control> {
-        if self.stop_requested() {
-            return Some(Control::Stop);
+    /// Waits up to `timeout` for messages (used while paused).
+    pub fn wait(&mut self, timeout: Duration) -> Vec<Control> {
+        let now = self.drain();
+        if !now.is_empty() {
+            return now;
         }
-        if let Some(c) = self
-            .file
-            .as_ref()
-            .and_then(|f| f.borrow_mut().poll().into_iter().next())
-        {
-            return Some(c);
-        }
-        match &self.rx {
-            Some(rx) => match rx.recv_timeout(timeout) {
-                Ok(c) => Some(c),
-                // The controller went away: nobody can resume us, so stop.
-                Err(RecvTimeoutError::Disconnected) => Some(Control::Stop),
-                Err(RecvTimeoutError::Timeout) => None,
-            },
-            None => {
-                std::thread::sleep(timeout);
-                None
-            }
-        }
+        std::thread::sleep(timeout);
+        self.drain()
     }
 }
 

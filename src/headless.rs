@@ -2,21 +2,18 @@
 //! and its record in the run folder — what `stylelab run` and every point of
 //! `stylelab sweep` do.
 
-use crate::config::{Checked, Experiment};
+use crate::config::Experiment;
 use crate::console::ConsoleSink;
 use crate::engine;
 use crate::events::Controls;
-use crate::record::Summary;
+use crate::preflight::Preflight;
+use crate::record::{RUN_DIR_PREFIX, Summary};
 use crate::sinks::{RunDirSink, Tee, create_run_dir};
 use anyhow::{Context, Result};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-
-/// What `run --print-dir` prints first: how the dashboard learns a
-/// launched run's folder.
-pub const RUN_DIR_PREFIX: &str = "run-dir: ";
 
 /// Flags set by signal handlers, installed once per process: the first
 /// Ctrl-C or SIGTERM asks the engine to stop after the current step (a
@@ -46,8 +43,14 @@ impl Signals {
     }
 }
 
-/// Runs a checked experiment to its end; returns its summary and folder.
-pub fn execute(exp: &Experiment, checked: &Checked, signals: &Signals, print_dir: bool) -> Result<(Summary, PathBuf)> {
+/// Runs an experiment that passed its preflight to its end; returns its
+/// summary and folder.
+pub fn execute(
+    exp: &Experiment,
+    checked: &Preflight,
+    signals: &Signals,
+    print_dir: bool,
+) -> Result<(Summary, PathBuf)> {
     let sha =
         crate::weights::sha256_file(&exp.weights).with_context(|| format!("cannot read {}", exp.weights.display()))?;
     let paths = create_run_dir(exp)?;
@@ -57,14 +60,14 @@ pub fn execute(exp: &Experiment, checked: &Checked, signals: &Signals, print_dir
         let _ = out.flush();
     }
     let mut dir_sink = RunDirSink::new(paths.clone());
-    let mut console = ConsoleSink::new(std::io::stderr().is_terminal(), signals.hangup.clone());
+    let mut console = ConsoleSink::new(std::io::stderr().is_terminal(), signals.hangup.clone(), &paths.dir);
     let mut tee = Tee::new().with(&mut dir_sink).with(&mut console);
     let ctx = engine::RunContext {
         exp,
         dir: &paths.dir,
         weights_sha256: sha,
     };
-    let controls = Controls::for_run(signals.stop.clone(), &paths.dir);
-    let summary = engine::run(&ctx, checked.device, &mut tee, &controls);
+    let mut controls = Controls::for_run(signals.stop.clone(), &paths.dir);
+    let summary = engine::run(&ctx, checked.device, &mut tee, &mut controls);
     Ok((summary, paths.dir))
 }

@@ -1,22 +1,36 @@
 //! stylelab: a terminal workbench for neural style transfer experiments.
 //!
 //! ```text
-//! experiments/*.toml ─▶ config ─▶ engine ─▶ events ─▶ sinks (CSV, images, run folder)
-//!                                                      └──▶ console (headless)
-//! results/<run>/ ─▶ record (the run folder's schema)
+//! experiments/*.toml ─▶ config ─▶ preflight ─▶ engine ─▶ events ─▶ sinks ─▶ results/<run>/
+//!                       (pure)    (files,      (VGG19,     │         (run folder: record's schema)
+//!                                  weights,     losses,    └──▶ console (headless progress)
+//!                                  device)      optim)
+//! results/<run>/ ─▶ record ─▶ review (runs, compare, show, sheet) ─▶ chart
+//!                          └─▶ ui (dashboard: follow → state → view) ─▶ chart
+//!                                  └─ control file ─▶ events::Controls ─▶ engine
 //! ```
+//!
+//! Leaves that any box may use: `layer` (VGG19's names), `rng` (seeded
+//! numbers), `procfs` (process memory), `error` (exit codes). The commands
+//! (`cli`, `headless`, `sweep`, `doctor`, `bench`) sit on top.
 
 pub mod bench;
+pub mod chart;
 pub mod cli;
 pub mod config;
 pub mod console;
 pub mod doctor;
 pub mod engine;
+pub mod error;
 pub mod events;
+pub mod gpu;
 pub mod headless;
 pub mod layer;
+pub mod preflight;
+pub mod procfs;
 pub mod record;
 pub mod review;
+pub mod rng;
 pub mod sinks;
 pub mod sweep;
 pub mod ui;

@@ -1,4 +1,5 @@
-//! The `stylelab` binary: parse the command line, run, report.
+//! The `stylelab` binary: parse the command line, run, report. Exit codes:
+//! 0 completed, 130 stopped, 1 failed run or I/O failure, 2 bad input.
 
 use std::process::ExitCode;
 
@@ -7,7 +8,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("Error: {e:#}");
-            ExitCode::from(2)
+            ExitCode::from(stylelab::error::exit_code(&e))
         }
     }
 }

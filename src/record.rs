@@ -1,19 +1,39 @@
 //! The on-disk schema of a run folder, `results/<stamp>-<name>/`: file
 //! names, the metrics row and the summary. The run-folder sink writes it and
 //! review reads it through these same types: one schema, not two.
+//!
+//! It sits at the end of the pipeline (`sinks::RunDirSink` writes a run folder
+//! from the engine's events) and at the start of the reading side: `review`
+//! lists and compares finished runs, `ui::follow` tails a live one with
+//! [`Tail`] and [`MetricsReader`]. Nothing here needs libtorch.
+
+mod log;
+mod tail;
+
+pub use log::LogEvent;
+pub use tail::Tail;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+/// The resolved experiment the run used, written once when the folder is created.
 pub const EXPERIMENT_FILE: &str = "experiment.toml";
+/// One [`StepMetrics`] row per recorded step, after a header line (see [`MetricsHeader`]).
 pub const METRICS_FILE: &str = "metrics.csv";
+/// The [`Summary`], rewritten whole at the start and at the end of a run.
 pub const SUMMARY_FILE: &str = "summary.json";
+/// Time-stamped [`LogEvent`] lines, appended as they happen.
 pub const EVENTS_FILE: &str = "events.log";
+/// The result image, saved when the run ends (absent if none was produced).
 pub const FINAL_IMAGE: &str = "final.png";
+/// Folder of periodic snapshots, `iter_NNNNNN.png` (see [`RunPaths::snapshot`]).
 pub const SNAPSHOT_DIR: &str = "snapshots";
 /// Commands for a running engine, one per line (see `events::Control`).
 pub const CONTROL_FILE: &str = "control";
+/// What `stylelab run --print-dir` prints first, followed by the run
+/// folder: how a dashboard learns where a run it launched writes.
+pub const RUN_DIR_PREFIX: &str = "run-dir: ";
 
 /// Columns every metrics.csv starts with, in order.
 pub const BASE_COLUMNS: [&str; 7] = ["iter", "evals", "elapsed_s", "total", "content", "style", "tv"];
@@ -23,39 +43,49 @@ pub const WEIGHT_COLUMNS: [&str; 3] = ["content_weight", "style_weight", "tv_wei
 /// Paths inside one run folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunPaths {
+    /// The run folder itself, `results/<stamp>-<name>/`.
     pub dir: PathBuf,
 }
 
 impl RunPaths {
+    /// Paths under `dir`; touches nothing on disk.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         RunPaths { dir: dir.into() }
     }
+    /// `experiment.toml`.
     pub fn experiment(&self) -> PathBuf {
         self.dir.join(EXPERIMENT_FILE)
     }
+    /// `metrics.csv`.
     pub fn metrics(&self) -> PathBuf {
         self.dir.join(METRICS_FILE)
     }
+    /// `summary.json`.
     pub fn summary(&self) -> PathBuf {
         self.dir.join(SUMMARY_FILE)
     }
+    /// `events.log`.
     pub fn events(&self) -> PathBuf {
         self.dir.join(EVENTS_FILE)
     }
+    /// `final.png`.
     pub fn final_image(&self) -> PathBuf {
         self.dir.join(FINAL_IMAGE)
     }
+    /// `control`, the file a dashboard appends commands to.
     pub fn control(&self) -> PathBuf {
         self.dir.join(CONTROL_FILE)
     }
+    /// The `snapshots/` folder.
     pub fn snapshots(&self) -> PathBuf {
         self.dir.join(SNAPSHOT_DIR)
     }
-    /// `snapshots/iter_000050.png`.
+    /// `snapshots/iter_000050.png`: the step zero-padded to 6 digits.
     pub fn snapshot(&self, iter: u64) -> PathBuf {
         self.snapshots().join(format!("iter_{iter:06}.png"))
     }
-    /// Snapshot files present, sorted by step.
+    /// Snapshot files present, as `(step, path)` sorted by step. Names that do
+    /// not parse as `iter_<n>.png` are skipped; a missing folder gives none.
     pub fn list_snapshots(&self) -> Vec<(u64, PathBuf)> {
         let mut out: Vec<(u64, PathBuf)> = std::fs::read_dir(self.snapshots())
             .into_iter()
@@ -72,24 +102,67 @@ impl RunPaths {
     }
 }
 
+/// A loss weight, by its metrics column: what steering changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Term {
+    /// `content_weight`.
+    Content,
+    /// `style_weight`.
+    Style,
+    /// `tv_weight` (total variation, the smoothness term).
+    Tv,
+}
+
+impl Term {
+    /// Every term, in column order.
+    pub const ALL: [Term; 3] = [Term::Content, Term::Style, Term::Tv];
+
+    /// The weight's column in metrics.csv and its key in `[loss]`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Term::Content => "content_weight",
+            Term::Style => "style_weight",
+            Term::Tv => "tv_weight",
+        }
+    }
+
+    /// The term a weight name stands for; `None` for anything but the three
+    /// names [`Term::name`] returns.
+    pub fn from_name(name: &str) -> Option<Term> {
+        Term::ALL.into_iter().find(|t| t.name() == name)
+    }
+}
+
 /// One row of metrics.csv: the losses after an optimizer step.
+///
+/// Built by the engine from each evaluation, written by the run-folder sink
+/// and read back by review and the dashboard.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepMetrics {
     /// Optimizer steps taken; 0 is the initial image.
     pub iter: u64,
     /// Cumulative function evaluations (forward + backward passes).
     pub evals: u64,
+    /// Seconds since optimisation began (after images, weights and targets were
+    /// ready), not counting pauses; written with 3 decimals.
     pub elapsed_s: f64,
-    /// The weighted objective being minimised.
+    /// The weighted objective being minimised: each term times its weight,
+    /// divided by the term's scale (1 unless `normalize = "running"`).
     pub total: f64,
     /// Σ_l w_l·content_l (unweighted by content_weight).
     pub content: f64,
+    /// Σ_l w_l·style_l over the style layers (unweighted by style_weight).
     pub style: f64,
+    /// Total variation of the image (unweighted by tv_weight).
     pub tv: f64,
     /// Raw per-layer losses, in the order of [`MetricsHeader::layers`].
     pub layers: Vec<f64>,
+    /// The weight in force for this row (steering may change it); NaN when
+    /// read from an older file without weight columns.
     pub content_weight: f64,
+    /// As `content_weight`, for the style term.
     pub style_weight: f64,
+    /// As `content_weight`, for the tv term.
     pub tv_weight: f64,
 }
 
@@ -103,6 +176,7 @@ pub struct MetricsHeader {
 }
 
 impl MetricsHeader {
+    /// A header for a new file: these per-layer columns, with weight columns.
     pub fn new(layers: Vec<String>) -> Self {
         MetricsHeader {
             layers,
@@ -110,6 +184,8 @@ impl MetricsHeader {
         }
     }
 
+    /// Column names in file order: [`BASE_COLUMNS`], the per-layer columns,
+    /// then [`WEIGHT_COLUMNS`] if `has_weights`.
     pub fn columns(&self) -> Vec<String> {
         let mut cols: Vec<String> = BASE_COLUMNS.iter().map(|s| s.to_string()).collect();
         cols.extend(self.layers.iter().cloned());
@@ -121,6 +197,9 @@ impl MetricsHeader {
 
     /// Reads a header line's fields. Unknown columns are ignored; the base
     /// columns must be there.
+    ///
+    /// Every field containing `:` counts as a per-layer column, in file order.
+    /// The error names the first missing base column.
     pub fn parse(fields: &[&str]) -> Result<Self, String> {
         for base in BASE_COLUMNS {
             if !fields.contains(&base) {
@@ -141,15 +220,21 @@ impl MetricsHeader {
 /// once, not from a name lookup per field per row.
 #[derive(Debug, Clone)]
 pub struct MetricsReader {
+    /// The columns the header line named.
     pub header: MetricsHeader,
+    /// Fields per line; a row with any other count is rejected.
     width: usize,
+    /// Field index of each of [`BASE_COLUMNS`], in that order.
     base: [usize; 7],
+    /// Field index of each per-layer column, in `header.layers` order.
     layers: Vec<usize>,
+    /// Field indices of [`WEIGHT_COLUMNS`], when the file has them.
     weights: Option<[usize; 3]>,
 }
 
 impl MetricsReader {
-    /// From a metrics.csv header line.
+    /// From a metrics.csv header line (a trailing `\r`/`\n` is allowed).
+    /// Fails with [`MetricsHeader::parse`]'s message when a base column is missing.
     pub fn new(header_line: &str) -> Result<Self, String> {
         let names: Vec<&str> = header_line.trim_end_matches(['\r', '\n']).split(',').collect();
         let header = MetricsHeader::parse(&names)?;
@@ -166,7 +251,11 @@ impl MetricsReader {
         })
     }
 
-    /// One row of the file.
+    /// One row of the file (a trailing `\r`/`\n` is allowed).
+    ///
+    /// Fails when the field count differs from the header's (a line cut short)
+    /// or a field is not a number; the message gives the 1-based column.
+    /// `iter` and `evals` are parsed as `f64` and truncated.
     pub fn row(&self, line: &str) -> Result<StepMetrics, String> {
         let fields: Vec<&str> = line.trim_end_matches(['\r', '\n']).split(',').collect();
         if fields.len() != self.width {
@@ -201,6 +290,9 @@ impl MetricsReader {
 
 impl StepMetrics {
     /// The CSV fields, in the order of `header.columns()`.
+    ///
+    /// `layers` must match `header.layers` in length; losses and weights use
+    /// the shortest text that reads back to the same `f64`.
     pub fn to_fields(&self, header: &MetricsHeader) -> Vec<String> {
         let mut out = vec![
             self.iter.to_string(),
@@ -218,7 +310,9 @@ impl StepMetrics {
         out
     }
 
-    /// The value of a named column (`total`, `style:relu1_1`, …).
+    /// The value of a named column (`total`, `style:relu1_1`, …); `None` for
+    /// a column the header does not have. `header` must be the one this row
+    /// was read with.
     pub fn value(&self, header: &MetricsHeader, column: &str) -> Option<f64> {
         match column {
             "iter" => Some(self.iter as f64),
@@ -245,9 +339,14 @@ fn fmt_f64(v: f64) -> String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
+    /// Started and not yet ended, or its process died before writing the end
+    /// (check `Summary::pid`).
     Running,
+    /// Ran all its iterations, or the optimizer converged before that.
     Completed,
+    /// Ended early on request (a stop command or a signal).
     Stopped,
+    /// Ended by an error; `Summary::error` says why.
     Failed,
 }
 
@@ -266,12 +365,16 @@ impl fmt::Display for Status {
 /// the strings "inf", "-inf" and "NaN", which JSON numbers cannot hold.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Losses {
+    /// As [`StepMetrics::total`].
     #[serde(with = "any_f64")]
     pub total: f64,
+    /// As [`StepMetrics::content`].
     #[serde(with = "any_f64")]
     pub content: f64,
+    /// As [`StepMetrics::style`].
     #[serde(with = "any_f64")]
     pub style: f64,
+    /// As [`StepMetrics::tv`].
     #[serde(with = "any_f64")]
     pub tv: f64,
 }
@@ -280,6 +383,7 @@ pub struct Losses {
 mod any_f64 {
     use serde::{Deserialize, Deserializer, Serializer};
 
+    /// A finite value as a JSON number, any other as its `Display` text.
     pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
         if v.is_finite() {
             s.serialize_f64(*v)
@@ -296,6 +400,8 @@ mod any_f64 {
         Null(()),
     }
 
+    /// A number, or text that parses as one; unparsable text and `null`
+    /// (older files) read as NaN.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
         Ok(match Repr::deserialize(d)? {
             Repr::Number(v) => v,
@@ -306,62 +412,142 @@ mod any_f64 {
 }
 
 /// summary.json: written when a run starts and again when it ends.
+///
+/// The engine fills it; the run-folder sink writes it atomically, so a
+/// reader sees either the starting or the final version, never half of one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
+    /// The experiment's name (unslugged).
     pub name: String,
+    /// `running` in the file written at start; how it ended in the final one.
     pub status: Status,
+    /// Why the run failed; absent unless `status` is `failed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// RFC 3339.
     pub started: String,
+    /// RFC 3339; absent while running.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished: Option<String>,
     /// Optimizer steps taken.
     pub steps: u64,
     /// Steps asked for.
     pub iterations: u64,
+    /// Function evaluations (forward + backward passes) so far.
     pub evals: u64,
+    /// [`StepMetrics::elapsed_s`] of the last recorded step (pauses excluded).
     pub wall_s: f64,
+    /// `wall_s / steps`; 0 before the first step.
     pub seconds_per_step: f64,
+    /// The device in words, e.g. `cpu (2 threads)`.
     pub device: String,
+    /// The libtorch version the binary was built against.
     pub libtorch: String,
+    /// This crate's version.
     pub stylelab: String,
+    /// Path of the weights file, as configured.
     pub weights: String,
+    /// SHA-256 of the weights file, lower-case hex.
     pub weights_sha256: String,
+    /// The experiment's seed (it seeds the noise initial image).
     pub seed: u64,
+    /// Width of the generated image, px; 0 when the run failed before its
+    /// images were loaded.
     pub width: u32,
+    /// Height of the generated image, px.
     pub height: u32,
     /// Peak resident memory of the process, MiB.
     pub peak_rss_mib: f64,
-    /// Peak CUDA memory allocated by libtorch, MiB (GPU runs only).
+    /// Peak GPU memory of the process as NVML reports it (CUDA context and
+    /// the allocator's pool), sampled every half second, MiB; GPU runs only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peak_gpu_mib: Option<f64>,
+    /// The losses of the last recorded step; absent before the first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub final_losses: Option<Losses>,
     /// The process that runs it, while running: lets a reader tell a live
     /// run from one whose process died.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<u32>,
+    /// What the network's convolutions ran in: `fp32`, `bf16` or `fp16`
+    /// (runs from before precision existed: `fp32`).
+    #[serde(default = "fp32")]
+    pub precision: String,
+    /// How the network was stored and why: `channels_last (measured: …)`.
+    /// Empty for runs from before this was recorded.
+    #[serde(default)]
+    pub memory_format: String,
+    /// Reads from the device per optimizer step, snapshots included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_reads_per_step: Option<f64>,
 }
 
-/// Reads summary.json.
-pub fn read_summary(dir: &Path) -> Result<Summary, String> {
-    let path = RunPaths::new(dir).summary();
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+fn fp32() -> String {
+    "fp32".into()
 }
+
+/// A run-folder file that cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// The file could not be read (missing, permissions, …).
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    /// The file was read but its contents do not parse.
+    #[error("{}: {message}", path.display())]
+    Invalid { path: PathBuf, message: String },
+}
+
+impl RecordError {
+    /// Whether the file is simply not there (an `Io` error of kind
+    /// `NotFound`), as opposed to present but unreadable or malformed.
+    pub fn is_missing(&self) -> bool {
+        matches!(self, RecordError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+    }
+
+    /// What is wrong, without the path.
+    pub fn reason(&self) -> String {
+        match self {
+            RecordError::Io { source, .. } => source.to_string(),
+            RecordError::Invalid { message, .. } => message.clone(),
+        }
+    }
+}
+
+/// The whole file as UTF-8, with its path for the caller's error.
+fn read_text(path: PathBuf) -> Result<(PathBuf, String), RecordError> {
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok((path, text)),
+        Err(source) => Err(RecordError::Io { path, source }),
+    }
+}
+
+/// Reads summary.json from a run folder. Use [`RecordError::is_missing`]
+/// to tell a folder without one from a broken file.
+pub fn read_summary(dir: &Path) -> Result<Summary, RecordError> {
+    let (path, text) = read_text(RunPaths::new(dir).summary())?;
+    serde_json::from_str(&text).map_err(|e| RecordError::Invalid {
+        path,
+        message: e.to_string(),
+    })
+}
+
+/// Rows of a metrics file: the header, the rows, and a note when the last
+/// line was cut short and left out.
+pub type Metrics = (MetricsHeader, Vec<StepMetrics>, Option<String>);
 
 /// Reads metrics.csv, tolerating a last line cut short by a crash or a run
-/// still writing. Returns the header, the rows, and a note when the file
-/// had to be truncated.
-pub fn read_metrics(dir: &Path) -> Result<(MetricsHeader, Vec<StepMetrics>, Option<String>), String> {
-    let path = RunPaths::new(dir).metrics();
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    parse_metrics(&text).map_err(|e| format!("{}: {e}", path.display()))
+/// still writing.
+///
+/// `Invalid` when the file is empty, its header lacks a base column, or a
+/// line other than the last non-blank one is malformed.
+pub fn read_metrics(dir: &Path) -> Result<Metrics, RecordError> {
+    let (path, text) = read_text(RunPaths::new(dir).metrics())?;
+    parse_metrics(&text).map_err(|message| RecordError::Invalid { path, message })
 }
 
-/// Parses metrics.csv text (see [`read_metrics`]).
-pub fn parse_metrics(text: &str) -> Result<(MetricsHeader, Vec<StepMetrics>, Option<String>), String> {
+/// Parses metrics.csv text (see [`read_metrics`]). Blank lines are skipped;
+/// line numbers in messages count the header as line 1.
+pub fn parse_metrics(text: &str) -> Result<Metrics, String> {
     let mut lines = text.split('\n');
     let head_line = lines.next().filter(|l| !l.trim().is_empty()).ok_or("empty file")?;
     let reader = MetricsReader::new(head_line)?;

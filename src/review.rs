@@ -2,9 +2,15 @@
 //! metrics, and the config keys that differ between runs. The dashboard's
 //! Runs and Compare views use it, as do the review commands (`runs`,
 //! `compare`, `show`, `sheet`).
+//!
+//! The reading side of the pipeline: it starts from `results/<run>/` folders
+//! that the run-folder sink wrote, through `record`'s types, and never talks
+//! to an engine. `table`, `plot`, `sheet` and `sort` turn what is read here
+//! into text, charts and images.
 
 pub mod plot;
 pub mod sheet;
+pub mod sort;
 pub mod table;
 
 use crate::record::{self, Losses, MetricsHeader, RunPaths, Status, StepMetrics, Summary};
@@ -17,12 +23,16 @@ use std::path::{Path, PathBuf};
 pub enum RunState {
     /// Its summary says so and its process is alive.
     Running,
+    /// Its summary says `completed`.
     Completed,
+    /// Its summary says `stopped` (a stop command or a signal).
     Stopped,
+    /// Its summary says `failed`; `Summary::error` says why.
     Failed,
     /// Said `running`, but its process is gone (killed, machine rebooted).
     Died,
-    /// No readable summary: a folder being created, or damaged.
+    /// No readable summary: a folder being created, or damaged. Holds the
+    /// reason, for the listing to show.
     Broken(String),
 }
 
@@ -40,21 +50,29 @@ impl fmt::Display for RunState {
 }
 
 /// One run folder, as listed.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RunEntry {
+    /// The run folder, as found under `results` (or as given).
     pub dir: PathBuf,
     /// The folder's name (`20261121-101500-starry-cat`).
     pub id: String,
+    /// Read from the summary, with the process checked for `running`.
     pub state: RunState,
+    /// `None` when summary.json is missing or unreadable (state `Broken`).
     pub summary: Option<Summary>,
     /// The latest metrics row (for runs still going, newer than the summary).
+    /// Read only for running, died and broken runs; `None` otherwise.
     pub last: Option<StepMetrics>,
 }
 
+/// The accessors prefer the latest metrics row, then the summary, then a
+/// zero or empty value, so a listing has something to show for every run.
 impl RunEntry {
+    /// The experiment's name, or the folder name when there is no summary.
     pub fn name(&self) -> &str {
         self.summary.as_ref().map(|s| s.name.as_str()).unwrap_or(&self.id)
     }
+    /// Optimizer steps taken; 0 when nothing says.
     pub fn steps(&self) -> u64 {
         self.last
             .as_ref()
@@ -62,6 +80,7 @@ impl RunEntry {
             .or(self.summary.as_ref().map(|s| s.steps))
             .unwrap_or(0)
     }
+    /// Seconds of optimisation so far, pauses excluded; 0.0 when nothing says.
     pub fn wall_s(&self) -> f64 {
         self.last
             .as_ref()
@@ -69,13 +88,16 @@ impl RunEntry {
             .or(self.summary.as_ref().map(|s| s.wall_s))
             .unwrap_or(0.0)
     }
+    /// Steps per second over the whole run; 0.0 before any time has passed.
     pub fn steps_per_s(&self) -> f64 {
         let w = self.wall_s();
         if w > 0.0 { self.steps() as f64 / w } else { 0.0 }
     }
+    /// Start time, RFC 3339; empty without a summary.
     pub fn started(&self) -> &str {
         self.summary.as_ref().map(|s| s.started.as_str()).unwrap_or("")
     }
+    /// The latest losses; `None` before the first recorded step.
     pub fn losses(&self) -> Option<Losses> {
         self.last
             .as_ref()
@@ -89,14 +111,11 @@ impl RunEntry {
     }
 }
 
-/// Whether a process that wrote a summary is still a live stylelab.
-pub fn process_alive(pid: u32) -> bool {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|c| String::from_utf8_lossy(&c).contains("stylelab"))
-        .unwrap_or(false)
-}
-
-/// The last complete row of a metrics file, reading only its head and tail.
+/// The last complete row of a metrics file, reading only its head and tail
+/// (the last 16 KiB), so that listing a long run stays cheap.
+///
+/// `None` when the file is missing, its header does not parse, or no line in
+/// the tail is a whole row.
 pub fn last_row(dir: &Path) -> Option<StepMetrics> {
     use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
     let mut f = std::fs::File::open(RunPaths::new(dir).metrics()).ok()?;
@@ -111,28 +130,25 @@ pub fn last_row(dir: &Path) -> Option<StepMetrics> {
     tail.lines().rev().find_map(|l| reader.row(l).ok())
 }
 
-/// Reads one run folder.
+/// Reads one run folder. Never fails: what cannot be read shows up as
+/// [`RunState::Broken`] with the reason.
 pub fn load_entry(dir: &Path) -> RunEntry {
     let id = dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let summary = record::read_summary(dir);
-    let (state, summary) = match summary {
-        Err(_) if !RunPaths::new(dir).summary().exists() => (
+    let (state, summary) = match record::read_summary(dir) {
+        Err(e) if e.is_missing() => (
             RunState::Broken("no summary.json (killed before its first step, or not a run)".into()),
             None,
         ),
         Err(e) => (
-            RunState::Broken(format!(
-                "unreadable summary.json: {}",
-                e.rsplit(": ").next().unwrap_or(&e)
-            )),
+            RunState::Broken(format!("unreadable summary.json: {}", e.reason())),
             None,
         ),
         Ok(s) => {
             let state = match s.status {
-                Status::Running if s.pid.is_some_and(process_alive) => RunState::Running,
+                Status::Running if s.pid.is_some_and(crate::procfs::is_stylelab) => RunState::Running,
                 Status::Running => RunState::Died,
                 Status::Completed => RunState::Completed,
                 Status::Stopped => RunState::Stopped,
@@ -156,6 +172,10 @@ pub fn load_entry(dir: &Path) -> RunEntry {
 }
 
 /// Every run folder under `results`, newest first.
+///
+/// A run folder is a subfolder holding summary.json or experiment.toml.
+/// "Newest first" is reverse order of folder names, which start with the
+/// time stamp. A missing or unreadable `results` gives an empty list.
 pub fn list_runs(results: &Path) -> Vec<RunEntry> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(results)
         .into_iter()
@@ -172,6 +192,9 @@ pub fn list_runs(results: &Path) -> Vec<RunEntry> {
 
 /// A run's resolved experiment as dotted keys → TOML values:
 /// `loss.style_layers.relu1_1 = 1.0`.
+///
+/// Strings are given without quotes. Empty when experiment.toml is missing or
+/// does not parse.
 pub fn flat_config(dir: &Path) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let Ok(text) = std::fs::read_to_string(RunPaths::new(dir).experiment()) else {
@@ -203,6 +226,10 @@ pub fn differing_keys(configs: &[BTreeMap<String, String>]) -> Vec<String> {
 
 /// Finds a run by folder path or by a unique prefix of its folder name
 /// (`20261121-10`, or the name part: `starry`).
+///
+/// `spec` is taken as a path when that folder holds summary.json or
+/// metrics.csv; otherwise it is matched against the subfolders of `results`.
+/// The error, meant for the user, says that nothing matched or lists every match.
 pub fn resolve_run(results: &Path, spec: &str) -> Result<PathBuf, String> {
     let as_path = Path::new(spec);
     if as_path.join(record::SUMMARY_FILE).exists() || as_path.join(record::METRICS_FILE).exists() {
@@ -237,22 +264,31 @@ pub fn resolve_run(results: &Path, spec: &str) -> Result<PathBuf, String> {
 /// A run as the compare views need it.
 #[derive(Debug, Clone)]
 pub struct ComparedRun {
+    /// The run folder.
     pub dir: PathBuf,
+    /// The experiment's name, or the folder name when an earlier run in the
+    /// comparison already has that name.
     pub name: String,
+    /// metrics.csv's columns; empty when the file is missing or invalid.
     pub header: MetricsHeader,
+    /// Every row of metrics.csv; empty when the file is missing or invalid.
     pub rows: Vec<StepMetrics>,
+    /// The run as a listing shows it.
     pub entry: RunEntry,
 }
 
 /// Runs side by side: their metrics, and the config keys that differ.
 #[derive(Debug, Clone)]
 pub struct Comparison {
+    /// One per folder, in the order given.
     pub runs: Vec<ComparedRun>,
     /// Differing keys, each with one value per run (`—` where missing).
     pub diff: Vec<(String, Vec<String>)>,
 }
 
 impl Comparison {
+    /// Reads every folder in `dirs`. Never fails: a run whose files are
+    /// missing or broken comes back with no rows and no config keys.
     pub fn load(dirs: &[PathBuf]) -> Comparison {
         let configs: Vec<_> = dirs.iter().map(|d| flat_config(d)).collect();
         let diff = differing_keys(&configs)
@@ -291,7 +327,7 @@ impl Comparison {
 }
 
 /// A column's (step, value) points for one run; None when the run has no
-/// such column.
+/// such column, or no rows at all.
 pub fn column(run: &ComparedRun, metric: &str) -> Option<Vec<(f64, f64)>> {
     let probe = run.rows.first()?;
     probe.value(&run.header, metric)?;
@@ -328,11 +364,5 @@ mod tests {
             differing_keys(&[a, b]),
             vec!["loss.style_layers.relu2_1", "loss.style_weight"]
         );
-    }
-
-    #[test]
-    fn a_dead_process_is_not_running() {
-        assert!(process_alive(std::process::id()) == std::env::args().next().unwrap().contains("stylelab"));
-        assert!(!process_alive(u32::MAX - 1));
     }
 }

@@ -1,29 +1,39 @@
 //! Where a run's events go. The engine hands every event to one [`Sink`];
-//! [`Tee`] fans out to the run folder, the console and the dashboard.
+//! [`Tee`] fans out to the run folder and the console. The dashboard is not
+//! a sink: it follows the run folder, from this process or any other.
+//!
+//! Pipeline position: after `events`, before the run folder. Sinks run on
+//! the engine's thread, called between steps, so a slow sink slows the run.
 
 mod run_dir;
 
 pub use run_dir::{RunDirSink, create_run_dir, slug};
 
 use crate::events::RunEvent;
-use std::sync::mpsc::Sender;
 
 /// A consumer of run events. An error stops the run (status `failed`), so
 /// only sinks whose loss loses results (the run folder) should return one.
 pub trait Sink {
+    /// Takes one event, in the order the engine emits them. `Finished` always
+    /// comes, and last; `Started` comes first unless the run failed in setup
+    /// (loading images and weights, computing targets), in which case only
+    /// `Finished` comes.
     fn handle(&mut self, event: &RunEvent) -> anyhow::Result<()>;
 }
 
 /// Sends every event to several sinks, in order; the first error wins.
+/// Every sink still sees every event, even after an earlier one failed.
 #[derive(Default)]
 pub struct Tee<'a> {
     sinks: Vec<&'a mut dyn Sink>,
 }
 
 impl<'a> Tee<'a> {
+    /// A tee with no sinks, which accepts every event.
     pub fn new() -> Self {
         Tee { sinks: Vec::new() }
     }
+    /// Adds a sink after those already there.
     pub fn with(mut self, sink: &'a mut dyn Sink) -> Self {
         self.sinks.push(sink);
         self
@@ -39,27 +49,5 @@ impl Sink for Tee<'_> {
             }
         }
         first_error.map_or(Ok(()), Err)
-    }
-}
-
-/// Forwards events to another thread (the dashboard). A receiver that went
-/// away is not an error: the run goes on without it.
-pub struct ChannelSink(pub Sender<RunEvent>);
-
-impl Sink for ChannelSink {
-    fn handle(&mut self, event: &RunEvent) -> anyhow::Result<()> {
-        let _ = self.0.send(event.clone());
-        Ok(())
-    }
-}
-
-/// Keeps every event: for tests and recordings.
-#[derive(Default)]
-pub struct Recorder(pub Vec<RunEvent>);
-
-impl Sink for Recorder {
-    fn handle(&mut self, event: &RunEvent) -> anyhow::Result<()> {
-        self.0.push(event.clone());
-        Ok(())
     }
 }

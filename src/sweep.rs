@@ -5,22 +5,31 @@
 //! that completed, cluster nodes can run single points (`--point N`) with
 //! no shared state but the results folder, and `--collect` rebuilds the
 //! sweep's `index.csv` and contact sheet from whatever has finished.
+//!
+//! A command on top of the pipeline: each point goes through config →
+//! preflight → engine → sinks like any run (`cli` drives that), and this
+//! module reads the results back through `review` to see which points are done.
 
 use crate::config::{self, Experiment, Override};
 use crate::review::{self, RunEntry, RunState};
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 
+/// How the `[sweep]` lists combine into points (`mode` in the table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
+    /// Every combination, the first key varying slowest (the default).
     Grid,
+    /// The i-th value of every list together; all lists must have one length.
     Zip,
 }
 
 /// One point: the values it sets.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Point {
+    /// 0-based position in the sweep: the `NNN` of `<name>-pNNN` and `--point N`.
     pub index: usize,
+    /// Dotted key and value for each swept key, in `Sweep::keys` order.
     pub values: Vec<(String, toml::Value)>,
 }
 
@@ -35,6 +44,7 @@ impl Point {
     }
 }
 
+/// A value as TOML writes it, strings without their quotes.
 fn display_value(v: &toml::Value) -> String {
     match v {
         toml::Value::String(s) => s.clone(),
@@ -45,18 +55,28 @@ fn display_value(v: &toml::Value) -> String {
 /// An expanded sweep.
 #[derive(Debug, Clone)]
 pub struct Sweep {
+    /// The experiment file, as given.
     pub source: PathBuf,
+    /// The base experiment's name (after overrides); points are named from it.
     pub name: String,
+    /// Grid or zip.
     pub mode: Mode,
     /// Swept keys, in the order the points vary them.
     pub keys: Vec<String>,
+    /// Every point, in index order.
     pub points: Vec<Point>,
+    /// The base experiment's results folder, where every point's run goes.
     pub results: PathBuf,
     /// Overrides from the command line, applied to every point.
     pub overrides: Vec<Override>,
 }
 
 /// The points of a `[sweep]` table.
+///
+/// Every key but `mode` must hold a non-empty list; keys come in dotted-key
+/// order (TOML tables sort theirs). A grid is capped at 100 000 points.
+/// Error messages name the offending key where there is one, but not the
+/// file: [`Sweep::load`] adds it.
 pub fn expand(table: &toml::Table) -> Result<(Mode, Vec<String>, Vec<Point>), String> {
     // `"loss.style_weight" = [...]` and `[sweep.loss] style_weight = [...]`
     // both give dotted keys.
@@ -123,12 +143,20 @@ pub fn expand(table: &toml::Table) -> Result<(Mode, Vec<String>, Vec<Point>), St
 
 impl Sweep {
     /// Reads an experiment file's sweep, checking every point's config.
+    ///
+    /// `overrides` (`--set`) apply to the base experiment and to every point.
+    /// Bad-input error when the file has no `[sweep]` table or it does not
+    /// expand; a point whose config does not validate is named by index and values.
     pub fn load(path: &Path, overrides: &[Override]) -> Result<Sweep> {
         let base = config::load(path, overrides)?;
-        let Some(table) = base.resolved.sweep.clone() else {
-            bail!("{}: has no [sweep] table (see the README for one)", path.display());
+        let Some(table) = base.sweep.clone() else {
+            return Err(crate::error::bad_input(format!(
+                "{}: has no [sweep] table (see the README for one)",
+                path.display()
+            )));
         };
-        let (mode, keys, points) = expand(&table).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let (mode, keys, points) =
+            expand(&table).map_err(|e| crate::error::bad_input(format!("{}: {e}", path.display())))?;
         let sweep = Sweep {
             source: path.to_path_buf(),
             name: base.name.clone(),
@@ -144,12 +172,13 @@ impl Sweep {
         Ok(sweep)
     }
 
-    /// The run name of a point.
+    /// The run name of a point: `<name>-p007`. Runs are matched to points by it.
     pub fn point_name(&self, index: usize) -> String {
         format!("{}-p{index:03}", self.name)
     }
 
-    /// The validated experiment of a point.
+    /// The validated experiment of a point: the file loaded again with the
+    /// command-line overrides, then the point's values, then its name.
     pub fn experiment(&self, p: &Point) -> Result<Experiment> {
         let mut all = self.overrides.clone();
         all.extend(p.values.iter().map(|(k, v)| Override {
@@ -168,7 +197,10 @@ impl Sweep {
         self.results.join(format!("{}-sweep", crate::sinks::slug(&self.name)))
     }
 
-    /// The runs of each point, newest first.
+    /// The runs of each point, newest first, one `Vec` per point in index order.
+    ///
+    /// A run belongs to a point when its summary's name is the point's name,
+    /// so a run without a readable summary.json belongs to none.
     pub fn find_runs(&self) -> Vec<Vec<RunEntry>> {
         let all = review::list_runs(&self.results);
         self.points
@@ -184,6 +216,8 @@ impl Sweep {
 }
 
 /// The run that stands for a point: its newest completed run, else its newest.
+/// `runs` must be newest first, as [`Sweep::find_runs`] gives them; `None`
+/// when the point has not been run.
 pub fn representative(runs: &[RunEntry]) -> Option<&RunEntry> {
     runs.iter().find(|r| r.state == RunState::Completed).or(runs.first())
 }
@@ -191,6 +225,10 @@ pub fn representative(runs: &[RunEntry]) -> Option<&RunEntry> {
 /// Writes `index.csv` (point, run folder, varied values, status, final
 /// losses) and, when any point has a final image, `sheet.png`. Returns how
 /// many points have completed.
+///
+/// Both go to [`Sweep::dir`], which is created if needed. A point without a
+/// run is listed with status `pending` and empty losses. The sheet holds the
+/// representative runs that have a final.png, whatever their status.
 pub fn collect(sweep: &Sweep) -> Result<usize> {
     let dir = sweep.dir();
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -233,6 +271,10 @@ pub fn collect(sweep: &Sweep) -> Result<usize> {
 
 /// A Slurm batch script: a job array with one point per task on one GPU,
 /// writing to the sweep's results folder (which every node must see).
+///
+/// `stylelab` is the binary to run and `workdir` the folder to `cd` into;
+/// the command-line overrides are passed on as `--set`. Paths are written
+/// unquoted.
 pub fn slurm_script(sweep: &Sweep, stylelab: &Path, workdir: &Path) -> String {
     let n = sweep.points.len();
     let source = config::absolute(&sweep.source);

@@ -47,6 +47,8 @@ const FRAME: Duration = Duration::from_millis(33);
 const RUNS_EVERY: Duration = Duration::from_secs(2);
 /// How often a followed run folder is looked at.
 const FOLLOW_EVERY: Duration = Duration::from_millis(200);
+/// How long the loop waits for a key when nothing needs drawing.
+const IDLE_WAIT: Duration = Duration::from_millis(100);
 
 /// Whether colour is wanted (`NO_COLOR` set and non-empty turns it off).
 pub fn color_wanted() -> bool {
@@ -119,9 +121,15 @@ impl Runtime {
         let results = project.join("results");
         let runs_tx = tx.clone();
         std::thread::spawn(move || {
+            // Only a list that changed is news: an idle dashboard redraws nothing.
+            let mut last = None;
             loop {
-                if runs_tx.send(Msg::Runs(review::list_runs(&results))).is_err() {
-                    return;
+                let runs = review::list_runs(&results);
+                if last.as_ref() != Some(&runs) {
+                    last = Some(runs.clone());
+                    if runs_tx.send(Msg::Runs(runs)).is_err() {
+                        return;
+                    }
                 }
                 match refresh_rx.recv_timeout(RUNS_EVERY) {
                     Ok(()) | Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -153,12 +161,18 @@ impl Runtime {
             }
             if dirty && last_draw.elapsed() >= FRAME {
                 let _frame = SCREEN.lock();
+                self.app.now = chrono::Local::now().fixed_offset();
                 terminal.draw(|f| view::view(&self.app, f))?;
                 last_draw = Instant::now();
                 dirty = false;
             }
-            // Wait for input for the rest of the frame.
-            let wait = FRAME.saturating_sub(last_draw.elapsed()).max(Duration::from_millis(5));
+            // Wait for input: for the rest of the frame when a redraw is
+            // due, else a while (messages from the workers wait that long).
+            let wait = if dirty {
+                FRAME.saturating_sub(last_draw.elapsed()).max(Duration::from_millis(5))
+            } else {
+                IDLE_WAIT
+            };
             if event::poll(wait)? {
                 while event::poll(Duration::ZERO)? {
                     let msg = match event::read()? {
@@ -330,7 +344,7 @@ impl Runtime {
             });
             let mut announced = false;
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(dir) = line.strip_prefix(crate::cli::RUN_DIR_PREFIX) {
+                if let Some(dir) = line.strip_prefix(crate::record::RUN_DIR_PREFIX) {
                     announced = true;
                     let _ = tx.send(Msg::Launched(PathBuf::from(dir)));
                 }
@@ -356,6 +370,7 @@ impl Runtime {
         }
         self.app.prompt = None;
         self.app.message = Some("stopping the runs started here…".into());
+        self.app.now = chrono::Local::now().fixed_offset();
         terminal.draw(|f| view::view(&self.app, f))?;
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
@@ -374,7 +389,7 @@ impl Runtime {
 /// One line saying what an experiment will do, or why it cannot run.
 pub fn describe(path: &Path) -> Result<String, String> {
     let exp = crate::config::load(path, &[]).map_err(|e| e.to_string())?;
-    let checked = exp.check_files().map_err(|e| e.to_string())?;
+    let checked = crate::preflight::check(&exp).map_err(|e| e.to_string())?;
     let layers =
         |ls: &crate::config::WeightedLayers| ls.iter().map(|(l, _)| l.to_string()).collect::<Vec<_>>().join(" ");
     Ok(format!(
@@ -446,9 +461,5 @@ pub fn load_compare(dirs: &[PathBuf]) -> CompareData {
             }
         })
         .collect();
-    CompareData {
-        runs,
-        diff: cmp.diff,
-        metric: 0,
-    }
+    CompareData::new(runs, cmp.diff)
 }

@@ -2,6 +2,12 @@
 //! `conv1_1.weight`, `conv1_1.bias`, … (the first k convolutions, k ≤ 16) and
 //! metadata `preprocess = "caffe" | "torchvision"`. Inspecting, loading,
 //! converting from PyTorch `.pth`, seeded random weights, and fetching.
+//!
+//! Pipeline position: `preflight` (and `doctor`, and `stylelab weights
+//! info`) check a file with [`WeightsInfo::read`], which reads the header
+//! only; the engine then calls [`load`] to put the tensors on its device.
+//! The `stylelab weights` subcommands use [`convert`], [`random`] with
+//! [`save`], and [`fetch`].
 
 pub mod fetch;
 
@@ -33,6 +39,7 @@ impl fmt::Display for Preprocess {
     }
 }
 
+/// Parses the metadata value, `caffe` or `torchvision`; the error names both.
 impl FromStr for Preprocess {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -49,41 +56,92 @@ impl FromStr for Preprocess {
 /// Everything wrong a weights file can be.
 #[derive(Debug, thiserror::Error)]
 pub enum WeightsError {
+    /// Opening or reading the file failed (missing, permissions, …).
     #[error("{path}: cannot read the weights file: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    /// The header is not a safetensors header: too short, an impossible
+    /// length, or JSON that does not parse.
     #[error("{path}: not a safetensors file ({reason})")]
     NotSafetensors { path: PathBuf, reason: String },
+    /// A valid VGG19 file without the `preprocess` metadata key.
     #[error(
         "{path}: has no 'preprocess' metadata; tag it with `stylelab weights convert {path} OUT.safetensors --preprocess caffe|torchvision`"
     )]
     NoPreprocess { path: PathBuf },
+    /// Readable, but not VGG19 in stylelab's format: wrong keys, shapes,
+    /// dtype or metadata value. The message says which.
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
+    /// libtorch or the safetensors crate could not read or encode the tensors.
     #[error("{path}: {message}")]
     Torch { path: PathBuf, message: String },
+    /// The header promises more tensor bytes than the file holds.
+    #[error(
+        "{path}: the file is truncated: its header describes {expected} bytes of tensor data but it holds {actual} (an interrupted download or copy?); fetch or copy it again"
+    )]
+    Truncated { path: PathBuf, expected: u64, actual: u64 },
+    /// The output file (or its folder) could not be written.
+    #[error("cannot write {path}: {message}")]
+    Write { path: PathBuf, message: String },
+}
+
+impl WeightsError {
+    /// Whether the file given was at fault (a bad or missing input), as
+    /// opposed to a failure to write the output. `error` uses it to pick the
+    /// exit code.
+    pub fn is_bad_input(&self) -> bool {
+        !matches!(self, WeightsError::Write { .. })
+    }
+}
+
+/// A selected layer that a weights file cannot compute.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{layer} is not in the weights file {} (it holds {holds})", path.display())]
+pub struct MissingLayer {
+    /// The first selected layer the file cannot compute.
+    pub layer: Layer,
+    /// The weights file.
+    pub path: PathBuf,
+    /// What the file can compute: `conv1_1 … pool3`.
+    pub holds: String,
 }
 
 /// One tensor's entry in a safetensors header.
 #[derive(Debug, Clone, Deserialize)]
 struct HeaderEntry {
+    /// safetensors' dtype name: `F32`, `F16`, …
     dtype: String,
+    /// Dimensions, outermost first.
     shape: Vec<usize>,
+    /// Start and end of the tensor's bytes after the header.
+    data_offsets: [u64; 2],
 }
 
 /// What a weights file holds, read from its header alone.
 #[derive(Debug, Clone)]
 pub struct WeightsInfo {
+    /// The file as given.
     pub path: PathBuf,
+    /// From the `preprocess` metadata key.
     pub preprocess: Preprocess,
     /// Convolutions present, in forward order (always a prefix of VGG19's).
+    /// Never empty in a value from [`WeightsInfo::read`].
     pub convs: Vec<Layer>,
+    /// The whole `__metadata__` table (`preprocess`, `format`, and keys such
+    /// as `converted_from` or `random_seed`).
     pub metadata: BTreeMap<String, String>,
+    /// Bytes on disk.
     pub file_size: u64,
 }
 
 impl WeightsInfo {
     /// Reads and checks a weights file's header: keys, shapes, dtype and
     /// convention must be those of (a prefix of) VGG19.
+    ///
+    /// Reads the header and the file's length, never the tensor data, so it
+    /// is cheap enough for `check`. Every variant of [`WeightsError`] but
+    /// `Torch` and `Write` can come back; a PyTorch state dict gets an
+    /// `Invalid` that says how to convert it.
     pub fn read(path: &Path) -> Result<Self, WeightsError> {
         let (header, metadata, file_size) = read_header(path)?;
         let invalid = |message: String| WeightsError::Invalid {
@@ -163,8 +221,12 @@ impl WeightsInfo {
         })
     }
 
-    /// The deepest layer these weights can compute (relu of the last conv,
-    /// or the pool after it when the block is complete).
+    /// Every layer these weights can compute, in forward order: up to the
+    /// relu of the last conv, or the pool after it when the block is complete.
+    ///
+    /// # Panics
+    ///
+    /// If `convs` is empty, which [`WeightsInfo::read`] never returns.
     pub fn available_layers(&self) -> Vec<Layer> {
         let last = *self.convs.last().expect("read() guarantees one conv");
         Layer::all()
@@ -173,20 +235,38 @@ impl WeightsInfo {
             .collect()
     }
 
+    /// Checks that every layer of `layers` can be computed; the first that
+    /// cannot (in the order given) is the error.
+    pub fn check_layers(&self, layers: &[Layer]) -> Result<(), MissingLayer> {
+        match layers.iter().find(|l| !self.has_layer(**l)) {
+            None => Ok(()),
+            Some(&layer) => Err(MissingLayer {
+                layer,
+                path: self.path.clone(),
+                holds: self.layer_range(),
+            }),
+        }
+    }
+
     /// Whether `layer` can be computed from these weights.
     pub fn has_layer(&self, layer: Layer) -> bool {
         self.convs.contains(&layer.conv_at_or_before())
     }
 
-    /// "conv1_1 … relu3_4, pool3" style summary of the computable layers.
+    /// "conv1_1 … pool3" style summary of the computable layers: the first
+    /// and the last of [`WeightsInfo::available_layers`].
     pub fn layer_range(&self) -> String {
         let avail = self.available_layers();
         format!("{} … {}", avail[0], avail[avail.len() - 1])
     }
 }
 
+/// Tensor entries by key, the `__metadata__` table, and the file's size in bytes.
 type Header = (BTreeMap<String, HeaderEntry>, BTreeMap<String, String>, u64);
 
+/// Reads a safetensors header: an 8-byte little-endian length, then that
+/// many bytes of JSON. Lengths over 100 MB are refused before allocating;
+/// `Truncated` when the data the entries point to runs past the file's end.
 fn read_header(path: &Path) -> Result<Header, WeightsError> {
     let io = |source| WeightsError::Io {
         path: path.to_path_buf(),
@@ -219,10 +299,21 @@ fn read_header(path: &Path) -> Result<Header, WeightsError> {
             header.insert(k, e);
         }
     }
+    // The header alone is cheap to read; the data must all be there too.
+    let expected = header.values().map(|e| e.data_offsets[1]).max().unwrap_or(0);
+    let actual = file_size - 8 - n;
+    if expected > actual {
+        return Err(WeightsError::Truncated {
+            path: path.to_path_buf(),
+            expected,
+            actual,
+        });
+    }
     Ok((header, metadata, file_size))
 }
 
-/// Hex SHA-256 of a file.
+/// Hex SHA-256 of a file, lower case, read in 1 MiB chunks. Recorded as
+/// `weights_sha256` in each run's summary.
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     let mut f = std::fs::File::open(path)?;
     let mut hasher = Sha256::new();
@@ -244,12 +335,19 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// Loaded convolution weights, on a device, never requiring gradients.
 pub struct VggWeights {
+    /// The checked header of the file they came from.
     pub info: WeightsInfo,
     /// `(layer, weight, bias)` in forward order.
     pub convs: Vec<(Layer, Tensor, Tensor)>,
 }
 
 /// Loads the convolutions up to and including `deepest` (all when None).
+///
+/// `deepest` may be any layer: its conv (see [`Layer::conv_at_or_before`])
+/// is the last one loaded. The header is checked first ([`WeightsInfo::read`]);
+/// libtorch then reads every tensor of the file, and only those kept are
+/// moved to `device`. Does not check that `deepest` is in the file: callers
+/// use [`WeightsInfo::check_layers`].
 pub fn load(path: &Path, deepest: Option<Layer>, device: Device) -> Result<VggWeights, WeightsError> {
     let info = WeightsInfo::read(path)?;
     let tensors: HashMap<String, Tensor> = Tensor::read_safetensors(path)
@@ -265,6 +363,7 @@ pub fn load(path: &Path, deepest: Option<Layer>, device: Device) -> Result<VggWe
         if limit.is_some_and(|lim| conv > lim) {
             break;
         }
+        // read() checked that both tensors of every conv are in the file.
         let get = |k: String| tensors[&k].to_device(device).set_requires_grad(false);
         convs.push((conv, get(format!("{conv}.weight")), get(format!("{conv}.bias"))));
     }
@@ -272,6 +371,11 @@ pub fn load(path: &Path, deepest: Option<Layer>, device: Device) -> Result<VggWe
 }
 
 /// Writes convolutions in stylelab's format.
+///
+/// Tensors are copied to the CPU as F32; the metadata holds `preprocess`,
+/// `format = "stylelab-vgg19"` and `extra_metadata` (which may override
+/// them). Creates the parent folder. `Write` for I/O failures, `Torch` for
+/// tensors that cannot be encoded.
 pub fn save(
     path: &Path,
     convs: &[(Layer, Tensor, Tensor)],
@@ -307,17 +411,15 @@ pub fn save(
     for (k, v) in extra_metadata {
         meta.insert(k.to_string(), v.clone());
     }
+    let write = |message: String| WeightsError::Write {
+        path: path.to_path_buf(),
+        message,
+    };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|source| WeightsError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?;
+        std::fs::create_dir_all(dir).map_err(|e| write(format!("cannot create {}: {e}", dir.display())))?;
     }
     safetensors::tensor::serialize_to_file(views, &Some(meta), path).map_err(|e| match e {
-        safetensors::SafeTensorError::IoError(source) => WeightsError::Io {
-            path: path.to_path_buf(),
-            source,
-        },
+        safetensors::SafeTensorError::IoError(source) => write(source.to_string()),
         e => torch(format!("{e:?}")),
     })
 }
@@ -325,61 +427,13 @@ pub fn save(
 /// Converts a PyTorch VGG19 checkpoint (`.pth`, read with libtorch's own
 /// pickle loader; keys `features.N.*`) or an untagged safetensors file with
 /// `convA_B.*` keys into stylelab's format. Returns the layers written.
+///
+/// Keeps the convolutions up to the first one missing, checks their shapes
+/// against VGG19, and records the input's file name as `converted_from`.
+/// `Invalid` when no VGG19 convolution is found or a shape is wrong.
 pub fn convert(input: &Path, output: &Path, preprocess: Preprocess) -> Result<Vec<Layer>, WeightsError> {
-    let torch = |message: String| WeightsError::Torch {
-        path: input.to_path_buf(),
-        message,
-    };
-    if !input.exists() {
-        return Err(WeightsError::Io {
-            path: input.to_path_buf(),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
-        });
-    }
-    let is_safetensors = std::fs::File::open(input)
-        .and_then(|mut f| {
-            let mut magic = [0u8; 2];
-            f.read_exact(&mut magic).map(|_| magic != *b"PK")
-        })
-        .unwrap_or(false);
-    let named: HashMap<String, Tensor> = if is_safetensors {
-        Tensor::read_safetensors(input).map_err(|e| torch(e.to_string()))?
-    } else {
-        Tensor::loadz_multi(input).map_err(|e| {
-            torch(format!(
-                "cannot read it as a PyTorch checkpoint: {}",
-                first_line(&e.to_string())
-            ))
-        })?
-    }
-    .into_iter()
-    .collect();
-    // torchvision's (and neural-style-pt's) index of each conv in `features`.
-    let mut feature_index = HashMap::new();
-    let mut idx = 0usize;
-    for l in Layer::all() {
-        match l.kind {
-            crate::layer::LayerKind::Conv => {
-                feature_index.insert(l, idx);
-                idx += 1;
-            }
-            _ => idx += 1,
-        }
-    }
-    let mut convs = Vec::new();
-    for conv in Layer::convs() {
-        let candidates = [format!("{conv}"), format!("features.{}", feature_index[&conv])];
-        let found = candidates.iter().find_map(|p| {
-            Some((
-                named.get(&format!("{p}.weight"))?.shallow_clone(),
-                named.get(&format!("{p}.bias"))?.shallow_clone(),
-            ))
-        });
-        match found {
-            Some((w, b)) => convs.push((conv, w, b)),
-            None => break,
-        }
-    }
+    let named = read_any(input)?;
+    let convs = vgg_convs(&named);
     if convs.is_empty() {
         let mut sample: Vec<_> = named.keys().take(5).cloned().collect();
         sample.sort();
@@ -396,8 +450,9 @@ pub fn convert(input: &Path, output: &Path, preprocess: Preprocess) -> Result<Ve
             return Err(WeightsError::Invalid {
                 path: input.to_path_buf(),
                 message: format!(
-                    "{conv} has shape {:?}, VGG19 expects [{o}, {i}, 3, 3]: not a VGG19 checkpoint",
-                    w.size()
+                    "{conv} has weight {:?} and bias {:?}, VGG19 expects [{o}, {i}, 3, 3] and [{o}]: not a VGG19 checkpoint",
+                    w.size(),
+                    b.size()
                 ),
             });
         }
@@ -410,14 +465,73 @@ pub fn convert(input: &Path, output: &Path, preprocess: Preprocess) -> Result<Ve
     Ok(convs.iter().map(|(l, _, _)| *l).collect())
 }
 
+/// Every named tensor of a PyTorch checkpoint (a zip, read by libtorch's
+/// own pickle loader) or a safetensors file.
+///
+/// The first two bytes decide: `PK` (zip) is read as a checkpoint, anything
+/// else as safetensors.
+fn read_any(input: &Path) -> Result<HashMap<String, Tensor>, WeightsError> {
+    let torch = |message: String| WeightsError::Torch {
+        path: input.to_path_buf(),
+        message,
+    };
+    let mut magic = [0u8; 2];
+    std::fs::File::open(input)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .map_err(|source| WeightsError::Io {
+            path: input.to_path_buf(),
+            source,
+        })?;
+    let named = if magic != *b"PK" {
+        Tensor::read_safetensors(input).map_err(|e| torch(e.to_string()))?
+    } else {
+        Tensor::loadz_multi(input).map_err(|e| {
+            torch(format!(
+                "cannot read it as a PyTorch checkpoint: {}",
+                first_line(&e.to_string())
+            ))
+        })?
+    };
+    Ok(named.into_iter().collect())
+}
+
+/// The convolutions found under our names (`conv1_1.weight`) or
+/// torchvision's (`features.0.weight`), in forward order, up to the first
+/// one missing.
+fn vgg_convs(named: &HashMap<String, Tensor>) -> Vec<(Layer, Tensor, Tensor)> {
+    let mut convs = Vec::new();
+    // A conv's index in torchvision's `features` is its position among all layers.
+    for (index, layer) in Layer::all().into_iter().enumerate() {
+        if layer.kind != crate::layer::LayerKind::Conv {
+            continue;
+        }
+        let candidates = [format!("{layer}"), format!("features.{index}")];
+        let found = candidates.iter().find_map(|p| {
+            Some((
+                named.get(&format!("{p}.weight"))?.shallow_clone(),
+                named.get(&format!("{p}.bias"))?.shallow_clone(),
+            ))
+        });
+        match found {
+            Some((w, b)) => convs.push((layer, w, b)),
+            None => break,
+        }
+    }
+    convs
+}
+
+/// libtorch's messages run to many lines (a C++ backtrace); the first says enough.
 fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or(s)
 }
 
 /// A seeded random VGG19 (He-normal weights, zero biases) up to `upto`:
 /// the same shapes as the real network, for tests and benchmarks.
+///
+/// Every conv up to `upto`'s (see [`Layer::conv_at_or_before`]), F32 on the
+/// CPU, weights drawn with std √(2 / (in_channels·9)) from `rng::SplitMix64`.
 pub fn random(seed: u64, upto: Layer) -> Vec<(Layer, Tensor, Tensor)> {
-    let mut rng = crate::engine::rng::SplitMix64::new(seed);
+    let mut rng = crate::rng::SplitMix64::new(seed);
     let upto = upto.conv_at_or_before();
     Layer::convs()
         .into_iter()

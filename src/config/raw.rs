@@ -65,6 +65,29 @@ pub enum Pooling {
     Avg,
 }
 
+/// How the network's weights and activations are laid out in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemoryFormat {
+    /// Measured at the start of a run: whichever is faster here.
+    Auto,
+    /// Channels-first, libtorch's default.
+    Nchw,
+    /// NHWC strides: oneDNN's and cuDNN's tensor-core kernels prefer it,
+    /// for reduced precision above all.
+    ChannelsLast,
+}
+
+impl std::fmt::Display for MemoryFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            MemoryFormat::Auto => "auto",
+            MemoryFormat::Nchw => "nchw",
+            MemoryFormat::ChannelsLast => "channels_last",
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawModel {
@@ -73,6 +96,8 @@ pub struct RawModel {
     pub weights: Option<String>,
     #[serde(default = "default_pooling")]
     pub pooling: Pooling,
+    #[serde(default = "default_memory_format")]
+    pub memory_format: MemoryFormat,
 }
 
 impl Default for RawModel {
@@ -80,6 +105,7 @@ impl Default for RawModel {
         RawModel {
             weights: None,
             pooling: default_pooling(),
+            memory_format: default_memory_format(),
         }
     }
 }
@@ -137,6 +163,27 @@ impl std::fmt::Display for OptimizerKind {
     }
 }
 
+/// The precision the network's convolutions run in; Gram matrices, losses,
+/// the image and the optimizer's state are fp32 whatever it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    Fp32,
+    Bf16,
+    /// CUDA only, with loss scaling.
+    Fp16,
+}
+
+impl std::fmt::Display for Precision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Precision::Fp32 => "fp32",
+            Precision::Bf16 => "bf16",
+            Precision::Fp16 => "fp16",
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawOptim {
@@ -152,6 +199,8 @@ pub struct RawOptim {
     pub seed: i64,
     #[serde(default = "default_device")]
     pub device: String,
+    #[serde(default = "default_precision")]
+    pub precision: Precision,
 }
 
 impl Default for RawOptim {
@@ -163,6 +212,7 @@ impl Default for RawOptim {
             history: default_history(),
             seed: 0,
             device: default_device(),
+            precision: default_precision(),
         }
     }
 }
@@ -230,6 +280,12 @@ fn default_history() -> i64 {
 }
 fn default_device() -> String {
     "auto".into()
+}
+fn default_precision() -> Precision {
+    Precision::Fp32
+}
+fn default_memory_format() -> MemoryFormat {
+    MemoryFormat::Auto
 }
 fn default_snapshot_every() -> i64 {
     50

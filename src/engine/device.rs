@@ -1,4 +1,4 @@
-//! Choosing the device, describing it, and reading peak memory.
+//! Choosing the device, configuring it for a run, and describing it.
 
 use crate::config::DeviceChoice;
 use tch::Device;
@@ -41,22 +41,6 @@ pub fn describe(device: Device) -> String {
         Device::Cpu => format!("cpu ({} threads)", tch::get_num_threads()),
         other => format!("{other:?}").to_lowercase(),
     }
-}
-
-/// Peak resident set size of this process in MiB (Linux; 0 elsewhere).
-pub fn peak_rss_mib() -> f64 {
-    status_kib("VmHWM:").map(|kib| kib as f64 / 1024.0).unwrap_or(0.0)
-}
-
-/// Current resident set size in MiB.
-pub fn rss_mib() -> f64 {
-    status_kib("VmRSS:").map(|kib| kib as f64 / 1024.0).unwrap_or(0.0)
-}
-
-fn status_kib(field: &str) -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = text.lines().find(|l| l.starts_with(field))?;
-    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// GPUs as `nvidia-smi` reports them: (name, total MiB, used MiB).

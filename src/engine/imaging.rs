@@ -45,8 +45,10 @@ pub fn to_tensor(img: &RgbImage, device: Device) -> Tensor {
         .contiguous()
 }
 
-/// The image a `1×3×H×W` tensor shows, clamped to [0, 1].
+/// The image a `1×3×H×W` tensor shows, clamped to [0, 1]: one read from
+/// the device, counted with the others.
 pub fn from_tensor(t: &Tensor) -> RgbImage {
+    super::reads::count_one();
     let t = t.detach().to_device(Device::Cpu).to_kind(Kind::Float);
     let (h, w) = (t.size()[2], t.size()[3]);
     let bytes = (t.squeeze_dim(0).permute([1, 2, 0]).clamp(0.0, 1.0) * 255.0)

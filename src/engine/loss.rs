@@ -88,6 +88,56 @@ pub struct StyleObjective {
     pub scales: [f64; 3],
     /// Forward + backward passes so far.
     pub evals: u64,
+    /// fp16's dynamic loss scaling; None in fp32 and bf16.
+    scaler: Option<LossScaler>,
+}
+
+/// Dynamic loss scaling for fp16 (as PyTorch's `GradScaler`): the loss is
+/// multiplied by `scale` before the backward pass, so that small gradients
+/// do not flush to zero in fp16, and the gradient divided by it after. An
+/// overflow (a gradient that is not finite) halves the scale and the
+/// evaluation is done again; after `GROWTH_INTERVAL` good ones it doubles.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LossScaler {
+    pub scale: f64,
+    good: u32,
+}
+
+impl LossScaler {
+    const GROWTH_INTERVAL: u32 = 200;
+    const MIN_SCALE: f64 = 1.0 / 65536.0;
+
+    pub fn new() -> Self {
+        LossScaler {
+            scale: 65536.0,
+            good: 0,
+        }
+    }
+
+    /// After an evaluation whose gradient was (`finite`) or was not finite:
+    /// whether to keep it. False means: evaluate again at the new scale.
+    pub fn accept(&mut self, finite: bool) -> bool {
+        if finite {
+            self.good += 1;
+            if self.good >= Self::GROWTH_INTERVAL {
+                self.good = 0;
+                self.scale *= 2.0;
+            }
+            true
+        } else {
+            self.good = 0;
+            self.scale /= 2.0;
+            // At the floor the overflow is not the scale's doing: keep it,
+            // and let the non-finite loss end the run with its message.
+            self.scale < Self::MIN_SCALE
+        }
+    }
+}
+
+impl Default for LossScaler {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl StyleObjective {
@@ -102,9 +152,7 @@ impl StyleObjective {
         weights: LossWeights,
     ) -> Result<Self, TchError> {
         let _guard = tch::no_grad_guard();
-        let mut layers: Vec<Layer> = content_layers.iter().chain(style_layers).map(|(l, _)| *l).collect();
-        layers.sort();
-        layers.dedup();
+        let layers = crate::layer::in_forward_order(content_layers.iter().chain(style_layers).map(|(l, _)| *l));
         let content_layer_list: Vec<Layer> = content_layers.iter().map(|(l, _)| *l).collect();
         let content_targets = if content_layer_list.is_empty() {
             Vec::new()
@@ -138,6 +186,7 @@ impl StyleObjective {
             weights,
             scales: [1.0; 3],
             evals: 0,
+            scaler: None,
         })
     }
 
@@ -154,10 +203,48 @@ impl StyleObjective {
         w.content * content / self.scales[0] + w.style * style / self.scales[1] + w.tv * tv / self.scales[2]
     }
 
-    fn try_evaluate(&mut self, x: &Tensor) -> Result<Evaluation<Breakdown>, TchError> {
+    /// Uses dynamic loss scaling (fp16).
+    pub fn with_loss_scaling(mut self) -> Self {
+        self.scaler = Some(LossScaler::new());
+        self
+    }
+
+    /// The loss scale in force (1 without loss scaling).
+    pub fn loss_scale(&self) -> f64 {
+        self.scaler.as_ref().map_or(1.0, |s| s.scale)
+    }
+
+    /// The number of values an evaluation reports: one per content layer,
+    /// one per style layer, then tv.
+    pub fn value_count(&self) -> usize {
+        self.content_targets.len() + self.style_targets.len() + 1
+    }
+
+    /// The parts of an evaluation's values (as read back): the weighted
+    /// terms, their total, and the raw per-layer values.
+    pub fn breakdown(&self, values: &[f64]) -> Breakdown {
+        let n_content = self.content_targets.len();
+        let (layers, tv) = values.split_at(values.len().saturating_sub(1));
+        let tv = tv.first().copied().unwrap_or(f64::NAN);
+        let weighted = |range: std::ops::Range<usize>, ws: &mut dyn Iterator<Item = f64>| -> f64 {
+            layers[range].iter().zip(ws).map(|(v, w)| v * w).sum()
+        };
+        let content = weighted(0..n_content, &mut self.content_targets.iter().map(|t| t.1));
+        let style = weighted(n_content..layers.len(), &mut self.style_targets.iter().map(|t| t.1));
+        Breakdown {
+            total: self.combine(content, style, tv),
+            content,
+            style,
+            tv,
+            layers: layers.to_vec(),
+        }
+    }
+
+    /// One forward and backward pass at `x`, at the loss scale in force.
+    fn try_evaluate(&mut self, x: &Tensor) -> Result<Evaluation, TchError> {
         let x = x.detach().set_requires_grad(true);
         let feats = self.net.forward(&x, &self.layers)?;
-        let mut parts: Vec<Tensor> = Vec::with_capacity(self.content_targets.len() + self.style_targets.len() + 1);
+        let mut parts: Vec<Tensor> = Vec::with_capacity(self.value_count());
         for (l, _, target) in &self.content_targets {
             parts.push(mse(&feats[l], target)?);
         }
@@ -165,6 +252,8 @@ impl StyleObjective {
             parts.push(mse(&gram(&feats[l])?, target)?);
         }
         parts.push(tv(&x)?);
+        // The total on the device, for the backward pass; its value is
+        // recomputed on the host in f64 from the parts (`breakdown`).
         let n_content = self.content_targets.len();
         let sum_weighted = |range: std::ops::Range<usize>, ws: Vec<f64>| -> Option<Tensor> {
             parts[range].iter().zip(ws).map(|(p, w)| p * w).reduce(|a, b| a + b)
@@ -174,50 +263,43 @@ impl StyleObjective {
             n_content..parts.len() - 1,
             self.style_targets.iter().map(|t| t.1).collect(),
         );
-        let tv_term = &parts[parts.len() - 1];
-        let w = self.weights;
-        let mut total = tv_term * (w.tv / self.scales[2]);
+        let (w, scale) = (self.weights, self.loss_scale());
+        let mut total = &parts[parts.len() - 1] * (w.tv / self.scales[2] * scale);
         if let Some(c) = &content {
-            total += c * (w.content / self.scales[0]);
+            total += c * (w.content / self.scales[0] * scale);
         }
         if let Some(s) = &style {
-            total += s * (w.style / self.scales[1]);
+            total += s * (w.style / self.scales[1] * scale);
         }
         total.f_backward()?;
         let grad = x.grad();
-        // One device→host copy for every number of this evaluation.
-        let values = Tensor::f_stack(&parts, 0)?
-            .f_to_kind(Kind::Double)?
-            .f_to_device(tch::Device::Cpu)?;
-        let layers: Vec<f64> = Vec::<f64>::try_from(&values)?;
-        let tv_value = layers[layers.len() - 1];
-        let layers = layers[..layers.len() - 1].to_vec();
-        let weighted = |r: std::ops::Range<usize>, ws: &mut dyn Iterator<Item = f64>| -> f64 {
-            layers[r].iter().zip(ws).map(|(v, w)| v * w).sum()
-        };
-        let content_value = weighted(0..n_content, &mut self.content_targets.iter().map(|t| t.1));
-        let style_value = weighted(n_content..layers.len(), &mut self.style_targets.iter().map(|t| t.1));
-        let total_value = self.combine(content_value, style_value, tv_value);
+        let grad = if scale != 1.0 { grad / scale } else { grad };
         self.evals += 1;
         Ok(Evaluation {
-            loss: total_value,
             grad,
-            info: Breakdown {
-                total: total_value,
-                content: content_value,
-                style: style_value,
-                tv: tv_value,
-                layers,
-            },
+            values: Tensor::f_stack(&parts, 0)?.f_to_kind(Kind::Double)?,
         })
     }
 }
 
 impl Objective for StyleObjective {
-    type Info = Breakdown;
-    fn evaluate(&mut self, x: &Tensor) -> Result<Evaluation<Breakdown>, TchError> {
-        // Optimizers update the image under no_grad; the loss needs autograd.
-        tch::with_grad(|| self.try_evaluate(x))
+    fn evaluate(&mut self, x: &Tensor) -> Result<Evaluation, TchError> {
+        loop {
+            // Optimizers update the image under no_grad; the loss needs autograd.
+            let eval = tch::with_grad(|| self.try_evaluate(x))?;
+            let Some(scaler) = self.scaler.as_mut() else {
+                return Ok(eval);
+            };
+            // fp16 only: one more read per evaluation, to catch an overflow.
+            let finite = super::reads::read(&[&eval.grad.f_isfinite()?.f_all()?])?[0] != 0.0;
+            if scaler.accept(finite) {
+                return Ok(eval);
+            }
+        }
+    }
+
+    fn value(&self, values: &[f64]) -> f64 {
+        self.breakdown(values).total
     }
 }
 

@@ -1,47 +1,112 @@
 //! Optimizers over one tensor (the generated image): L-BFGS with a
-//! strong-Wolfe line search, and Adam. Both carry the evaluation at the
-//! current point from step to step, so one step's row describes the image
-//! after that step.
+//! strong-Wolfe line search, and Adam. Both keep their state on the device
+//! and carry the evaluation at the current point from step to step, so one
+//! step's row describes the image after that step.
+//!
+//! An [`Objective`] returns its value's parts and the gradient as device
+//! tensors; nothing is read until the optimizer reads, once per evaluation,
+//! everything it needs from it ([`observe`]): the objective's numbers, the
+//! gradient's largest and summed magnitude, and whatever directional
+//! derivatives the line search wants.
 
 mod adam;
 mod lbfgs;
 
 pub use adam::Adam;
-pub use lbfgs::Lbfgs;
+pub use lbfgs::{Form, Lbfgs};
 
-use tch::{TchError, Tensor};
+use super::reads;
+use tch::{Kind, TchError, Tensor};
 
 /// A function of the image with its gradient.
 pub trait Objective {
-    /// Extra numbers reported with each evaluation (the loss breakdown).
-    type Info: Clone;
-    fn evaluate(&mut self, x: &Tensor) -> Result<Evaluation<Self::Info>, TchError>;
+    /// The gradient and the numbers to report at `x`, on the device.
+    fn evaluate(&mut self, x: &Tensor) -> Result<Evaluation, TchError>;
+    /// The function's value, from the numbers of [`Evaluation::values`].
+    fn value(&self, values: &[f64]) -> f64;
 }
 
-/// Value and gradient at a point.
-pub struct Evaluation<I> {
-    pub loss: f64,
+/// What an objective computed at a point, on the device.
+pub struct Evaluation {
+    /// ∂f/∂x, shaped like x.
     pub grad: Tensor,
-    pub info: I,
+    /// The objective's numbers (a 1-d tensor): what [`Objective::value`]
+    /// turns into the function's value, and what a run reports.
+    pub values: Tensor,
 }
 
-impl<I: Clone> Evaluation<I> {
+impl Evaluation {
     pub fn shallow_clone(&self) -> Self {
         Evaluation {
-            loss: self.loss,
             grad: self.grad.shallow_clone(),
-            info: self.info.clone(),
+            values: self.values.shallow_clone(),
         }
     }
 }
 
+/// An evaluation with its numbers read back: where a step starts and ends.
+pub struct Point {
+    pub eval: Evaluation,
+    /// [`Evaluation::values`] on the host.
+    pub values: Vec<f64>,
+    /// The function's value.
+    pub loss: f64,
+    /// max |∂f/∂x|.
+    pub grad_max: f64,
+    /// Σ |∂f/∂x|.
+    pub grad_sum: f64,
+}
+
+impl Point {
+    pub fn shallow_clone(&self) -> Self {
+        Point {
+            eval: self.eval.shallow_clone(),
+            values: self.values.clone(),
+            loss: self.loss,
+            grad_max: self.grad_max,
+            grad_sum: self.grad_sum,
+        }
+    }
+}
+
+/// Reads an evaluation's numbers, and `extra` device scalars with them, in
+/// one read. Returns the point and the extras' values.
+pub fn observe<O: Objective + ?Sized>(
+    objective: &O,
+    eval: Evaluation,
+    extra: &[&Tensor],
+) -> Result<(Point, Vec<f64>), TchError> {
+    // As the two-loop L-BFGS computed them (f32 sums), so runs repeat its numbers.
+    let abs = eval.grad.f_abs()?;
+    let grad_max = abs.f_max()?;
+    let grad_sum = abs.f_sum(eval.grad.kind())?;
+    let mut parts: Vec<&Tensor> = vec![&eval.values, &grad_max, &grad_sum];
+    parts.extend_from_slice(extra);
+    let mut all = reads::read(&parts)?;
+    let n = eval.values.numel();
+    let rest = all.split_off(n);
+    let point = Point {
+        loss: objective.value(&all),
+        values: all,
+        grad_max: rest[0],
+        grad_sum: rest[1],
+        eval,
+    };
+    Ok((point, rest[2..].to_vec()))
+}
+
+/// x·y over all elements, as a device scalar (f64).
+pub(crate) fn dot(a: &Tensor, b: &Tensor) -> Result<Tensor, TchError> {
+    a.f_reshape([-1])?.f_dot(&b.f_reshape([-1])?)?.f_to_kind(Kind::Double)
+}
+
 /// What one step did.
-pub enum StepOutcome<I> {
+pub enum StepOutcome {
     /// Moved to a new point; the evaluation there.
-    Moved(Evaluation<I>),
+    Moved(Point),
     /// No descent direction is left: the gradient vanished or the line
     /// search could not improve. The point did not change.
-    Converged(Evaluation<I>),
+    Converged(Point),
 }
 
 /// The optimizer a run uses.
@@ -56,8 +121,8 @@ impl Optimizer {
         &mut self,
         objective: &mut O,
         x: &mut Tensor,
-        current: Evaluation<O::Info>,
-    ) -> Result<StepOutcome<O::Info>, TchError> {
+        current: Point,
+    ) -> Result<StepOutcome, TchError> {
         match self {
             Optimizer::Adam(a) => a.step(objective, x, current),
             Optimizer::Lbfgs(l) => l.step(objective, x, current),
@@ -85,16 +150,16 @@ mod tests {
     }
 
     impl Objective for Quadratic {
-        type Info = ();
-        fn evaluate(&mut self, x: &Tensor) -> Result<Evaluation<()>, TchError> {
+        fn evaluate(&mut self, x: &Tensor) -> Result<Evaluation, TchError> {
             self.evals += 1;
             let d = x - &self.c;
-            let loss = (&self.a * d.square()).sum(Kind::Double).double_value(&[]);
             Ok(Evaluation {
-                loss,
+                values: (&self.a * d.square()).sum(Kind::Double).reshape([1]),
                 grad: &self.a * &d * 2.0,
-                info: (),
             })
+        }
+        fn value(&self, values: &[f64]) -> f64 {
+            values[0]
         }
     }
 
@@ -102,22 +167,24 @@ mod tests {
     struct Rosenbrock;
 
     impl Objective for Rosenbrock {
-        type Info = ();
-        fn evaluate(&mut self, p: &Tensor) -> Result<Evaluation<()>, TchError> {
+        fn evaluate(&mut self, p: &Tensor) -> Result<Evaluation, TchError> {
             let (x, y) = (p.double_value(&[0]), p.double_value(&[1]));
             let loss = (1.0 - x).powi(2) + 100.0 * (y - x * x).powi(2);
             let gx = -2.0 * (1.0 - x) - 400.0 * x * (y - x * x);
             let gy = 200.0 * (y - x * x);
             Ok(Evaluation {
-                loss,
+                values: Tensor::from_slice(&[loss]),
                 grad: Tensor::from_slice(&[gx, gy]),
-                info: (),
             })
+        }
+        fn value(&self, values: &[f64]) -> f64 {
+            values[0]
         }
     }
 
     fn minimise<O: Objective>(opt: &mut Optimizer, obj: &mut O, x: &mut Tensor, steps: usize) -> f64 {
-        let mut cur = obj.evaluate(x).unwrap();
+        let eval = obj.evaluate(x).unwrap();
+        let mut cur = observe(obj, eval, &[]).unwrap().0;
         for _ in 0..steps {
             match opt.step(obj, x, cur).unwrap() {
                 StepOutcome::Moved(e) => cur = e,
@@ -172,11 +239,38 @@ mod tests {
             evals: 0,
         };
         let mut x = Tensor::zeros([2], (Kind::Double, Device::Cpu));
-        let start = obj.evaluate(&x).unwrap().loss;
+        let eval = obj.evaluate(&x).unwrap();
+        let start = observe(&obj, eval, &[]).unwrap().0.loss;
         let mut opt = Optimizer::Adam(Adam::new(0.05));
         let loss = minimise(&mut opt, &mut obj, &mut x, 300);
         assert!(loss < start * 1e-4, "loss {loss} from {start}");
         // One evaluation per step, plus `start` and minimise's first.
         assert_eq!(obj.evals, 302);
+    }
+
+    #[test]
+    fn a_step_that_takes_its_first_trial_reads_the_device_once() {
+        // A quadratic in 1000 dimensions, well conditioned: after a few
+        // steps the line search accepts its first trial.
+        let n = 1000;
+        let a = Tensor::linspace(1.0, 3.0, n, (Kind::Double, Device::Cpu));
+        let c = Tensor::linspace(-1.0, 1.0, n, (Kind::Double, Device::Cpu));
+        let mut obj = Quadratic { a, c, evals: 0 };
+        let mut x = Tensor::zeros([n], (Kind::Double, Device::Cpu));
+        let mut opt = Optimizer::Lbfgs(Lbfgs::new(1.0, 10));
+        let eval = obj.evaluate(&x).unwrap();
+        let mut cur = observe(&obj, eval, &[]).unwrap().0;
+        let mut one_read_steps = 0;
+        for _ in 0..8 {
+            let (reads_before, evals_before) = (reads::count(), obj.evals);
+            cur = match opt.step(&mut obj, &mut x, cur).unwrap() {
+                StepOutcome::Moved(p) => p,
+                StepOutcome::Converged(p) => p,
+            };
+            let (evals, reads) = ((obj.evals - evals_before) as u64, reads::count() - reads_before);
+            assert_eq!(reads, evals, "one read per evaluation");
+            one_read_steps += usize::from(evals == 1);
+        }
+        assert!(one_read_steps >= 3, "{one_read_steps} steps read once");
     }
 }

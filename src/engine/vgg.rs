@@ -1,12 +1,25 @@
 //! VGG19's feature extractor with named layers: 3×3 convolutions with zero
 //! padding 1, ReLU, 2×2 max or average pooling. The forward pass stops after
 //! the deepest layer asked for; the weights never get gradients.
+//!
+//! Precision is a setting of the network, not a fork of the engine: in bf16
+//! or fp16 the weights are converted once and the convolutions run in that
+//! precision (what `torch.autocast` does for them), while the image going in
+//! and the features coming out are fp32, so Gram matrices and losses stay
+//! fp32. In fp16 the activations are run scaled down by [`FP16_SCALE`]
+//! (input and biases scaled, which scales every layer exactly, since ReLU
+//! and pooling are positively homogeneous) so that Caffe-scale activations,
+//! in the thousands, stay far from fp16's limit of 65504.
 
-use crate::config::Pooling;
+use crate::config::{MemoryFormat, Pooling, Precision};
 use crate::layer::{Layer, LayerKind};
 use crate::weights::{Preprocess, VggWeights};
 use std::collections::HashMap;
 use tch::{Device, Kind, Tensor};
+
+/// Activations are multiplied by this inside an fp16 network, and divided
+/// by it again on the way out.
+pub const FP16_SCALE: f64 = 1.0 / 32.0;
 
 /// The same NCHW tensor stored channels-last (NHWC strides), which
 /// libtorch's convolutions recognise; tch has no memory-format API.
@@ -14,20 +27,42 @@ pub fn to_channels_last(t: &Tensor) -> Tensor {
     t.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2])
 }
 
+/// The libtorch kind convolutions run in.
+pub fn kind_of(precision: Precision) -> Kind {
+    match precision {
+        Precision::Fp32 => Kind::Float,
+        Precision::Bf16 => Kind::BFloat16,
+        Precision::Fp16 => Kind::Half,
+    }
+}
+
 pub struct Vgg19 {
     convs: HashMap<Layer, (Tensor, Tensor)>,
     pooling: Pooling,
-    /// Per-channel `input·scale + shift`, after the channel reorder.
+    /// Per-channel `input·scale + shift`, after the channel reorder (fp32).
     scale: Tensor,
     shift: Tensor,
     /// BGR order for Caffe weights.
     bgr: bool,
-    /// Channels-last memory format (faster convolutions on CPU with oneDNN).
+    /// The kind the convolutions run in.
+    compute: Kind,
+    /// Channels-last storage of weights and activations.
     channels_last: bool,
+    /// Activations inside the network are this many times the real ones
+    /// (1 except in fp16).
+    activation_scale: f64,
 }
 
 impl Vgg19 {
-    pub fn new(weights: VggWeights, pooling: Pooling, device: Device) -> Self {
+    /// The network on `device`, its weights converted to `precision` and
+    /// stored in `format` (which must be resolved: not `Auto`).
+    pub fn new(
+        weights: &VggWeights,
+        pooling: Pooling,
+        device: Device,
+        precision: Precision,
+        format: MemoryFormat,
+    ) -> Self {
         let (scale, shift, bgr) = match weights.info.preprocess {
             // BGR, 0..255, minus (B, G, R) means.
             Preprocess::Caffe => ([255.0f32; 3], [-103.939f32, -116.779, -123.68], true),
@@ -42,13 +77,17 @@ impl Vgg19 {
             }
         };
         let as_tensor = |v: [f32; 3]| Tensor::from_slice(&v).view([1, 3, 1, 1]).to_device(device);
-        let channels_last = device == Device::Cpu;
+        let channels_last = format == MemoryFormat::ChannelsLast;
+        let compute = kind_of(precision);
+        let activation_scale = if precision == Precision::Fp16 { FP16_SCALE } else { 1.0 };
         let convs = weights
             .convs
-            .into_iter()
+            .iter()
             .map(|(l, w, b)| {
+                let w = w.to_device(device).to_kind(compute);
                 let w = if channels_last { to_channels_last(&w) } else { w };
-                (l, (w, b))
+                let b = (b.to_device(device) * activation_scale).to_kind(compute);
+                (*l, (w, b))
             })
             .collect();
         Vgg19 {
@@ -57,21 +96,31 @@ impl Vgg19 {
             scale: as_tensor(scale),
             shift: as_tensor(shift),
             bgr,
+            compute,
             channels_last,
+            activation_scale,
         }
     }
 
-    /// Network input for an RGB image in [0, 1].
+    /// Network input for an RGB image in [0, 1] (fp32, as the weights expect).
     pub fn preprocess(&self, rgb: &Tensor) -> Tensor {
         let x = if self.bgr { rgb.flip([1]) } else { rgb.shallow_clone() };
         x * &self.scale + &self.shift
     }
 
-    /// Activations at `wanted` (any order) for an RGB image in [0, 1].
-    /// Errors come from libtorch (out of memory, mostly).
+    /// Activations at `wanted` (any order) for an RGB image in [0, 1], as
+    /// fp32 tensors. Errors come from libtorch (out of memory, mostly).
     pub fn forward(&self, rgb: &Tensor, wanted: &[Layer]) -> Result<HashMap<Layer, Tensor>, tch::TchError> {
-        let deepest = *wanted.iter().max().expect("at least one layer is selected");
+        let Some(&deepest) = wanted.iter().max() else {
+            return Ok(HashMap::new());
+        };
         let mut x = self.preprocess(rgb);
+        if self.activation_scale != 1.0 {
+            x *= self.activation_scale;
+        }
+        if self.compute != Kind::Float {
+            x = x.f_to_kind(self.compute)?;
+        }
         if self.channels_last {
             x = to_channels_last(&x);
         }
@@ -94,13 +143,193 @@ impl Vgg19 {
                 },
             };
             if wanted.contains(&layer) {
-                out.insert(layer, x.shallow_clone());
+                out.insert(layer, self.to_fp32(&x)?);
             }
         }
         Ok(out)
     }
 
-    pub fn kind(&self) -> Kind {
-        self.scale.kind()
+    /// An activation as the loss sees it: fp32, at its real scale.
+    fn to_fp32(&self, x: &Tensor) -> Result<Tensor, tch::TchError> {
+        if self.compute == Kind::Float {
+            return Ok(x.shallow_clone());
+        }
+        let x = x.f_to_kind(Kind::Float)?;
+        Ok(if self.activation_scale != 1.0 {
+            x / self.activation_scale
+        } else {
+            x
+        })
+    }
+
+    /// Whether the weights and activations are stored channels-last.
+    pub fn channels_last(&self) -> bool {
+        self.channels_last
+    }
+}
+
+/// The memory format a run's network uses, and how it was decided.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FormatChoice {
+    pub format: MemoryFormat,
+    /// `as set`, `default below 128 px`, or the timings measured.
+    pub how: String,
+}
+
+impl std::fmt::Display for FormatChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.format, self.how)
+    }
+}
+
+/// Below this longest side `auto` does not measure: passes over tiny images
+/// take milliseconds and time mostly noise, so the choice would vary from
+/// run to run for nothing.
+pub const PROBE_MIN_SIDE: u32 = 128;
+/// `auto` measures at no more than this side, to keep the start quick.
+const PROBE_MAX_SIDE: u32 = 256;
+
+/// The format used without measuring: channels-last on CPUs (oneDNN) and
+/// for reduced precision on CUDA (cuDNN's tensor-core kernels), NCHW for
+/// fp32 on CUDA.
+pub fn default_format(device: Device, precision: Precision) -> MemoryFormat {
+    if device.is_cuda() && precision == Precision::Fp32 {
+        MemoryFormat::Nchw
+    } else {
+        MemoryFormat::ChannelsLast
+    }
+}
+
+/// Decides the memory format for a run: as set, or with `auto` the faster
+/// of NCHW and channels-last for this machine, precision and network,
+/// timed on a forward and backward pass at the run's size (at most
+/// 256 px), as cuDNN's benchmark mode does for algorithms.
+pub fn choose_format(
+    weights: &VggWeights,
+    exp: &crate::config::Experiment,
+    device: Device,
+    side: u32,
+    layers: &[Layer],
+) -> Result<FormatChoice, tch::TchError> {
+    let fixed = |format, how: &str| {
+        Ok(FormatChoice {
+            format,
+            how: how.to_string(),
+        })
+    };
+    match exp.memory_format {
+        MemoryFormat::Auto if side < PROBE_MIN_SIDE => fixed(
+            default_format(device, exp.precision),
+            &format!("default below {PROBE_MIN_SIDE} px"),
+        ),
+        MemoryFormat::Auto => {
+            let side = side.min(PROBE_MAX_SIDE);
+            let mut timings = Vec::new();
+            for format in [MemoryFormat::Nchw, MemoryFormat::ChannelsLast] {
+                let net = Vgg19::new(weights, exp.pooling, device, exp.precision, format);
+                timings.push((format, time_pass(&net, device, side, layers)?));
+            }
+            let best = timings
+                .iter()
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .map_or(MemoryFormat::ChannelsLast, |t| t.0);
+            let how = timings
+                .iter()
+                .map(|(f, t)| format!("{f} {:.0} ms", t * 1e3))
+                .collect::<Vec<_>>()
+                .join(", ");
+            fixed(best, &format!("measured at {side} px: {how}"))
+        }
+        format => fixed(format, "as set"),
+    }
+}
+
+/// Seconds for a forward and backward pass to `layers` at `side`×`side`:
+/// the better of two, after one to warm up.
+fn time_pass(net: &Vgg19, device: Device, side: u32, layers: &[Layer]) -> Result<f64, tch::TchError> {
+    let s = side as i64;
+    let img = Tensor::f_linspace(0.0, 1.0, 3 * s * s, (Kind::Float, device))?.f_reshape([1, 3, s, s])?;
+    let mut best = f64::INFINITY;
+    for rep in 0..3 {
+        let x = img.detach().set_requires_grad(true);
+        let started = std::time::Instant::now();
+        let feats = tch::with_grad(|| net.forward(&x, layers))?;
+        let total = feats
+            .values()
+            .map(|f| f.f_sum(Kind::Float))
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .reduce(|a, b| a + b);
+        if let Some(total) = total {
+            total.f_backward()?;
+        }
+        // The read waits for the device: the time is the pass's.
+        super::reads::read(&[&x.grad().f_sum(Kind::Float)?])?;
+        if rep > 0 {
+            best = best.min(started.elapsed().as_secs_f64());
+        }
+    }
+    Ok(best)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::weights::{VggWeights, WeightsInfo};
+
+    fn weights() -> VggWeights {
+        let convs = crate::weights::random(4, "relu2_1".parse().unwrap());
+        VggWeights {
+            info: WeightsInfo {
+                path: "random".into(),
+                preprocess: Preprocess::Caffe,
+                convs: convs.iter().map(|c| c.0).collect(),
+                metadata: Default::default(),
+                file_size: 0,
+            },
+            convs,
+        }
+    }
+
+    #[test]
+    fn formats_and_precisions_compute_the_same_features() {
+        let w = weights();
+        let img = Tensor::rand([1, 3, 24, 20], (Kind::Float, Device::Cpu));
+        let layer: Layer = "relu2_1".parse().unwrap();
+        let run = |precision, format| {
+            let net = Vgg19::new(&w, Pooling::Max, Device::Cpu, precision, format);
+            net.forward(&img, &[layer]).unwrap().remove(&layer).unwrap()
+        };
+        let reference = run(Precision::Fp32, MemoryFormat::Nchw);
+        let scale = reference.abs().max().double_value(&[]);
+        let cl = run(Precision::Fp32, MemoryFormat::ChannelsLast);
+        assert!(cl.allclose(&reference, 1e-4, 1e-4 * scale, false));
+        let bf16 = run(Precision::Bf16, MemoryFormat::ChannelsLast);
+        assert_eq!(bf16.kind(), Kind::Float, "features leave the network as fp32");
+        let err = (&bf16 - &reference).abs().max().double_value(&[]);
+        assert!(err < 0.05 * scale, "bf16 error {err} of {scale}");
+    }
+
+    #[test]
+    fn scaling_input_and_biases_scales_every_activation() {
+        // What fp16 relies on, checked in fp32: conv(αx; W, αb) = α·conv(x; W, b),
+        // and ReLU and pooling keep the factor.
+        let w = weights();
+        let img = Tensor::rand([1, 3, 16, 16], (Kind::Float, Device::Cpu));
+        let layer: Layer = "relu2_1".parse().unwrap();
+        let mut net = Vgg19::new(&w, Pooling::Max, Device::Cpu, Precision::Fp32, MemoryFormat::Nchw);
+        let plain = net.forward(&img, &[layer]).unwrap().remove(&layer).unwrap();
+        net.activation_scale = FP16_SCALE;
+        for (_, b) in net.convs.values_mut() {
+            *b = &*b * FP16_SCALE;
+        }
+        net.compute = Kind::Double; // fp32 in, fp64 inside: an exact-enough stand-in
+        for (wt, b) in net.convs.values_mut() {
+            *wt = wt.to_kind(Kind::Double);
+            *b = b.to_kind(Kind::Double);
+        }
+        let scaled = net.forward(&img, &[layer]).unwrap().remove(&layer).unwrap();
+        let scale = plain.abs().max().double_value(&[]);
+        assert!(scaled.allclose(&plain, 1e-4, 1e-5 * scale, false));
     }
 }

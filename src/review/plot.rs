@@ -1,44 +1,41 @@
 //! Loss curves of several runs: in the terminal (the dashboard's braille
 //! chart, rendered off-screen) and as a PNG or SVG figure (plotters: axes,
 //! legend, log scale, title) for sharing.
+//!
+//! Review side: `stylelab compare` loads a [`Comparison`] from run folders,
+//! turns one metric into [`Curve`]s here, prints [`terminal_chart`] and, with
+//! `--out`, writes [`write_figure`]. `sheet` shares [`register_font_once`].
 
 use super::{Comparison, column};
-use crate::ui::widgets::{LossChart, Series};
-use anyhow::{Context, Result, bail};
+use crate::chart::{LossChart, MARKER_GLYPHS, RUN_COLORS, Series, bounds, ema};
+use anyhow::{Context, Result};
 use plotters::prelude::*;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::widgets::Widget;
 use std::path::Path;
 
-/// TensorBoard-style smoothing: a debiased exponential moving average.
-/// `weight` 0 leaves the curve as it is; 0.99 smooths heavily.
-pub fn ema(points: &[(f64, f64)], weight: f64) -> Vec<(f64, f64)> {
-    let mut acc = 0.0;
-    let mut debias = 1.0;
-    points
-        .iter()
-        .map(|&(x, y)| {
-            acc = acc * weight + (1.0 - weight) * y;
-            debias *= weight;
-            (x, if debias < 1.0 { acc / (1.0 - debias) } else { y })
-        })
-        .collect()
-}
-
 /// What to draw: one metric of each run, optionally smoothed and on a log
 /// axis (values ≤ 0 are dropped there).
 pub struct CurveSpec<'a> {
+    /// A metrics.csv column: `total`, `style`, `style:relu1_1`, …
     pub metric: &'a str,
+    /// EMA weight for [`ema`], in [0, 1) (the caller checks the range); `None`
+    /// draws the raw values.
     pub smooth: Option<f64>,
+    /// Plot log10 of the values.
     pub log: bool,
 }
 
-/// A named curve: (step, value) points.
+/// A named curve: (step, value) points, value already log10 on a log axis.
 pub type Curve = (String, Vec<(f64, f64)>);
 
 /// (run name, points) for each run that has the metric; the values are
 /// log10 when `log`.
+///
+/// Non-finite values are dropped (and values ≤ 0 on a log axis) before
+/// smoothing. Runs without the column are skipped; when none has it the
+/// error is a bad-input error listing the first run's columns.
 pub fn curves(cmp: &Comparison, spec: &CurveSpec) -> Result<Vec<Curve>> {
     let mut out = Vec::new();
     for run in &cmp.runs {
@@ -61,22 +58,20 @@ pub fn curves(cmp: &Comparison, spec: &CurveSpec) -> Result<Vec<Curve>> {
     }
     if out.is_empty() {
         let known: Vec<String> = cmp.runs.first().map(|r| r.header.columns()).unwrap_or_default();
-        bail!("no run has a '{}' column (columns: {})", spec.metric, known.join(", "));
+        return Err(crate::error::bad_input(format!(
+            "no run has a '{}' column (columns: {})",
+            spec.metric,
+            known.join(", ")
+        )));
     }
     Ok(out)
 }
 
-const TERMINAL_COLORS: [ratatui::style::Color; 6] = [
-    ratatui::style::Color::Cyan,
-    ratatui::style::Color::Magenta,
-    ratatui::style::Color::Green,
-    ratatui::style::Color::Yellow,
-    ratatui::style::Color::Blue,
-    ratatui::style::Color::Red,
-];
-
 /// The curves as a braille chart of `width × height` characters, as plain
 /// text (curves told apart by their markers and the legend).
+///
+/// Trailing spaces are trimmed from each line; a last line, `curves: ⣿ a   • b`,
+/// maps each marker to its run, since there is no colour to do it.
 pub fn terminal_chart(curves: &[Curve], title: &str, log: bool, width: u16, height: u16) -> String {
     let series: Vec<Series> = curves
         .iter()
@@ -84,7 +79,7 @@ pub fn terminal_chart(curves: &[Curve], title: &str, log: bool, width: u16, heig
         .map(|(i, (name, pts))| Series {
             name: name.clone(),
             points: pts.clone(),
-            color: TERMINAL_COLORS[i % TERMINAL_COLORS.len()],
+            color: RUN_COLORS[i % RUN_COLORS.len()],
             faint: false,
         })
         .collect();
@@ -108,18 +103,14 @@ pub fn terminal_chart(curves: &[Curve], title: &str, log: bool, width: u16, heig
     let key: Vec<String> = curves
         .iter()
         .enumerate()
-        .map(|(i, (name, _))| {
-            format!(
-                "{} {name}",
-                crate::ui::widgets::MARKER_GLYPHS[i % crate::ui::widgets::MARKER_GLYPHS.len()]
-            )
-        })
+        .map(|(i, (name, _))| format!("{} {name}", MARKER_GLYPHS[i % MARKER_GLYPHS.len()]))
         .collect();
     out += &format!("curves: {}\n", key.join("   "));
     out
 }
 
-/// Makes DejaVu Sans (embedded) the "sans-serif" of every figure.
+/// Makes DejaVu Sans (embedded) the "sans-serif" of every figure. Safe to
+/// call before each figure: only the first call registers anything.
 pub fn register_font_once() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
@@ -133,6 +124,7 @@ pub fn register_font_once() {
     });
 }
 
+/// Line colours of the figures, in run order (matplotlib's first six).
 const PLOT_COLORS: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
@@ -144,6 +136,9 @@ const PLOT_COLORS: [RGBColor; 6] = [
 
 /// Writes the curves as a figure; the file name's extension (.png or .svg)
 /// picks the format.
+///
+/// `size` is in px (`compare --out` uses 1200×750). Any other extension is a
+/// bad-input error; a drawing or writing failure carries the path.
 pub fn write_figure(path: &Path, curves: &[Curve], metric: &str, log: bool, size: (u32, u32)) -> Result<()> {
     register_font_once();
     match path
@@ -154,11 +149,18 @@ pub fn write_figure(path: &Path, curves: &[Curve], metric: &str, log: bool, size
     {
         Some("png") => draw(BitMapBackend::new(path, size).into_drawing_area(), curves, metric, log),
         Some("svg") => draw(SVGBackend::new(path, size).into_drawing_area(), curves, metric, log),
-        _ => bail!("{}: the figure's name must end in .png or .svg", path.display()),
+        _ => {
+            return Err(crate::error::bad_input(format!(
+                "{}: the figure's name must end in .png or .svg",
+                path.display()
+            )));
+        }
     }
     .with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// White background, title, axes labelled by step and `metric` (powers of ten
+/// on a log axis), one line per curve and a legend at the upper right.
 fn draw<DB: DrawingBackend>(
     root: DrawingArea<DB, plotters::coord::Shift>,
     curves: &[Curve],
@@ -170,20 +172,15 @@ where
 {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow::anyhow!("{e:?}");
     root.fill(&WHITE).map_err(err)?;
-    let all = || curves.iter().flat_map(|(_, p)| p.iter());
-    let xmax = all().map(|p| p.0).fold(1.0, f64::max);
-    let (mut ylo, mut yhi) = all().fold((f64::MAX, f64::MIN), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
-    if ylo > yhi {
-        (ylo, yhi) = (0.0, 1.0);
-    }
-    let pad = ((yhi - ylo) * 0.05).max(if log { 0.1 } else { 1e-12 });
+    let b = bounds(curves.iter().flat_map(|(_, p)| p.iter().copied()));
+    let (ylo, yhi) = b.padded(log);
     let title = format!("{metric} loss{}", if log { " (log scale)" } else { "" });
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 30).into_font().style(FontStyle::Bold))
         .margin(24)
         .x_label_area_size(56)
         .y_label_area_size(96)
-        .build_cartesian_2d(0f64..xmax, (ylo - pad)..(yhi + pad))
+        .build_cartesian_2d(0f64..b.xmax, ylo..yhi)
         .map_err(err)?;
     let ylabel = |v: &f64| {
         if log {
@@ -225,23 +222,4 @@ where
         .map_err(err)?;
     root.present().map_err(err)?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ema_is_debiased_and_smooths() {
-        let pts: Vec<(f64, f64)> = (0..10)
-            .map(|i| (i as f64, if i % 2 == 0 { 1.0 } else { 3.0 }))
-            .collect();
-        let s = ema(&pts, 0.6);
-        assert_eq!(s[0].1, 1.0);
-        let spread = |v: &[(f64, f64)]| {
-            v[5..].iter().map(|p| p.1).fold(f64::MIN, f64::max) - v[5..].iter().map(|p| p.1).fold(f64::MAX, f64::min)
-        };
-        assert!(spread(&s) < spread(&pts) / 2.0);
-        assert_eq!(ema(&pts, 0.0), pts);
-    }
 }

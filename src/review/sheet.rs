@@ -1,15 +1,21 @@
 //! `stylelab sheet`: final images in a grid, each labelled with its run's
 //! name and the parameters that differ between the runs shown.
+//!
+//! Review side: reads each run's final.png from a [`Comparison`]; `cli`
+//! (`stylelab sheet`) and `sweep` (a sheet of every sweep) call [`write_sheet`].
 
 use super::Comparison;
-use anyhow::{Context, Result, bail};
+use crate::error::bad_input;
+use anyhow::{Context, Result};
 use image::{Rgb, RgbImage};
 use plotters::prelude::*;
 use std::path::Path;
 
 /// Pixels of the image area of one cell (square).
 pub const CELL: u32 = 320;
+/// Height of one label line, px.
 const LINE_H: u32 = 20;
+/// Margin around each cell's image, px.
 const PAD: u32 = 12;
 
 /// `loss.style_layers.relu2_1` → `style_layers.relu2_1`: enough to read.
@@ -32,6 +38,9 @@ fn short_value(v: &str) -> String {
 
 /// Label lines for each run: its name, then `key=value` for every key
 /// that differs.
+///
+/// The first line is `name (state)`; keys lose their first dotted segment
+/// (`loss.`) and path values keep only their file names. One `Vec` per run, in `cmp.runs` order.
 pub fn labels(cmp: &Comparison) -> Vec<Vec<String>> {
     cmp.runs
         .iter()
@@ -48,13 +57,20 @@ pub fn labels(cmp: &Comparison) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// Lays out and writes the sheet as PNG; returns its size.
+/// Lays out and writes the sheet as PNG; returns its size in px.
+///
+/// Runs fill a grid of ⌈√n⌉ columns, left to right. A run whose final.png
+/// cannot be opened gets a grey square; label lines are cut to 40 characters.
+/// Bad-input errors: no runs, or `out` not named `*.png`.
 pub fn write_sheet(cmp: &Comparison, out: &Path) -> Result<(u32, u32)> {
     if cmp.runs.is_empty() {
-        bail!("no runs to put on a sheet");
+        return Err(bad_input("no runs to put on a sheet"));
     }
     if !out.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")) {
-        bail!("{}: the sheet is written as PNG; name it *.png", out.display());
+        return Err(bad_input(format!(
+            "{}: the sheet is written as PNG; name it *.png",
+            out.display()
+        )));
     }
     let labels = labels(cmp);
     let lines = labels.iter().map(Vec::len).max().unwrap_or(1) as u32;

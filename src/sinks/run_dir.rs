@@ -1,16 +1,23 @@
 //! The run folder sink: writes `results/<stamp>-<name>/` as events happen,
 //! so that nothing is lost when the UI closes or the SSH session drops.
+//!
+//! Pipeline position: the last box. [`create_run_dir`] makes the folder
+//! before the engine starts; [`RunDirSink`] then turns each engine event into
+//! files in `record`'s schema, which review and the dashboard read back.
 
 use super::Sink;
 use crate::config::Experiment;
 use crate::events::RunEvent;
-use crate::record::{MetricsHeader, RunPaths, Summary};
+use crate::record::{LogEvent, MetricsHeader, RunPaths, Summary};
 use anyhow::{Context, Result};
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
-/// A file-name-safe version of a run name.
+/// A file-name-safe version of a run name: every character but ASCII
+/// letters, digits, `-`, `_` and `.` becomes `-`, leading and trailing `-`
+/// and `.` are trimmed (so the result is never `.`, `..` or hidden), and an
+/// empty result becomes `run`.
 pub fn slug(name: &str) -> String {
     let s: String = name
         .chars()
@@ -28,6 +35,9 @@ pub fn slug(name: &str) -> String {
 
 /// Creates `results/<YYYYmmdd-HHMMSS>-<name>/` (with `-2`, `-3`, … when two
 /// runs start in the same second) and writes the resolved experiment.
+///
+/// The stamp is local time. Also creates `snapshots/`. Errors name the
+/// folder that cannot be created or written.
 pub fn create_run_dir(exp: &Experiment) -> Result<RunPaths> {
     let results = &exp.results;
     fs::create_dir_all(results)
@@ -56,6 +66,9 @@ pub fn create_run_dir(exp: &Experiment) -> Result<RunPaths> {
 }
 
 /// Writes a file whole or not at all (write to a temporary, then rename).
+///
+/// The temporary is `path` with its extension replaced by `tmp`, in the
+/// same folder, so the rename stays on one file system.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
     let mut f = File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
@@ -65,8 +78,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// summary.json, pretty-printed, written atomically.
 fn write_summary(paths: &RunPaths, summary: &Summary) -> Result<()> {
-    let json = serde_json::to_string_pretty(summary).expect("summaries serialise");
+    let json = serde_json::to_string_pretty(summary).context("cannot write the summary as JSON")?;
     write_atomic(&paths.summary(), json.as_bytes())
 }
 
@@ -80,13 +94,21 @@ pub fn save_png(path: &Path, image: &image::RgbImage) -> Result<()> {
 }
 
 /// Writes metrics.csv, snapshots, events.log, final.png and summary.json.
+///
+/// Each metrics row is flushed as it is written, and events.log is opened,
+/// appended to and closed per line, so nothing waits in a buffer for a
+/// reader (or is lost in a crash).
 pub struct RunDirSink {
+    /// The run folder, made by [`create_run_dir`].
     paths: RunPaths,
+    /// metrics.csv, open from `Started` on; `None` before.
     csv: Option<BufWriter<File>>,
+    /// The columns written in metrics.csv, from `Started`.
     header: MetricsHeader,
 }
 
 impl RunDirSink {
+    /// A sink for an existing run folder; writes nothing until the first event.
     pub fn new(paths: RunPaths) -> Self {
         RunDirSink {
             paths,
@@ -95,11 +117,13 @@ impl RunDirSink {
         }
     }
 
+    /// The run folder.
     pub fn dir(&self) -> &Path {
         &self.paths.dir
     }
 
-    fn log_event(&self, line: &str) -> Result<()> {
+    /// Appends one line to events.log, stamped with the local time (RFC 3339, seconds).
+    fn log_event(&self, event: &LogEvent) -> Result<()> {
         let path = self.paths.events();
         let mut f = OpenOptions::new()
             .create(true)
@@ -107,10 +131,14 @@ impl RunDirSink {
             .open(&path)
             .with_context(|| format!("cannot write {}", path.display()))?;
         let now = chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
-        writeln!(f, "{now} {line}").with_context(|| format!("cannot write {}", path.display()))
+        writeln!(f, "{}", event.line(&now)).with_context(|| format!("cannot write {}", path.display()))
     }
 }
 
+/// `Started` creates metrics.csv with its header and writes the first
+/// summary; `Finished` saves final.png, then the last summary (marked failed,
+/// with the reason, if the image could not be saved). A step row before
+/// `Started` is an error.
 impl Sink for RunDirSink {
     fn handle(&mut self, event: &RunEvent) -> Result<()> {
         match event {
@@ -123,10 +151,12 @@ impl Sink for RunDirSink {
                 w.flush()?;
                 self.csv = Some(w);
                 write_summary(&self.paths, &info.summary)?;
-                self.log_event(&format!(
-                    "started on {} ({}×{}, {})",
-                    info.device, info.width, info.height, info.optimizer
-                ))?;
+                self.log_event(&LogEvent::Started {
+                    device: info.device.clone(),
+                    width: info.width,
+                    height: info.height,
+                    optimizer: info.optimizer.clone(),
+                })?;
             }
             RunEvent::Step(row) => {
                 let w = self.csv.as_mut().context("metrics row before the run started")?;
@@ -136,14 +166,18 @@ impl Sink for RunDirSink {
             }
             RunEvent::Snapshot { iter, image } => save_png(&self.paths.snapshot(*iter), image)?,
             RunEvent::Steered { iter, term, from, to } => {
-                self.log_event(&format!(
-                    "step {iter}: {} {from} -> {to} (from step {})",
-                    term.name(),
-                    iter + 1
-                ))?;
+                self.log_event(&LogEvent::Steered {
+                    iter: *iter,
+                    term: *term,
+                    from: *from,
+                    to: *to,
+                })?;
             }
             RunEvent::Paused { iter, paused } => {
-                self.log_event(&format!("step {iter}: {}", if *paused { "paused" } else { "resumed" }))?;
+                self.log_event(&LogEvent::Paused {
+                    iter: *iter,
+                    paused: *paused,
+                })?;
             }
             RunEvent::Finished { summary, image } => {
                 // Image first: a summary that says "completed" has its final.png.
@@ -159,11 +193,11 @@ impl Sink for RunDirSink {
                     summary.status = crate::record::Status::Failed;
                     summary.error.get_or_insert(format!("{e:#}"));
                 }
-                let line = match &summary.error {
-                    Some(e) => format!("{} after {} steps: {e}", summary.status, summary.steps),
-                    None => format!("{} after {} steps", summary.status, summary.steps),
-                };
-                let _ = self.log_event(&line);
+                let _ = self.log_event(&LogEvent::Ended {
+                    status: summary.status,
+                    steps: summary.steps,
+                    error: summary.error.clone(),
+                });
                 write_summary(&self.paths, &summary)?;
                 result?;
             }

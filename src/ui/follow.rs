@@ -1,14 +1,14 @@
 //! Follows a run folder as it grows — metrics rows, snapshots, the events
-//! log, the summary — and reports what changed. The dashboard watches every
-//! run this way, whether it launched it or re-attached to one started
-//! elsewhere (headless, or before an SSH session dropped).
+//! log, the summary — and reports what changed, and only what changed. The
+//! dashboard watches every run this way, whether it launched it or
+//! re-attached to one started elsewhere (headless, or before an SSH session
+//! dropped). Once a run has ended and its final image is sent, nothing more
+//! can change and the follower returns.
 
-use crate::events::Term;
-use crate::record::{MetricsHeader, MetricsReader, RunPaths, StepMetrics, Summary};
+use super::widgets::DisplayImage;
+use crate::record::{LogEvent, MetricsHeader, MetricsReader, RunPaths, Status, StepMetrics, Summary, Tail, Term};
 use crate::review;
-use image::RgbImage;
 use std::collections::BTreeMap;
-use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,7 +24,7 @@ pub enum LiveUpdate {
     Snapshots(Vec<(u64, PathBuf)>),
     Image {
         iter: u64,
-        image: Arc<RgbImage>,
+        image: Arc<DisplayImage>,
     },
     Steered {
         iter: u64,
@@ -33,75 +33,12 @@ pub enum LiveUpdate {
         to: f64,
     },
     Paused(bool),
-    /// The process running it: whether it is alive, and its resident memory.
+    /// The process running it: whether it is alive, and its resident
+    /// memory in whole MiB. Sent when either changes.
     Process {
         alive: bool,
         rss_mib: Option<f64>,
     },
-}
-
-/// A line of events.log, parsed.
-#[derive(Debug, Clone, PartialEq)]
-pub enum LogLine {
-    Steered { iter: u64, term: Term, from: f64, to: f64 },
-    Paused(bool),
-    Other,
-}
-
-/// Parses `<time> step 12: style_weight 100 -> 200 (from step 13)` and
-/// `<time> step 12: paused`.
-pub fn parse_log_line(line: &str) -> LogLine {
-    let Some((_, rest)) = line.split_once(' ') else {
-        return LogLine::Other;
-    };
-    let Some(rest) = rest.strip_prefix("step ") else {
-        return LogLine::Other;
-    };
-    let Some((iter, what)) = rest.split_once(": ") else {
-        return LogLine::Other;
-    };
-    let Ok(iter) = iter.parse::<u64>() else {
-        return LogLine::Other;
-    };
-    match what.trim() {
-        "paused" => return LogLine::Paused(true),
-        "resumed" => return LogLine::Paused(false),
-        _ => {}
-    }
-    let words: Vec<&str> = what.split_whitespace().collect();
-    if let [name, from, "->", to, ..] = words.as_slice()
-        && let Some(term) = Term::ALL.into_iter().find(|t| t.name() == *name)
-        && let (Ok(from), Ok(to)) = (from.parse(), to.parse())
-    {
-        return LogLine::Steered { iter, term, from, to };
-    }
-    LogLine::Other
-}
-
-/// Reads what was appended to a file since `offset`, whole lines only.
-fn read_new_lines(path: &Path, offset: &mut u64) -> Vec<String> {
-    let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    if len <= *offset {
-        return Vec::new();
-    }
-    let Ok(mut f) = std::fs::File::open(path) else {
-        return Vec::new();
-    };
-    let mut buf = Vec::new();
-    if f.seek(SeekFrom::Start(*offset))
-        .and_then(|_| f.read_to_end(&mut buf))
-        .is_err()
-    {
-        return Vec::new();
-    }
-    let Some(end) = buf.iter().rposition(|&b| b == b'\n') else {
-        return Vec::new();
-    };
-    *offset += end as u64 + 1;
-    String::from_utf8_lossy(&buf[..end])
-        .lines()
-        .map(str::to_string)
-        .collect()
 }
 
 fn modified(path: &Path) -> Option<SystemTime> {
@@ -114,153 +51,157 @@ const DISPLAY_PIXELS: u32 = 512;
 
 /// Decodes an image for display, downscaled once here rather than at every
 /// frame (None while the file is being replaced).
-pub fn load_image(path: &Path) -> Option<Arc<RgbImage>> {
+pub fn load_image(path: &Path) -> Option<Arc<DisplayImage>> {
     let img = image::open(path).ok()?;
     let img = if img.width().max(img.height()) > DISPLAY_PIXELS {
         img.thumbnail(DISPLAY_PIXELS, DISPLAY_PIXELS)
     } else {
         img
     };
-    Some(Arc::new(img.to_rgb8()))
+    Some(Arc::new(DisplayImage::new(img.to_rgb8())))
 }
 
-/// Resident memory of a process, MiB.
-fn rss_mib(pid: u32) -> Option<f64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kib: f64 = text
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()?;
-    Some(kib / 1024.0)
+/// What the follower has seen of a run folder so far.
+struct Seen {
+    paths: RunPaths,
+    metrics: Tail,
+    events: Tail,
+    reader: Option<MetricsReader>,
+    config_sent: bool,
+    summary_modified: Option<SystemTime>,
+    /// The run's process while its summary says running.
+    pid: Option<u32>,
+    /// (alive, RSS in whole MiB) as last sent.
+    process: Option<(bool, Option<u64>)>,
+    /// The final step count once the summary says the run ended.
+    ended_at: Option<u64>,
+    snapshots: usize,
 }
 
-/// Watches `dir` until `stop` is set, sending updates through `send`
-/// (which returns false once nobody listens). Blocking: run it on a thread.
-pub fn follow(dir: &Path, stop: &AtomicBool, poll: Duration, send: &dyn Fn(LiveUpdate) -> bool) {
-    let paths = RunPaths::new(dir);
-    let mut metrics_offset = 0u64;
-    let mut reader: Option<MetricsReader> = None;
-    // The run's process while its summary says running; its final steps after.
-    let mut pid: Option<u32> = None;
-    let mut final_steps: Option<u64> = None;
-    let mut events_offset = 0u64;
-    let mut summary_seen: Option<SystemTime> = None;
-    let mut config_sent = false;
-    let mut snapshot_count = 0usize;
-    let mut final_sent = false;
-    while !stop.load(Ordering::SeqCst) {
-        if !config_sent && paths.experiment().exists() {
-            config_sent = true;
-            if !send(LiveUpdate::Config(review::flat_config(dir))) {
-                return;
+impl Seen {
+    fn new(dir: &Path) -> Self {
+        let paths = RunPaths::new(dir);
+        Seen {
+            metrics: Tail::new(paths.metrics()),
+            events: Tail::new(paths.events()),
+            paths,
+            reader: None,
+            config_sent: false,
+            summary_modified: None,
+            pid: None,
+            process: None,
+            ended_at: None,
+            snapshots: 0,
+        }
+    }
+
+    /// Everything new since the last look, in the order a reader wants it.
+    fn changes(&mut self) -> Vec<LiveUpdate> {
+        let mut out = Vec::new();
+        if !self.config_sent && self.paths.experiment().exists() {
+            self.config_sent = true;
+            out.push(LiveUpdate::Config(review::flat_config(&self.paths.dir)));
+        }
+        self.summary(&mut out);
+        self.process(&mut out);
+        self.rows(&mut out);
+        for line in self.events.new_lines() {
+            match LogEvent::parse_line(&line) {
+                Some(LogEvent::Steered { iter, term, from, to }) => {
+                    out.push(LiveUpdate::Steered { iter, term, from, to })
+                }
+                Some(LogEvent::Paused { paused, .. }) => out.push(LiveUpdate::Paused(paused)),
+                _ => {}
             }
         }
-        if let Some(m) = modified(&paths.summary())
-            && summary_seen != Some(m)
-            && let Ok(s) = crate::record::read_summary(dir)
-        {
-            summary_seen = Some(m);
-            let running = s.status == crate::record::Status::Running;
-            pid = if running { s.pid } else { None };
-            final_steps = (!running).then_some(s.steps);
-            if !send(LiveUpdate::Summary(Box::new(s))) {
-                return;
-            }
-        }
-        if let Some(p) = pid {
-            let alive = review::process_alive(p);
-            if !send(LiveUpdate::Process {
+        self.snapshots(&mut out);
+        out
+    }
+
+    fn summary(&mut self, out: &mut Vec<LiveUpdate>) {
+        let Some(m) = modified(&self.paths.summary()).filter(|m| self.summary_modified != Some(*m)) else {
+            return;
+        };
+        let Ok(s) = crate::record::read_summary(&self.paths.dir) else {
+            return;
+        };
+        self.summary_modified = Some(m);
+        let running = s.status == Status::Running;
+        self.pid = if running { s.pid } else { None };
+        self.ended_at = (!running).then_some(s.steps);
+        out.push(LiveUpdate::Summary(Box::new(s)));
+    }
+
+    fn process(&mut self, out: &mut Vec<LiveUpdate>) {
+        let Some(pid) = self.pid else { return };
+        let alive = crate::procfs::is_stylelab(pid);
+        let rss = alive.then(|| crate::procfs::rss_mib(Some(pid))).flatten();
+        let now = (alive, rss.map(|m| m.round() as u64));
+        if self.process != Some(now) {
+            self.process = Some(now);
+            out.push(LiveUpdate::Process {
                 alive,
-                rss_mib: if alive { rss_mib(p) } else { None },
-            }) {
-                return;
-            }
+                rss_mib: now.1.map(|m| m as f64),
+            });
         }
-        let lines = read_new_lines(&paths.metrics(), &mut metrics_offset);
+    }
+
+    fn rows(&mut self, out: &mut Vec<LiveUpdate>) {
         let mut rows = Vec::new();
-        for line in lines {
-            match &reader {
+        for line in self.metrics.new_lines() {
+            match &self.reader {
                 None => {
                     if let Ok(r) = MetricsReader::new(&line) {
-                        if !send(LiveUpdate::Header(r.header.clone())) {
-                            return;
-                        }
-                        reader = Some(r);
+                        out.push(LiveUpdate::Header(r.header.clone()));
+                        self.reader = Some(r);
                     }
                 }
                 Some(r) => rows.extend(r.row(&line).ok()),
             }
         }
-        if !rows.is_empty() && !send(LiveUpdate::Rows(rows)) {
+        if !rows.is_empty() {
+            out.push(LiveUpdate::Rows(rows));
+        }
+    }
+
+    fn snapshots(&mut self, out: &mut Vec<LiveUpdate>) {
+        let snaps = self.paths.list_snapshots();
+        if snaps.len() == self.snapshots {
             return;
         }
-        for line in read_new_lines(&paths.events(), &mut events_offset) {
-            let update = match parse_log_line(&line) {
-                LogLine::Steered { iter, term, from, to } => LiveUpdate::Steered { iter, term, from, to },
-                LogLine::Paused(p) => LiveUpdate::Paused(p),
-                LogLine::Other => continue,
-            };
+        self.snapshots = snaps.len();
+        let newest = snaps.last().cloned();
+        out.push(LiveUpdate::Snapshots(snaps));
+        if let Some((iter, path)) = newest
+            && let Some(image) = load_image(&path)
+        {
+            out.push(LiveUpdate::Image { iter, image });
+        }
+    }
+}
+
+/// Watches `dir` until `stop` is set or the run has ended, sending updates
+/// through `send` (which returns false once nobody listens). Blocking: run
+/// it on a thread.
+pub fn follow(dir: &Path, stop: &AtomicBool, poll: Duration, send: &dyn Fn(LiveUpdate) -> bool) {
+    let mut seen = Seen::new(dir);
+    while !stop.load(Ordering::SeqCst) {
+        for update in seen.changes() {
             if !send(update) {
                 return;
             }
         }
-        let snaps = paths.list_snapshots();
-        if snaps.len() != snapshot_count {
-            snapshot_count = snaps.len();
-            let newest = snaps.last().cloned();
-            if !send(LiveUpdate::Snapshots(snaps)) {
-                return;
+        if let Some(iter) = seen.ended_at {
+            // The summary is written last: every row and snapshot is in.
+            if let Some(image) = load_image(&seen.paths.final_image()) {
+                send(LiveUpdate::Image { iter, image });
             }
-            if let Some((iter, path)) = newest
-                && let Some(image) = load_image(&path)
-                && !send(LiveUpdate::Image { iter, image })
-            {
-                return;
-            }
+            return;
         }
-        if let Some(iter) = final_steps
-            && !final_sent
-        {
-            final_sent = true;
-            if let Some(image) = load_image(&paths.final_image())
-                && !send(LiveUpdate::Image { iter, image })
-            {
-                return;
-            }
+        if matches!(seen.process, Some((false, _))) {
+            // Said running, but its process is gone: nothing more will come.
+            return;
         }
         std::thread::sleep(poll);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_the_engines_log_lines() {
-        assert_eq!(
-            parse_log_line("2026-11-21T10:00:00+00:00 step 12: style_weight 100 -> 200 (from step 13)"),
-            LogLine::Steered {
-                iter: 12,
-                term: Term::Style,
-                from: 100.0,
-                to: 200.0
-            }
-        );
-        assert_eq!(
-            parse_log_line("2026-11-21T10:00:00+00:00 step 3: paused"),
-            LogLine::Paused(true)
-        );
-        assert_eq!(
-            parse_log_line("2026-11-21T10:00:00+00:00 step 3: resumed"),
-            LogLine::Paused(false)
-        );
-        assert_eq!(
-            parse_log_line("2026-11-21T10:00:00+00:00 started on cpu"),
-            LogLine::Other
-        );
     }
 }

@@ -2,12 +2,20 @@
 //! `cap` points per series are kept, so a 100 000-step run draws as fast as
 //! a 100-step one. When full, every other point is dropped and the stride
 //! between kept steps doubles; the newest row is always kept apart.
+//!
+//! Reading side, dashboard only: `ui::state` pushes each metrics row the
+//! follower reads from a run folder and asks for chart points when the
+//! state is updated, never while drawing.
 
 use crate::record::StepMetrics;
 
+/// One run's loss curves for the dashboard: kept steps, their values, and
+/// the newest row.
 #[derive(Debug, Clone)]
 pub struct History {
+    /// Most kept steps before the stride doubles (at least 4).
     cap: usize,
+    /// Only steps that are multiples of this are kept; a power of two.
     stride: u64,
     /// Kept steps.
     pub iters: Vec<u64>,
@@ -18,7 +26,9 @@ pub struct History {
     pub latest: Option<(u64, Vec<f64>)>,
 }
 
-/// The values a history keeps from a metrics row.
+/// The values a history keeps from a metrics row: total, content, style, tv,
+/// then the per-layer losses. A column index into this is what
+/// [`History::log_points`] takes.
 pub fn values(row: &StepMetrics) -> Vec<f64> {
     let mut v = vec![row.total, row.content, row.style, row.tv];
     v.extend(&row.layers);
@@ -26,6 +36,7 @@ pub fn values(row: &StepMetrics) -> Vec<f64> {
 }
 
 impl History {
+    /// An empty history keeping at most `cap` steps (raised to 4 if smaller).
     pub fn new(cap: usize) -> Self {
         History {
             cap: cap.max(4),
@@ -36,6 +47,8 @@ impl History {
         }
     }
 
+    /// Adds a row. It is kept if its step is a multiple of the stride, and
+    /// always becomes `latest`. Rows are expected in increasing step order.
     pub fn push(&mut self, row: &StepMetrics) {
         let v = values(row);
         if row.iter.is_multiple_of(self.stride) {
@@ -53,16 +66,22 @@ impl History {
         self.latest = Some((row.iter, v));
     }
 
+    /// Kept steps, not counting `latest`.
     pub fn len(&self) -> usize {
         self.iters.len()
     }
 
+    /// Whether no row has been pushed at all (unlike `len`, this counts `latest`).
     pub fn is_empty(&self) -> bool {
         self.iters.is_empty() && self.latest.is_none()
     }
 
     /// (step, log10 value) points of column `col`, newest row included;
     /// non-positive values (log undefined) are skipped.
+    ///
+    /// Non-finite values and a `col` past a row's end are skipped too. The
+    /// newest row is added only when it is newer than the last kept step, so
+    /// steps strictly increase.
     pub fn log_points(&self, col: usize) -> Vec<(f64, f64)> {
         let mut pts: Vec<(f64, f64)> = self
             .iters
@@ -83,8 +102,6 @@ impl History {
         pts
     }
 }
-
-pub use crate::review::plot::ema;
 
 #[cfg(test)]
 mod tests {

@@ -5,17 +5,33 @@
 
 use super::follow::LiveUpdate;
 use super::history::History;
-use crate::events::{Control, Term};
-use crate::record::{MetricsHeader, StepMetrics, Summary};
+use super::widgets::DisplayImage;
+use crate::chart::{RUN_COLORS, Series, ema};
+use crate::events::Control;
+use crate::record::{MetricsHeader, StepMetrics, Summary, Term};
 use crate::review::{RunEntry, RunState};
+use chrono::{DateTime, FixedOffset};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
-use image::RgbImage;
+use ratatui::style::Color;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Points kept per chart series.
 pub const HISTORY_POINTS: usize = 1024;
+/// Weight of the smoothing that `m` turns on.
+pub const SMOOTHING: f64 = 0.6;
+/// Colours of the total, content, style and tv curves.
+const TERM_COLORS: [Color; 4] = [Color::White, Color::Cyan, Color::Magenta, Color::Green];
+/// Colours of per-layer curves, in header order.
+const LAYER_COLORS: [Color; 6] = [
+    Color::LightBlue,
+    Color::LightMagenta,
+    Color::LightGreen,
+    Color::LightYellow,
+    Color::LightRed,
+    Color::LightCyan,
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tab {
@@ -27,13 +43,15 @@ pub enum Tab {
 
 impl Tab {
     pub const ALL: [Tab; 4] = [Tab::Experiments, Tab::Runs, Tab::Live, Tab::Compare];
+    pub const TITLES: [&'static str; 4] = ["Experiments", "Runs", "Live", "Compare"];
+
     pub fn title(self) -> &'static str {
-        match self {
-            Tab::Experiments => "Experiments",
-            Tab::Runs => "Runs",
-            Tab::Live => "Live",
-            Tab::Compare => "Compare",
-        }
+        Tab::TITLES[self.index()]
+    }
+
+    /// Position in the tab bar.
+    pub fn index(self) -> usize {
+        Tab::ALL.iter().position(|t| *t == self).unwrap_or(0)
     }
 }
 
@@ -75,9 +93,12 @@ pub struct Live {
     pub last: Option<StepMetrics>,
     /// Recent (iter, elapsed_s), for steps/s.
     pub recent: Vec<(u64, f64)>,
+    /// The chart's curves, derived from `history` when rows arrive or the
+    /// smoothing and per-layer toggles change, never while drawing.
+    pub series: Vec<Series>,
     pub snapshots: Vec<(u64, PathBuf)>,
     /// The image shown and its step.
-    pub image: Option<(u64, Arc<RgbImage>)>,
+    pub image: Option<(u64, Arc<DisplayImage>)>,
     /// Index into `snapshots` being looked at; None = follow the newest.
     pub browsing: Option<usize>,
     pub marks: Vec<SteerMark>,
@@ -101,6 +122,7 @@ impl Live {
             history: History::new(HISTORY_POINTS),
             last: None,
             recent: Vec::new(),
+            series: Vec::new(),
             snapshots: Vec::new(),
             image: None,
             browsing: None,
@@ -185,6 +207,83 @@ impl Live {
         }
     }
 
+    /// The chart's curves: total, content, style, tv, optionally one per
+    /// layer; smoothed with the raw curve kept faint.
+    pub fn chart_series(&self, smooth: bool, per_layer: bool) -> Vec<Series> {
+        let mut cols: Vec<(usize, String, Color)> = ["total", "content", "style", "tv"]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (i, n.to_string(), TERM_COLORS[i]))
+            .collect();
+        if per_layer {
+            for (i, name) in self.header.layers.iter().enumerate() {
+                cols.push((4 + i, name.clone(), LAYER_COLORS[i % LAYER_COLORS.len()]));
+            }
+        }
+        let mut out = Vec::new();
+        for (col, name, color) in cols {
+            let points = self.history.log_points(col);
+            if points.is_empty() {
+                continue;
+            }
+            let series = |points, faint| Series {
+                name: name.clone(),
+                points,
+                color,
+                faint,
+            };
+            if smooth {
+                let smoothed = ema(&points, SMOOTHING);
+                out.push(series(points, true));
+                out.push(series(smoothed, false));
+            } else {
+                out.push(series(points, false));
+            }
+        }
+        out
+    }
+
+    /// Steps to the snapshot before (`back`) or after the one shown; past
+    /// the newest, follows the newest again.
+    fn browse(&mut self, back: bool) -> Option<Effect> {
+        let n = self.snapshots.len();
+        if n == 0 {
+            return None;
+        }
+        let cur = self.browsing.unwrap_or(n - 1);
+        let next = if back {
+            cur.saturating_sub(1)
+        } else {
+            (cur + 1).min(n - 1)
+        };
+        self.browsing = if !back && next == n - 1 && cur == n - 1 {
+            None
+        } else {
+            Some(next)
+        };
+        self.load_snapshot(next)
+    }
+
+    /// Asks for snapshot `i` to be decoded (None when there is no such).
+    fn load_snapshot(&self, i: usize) -> Option<Effect> {
+        let (iter, path) = self.snapshots.get(i).cloned()?;
+        Some(Effect::LoadImage {
+            follow_id: self.follow_id,
+            iter,
+            path,
+        })
+    }
+
+    /// The file `v` shows: the snapshot being browsed, else the final image
+    /// of a finished run, else the newest snapshot.
+    fn image_to_view(&self) -> Option<PathBuf> {
+        match (self.browsing, self.is_running()) {
+            (Some(i), _) => self.snapshots.get(i).map(|s| s.1.clone()),
+            (None, false) => Some(crate::record::RunPaths::new(&self.dir).final_image()),
+            (None, true) => self.snapshots.last().map(|s| s.1.clone()),
+        }
+    }
+
     /// The loss weight currently in force for a term.
     pub fn weight(&self, term: Term) -> Option<f64> {
         let row = self.last.as_ref()?;
@@ -218,6 +317,14 @@ impl SortKey {
         SortKey::Total,
         SortKey::Style,
     ];
+    /// The `review::sort` column this key sorts by.
+    pub fn column(self) -> &'static str {
+        match self {
+            SortKey::Duration => "wall_s",
+            other => other.title(),
+        }
+    }
+
     pub fn title(self) -> &'static str {
         match self {
             SortKey::Started => "started",
@@ -237,14 +344,47 @@ pub struct CompareData {
     pub runs: Vec<CompareRun>,
     /// Config keys that differ, with each run's value.
     pub diff: Vec<(String, Vec<String>)>,
+    /// Index into [`COMPARE_METRICS`].
     pub metric: usize,
+    /// Each run's curve of the metric, derived when it changes.
+    pub series: Vec<Series>,
+}
+
+impl CompareData {
+    /// Runs and their config differences, showing the total loss.
+    pub fn new(runs: Vec<CompareRun>, diff: Vec<(String, Vec<String>)>) -> Self {
+        let mut data = CompareData {
+            runs,
+            diff,
+            metric: 0,
+            series: Vec::new(),
+        };
+        data.show_metric(0);
+        data
+    }
+
+    /// Shows metric `i` of [`COMPARE_METRICS`].
+    pub fn show_metric(&mut self, i: usize) {
+        self.metric = i % COMPARE_METRICS.len();
+        self.series = self
+            .runs
+            .iter()
+            .enumerate()
+            .map(|(i, r)| Series {
+                name: r.name.clone(),
+                points: r.history.log_points(self.metric),
+                color: RUN_COLORS[i % RUN_COLORS.len()],
+                faint: false,
+            })
+            .collect();
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct CompareRun {
     pub name: String,
     pub history: History,
-    pub image: Option<Arc<RgbImage>>,
+    pub image: Option<Arc<DisplayImage>>,
 }
 
 pub const COMPARE_METRICS: [&str; 4] = ["total", "content", "style", "tv"];
@@ -276,7 +416,7 @@ pub enum Msg {
     Image {
         follow_id: u64,
         iter: u64,
-        image: Arc<RgbImage>,
+        image: Arc<DisplayImage>,
     },
 }
 
@@ -327,6 +467,9 @@ pub struct App {
     /// Run folders launched from this dashboard.
     pub launched: Vec<PathBuf>,
     pub color: bool,
+    /// The time the screen is drawn for (the runtime sets it before each
+    /// frame): dates of today show as a time only.
+    pub now: DateTime<FixedOffset>,
     next_follow: u64,
 }
 
@@ -351,6 +494,7 @@ impl App {
             steer: Term::Style,
             launched: Vec::new(),
             color,
+            now: chrono::Local::now().fixed_offset(),
             next_follow: 1,
         }
     }
@@ -383,36 +527,18 @@ impl App {
     }
 
     pub fn sort_runs(&mut self) {
-        use std::cmp::Ordering;
-        let key = self.sort;
-        let desc = self.sort_desc;
-        let number = |r: &RunEntry| -> Option<f64> {
-            match key {
-                SortKey::Steps => Some(r.steps() as f64),
-                SortKey::Duration => Some(r.wall_s()),
-                SortKey::Total => r.losses().map(|l| l.total).filter(|v| !v.is_nan()),
-                SortKey::Style => r.losses().map(|l| l.style).filter(|v| !v.is_nan()),
-                _ => None,
-            }
-        };
         let selected = self.runs.get(self.run_sel).map(|r| r.dir.clone());
-        self.runs.sort_by(|a, b| {
-            let o = match key {
-                SortKey::Started => a.id.cmp(&b.id),
-                SortKey::Name => a.name().cmp(b.name()),
-                SortKey::Status => a.state.to_string().cmp(&b.state.to_string()),
-                _ => match (number(a), number(b)) {
-                    (Some(x), Some(y)) => x.total_cmp(&y),
-                    // Runs without the number go last, whichever the direction.
-                    (Some(_), None) => return Ordering::Less,
-                    (None, Some(_)) => return Ordering::Greater,
-                    (None, None) => Ordering::Equal,
-                },
-            };
-            if desc { o.reverse() } else { o }
-        });
+        crate::review::sort::sort_by(&mut self.runs, self.sort.column(), self.sort_desc, |r| (r, None));
         if let Some(sel) = selected {
             self.run_sel = self.runs.iter().position(|r| r.dir == sel).unwrap_or(0);
+        }
+    }
+
+    /// Re-derives the live chart's curves (rows arrived, or a toggle changed).
+    fn refresh_series(&mut self) {
+        let (smooth, per_layer) = (self.smooth, self.per_layer);
+        if let Some(live) = self.live.as_mut() {
+            live.series = live.chart_series(smooth, per_layer);
         }
     }
 }
@@ -456,7 +582,11 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
         Msg::Live { follow_id, update } => {
             if let Some(live) = app.live.as_mut().filter(|l| l.follow_id == follow_id) {
                 let finished = matches!(&update, LiveUpdate::Summary(s) if s.status != crate::record::Status::Running);
+                let new_points = matches!(&update, LiveUpdate::Rows(_) | LiveUpdate::Header(_));
                 live.apply(update);
+                if new_points {
+                    app.refresh_series();
+                }
                 if finished {
                     return vec![Effect::RefreshRuns];
                 }
@@ -482,8 +612,8 @@ fn on_mouse(app: &mut App, m: MouseEvent) -> Vec<Effect> {
         MouseEventKind::ScrollDown => true,
         MouseEventKind::ScrollUp => false,
         MouseEventKind::Down(_) if m.row == 0 => {
-            if let Some(tab) = super::view::tab_at(m.column) {
-                app.tab = tab;
+            if let Some(i) = super::widgets::tab_at(&Tab::TITLES, m.column) {
+                app.tab = Tab::ALL[i];
             }
             return Vec::new();
         }
@@ -665,61 +795,29 @@ fn live_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
         KeyCode::Char('-') if running => control(Control::Scale(app.steer, 0.5)),
         KeyCode::Char('l') => {
             app.per_layer = !app.per_layer;
+            app.refresh_series();
             Vec::new()
         }
         KeyCode::Char('m') => {
             app.smooth = !app.smooth;
+            app.refresh_series();
             Vec::new()
         }
-        KeyCode::Char('[') | KeyCode::Char(']') | KeyCode::Left | KeyCode::Right => {
-            let n = live.snapshots.len();
-            if n == 0 {
-                return Vec::new();
-            }
-            let back = matches!(key.code, KeyCode::Char('[') | KeyCode::Left);
-            let cur = live.browsing.unwrap_or(n - 1);
-            let next = if back {
-                cur.saturating_sub(1)
-            } else {
-                (cur + 1).min(n - 1)
-            };
-            live.browsing = if !back && next == n - 1 && cur == n - 1 {
-                None
-            } else {
-                Some(next)
-            };
-            let (iter, path) = live.snapshots[next].clone();
-            vec![Effect::LoadImage {
-                follow_id: live.follow_id,
-                iter,
-                path,
-            }]
-        }
+        KeyCode::Char('[') | KeyCode::Left => live.browse(true).into_iter().collect(),
+        KeyCode::Char(']') | KeyCode::Right => live.browse(false).into_iter().collect(),
         KeyCode::End | KeyCode::Char('g') => {
             live.browsing = None;
-            match live.snapshots.last().cloned() {
-                Some((iter, path)) => vec![Effect::LoadImage {
-                    follow_id: live.follow_id,
-                    iter,
-                    path,
-                }],
-                None => Vec::new(),
-            }
+            live.load_snapshot(live.snapshots.len().wrapping_sub(1))
+                .into_iter()
+                .collect()
         }
-        KeyCode::Char('v') => {
-            let path = match (live.browsing, live.is_running()) {
-                (Some(i), _) => live.snapshots.get(i).map(|s| s.1.clone()),
-                (None, false) => Some(crate::record::RunPaths::new(&live.dir).final_image()),
-                (None, true) => live.snapshots.last().map(|s| s.1.clone()),
-            };
-            match path {
-                Some(p) => vec![Effect::ViewLarge(p)],
-                None => {
-                    app.message = Some("no image yet".into());
-                    Vec::new()
-                }
+        KeyCode::Char('v') => match live.image_to_view() {
+            Some(p) => vec![Effect::ViewLarge(p)],
+            None => {
+                app.message = Some("no image yet".into());
+                Vec::new()
             }
-        }
+        },
         _ => Vec::new(),
     }
 }
@@ -728,7 +826,7 @@ fn compare_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     match key.code {
         KeyCode::Char('m') => {
             if let Some(c) = app.compare.as_mut() {
-                c.metric = (c.metric + 1) % COMPARE_METRICS.len();
+                c.show_metric(c.metric + 1);
             }
         }
         KeyCode::Esc => app.tab = Tab::Runs,

@@ -1,11 +1,16 @@
-//! `view(&App, &mut Frame)`: draws the state, changes nothing.
+//! `view(&App, &mut Frame)`: draws the state, changes nothing. It reads no
+//! file and no clock (the time comes in `App::now`), and computes nothing
+//! that `update` could have computed when the data arrived: the curves are
+//! in the state already, and images resample only when their panel's size
+//! changes.
 
-use super::history::{History, ema};
 use super::state::{App, COMPARE_METRICS, Live, Prompt, SortKey, Tab};
-use super::widgets::{HalfBlockImage, LossChart, Series};
+use super::widgets::{HalfBlockImage, TabBar};
+use crate::chart::{LossChart, RUN_COLORS};
 use crate::console::short;
-use crate::events::Term;
+use crate::record::Term;
 use crate::review::RunState;
+use chrono::{DateTime, FixedOffset};
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -15,17 +20,6 @@ use ratatui::widgets::{Block, Cell, Clear, Gauge, List, ListItem, ListState, Par
 /// Below this the dashboard asks for a bigger window.
 pub const MIN_WIDTH: u16 = 60;
 pub const MIN_HEIGHT: u16 = 18;
-
-const SERIES_COLORS: [Color; 4] = [Color::White, Color::Cyan, Color::Magenta, Color::Green];
-const RUN_COLORS: [Color; 6] = [
-    Color::Cyan,
-    Color::Magenta,
-    Color::Green,
-    Color::Yellow,
-    Color::Blue,
-    Color::Red,
-];
-const SMOOTHING: f64 = 0.6;
 
 struct Theme {
     color: bool,
@@ -108,46 +102,17 @@ pub fn view(app: &App, frame: &mut Frame) {
     }
 }
 
-const TITLE: &str = " stylelab ";
-const GAP: &str = "  ";
-
-/// The tab bar's labels, as drawn: `" 1 Experiments "`, …
-fn tab_labels() -> impl Iterator<Item = (Tab, String)> {
-    Tab::ALL
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (*t, format!(" {} {} ", i + 1, t.title())))
-}
-
-/// The tab whose label covers a column of the tab bar (for mouse clicks).
-pub fn tab_at(column: u16) -> Option<Tab> {
-    let mut x = (TITLE.len() + GAP.len()) as u16;
-    for (tab, label) in tab_labels() {
-        let w = label.chars().count() as u16;
-        if (x..x + w).contains(&column) {
-            return Some(tab);
-        }
-        x += w + GAP.len() as u16;
-    }
-    None
-}
-
 fn tabs(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let mut spans = vec![Span::styled(TITLE, theme.bold()), Span::raw(GAP)];
-    for (tab, label) in tab_labels() {
-        let style = if tab == app.tab {
-            theme.selected()
-        } else {
-            Style::default()
-        };
-        spans.push(Span::styled(label, style));
-        spans.push(Span::raw(GAP));
-    }
-    frame.render_widget(Paragraph::new(Line::from(spans)), area);
-    let right = Paragraph::new("? help  q quit ")
-        .alignment(Alignment::Right)
-        .style(theme.dim());
-    frame.render_widget(right, area);
+    frame.render_widget(
+        TabBar {
+            titles: &Tab::TITLES,
+            selected: app.tab.index(),
+            title_style: theme.bold(),
+            selected_style: theme.selected(),
+            hint_style: theme.dim(),
+        },
+        area,
+    );
 }
 
 fn status_bar(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
@@ -216,12 +181,13 @@ fn experiments(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     );
 }
 
-/// `12:34:56` from an RFC 3339 time, or the date when not today.
-fn short_time(rfc3339: &str) -> String {
+/// `12:34:56` from an RFC 3339 time, or the date when not the day of
+/// `now` (in `now`'s time zone).
+fn short_time(rfc3339: &str, now: &DateTime<FixedOffset>) -> String {
     match chrono::DateTime::parse_from_rfc3339(rfc3339) {
         Ok(t) => {
-            let t = t.with_timezone(&chrono::Local);
-            if t.date_naive() == chrono::Local::now().date_naive() {
+            let t = t.with_timezone(&now.timezone());
+            if t.date_naive() == now.date_naive() {
                 t.format("%H:%M:%S").to_string()
             } else {
                 t.format("%m-%d %H:%M").to_string()
@@ -273,7 +239,7 @@ fn runs(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
                 Cell::from(if app.marked.contains(&r.dir) { "●" } else { " " }),
                 Cell::from(r.name().to_string()),
                 Cell::from(Span::styled(r.state.to_string(), theme.state(&r.state))),
-                Cell::from(short_time(r.started())),
+                Cell::from(short_time(r.started(), &app.now)),
                 Cell::from(format!(
                     "{}/{}",
                     r.steps(),
@@ -309,69 +275,11 @@ fn runs(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     );
 }
 
-/// The chart's curves for a run: total, content, style, tv, optionally one
-/// per layer; smoothed with the raw curve kept faint.
-pub fn live_series(live: &Live, smooth: bool, per_layer: bool) -> Vec<Series> {
-    let mut cols: Vec<(usize, String, Color)> = ["total", "content", "style", "tv"]
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (i, n.to_string(), SERIES_COLORS[i]))
-        .collect();
-    if per_layer {
-        let extra = [
-            Color::LightBlue,
-            Color::LightMagenta,
-            Color::LightGreen,
-            Color::LightYellow,
-            Color::LightRed,
-            Color::LightCyan,
-        ];
-        for (i, name) in live.header.layers.iter().enumerate() {
-            cols.push((4 + i, name.clone(), extra[i % extra.len()]));
-        }
-    }
-    series_for(&live.history, &cols, smooth)
-}
-
-fn series_for(history: &History, cols: &[(usize, String, Color)], smooth: bool) -> Vec<Series> {
-    let mut out = Vec::new();
-    for (col, name, color) in cols {
-        let points = history.log_points(*col);
-        if points.is_empty() {
-            continue;
-        }
-        if smooth {
-            let smoothed = ema(&points, SMOOTHING);
-            out.push(Series {
-                name: name.clone(),
-                points,
-                color: *color,
-                faint: true,
-            });
-            out.push(Series {
-                name: name.clone(),
-                points: smoothed,
-                color: *color,
-                faint: false,
-            });
-        } else {
-            out.push(Series {
-                name: name.clone(),
-                points,
-                color: *color,
-                faint: false,
-            });
-        }
-    }
-    out
-}
-
 fn live_view(app: &App, live: &Live, theme: &Theme, frame: &mut Frame, area: Rect) {
     let [left, right] = Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(area);
     let [chart_area, progress_area] = Layout::vertical([Constraint::Min(6), Constraint::Length(7)]).areas(left);
     let [image_area, params_area] = Layout::vertical([Constraint::Min(4), Constraint::Length(8)]).areas(right);
 
-    let series = live_series(live, app.smooth, app.per_layer);
     let marks: Vec<u64> = live.marks.iter().map(|m| m.iter).collect();
     let title = format!(
         " {} — log10 losses{}{} ",
@@ -382,7 +290,7 @@ fn live_view(app: &App, live: &Live, theme: &Theme, frame: &mut Frame, area: Rec
     frame.render_widget(
         LossChart {
             title: &title,
-            series: &series,
+            series: &live.series,
             marks: &marks,
             color: app.color,
             log: true,
@@ -521,23 +429,11 @@ fn compare(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let [top, images_area] = Layout::vertical([Constraint::Percentage(62), Constraint::Percentage(38)]).areas(area);
     let [chart_area, diff_area] =
         Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(top);
-    let metric = data.metric;
-    let series: Vec<Series> = data
-        .runs
-        .iter()
-        .enumerate()
-        .map(|(i, r)| Series {
-            name: r.name.clone(),
-            points: r.history.log_points(metric),
-            color: RUN_COLORS[i % RUN_COLORS.len()],
-            faint: false,
-        })
-        .collect();
-    let title = format!(" {} (log10) — m: metric ", COMPARE_METRICS[metric]);
+    let title = format!(" {} (log10) — m: metric ", COMPARE_METRICS[data.metric]);
     frame.render_widget(
         LossChart {
             title: &title,
-            series: &series,
+            series: &data.series,
             marks: &[],
             color: app.color,
             log: true,

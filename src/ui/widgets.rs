@@ -1,7 +1,8 @@
-//! Small widgets, one file each.
+//! Small widgets of the dashboard's own, one file each (the loss chart,
+//! shared with the review commands, lives in [`crate::chart`]).
 
 mod halfblock;
-mod loss_chart;
+mod tab_bar;
 
-pub use halfblock::HalfBlockImage;
-pub use loss_chart::{LossChart, MARKER_GLYPHS, MARKERS, Series, log_ticks};
+pub use halfblock::{DisplayImage, HalfBlockImage};
+pub use tab_bar::{TabBar, tab_at};

@@ -1,5 +1,8 @@
 //! `stylelab weights fetch`: downloads an official VGG19 checkpoint, checks
 //! it, and converts it to `weights/vgg19-<source>.safetensors`.
+//!
+//! Outside the run pipeline: it produces the weights file that `preflight`
+//! later checks and the engine loads. The only module that uses the network.
 
 use super::{Preprocess, convert};
 use anyhow::{Context, Result, bail};
@@ -19,6 +22,7 @@ pub enum Source {
 }
 
 impl Source {
+    /// The official download address.
     pub fn url(self) -> &'static str {
         match self {
             Source::Torchvision => "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
@@ -32,11 +36,14 @@ impl Source {
         self.url().rsplit('/').next().expect("urls have a path")
     }
 
+    /// The 8 hex digits at the end of [`Source::file_name`]'s stem: what a
+    /// downloaded file's SHA-256 must start with.
     pub fn sha256_prefix(self) -> &'static str {
         let stem = self.file_name().trim_end_matches(".pth");
         stem.rsplit('-').next().expect("names end in -hash")
     }
 
+    /// The convention the converted file is tagged with.
     pub fn preprocess(self) -> Preprocess {
         match self {
             Source::Torchvision => Preprocess::Torchvision,
@@ -44,6 +51,7 @@ impl Source {
         }
     }
 
+    /// `torchvision` or `caffe`, as in the output file's name.
     pub fn name(self) -> &'static str {
         match self {
             Source::Torchvision => "torchvision",
@@ -59,6 +67,15 @@ impl Source {
 
 /// Downloads (unless already there) from `url` (default: the official
 /// address), verifies and converts. Returns the converted file.
+///
+/// The checkpoint is kept in `weights_dir` under its official name, so a
+/// second fetch skips the download; a file placed there by hand counts.
+/// Whatever `url` says, the file must match the source's checksum prefix.
+/// The conversion runs every time and overwrites the output.
+///
+/// Errors: the folder cannot be created; the download failed (the message
+/// says how to place the file by hand); the checksum does not match; or
+/// [`convert`] failed.
 pub fn fetch(source: Source, url: Option<&str>, weights_dir: &Path, show_progress: bool) -> Result<PathBuf> {
     let url = url.unwrap_or(source.url());
     std::fs::create_dir_all(weights_dir)
@@ -89,6 +106,11 @@ pub fn fetch(source: Source, url: Option<&str>, weights_dir: &Path, show_progres
     Ok(out)
 }
 
+/// Streams `url` into `<dest>.part`, hashing as it goes, and renames it to
+/// `dest` only when the hash matches; a mismatched download is deleted.
+///
+/// Timeouts: 10 s to connect, 30 s for the response headers; the body itself
+/// has none. A progress bar goes to stderr when `show_progress`.
 fn download(source: Source, url: &str, dest: &Path, show_progress: bool) -> Result<()> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_connect(Some(Duration::from_secs(10)))

@@ -1,6 +1,7 @@
-//! Adam (Kingma & Ba) on one tensor, with bias correction.
+//! Adam (Kingma & Ba) on one tensor, with bias correction. Its moments live
+//! on the device; a step reads only what its new evaluation reports.
 
-use super::{Evaluation, Objective, StepOutcome};
+use super::{Objective, Point, StepOutcome, observe};
 use tch::{TchError, Tensor};
 
 pub struct Adam {
@@ -8,12 +9,15 @@ pub struct Adam {
     beta1: f64,
     beta2: f64,
     eps: f64,
+    /// Steps taken, for the bias correction.
     t: i32,
+    /// First and second moment estimates, shaped like the image.
     m: Option<Tensor>,
     v: Option<Tensor>,
 }
 
 impl Adam {
+    /// Adam with step size `lr` and the usual β₁ = 0.9, β₂ = 0.999, ε = 1e-8.
     pub fn new(lr: f64) -> Self {
         Adam {
             lr,
@@ -26,14 +30,16 @@ impl Adam {
         }
     }
 
+    /// One update of `x` from the gradient at `current`, then one
+    /// evaluation at the new point.
     pub fn step<O: Objective>(
         &mut self,
         objective: &mut O,
         x: &mut Tensor,
-        current: Evaluation<O::Info>,
-    ) -> Result<StepOutcome<O::Info>, TchError> {
+        current: Point,
+    ) -> Result<StepOutcome, TchError> {
         let _guard = tch::no_grad_guard();
-        let g = &current.grad;
+        let g = &current.eval.grad;
         self.t += 1;
         let m = match self.m.take() {
             Some(m) => m * self.beta1 + g * (1.0 - self.beta1),
@@ -49,6 +55,7 @@ impl Adam {
         *x -= update;
         self.m = Some(m);
         self.v = Some(v);
-        Ok(StepOutcome::Moved(objective.evaluate(x)?))
+        let eval = objective.evaluate(x)?;
+        Ok(StepOutcome::Moved(observe(objective, eval, &[])?.0))
     }
 }

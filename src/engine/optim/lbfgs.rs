@@ -1,14 +1,26 @@
-//! L-BFGS: two-loop recursion over the last `history` curvature pairs, and
-//! a strong-Wolfe line search (bracketing with cubic interpolation, then
-//! zoom), after Nocedal & Wright, Numerical Optimization, algorithms 7.4 and
-//! 3.5–3.6, in the form PyTorch's `torch.optim.LBFGS` uses.
+//! L-BFGS: a quasi-Newton direction from the last `history` curvature pairs
+//! and a strong-Wolfe line search along it (bracketing with cubic
+//! interpolation, then zoom), after Nocedal & Wright, Numerical
+//! Optimization, algorithms 7.4 and 3.5–3.6, in the form PyTorch's
+//! `torch.optim.LBFGS` uses.
+//!
+//! Shaped for a GPU: the direction is the compact form of Byrd, Nocedal &
+//! Schnabel (1994), the same H·g as the two-loop recursion but computed
+//! with two passes over the stacked history (one matrix product for every
+//! inner product a step needs, one for the direction) and a few
+//! `history × history` solves, instead of 4·history vector kernels and as
+//! many reads. Nothing of the history is read back: the host sees one read
+//! per evaluation, which carries the objective's numbers, the gradient's
+//! size and the directional derivatives together. In the steady state (the
+//! line search accepting its first trial) a step is one evaluation and one
+//! read.
 //!
 //! One [`Lbfgs::step`] is one iteration: a direction and a line search along
-//! it (several function evaluations).
+//! it (one or more function evaluations).
 
-use super::{Evaluation, Objective, StepOutcome};
+use super::{Evaluation, Objective, Point, StepOutcome, dot, observe};
 use std::collections::VecDeque;
-use tch::{TchError, Tensor};
+use tch::{Kind, Scalar, TchError, Tensor};
 
 /// Sufficient-decrease constant (Armijo).
 const C1: f64 = 1e-4;
@@ -20,121 +32,414 @@ const MAX_LS: usize = 25;
 const TOLERANCE_CHANGE: f64 = 1e-9;
 /// Below this max |gradient|, the point is a minimum.
 const TOLERANCE_GRAD: f64 = 1e-7;
+/// A pair whose sᵀy is not above this would not keep H positive definite.
+const CURVATURE_MIN: f64 = 1e-10;
 
 pub struct Lbfgs {
     lr: f64,
-    history: usize,
-    /// (s, y, 1 / yᵀs), oldest first.
-    pairs: VecDeque<(Tensor, Tensor, f64)>,
-    /// Direction and step of the previous iteration, and its gradient.
-    prev: Option<(Tensor, f64, Tensor)>,
-    h_diag: f64,
+    history: History,
+    /// The previous step, whose curvature pair is added at the next one.
+    prev: Option<Previous>,
 }
 
-fn dot(a: &Tensor, b: &Tensor) -> f64 {
-    a.flatten(0, -1).dot(&b.flatten(0, -1)).double_value(&[])
+/// What a step leaves for the next to form its curvature pair: s = t·d,
+/// y = g₁ − g₀, and sᵀy = t·(g₁ᵀd − g₀ᵀd) from numbers already read.
+struct Previous {
+    d: Tensor,
+    t: f64,
+    g: Tensor,
+    gtd0: f64,
+    gtd1: f64,
 }
 
 impl Lbfgs {
+    /// L-BFGS with step scale `lr`, keeping `history` pairs, forming its
+    /// direction the two-loop way.
     pub fn new(lr: f64, history: usize) -> Self {
+        Lbfgs::with_form(lr, history, Form::TwoLoop)
+    }
+
+    /// L-BFGS forming its direction in `form`.
+    pub fn with_form(lr: f64, history: usize, form: Form) -> Self {
         Lbfgs {
             lr,
-            history: history.max(1),
-            pairs: VecDeque::new(),
+            history: History::new(history.max(1), form),
             prev: None,
-            h_diag: 1.0,
         }
     }
 
+    /// Forgets the curvature pairs (their storage stays allocated).
     pub fn reset(&mut self) {
-        self.pairs.clear();
+        self.history.clear();
         self.prev = None;
-        self.h_diag = 1.0;
     }
 
-    /// Search direction from the gradient and the stored pairs.
-    fn direction(&mut self, g: &Tensor) -> Tensor {
-        if let Some((d, t, prev_g)) = self.prev.take() {
-            let y = g - &prev_g;
-            let s = d * t;
-            let ys = dot(&y, &s);
-            if ys > 1e-10 {
-                if self.pairs.len() == self.history {
-                    self.pairs.pop_front();
-                }
-                self.h_diag = ys / dot(&y, &y);
-                self.pairs.push_back((s, y, 1.0 / ys));
+    /// The search direction at gradient `g`, after adding the previous
+    /// step's pair when its curvature is positive.
+    fn direction(&mut self, g: &Tensor) -> Result<Tensor, TchError> {
+        let flat = g.f_reshape([-1])?;
+        let pair = match self.prev.take() {
+            Some(p) if p.t * (p.gtd1 - p.gtd0) > CURVATURE_MIN => {
+                let s = p.d.f_reshape([-1])? * p.t;
+                let y = &flat - p.g.f_reshape([-1])?;
+                Some((s, y))
             }
-        }
-        if self.pairs.is_empty() {
-            return -g;
-        }
-        let mut q = -g;
-        let mut alphas = Vec::with_capacity(self.pairs.len());
-        for (s, y, rho) in self.pairs.iter().rev() {
-            let a = dot(s, &q) * rho;
-            q -= y * a;
-            alphas.push(a);
-        }
-        let mut r = q * self.h_diag;
-        for ((s, y, rho), a) in self.pairs.iter().zip(alphas.into_iter().rev()) {
-            let b = dot(y, &r) * rho;
-            r += s * (a - b);
-        }
-        r
+            _ => None,
+        };
+        self.history.direction(&flat, pair)?.f_reshape(g.size())
     }
 
     pub fn step<O: Objective>(
         &mut self,
         objective: &mut O,
         x: &mut Tensor,
-        current: Evaluation<O::Info>,
-    ) -> Result<StepOutcome<O::Info>, TchError> {
+        current: Point,
+    ) -> Result<StepOutcome, TchError> {
         let _guard = tch::no_grad_guard();
-        let g = current.grad.shallow_clone();
-        if g.abs().max().double_value(&[]) <= TOLERANCE_GRAD {
+        if current.grad_max <= TOLERANCE_GRAD {
             return Ok(StepOutcome::Converged(current));
         }
-        let first = self.prev.is_none() && self.pairs.is_empty();
-        let d = self.direction(&g);
+        let first = self.prev.is_none() && self.history.is_empty();
+        let g = current.eval.grad.shallow_clone();
+        let d = self.direction(&g)?;
         let t = if first {
-            (1.0 / g.abs().sum(g.kind()).double_value(&[])).min(1.0) * self.lr
+            (1.0 / current.grad_sum).min(1.0) * self.lr
         } else {
             self.lr
         };
-        let gtd = dot(&g, &d);
-        if gtd > -TOLERANCE_CHANGE {
-            // Not a descent direction: the history no longer fits the function.
+        let mut line = Line {
+            objective,
+            x,
+            d: &d,
+            // gᵀd and max |d| ride along with the first trial's read.
+            first_extras: Some([dot(&g, &d)?, max_abs(&d)?]),
+        };
+        let (trial, [gtd0, d_max]) = line.first_trial(t)?;
+        if gtd0 > -TOLERANCE_CHANGE {
+            // Not a descent direction: the history no longer fits the
+            // function. The trial is discarded.
             self.reset();
             return Ok(StepOutcome::Converged(current));
         }
         let f0 = current.loss;
-        let (t, best) = strong_wolfe(objective, x, &d, t, current, gtd)?;
-        if t == 0.0 {
+        let best = strong_wolfe(&mut line, current, trial, gtd0, d_max)?;
+        if best.t == 0.0 {
             // No acceptable step along this direction. With history, try
             // again from steepest descent; without, this is a minimum.
-            if self.pairs.is_empty() {
-                return Ok(StepOutcome::Converged(best));
+            if self.history.is_empty() {
+                return Ok(StepOutcome::Converged(best.point));
             }
             self.reset();
-            return Ok(StepOutcome::Moved(best));
+            return Ok(StepOutcome::Moved(best.point));
         }
-        if (f0 - best.loss).abs() < TOLERANCE_CHANGE * f0.abs().max(1.0) && t * max_abs(&d) < TOLERANCE_CHANGE {
-            return Ok(StepOutcome::Converged(best));
+        if (f0 - best.point.loss).abs() < TOLERANCE_CHANGE * f0.abs().max(1.0) && best.t * d_max < TOLERANCE_CHANGE {
+            return Ok(StepOutcome::Converged(best.point));
         }
-        *x += &d * t;
-        self.prev = Some((d, t, g));
-        Ok(StepOutcome::Moved(best))
+        *x += &d * best.t;
+        self.prev = Some(Previous {
+            d,
+            t: best.t,
+            g,
+            gtd0,
+            gtd1: best.gtd,
+        });
+        Ok(StepOutcome::Moved(best.point))
+    }
+}
+
+fn max_abs(t: &Tensor) -> Result<Tensor, TchError> {
+    t.f_reshape([-1])?
+        .f_linalg_norm(Scalar::float(f64::INFINITY), None::<&[i64]>, false, Kind::Double)
+}
+
+/// The curvature history on the device, and how the direction is formed
+/// from it: both forms give the same H·g in exact arithmetic.
+enum History {
+    TwoLoop(TwoLoop),
+    Compact(Compact),
+}
+
+impl History {
+    fn new(m: usize, form: Form) -> Self {
+        match form {
+            Form::TwoLoop => History::TwoLoop(TwoLoop::new(m)),
+            Form::Compact => History::Compact(Compact::new(m)),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        match self {
+            History::TwoLoop(h) => h.pairs.is_empty(),
+            History::Compact(h) => h.is_empty(),
+        }
+    }
+
+    fn clear(&mut self) {
+        match self {
+            History::TwoLoop(h) => h.clear(),
+            History::Compact(h) => h.clear(),
+        }
+    }
+
+    /// −H·g for the flat gradient `g`, adding `pair` (s, y) first.
+    fn direction(&mut self, g: &Tensor, pair: Option<(Tensor, Tensor)>) -> Result<Tensor, TchError> {
+        match self {
+            History::TwoLoop(h) => h.direction(g, pair),
+            History::Compact(h) => h.direction(g, pair),
+        }
+    }
+}
+
+/// Which form of the direction a run uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    /// The two-loop recursion with its scalars as 0-d device tensors: 4·m
+    /// small kernels a step, the same arithmetic as before it moved to the
+    /// device (runs repeat their old numbers). Chosen on CPUs, where a
+    /// kernel costs nothing to start and both forms move as much memory.
+    TwoLoop,
+    /// The compact form: two passes over the stacked history and a few
+    /// small solves, whatever `m`. Chosen on CUDA, where 4·m launches
+    /// would cost more than the step's convolutions.
+    Compact,
+}
+
+impl Form {
+    /// The form for a device.
+    pub fn for_device(device: tch::Device) -> Form {
+        if device.is_cuda() { Form::Compact } else { Form::TwoLoop }
+    }
+}
+
+impl std::fmt::Display for Form {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Form::TwoLoop => "two-loop",
+            Form::Compact => "compact",
+        })
+    }
+}
+
+/// The last `m` pairs (s, y, 1/sᵀy) for the two-loop recursion, and γ.
+struct TwoLoop {
+    m: usize,
+    pairs: VecDeque<(Tensor, Tensor, Tensor)>,
+    gamma: Option<Tensor>,
+}
+
+impl TwoLoop {
+    fn new(m: usize) -> Self {
+        TwoLoop {
+            m,
+            pairs: VecDeque::new(),
+            gamma: None,
+        }
+    }
+
+    fn clear(&mut self) {
+        self.pairs.clear();
+        self.gamma = None;
+    }
+
+    /// Nocedal & Wright's algorithm 7.4, every scalar a device tensor.
+    fn direction(&mut self, g: &Tensor, pair: Option<(Tensor, Tensor)>) -> Result<Tensor, TchError> {
+        if let Some((s, y)) = pair {
+            let ys = dot(&y, &s)?;
+            if self.pairs.len() == self.m {
+                self.pairs.pop_front();
+            }
+            self.gamma = Some(ys.f_div(&dot(&y, &y)?)?);
+            let rho = ys.f_reciprocal()?;
+            self.pairs.push_back((s, y, rho));
+        }
+        let Some(gamma) = &self.gamma else {
+            return g.f_neg();
+        };
+        // In place, through one scratch vector: no allocation per pair.
+        // (A fused multiply-add would round differently, and L-BFGS
+        // amplifies a last-bit difference into visibly different runs.)
+        let mut q = g.f_neg()?;
+        let scratch = q.f_empty_like()?;
+        let mut alphas = Vec::with_capacity(self.pairs.len());
+        for (s, y, rho) in self.pairs.iter().rev() {
+            let a = dot(s, &q)?.f_mul(rho)?;
+            let _ = y.f_mul_out(&scratch, &a)?;
+            let _ = q.f_sub_(&scratch)?;
+            alphas.push(a);
+        }
+        let mut r = q.f_mul(gamma)?;
+        for ((s, y, rho), a) in self.pairs.iter().zip(alphas.into_iter().rev()) {
+            let b = dot(y, &r)?.f_mul(rho)?;
+            let _ = s.f_mul_out(&scratch, &a.f_sub(&b)?)?;
+            let _ = r.f_add_(&scratch)?;
+        }
+        drop(scratch);
+        Ok(r)
+    }
+}
+
+/// The last `m` curvature pairs stacked for the compact form, and their
+/// inner products.
+struct Compact {
+    m: usize,
+    /// `[m, 2, n]`: slot k holds one pair's s (row 0) and y (row 1). Slots
+    /// 0..len() are in use; allocated with the first pair, kept on reset.
+    pairs: Option<Tensor>,
+    /// `[m, m]` f64: sy[i][j] = s_i·y_j and yy[i][j] = y_i·y_j, by slot.
+    sy: Option<Tensor>,
+    yy: Option<Tensor>,
+    /// Slots in the order their pairs came, oldest first.
+    order: VecDeque<usize>,
+    /// γ = sᵀy / yᵀy of the newest pair: the initial H is γ·I.
+    gamma: Option<Tensor>,
+}
+
+impl Compact {
+    fn new(m: usize) -> Self {
+        Compact {
+            m,
+            pairs: None,
+            sy: None,
+            yy: None,
+            order: VecDeque::new(),
+            gamma: None,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    fn clear(&mut self) {
+        self.order.clear();
+        self.gamma = None;
+    }
+
+    /// −H·g for the flat gradient `g`, adding `pair` (s, y) first.
+    fn direction(&mut self, g: &Tensor, pair: Option<(Tensor, Tensor)>) -> Result<Tensor, TchError> {
+        let (a, b) = match pair {
+            Some((s, y)) => self.push(g, &s, &y)?,
+            None if self.is_empty() => return g.f_neg(),
+            None => {
+                // Sᵀg and Yᵀg in one pass over the history.
+                let k = self.order.len() as i64;
+                let p = self.stacked(k)?.f_mv(g)?.f_to_kind(Kind::Double)?.f_reshape([k, 2])?;
+                (p.f_select(1, 0)?, p.f_select(1, 1)?)
+            }
+        };
+        let gamma = self
+            .gamma
+            .as_ref()
+            .map(Tensor::shallow_clone)
+            .unwrap_or_else(|| Tensor::from(1.0f64));
+        let c = self.coefficients(&a, &b, &gamma)?;
+        // H·g = γ·g + Σ_i c_s[i]·s_i + c_y[i]·y_i
+        let k = self.order.len() as i64;
+        let z = self.stacked(k)?;
+        let hg = c
+            .f_to_kind(z.kind())?
+            .f_reshape([1, 2 * k])?
+            .f_mm(&z)?
+            .f_reshape([-1])?;
+        let hg = hg + g * gamma.f_to_kind(g.kind())?;
+        hg.f_neg()
+    }
+
+    /// The pairs in slots 0..k as one `[2k, n]` matrix: s₀, y₀, s₁, y₁, …
+    fn stacked(&self, k: i64) -> Result<Tensor, TchError> {
+        let pairs = self
+            .pairs
+            .as_ref()
+            .ok_or_else(|| TchError::Kind("no curvature pairs".into()))?;
+        let n = pairs.size()[2];
+        pairs.f_narrow(0, 0, k)?.f_reshape([2 * k, n])
+    }
+
+    /// Stores a pair (over the oldest when full), updates the inner
+    /// products and γ, and returns Sᵀg and Yᵀg by slot.
+    fn push(&mut self, g: &Tensor, s: &Tensor, y: &Tensor) -> Result<(Tensor, Tensor), TchError> {
+        let (m, n) = (self.m as i64, g.size()[0]);
+        if self.pairs.is_none() {
+            self.pairs = Some(Tensor::f_empty([m, 2, n], (g.kind(), g.device()))?);
+            self.sy = Some(Tensor::f_zeros([m, m], (Kind::Double, g.device()))?);
+            self.yy = Some(Tensor::f_zeros([m, m], (Kind::Double, g.device()))?);
+        }
+        let slot = if self.order.len() < self.m {
+            self.order.len()
+        } else {
+            self.order.pop_front().unwrap_or(0)
+        };
+        self.order.push_back(slot);
+        let pairs = self
+            .pairs
+            .as_ref()
+            .ok_or_else(|| TchError::Kind("no curvature pairs".into()))?;
+        pairs.f_select(0, slot as i64)?.f_select(0, 0)?.f_copy_(s)?;
+        pairs.f_select(0, slot as i64)?.f_select(0, 1)?.f_copy_(y)?;
+        // Every inner product this step needs, in one pass: rows s_i, y_i
+        // against columns g, y, s.
+        let k = self.order.len() as i64;
+        let w = Tensor::f_stack(&[g, y, s], 1)?;
+        let p = self
+            .stacked(k)?
+            .f_mm(&w)?
+            .f_to_kind(Kind::Double)?
+            .f_reshape([k, 2, 3])?;
+        let (s_rows, y_rows) = (p.f_select(1, 0)?, p.f_select(1, 1)?);
+        let slot_t = Tensor::from_slice(&[slot as i64]).f_to_device(g.device())?;
+        let (mut sy, mut yy) = match (&self.sy, &self.yy) {
+            (Some(sy), Some(yy)) => (
+                sy.f_narrow(0, 0, k)?.f_narrow(1, 0, k)?,
+                yy.f_narrow(0, 0, k)?.f_narrow(1, 0, k)?,
+            ),
+            _ => return Err(TchError::Kind("no curvature pairs".into())),
+        };
+        // Row `slot`: s_new·y_j; column `slot`: s_i·y_new (the diagonal last).
+        let _ = sy.f_index_copy_(0, &slot_t, &y_rows.f_select(1, 2)?.f_unsqueeze(0)?)?;
+        let _ = sy.f_index_copy_(1, &slot_t, &s_rows.f_select(1, 1)?.f_unsqueeze(1)?)?;
+        let y_dot_y = y_rows.f_select(1, 1)?;
+        let _ = yy.f_index_copy_(0, &slot_t, &y_dot_y.f_unsqueeze(0)?)?;
+        let _ = yy.f_index_copy_(1, &slot_t, &y_dot_y.f_unsqueeze(1)?)?;
+        let diag = |t: &Tensor| t.f_select(0, slot as i64)?.f_select(0, slot as i64);
+        self.gamma = Some(diag(&sy)?.f_div(&diag(&yy)?)?);
+        Ok((s_rows.f_select(1, 0)?, y_rows.f_select(1, 0)?))
+    }
+
+    /// The weights of s_i and y_i in H·g − γ·g, by slot, as `[k, 2]`:
+    /// with a = Sᵀg, b = Yᵀg in the pairs' order, R the upper triangle of
+    /// SᵀY and D its diagonal, p = R⁻¹a, the s weights are
+    /// R⁻ᵀ((D + γYᵀY)p − γb) and the y weights −γp.
+    fn coefficients(&self, a: &Tensor, b: &Tensor, gamma: &Tensor) -> Result<Tensor, TchError> {
+        let k = self.order.len() as i64;
+        let device = a.device();
+        let chron: Vec<i64> = self.order.iter().map(|&s| s as i64).collect();
+        let chron = Tensor::from_slice(&chron).f_to_device(device)?;
+        let pick = |t: &Tensor| -> Result<Tensor, TchError> {
+            t.f_narrow(0, 0, k)?
+                .f_narrow(1, 0, k)?
+                .f_index_select(0, &chron)?
+                .f_index_select(1, &chron)
+        };
+        let (sy, yy) = match (&self.sy, &self.yy) {
+            (Some(sy), Some(yy)) => (pick(sy)?, pick(yy)?),
+            _ => return Err(TchError::Kind("no curvature pairs".into())),
+        };
+        let a = a.f_index_select(0, &chron)?.f_unsqueeze(1)?;
+        let b = b.f_index_select(0, &chron)?.f_unsqueeze(1)?;
+        let r = sy.f_triu(0)?;
+        let p = r.f_linalg_solve_triangular(&a, true, true, false)?;
+        let d = sy.f_diagonal(0, 0, 1)?.f_unsqueeze(1)?;
+        let v = d * &p + yy.f_mm(&p)? * gamma - b * gamma;
+        let s_weights = r.f_tr()?.f_linalg_solve_triangular(&v, false, true, false)?;
+        let y_weights = p.f_neg()? * gamma;
+        let by_order = Tensor::f_cat(&[s_weights, y_weights], 1)?;
+        Tensor::f_zeros([k, 2], (Kind::Double, device))?.f_index_copy(0, &chron, &by_order)
     }
 }
 
 /// `a <= b`, false when either is NaN: a NaN loss never passes a test.
 fn at_most(a: f64, b: f64) -> bool {
     a <= b
-}
-
-fn max_abs(t: &Tensor) -> f64 {
-    t.abs().max().double_value(&[])
 }
 
 /// Minimiser of the cubic interpolating (x1, f1, g1) and (x2, f2, g2),
@@ -161,57 +466,93 @@ fn cubic_interpolate(x1: f64, f1: f64, g1: f64, x2: f64, f2: f64, g2: f64, bound
 }
 
 /// A point on the line: step, evaluation there, and directional derivative.
-struct Point<I> {
+struct LinePoint {
     t: f64,
-    eval: Evaluation<I>,
+    point: Point,
     gtd: f64,
 }
 
-impl<I: Clone> Point<I> {
+impl LinePoint {
     fn copy(&self) -> Self {
-        Point {
+        LinePoint {
             t: self.t,
-            eval: self.eval.shallow_clone(),
+            point: self.point.shallow_clone(),
             gtd: self.gtd,
         }
     }
 }
 
-/// Finds a step along `d` from `x` that satisfies the strong Wolfe
-/// conditions (or the best one found within [`MAX_LS`] evaluations).
-/// Returns the step and the evaluation at `x + t·d`.
+/// The line x + t·d being searched.
+struct Line<'a, O> {
+    objective: &'a mut O,
+    x: &'a Tensor,
+    d: &'a Tensor,
+    /// gᵀd and max |d| at the start, read with the first trial.
+    first_extras: Option<[Tensor; 2]>,
+}
+
+impl<O: Objective> Line<'_, O> {
+    /// Evaluates x + t·d and reads its numbers and gᵀd there (and anything
+    /// else given) in one read.
+    fn eval_at(&mut self, t: f64, extra: &[&Tensor]) -> Result<(LinePoint, Vec<f64>), TchError> {
+        let eval: Evaluation = self.objective.evaluate(&(self.x + self.d * t))?;
+        let gtd = dot(&eval.grad, self.d)?;
+        let mut extras = vec![&gtd];
+        extras.extend_from_slice(extra);
+        let (point, values) = observe(&*self.objective, eval, &extras)?;
+        Ok((
+            LinePoint {
+                t,
+                point,
+                gtd: values[0],
+            },
+            values[1..].to_vec(),
+        ))
+    }
+
+    /// The first trial, with the start's gᵀd and max |d| from the same read.
+    fn first_trial(&mut self, t: f64) -> Result<(LinePoint, [f64; 2]), TchError> {
+        let first = self.first_extras.take();
+        let extras: Vec<&Tensor> = first.iter().flatten().collect();
+        let (p, values) = self.eval_at(t, &extras)?;
+        Ok((p, [values[0], values[1]]))
+    }
+
+    fn at(&mut self, t: f64) -> Result<LinePoint, TchError> {
+        Ok(self.eval_at(t, &[])?.0)
+    }
+}
+
+/// Finds a step along the line that satisfies the strong Wolfe conditions
+/// (or the best one found within [`MAX_LS`] evaluations), starting from
+/// `start` (t = 0, directional derivative `gtd0`) and the first trial
+/// `new`. Returns the point reached; t = 0 (and `start`) when no step
+/// improves on it.
 fn strong_wolfe<O: Objective>(
-    objective: &mut O,
-    x: &Tensor,
-    d: &Tensor,
-    mut t: f64,
-    start: Evaluation<O::Info>,
+    line: &mut Line<'_, O>,
+    start: Point,
+    mut new: LinePoint,
     gtd0: f64,
-) -> Result<(f64, Evaluation<O::Info>), TchError> {
-    let d_norm = max_abs(d);
+    d_norm: f64,
+) -> Result<LinePoint, TchError> {
     let f0 = start.loss;
-    let mut eval_at = |t: f64| -> Result<Point<O::Info>, TchError> {
-        let e = objective.evaluate(&(x + d * t))?;
-        let gtd = dot(&e.grad, d);
-        Ok(Point { t, eval: e, gtd })
-    };
-    let origin = Point {
+    let mut t = new.t;
+    let origin = LinePoint {
         t: 0.0,
-        eval: start,
+        point: start,
         gtd: gtd0,
     };
     let fallback = origin.copy();
-    let mut new = eval_at(t)?;
     let mut prev = origin.copy();
     let mut ls_iter = 0;
     let mut done = false;
     // Bracketing phase: find an interval that contains an acceptable step.
-    let mut bracket: Vec<Point<O::Info>> = loop {
+    let mut bracket: Vec<LinePoint> = loop {
         if ls_iter >= MAX_LS {
             break vec![origin, new];
         }
-        let armijo_fails = !at_most(new.eval.loss, f0 + C1 * t * gtd0);
-        if armijo_fails || (ls_iter > 1 && new.eval.loss >= prev.eval.loss) {
+        let armijo_fails = !at_most(new.point.loss, f0 + C1 * t * gtd0);
+        if armijo_fails || (ls_iter > 1 && new.point.loss >= prev.point.loss) {
             break vec![prev, new];
         }
         if new.gtd.abs() <= -C2 * gtd0 {
@@ -225,24 +566,23 @@ fn strong_wolfe<O: Objective>(
         let max_step = t * 10.0;
         t = cubic_interpolate(
             prev.t,
-            prev.eval.loss,
+            prev.point.loss,
             prev.gtd,
             t,
-            new.eval.loss,
+            new.point.loss,
             new.gtd,
             Some((min_step, max_step)),
         );
         prev = new;
-        new = eval_at(t)?;
+        new = line.at(t)?;
         ls_iter += 1;
     };
     if done {
-        let p = bracket.pop().expect("one point");
-        return Ok((p.t, p.eval));
+        return Ok(bracket.swap_remove(0));
     }
     // Zoom phase: shrink the bracket until a point satisfies both conditions.
-    let better = |b: &[Point<O::Info>]| {
-        if b[0].eval.loss <= b[1].eval.loss {
+    let better = |b: &[LinePoint]| {
+        if b[0].point.loss <= b[1].point.loss {
             (0, 1)
         } else {
             (1, 0)
@@ -255,7 +595,7 @@ fn strong_wolfe<O: Objective>(
         if (b1.t - b0.t).abs() * d_norm < TOLERANCE_CHANGE {
             break;
         }
-        t = cubic_interpolate(b0.t, b0.eval.loss, b0.gtd, b1.t, b1.eval.loss, b1.gtd, None);
+        t = cubic_interpolate(b0.t, b0.point.loss, b0.gtd, b1.t, b1.point.loss, b1.gtd, None);
         let (lo_t, hi_t) = (b0.t.min(b1.t), b0.t.max(b1.t));
         let eps = 0.1 * (hi_t - lo_t);
         if (hi_t - t).min(t - lo_t) < eps {
@@ -274,10 +614,10 @@ fn strong_wolfe<O: Objective>(
         } else {
             insufficient_progress = false;
         }
-        let p = eval_at(t)?;
+        let p = line.at(t)?;
         ls_iter += 1;
-        let armijo_fails = !at_most(p.eval.loss, f0 + C1 * t * gtd0);
-        if armijo_fails || p.eval.loss >= bracket[low].eval.loss {
+        let armijo_fails = !at_most(p.point.loss, f0 + C1 * t * gtd0);
+        if armijo_fails || p.point.loss >= bracket[low].point.loss {
             bracket[high] = p;
             (low, high) = better(&bracket);
         } else {
@@ -291,15 +631,70 @@ fn strong_wolfe<O: Objective>(
     }
     let p = bracket.swap_remove(low);
     // Never step to a point worse than where we started (or to a NaN).
-    if !at_most(p.eval.loss, f0) {
-        return Ok((0.0, fallback.eval));
+    if !at_most(p.point.loss, f0) {
+        return Ok(fallback);
     }
-    Ok((p.t, p.eval))
+    Ok(p)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// −H·g by the two-loop recursion (Nocedal & Wright, algorithm 7.4),
+    /// in f64 on the host: what the compact form must reproduce.
+    fn two_loop(pairs: &[(Vec<f64>, Vec<f64>)], g: &[f64]) -> Vec<f64> {
+        let dotv = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+        let mut q: Vec<f64> = g.iter().map(|v| -v).collect();
+        let mut alphas = Vec::new();
+        for (s, y) in pairs.iter().rev() {
+            let a = dotv(s, &q) / dotv(y, s);
+            q.iter_mut().zip(y).for_each(|(q, y)| *q -= a * y);
+            alphas.push(a);
+        }
+        let (s, y) = pairs.last().unwrap();
+        let gamma = dotv(s, y) / dotv(y, y);
+        let mut r: Vec<f64> = q.iter().map(|v| v * gamma).collect();
+        for ((s, y), a) in pairs.iter().zip(alphas.into_iter().rev()) {
+            let b = dotv(y, &r) / dotv(y, s);
+            r.iter_mut().zip(s).for_each(|(r, s)| *r += s * (a - b));
+        }
+        r
+    }
+
+    #[test]
+    fn the_compact_form_gives_the_two_loop_direction() {
+        let n = 40;
+        let mut rng = crate::rng::SplitMix64::new(9);
+        let mut vec = |scale: f64| -> Vec<f64> { (0..n).map(|_| rng.normal() * scale).collect() };
+        let mut history = Compact::new(5);
+        let mut pairs = Vec::new();
+        for step in 0..9 {
+            // y = A s for an SPD A: positive curvature, like a real function.
+            let s = vec(1.0);
+            let y: Vec<f64> = s.iter().enumerate().map(|(i, v)| v * (1.0 + i as f64 / 10.0)).collect();
+            let g = vec(2.0);
+            pairs.push((s.clone(), y.clone()));
+            if pairs.len() > 5 {
+                pairs.remove(0);
+            }
+            let t = |v: &[f64]| Tensor::from_slice(v);
+            let d = history.direction(&t(&g), Some((t(&s), t(&y)))).unwrap();
+            let d: Vec<f64> = Vec::try_from(d).unwrap();
+            let want = two_loop(&pairs, &g);
+            for (got, want) in d.iter().zip(&want) {
+                assert!(
+                    (got - want).abs() <= 1e-9 * want.abs().max(1.0),
+                    "step {step}: {got} vs {want}"
+                );
+            }
+            if step == 6 {
+                // A reset forgets every pair.
+                history.clear();
+                pairs.clear();
+            }
+        }
+    }
 
     #[test]
     fn cubic_interpolation_finds_a_quadratics_minimum() {

@@ -3,7 +3,7 @@
 //! move, stop it, quit, and check the run folder and the terminal.
 //! Needs tmux (`make test` installs it).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -15,6 +15,7 @@ use stylelab::review::{RunEntry, RunState};
 use stylelab::ui::follow::LiveUpdate;
 use stylelab::ui::state::{App, Effect, ExperimentEntry, Msg, Tab, update};
 use stylelab::ui::view::view;
+use stylelab::ui::widgets::DisplayImage;
 
 fn summary(status: Status, steps: u64) -> Summary {
     Summary {
@@ -45,6 +46,9 @@ fn summary(status: Status, steps: u64) -> Summary {
             tv: 0.02,
         }),
         pid: None,
+        precision: "fp32".into(),
+        memory_format: "channels_last (as set)".into(),
+        host_reads_per_step: Some(1.2),
     }
 }
 
@@ -73,10 +77,18 @@ fn row(iter: u64, style_weight: f64) -> StepMetrics {
     }
 }
 
-fn gradient() -> Arc<RgbImage> {
-    Arc::new(RgbImage::from_fn(64, 43, |x, y| {
+fn gradient() -> Arc<DisplayImage> {
+    Arc::new(DisplayImage::new(RgbImage::from_fn(64, 43, |x, y| {
         image::Rgb([(x * 4) as u8, (y * 6) as u8, 128])
-    }))
+    })))
+}
+
+/// A dashboard drawn as if on 2026-11-21 in UTC: dates before it show as
+/// dates, whatever the machine's clock and time zone.
+fn new_app(color: bool) -> App {
+    let mut app = App::new(color);
+    app.now = chrono::DateTime::parse_from_rfc3339("2026-11-21T12:00:00+00:00").unwrap();
+    app
 }
 
 /// What the follower reports for a run that is 60 steps into 200, with the
@@ -127,7 +139,7 @@ fn key(c: KeyCode) -> Msg {
 
 /// An app following the recorded run, in the Live tab.
 fn live_app(color: bool) -> App {
-    let mut app = App::new(color);
+    let mut app = new_app(color);
     app.runs = vec![run_entry("20260102-030405-starry-cat", RunState::Running, None)];
     app.run_sel = 0;
     let effects = update(&mut app, key(KeyCode::Enter)); // Runs tab is not active: nothing
@@ -165,8 +177,6 @@ fn run_entry(id: &str, state: RunState, losses: Option<Losses>) -> RunEntry {
 }
 
 fn render(app: &App, w: u16, h: u16) -> String {
-    // Times are shown in local time: pin it.
-    unsafe { std::env::set_var("TZ", "UTC") };
     let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
     terminal.draw(|f| view(app, f)).unwrap();
     terminal.backend().to_string()
@@ -249,7 +259,8 @@ fn a_long_run_draws_from_a_bounded_history() {
     }
     let live = app.live.as_ref().unwrap();
     assert!(live.history.len() <= stylelab::ui::state::HISTORY_POINTS);
-    let series = stylelab::ui::view::live_series(live, true, true);
+    let series = live.chart_series(true, true);
+    assert!(!live.series.is_empty(), "the drawn curves are derived as rows arrive");
     assert!(
         series
             .iter()
@@ -260,7 +271,7 @@ fn a_long_run_draws_from_a_bounded_history() {
 
 #[test]
 fn experiments_view_shows_valid_and_invalid_files() {
-    let mut app = App::new(true);
+    let mut app = new_app(true);
     update(
         &mut app,
         Msg::Experiments(vec![
@@ -286,7 +297,7 @@ fn experiments_view_shows_valid_and_invalid_files() {
 
 #[test]
 fn runs_view_sorts_and_marks() {
-    let mut app = App::new(true);
+    let mut app = new_app(true);
     app.tab = Tab::Runs;
     let l = |t: f64, s: f64| {
         Some(Losses {
@@ -334,7 +345,7 @@ fn help_prompt_and_small_window() {
 
 #[test]
 fn compare_view_overlays_runs_and_lists_differences() {
-    let mut app = App::new(true);
+    let mut app = new_app(true);
     let mk = |name: &str, scale: f64| {
         let mut h = stylelab::ui::history::History::new(64);
         for i in 0..=100 {
@@ -348,11 +359,10 @@ fn compare_view_overlays_runs_and_lists_differences() {
             image: Some(gradient()),
         }
     };
-    let data = stylelab::ui::state::CompareData {
-        runs: vec![mk("layers-shallow", 1.0), mk("layers-deep", 10.0)],
-        diff: vec![("loss.style_layers.relu3_1".into(), vec!["—".into(), "1.0".into()])],
-        metric: 0,
-    };
+    let data = stylelab::ui::state::CompareData::new(
+        vec![mk("layers-shallow", 1.0), mk("layers-deep", 10.0)],
+        vec![("loss.style_layers.relu3_1".into(), vec!["—".into(), "1.0".into()])],
+    );
     update(&mut app, Msg::Compare(Box::new(data)));
     assert_eq!(app.tab, Tab::Compare);
     assert_snapshot!(render(&app, 120, 40));
@@ -361,7 +371,7 @@ fn compare_view_overlays_runs_and_lists_differences() {
 #[test]
 fn clicking_a_tab_title_opens_that_tab() {
     use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
-    let mut app = App::new(true);
+    let mut app = new_app(true);
     let screen = render(&app, 100, 24);
     let bar = screen.lines().next().unwrap().trim_matches('"').to_string();
     for (tab, title) in [

@@ -3,7 +3,7 @@
 //! CSV was cut mid-line and whose process is gone, one without a summary,
 //! and one written before the loss-weight columns existed. Plus sweeps.
 
-mod common;
+use crate::common;
 
 use assert_cmd::Command;
 use insta::assert_snapshot;

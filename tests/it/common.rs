@@ -1,6 +1,5 @@
 //! Helpers shared by the integration tests: random VGG19 weights written
 //! once per test binary, and experiment files in temporary folders.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -25,6 +24,25 @@ pub fn random_weights() -> &'static Path {
         stylelab::weights::save(&path, &convs, stylelab::weights::Preprocess::Caffe, &[]).unwrap();
         path
     })
+}
+
+/// The real partial VGG19 from ../shared (conv1_1 … conv3_4), converted
+/// once; None where ../shared is absent (CI has it).
+pub fn partial_weights() -> Option<&'static Path> {
+    static PATH: OnceLock<Option<PathBuf>> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let shared = root().join("../shared/weights/vgg19_conv1_1-conv3_4_caffe_bgr.safetensors");
+        if !shared.exists() {
+            assert!(std::env::var_os("CI").is_none(), "CI must provide {}", shared.display());
+            return None;
+        }
+        let dir = std::env::temp_dir().join(format!("stylelab-tests-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("vgg19-partial.safetensors");
+        stylelab::weights::convert(&shared, &path, stylelab::weights::Preprocess::Caffe).unwrap();
+        Some(path)
+    })
+    .as_deref()
 }
 
 /// Random weights up to `upto`, written into `dir`.

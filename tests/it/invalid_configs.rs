@@ -4,7 +4,7 @@
 //! `{examples}` and `{dir}` stand for the example images and a temporary
 //! folder holding the weights fixtures.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use tch::{Kind, Tensor};
@@ -65,7 +65,7 @@ fn every_invalid_config_gets_its_message() {
         let result = stylelab::config::load(&path, &[]);
         let message = match (result, check_stage) {
             (Err(e), false) => e.to_string(),
-            (Ok(exp), true) => match exp.check_files() {
+            (Ok(exp), true) => match stylelab::preflight::check(&exp) {
                 Err(e) => e.to_string(),
                 Ok(_) => "no error at check time".into(),
             },

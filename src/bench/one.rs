@@ -1,0 +1,205 @@
+//! `stylelab bench-one`: one measurement in this process, printed as one
+//! JSON line — what `stylelab bench` runs in fresh processes, and what the
+//! PyTorch reference prints too.
+
+use crate::config::{MemoryFormat, Pooling, Precision};
+use crate::engine::loss::{LossWeights, StyleObjective};
+use crate::engine::optim::{Lbfgs, Objective, Optimizer, Point, StepOutcome, observe};
+use crate::engine::reads;
+use crate::engine::vgg::{self, Vgg19};
+use crate::layer::Layer;
+use crate::weights::{Preprocess, VggWeights, WeightsInfo};
+use anyhow::{Result, bail};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+use tch::{Device, Tensor};
+
+#[derive(clap::Args, Debug)]
+pub struct OneArgs {
+    #[arg(long)]
+    pub size: u32,
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    #[arg(long, default_value = "fp32")]
+    pub precision: String,
+    /// auto (measured, as a run does), nchw or channels_last.
+    #[arg(long, default_value = "auto")]
+    pub memory_format: String,
+    #[arg(long, default_value_t = 5)]
+    pub evals: usize,
+    #[arg(long, default_value_t = 5)]
+    pub steps: usize,
+    #[arg(long, default_value_t = 2)]
+    pub warmup: usize,
+}
+
+/// One measurement, as both implementations print it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Measurement {
+    pub device: String,
+    pub size: u32,
+    pub precision: String,
+    #[serde(rename = "implementation")]
+    pub implementation: String,
+    /// Seconds per forward and backward pass of the objective.
+    pub s_per_eval: f64,
+    /// Seconds per L-BFGS step (direction and line search).
+    pub s_per_step: f64,
+    /// Evaluations per L-BFGS step.
+    pub evals_per_step: f64,
+    /// Reads from the device per L-BFGS step (for PyTorch: the host syncs
+    /// its LBFGS makes: `.item()`, `float()`, and tensors used as `bool`).
+    pub host_reads_per_step: f64,
+    /// Peak resident memory on CPU; the process's GPU memory on CUDA; MiB.
+    pub peak_mib: f64,
+    /// How the network was stored.
+    #[serde(default)]
+    pub memory_format: String,
+    #[serde(default)]
+    pub threads: i64,
+}
+
+pub(super) fn parse_device(s: &str) -> Result<Device> {
+    match crate::config::DeviceChoice::parse(s) {
+        Some(choice) => crate::engine::device::resolve(choice).map_err(anyhow::Error::msg),
+        None => bail!("'{s}' is not a device (cpu, cuda, cuda:N)"),
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T> {
+    toml::Value::String(s.to_string())
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("'{s}' is not a {what}"))
+}
+
+/// The benchmark objective: random VGG19 to relu5_1, random content and
+/// style images, the classic layers; the network set up as a run does.
+pub fn objective(
+    size: u32,
+    device: Device,
+    precision: Precision,
+    format: MemoryFormat,
+) -> Result<(StyleObjective, Tensor, String)> {
+    crate::engine::device::configure(device);
+    let deepest: Layer = "relu5_1".parse()?;
+    let convs = crate::weights::random(0, deepest);
+    let weights = VggWeights {
+        info: WeightsInfo {
+            path: PathBuf::from("random"),
+            preprocess: Preprocess::Caffe,
+            convs: convs.iter().map(|c| c.0).collect(),
+            metadata: Default::default(),
+            file_size: 0,
+        },
+        convs,
+    };
+    let layer = |s: &str| -> Result<Layer> { Ok(s.parse()?) };
+    let style_layers: Vec<(Layer, f64)> = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
+        .iter()
+        .map(|s| Ok((layer(s)?, 1.0)))
+        .collect::<Result<_>>()?;
+    let content_layers = vec![(layer("relu4_2")?, 1.0)];
+    let mut layers: Vec<Layer> = style_layers.iter().chain(&content_layers).map(|l| l.0).collect();
+    layers.sort();
+    let exp = crate::config::Experiment {
+        memory_format: format,
+        precision,
+        pooling: Pooling::Max,
+        ..bench_experiment()?
+    };
+    let choice = vgg::choose_format(&weights, &exp, device, size, &layers)?;
+    let net = Vgg19::new(&weights, Pooling::Max, device, precision, choice.format);
+    let mut rng = crate::rng::SplitMix64::new(1);
+    let n = 3 * (size as usize).pow(2);
+    let image = |v: Vec<f32>| {
+        Tensor::from_slice(&v)
+            .view([1, 3, size as i64, size as i64])
+            .to_device(device)
+    };
+    let content = image(rng.uniform_vec(n));
+    let style = image(rng.uniform_vec(n));
+    let obj = StyleObjective::new(
+        net,
+        &content,
+        &[(style, 1.0)],
+        &content_layers,
+        &style_layers,
+        LossWeights {
+            content: 5.0,
+            style: 100.0,
+            tv: 1e-3,
+        },
+    )?;
+    let obj = if precision == Precision::Fp16 {
+        obj.with_loss_scaling()
+    } else {
+        obj
+    };
+    Ok((obj, content, choice.to_string()))
+}
+
+/// A placeholder experiment: only the network's settings are read from it.
+fn bench_experiment() -> Result<crate::config::Experiment> {
+    let text = "[images]\ncontent = \"c.png\"\nstyle = \"s.png\"\n";
+    Ok(crate::config::parse(std::path::Path::new("bench.toml"), text, &[])?)
+}
+
+fn evaluate(obj: &mut StyleObjective, x: &Tensor) -> Result<Point> {
+    let eval = obj.evaluate(x)?;
+    Ok(observe(obj, eval, &[])?.0)
+}
+
+/// Measures stylelab in this process and prints one JSON line.
+pub fn run_one(args: &OneArgs) -> Result<ExitCode> {
+    let device = parse_device(&args.device)?;
+    let precision: Precision = parse("precision", &args.precision)?;
+    let format: MemoryFormat = parse("memory format", &args.memory_format)?;
+    let (mut obj, x, format) = objective(args.size, device, precision, format)?;
+    for _ in 0..args.warmup {
+        evaluate(&mut obj, &x)?;
+    }
+    let started = Instant::now();
+    for _ in 0..args.evals.max(1) {
+        // The read that ends each evaluation waits for the device.
+        evaluate(&mut obj, &x)?;
+    }
+    let s_per_eval = started.elapsed().as_secs_f64() / args.evals.max(1) as f64;
+    let mut lbfgs = Optimizer::Lbfgs(Lbfgs::new(1.0, 100));
+    let mut x = x.copy();
+    let mut current = evaluate(&mut obj, &x)?;
+    let mut step = |obj: &mut StyleObjective, x: &mut Tensor, current: Point| -> Result<Point> {
+        Ok(match lbfgs.step(obj, x, current)? {
+            StepOutcome::Moved(p) | StepOutcome::Converged(p) => p,
+        })
+    };
+    for _ in 0..args.warmup {
+        current = step(&mut obj, &mut x, current)?;
+    }
+    let (evals0, reads0, started) = (obj.evals, reads::count(), Instant::now());
+    for _ in 0..args.steps.max(1) {
+        current = step(&mut obj, &mut x, current)?;
+    }
+    let steps = args.steps.max(1) as f64;
+    let m = Measurement {
+        device: args.device.clone(),
+        size: args.size,
+        precision: precision.to_string(),
+        implementation: "stylelab".into(),
+        s_per_eval,
+        s_per_step: started.elapsed().as_secs_f64() / steps,
+        evals_per_step: (obj.evals - evals0) as f64 / steps,
+        host_reads_per_step: (reads::count() - reads0) as f64 / steps,
+        peak_mib: if device.is_cuda() {
+            crate::gpu::process_mib(std::process::id()).unwrap_or(0.0)
+        } else {
+            crate::procfs::peak_rss_mib()
+        },
+        memory_format: format,
+        threads: tch::get_num_threads() as i64,
+    };
+    drop(current);
+    println!("{}", serde_json::to_string(&m)?);
+    Ok(ExitCode::SUCCESS)
+}

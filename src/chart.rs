@@ -1,0 +1,293 @@
+//! Loss curves, shared by the dashboard and the review commands: the
+//! [`LossChart`] widget (ratatui's Chart with a log axis and steering
+//! markers), its [`Series`], the axis bounds and ticks, TensorBoard-style
+//! smoothing, and the colours and markers that tell runs apart. The
+//! dashboard draws it on screen; `stylelab compare` renders it off-screen
+//! to text and uses the same bounds for its plotters figures.
+//!
+//! ratatui's Chart has no log axis, so log series hold log10 values and the
+//! tick labels read `1e3`, `1e4`, …
+//!
+//! A leaf of the reading side (`ui::view` and `review::plot` call it); it reads
+//! no files and knows nothing of runs, only points.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Style};
+use ratatui::symbols::Marker;
+use ratatui::text::Span;
+use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, LegendPosition, Widget};
+
+/// Markers that tell curves apart without colour, in order, and how each
+/// looks.
+pub const MARKERS: [Marker; 4] = [Marker::Braille, Marker::Dot, Marker::Block, Marker::Bar];
+/// The glyph each of [`MARKERS`] draws, for legends printed as text.
+pub const MARKER_GLYPHS: [&str; 4] = ["⣿", "•", "█", "▄"];
+
+/// One curve, already in (step, value) points, the value log10 when the
+/// chart's `log` is set.
+#[derive(Debug, Clone)]
+pub struct Series {
+    /// Legend text (a run name or a loss term).
+    pub name: String,
+    /// (step, value) pairs, drawn as a line in the given order.
+    pub points: Vec<(f64, f64)>,
+    /// Used only when the chart's `color` is set.
+    pub color: Color,
+    /// Drawn faint, without a legend entry (the raw curve under a smoothed one).
+    pub faint: bool,
+}
+
+/// Loss curves in a bordered block: x from step 0 to the last step, y over
+/// every point of every series, legend at the top right (hidden when it
+/// would take more than half the width or height).
+pub struct LossChart<'a> {
+    /// The block's title.
+    pub title: &'a str,
+    /// Curves in drawing order; the first is drawn first, under the rest.
+    pub series: &'a [Series],
+    /// Steps with a vertical marker.
+    pub marks: &'a [u64],
+    /// Draw in colour. Without it, curves differ by marker ([`MARKERS`], picked
+    /// by position in `series`) and faint curves are drawn in braille.
+    pub color: bool,
+    /// The values are log10: label the axis in powers of ten.
+    pub log: bool,
+}
+
+/// A log10 axis: whole decades from below `lo` to above `hi`, labelled
+/// `1e3`, `1e4`, … with at most `max` labels. When the labels must skip
+/// decades, the top is raised to the next label, so that the labels, which
+/// ratatui spaces evenly, sit on their decades. Returns (bottom, top, labels).
+pub fn log_axis(lo: f64, hi: f64, max: usize) -> (f64, f64, Vec<String>) {
+    let lo = lo.floor() as i32;
+    let hi = (hi.ceil() as i32).max(lo + 1);
+    let n = (hi - lo).max(1) as usize;
+    let step = n.div_ceil(max.max(2) - 1).max(1);
+    let top = lo + (n.div_ceil(step) * step) as i32;
+    let labels = (lo..=top).step_by(step).map(|e| format!("1e{e}")).collect();
+    (lo as f64, top as f64, labels)
+}
+
+/// The labels of [`log_axis`].
+pub fn log_ticks(lo: f64, hi: f64, max: usize) -> Vec<String> {
+    log_axis(lo, hi, max).2
+}
+
+/// `n` evenly spaced labels from `lo` to `hi` of a linear axis.
+pub fn linear_ticks(lo: f64, hi: f64, n: usize) -> Vec<String> {
+    let n = n.max(2);
+    (0..n)
+        .map(|i| {
+            let v = lo + (hi - lo) * i as f64 / (n - 1) as f64;
+            if v == 0.0 { "0".to_string() } else { format!("{v:.2e}") }
+        })
+        .collect()
+}
+
+/// Short step label: 950, 12k, 1.2M (thousands from 10 000 on).
+fn step_label(v: f64) -> String {
+    if v >= 1e6 {
+        format!("{:.1}M", v / 1e6)
+    } else if v >= 1e4 {
+        format!("{:.0}k", v / 1e3)
+    } else {
+        format!("{v:.0}")
+    }
+}
+
+impl Widget for LossChart<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let all = || self.series.iter().flat_map(|s| s.points.iter().copied());
+        let b = bounds(all());
+        let xmax = b.xmax;
+        let max_labels = (area.height as usize / 3).max(2);
+        // Whole decades on a log axis, so the ticks fall on the edges.
+        let (ylo, yhi, ylabels) = if self.log {
+            log_axis(b.ylo, b.yhi, max_labels)
+        } else {
+            let (lo, hi) = b.padded(false);
+            (lo, hi, linear_ticks(lo, hi, max_labels.min(5)))
+        };
+        let mark_lines: Vec<Vec<(f64, f64)>> = self
+            .marks
+            .iter()
+            .map(|&m| vec![(m as f64, ylo), (m as f64, yhi)])
+            .collect();
+        let style = |c: Color| {
+            if self.color {
+                Style::default().fg(c)
+            } else {
+                Style::default()
+            }
+        };
+        let mut datasets: Vec<Dataset> = Vec::new();
+        for line in &mark_lines {
+            datasets.push(
+                Dataset::default()
+                    .marker(Marker::Dot)
+                    .graph_type(GraphType::Line)
+                    .style(style(Color::Yellow))
+                    .data(line),
+            );
+        }
+        for (i, s) in self.series.iter().enumerate() {
+            let color = if s.faint { Color::DarkGray } else { s.color };
+            // Without colour, curves differ by marker instead.
+            let marker = if self.color || s.faint {
+                Marker::Braille
+            } else {
+                MARKERS[i % MARKERS.len()]
+            };
+            let mut d = Dataset::default()
+                .marker(marker)
+                .graph_type(GraphType::Line)
+                .style(style(color))
+                .data(&s.points);
+            if !s.faint {
+                d = d.name(s.name.clone());
+            }
+            datasets.push(d);
+        }
+        let ylabels: Vec<Span> = ylabels.into_iter().map(Span::raw).collect();
+        let xlabels = vec![
+            Span::raw("0"),
+            Span::raw(step_label(xmax / 2.0)),
+            Span::raw(step_label(xmax)),
+        ];
+        Chart::new(datasets)
+            .block(Block::bordered().title(self.title))
+            .legend_position(Some(LegendPosition::TopRight))
+            .hidden_legend_constraints((
+                ratatui::layout::Constraint::Ratio(1, 2),
+                ratatui::layout::Constraint::Ratio(1, 2),
+            ))
+            .x_axis(
+                Axis::default()
+                    .bounds([0.0, xmax])
+                    .labels(xlabels)
+                    .style(style(Color::Gray)),
+            )
+            .y_axis(
+                Axis::default()
+                    .bounds([ylo, yhi])
+                    .labels(ylabels)
+                    .style(style(Color::Gray)),
+            )
+            .render(area, buf);
+    }
+}
+
+/// Colours of runs drawn together (compare views), in order; the `i`-th run
+/// takes `RUN_COLORS[i % 6]`.
+pub const RUN_COLORS: [Color; 6] = [
+    Color::Cyan,
+    Color::Magenta,
+    Color::Green,
+    Color::Yellow,
+    Color::Blue,
+    Color::Red,
+];
+
+/// TensorBoard-style smoothing: a debiased exponential moving average.
+/// `weight` 0 leaves the curve as it is; 0.99 smooths heavily.
+///
+/// The x values are kept; the first point is never changed. Callers keep
+/// `weight` in [0, 1): at 1 the debiasing term stays 1 and the raw values
+/// come back.
+pub fn ema(points: &[(f64, f64)], weight: f64) -> Vec<(f64, f64)> {
+    let mut acc = 0.0;
+    let mut debias = 1.0;
+    points
+        .iter()
+        .map(|&(x, y)| {
+            acc = acc * weight + (1.0 - weight) * y;
+            debias *= weight;
+            (x, if debias < 1.0 { acc / (1.0 - debias) } else { y })
+        })
+        .collect()
+}
+
+/// The extent of a set of (step, value) points.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bounds {
+    /// The x axis runs from 0 to here (at least 1).
+    pub xmax: f64,
+    /// Smallest value; 0 when there are no points.
+    pub ylo: f64,
+    /// Largest value; 1 when there are no points.
+    pub yhi: f64,
+}
+
+impl Bounds {
+    /// The y range with 5 % of its span added on each side (at least 0.1
+    /// on a log axis, whose values are log10), so no curve runs along an edge.
+    pub fn padded(&self, log: bool) -> (f64, f64) {
+        let pad = ((self.yhi - self.ylo) * 0.05).max(if log { 0.1 } else { 1e-12 });
+        (self.ylo - pad, self.yhi + pad)
+    }
+}
+
+/// The bounds of every point of every curve. NaN values are ignored
+/// (`f64::min`/`max` skip them); infinities are not.
+pub fn bounds(points: impl Iterator<Item = (f64, f64)>) -> Bounds {
+    let (mut xmax, mut ylo, mut yhi) = (1.0f64, f64::MAX, f64::MIN);
+    for (x, y) in points {
+        xmax = xmax.max(x);
+        ylo = ylo.min(y);
+        yhi = yhi.max(y);
+    }
+    if ylo > yhi {
+        (ylo, yhi) = (0.0, 1.0);
+    }
+    Bounds { xmax, ylo, yhi }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_are_powers_of_ten() {
+        assert_eq!(log_ticks(2.0, 6.0, 10), vec!["1e2", "1e3", "1e4", "1e5", "1e6"]);
+        assert_eq!(log_ticks(-3.0, 9.0, 4), vec!["1e-3", "1e1", "1e5", "1e9"]);
+        assert_eq!(log_ticks(3.0, 3.0, 5), vec!["1e3", "1e4"]);
+        // Five decades, three labels: the top moves up to the last label.
+        assert_eq!(
+            log_axis(0.0, 5.0, 3),
+            (0.0, 6.0, vec!["1e0".into(), "1e3".into(), "1e6".into()])
+        );
+        assert_eq!(linear_ticks(0.0, 2.0, 3), vec!["0", "1.00e0", "2.00e0"]);
+    }
+    #[test]
+    fn ema_is_debiased_and_smooths() {
+        let pts: Vec<(f64, f64)> = (0..10)
+            .map(|i| (i as f64, if i % 2 == 0 { 1.0 } else { 3.0 }))
+            .collect();
+        let s = ema(&pts, 0.6);
+        assert_eq!(s[0].1, 1.0);
+        let spread = |v: &[(f64, f64)]| {
+            v[5..].iter().map(|p| p.1).fold(f64::MIN, f64::max) - v[5..].iter().map(|p| p.1).fold(f64::MAX, f64::min)
+        };
+        assert!(spread(&s) < spread(&pts) / 2.0);
+        assert_eq!(ema(&pts, 0.0), pts);
+    }
+
+    #[test]
+    fn bounds_pad_the_values_and_start_x_at_zero() {
+        let b = bounds([(0.0, 1.0), (10.0, 3.0)].into_iter());
+        assert_eq!((b.xmax, b.ylo, b.yhi), (10.0, 1.0, 3.0));
+        let (lo, hi) = b.padded(false);
+        assert!((lo - 0.9).abs() < 1e-12 && (hi - 3.1).abs() < 1e-12, "{lo} {hi}");
+        let (lo, hi) = bounds([(5.0, 2.0)].into_iter()).padded(true);
+        assert!((lo - 1.9).abs() < 1e-12 && (hi - 2.1).abs() < 1e-12);
+        assert_eq!(
+            bounds(std::iter::empty()),
+            Bounds {
+                xmax: 1.0,
+                ylo: 0.0,
+                yhi: 1.0
+            }
+        );
+    }
+}

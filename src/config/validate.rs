@@ -1,0 +1,390 @@
+//! Raw → validated, one section of the experiment file at a time. Each
+//! step checks its own keys and says which key is wrong; paths are made
+//! absolute here (against the file's folder, or the current folder for
+//! `--set`). Nothing here touches the file system: whether the images
+//! decode and the weights fit is the preflight's business.
+
+use super::raw::{self, RawExperiment, RawImages, RawLoss, RawOptim, RawOutput};
+use super::{
+    DEFAULT_WEIGHTS, DeviceChoice, Experiment, Init, Invalid, MAX_SIZE, MIN_SIZE, StyleImage, WeightedLayers, absolute,
+    clean, invalid, project_root,
+};
+use crate::layer::Layer;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Makes the paths an experiment names absolute.
+struct Paths<'a> {
+    file_dir: PathBuf,
+    root: PathBuf,
+    from_cli: &'a dyn Fn(&str) -> bool,
+}
+
+impl Paths<'_> {
+    /// `p` as given for `key`: absolute as is, else against the current
+    /// folder when it came from `--set`, else against the file's folder.
+    fn resolve(&self, key: &str, p: &str) -> PathBuf {
+        let p = Path::new(p);
+        if p.is_absolute() {
+            clean(p)
+        } else if (self.from_cli)(key) {
+            absolute(p)
+        } else {
+            clean(&self.file_dir.join(p))
+        }
+    }
+}
+
+impl Experiment {
+    /// Validates a raw experiment read from `file`. `from_cli(key)` says
+    /// whether a key came from `--set`: its paths resolve against the
+    /// current directory rather than the file's folder.
+    pub fn from_raw(file: &Path, raw: RawExperiment, from_cli: &dyn Fn(&str) -> bool) -> Result<Self, Invalid> {
+        let paths = Paths {
+            file_dir: absolute(file.parent().unwrap_or(Path::new("."))),
+            root: project_root(file),
+            from_cli,
+        };
+        let name = name(file, raw.name.as_deref())?;
+        let images = images(&raw.images, &paths)?;
+        let weights = match &raw.model.weights {
+            None => paths.root.join(DEFAULT_WEIGHTS),
+            Some(w) => paths.resolve("model.weights", w),
+        };
+        let loss = loss(&raw.loss)?;
+        let optim = optim(&raw.optim)?;
+        let (snapshot_every, results) = output(&raw.output, &paths)?;
+        Ok(Experiment {
+            name,
+            source: file.to_path_buf(),
+            content: images.content,
+            styles: images.styles,
+            init: images.init,
+            size: images.size,
+            style_scale: images.style_scale,
+            weights,
+            pooling: raw.model.pooling,
+            memory_format: raw.model.memory_format,
+            content_weight: loss.content_weight,
+            style_weight: loss.style_weight,
+            tv_weight: loss.tv_weight,
+            normalize: raw.loss.normalize,
+            content_layers: loss.content_layers,
+            style_layers: loss.style_layers,
+            optimizer: raw.optim.optimizer,
+            iterations: optim.iterations,
+            learning_rate: optim.learning_rate,
+            history: optim.history,
+            seed: optim.seed,
+            device: optim.device,
+            precision: raw.optim.precision,
+            snapshot_every,
+            results,
+            sweep: raw.sweep,
+            overridden: Vec::new(),
+        })
+    }
+}
+
+/// `name`, or the file's stem.
+fn name(file: &Path, name: Option<&str>) -> Result<String, Invalid> {
+    match name {
+        Some(n) if n.trim().is_empty() => Err(invalid("name", "must not be empty")),
+        Some(n) => Ok(n.to_string()),
+        None => Ok(file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "run".into())),
+    }
+}
+
+/// `[images]`, validated.
+struct Images {
+    content: PathBuf,
+    styles: Vec<StyleImage>,
+    init: Init,
+    size: u32,
+    style_scale: f64,
+}
+
+fn images(img: &RawImages, paths: &Paths) -> Result<Images, Invalid> {
+    if img.content.trim().is_empty() {
+        return Err(invalid("images.content", "must name the content image"));
+    }
+    let content = paths.resolve("images.content", &img.content);
+    let styles = styles(img, paths)?;
+    let init = match img.init.as_str() {
+        "content" => Init::Content,
+        "noise" => Init::Noise,
+        "" => {
+            return Err(invalid(
+                "images.init",
+                "must be \"content\", \"noise\" or an image path",
+            ));
+        }
+        p => Init::Image(paths.resolve("images.init", p)),
+    };
+    if !(MIN_SIZE..=MAX_SIZE).contains(&img.size) {
+        return Err(invalid(
+            "images.size",
+            format!(
+                "{} px is out of range; use {MIN_SIZE}..={MAX_SIZE} (the longest side of the output)",
+                img.size
+            ),
+        ));
+    }
+    if !(img.style_scale.is_finite() && img.style_scale > 0.0 && img.style_scale <= 8.0) {
+        return Err(invalid(
+            "images.style_scale",
+            format!("{} is out of range; use a number in (0, 8]", img.style_scale),
+        ));
+    }
+    let style_px = (img.size as f64 * img.style_scale).round() as i64;
+    if !(MIN_SIZE..=MAX_SIZE).contains(&style_px) {
+        return Err(invalid(
+            "images.style_scale",
+            format!("size × style_scale = {style_px} px is out of range {MIN_SIZE}..={MAX_SIZE}"),
+        ));
+    }
+    Ok(Images {
+        content,
+        styles,
+        init,
+        size: img.size as u32,
+        style_scale: img.style_scale,
+    })
+}
+
+/// The style images with their blend weights (1 each by default).
+fn styles(img: &RawImages, paths: &Paths) -> Result<Vec<StyleImage>, Invalid> {
+    let style_paths = img.style.to_vec();
+    if style_paths.is_empty() {
+        return Err(invalid("images.style", "needs at least one style image"));
+    }
+    let blends = match &img.style_blend {
+        None => vec![1.0; style_paths.len()],
+        Some(b) if b.len() != style_paths.len() => {
+            return Err(invalid(
+                "images.style_blend",
+                format!(
+                    "has {} value(s) but images.style lists {} image(s); give one blend weight per style image",
+                    b.len(),
+                    style_paths.len()
+                ),
+            ));
+        }
+        Some(b) => b.clone(),
+    };
+    for &b in &blends {
+        check_weight("images.style_blend", b)?;
+    }
+    if blends.iter().sum::<f64>() <= 0.0 {
+        return Err(invalid(
+            "images.style_blend",
+            "all blend weights are 0; at least one must be > 0",
+        ));
+    }
+    Ok(style_paths
+        .iter()
+        .zip(blends)
+        .map(|(p, blend)| StyleImage {
+            path: paths.resolve("images.style", p),
+            blend,
+        })
+        .collect())
+}
+
+/// `[loss]`, validated.
+struct Loss {
+    content_weight: f64,
+    style_weight: f64,
+    tv_weight: f64,
+    content_layers: WeightedLayers,
+    style_layers: WeightedLayers,
+}
+
+fn loss(l: &RawLoss) -> Result<Loss, Invalid> {
+    let out = Loss {
+        content_weight: check_weight("loss.content_weight", l.content_weight)?,
+        style_weight: check_weight("loss.style_weight", l.style_weight)?,
+        tv_weight: check_weight("loss.tv_weight", l.tv_weight)?,
+        content_layers: check_layers("loss.content_layers", &l.content_layers)?,
+        style_layers: check_layers("loss.style_layers", &l.style_layers)?,
+    };
+    if out.content_layers.is_empty() && out.style_layers.is_empty() {
+        return Err(invalid(
+            "loss",
+            "selects no layers; set content_layers and/or style_layers",
+        ));
+    }
+    Ok(out)
+}
+
+fn check_weight(key: &str, w: f64) -> Result<f64, Invalid> {
+    if !w.is_finite() {
+        return Err(invalid(key, format!("{w} is not a finite number")));
+    }
+    if w < 0.0 {
+        return Err(invalid(key, format!("{w} is negative; weights must be >= 0")));
+    }
+    Ok(w)
+}
+
+/// Layer names → layers in forward order, each weight checked.
+fn check_layers(key: &str, map: &BTreeMap<String, f64>) -> Result<WeightedLayers, Invalid> {
+    let mut out = Vec::with_capacity(map.len());
+    for (name, &w) in map {
+        let k = format!("{key}.{name}");
+        let layer: Layer = name
+            .parse()
+            .map_err(|e: crate::layer::UnknownLayer| invalid(&k, e.to_string()))?;
+        out.push((layer, check_weight(&k, w)?));
+    }
+    out.sort_by_key(|(l, _)| *l);
+    Ok(out)
+}
+
+/// `[optim]`, validated.
+struct Optim {
+    iterations: u64,
+    learning_rate: f64,
+    history: usize,
+    seed: u64,
+    device: DeviceChoice,
+}
+
+fn optim(o: &RawOptim) -> Result<Optim, Invalid> {
+    if !(1..=10_000_000).contains(&o.iterations) {
+        return Err(invalid(
+            "optim.iterations",
+            format!("{} is out of range; use 1..=10000000", o.iterations),
+        ));
+    }
+    if !(o.learning_rate.is_finite() && o.learning_rate > 0.0) {
+        return Err(invalid(
+            "optim.learning_rate",
+            format!("{} must be a positive number", o.learning_rate),
+        ));
+    }
+    if !(1..=1000).contains(&o.history) {
+        return Err(invalid(
+            "optim.history",
+            format!("{} is out of range; use 1..=1000", o.history),
+        ));
+    }
+    if o.seed < 0 {
+        return Err(invalid(
+            "optim.seed",
+            format!("{} is negative; use a seed >= 0", o.seed),
+        ));
+    }
+    let device = DeviceChoice::parse(&o.device).ok_or_else(|| {
+        invalid(
+            "optim.device",
+            format!(
+                "'{}' is not a device; use \"auto\", \"cpu\", \"cuda\" or \"cuda:N\"",
+                o.device
+            ),
+        )
+    })?;
+    Ok(Optim {
+        iterations: o.iterations as u64,
+        learning_rate: o.learning_rate,
+        history: o.history as usize,
+        seed: o.seed as u64,
+        device,
+    })
+}
+
+/// `[output]`: the snapshot interval and the results folder.
+fn output(out: &RawOutput, paths: &Paths) -> Result<(u64, PathBuf), Invalid> {
+    if out.snapshot_every < 0 {
+        return Err(invalid(
+            "output.snapshot_every",
+            format!("{} is negative; use 0 for no snapshots", out.snapshot_every),
+        ));
+    }
+    let results = match &out.results {
+        None => paths.root.join("results"),
+        Some(r) => paths.resolve("output.results", r),
+    };
+    Ok((out.snapshot_every as u64, results))
+}
+
+impl Experiment {
+    /// The experiment as a raw file again, with every default filled in
+    /// and every path absolute: what a run stores as `experiment.toml`.
+    /// Validating it gives this experiment back.
+    pub fn to_raw(&self) -> RawExperiment {
+        let path = |p: &Path| p.display().to_string();
+        let layers = |ls: &WeightedLayers| ls.iter().map(|(l, w)| (l.to_string(), *w)).collect();
+        RawExperiment {
+            name: Some(self.name.clone()),
+            images: RawImages {
+                content: path(&self.content),
+                style: raw::OneOrMany::Many(self.styles.iter().map(|s| path(&s.path)).collect()),
+                style_blend: Some(self.styles.iter().map(|s| s.blend).collect()),
+                init: match &self.init {
+                    Init::Content => "content".into(),
+                    Init::Noise => "noise".into(),
+                    Init::Image(p) => path(p),
+                },
+                size: self.size as i64,
+                style_scale: self.style_scale,
+            },
+            model: raw::RawModel {
+                weights: Some(path(&self.weights)),
+                pooling: self.pooling,
+                memory_format: self.memory_format,
+            },
+            loss: RawLoss {
+                content_weight: self.content_weight,
+                style_weight: self.style_weight,
+                tv_weight: self.tv_weight,
+                normalize: self.normalize,
+                content_layers: layers(&self.content_layers),
+                style_layers: layers(&self.style_layers),
+            },
+            optim: RawOptim {
+                optimizer: self.optimizer,
+                iterations: self.iterations as i64,
+                learning_rate: self.learning_rate,
+                history: self.history as i64,
+                seed: self.seed as i64,
+                device: self.device.to_string(),
+                precision: self.precision,
+            },
+            output: RawOutput {
+                snapshot_every: self.snapshot_every as i64,
+                results: Some(path(&self.results)),
+            },
+            sweep: self.sweep.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_raw_form_validates_back_to_the_same_experiment() {
+        let text = r#"
+[images]
+content = "a.png"
+style = "b.png"
+init = "noise"
+[loss]
+style_layers = { relu2_1 = 0.5, relu1_1 = 1.0 }
+[optim]
+device = "cuda"
+"#;
+        let file = Path::new("/p/experiments/x.toml");
+        let exp = super::super::parse(file, text, &[]).expect("valid");
+        assert_eq!(exp.name, "x");
+        assert_eq!(exp.weights, Path::new("/p").join(DEFAULT_WEIGHTS));
+        let again = Experiment::from_raw(file, exp.to_raw(), &|_| false).expect("still valid");
+        assert_eq!(again, exp);
+        assert_eq!(exp.to_raw().optim.device, "cuda:0");
+    }
+}

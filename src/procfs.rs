@@ -1,0 +1,66 @@
+//! What Linux says about processes in `/proc`: memory figures and whether a
+//! process is alive. Elsewhere every answer is "unknown" (None or 0).
+//!
+//! A leaf any box may use: the engine records peak RSS in the summary,
+//! review and the dashboard's follower ask whether a `running` run's process
+//! is still alive and how much memory it holds.
+
+/// A `kB` field of `/proc/<pid>/status` (`VmRSS:`, `VmHWM:`), in KiB;
+/// `pid` None is this process.
+///
+/// `field` is matched as a line prefix, so include the colon. `None` when
+/// the file cannot be read (no such process, not Linux) or lacks the field.
+pub fn status_kib(pid: Option<u32>, field: &str) -> Option<u64> {
+    let path = match pid {
+        Some(p) => format!("/proc/{p}/status"),
+        None => "/proc/self/status".to_string(),
+    };
+    let text = std::fs::read_to_string(path).ok()?;
+    let line = text.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Resident memory of a process (None: this one), MiB; `None` when unknown.
+pub fn rss_mib(pid: Option<u32>) -> Option<f64> {
+    status_kib(pid, "VmRSS:").map(|kib| kib as f64 / 1024.0)
+}
+
+/// Peak resident memory of this process so far, MiB (0 when unknown).
+pub fn peak_rss_mib() -> f64 {
+    status_kib(None, "VmHWM:").map(|kib| kib as f64 / 1024.0).unwrap_or(0.0)
+}
+
+/// Memory the kernel could give a new process without swapping
+/// (`MemAvailable` in `/proc/meminfo`), MiB; `None` when unknown.
+pub fn available_mib() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// Whether `pid` is a live stylelab process (a reused pid running something
+/// else does not count).
+///
+/// The test is that `/proc/<pid>/cmdline` contains `stylelab` anywhere, so a
+/// process whose arguments merely mention it also counts; a zombie (empty
+/// command line) does not. Always false off Linux.
+pub fn is_stylelab(pid: u32) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|c| String::from_utf8_lossy(&c).contains("stylelab"))
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_has_memory_and_a_dead_one_is_not_alive() {
+        let rss = rss_mib(None).expect("Linux has /proc");
+        assert!(rss > 1.0 && peak_rss_mib() >= rss, "rss {rss}");
+        assert_eq!(rss_mib(Some(u32::MAX - 1)), None);
+        assert!(!is_stylelab(u32::MAX - 1));
+        assert!(available_mib().is_some_and(|m| m > 0.0));
+    }
+}

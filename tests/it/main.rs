@@ -1,0 +1,20 @@
+//! stylelab's integration tests, in one test binary: each binary links
+//! libtorch, so one binary instead of five builds and links once.
+//!
+//! - `cli`: the binary end to end on a seeded random VGG19 at 64 px.
+//! - `invalid_configs`: one bad experiment per file in tests/invalid_configs/.
+//! - `dashboard`: the views as insta snapshots of ratatui's TestBackend.
+//! - `engine`: the device-resident optimizers against the old CSVs, precision.
+//! - `tmux`: the real dashboard driven through tmux, as a person would.
+//! - `review`: the review commands on tests/fixtures/results, and sweeps.
+
+// Tests may unwrap: a panic here is a failed test with its message.
+#![allow(clippy::unwrap_used)]
+
+mod cli;
+mod common;
+mod dashboard;
+mod engine;
+mod invalid_configs;
+mod review;
+mod tmux;
