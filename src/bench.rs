@@ -17,6 +17,7 @@
 
 mod listing;
 mod one;
+mod quality;
 
 pub use one::{Measurement, OneArgs, run_one};
 
@@ -62,6 +63,10 @@ pub struct BenchArgs {
     /// Instead: time `stylelab runs` on N run folders made in a temporary folder.
     #[arg(long, value_name = "N")]
     pub listing: Option<usize>,
+    /// Instead: run EXP 100 steps in fp32 and bf16 at each size, L-BFGS and
+    /// Adam, and compare their losses.
+    #[arg(long, value_name = "EXP")]
+    pub quality: Option<PathBuf>,
 }
 
 fn last_json_line(out: &std::process::Output, what: &str) -> Result<Measurement> {
@@ -125,6 +130,9 @@ fn devices(arg: &str) -> Result<Vec<String>> {
 pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     if let Some(n) = args.listing {
         return listing::run(n);
+    }
+    if let Some(exp) = &args.quality {
+        return quality::run_quality(exp, &args.sizes, 100);
     }
     let exe = std::env::current_exe().context("cannot find the stylelab binary")?;
     let python = args.python.clone().unwrap_or_else(default_python);

@@ -47,12 +47,18 @@ pub enum Command {
         /// Print `run-dir: PATH` as soon as the run folder exists.
         #[arg(long, hide = true)]
         print_dir: bool,
+        /// Run even when the memory estimate exceeds what the device has free.
+        #[arg(long)]
+        force: bool,
     },
-    /// Validate an experiment (keys, images, weights, device) without running it.
+    /// Validate an experiment (keys, images, weights, device, memory) without running it.
     Check {
         experiment: PathBuf,
         #[command(flatten)]
         overrides: OverrideArgs,
+        /// Print what was checked, with the memory estimate, as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// List runs: status, steps, time, final losses, and the config keys that vary.
     Runs {
@@ -109,26 +115,7 @@ pub enum Command {
         results: PathBuf,
     },
     /// Run every point of an experiment's [sweep] table; completed points are skipped.
-    Sweep {
-        experiment: PathBuf,
-        #[command(flatten)]
-        overrides: OverrideArgs,
-        /// List the points (and which are done) without running.
-        #[arg(long)]
-        dry_run: bool,
-        /// Run only point N (0-based), e.g. $SLURM_ARRAY_TASK_ID.
-        #[arg(long, value_name = "N")]
-        point: Option<usize>,
-        /// Rebuild index.csv and the contact sheet from the points that have finished.
-        #[arg(long)]
-        collect: bool,
-        /// Write a batch script for a cluster scheduler instead of running.
-        #[arg(long, value_enum)]
-        emit: Option<Scheduler>,
-        /// Where --emit writes (default: <results>/<name>-sweep/sweep.sbatch).
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
+    Sweep(SweepArgs),
     /// Show libtorch, CUDA, threads and the weights files found.
     Doctor {
         /// Folder of weights files.
@@ -144,6 +131,32 @@ pub enum Command {
     /// One benchmark measurement, printed as JSON (used by `bench`).
     #[command(hide = true)]
     BenchOne(crate::bench::OneArgs),
+}
+
+/// `stylelab sweep`'s arguments.
+#[derive(clap::Args, Debug)]
+pub struct SweepArgs {
+    pub experiment: PathBuf,
+    #[command(flatten)]
+    pub overrides: OverrideArgs,
+    /// List the points (and which are done) without running.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Run only point N (0-based), e.g. $SLURM_ARRAY_TASK_ID.
+    #[arg(long, value_name = "N")]
+    pub point: Option<usize>,
+    /// Rebuild index.csv and the contact sheet from the points that have finished.
+    #[arg(long)]
+    pub collect: bool,
+    /// Write a batch script for a cluster scheduler instead of running.
+    #[arg(long, value_enum)]
+    pub emit: Option<Scheduler>,
+    /// Where --emit writes (default: <results>/<name>-sweep/sweep.sbatch).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Run points even when their memory estimate exceeds what is free.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -259,9 +272,14 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             experiment,
             overrides,
             print_dir,
+            force,
             ..
-        } => run_experiment(&experiment, &overrides, print_dir),
-        Command::Check { experiment, overrides } => check(&experiment, &overrides),
+        } => run_experiment(&experiment, &overrides, print_dir, force),
+        Command::Check {
+            experiment,
+            overrides,
+            json,
+        } => check(&experiment, &overrides, json),
         Command::Doctor { weights } => {
             crate::doctor::report(&weights)
                 .iter()
@@ -289,15 +307,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             width,
             results,
         } => show(&run, &results, step, width),
-        Command::Sweep {
-            experiment,
-            overrides,
-            dry_run,
-            point,
-            collect,
-            emit,
-            out,
-        } => sweep(&experiment, &overrides, dry_run, point, collect, emit, out.as_deref()),
+        Command::Sweep(args) => sweep(&args),
         Command::Sheet { runs, out, results } => sheet(&runs, &results, &out),
         Command::Bench(args) => crate::bench::run(&args),
         Command::BenchOne(args) => crate::bench::run_one(&args),
@@ -311,15 +321,28 @@ pub fn load_checked(path: &Path, overrides: &OverrideArgs) -> Result<(Experiment
     Ok((exp, checked))
 }
 
-fn check(path: &Path, overrides: &OverrideArgs) -> Result<ExitCode> {
+fn check(path: &Path, overrides: &OverrideArgs, json: bool) -> Result<ExitCode> {
     let (exp, checked) = load_checked(path, overrides)?;
+    if json {
+        let value = serde_json::json!({
+            "experiment": path.display().to_string(),
+            "ok": checked.guard(&exp).is_ok(),
+            "device": engine::device::describe(checked.device),
+            "estimated_peak_mib": checked.estimate.estimated_peak_mib,
+            "available_mib": checked.available_mib,
+            "memory": checked.estimate,
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        checked.guard(&exp)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let layers: Vec<String> = exp.layers().iter().map(|l| l.to_string()).collect();
     println!("{}: ok", path.display());
     println!("  name     {}", exp.name);
     println!(
         "  images   content + {} style image(s), {} px longest side",
         exp.styles.len(),
-        exp.size
+        exp.describe_sizes()
     );
     println!(
         "  weights  {} ({}, {})",
@@ -328,17 +351,56 @@ fn check(path: &Path, overrides: &OverrideArgs) -> Result<ExitCode> {
         checked.weights.layer_range()
     );
     println!("  layers   {}", layers.join(", "));
+    let steps = exp
+        .iterations
+        .iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(" + ");
     println!(
-        "  run      {} × {:?} on {}",
-        exp.iterations,
+        "  run      {steps} × {} in {} on {}",
         exp.optimizer,
+        exp.precision,
         engine::device::describe(checked.device)
     );
+    print_memory(&checked);
+    checked.guard(&exp)?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn run_experiment(path: &Path, overrides: &OverrideArgs, print_dir: bool) -> Result<ExitCode> {
+/// The memory estimate, one line per scale.
+fn print_memory(checked: &Preflight) {
+    let est = &checked.estimate;
+    let free = checked
+        .available_mib
+        .map(|m| format!(", {} free", preflight::mib_text(m)))
+        .unwrap_or_default();
+    println!(
+        "  memory   estimated peak {} on {}{free} (fixed {}, weights {})",
+        preflight::mib_text(est.estimated_peak_mib),
+        est.device,
+        preflight::mib_text(est.fixed_mib),
+        preflight::mib_text(est.weights_mib)
+    );
+    for (i, s) in est.scales.iter().enumerate() {
+        println!(
+            "    scale {} {}×{}: {} (activations {}, targets {}, image and optimizer {})",
+            i + 1,
+            s.width,
+            s.height,
+            preflight::mib_text(s.estimated_peak_mib),
+            preflight::mib_text(s.activations_mib),
+            preflight::mib_text(s.targets_mib),
+            preflight::mib_text(s.optimizer_mib)
+        );
+    }
+}
+
+fn run_experiment(path: &Path, overrides: &OverrideArgs, print_dir: bool, force: bool) -> Result<ExitCode> {
     let (exp, checked) = load_checked(path, overrides)?;
+    if !force {
+        checked.guard(&exp)?;
+    }
     let signals = Signals::install()?;
     let (summary, _) = execute(&exp, &checked, &signals, print_dir)?;
     Ok(exit_code(summary.status))
@@ -544,29 +606,21 @@ fn show(spec: &str, results: &Path, step: Option<u64>, width: Option<u32>) -> Re
     Ok(ExitCode::SUCCESS)
 }
 
-fn sweep(
-    path: &Path,
-    overrides: &OverrideArgs,
-    dry_run: bool,
-    point: Option<usize>,
-    collect: bool,
-    emit: Option<Scheduler>,
-    out: Option<&Path>,
-) -> Result<ExitCode> {
-    let sweep = crate::sweep::Sweep::load(path, &overrides.to_overrides()?)?;
-    if let Some(Scheduler::Slurm) = emit {
-        emit_slurm(&sweep, out)?;
-    } else if collect {
+fn sweep(args: &SweepArgs) -> Result<ExitCode> {
+    let sweep = crate::sweep::Sweep::load(&args.experiment, &args.overrides.to_overrides()?)?;
+    if let Some(Scheduler::Slurm) = args.emit {
+        emit_slurm(&sweep, args.out.as_deref())?;
+    } else if args.collect {
         let done = crate::sweep::collect(&sweep)?;
         println!(
             "{done} of {} points completed; wrote {}",
             sweep.points.len(),
             sweep.dir().join("index.csv").display()
         );
-    } else if dry_run {
+    } else if args.dry_run {
         print_points(&sweep);
     } else {
-        return run_points(&sweep, point);
+        return run_points(&sweep, args.point, args.force);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -614,7 +668,7 @@ fn print_points(sweep: &crate::sweep::Sweep) {
 
 /// Runs the points not completed yet (only `point` when given), then
 /// collects the index and sheet after a whole sweep.
-fn run_points(sweep: &crate::sweep::Sweep, point: Option<usize>) -> Result<ExitCode> {
+fn run_points(sweep: &crate::sweep::Sweep, point: Option<usize>, force: bool) -> Result<ExitCode> {
     let n = sweep.points.len();
     if let Some(i) = point
         && i >= n
@@ -642,6 +696,9 @@ fn run_points(sweep: &crate::sweep::Sweep, point: Option<usize>) -> Result<ExitC
         println!("point {} of {n}: {}", p.index, p.describe());
         let exp = sweep.experiment(p)?;
         let checked = preflight::check(&exp)?;
+        if !force {
+            checked.guard(&exp)?;
+        }
         let (summary, _) = execute(&exp, &checked, &signals, false)?;
         if summary.status != Status::Completed {
             status = summary.status;

@@ -14,7 +14,7 @@ pub mod raw;
 mod validate;
 
 pub use locate::Locator;
-pub use raw::{MemoryFormat, Normalize, OptimizerKind, Pooling, Precision, RawExperiment};
+pub use raw::{MemoryFormat, Normalize, OptimizerKind, Pooling, Precision, PreserveColors, RawExperiment};
 
 use crate::layer::Layer;
 use std::fmt;
@@ -132,9 +132,11 @@ pub struct Experiment {
     pub content: PathBuf,
     pub styles: Vec<StyleImage>,
     pub init: Init,
-    /// Longest side of the output in pixels.
-    pub size: u32,
+    /// Longest side of the output in pixels at each scale, increasing (one
+    /// for a single-scale run).
+    pub sizes: Vec<u32>,
     pub style_scale: f64,
+    pub preserve_colors: PreserveColors,
     pub weights: PathBuf,
     pub pooling: Pooling,
     /// How the network is stored; `Auto` is decided at the start of a run.
@@ -148,7 +150,8 @@ pub struct Experiment {
     /// In forward order.
     pub style_layers: WeightedLayers,
     pub optimizer: OptimizerKind,
-    pub iterations: u64,
+    /// Steps at each scale (as many as `sizes`).
+    pub iterations: Vec<u64>,
     pub learning_rate: f64,
     pub history: usize,
     pub seed: u64,
@@ -354,6 +357,21 @@ pub fn clean(path: &Path) -> PathBuf {
 pub const DEFAULT_WEIGHTS: &str = "weights/vgg19-caffe.safetensors";
 
 impl Experiment {
+    /// Steps over all scales.
+    pub fn total_iterations(&self) -> u64 {
+        self.iterations.iter().sum()
+    }
+
+    /// The longest side of the output at the last scale.
+    pub fn final_size(&self) -> u32 {
+        self.sizes.last().copied().unwrap_or(0)
+    }
+
+    /// `512`, or `256 → 512 → 1024` for a multi-scale run.
+    pub fn describe_sizes(&self) -> String {
+        self.sizes.iter().map(u32::to_string).collect::<Vec<_>>().join(" → ")
+    }
+
     /// Every selected layer, content and style, in forward order, once each.
     pub fn layers(&self) -> Vec<Layer> {
         crate::layer::in_forward_order(self.content_layers.iter().chain(&self.style_layers).map(|(l, _)| *l))

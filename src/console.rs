@@ -32,6 +32,10 @@ pub struct ConsoleSink {
     iterations: u64,
     /// The run folder, named in the final summary.
     dir: std::path::PathBuf,
+    /// Whether the run is on CUDA, and its GPU memory as last looked up.
+    cuda: bool,
+    gpu_checked: Option<Instant>,
+    gpu_mib: Option<f64>,
 }
 
 /// `1.23e4`-style short number: 4 significant digits; zero and non-finite
@@ -64,6 +68,9 @@ impl ConsoleSink {
             line_every: Duration::from_secs(10),
             iterations: 0,
             dir: dir.to_path_buf(),
+            cuda: false,
+            gpu_checked: None,
+            gpu_mib: None,
         }
     }
 
@@ -77,6 +84,19 @@ impl ConsoleSink {
             return true;
         }
         false
+    }
+
+    /// `  GPU 1234 MiB` on CUDA runs (NVML, looked up at most once a
+    /// second), else nothing.
+    fn gpu_memory(&mut self) -> String {
+        if !self.cuda {
+            return String::new();
+        }
+        if self.gpu_checked.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+            self.gpu_checked = Some(Instant::now());
+            self.gpu_mib = crate::gpu::process_mib(std::process::id());
+        }
+        self.gpu_mib.map(|m| format!("  GPU {m:.0} MiB")).unwrap_or_default()
     }
 
     /// A line on stdout, above the bar; errors (a closed terminal) ignored.
@@ -105,14 +125,18 @@ pub fn summary_lines(summary: &Summary, dir: &std::path::Path, has_image: bool) 
     if let Some(e) = &summary.error {
         lines.push(format!("  error: {e}"));
     }
+    let gpu = summary
+        .peak_gpu_mib
+        .map(|m| format!(", peak GPU {m:.0} MiB"))
+        .unwrap_or_default();
     lines.push(format!(
-        "  {:.1} s, {:.3} s/step, {} evaluations, {} at {}×{}, peak RSS {:.0} MiB",
+        "  {:.1} s, {:.3} s/step, {} evaluations, {} {} at {}, peak RSS {:.0} MiB{gpu}",
         summary.wall_s,
         summary.seconds_per_step,
         summary.evals,
         summary.device,
-        summary.width,
-        summary.height,
+        summary.precision,
+        summary.size_text(),
         summary.peak_rss_mib
     ));
     if let Some(l) = &summary.final_losses {
@@ -144,27 +168,28 @@ impl Sink for ConsoleSink {
         match event {
             RunEvent::Started(info) => {
                 self.iterations = info.iterations;
+                self.cuda = info.device.starts_with("cuda");
                 if let Some(bar) = &self.bar {
                     bar.set_length(info.iterations);
                 }
                 self.say(&format!(
-                    "{}: {} steps of {} on {} at {}×{} → {}",
+                    "{}: {} steps of {} on {} at {} → {}",
                     info.name,
                     info.iterations,
                     info.optimizer,
                     info.device,
-                    info.width,
-                    info.height,
+                    info.summary.size_text(),
                     info.dir.display()
                 ));
             }
             RunEvent::Step(row) => {
                 let msg = format!(
-                    "total {} content {} style {} tv {}",
+                    "total {} content {} style {} tv {}{}",
                     short(row.total),
                     short(row.content),
                     short(row.style),
-                    short(row.tv)
+                    short(row.tv),
+                    self.gpu_memory()
                 );
                 match &self.bar {
                     Some(bar) => {
@@ -191,6 +216,15 @@ impl Sink for ConsoleSink {
             RunEvent::Snapshot { .. } => {}
             RunEvent::Steered { iter, term, from, to } => {
                 self.say(&format!("step {iter}: {} {from} → {to}", term.name()));
+            }
+            RunEvent::Scale {
+                iter,
+                index,
+                count,
+                width,
+                height,
+            } => {
+                self.say(&format!("step {iter}: scale {index}/{count} at {width}×{height}"));
             }
             RunEvent::Paused { iter, paused } => {
                 self.say(&format!("step {iter}: {}", if *paused { "paused" } else { "resumed" }));
@@ -239,6 +273,7 @@ mod tests {
             precision: "fp32".into(),
             memory_format: String::new(),
             host_reads_per_step: None,
+            scales: Vec::new(),
         }
     }
 

@@ -52,6 +52,15 @@ pub enum RunEvent {
         iter: u64,
         paused: bool,
     },
+    /// A multi-scale run moved to scale `index` of `count` (1-based) after
+    /// step `iter`.
+    Scale {
+        iter: u64,
+        index: usize,
+        count: usize,
+        width: u32,
+        height: u32,
+    },
     /// The run ended; `image` is the final (last finite) image.
     Finished {
         summary: Box<Summary>,

@@ -26,11 +26,22 @@ const NVML_ERROR_INSUFFICIENT_SIZE: i32 = 7;
 /// `usedGpuMemory` when the driver will not say (some containers).
 const NOT_AVAILABLE: u64 = u64::MAX;
 
+/// NVML's `nvmlMemory_t`: a device's memory, bytes.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct MemoryInfo {
+    total: u64,
+    free: u64,
+    used: u64,
+}
+
 /// The NVML functions stylelab uses.
 struct Nvml {
     _lib: libloading::Library,
     device_count: unsafe extern "C" fn(*mut u32) -> i32,
     handle_by_index: unsafe extern "C" fn(u32, *mut Device) -> i32,
+    handle_by_uuid: unsafe extern "C" fn(*const std::ffi::c_char, *mut Device) -> i32,
+    memory_info: unsafe extern "C" fn(Device, *mut MemoryInfo) -> i32,
     compute_processes: unsafe extern "C" fn(Device, *mut u32, *mut ProcessInfo) -> i32,
 }
 
@@ -47,11 +58,15 @@ impl Nvml {
             }
             let device_count = *lib.get(b"nvmlDeviceGetCount_v2\0").ok()?;
             let handle_by_index = *lib.get(b"nvmlDeviceGetHandleByIndex_v2\0").ok()?;
+            let handle_by_uuid = *lib.get(b"nvmlDeviceGetHandleByUUID\0").ok()?;
+            let memory_info = *lib.get(b"nvmlDeviceGetMemoryInfo\0").ok()?;
             let compute_processes = *lib.get(b"nvmlDeviceGetComputeRunningProcesses_v3\0").ok()?;
             Some(Nvml {
                 _lib: lib,
                 device_count,
                 handle_by_index,
+                handle_by_uuid,
+                memory_info,
                 compute_processes,
             })
         }
@@ -92,6 +107,43 @@ impl Nvml {
             total
         }
     }
+}
+
+impl Nvml {
+    /// The NVML device behind CUDA device `cuda` (its index among the
+    /// devices `CUDA_VISIBLE_DEVICES` leaves visible).
+    fn cuda_device(&self, cuda: usize) -> Option<Device> {
+        let mut device: Device = std::ptr::null_mut();
+        let visible = std::env::var("CUDA_VISIBLE_DEVICES").ok();
+        let entry = visible.as_deref().map(|v| v.split(',').nth(cuda).map(str::trim));
+        // SAFETY: as in `process_bytes`; the UUID is a NUL-terminated copy.
+        let status = unsafe {
+            match entry {
+                None => (self.handle_by_index)(cuda as u32, &mut device),
+                Some(Some(e)) if e.parse::<u32>().is_ok() => (self.handle_by_index)(e.parse().ok()?, &mut device),
+                Some(Some(uuid)) => {
+                    let c = std::ffi::CString::new(uuid).ok()?;
+                    (self.handle_by_uuid)(c.as_ptr(), &mut device)
+                }
+                Some(None) => return None,
+            }
+        };
+        (status == NVML_SUCCESS).then_some(device)
+    }
+
+    fn free_bytes(&self, cuda: usize) -> Option<u64> {
+        let device = self.cuda_device(cuda)?;
+        let mut info = MemoryInfo::default();
+        // SAFETY: a valid handle and a live struct of NVML's layout.
+        let status = unsafe { (self.memory_info)(device, &mut info) };
+        (status == NVML_SUCCESS).then_some(info.free)
+    }
+}
+
+/// Free memory on CUDA device `cuda` (as libtorch numbers it), MiB; None
+/// without NVML.
+pub fn free_mib(cuda: usize) -> Option<f64> {
+    nvml()?.free_bytes(cuda).map(|b| b as f64 / (1024.0 * 1024.0))
 }
 
 fn nvml() -> Option<&'static Nvml> {

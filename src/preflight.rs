@@ -1,19 +1,28 @@
 //! The step between a valid experiment and a run: everything that touches
 //! the world. Every image must decode, the weights file must be VGG19 in
 //! our format, whole, and hold every selected layer, the device must exist
-//! and the results folder must be writable. `stylelab check` stops here;
-//! `stylelab run` and every sweep point go on to the engine. A problem is a
-//! [`ConfigError`] on the key that named the file, like any bad value.
+//! and the results folder must be writable; and the run's estimated peak
+//! memory is compared with what the device has free ([`Preflight::guard`]).
+//! `stylelab check` stops here; `stylelab run` and every sweep point go on
+//! to the engine. A problem is a [`ConfigError`] on the key that named the
+//! file, like any bad value.
 
-use crate::config::{ConfigError, Experiment, Init, Precision};
+use crate::config::{ConfigError, Experiment, Init, OptimizerKind, Precision};
+use crate::engine::memory::{self, Estimate};
 use crate::weights::{WeightsError, WeightsInfo};
 use std::path::Path;
 
-/// What the preflight found: the device to run on and the weights' header.
+/// What the preflight found: the device to run on, the weights' header and
+/// the memory the run will need.
 #[derive(Debug)]
 pub struct Preflight {
     pub device: tch::Device,
     pub weights: WeightsInfo,
+    /// The content image's size, px.
+    pub content_size: (u32, u32),
+    pub estimate: Estimate,
+    /// What the device has free for the run (see [`available_mib`]), MiB.
+    pub available_mib: Option<f64>,
 }
 
 /// Checks an experiment against the files, the weights and the device.
@@ -21,10 +30,14 @@ pub fn check(exp: &Experiment) -> Result<Preflight, ConfigError> {
     // Errors are placed on the line that names the bad file.
     let src = std::fs::read_to_string(&exp.source).unwrap_or_default();
     let error = |key: &str, message: String| exp.error_at(&src, key, message);
+    let mut content_size = (0, 0);
     for (key, path) in images(exp) {
         let img = crate::engine::imaging::decode(path).map_err(|e| error(key, e))?;
         if img.width() == 0 || img.height() == 0 {
             return Err(error(key, format!("{} is an empty image", path.display())));
+        }
+        if key == "images.content" {
+            content_size = img.dimensions();
         }
     }
     let weights = WeightsInfo::read(&exp.weights).map_err(|e| {
@@ -52,7 +65,164 @@ pub fn check(exp: &Experiment) -> Result<Preflight, ConfigError> {
         ));
     }
     writable_folder(&exp.results).map_err(|e| error("output.results", e))?;
-    Ok(Preflight { device, weights })
+    let estimate = memory::estimate(exp, content_size.0, content_size.1, device);
+    Ok(Preflight {
+        device,
+        weights,
+        content_size,
+        estimate,
+        available_mib: available_mib(device),
+    })
+}
+
+/// Memory a new run on `device` can have, MiB: on CPU the kernel's
+/// `MemAvailable` (or the cgroup's remainder, when smaller) plus what this
+/// process already holds (the run happens here, or in a process much like
+/// it); on CUDA the device's free memory (NVML). None when unknown.
+pub fn available_mib(device: tch::Device) -> Option<f64> {
+    match device {
+        tch::Device::Cuda(n) => crate::gpu::free_mib(n),
+        _ => {
+            let free = match (crate::procfs::available_mib(), crate::procfs::cgroup_available_mib()) {
+                (Some(a), Some(c)) => a.min(c),
+                (a, c) => a.or(c)?,
+            };
+            Some(free + crate::procfs::rss_mib(None).unwrap_or(0.0))
+        }
+    }
+}
+
+/// `12.3 GiB` or `850 MiB`.
+pub fn mib_text(mib: f64) -> String {
+    if mib >= 1024.0 {
+        format!("{:.1} GiB", mib / 1024.0)
+    } else {
+        format!("{mib:.0} MiB")
+    }
+}
+
+impl Preflight {
+    /// Refuses a run whose estimated peak exceeds what the device has free,
+    /// saying what would fit. Passes when the free memory is unknown.
+    pub fn guard(&self, exp: &Experiment) -> Result<(), ConfigError> {
+        let Some(available) = self.available_mib else {
+            return Ok(());
+        };
+        let need = self.estimate.estimated_peak_mib;
+        if need <= available {
+            return Ok(());
+        }
+        let fits = |e: &Experiment| {
+            memory::estimate(e, self.content_size.0, self.content_size.1, self.device).estimated_peak_mib <= available
+        };
+        let mut options = Vec::new();
+        if let Some(size) = largest_size(exp, &fits) {
+            options.push(format!("images.size = {size} (the largest that fits)"));
+        }
+        if exp.optimizer == OptimizerKind::Lbfgs {
+            if let Some(h) = (1..exp.history).rev().find(|&h| {
+                fits(&Experiment {
+                    history: h,
+                    ..exp.clone()
+                })
+            }) {
+                options.push(format!("optim.history = {h}"));
+            }
+            if fits(&Experiment {
+                optimizer: OptimizerKind::Adam,
+                ..exp.clone()
+            }) {
+                options.push("optim.optimizer = \"adam\" (no curvature history)".into());
+            }
+            if let Some(schedule) = schedule(exp, &fits) {
+                options.push(schedule);
+            }
+        }
+        if exp.precision == Precision::Fp32
+            && fits(&Experiment {
+                precision: Precision::Bf16,
+                ..exp.clone()
+            })
+        {
+            options.push("optim.precision = \"bf16\"".into());
+        }
+        let src = std::fs::read_to_string(&exp.source).unwrap_or_default();
+        let what = if options.is_empty() {
+            "nothing smaller of this experiment fits either".to_string()
+        } else {
+            format!("what would fit: {}", options.join("; "))
+        };
+        Err(exp.error_at(
+            &src,
+            "images.size",
+            format!(
+                "the run needs about {} on {} but {} is free; {what}; or `run --force` to try anyway",
+                mib_text(need),
+                self.estimate.device,
+                mib_text(available)
+            ),
+        ))
+    }
+}
+
+/// The largest final size (keeping the scales before it) at which the
+/// experiment fits, by bisection; None when not even the smallest does.
+fn largest_size(exp: &Experiment, fits: &dyn Fn(&Experiment) -> bool) -> Option<u32> {
+    let floor = exp
+        .sizes
+        .iter()
+        .rev()
+        .nth(1)
+        .map_or(crate::config::MIN_SIZE as u32, |s| s + 1);
+    let at = |size: u32| {
+        let mut sizes = exp.sizes.clone();
+        if let Some(last) = sizes.last_mut() {
+            *last = size;
+        }
+        Experiment { sizes, ..exp.clone() }
+    };
+    let (mut lo, mut hi) = (floor, exp.final_size());
+    if !fits(&at(lo)) {
+        return None;
+    }
+    while lo + 1 < hi {
+        let mid = (lo + hi) / 2;
+        if fits(&at(mid)) { lo = mid } else { hi = mid }
+    }
+    Some(lo)
+}
+
+/// A coarse-to-fine schedule that reaches the same size: L-BFGS keeps at
+/// most as many pairs as a scale has steps, so few steps at the largest
+/// size keep its history small.
+fn schedule(exp: &Experiment, fits: &dyn Fn(&Experiment) -> bool) -> Option<String> {
+    let size = exp.final_size();
+    let sizes: Vec<u32> = [size / 4, size / 2, size]
+        .into_iter()
+        .filter(|&s| s >= crate::config::MIN_SIZE as u32)
+        .collect();
+    let steps = exp.total_iterations().max(3);
+    let last = (1..=exp.history as u64).rev().find(|&k| {
+        let mut iterations = vec![steps / 2; sizes.len()];
+        if let Some(l) = iterations.last_mut() {
+            *l = k;
+        }
+        fits(&Experiment {
+            sizes: sizes.clone(),
+            iterations,
+            ..exp.clone()
+        })
+    })?;
+    let list = |v: Vec<String>| v.join(", ");
+    let mut iterations: Vec<String> = vec![(steps / 2).to_string(); sizes.len()];
+    if let Some(l) = iterations.last_mut() {
+        *l = last.to_string();
+    }
+    Some(format!(
+        "images.size = [{}] with optim.iterations = [{}] (few steps at full size keep the history short)",
+        list(sizes.iter().map(u32::to_string).collect()),
+        list(iterations)
+    ))
 }
 
 /// Every image the experiment reads, with the key that names it.

@@ -39,6 +39,23 @@ pub fn available_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// What the memory cgroup this process runs in still allows (its limit
+/// less its usage), MiB; None without a limit. Batch schedulers (Slurm) and
+/// containers limit jobs this way, below what `MemAvailable` shows.
+pub fn cgroup_available_mib() -> Option<f64> {
+    let read = |p: &str| std::fs::read_to_string(p).ok()?.trim().parse::<f64>().ok();
+    // cgroup v2, then v1.
+    let (limit, usage) = match read("/sys/fs/cgroup/memory.max") {
+        Some(limit) => (limit, read("/sys/fs/cgroup/memory.current")?),
+        None => (
+            read("/sys/fs/cgroup/memory/memory.limit_in_bytes")?,
+            read("/sys/fs/cgroup/memory/memory.usage_in_bytes")?,
+        ),
+    };
+    // v1 reports "no limit" as a huge number.
+    (limit < 1e18).then(|| ((limit - usage) / (1024.0 * 1024.0)).max(0.0))
+}
+
 /// Whether `pid` is a live stylelab process (a reused pid running something
 /// else does not count).
 ///

@@ -39,6 +39,8 @@ pub const RUN_DIR_PREFIX: &str = "run-dir: ";
 pub const BASE_COLUMNS: [&str; 7] = ["iter", "evals", "elapsed_s", "total", "content", "style", "tv"];
 /// Loss-weight columns, written after the per-layer ones.
 pub const WEIGHT_COLUMNS: [&str; 3] = ["content_weight", "style_weight", "tv_weight"];
+/// The image's size at this row (multi-scale runs change it), written last.
+pub const SIZE_COLUMNS: [&str; 2] = ["width", "height"];
 
 /// Paths inside one run folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,6 +166,10 @@ pub struct StepMetrics {
     pub style_weight: f64,
     /// As `content_weight`, for the tv term.
     pub tv_weight: f64,
+    /// The image's size at this row, px; 0 when read from an older file
+    /// without size columns.
+    pub width: u32,
+    pub height: u32,
 }
 
 /// Which columns a metrics.csv holds.
@@ -173,6 +179,8 @@ pub struct MetricsHeader {
     pub layers: Vec<String>,
     /// Whether the loss-weight columns are present (older files lack them).
     pub has_weights: bool,
+    /// Whether the width and height columns are present (older files lack them).
+    pub has_size: bool,
 }
 
 impl MetricsHeader {
@@ -181,16 +189,20 @@ impl MetricsHeader {
         MetricsHeader {
             layers,
             has_weights: true,
+            has_size: true,
         }
     }
 
     /// Column names in file order: [`BASE_COLUMNS`], the per-layer columns,
-    /// then [`WEIGHT_COLUMNS`] if `has_weights`.
+    /// then [`WEIGHT_COLUMNS`] if `has_weights` and [`SIZE_COLUMNS`] if `has_size`.
     pub fn columns(&self) -> Vec<String> {
         let mut cols: Vec<String> = BASE_COLUMNS.iter().map(|s| s.to_string()).collect();
         cols.extend(self.layers.iter().cloned());
         if self.has_weights {
             cols.extend(WEIGHT_COLUMNS.iter().map(|s| s.to_string()));
+        }
+        if self.has_size {
+            cols.extend(SIZE_COLUMNS.iter().map(|s| s.to_string()));
         }
         cols
     }
@@ -212,7 +224,12 @@ impl MetricsHeader {
             .map(|f| f.to_string())
             .collect();
         let has_weights = WEIGHT_COLUMNS.iter().all(|w| fields.contains(w));
-        Ok(MetricsHeader { layers, has_weights })
+        let has_size = SIZE_COLUMNS.iter().all(|w| fields.contains(w));
+        Ok(MetricsHeader {
+            layers,
+            has_weights,
+            has_size,
+        })
     }
 }
 
@@ -230,6 +247,8 @@ pub struct MetricsReader {
     layers: Vec<usize>,
     /// Field indices of [`WEIGHT_COLUMNS`], when the file has them.
     weights: Option<[usize; 3]>,
+    /// Field indices of [`SIZE_COLUMNS`], when the file has them.
+    size: Option<[usize; 2]>,
 }
 
 impl MetricsReader {
@@ -242,12 +261,14 @@ impl MetricsReader {
         let base = BASE_COLUMNS.map(at);
         let layers = header.layers.iter().map(|l| at(l)).collect();
         let weights = header.has_weights.then(|| WEIGHT_COLUMNS.map(at));
+        let size = header.has_size.then(|| SIZE_COLUMNS.map(at));
         Ok(MetricsReader {
             header,
             width: names.len(),
             base,
             layers,
             weights,
+            size,
         })
     }
 
@@ -272,6 +293,10 @@ impl MetricsReader {
             Some([c, s, t]) => (get(c)?, get(s)?, get(t)?),
             None => (f64::NAN, f64::NAN, f64::NAN),
         };
+        let (width, height) = match self.size {
+            Some([w, h]) => (get(w)? as u32, get(h)? as u32),
+            None => (0, 0),
+        };
         Ok(StepMetrics {
             iter: get(iter)? as u64,
             evals: get(evals)? as u64,
@@ -284,6 +309,8 @@ impl MetricsReader {
             content_weight: cw,
             style_weight: sw,
             tv_weight: tw,
+            width,
+            height,
         })
     }
 }
@@ -307,6 +334,9 @@ impl StepMetrics {
         if header.has_weights {
             out.extend([self.content_weight, self.style_weight, self.tv_weight].map(fmt_f64));
         }
+        if header.has_size {
+            out.extend([self.width.to_string(), self.height.to_string()]);
+        }
         out
     }
 
@@ -325,6 +355,8 @@ impl StepMetrics {
             "content_weight" => Some(self.content_weight),
             "style_weight" => Some(self.style_weight),
             "tv_weight" => Some(self.tv_weight),
+            "width" if header.has_size => Some(self.width as f64),
+            "height" if header.has_size => Some(self.height as f64),
             other => header.layers.iter().position(|l| l == other).map(|i| self.layers[i]),
         }
     }
@@ -480,6 +512,38 @@ pub struct Summary {
     /// Reads from the device per optimizer step, snapshots included.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_reads_per_step: Option<f64>,
+    /// The scales of a multi-scale run, coarse to fine (one for a
+    /// single-scale run; none in runs from before scales existed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scales: Vec<Scale>,
+}
+
+/// One scale of a run: its size and how many steps it takes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scale {
+    /// The longest side asked for, px.
+    pub size: u32,
+    pub width: u32,
+    pub height: u32,
+    /// Steps at this scale.
+    pub iterations: u64,
+    /// The run's step count when this scale begins (0 for the first).
+    pub from_step: u64,
+}
+
+impl Summary {
+    /// `512×341`, or `256→512→1024` (longest sides) for a multi-scale run.
+    pub fn size_text(&self) -> String {
+        if self.scales.len() > 1 {
+            self.scales
+                .iter()
+                .map(|s| s.size.to_string())
+                .collect::<Vec<_>>()
+                .join("→")
+        } else {
+            format!("{}×{}", self.width, self.height)
+        }
+    }
 }
 
 fn fp32() -> String {
@@ -587,6 +651,8 @@ mod tests {
             content_weight: 5.0,
             style_weight: 100.0,
             tv_weight: 1e-3,
+            width: 0,
+            height: 0,
         }
     }
 

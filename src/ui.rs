@@ -390,13 +390,14 @@ impl Runtime {
 pub fn describe(path: &Path) -> Result<String, String> {
     let exp = crate::config::load(path, &[]).map_err(|e| e.to_string())?;
     let checked = crate::preflight::check(&exp).map_err(|e| e.to_string())?;
+    checked.guard(&exp).map_err(|e| e.to_string())?;
     let layers =
         |ls: &crate::config::WeightedLayers| ls.iter().map(|(l, _)| l.to_string()).collect::<Vec<_>>().join(" ");
     Ok(format!(
-        "{}\n{} px, {} {} steps on {}\ncontent {}\nstyle {}\nweights {} ({})\nresults {}",
+        "{}\n{} px, {} {} steps on {}\ncontent {}\nstyle {}\nweights {} ({})\nmemory about {}{}\nresults {}",
         exp.name,
-        exp.size,
-        exp.iterations,
+        exp.describe_sizes(),
+        exp.total_iterations(),
         exp.optimizer,
         crate::engine::device::describe(checked.device),
         layers(&exp.content_layers),
@@ -406,6 +407,11 @@ pub fn describe(path: &Path) -> Result<String, String> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
         checked.weights.layer_range(),
+        crate::preflight::mib_text(checked.estimate.estimated_peak_mib),
+        checked
+            .available_mib
+            .map(|m| format!(" of {} free", crate::preflight::mib_text(m)))
+            .unwrap_or_default(),
         exp.results.display()
     ))
 }

@@ -30,6 +30,8 @@ pub fn run(n: usize) -> Result<ExitCode> {
                 content_weight: 5.0,
                 style_weight: 100.0 * (i % 3 + 1) as f64,
                 tv_weight: 1e-3,
+                width: 64,
+                height: 64,
             };
             csv += &(row.to_fields(&header).join(",") + "\n");
         }

@@ -43,6 +43,82 @@ impl OneOrMany {
     }
 }
 
+/// A whole number, or a list of them: `size = 512` or `size = [256, 512]`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IntOrList {
+    One(i64),
+    Many(Vec<i64>),
+}
+
+impl IntOrList {
+    pub fn to_vec(&self) -> Vec<i64> {
+        match self {
+            IntOrList::One(v) => vec![*v],
+            IntOrList::Many(v) => v.clone(),
+        }
+    }
+
+    /// One number for a list of one, else the list.
+    pub fn from_vec(v: Vec<i64>) -> Self {
+        match v.as_slice() {
+            [one] => IntOrList::One(*one),
+            _ => IntOrList::Many(v),
+        }
+    }
+}
+
+impl Serialize for IntOrList {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            IntOrList::One(v) => s.serialize_i64(*v),
+            IntOrList::Many(v) => v.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for IntOrList {
+    // By hand rather than `untagged`, so that a wrong value is named:
+    // "invalid type: string "big", expected i64 or a list of i64".
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = IntOrList;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("i64 or a list of i64")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<IntOrList, E> {
+                Ok(IntOrList::One(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<IntOrList, E> {
+                i64::try_from(v)
+                    .map(IntOrList::One)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(v), &self))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<IntOrList, A::Error> {
+                let mut out = Vec::new();
+                while let Some(v) = seq.next_element::<i64>()? {
+                    out.push(v);
+                }
+                Ok(IntOrList::Many(out))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+/// Colour preservation (Gatys et al. 2016, "Preserving Color in Neural
+/// Artistic Style Transfer").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PreserveColors {
+    /// The style's colours are transferred too.
+    None,
+    /// Transfer on luminance only; the content's chrominance is put back.
+    Luminance,
+    /// The style images' colours are matched to the content's first.
+    Histogram,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawImages {
@@ -52,10 +128,13 @@ pub struct RawImages {
     pub style_blend: Option<Vec<f64>>,
     #[serde(default = "default_init")]
     pub init: String,
+    /// Longest side, px; a list of increasing sizes for a coarse-to-fine run.
     #[serde(default = "default_size")]
-    pub size: i64,
+    pub size: IntOrList,
     #[serde(default = "one")]
     pub style_scale: f64,
+    #[serde(default = "default_preserve_colors")]
+    pub preserve_colors: PreserveColors,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -189,8 +268,9 @@ impl std::fmt::Display for Precision {
 pub struct RawOptim {
     #[serde(default = "default_optimizer")]
     pub optimizer: OptimizerKind,
+    /// Steps, one number for all scales or one per scale.
     #[serde(default = "default_iterations")]
-    pub iterations: i64,
+    pub iterations: IntOrList,
     #[serde(default = "one")]
     pub learning_rate: f64,
     #[serde(default = "default_history")]
@@ -239,8 +319,11 @@ impl Default for RawOutput {
 fn default_init() -> String {
     "content".into()
 }
-fn default_size() -> i64 {
-    512
+fn default_size() -> IntOrList {
+    IntOrList::One(512)
+}
+fn default_preserve_colors() -> PreserveColors {
+    PreserveColors::None
 }
 fn one() -> f64 {
     1.0
@@ -272,8 +355,8 @@ fn default_style_layers() -> BTreeMap<String, f64> {
 fn default_optimizer() -> OptimizerKind {
     OptimizerKind::Lbfgs
 }
-fn default_iterations() -> i64 {
-    500
+fn default_iterations() -> IntOrList {
+    IntOrList::One(500)
 }
 fn default_history() -> i64 {
     100

@@ -4,7 +4,7 @@
 //! `--set`). Nothing here touches the file system: whether the images
 //! decode and the weights fit is the preflight's business.
 
-use super::raw::{self, RawExperiment, RawImages, RawLoss, RawOptim, RawOutput};
+use super::raw::{self, IntOrList, RawExperiment, RawImages, RawLoss, RawOptim, RawOutput};
 use super::{
     DEFAULT_WEIGHTS, DeviceChoice, Experiment, Init, Invalid, MAX_SIZE, MIN_SIZE, StyleImage, WeightedLayers, absolute,
     clean, invalid, project_root,
@@ -52,7 +52,7 @@ impl Experiment {
             Some(w) => paths.resolve("model.weights", w),
         };
         let loss = loss(&raw.loss)?;
-        let optim = optim(&raw.optim)?;
+        let optim = optim(&raw.optim, images.sizes.len())?;
         let (snapshot_every, results) = output(&raw.output, &paths)?;
         Ok(Experiment {
             name,
@@ -60,8 +60,9 @@ impl Experiment {
             content: images.content,
             styles: images.styles,
             init: images.init,
-            size: images.size,
+            sizes: images.sizes,
             style_scale: images.style_scale,
+            preserve_colors: raw.images.preserve_colors,
             weights,
             pooling: raw.model.pooling,
             memory_format: raw.model.memory_format,
@@ -103,7 +104,7 @@ struct Images {
     content: PathBuf,
     styles: Vec<StyleImage>,
     init: Init,
-    size: u32,
+    sizes: Vec<u32>,
     style_scale: f64,
 }
 
@@ -124,35 +125,58 @@ fn images(img: &RawImages, paths: &Paths) -> Result<Images, Invalid> {
         }
         p => Init::Image(paths.resolve("images.init", p)),
     };
-    if !(MIN_SIZE..=MAX_SIZE).contains(&img.size) {
-        return Err(invalid(
-            "images.size",
-            format!(
-                "{} px is out of range; use {MIN_SIZE}..={MAX_SIZE} (the longest side of the output)",
-                img.size
-            ),
-        ));
-    }
+    let sizes = sizes(&img.size)?;
     if !(img.style_scale.is_finite() && img.style_scale > 0.0 && img.style_scale <= 8.0) {
         return Err(invalid(
             "images.style_scale",
             format!("{} is out of range; use a number in (0, 8]", img.style_scale),
         ));
     }
-    let style_px = (img.size as f64 * img.style_scale).round() as i64;
-    if !(MIN_SIZE..=MAX_SIZE).contains(&style_px) {
-        return Err(invalid(
-            "images.style_scale",
-            format!("size × style_scale = {style_px} px is out of range {MIN_SIZE}..={MAX_SIZE}"),
-        ));
+    for &size in &sizes {
+        let style_px = (size as f64 * img.style_scale).round() as i64;
+        if !(MIN_SIZE..=MAX_SIZE).contains(&style_px) {
+            return Err(invalid(
+                "images.style_scale",
+                format!("size × style_scale = {style_px} px is out of range {MIN_SIZE}..={MAX_SIZE}"),
+            ));
+        }
     }
     Ok(Images {
         content,
         styles,
         init,
-        size: img.size as u32,
+        sizes,
         style_scale: img.style_scale,
     })
+}
+
+/// The output's longest side at each scale: one size, or a list that grows.
+fn sizes(size: &IntOrList) -> Result<Vec<u32>, Invalid> {
+    let sizes = size.to_vec();
+    if sizes.is_empty() {
+        return Err(invalid(
+            "images.size",
+            "the list is empty; give one size, or sizes from coarse to fine such as [256, 512]",
+        ));
+    }
+    for &s in &sizes {
+        if !(MIN_SIZE..=MAX_SIZE).contains(&s) {
+            return Err(invalid(
+                "images.size",
+                format!("{s} px is out of range; use {MIN_SIZE}..={MAX_SIZE} (the longest side of the output)"),
+            ));
+        }
+    }
+    if let Some(w) = sizes.windows(2).find(|w| w[1] <= w[0]) {
+        return Err(invalid(
+            "images.size",
+            format!(
+                "{} px comes after {} px; a multi-scale run goes from coarse to fine, so each size must be larger than the one before",
+                w[1], w[0]
+            ),
+        ));
+    }
+    Ok(sizes.into_iter().map(|s| s as u32).collect())
 }
 
 /// The style images with their blend weights (1 each by default).
@@ -246,18 +270,32 @@ fn check_layers(key: &str, map: &BTreeMap<String, f64>) -> Result<WeightedLayers
 
 /// `[optim]`, validated.
 struct Optim {
-    iterations: u64,
+    /// Steps at each scale.
+    iterations: Vec<u64>,
     learning_rate: f64,
     history: usize,
     seed: u64,
     device: DeviceChoice,
 }
 
-fn optim(o: &RawOptim) -> Result<Optim, Invalid> {
-    if !(1..=10_000_000).contains(&o.iterations) {
+fn optim(o: &RawOptim, scales: usize) -> Result<Optim, Invalid> {
+    let iterations = match &o.iterations {
+        IntOrList::One(n) => vec![*n; scales],
+        IntOrList::Many(list) if list.len() == scales => list.clone(),
+        IntOrList::Many(list) => {
+            return Err(invalid(
+                "optim.iterations",
+                format!(
+                    "has {} value(s) but images.size lists {scales} scale(s); give one number per scale, or one for all",
+                    list.len()
+                ),
+            ));
+        }
+    };
+    if let Some(n) = iterations.iter().find(|n| !(1..=10_000_000).contains(*n)) {
         return Err(invalid(
             "optim.iterations",
-            format!("{} is out of range; use 1..=10000000", o.iterations),
+            format!("{n} is out of range; use 1..=10000000"),
         ));
     }
     if !(o.learning_rate.is_finite() && o.learning_rate > 0.0) {
@@ -288,7 +326,7 @@ fn optim(o: &RawOptim) -> Result<Optim, Invalid> {
         )
     })?;
     Ok(Optim {
-        iterations: o.iterations as u64,
+        iterations: iterations.into_iter().map(|n| n as u64).collect(),
         learning_rate: o.learning_rate,
         history: o.history as usize,
         seed: o.seed as u64,
@@ -329,8 +367,9 @@ impl Experiment {
                     Init::Noise => "noise".into(),
                     Init::Image(p) => path(p),
                 },
-                size: self.size as i64,
+                size: IntOrList::from_vec(self.sizes.iter().map(|&s| s as i64).collect()),
                 style_scale: self.style_scale,
+                preserve_colors: self.preserve_colors,
             },
             model: raw::RawModel {
                 weights: Some(path(&self.weights)),
@@ -347,7 +386,11 @@ impl Experiment {
             },
             optim: RawOptim {
                 optimizer: self.optimizer,
-                iterations: self.iterations as i64,
+                iterations: match self.iterations.as_slice() {
+                    // The same count at every scale reads back as one number.
+                    [first, rest @ ..] if rest.iter().all(|n| n == first) => IntOrList::One(*first as i64),
+                    all => IntOrList::Many(all.iter().map(|&n| n as i64).collect()),
+                },
                 learning_rate: self.learning_rate,
                 history: self.history as i64,
                 seed: self.seed as i64,

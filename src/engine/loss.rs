@@ -151,43 +151,51 @@ impl StyleObjective {
         style_layers: &[(Layer, f64)],
         weights: LossWeights,
     ) -> Result<Self, TchError> {
-        let _guard = tch::no_grad_guard();
         let layers = crate::layer::in_forward_order(content_layers.iter().chain(style_layers).map(|(l, _)| *l));
-        let content_layer_list: Vec<Layer> = content_layers.iter().map(|(l, _)| *l).collect();
-        let content_targets = if content_layer_list.is_empty() {
-            Vec::new()
-        } else {
-            let feats = net.forward(content, &content_layer_list)?;
-            content_layers
-                .iter()
-                .map(|(l, w)| (*l, *w, feats[l].detach().copy()))
-                .collect()
-        };
-        let style_layer_list: Vec<Layer> = style_layers.iter().map(|(l, _)| *l).collect();
-        let blend_sum: f64 = styles.iter().map(|(_, b)| b).sum();
-        let mut style_targets: Vec<(Layer, f64, Tensor)> = Vec::new();
-        if !style_layer_list.is_empty() {
-            for (img, blend) in styles {
-                let feats = net.forward(img, &style_layer_list)?;
-                for (i, (l, w)) in style_layers.iter().enumerate() {
-                    let g = gram(&feats[l])? * (blend / blend_sum);
-                    match style_targets.get_mut(i) {
-                        Some((_, _, acc)) => *acc = &*acc + g,
-                        None => style_targets.push((*l, *w, g)),
-                    }
-                }
-            }
-        }
-        Ok(StyleObjective {
+        let mut objective = StyleObjective {
             net,
             layers,
-            content_targets,
-            style_targets,
+            content_targets: content_layers.iter().map(|(l, w)| (*l, *w, Tensor::new())).collect(),
+            style_targets: style_layers.iter().map(|(l, w)| (*l, *w, Tensor::new())).collect(),
             weights,
             scales: [1.0; 3],
             evals: 0,
             scaler: None,
-        })
+        };
+        objective.retarget(content, styles)?;
+        Ok(objective)
+    }
+
+    /// Recomputes the targets from new content and style images (the next
+    /// scale of a multi-scale run); layers and weights stay.
+    pub fn retarget(&mut self, content: &Tensor, styles: &[(Tensor, f64)]) -> Result<(), TchError> {
+        let _guard = tch::no_grad_guard();
+        let content_layers: Vec<Layer> = self.content_targets.iter().map(|t| t.0).collect();
+        if !content_layers.is_empty() {
+            let feats = self.net.forward(content, &content_layers)?;
+            for (l, _, target) in &mut self.content_targets {
+                *target = feats[l].detach().copy();
+            }
+        }
+        let style_layers: Vec<Layer> = self.style_targets.iter().map(|t| t.0).collect();
+        if !style_layers.is_empty() {
+            let blend_sum: f64 = styles.iter().map(|(_, b)| b).sum();
+            let mut sums: Vec<Option<Tensor>> = style_layers.iter().map(|_| None).collect();
+            for (img, blend) in styles {
+                let feats = self.net.forward(img, &style_layers)?;
+                for (sum, l) in sums.iter_mut().zip(&style_layers) {
+                    let g = gram(&feats[l])? * (blend / blend_sum);
+                    *sum = Some(match sum.take() {
+                        Some(acc) => acc + g,
+                        None => g,
+                    });
+                }
+            }
+            for ((_, _, target), sum) in self.style_targets.iter_mut().zip(sums) {
+                *target = sum.unwrap_or_else(Tensor::new);
+            }
+        }
+        Ok(())
     }
 
     /// Column names of the per-layer values, in [`Breakdown::layers`] order.

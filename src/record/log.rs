@@ -25,6 +25,15 @@ pub enum LogEvent {
     Steered { iter: u64, term: Term, from: f64, to: f64 },
     /// `step 12: paused` / `step 12: resumed`
     Paused { iter: u64, paused: bool },
+    /// `step 100: scale 2/3 at 512×341`: a multi-scale run moved to its
+    /// next size after step `iter`.
+    Scale {
+        iter: u64,
+        index: usize,
+        count: usize,
+        width: u32,
+        height: u32,
+    },
     /// `completed after 150 steps` / `failed after 3 steps: <why>`
     Ended {
         /// How the run ended.
@@ -53,6 +62,13 @@ impl LogEvent {
             LogEvent::Paused { iter, paused } => {
                 format!("step {iter}: {}", if *paused { "paused" } else { "resumed" })
             }
+            LogEvent::Scale {
+                iter,
+                index,
+                count,
+                width,
+                height,
+            } => format!("step {iter}: scale {index}/{count} at {width}×{height}"),
             LogEvent::Ended { status, steps, error } => match error {
                 // One event, one line: a message's own line breaks would split it.
                 Some(e) => format!("{status} after {steps} steps: {}", e.replace(['\r', '\n'], " ")),
@@ -85,6 +101,7 @@ impl LogEvent {
             return match what.trim() {
                 "paused" => Some(LogEvent::Paused { iter, paused: true }),
                 "resumed" => Some(LogEvent::Paused { iter, paused: false }),
+                w if w.starts_with("scale ") => parse_scale(iter, w),
                 _ => {
                     let words: Vec<&str> = what.split_whitespace().collect();
                     let [name, from, "->", to, ..] = words.as_slice() else {
@@ -113,6 +130,20 @@ impl LogEvent {
             error,
         })
     }
+}
+
+/// `scale 2/3 at 512×341`.
+fn parse_scale(iter: u64, what: &str) -> Option<LogEvent> {
+    let (which, size) = what.strip_prefix("scale ")?.split_once(" at ")?;
+    let (index, count) = which.split_once('/')?;
+    let (width, height) = size.split_once('×')?;
+    Some(LogEvent::Scale {
+        iter,
+        index: index.parse().ok()?,
+        count: count.parse().ok()?,
+        width: width.parse().ok()?,
+        height: height.parse().ok()?,
+    })
 }
 
 /// `cpu (2 threads) (64×43, lbfgs (history 100, lr 1))`: the device may
@@ -157,6 +188,13 @@ mod tests {
             },
             LogEvent::Paused { iter: 3, paused: true },
             LogEvent::Paused { iter: 3, paused: false },
+            LogEvent::Scale {
+                iter: 100,
+                index: 2,
+                count: 3,
+                width: 512,
+                height: 341,
+            },
             LogEvent::Ended {
                 status: Status::Completed,
                 steps: 150,

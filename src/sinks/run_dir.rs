@@ -179,6 +179,21 @@ impl Sink for RunDirSink {
                     paused: *paused,
                 })?;
             }
+            RunEvent::Scale {
+                iter,
+                index,
+                count,
+                width,
+                height,
+            } => {
+                self.log_event(&LogEvent::Scale {
+                    iter: *iter,
+                    index: *index,
+                    count: *count,
+                    width: *width,
+                    height: *height,
+                })?;
+            }
             RunEvent::Finished { summary, image } => {
                 // Image first: a summary that says "completed" has its final.png.
                 let mut result = Ok(());

@@ -33,11 +33,21 @@ pub enum LiveUpdate {
         to: f64,
     },
     Paused(bool),
-    /// The process running it: whether it is alive, and its resident
-    /// memory in whole MiB. Sent when either changes.
+    /// A multi-scale run moved to scale `index` of `count` after step `iter`.
+    Scale {
+        iter: u64,
+        index: usize,
+        count: usize,
+        width: u32,
+        height: u32,
+    },
+    /// The process running it: whether it is alive, its resident memory
+    /// and its GPU memory (NVML; None on CPU runs), in whole MiB. Sent when
+    /// any of them changes.
     Process {
         alive: bool,
         rss_mib: Option<f64>,
+        gpu_mib: Option<f64>,
     },
 }
 
@@ -71,8 +81,8 @@ struct Seen {
     summary_modified: Option<SystemTime>,
     /// The run's process while its summary says running.
     pid: Option<u32>,
-    /// (alive, RSS in whole MiB) as last sent.
-    process: Option<(bool, Option<u64>)>,
+    /// (alive, RSS, GPU memory, in whole MiB) as last sent.
+    process: Option<(bool, Option<u64>, Option<u64>)>,
     /// The final step count once the summary says the run ended.
     ended_at: Option<u64>,
     snapshots: usize,
@@ -111,6 +121,19 @@ impl Seen {
                     out.push(LiveUpdate::Steered { iter, term, from, to })
                 }
                 Some(LogEvent::Paused { paused, .. }) => out.push(LiveUpdate::Paused(paused)),
+                Some(LogEvent::Scale {
+                    iter,
+                    index,
+                    count,
+                    width,
+                    height,
+                }) => out.push(LiveUpdate::Scale {
+                    iter,
+                    index,
+                    count,
+                    width,
+                    height,
+                }),
                 _ => {}
             }
         }
@@ -136,12 +159,15 @@ impl Seen {
         let Some(pid) = self.pid else { return };
         let alive = crate::procfs::is_stylelab(pid);
         let rss = alive.then(|| crate::procfs::rss_mib(Some(pid))).flatten();
-        let now = (alive, rss.map(|m| m.round() as u64));
+        let gpu = alive.then(|| crate::gpu::process_mib(pid)).flatten();
+        let whole = |m: Option<f64>| m.map(|m| m.round() as u64);
+        let now = (alive, whole(rss), whole(gpu));
         if self.process != Some(now) {
             self.process = Some(now);
             out.push(LiveUpdate::Process {
                 alive,
                 rss_mib: now.1.map(|m| m as f64),
+                gpu_mib: now.2.map(|m| m as f64),
             });
         }
     }
@@ -198,7 +224,7 @@ pub fn follow(dir: &Path, stop: &AtomicBool, poll: Duration, send: &dyn Fn(LiveU
             }
             return;
         }
-        if matches!(seen.process, Some((false, _))) {
+        if matches!(seen.process, Some((false, ..))) {
             // Said running, but its process is gone: nothing more will come.
             return;
         }

@@ -120,6 +120,8 @@ mod tests {
             content_weight: 1.0,
             style_weight: 1.0,
             tv_weight: 1.0,
+            width: 0,
+            height: 0,
         }
     }
 

@@ -102,11 +102,20 @@ pub struct Live {
     /// Index into `snapshots` being looked at; None = follow the newest.
     pub browsing: Option<usize>,
     pub marks: Vec<SteerMark>,
+    /// Scale changes of a multi-scale run: (step, scale index of count,
+    /// width, height), and the scale in force now (1-based, of how many).
+    pub scale_marks: Vec<(u64, u32, u32)>,
+    pub scale: Option<(usize, usize)>,
+    /// Steps where the chart draws a vertical marker: weight changes and
+    /// scale changes, kept as they arrive.
+    pub chart_marks: Vec<u64>,
     pub paused: bool,
     /// Whether the run's process is alive, and its resident memory (MiB),
     /// as the follower last saw them; None before it looked.
     pub alive: Option<bool>,
     pub rss_mib: Option<f64>,
+    /// Its GPU memory (CUDA runs), MiB.
+    pub gpu_mib: Option<f64>,
     /// Launched from this dashboard (it may be asked to stop on quit).
     pub launched_here: bool,
 }
@@ -127,9 +136,13 @@ impl Live {
             image: None,
             browsing: None,
             marks: Vec::new(),
+            scale_marks: Vec::new(),
+            scale: None,
+            chart_marks: Vec::new(),
             paused: false,
             alive: None,
             rss_mib: None,
+            gpu_mib: None,
             launched_here,
         }
     }
@@ -198,11 +211,30 @@ impl Live {
                     self.image = Some((iter, image));
                 }
             }
-            LiveUpdate::Steered { iter, term, from, to } => self.marks.push(SteerMark { iter, term, from, to }),
+            LiveUpdate::Steered { iter, term, from, to } => {
+                self.marks.push(SteerMark { iter, term, from, to });
+                self.chart_marks.push(iter);
+            }
+            LiveUpdate::Scale {
+                iter,
+                index,
+                count,
+                width,
+                height,
+            } => {
+                self.scale_marks.push((iter, width, height));
+                self.scale = Some((index, count));
+                self.chart_marks.push(iter);
+            }
             LiveUpdate::Paused(p) => self.paused = p,
-            LiveUpdate::Process { alive, rss_mib } => {
+            LiveUpdate::Process {
+                alive,
+                rss_mib,
+                gpu_mib,
+            } => {
                 self.alive = Some(alive);
                 self.rss_mib = rss_mib;
+                self.gpu_mib = gpu_mib;
             }
         }
     }

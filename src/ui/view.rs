@@ -280,7 +280,6 @@ fn live_view(app: &App, live: &Live, theme: &Theme, frame: &mut Frame, area: Rec
     let [chart_area, progress_area] = Layout::vertical([Constraint::Min(6), Constraint::Length(7)]).areas(left);
     let [image_area, params_area] = Layout::vertical([Constraint::Min(4), Constraint::Length(8)]).areas(right);
 
-    let marks: Vec<u64> = live.marks.iter().map(|m| m.iter).collect();
     let title = format!(
         " {} — log10 losses{}{} ",
         live.name(),
@@ -291,7 +290,7 @@ fn live_view(app: &App, live: &Live, theme: &Theme, frame: &mut Frame, area: Rec
         LossChart {
             title: &title,
             series: &live.series,
-            marks: &marks,
+            marks: &live.chart_marks,
             color: app.color,
             log: true,
         },
@@ -364,11 +363,39 @@ fn progress(live: &Live, theme: &Theme, frame: &mut Frame, area: Rect) {
                 .map(|s| format!("peak {:.0} MiB", s.peak_rss_mib))
         })
         .unwrap_or_else(|| "-".into());
+    // GPU memory: the live figure while running, the recorded peak after.
+    let gpu = live
+        .gpu_mib
+        .map(|m| format!("  GPU {m:.0} MiB"))
+        .or_else(|| {
+            let peak = live.summary.as_ref()?.peak_gpu_mib?;
+            Some(format!("  GPU peak {peak:.0} MiB"))
+        })
+        .unwrap_or_default();
     let last = live.last.as_ref();
     let value = |label: &str, v: Option<f64>| format!("{label} {:<10}", v.map(short).unwrap_or_else(|| "-".into()));
+    // The scale a multi-scale run is at: from its last row's size.
+    let scale = match (live.scale, last) {
+        (Some((i, n)), Some(r)) => format!("   scale {i}/{n} {}×{}", r.width, r.height),
+        (None, Some(r)) if live.summary.as_ref().is_some_and(|s| s.scales.len() > 1) => {
+            format!(
+                "   scale 1/{} {}×{}",
+                live.summary.as_ref().map_or(1, |s| s.scales.len()),
+                r.width,
+                r.height
+            )
+        }
+        _ => String::new(),
+    };
     let lines = vec![
-        Line::from(format!("{rate:.2} steps/s   ETA {eta}   elapsed {}", duration(elapsed))),
-        Line::from(format!("evals {}  {device}  {mem}", last.map(|r| r.evals).unwrap_or(0))),
+        Line::from(format!(
+            "{rate:.2} steps/s   ETA {eta}   elapsed {}{scale}",
+            duration(elapsed)
+        )),
+        Line::from(format!(
+            "evals {}  {device}  {mem}{gpu}",
+            last.map(|r| r.evals).unwrap_or(0)
+        )),
         Line::from(value("total  ", last.map(|r| r.total)) + &value("content", last.map(|r| r.content))),
         Line::from(value("style  ", last.map(|r| r.style)) + &value("tv     ", last.map(|r| r.tv))),
     ];

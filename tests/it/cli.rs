@@ -33,7 +33,7 @@ fn a_run_writes_every_file_of_the_schema_and_the_loss_falls() {
     let header = text.lines().next().unwrap();
     assert_eq!(
         header,
-        "iter,evals,elapsed_s,total,content,style,tv,content:relu4_2,style:relu1_1,style:relu2_1,style:relu3_1,style:relu4_1,style:relu5_1,content_weight,style_weight,tv_weight"
+        "iter,evals,elapsed_s,total,content,style,tv,content:relu4_2,style:relu1_1,style:relu2_1,style:relu3_1,style:relu4_1,style:relu5_1,content_weight,style_weight,tv_weight,width,height"
     );
     let (_, rows, note) = record::read_metrics(&dir).unwrap();
     assert_eq!(note, None);

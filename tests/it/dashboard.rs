@@ -49,6 +49,7 @@ fn summary(status: Status, steps: u64) -> Summary {
         precision: "fp32".into(),
         memory_format: "channels_last (as set)".into(),
         host_reads_per_step: Some(1.2),
+        scales: Vec::new(),
     }
 }
 
@@ -74,6 +75,8 @@ fn row(iter: u64, style_weight: f64) -> StepMetrics {
         content_weight: 5.0,
         style_weight,
         tv_weight: 1e-3,
+        width: 64,
+        height: 43,
     }
 }
 

@@ -107,7 +107,7 @@ fn overrides_are_validated_and_named() {
         "{err}"
     );
     let exp = stylelab::config::load(&path, &[set("loss.style_weight=1e3"), set("optim.iterations=3")]).unwrap();
-    assert_eq!((exp.style_weight, exp.iterations), (1e3, 3));
+    assert_eq!((exp.style_weight, exp.iterations), (1e3, vec![3]));
     assert!(
         stylelab::config::Override::parse("nokey")
             .unwrap_err()

@@ -1,20 +1,24 @@
 //! stylelab's integration tests, in one test binary: each binary links
 //! libtorch, so one binary instead of five builds and links once.
 //!
+//! - `architecture`: the module graph has no cycles, the README names every module.
 //! - `cli`: the binary end to end on a seeded random VGG19 at 64 px.
 //! - `invalid_configs`: one bad experiment per file in tests/invalid_configs/.
 //! - `dashboard`: the views as insta snapshots of ratatui's TestBackend.
 //! - `engine`: the device-resident optimizers against the old CSVs, precision.
 //! - `tmux`: the real dashboard driven through tmux, as a person would.
 //! - `review`: the review commands on tests/fixtures/results, and sweeps.
+//! - `scales`: multi-scale runs, colour preservation, the memory estimate and guard.
 
 // Tests may unwrap: a panic here is a failed test with its message.
 #![allow(clippy::unwrap_used)]
 
+mod architecture;
 mod cli;
 mod common;
 mod dashboard;
 mod engine;
 mod invalid_configs;
 mod review;
+mod scales;
 mod tmux;

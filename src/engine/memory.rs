@@ -1,0 +1,190 @@
+//! How much memory a run will need, before it starts: per scale, the
+//! network's activations kept for the backward pass, the transient
+//! gradients, the targets, the image with its gradient and the optimizer's
+//! state, and the process's fixed footprint. `stylelab check` prints it;
+//! `run` refuses to start when it does not fit in what the device has free
+//! (`--force` runs anyway). The model's terms are sums of tensor sizes; its
+//! few constants were fitted to peak RSS measured on CPU (README, "Memory").
+
+use crate::config::{Experiment, OptimizerKind, Precision};
+use crate::layer::{Layer, LayerKind};
+use serde::Serialize;
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// Resident memory of a stylelab process that has loaded libtorch and a
+/// tiny network, on CPU, MiB (measured: a 16 px run's peak RSS).
+pub const CPU_FIXED_MIB: f64 = 460.0;
+/// Device memory CUDA takes before any tensor: the context and the cuDNN
+/// and cuBLAS handles and workspaces, MiB. Not measured here (no GPU was
+/// available); taken from NVIDIA's and PyTorch's published figures.
+pub const CUDA_FIXED_MIB: f64 = 600.0;
+/// oneDNN and cuDNN keep reordered copies and workspaces beside the
+/// activations; fitted on CPU.
+const WORKSPACE_FACTOR: f64 = 1.25;
+
+/// The estimate for one scale.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ScaleEstimate {
+    pub width: u32,
+    pub height: u32,
+    /// Activations kept for the backward pass, and the gradients in flight.
+    pub activations_mib: f64,
+    /// Content features and Gram matrices the loss compares against.
+    pub targets_mib: f64,
+    /// The image, its gradient, the line search's trial, and the
+    /// optimizer's state (L-BFGS: 2 × history image-sized vectors).
+    pub optimizer_mib: f64,
+    /// Everything, with the fixed footprint and the weights.
+    pub estimated_peak_mib: f64,
+}
+
+/// The estimate for a run.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Estimate {
+    /// `cpu` or `cuda:N`: whose memory this is (resident set, or device).
+    pub device: String,
+    pub fixed_mib: f64,
+    pub weights_mib: f64,
+    pub scales: Vec<ScaleEstimate>,
+    /// The largest scale's peak: the run's.
+    pub estimated_peak_mib: f64,
+}
+
+/// Bytes per element the network's activations take.
+fn activation_bytes(precision: Precision) -> f64 {
+    match precision {
+        Precision::Fp32 => 4.0,
+        Precision::Bf16 | Precision::Fp16 => 2.0,
+    }
+}
+
+/// (height, width) of `layer`'s output for an input of `h × w`: each pool
+/// before it halves (rounding down).
+fn layer_hw(layer: Layer, h: u32, w: u32) -> (f64, f64) {
+    let pools = match layer.kind {
+        LayerKind::Pool => layer.block,
+        _ => layer.block - 1,
+    } as u32;
+    ((h >> pools) as f64, (w >> pools) as f64)
+}
+
+/// Bytes of a network pass to `deepest` that autograd keeps for the
+/// backward: every ReLU output (in place over its conv's), every pooling
+/// output with its int64 argmax indices; plus the two largest maps that
+/// hold gradients while the backward runs, and fp32 copies of the selected
+/// features when the network runs in reduced precision.
+fn pass_bytes(exp: &Experiment, h: u32, w: u32) -> f64 {
+    let layers = exp.layers();
+    let Some(&deepest) = layers.last() else {
+        return 0.0;
+    };
+    let elem = activation_bytes(exp.precision);
+    let mut kept = 3.0 * h as f64 * w as f64 * 4.0 * 3.0; // input, preprocessed, converted
+    let mut largest = [0.0f64; 2];
+    for layer in Layer::all().into_iter().take_while(|l| *l <= deepest) {
+        let (lh, lw) = layer_hw(layer, h, w);
+        let map = layer.channels() as f64 * lh * lw;
+        match layer.kind {
+            LayerKind::Conv => {}
+            LayerKind::Relu => kept += map * elem,
+            LayerKind::Pool => kept += map * (elem + 8.0),
+        }
+        if map * elem > largest[0] {
+            largest = [map * elem, largest[0]];
+        } else if map * elem > largest[1] {
+            largest[1] = map * elem;
+        }
+    }
+    let selected_f32: f64 = if exp.precision == Precision::Fp32 {
+        0.0
+    } else {
+        layers
+            .iter()
+            .map(|&l| {
+                let (lh, lw) = layer_hw(l, h, w);
+                l.channels() as f64 * lh * lw * 4.0
+            })
+            .sum()
+    };
+    (kept + largest[0] + largest[1]) * WORKSPACE_FACTOR + selected_f32
+}
+
+/// Estimates the peak memory of a run whose content image is `cw × ch`.
+pub fn estimate(exp: &Experiment, cw: u32, ch: u32, device: tch::Device) -> Estimate {
+    let fixed_mib = if device.is_cuda() {
+        CUDA_FIXED_MIB
+    } else {
+        CPU_FIXED_MIB
+    };
+    let deepest = exp.layers().last().copied();
+    // Weights up to the deepest layer, fp32 as loaded, plus their copy in
+    // the compute precision (and a transient second net while `auto`
+    // measures the memory format).
+    let params: f64 = Layer::convs()
+        .into_iter()
+        .filter(|c| deepest.is_some_and(|d| *c <= d.conv_at_or_before()))
+        .map(|c| {
+            let (o, i) = c.conv_channels();
+            (o * i * 9 + o) as f64
+        })
+        .sum();
+    let weights_mib = params * (4.0 + 2.0 * activation_bytes(exp.precision)) / MIB;
+    let scales: Vec<ScaleEstimate> = super::inputs::plan(exp, cw, ch)
+        .iter()
+        .map(|p| scale(exp, p, fixed_mib + weights_mib))
+        .collect();
+    let estimated_peak_mib = scales.iter().map(|s| s.estimated_peak_mib).fold(fixed_mib, f64::max);
+    Estimate {
+        device: if device.is_cuda() { "cuda".into() } else { "cpu".into() },
+        fixed_mib,
+        weights_mib,
+        scales,
+        estimated_peak_mib,
+    }
+}
+
+fn scale(exp: &Experiment, p: &super::inputs::ScalePlan, base_mib: f64) -> ScaleEstimate {
+    let (w, h, style_side) = (p.width, p.height, p.style_side);
+    let n = 3.0 * w as f64 * h as f64;
+    let image = n * 4.0;
+    let activations = pass_bytes(exp, h, w);
+    // Targets: content features (fp32) and Gram matrices; while they are
+    // computed, a no-grad pass over the largest style image runs.
+    let content_targets: f64 = exp
+        .content_layers
+        .iter()
+        .map(|(l, _)| {
+            let (lh, lw) = layer_hw(*l, h, w);
+            l.channels() as f64 * lh * lw * 4.0
+        })
+        .sum();
+    let grams: f64 = exp
+        .style_layers
+        .iter()
+        .map(|(l, _)| (l.channels() * l.channels()) as f64 * 4.0 * 3.0)
+        .sum();
+    let targets = content_targets + grams;
+    let state_vectors = match exp.optimizer {
+        // s and y per pair; d, the gradient before, q/r and a scratch vector.
+        // (A scale keeps no more pairs than it takes steps.)
+        OptimizerKind::Lbfgs => 2.0 * exp.history.min(p.iterations as usize) as f64 + 4.0,
+        // Moments m and v, the update.
+        OptimizerKind::Adam => 3.0,
+    };
+    // x, its gradient and the trial point of the line search.
+    let optimizer = image * (3.0 + state_vectors);
+    // A pass without gradients (the style targets) holds two maps at a
+    // time, the largest being conv1's 64 channels at the style's size.
+    let side = style_side as f64;
+    let style_pass = 2.0 * 64.0 * side * side * activation_bytes(exp.precision);
+    let working = activations.max(style_pass);
+    ScaleEstimate {
+        width: w,
+        height: h,
+        activations_mib: activations / MIB,
+        targets_mib: targets / MIB,
+        optimizer_mib: optimizer / MIB,
+        estimated_peak_mib: base_mib + (working + targets + optimizer) / MIB,
+    }
+}

@@ -1,0 +1,381 @@
+//! A run in progress, step by step: the loop's parts that `optimise`
+//! calls in order — obey the controls, refresh the evaluation, take a step,
+//! record it, snapshot, move to the next scale.
+
+use super::inputs::{self, Inputs, ScaleInputs};
+use super::loss::{Breakdown, StyleObjective};
+use super::optim::{self, Adam, Lbfgs, Objective, Optimizer, Point, StepOutcome, observe};
+use super::{EngineError, Prepared, emit, imaging, is_rescale_step, reads};
+use crate::config::{Experiment, Normalize, OptimizerKind};
+use crate::events::{Control, Controls, RunEvent, Term};
+use crate::gpu;
+use crate::record::{Losses, StepMetrics, Summary};
+use crate::sinks::Sink;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tch::Tensor;
+
+/// Whether the loop goes on after the controls were obeyed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Flow {
+    Go,
+    Stop,
+}
+
+/// A run in progress: the objective, the image, the optimizer and the
+/// evaluation at the current image, and where its events go.
+pub(super) struct Runner<'a> {
+    exp: &'a Experiment,
+    sink: &'a mut dyn Sink,
+    objective: StyleObjective,
+    /// The images of every scale, and the current scale's tensors.
+    inputs: Inputs,
+    scale: ScaleInputs,
+    /// Index of the current scale, and the step it began at.
+    scale_index: usize,
+    scale_start: u64,
+    pub(super) x: Tensor,
+    optimizer: Optimizer,
+    /// The evaluation at `x`, read back.
+    current: Point,
+    /// Its loss parts.
+    info: Breakdown,
+    clock: ActiveClock,
+    step: u64,
+    /// The objective changed (steering): the current evaluation is stale.
+    dirty: bool,
+    /// Device reads when the first step began.
+    reads_at_start: u64,
+    /// The process's GPU memory (NVML), sampled now and then.
+    gpu: gpu::Sampler,
+}
+
+impl<'a> Runner<'a> {
+    /// Evaluates the starting image (after estimating the term scales with
+    /// `normalize = "running"`).
+    pub(super) fn start(exp: &'a Experiment, prepared: Prepared, sink: &'a mut dyn Sink) -> Result<Self, EngineError> {
+        let Prepared {
+            mut objective,
+            inputs,
+            first,
+            x,
+            ..
+        } = prepared;
+        let optimizer = new_optimizer(exp, &x);
+        let clock = ActiveClock::start();
+        let current = first_evaluation(exp, &mut objective, &x)?;
+        let info = objective.breakdown(&current.values);
+        let gpu = gpu::Sampler::new(x.device().is_cuda());
+        Ok(Runner {
+            exp,
+            sink,
+            objective,
+            inputs,
+            scale: first,
+            scale_index: 0,
+            scale_start: 0,
+            x,
+            optimizer,
+            current,
+            info,
+            clock,
+            step: 0,
+            dirty: false,
+            reads_at_start: reads::count(),
+            gpu,
+        })
+    }
+
+    /// The current image as the run shows it.
+    pub(super) fn image(&self) -> Result<Arc<image::RgbImage>, EngineError> {
+        self.image_of(&self.x)
+    }
+
+    /// An image tensor of the current scale as the run shows it (with
+    /// `luminance`, its luma under the content's chroma).
+    pub(super) fn image_of(&self, x: &Tensor) -> Result<Arc<image::RgbImage>, EngineError> {
+        Ok(Arc::new(imaging::from_tensor(&self.inputs.display(x, &self.scale)?)))
+    }
+
+    /// Whether the current scale has taken all its steps.
+    pub(super) fn scale_done(&self) -> bool {
+        self.step >= self.scale_start + self.inputs.plan[self.scale_index].iterations
+    }
+
+    /// Moves to the next scale: the image enlarged, the targets recomputed
+    /// from the images at the new size, the optimizer started afresh.
+    /// False when this was the last scale.
+    pub(super) fn next_scale(&mut self, summary: &mut Summary) -> Result<bool, EngineError> {
+        let k = self.scale_index + 1;
+        let Some(plan) = self.inputs.plan.get(k).cloned() else {
+            return Ok(false);
+        };
+        self.scale = self.inputs.at(k)?;
+        self.objective.retarget(&self.scale.content, &self.scale.styles)?;
+        self.x = inputs::upsample(&self.x, plan.width, plan.height)?;
+        self.optimizer = new_optimizer(self.exp, &self.x);
+        if self.exp.normalize == Normalize::Running {
+            self.objective.scales = [1.0; 3];
+        }
+        self.current = first_evaluation(self.exp, &mut self.objective, &self.x)?;
+        self.info = self.objective.breakdown(&self.current.values);
+        self.scale_index = k;
+        self.scale_start = self.step;
+        // A scale cut short (no descent left) moves the ones after it.
+        if let Some(s) = summary.scales.get_mut(k) {
+            s.from_step = self.step;
+        }
+        let event = RunEvent::Scale {
+            iter: self.step,
+            index: k + 1,
+            count: self.inputs.plan.len(),
+            width: plan.width,
+            height: plan.height,
+        };
+        emit(self.sink, event)?;
+        Ok(true)
+    }
+
+    /// Writes the current evaluation as a metrics row and into the
+    /// summary; a loss that is not finite ends the run.
+    pub(super) fn record(&mut self, summary: &mut Summary) -> Result<(), EngineError> {
+        let info = &self.info;
+        let row = StepMetrics {
+            iter: self.step,
+            evals: self.objective.evals,
+            elapsed_s: self.clock.elapsed().as_secs_f64(),
+            total: info.total,
+            content: info.content,
+            style: info.style,
+            tv: info.tv,
+            layers: info.layers.clone(),
+            content_weight: self.objective.weights.content,
+            style_weight: self.objective.weights.style,
+            tv_weight: self.objective.weights.tv,
+            width: self.inputs.plan[self.scale_index].width,
+            height: self.inputs.plan[self.scale_index].height,
+        };
+        summary.steps = self.step;
+        summary.evals = row.evals;
+        summary.wall_s = row.elapsed_s;
+        summary.seconds_per_step = if self.step > 0 {
+            row.elapsed_s / self.step as f64
+        } else {
+            0.0
+        };
+        summary.final_losses = Some(Losses {
+            total: info.total,
+            content: info.content,
+            style: info.style,
+            tv: info.tv,
+        });
+        if self.step == 0 {
+            // The loop's reads start here: not the first evaluation and image.
+            self.reads_at_start = reads::count();
+        } else {
+            let reads = reads::count() - self.reads_at_start;
+            summary.host_reads_per_step = Some(reads as f64 / self.step as f64);
+        }
+        summary.peak_gpu_mib = self.gpu.sample().or(summary.peak_gpu_mib);
+        emit(self.sink, RunEvent::Step(row))?;
+        let info = &self.info;
+        match info.non_finite_term() {
+            None => Ok(()),
+            Some(term) => {
+                let value = [info.content, info.style, info.tv, info.total]
+                    .into_iter()
+                    .find(|v| !v.is_finite())
+                    .unwrap_or(f64::NAN);
+                Err(EngineError::Setup(format!(
+                    "the {term} loss became {value} at step {}; try smaller loss weights, a smaller learning rate, or another init",
+                    self.step
+                )))
+            }
+        }
+    }
+
+    /// Carries out the commands that came in since the last step, oldest
+    /// first. A pause waits here; steering applies from the next step.
+    pub(super) fn obey(&mut self, controls: &mut Controls) -> Result<Flow, EngineError> {
+        let mut pending: std::collections::VecDeque<Control> = controls.drain().into();
+        while let Some(control) = pending.pop_front() {
+            match control {
+                Control::Stop => return Ok(Flow::Stop),
+                Control::SnapshotNow => {
+                    let image = self.image()?;
+                    emit(self.sink, RunEvent::Snapshot { iter: self.step, image })?;
+                }
+                Control::Scale(term, factor) => self.steer(term, factor)?,
+                Control::Pause => {
+                    if self.pause(controls, &mut pending)? == Flow::Stop {
+                        return Ok(Flow::Stop);
+                    }
+                }
+                Control::Resume => {}
+            }
+        }
+        Ok(Flow::Go)
+    }
+
+    /// Multiplies a loss weight.
+    fn steer(&mut self, term: Term, factor: f64) -> Result<(), EngineError> {
+        let w = &mut self.objective.weights;
+        let slot = match term {
+            Term::Content => &mut w.content,
+            Term::Style => &mut w.style,
+            Term::Tv => &mut w.tv,
+        };
+        let from = *slot;
+        *slot *= factor;
+        self.dirty = true;
+        let event = RunEvent::Steered {
+            iter: self.step,
+            term,
+            from,
+            to: *slot,
+        };
+        emit(self.sink, event)
+    }
+
+    /// Waits for resume or stop; other commands that come meanwhile are
+    /// queued to apply on resume. The clock does not run while paused.
+    fn pause(
+        &mut self,
+        controls: &mut Controls,
+        pending: &mut std::collections::VecDeque<Control>,
+    ) -> Result<Flow, EngineError> {
+        let iter = self.step;
+        emit(self.sink, RunEvent::Paused { iter, paused: true })?;
+        self.clock.pause();
+        let flow = 'wait: loop {
+            for c in controls.wait(Duration::from_millis(100)) {
+                match c {
+                    Control::Resume => break 'wait Flow::Go,
+                    Control::Stop => break 'wait Flow::Stop,
+                    Control::Pause => {}
+                    other => pending.push_back(other),
+                }
+            }
+        };
+        self.clock.resume();
+        emit(self.sink, RunEvent::Paused { iter, paused: false })?;
+        Ok(flow)
+    }
+
+    /// Brings the evaluation up to date with the objective: rescales on
+    /// schedule with `normalize = "running"`, and re-evaluates (restarting
+    /// the optimizer's history) when the function changed.
+    pub(super) fn refresh(&mut self) -> Result<(), EngineError> {
+        let in_scale = self.step - self.scale_start;
+        if self.exp.normalize == Normalize::Running && in_scale > 0 && is_rescale_step(in_scale) {
+            rescale(&mut self.objective, &self.info);
+            self.dirty = true;
+        }
+        if std::mem::take(&mut self.dirty) {
+            // Its value, gradient and curvature history here are stale.
+            self.optimizer.reset();
+            self.current = evaluate(&mut self.objective, &self.x)?;
+            self.info = self.objective.breakdown(&self.current.values);
+        }
+        Ok(())
+    }
+
+    /// One optimizer step; true when no descent direction is left.
+    pub(super) fn advance(&mut self) -> Result<bool, EngineError> {
+        let current = self.current.shallow_clone();
+        let outcome = self.optimizer.step(&mut self.objective, &mut self.x, current)?;
+        self.step += 1;
+        let (point, converged) = match outcome {
+            StepOutcome::Moved(p) => (p, false),
+            StepOutcome::Converged(p) => (p, true),
+        };
+        self.info = self.objective.breakdown(&point.values);
+        self.current = point;
+        Ok(converged)
+    }
+
+    /// A snapshot every `snapshot_every` steps; returns it when taken.
+    pub(super) fn periodic_snapshot(&mut self) -> Result<Option<Arc<image::RgbImage>>, EngineError> {
+        let every = self.exp.snapshot_every;
+        if every == 0 || !self.step.is_multiple_of(every) {
+            return Ok(None);
+        }
+        let image = self.image()?;
+        let event = RunEvent::Snapshot {
+            iter: self.step,
+            image: image.clone(),
+        };
+        emit(self.sink, event)?;
+        Ok(Some(image))
+    }
+}
+
+/// A fresh optimizer for a run (or for the next scale of one).
+fn new_optimizer(exp: &Experiment, x: &Tensor) -> Optimizer {
+    match exp.optimizer {
+        OptimizerKind::Lbfgs => Optimizer::Lbfgs(Lbfgs::with_form(
+            exp.learning_rate,
+            exp.history,
+            optim::Form::for_device(x.device()),
+        )),
+        OptimizerKind::Adam => Optimizer::Adam(Adam::new(exp.learning_rate)),
+    }
+}
+
+/// The evaluation a scale starts from, after estimating the term scales
+/// with `normalize = "running"`.
+fn first_evaluation(exp: &Experiment, objective: &mut StyleObjective, x: &Tensor) -> Result<Point, EngineError> {
+    let current = evaluate(objective, x)?;
+    if exp.normalize != Normalize::Running {
+        return Ok(current);
+    }
+    let info = objective.breakdown(&current.values);
+    rescale(objective, &info);
+    evaluate(objective, x)
+}
+
+/// Evaluates the objective at `x` and reads the result: one read.
+fn evaluate(objective: &mut StyleObjective, x: &Tensor) -> Result<Point, EngineError> {
+    let eval = objective.evaluate(x)?;
+    Ok(observe(objective, eval, &[])?.0)
+}
+
+/// `normalize = "running"`: divide each term by its current magnitude
+/// (detached). The caller re-evaluates under the new scales.
+fn rescale(objective: &mut StyleObjective, info: &Breakdown) {
+    for (scale, value) in objective.scales.iter_mut().zip([info.content, info.style, info.tv]) {
+        // A term that is 0 (content at init = content) keeps its scale.
+        if value.is_finite() && value > 0.0 {
+            *scale = value;
+        }
+    }
+}
+
+/// Wall time that does not count pauses.
+struct ActiveClock {
+    started: Instant,
+    paused_at: Option<Instant>,
+    paused_total: Duration,
+}
+
+impl ActiveClock {
+    fn start() -> Self {
+        ActiveClock {
+            started: Instant::now(),
+            paused_at: None,
+            paused_total: Duration::ZERO,
+        }
+    }
+    fn pause(&mut self) {
+        self.paused_at.get_or_insert_with(Instant::now);
+    }
+    fn resume(&mut self) {
+        if let Some(p) = self.paused_at.take() {
+            self.paused_total += p.elapsed();
+        }
+    }
+    fn elapsed(&self) -> Duration {
+        let paused = self.paused_total + self.paused_at.map(|p| p.elapsed()).unwrap_or_default();
+        self.started.elapsed().saturating_sub(paused)
+    }
+}
