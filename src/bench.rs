@@ -4,7 +4,8 @@
 //!
 //! - seconds per evaluation (one forward and backward pass of the whole
 //!   objective: VGG19 to relu5_1 with random weights, content relu4_2,
-//!   style relu1_1 … relu5_1, tv);
+//!   style relu1_1 … relu5_1, tv; the example cat in the style of the
+//!   example Starry Night, squared to the size);
 //! - seconds per L-BFGS step (history 100, strong-Wolfe line search, the
 //!   optimizer a run uses), evaluations per step, and reads from the
 //!   device per step, so the optimizer's own cost shows;
@@ -101,12 +102,37 @@ fn median_of(runs: Vec<Measurement>) -> Option<Measurement> {
         evals_per_step: median(|m| m.evals_per_step),
         host_reads_per_step: median(|m| m.host_reads_per_step),
         peak_mib: runs.iter().map(|m| m.peak_mib).fold(0.0, f64::max),
+        s_per_direction_full: first
+            .s_per_direction_full
+            .map(|_| median(|m| m.s_per_direction_full.unwrap_or(0.0))),
+        s_overhead: first.s_overhead.map(|_| median(|m| m.s_overhead.unwrap_or(0.0))),
         ..first
     })
 }
 
 fn default_python() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python")
+}
+
+/// The example images the bench optimises (the cat in the style of The
+/// Starry Night, squared to `size`), written once as raw float32 files
+/// both implementations read. From ./examples, or the source tree's.
+fn images(size: u32) -> Result<(PathBuf, PathBuf)> {
+    let examples = [PathBuf::from("examples"), PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples")]
+        .into_iter()
+        .find(|d| d.join("chelsea.png").exists())
+        .context("the bench's images (examples/chelsea.png, examples/starry_night.jpg) are not here: run it from the project folder")?;
+    let dir = std::env::temp_dir().join(format!("stylelab-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let (content, style) = (
+        dir.join(format!("content-{size}.f32")),
+        dir.join(format!("style-{size}.f32")),
+    );
+    if !content.exists() {
+        one::write_raw_image(&examples.join("chelsea.png"), size, &content)?;
+        one::write_raw_image(&examples.join("starry_night.jpg"), size, &style)?;
+    }
+    Ok((content, style))
 }
 
 /// The devices asked for, checked.
@@ -142,13 +168,18 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     }
     if !args.json {
         println!(
-            "VGG19 to relu5_1, random weights; content relu4_2, style relu1_1..relu5_1; L-BFGS history 100; \
-             {} evaluations and {} steps timed after {} warm-up each; median of {} alternating processes",
+            "VGG19 to relu5_1, random weights; chelsea.png in the style of starry_night.jpg, squared; content relu4_2, \
+             style relu1_1..relu5_1; L-BFGS history 100; {} evaluations and {} steps timed after {} warm-up each; \
+             median of {} alternating processes",
             args.evals, args.steps, args.warmup, args.repeats
         );
         println!(
             "{:<6} {:>5} {:<5} {:<9} {:>9} {:>9} {:>7} {:>8} {:>8} {:>9} {:>9}",
             "device", "size", "prec", "impl", "s/eval", "s/step", "evals/s", "reads/s", "peak MiB", "eval ×", "step ×"
+        );
+        println!(
+            "(per step: evaluations and device reads; × = stylelab ÷ pytorch; overhead: a step's time outside its \
+             evaluations, and a direction from a full history of 100 pairs)"
         );
     }
     for device in devices(&args.device)? {
@@ -157,8 +188,13 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
                 continue;
             }
             for &size in &args.sizes {
+                let (content, style) = images(size)?;
                 let common = [
-                    "--size".to_string(),
+                    "--content".to_string(),
+                    content.display().to_string(),
+                    "--style".into(),
+                    style.display().to_string(),
+                    "--size".into(),
                     size.to_string(),
                     "--device".into(),
                     device.clone(),
@@ -195,6 +231,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         }
     }
     let _ = std::fs::remove_file(&script);
+    let _ = std::fs::remove_dir_all(std::env::temp_dir().join(format!("stylelab-bench-{}", std::process::id())));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -221,7 +258,27 @@ fn print_rows(ours: &Measurement, reference: Option<&Measurement>, json: bool) -
             m.peak_mib
         )
     };
-    row(ours, "");
+    let overhead = ours
+        .s_overhead
+        .unwrap_or(ours.s_per_step - ours.evals_per_step * ours.s_per_eval);
+    let full = ours
+        .s_per_direction_full
+        .map(|d| {
+            format!(
+                ", full history {:.1} ms ({:.1} % of a one-evaluation step)",
+                d * 1e3,
+                100.0 * d / (d + ours.s_per_eval)
+            )
+        })
+        .unwrap_or_default();
+    row(
+        ours,
+        &format!(
+            "  overhead {:.1} ms ({:.1} %){full}",
+            overhead * 1e3,
+            100.0 * overhead / ours.s_per_step
+        ),
+    );
     if let Some(r) = reference {
         let ratios = format!(
             "{:>9.2} {:>9.2}",

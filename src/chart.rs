@@ -243,6 +243,124 @@ pub fn bounds(points: impl Iterator<Item = (f64, f64)>) -> Bounds {
     Bounds { xmax, ylo, yhi }
 }
 
+/// Indices of the points no other point beats on both coordinates (lower
+/// is better on each): the Pareto front, by increasing x.
+pub fn pareto_front(points: &[(f64, f64)]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..points.len())
+        .filter(|&i| points[i].0.is_finite() && points[i].1.is_finite())
+        .collect();
+    order.sort_by(|&a, &b| {
+        points[a]
+            .0
+            .total_cmp(&points[b].0)
+            .then(points[a].1.total_cmp(&points[b].1))
+    });
+    let mut front = Vec::new();
+    let mut best_y = f64::INFINITY;
+    for i in order {
+        if points[i].1 < best_y {
+            best_y = points[i].1;
+            front.push(i);
+        }
+    }
+    front
+}
+
+/// Runs as points in a plane (content distance across, style distance up):
+/// each point numbered as its run is in the key, the Pareto front joined.
+pub struct Scatter<'a> {
+    pub title: &'a str,
+    pub x_label: &'a str,
+    pub y_label: &'a str,
+    pub points: &'a [(f64, f64)],
+    pub color: bool,
+}
+
+impl Widget for Scatter<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let b = bounds(
+            self.points
+                .iter()
+                .copied()
+                .filter(|p| p.0.is_finite() && p.1.is_finite()),
+        );
+        let xmin = self
+            .points
+            .iter()
+            .map(|p| p.0)
+            .filter(|x| x.is_finite())
+            .fold(f64::INFINITY, f64::min);
+        let (x0, x1) = if xmin.is_finite() && xmin < b.xmax {
+            let pad = (b.xmax - xmin) * 0.08;
+            (xmin - pad, b.xmax + pad)
+        } else {
+            (0.0, b.xmax.max(1.0))
+        };
+        let (y0, y1) = b.padded(false);
+        let front: Vec<(f64, f64)> = pareto_front(self.points).iter().map(|&i| self.points[i]).collect();
+        let style = |c: Color| {
+            if self.color {
+                Style::default().fg(c)
+            } else {
+                Style::default()
+            }
+        };
+        let datasets = vec![
+            Dataset::default()
+                .name("Pareto front")
+                .marker(Marker::Braille)
+                .graph_type(GraphType::Line)
+                .style(style(Color::Yellow))
+                .data(&front),
+            Dataset::default()
+                .marker(Marker::Block)
+                .graph_type(GraphType::Scatter)
+                .style(style(Color::Cyan))
+                .data(self.points),
+        ];
+        let label = |v: f64| Span::raw(format!("{v:.3}"));
+        let inner = Block::bordered().title(self.title);
+        let chart_area = inner.inner(area);
+        Chart::new(datasets)
+            .block(inner)
+            .legend_position(Some(LegendPosition::TopRight))
+            .x_axis(
+                Axis::default()
+                    .title(self.x_label)
+                    .bounds([x0, x1])
+                    .labels(vec![label(x0), label((x0 + x1) / 2.0), label(x1)])
+                    .style(style(Color::Gray)),
+            )
+            .y_axis(
+                Axis::default()
+                    .title(self.y_label)
+                    .bounds([y0, y1])
+                    .labels(vec![label(y0), label((y0 + y1) / 2.0), label(y1)])
+                    .style(style(Color::Gray)),
+            )
+            .render(area, buf);
+        // Number the points (1-based, as in the key), beside their marks.
+        let (w, h) = (
+            chart_area.width.saturating_sub(8) as f64,
+            chart_area.height.saturating_sub(2) as f64,
+        );
+        for (i, p) in self.points.iter().enumerate() {
+            if !(p.0.is_finite() && p.1.is_finite()) || x1 <= x0 || y1 <= y0 {
+                continue;
+            }
+            let cx = chart_area.x + 8 + ((p.0 - x0) / (x1 - x0) * w) as u16;
+            let cy = chart_area.y + ((y1 - p.1) / (y1 - y0) * h) as u16;
+            let text = format!("{}", i + 1);
+            for (k, ch) in text.chars().enumerate() {
+                let x = cx + 1 + k as u16;
+                if x < area.right().saturating_sub(1) && cy < area.bottom().saturating_sub(1) {
+                    buf[(x, cy)].set_char(ch);
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,6 +389,13 @@ mod tests {
         };
         assert!(spread(&s) < spread(&pts) / 2.0);
         assert_eq!(ema(&pts, 0.0), pts);
+    }
+
+    #[test]
+    fn the_pareto_front_keeps_the_points_nothing_beats() {
+        let pts = [(0.1, 0.9), (0.2, 0.5), (0.3, 0.6), (0.5, 0.1), (0.4, 0.4)];
+        assert_eq!(pareto_front(&pts), vec![0, 1, 4, 3]);
+        assert!(pareto_front(&[(f64::NAN, 1.0)]).is_empty());
     }
 
     #[test]

@@ -78,7 +78,8 @@ pub enum Command {
         /// Run folders, or unique prefixes of their names.
         #[arg(required = true, num_args = 2..)]
         runs: Vec<String>,
-        /// total, content, style, tv, or a column such as style:relu1_1.
+        /// total, content, style, tv, a column such as style:relu1_1, or a
+        /// score over the scored snapshots: score.content_dist, score.style_dist, …
         #[arg(long, default_value = "total")]
         metric: String,
         /// Exponential smoothing weight in [0, 1) (TensorBoard-style).
@@ -90,6 +91,33 @@ pub enum Command {
         /// Also write the figure (.png or .svg).
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// Also write the trade-off picture (content_dist against style_dist, .png or .svg).
+        #[arg(long, value_name = "FILE")]
+        scatter: Option<PathBuf>,
+        #[arg(long, default_value = "results")]
+        results: PathBuf,
+    },
+    /// Measure runs' final images with the yardstick: distance to the content and to the style,
+    /// colour distance, structural similarity. Written into their summaries.
+    Score {
+        /// Run folders, or unique prefixes of their names.
+        #[arg(required = true)]
+        runs: Vec<String>,
+        /// Scoring size, longest side in px (the same for runs to compare).
+        #[arg(long, default_value_t = crate::engine::score::DEFAULT_SIZE)]
+        size: u32,
+        /// One JSON object per run instead of the table.
+        #[arg(long)]
+        json: bool,
+        /// Also score every snapshot (into the run's scores.csv).
+        #[arg(long)]
+        steps: bool,
+        /// Score every run with this weights file instead of its own.
+        #[arg(long)]
+        weights: Option<PathBuf>,
+        /// auto, cpu, cuda or cuda:N.
+        #[arg(long, default_value = "auto")]
+        device: String,
         #[arg(long, default_value = "results")]
         results: PathBuf,
     },
@@ -299,8 +327,19 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             smooth,
             log,
             out,
+            scatter,
             results,
-        } => compare(&runs, &results, &metric, smooth, log, out.as_deref()),
+        } => compare(
+            &runs,
+            &results,
+            &crate::review::plot::CurveSpec {
+                metric: &metric,
+                smooth,
+                log,
+            },
+            out.as_deref(),
+            scatter.as_deref(),
+        ),
         Command::Show {
             run,
             step,
@@ -309,6 +348,15 @@ fn dispatch(command: Command) -> Result<ExitCode> {
         } => show(&run, &results, step, width),
         Command::Sweep(args) => sweep(&args),
         Command::Sheet { runs, out, results } => sheet(&runs, &results, &out),
+        Command::Score {
+            runs,
+            size,
+            json,
+            steps,
+            weights,
+            device,
+            results,
+        } => score(&runs, &results, size, json, steps, weights.as_deref(), &device),
         Command::Bench(args) => crate::bench::run(&args),
         Command::BenchOne(args) => crate::bench::run_one(&args),
     }
@@ -483,6 +531,53 @@ fn sheet(specs: &[String], results: &Path, out: &Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn score(
+    specs: &[String],
+    results: &Path,
+    size: u32,
+    json: bool,
+    steps: bool,
+    weights: Option<&Path>,
+    device: &str,
+) -> Result<ExitCode> {
+    if !(config::MIN_SIZE as u32..=config::MAX_SIZE as u32).contains(&size) {
+        return Err(bad_input(format!(
+            "--size {size}: use {}..={}",
+            config::MIN_SIZE,
+            config::MAX_SIZE
+        )));
+    }
+    let device = config::DeviceChoice::parse(device)
+        .ok_or_else(|| bad_input(format!("--device {device}: use auto, cpu, cuda or cuda:N")))
+        .and_then(|d| engine::device::resolve(d).map_err(bad_input))?;
+    let dirs = resolve_runs(specs, results)?;
+    let scored = crate::scoring::score_runs(&crate::scoring::Request {
+        dirs: &dirs,
+        size,
+        weights,
+        steps,
+        device,
+    })?;
+    if json {
+        for s in &scored {
+            println!("{}", serde_json::to_string(s)?);
+        }
+    } else {
+        let at = scored.first().map_or(size, |s| s.size);
+        println!(
+            "{:<36} {:>12} {:>12} {:>12} {:>8}   (at {at} px)",
+            "run", "content_dist", "style_dist", "color_dist", "ssim"
+        );
+        for s in &scored {
+            println!(
+                "{:<36} {:>12.4} {:>12.4} {:>12.4} {:>8.4}",
+                s.run, s.content_dist, s.style_dist, s.color_dist, s.ssim
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn resolve_runs(specs: &[String], results: &Path) -> Result<Vec<PathBuf>> {
     specs
         .iter()
@@ -501,28 +596,65 @@ fn chart_size() -> (u16, u16) {
 fn compare(
     specs: &[String],
     results: &Path,
-    metric: &str,
-    smooth: Option<f64>,
-    log: bool,
+    spec: &crate::review::plot::CurveSpec,
     out: Option<&Path>,
+    scatter: Option<&Path>,
 ) -> Result<ExitCode> {
-    if let Some(a) = smooth
+    if let Some(a) = spec.smooth
         && !(0.0..1.0).contains(&a)
     {
         return Err(bad_input(format!("--smooth {a}: use a weight in [0, 1), e.g. 0.6")));
     }
     let dirs = resolve_runs(specs, results)?;
     let cmp = crate::review::Comparison::load(&dirs);
-    let spec = crate::review::plot::CurveSpec { metric, smooth, log };
-    let curves = crate::review::plot::curves(&cmp, &spec)?;
+    let curves = crate::review::plot::curves(&cmp, spec)?;
     let (w, h) = chart_size();
     let title = format!(
-        " {metric}{}{} ",
-        if log { " (log10)" } else { "" },
-        smooth.map(|a| format!(", smoothed {a}")).unwrap_or_default()
+        " {}{}{} ",
+        spec.metric,
+        if spec.log { " (log10)" } else { "" },
+        spec.smooth.map(|a| format!(", smoothed {a}")).unwrap_or_default()
     );
-    print!("{}", crate::review::plot::terminal_chart(&curves, &title, log, w, h));
+    print!(
+        "{}",
+        crate::review::plot::terminal_chart(&curves, &title, spec.log, w, h)
+    );
     println!();
+    print_final_values(&cmp);
+    println!();
+    if cmp.diff.is_empty() {
+        println!("config: no differences");
+    } else {
+        let kw = cmp.diff.iter().map(|(k, _)| k.len()).max().unwrap_or(3).max(3);
+        let names: Vec<&str> = cmp.runs.iter().map(|r| r.name.as_str()).collect();
+        println!("{:<kw$}  {}", "key", names.join("  |  "));
+        for (k, vals) in &cmp.diff {
+            println!("{k:<kw$}  {}", vals.join("  |  "));
+        }
+    }
+    let tradeoff = cmp.tradeoff();
+    if tradeoff.len() >= 2 {
+        println!();
+        print!("{}", crate::review::plot::terminal_scatter(&tradeoff, w, h));
+    }
+    if let Some(out) = out {
+        crate::review::plot::write_figure(out, &curves, spec.metric, spec.log, (1200, 750))?;
+        println!("\nwrote {}", out.display());
+    }
+    if let Some(path) = scatter {
+        if tradeoff.is_empty() {
+            return Err(bad_input(
+                "none of these runs has scores; measure them with `stylelab score RUN…`".to_string(),
+            ));
+        }
+        crate::review::plot::write_scatter(path, &tradeoff, "content against style", (1200, 900))?;
+        println!("\nwrote {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Each run's final losses and, when scored, its scores.
+fn print_final_values(cmp: &crate::review::Comparison) {
     println!(
         "{:<28} {:<10} {:>7} {:>11} {:>11} {:>11} {:>11}",
         "run", "status", "steps", "total", "content", "style", "tv"
@@ -541,22 +673,27 @@ fn compare(
             v(|l| l.tv)
         );
     }
-    println!();
-    if cmp.diff.is_empty() {
-        println!("config: no differences");
-    } else {
-        let kw = cmp.diff.iter().map(|(k, _)| k.len()).max().unwrap_or(3).max(3);
-        let names: Vec<&str> = cmp.runs.iter().map(|r| r.name.as_str()).collect();
-        println!("{:<kw$}  {}", "key", names.join("  |  "));
-        for (k, vals) in &cmp.diff {
-            println!("{k:<kw$}  {}", vals.join("  |  "));
+    if cmp.runs.iter().any(|r| r.entry.scores().is_some()) {
+        println!();
+        println!(
+            "{:<28} {:>12} {:>12} {:>12} {:>8} {:>10}",
+            "run", "content_dist", "style_dist", "color_dist", "ssim", "size"
+        );
+        for r in &cmp.runs {
+            match r.entry.scores() {
+                Some(s) => println!(
+                    "{:<28} {:>12.4} {:>12.4} {:>12.4} {:>8.4} {:>10}",
+                    r.name,
+                    s.content_dist,
+                    s.style_dist,
+                    s.color_dist,
+                    s.ssim,
+                    r.entry.size_text()
+                ),
+                None => println!("{:<28} {:>12}", r.name, "not scored"),
+            }
         }
     }
-    if let Some(out) = out {
-        crate::review::plot::write_figure(out, &curves, metric, log, (1200, 750))?;
-        println!("\nwrote {}", out.display());
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 fn show(spec: &str, results: &Path, step: Option<u64>, width: Option<u32>) -> Result<ExitCode> {

@@ -161,6 +161,8 @@ pub struct Experiment {
     /// 0 = never.
     pub snapshot_every: u64,
     pub results: PathBuf,
+    /// Score the final image when the run ends (`output.score`).
+    pub score: bool,
     /// The `[sweep]` table, for `stylelab sweep`; a run ignores it.
     pub sweep: Option<toml::Table>,
     /// Keys set with `--set`, for locating errors found later.

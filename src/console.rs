@@ -148,6 +148,12 @@ pub fn summary_lines(summary: &Summary, dir: &std::path::Path, has_image: bool) 
             short(l.tv)
         ));
     }
+    if let Some(s) = &summary.scores {
+        lines.push(format!(
+            "  scores (at {} px): content_dist {:.4}  style_dist {:.4}  color_dist {:.4}  ssim {:.4}",
+            s.size, s.content_dist, s.style_dist, s.color_dist, s.ssim
+        ));
+    }
     let image = match (summary.status, has_image) {
         (Status::Failed, true) => " (final.png: the last finite image)",
         (_, false) => " (no image)",
@@ -274,6 +280,7 @@ mod tests {
             memory_format: String::new(),
             host_reads_per_step: None,
             scales: Vec::new(),
+            scores: None,
         }
     }
 

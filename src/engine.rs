@@ -18,6 +18,7 @@ pub mod memory;
 pub mod optim;
 pub mod reads;
 mod runner;
+pub mod score;
 pub mod vgg;
 
 use crate::config::{Experiment, OptimizerKind};
@@ -162,6 +163,7 @@ fn initial_summary(ctx: &RunContext, device: Device) -> Summary {
         memory_format: String::new(),
         host_reads_per_step: None,
         scales: Vec::new(),
+        scores: None,
     }
 }
 
@@ -189,6 +191,16 @@ pub fn run(ctx: &RunContext, device: Device, sink: &mut dyn Sink, controls: &mut
         summary.status = Status::Failed;
         summary.error.get_or_insert(e);
     }
+    if ctx.exp.score
+        && let Some(image) = &last_image
+    {
+        match score_final(ctx, device, image) {
+            Ok(scores) => summary.scores = Some(scores),
+            // A run is not failed for want of a score: `stylelab score` can
+            // try again.
+            Err(e) => eprintln!("{}: could not score the result: {e}", ctx.exp.name),
+        }
+    }
     summary.finished = Some(now_rfc3339());
     summary.peak_rss_mib = crate::procfs::peak_rss_mib();
     summary.pid = None;
@@ -200,6 +212,18 @@ pub fn run(ctx: &RunContext, device: Device, sink: &mut dyn Sink, controls: &mut
         summary.error.get_or_insert(format!("writing results failed: {e}"));
     }
     summary
+}
+
+/// The final image measured with the yardstick at its default size.
+fn score_final(
+    ctx: &RunContext,
+    device: Device,
+    image: &image::RgbImage,
+) -> Result<crate::record::Scores, score::ScoreError> {
+    let size = score::DEFAULT_SIZE.min(image.width().max(image.height()));
+    let scorer = score::Scorer::new(&ctx.exp.weights, &ctx.weights_sha256, size, device)?;
+    let targets = score::experiment_targets(&scorer, ctx.exp)?;
+    scorer.score(image, &targets)
 }
 
 fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {

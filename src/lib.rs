@@ -31,6 +31,7 @@ pub mod procfs;
 pub mod record;
 pub mod review;
 pub mod rng;
+pub mod scoring;
 pub mod sinks;
 pub mod sweep;
 pub mod ui;

@@ -29,6 +29,8 @@ pub const EVENTS_FILE: &str = "events.log";
 pub const FINAL_IMAGE: &str = "final.png";
 /// Folder of periodic snapshots, `iter_NNNNNN.png` (see [`RunPaths::snapshot`]).
 pub const SNAPSHOT_DIR: &str = "snapshots";
+/// The yardstick's numbers for each scored snapshot (`stylelab score --steps`).
+pub const SCORES_FILE: &str = "scores.csv";
 /// Commands for a running engine, one per line (see `events::Control`).
 pub const CONTROL_FILE: &str = "control";
 /// What `stylelab run --print-dir` prints first, followed by the run
@@ -516,6 +518,56 @@ pub struct Summary {
     /// single-scale run; none in runs from before scales existed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scales: Vec<Scale>,
+    /// The final image measured with the yardstick (`engine::score`): at
+    /// the end of the run, or by `stylelab score`. None before either.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scores: Option<Scores>,
+}
+
+/// A result measured against its own content and style images with a
+/// definition that does not depend on the run's configuration (see
+/// `engine::score`), so that any two runs scored alike compare.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scores {
+    /// The yardstick's version.
+    pub version: u32,
+    /// The scoring size (longest side), px.
+    pub size: u32,
+    /// The weights file scored with: runs compare only when it is the same.
+    pub weights_sha256: String,
+    /// The layer `content_dist` uses, and those `style_dist` averages.
+    pub content_layer: String,
+    pub style_layers: Vec<String>,
+    /// ‖F(out) − F(c)‖² / ‖F(c)‖²: 0 for the content itself.
+    #[serde(with = "any_f64")]
+    pub content_dist: f64,
+    /// Mean over the style layers of ‖G(out) − T‖² / ‖T‖².
+    #[serde(with = "any_f64")]
+    pub style_dist: f64,
+    /// Sliced Wasserstein-2 distance of OKLab colours to the style's.
+    #[serde(with = "any_f64")]
+    pub color_dist: f64,
+    /// Structural similarity of the output's luma to the content's: 1 for
+    /// the content itself.
+    #[serde(with = "any_f64")]
+    pub ssim: f64,
+}
+
+impl Scores {
+    /// The four numbers, by name: `content_dist`, `style_dist`,
+    /// `color_dist`, `ssim`.
+    pub const NAMES: [&'static str; 4] = ["content_dist", "style_dist", "color_dist", "ssim"];
+
+    /// The value of one of [`Scores::NAMES`].
+    pub fn get(&self, name: &str) -> Option<f64> {
+        match name {
+            "content_dist" => Some(self.content_dist),
+            "style_dist" => Some(self.style_dist),
+            "color_dist" => Some(self.color_dist),
+            "ssim" => Some(self.ssim),
+            _ => None,
+        }
+    }
 }
 
 /// One scale of a run: its size and how many steps it takes.
@@ -632,6 +684,36 @@ pub fn parse_metrics(text: &str) -> Result<Metrics, String> {
         }
     }
     Ok((reader.header, rows, note))
+}
+
+/// Writes `scores.csv`: `iter,content_dist,style_dist,color_dist,ssim`.
+pub fn write_step_scores(dir: &Path, rows: &[(u64, Scores)]) -> std::io::Result<()> {
+    let mut text = format!("iter,{}\n", Scores::NAMES.join(","));
+    for (iter, s) in rows {
+        let values: Vec<String> = Scores::NAMES
+            .iter()
+            .map(|n| fmt_f64(s.get(n).unwrap_or(f64::NAN)))
+            .collect();
+        text += &format!("{iter},{}\n", values.join(","));
+    }
+    std::fs::write(RunPaths::new(dir).dir.join(SCORES_FILE), text)
+}
+
+/// Reads `scores.csv`: (step, score) points of one of [`Scores::NAMES`];
+/// None when the run's snapshots were never scored.
+pub fn read_step_scores(dir: &Path, name: &str) -> Option<Vec<(f64, f64)>> {
+    let text = std::fs::read_to_string(RunPaths::new(dir).dir.join(SCORES_FILE)).ok()?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next()?.split(',').collect();
+    let col = header.iter().position(|h| *h == name)?;
+    Some(
+        lines
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                Some((f.first()?.parse().ok()?, f.get(col)?.parse().ok()?))
+            })
+            .collect(),
+    )
 }
 
 #[cfg(test)]

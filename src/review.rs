@@ -94,6 +94,16 @@ impl RunEntry {
         if w > 0.0 { self.steps() as f64 / w } else { 0.0 }
     }
     /// Start time, RFC 3339; empty without a summary.
+    /// `512×341`, or `256→512→1024` for a multi-scale run; empty without a summary.
+    pub fn size_text(&self) -> String {
+        self.summary.as_ref().map(|s| s.size_text()).unwrap_or_default()
+    }
+
+    /// The yardstick's numbers, when the run was scored.
+    pub fn scores(&self) -> Option<&crate::record::Scores> {
+        self.summary.as_ref()?.scores.as_ref()
+    }
+
     pub fn started(&self) -> &str {
         self.summary.as_ref().map(|s| s.started.as_str()).unwrap_or("")
     }
@@ -323,6 +333,22 @@ impl Comparison {
             })
             .collect();
         Comparison { runs, diff }
+    }
+}
+
+impl Comparison {
+    /// The scored runs as trade-off points: (label, content_dist,
+    /// style_dist); runs without scores are left out.
+    pub fn tradeoff(&self) -> Vec<plot::TradeoffPoint> {
+        let labels = sheet::short_labels(self);
+        self.runs
+            .iter()
+            .zip(labels)
+            .filter_map(|(r, label)| {
+                let s = r.entry.scores()?;
+                Some((label, s.content_dist, s.style_dist))
+            })
+            .collect()
     }
 }
 

@@ -223,8 +223,8 @@ pub fn representative(runs: &[RunEntry]) -> Option<&RunEntry> {
 }
 
 /// Writes `index.csv` (point, run folder, varied values, status, final
-/// losses) and, when any point has a final image, `sheet.png`. Returns how
-/// many points have completed.
+/// losses, scores) and, when any point has a final image, `sheet.png`, and
+/// `tradeoff.png` when any is scored. Returns how many points have completed.
 ///
 /// Both go to [`Sweep::dir`], which is created if needed. A point without a
 /// run is listed with status `pending` and empty losses. The sheet holds the
@@ -238,6 +238,7 @@ pub fn collect(sweep: &Sweep) -> Result<usize> {
     let mut header = vec!["point".to_string(), "run".into()];
     header.extend(sweep.keys.iter().cloned());
     header.extend(["status", "total", "content", "style", "tv"].map(String::from));
+    header.extend(crate::record::Scores::NAMES.map(String::from));
     w.write_record(&header)?;
     let mut done = 0;
     let mut with_images = Vec::new();
@@ -254,6 +255,10 @@ pub fn collect(sweep: &Sweep) -> Result<usize> {
         for f in parts {
             row.push(l.map(|l| format!("{:e}", f(&l))).unwrap_or_default());
         }
+        for name in crate::record::Scores::NAMES {
+            let v = rep.and_then(|r| r.scores()).and_then(|s| s.get(name));
+            row.push(v.map(|v| format!("{v:e}")).unwrap_or_default());
+        }
         w.write_record(&row)?;
         if let Some(r) = rep {
             done += usize::from(r.state == RunState::Completed);
@@ -264,7 +269,13 @@ pub fn collect(sweep: &Sweep) -> Result<usize> {
     }
     w.flush()?;
     if !with_images.is_empty() {
-        crate::review::sheet::write_sheet(&review::Comparison::load(&with_images), &dir.join("sheet.png"))?;
+        let cmp = review::Comparison::load(&with_images);
+        crate::review::sheet::write_sheet(&cmp, &dir.join("sheet.png"))?;
+        let tradeoff = cmp.tradeoff();
+        if !tradeoff.is_empty() {
+            let title = format!("{}: content against style", sweep.name);
+            crate::review::plot::write_scatter(&dir.join("tradeoff.png"), &tradeoff, &title, (1200, 900))?;
+        }
     }
     Ok(done)
 }

@@ -467,5 +467,17 @@ pub fn load_compare(dirs: &[PathBuf]) -> CompareData {
             }
         })
         .collect();
-    CompareData::new(runs, cmp.diff)
+    let tradeoff = cmp
+        .runs
+        .iter()
+        .map(|r| {
+            r.entry
+                .scores()
+                .map_or((f64::NAN, f64::NAN), |s| (s.content_dist, s.style_dist))
+        })
+        .collect();
+    CompareData {
+        tradeoff,
+        ..CompareData::new(runs, cmp.diff)
+    }
 }

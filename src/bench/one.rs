@@ -9,7 +9,7 @@ use crate::engine::reads;
 use crate::engine::vgg::{self, Vgg19};
 use crate::layer::Layer;
 use crate::weights::{Preprocess, VggWeights, WeightsInfo};
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,6 +33,13 @@ pub struct OneArgs {
     pub steps: usize,
     #[arg(long, default_value_t = 2)]
     pub warmup: usize,
+    /// The content and style images, as raw float32 `1×3×size×size` RGB
+    /// in [0, 1] (written by `bench`: examples/chelsea.png and
+    /// examples/starry_night.jpg, squared).
+    #[arg(long)]
+    pub content: PathBuf,
+    #[arg(long)]
+    pub style: PathBuf,
 }
 
 /// One measurement, as both implementations print it.
@@ -54,6 +61,14 @@ pub struct Measurement {
     pub host_reads_per_step: f64,
     /// Peak resident memory on CPU; the process's GPU memory on CUDA; MiB.
     pub peak_mib: f64,
+    /// Seconds to form an L-BFGS direction from a full history of 100
+    /// pairs at this size (stylelab only: the steps above start with few).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s_per_direction_full: Option<f64>,
+    /// Seconds of each timed step spent outside its evaluations (timed
+    /// within the same steps, so a slow spell of the machine cancels out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s_overhead: Option<f64>,
     /// How the network was stored.
     #[serde(default)]
     pub memory_format: String,
@@ -77,11 +92,12 @@ fn parse<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T> {
 /// The benchmark objective: random VGG19 to relu5_1, random content and
 /// style images, the classic layers; the network set up as a run does.
 pub fn objective(
-    size: u32,
+    args: &OneArgs,
     device: Device,
     precision: Precision,
     format: MemoryFormat,
 ) -> Result<(StyleObjective, Tensor, String)> {
+    let size = args.size;
     crate::engine::device::configure(device);
     let deepest: Layer = "relu5_1".parse()?;
     let convs = crate::weights::random(0, deepest);
@@ -111,15 +127,21 @@ pub fn objective(
     };
     let choice = vgg::choose_format(&weights, &exp, device, size, &layers)?;
     let net = Vgg19::new(&weights, Pooling::Max, device, precision, choice.format);
-    let mut rng = crate::rng::SplitMix64::new(1);
-    let n = 3 * (size as usize).pow(2);
-    let image = |v: Vec<f32>| {
-        Tensor::from_slice(&v)
+    let image = |path: &std::path::Path| -> Result<Tensor> {
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let v: Vec<f32> = bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        if v.len() != 3 * (size as usize).pow(2) {
+            bail!("{} does not hold a {size}×{size} image", path.display());
+        }
+        Ok(Tensor::from_slice(&v)
             .view([1, 3, size as i64, size as i64])
-            .to_device(device)
+            .to_device(device))
     };
-    let content = image(rng.uniform_vec(n));
-    let style = image(rng.uniform_vec(n));
+    let content = image(&args.content)?;
+    let style = image(&args.style)?;
     let obj = StyleObjective::new(
         net,
         &content,
@@ -146,6 +168,29 @@ fn bench_experiment() -> Result<crate::config::Experiment> {
     Ok(crate::config::parse(std::path::Path::new("bench.toml"), text, &[])?)
 }
 
+/// The objective with the time its evaluations take (waiting for the
+/// device on CUDA), so a step's own cost can be told from them.
+struct Timed {
+    inner: StyleObjective,
+    device: Device,
+    seconds: f64,
+}
+
+impl Objective for Timed {
+    fn evaluate(&mut self, x: &Tensor) -> Result<crate::engine::optim::Evaluation, tch::TchError> {
+        let started = Instant::now();
+        let eval = self.inner.evaluate(x)?;
+        if let Device::Cuda(n) = self.device {
+            tch::Cuda::synchronize(n as i64);
+        }
+        self.seconds += started.elapsed().as_secs_f64();
+        Ok(eval)
+    }
+    fn value(&self, values: &[f64]) -> f64 {
+        self.inner.value(values)
+    }
+}
+
 fn evaluate(obj: &mut StyleObjective, x: &Tensor) -> Result<Point> {
     let eval = obj.evaluate(x)?;
     Ok(observe(obj, eval, &[])?.0)
@@ -156,7 +201,7 @@ pub fn run_one(args: &OneArgs) -> Result<ExitCode> {
     let device = parse_device(&args.device)?;
     let precision: Precision = parse("precision", &args.precision)?;
     let format: MemoryFormat = parse("memory format", &args.memory_format)?;
-    let (mut obj, x, format) = objective(args.size, device, precision, format)?;
+    let (mut obj, x, format) = objective(args, device, precision, format)?;
     for _ in 0..args.warmup {
         evaluate(&mut obj, &x)?;
     }
@@ -166,31 +211,44 @@ pub fn run_one(args: &OneArgs) -> Result<ExitCode> {
         evaluate(&mut obj, &x)?;
     }
     let s_per_eval = started.elapsed().as_secs_f64() / args.evals.max(1) as f64;
-    let mut lbfgs = Optimizer::Lbfgs(Lbfgs::new(1.0, 100));
+    let form = crate::engine::optim::Form::for_device(device);
+    let mut lbfgs = Optimizer::Lbfgs(Lbfgs::with_form(1.0, 100, form));
     let mut x = x.copy();
-    let mut current = evaluate(&mut obj, &x)?;
-    let mut step = |obj: &mut StyleObjective, x: &mut Tensor, current: Point| -> Result<Point> {
+    let mut timed = Timed {
+        inner: obj,
+        device,
+        seconds: 0.0,
+    };
+    let mut current = evaluate(&mut timed.inner, &x)?;
+    let mut step = |obj: &mut Timed, x: &mut Tensor, current: Point| -> Result<Point> {
         Ok(match lbfgs.step(obj, x, current)? {
             StepOutcome::Moved(p) | StepOutcome::Converged(p) => p,
         })
     };
     for _ in 0..args.warmup {
-        current = step(&mut obj, &mut x, current)?;
+        current = step(&mut timed, &mut x, current)?;
     }
-    let (evals0, reads0, started) = (obj.evals, reads::count(), Instant::now());
+    timed.seconds = 0.0;
+    let (evals0, reads0, started) = (timed.inner.evals, reads::count(), Instant::now());
     for _ in 0..args.steps.max(1) {
-        current = step(&mut obj, &mut x, current)?;
+        current = step(&mut timed, &mut x, current)?;
     }
     let steps = args.steps.max(1) as f64;
+    let s_per_step = started.elapsed().as_secs_f64() / steps;
+    let s_overhead = (s_per_step - timed.seconds / steps).max(0.0);
+    let obj = timed.inner;
+    let host_reads_per_step = (reads::count() - reads0) as f64 / steps;
+    let evals_per_step = (obj.evals - evals0) as f64 / steps;
+    let s_per_direction_full = Some(crate::engine::optim::time_direction(&x, 100, form, 3)?);
     let m = Measurement {
         device: args.device.clone(),
         size: args.size,
         precision: precision.to_string(),
         implementation: "stylelab".into(),
         s_per_eval,
-        s_per_step: started.elapsed().as_secs_f64() / steps,
-        evals_per_step: (obj.evals - evals0) as f64 / steps,
-        host_reads_per_step: (reads::count() - reads0) as f64 / steps,
+        s_per_step,
+        evals_per_step,
+        host_reads_per_step,
         peak_mib: if device.is_cuda() {
             crate::gpu::process_mib(std::process::id()).unwrap_or(0.0)
         } else {
@@ -198,8 +256,21 @@ pub fn run_one(args: &OneArgs) -> Result<ExitCode> {
         },
         memory_format: format,
         threads: tch::get_num_threads() as i64,
+        s_per_direction_full,
+        s_overhead: Some(s_overhead),
     };
     drop(current);
     println!("{}", serde_json::to_string(&m)?);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes an example image as `bench-one` reads it: raw little-endian
+/// float32 `1×3×size×size` RGB in [0, 1], squared.
+pub fn write_raw_image(example: &std::path::Path, size: u32, out: &std::path::Path) -> Result<()> {
+    let img = crate::engine::imaging::decode(example).map_err(anyhow::Error::msg)?;
+    let img = crate::engine::imaging::resize(&img, size, size);
+    let t = crate::engine::imaging::to_tensor(&img, Device::Cpu).contiguous();
+    let v = Vec::<f32>::try_from(t.flatten(0, -1))?;
+    let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+    std::fs::write(out, bytes).with_context(|| format!("cannot write {}", out.display()))
 }

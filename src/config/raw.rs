@@ -305,6 +305,9 @@ pub struct RawOutput {
     /// Defaults to `results/` in the project root.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub results: Option<String>,
+    /// Score the final image with the yardstick when the run ends.
+    #[serde(default = "yes")]
+    pub score: bool,
 }
 
 impl Default for RawOutput {
@@ -312,8 +315,13 @@ impl Default for RawOutput {
         RawOutput {
             snapshot_every: default_snapshot_every(),
             results: None,
+            score: true,
         }
     }
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn default_init() -> String {

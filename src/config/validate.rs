@@ -81,6 +81,7 @@ impl Experiment {
             precision: raw.optim.precision,
             snapshot_every,
             results,
+            score: raw.output.score,
             sweep: raw.sweep,
             overridden: Vec::new(),
         })
@@ -400,6 +401,7 @@ impl Experiment {
             output: RawOutput {
                 snapshot_every: self.snapshot_every as i64,
                 results: Some(path(&self.results)),
+                score: self.score,
             },
             sweep: self.sweep.clone(),
         }

@@ -38,8 +38,13 @@ pub type Curve = (String, Vec<(f64, f64)>);
 /// error is a bad-input error listing the first run's columns.
 pub fn curves(cmp: &Comparison, spec: &CurveSpec) -> Result<Vec<Curve>> {
     let mut out = Vec::new();
+    let score = spec.metric.strip_prefix("score.");
     for run in &cmp.runs {
-        let Some(mut pts) = column(run, spec.metric) else {
+        let pts = match score {
+            Some(name) => crate::record::read_step_scores(&run.dir, name),
+            None => column(run, spec.metric),
+        };
+        let Some(mut pts) = pts else {
             continue;
         };
         if spec.log {
@@ -55,6 +60,14 @@ pub fn curves(cmp: &Comparison, spec: &CurveSpec) -> Result<Vec<Curve>> {
             pts = ema(&pts, w);
         }
         out.push((run.name.clone(), pts));
+    }
+    if out.is_empty()
+        && let Some(name) = score
+    {
+        return Err(crate::error::bad_input(format!(
+            "no run has scored snapshots for 'score.{name}' (one of score.{}); score them with `stylelab score RUN… --steps`",
+            crate::record::Scores::NAMES.join(", score.")
+        )));
     }
     if out.is_empty() {
         let known: Vec<String> = cmp.runs.first().map(|r| r.header.columns()).unwrap_or_default();
@@ -222,4 +235,129 @@ where
         .map_err(err)?;
     root.present().map_err(err)?;
     Ok(())
+}
+
+/// A run on the trade-off picture: its label and (content_dist, style_dist).
+pub type TradeoffPoint = (String, f64, f64);
+
+/// Writes the trade-off picture: content distance across, style distance
+/// up, one labelled point per run, the Pareto front drawn. The extension
+/// (.png or .svg) picks the format.
+pub fn write_scatter(path: &Path, points: &[TradeoffPoint], title: &str, size: (u32, u32)) -> Result<()> {
+    register_font_once();
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase())
+        .as_deref()
+    {
+        Some("png") => draw_scatter(BitMapBackend::new(path, size).into_drawing_area(), points, title),
+        Some("svg") => draw_scatter(SVGBackend::new(path, size).into_drawing_area(), points, title),
+        _ => {
+            return Err(crate::error::bad_input(format!(
+                "{}: the picture's name must end in .png or .svg",
+                path.display()
+            )));
+        }
+    }
+    .with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn draw_scatter<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    points: &[TradeoffPoint],
+    title: &str,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow::anyhow!("{e:?}");
+    root.fill(&WHITE).map_err(err)?;
+    let xy: Vec<(f64, f64)> = points.iter().map(|p| (p.1, p.2)).collect();
+    let finite = || xy.iter().filter(|p| p.0.is_finite() && p.1.is_finite());
+    let (mut x0, mut x1) = finite().fold((f64::MAX, f64::MIN), |(lo, hi), p| (lo.min(p.0), hi.max(p.0)));
+    let (mut y0, mut y1) = finite().fold((f64::MAX, f64::MIN), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
+    if x0 > x1 {
+        (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
+    }
+    let (px, py) = (((x1 - x0) * 0.12).max(1e-6), ((y1 - y0) * 0.12).max(1e-6));
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 28).into_font().style(FontStyle::Bold))
+        .margin(24)
+        .x_label_area_size(56)
+        .y_label_area_size(90)
+        .build_cartesian_2d((x0 - px)..(x1 + px), (y0 - py)..(y1 + py))
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("content_dist (lower keeps more of the content)")
+        .y_desc("style_dist (lower takes more of the style)")
+        .x_label_formatter(&|v| format!("{v:.3}"))
+        .y_label_formatter(&|v| format!("{v:.3}"))
+        .label_style(("sans-serif", 16))
+        .axis_desc_style(("sans-serif", 18))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(err)?;
+    let front: Vec<(f64, f64)> = crate::chart::pareto_front(&xy).iter().map(|&i| xy[i]).collect();
+    chart
+        .draw_series(LineSeries::new(front, RGBColor(214, 39, 40).stroke_width(2)))
+        .map_err(err)?
+        .label("Pareto front")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], RGBColor(214, 39, 40).stroke_width(3)));
+    for (label, x, y) in points.iter().filter(|p| p.1.is_finite() && p.2.is_finite()) {
+        chart
+            .draw_series(std::iter::once(Circle::new(
+                (*x, *y),
+                6,
+                RGBColor(31, 119, 180).filled(),
+            )))
+            .map_err(err)?;
+        chart
+            .draw_series(std::iter::once(Text::new(
+                label.clone(),
+                (*x, *y),
+                ("sans-serif", 15).into_font().color(&BLACK),
+            )))
+            .map_err(err)?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .label_font(("sans-serif", 16))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)?;
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+/// The trade-off picture in the terminal: a braille scatter with the runs
+/// numbered, then the key.
+pub fn terminal_scatter(points: &[TradeoffPoint], width: u16, height: u16) -> String {
+    let xy: Vec<(f64, f64)> = points.iter().map(|p| (p.1, p.2)).collect();
+    let area = Rect::new(0, 0, width, height);
+    let mut buf = Buffer::empty(area);
+    crate::chart::Scatter {
+        title: " content_dist → / style_dist ↑ (lower is closer) ",
+        x_label: "content",
+        y_label: "style",
+        points: &xy,
+        color: false,
+    }
+    .render(area, &mut buf);
+    let mut out = String::new();
+    for y in 0..height {
+        let line: String = (0..width).map(|x| buf[(x, y)].symbol().to_string()).collect();
+        out += line.trim_end();
+        out.push('\n');
+    }
+    let front = crate::chart::pareto_front(&xy);
+    for (i, (label, x, y)) in points.iter().enumerate() {
+        let mark = if front.contains(&i) { "*" } else { " " };
+        out += &format!("{:>3}{mark} {label}  (content {x:.4}, style {y:.4})\n", i + 1);
+    }
+    out += "  * on the Pareto front: no other run is closer to both the content and the style\n";
+    out
 }

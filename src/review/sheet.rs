@@ -36,6 +36,27 @@ fn short_value(v: &str) -> String {
     }
 }
 
+/// One line per run for the trade-off picture: its name and the values of
+/// the keys that differ, short.
+pub fn short_labels(cmp: &Comparison) -> Vec<String> {
+    cmp.runs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let params: Vec<String> = cmp
+                .diff
+                .iter()
+                .map(|(k, vals)| format!("{}={}", short_key(k), short_value(&vals[i])))
+                .collect();
+            if params.is_empty() {
+                r.name.clone()
+            } else {
+                format!("{} {}", r.name, params.join(" "))
+            }
+        })
+        .collect()
+}
+
 /// Label lines for each run: its name, then `key=value` for every key
 /// that differs.
 ///

@@ -12,11 +12,12 @@ use std::collections::BTreeMap;
 
 /// Columns every run has, before its config keys. `table` uses them as the
 /// listing's fixed columns, so these names are also valid `--sort` keys.
-pub const COLUMNS: [&str; 12] = [
+pub const COLUMNS: [&str; 17] = [
     "run",
     "name",
     "status",
     "started",
+    "size",
     "steps",
     "wall_s",
     "steps_per_s",
@@ -24,6 +25,10 @@ pub const COLUMNS: [&str; 12] = [
     "content",
     "style",
     "tv",
+    "content_dist",
+    "style_dist",
+    "color_dist",
+    "ssim",
     "note",
 ];
 
@@ -50,6 +55,13 @@ pub fn value(run: &RunEntry, config: Option<&BTreeMap<String, String>>, column: 
         "name" => Value::Text(run.name().to_string()),
         "status" => Value::Text(run.state.to_string()),
         "note" => Value::Text(super::table::note(run)),
+        "size" => Value::Text(run.size_text()),
+        "content_dist" | "style_dist" | "color_dist" | "ssim" => number(
+            run.summary
+                .as_ref()
+                .and_then(|s| s.scores.as_ref())
+                .and_then(|s| s.get(column)),
+        ),
         "steps" => number(Some(run.steps() as f64)),
         "wall_s" => number(Some(run.wall_s())),
         "steps_per_s" => number(Some(run.steps_per_s())),

@@ -120,11 +120,20 @@ impl Listing {
             .zip(&self.configs)
             .map(|(r, c)| {
                 let l = r.losses();
+                let score = |name: &str| {
+                    let v = r
+                        .summary
+                        .as_ref()
+                        .and_then(|s| s.scores.as_ref())
+                        .and_then(|s| s.get(name));
+                    number(v, 4)
+                };
                 let mut row = vec![
                     r.id.clone(),
                     r.name().to_string(),
                     r.state.to_string(),
                     r.started().to_string(),
+                    r.size_text(),
                     r.steps().to_string(),
                     number(Some(r.wall_s()), 1),
                     number(Some(r.steps_per_s()), 2),
@@ -132,6 +141,10 @@ impl Listing {
                     loss(l.map(|l| l.content)),
                     loss(l.map(|l| l.style)),
                     loss(l.map(|l| l.tv)),
+                    score("content_dist"),
+                    score("style_dist"),
+                    score("color_dist"),
+                    score("ssim"),
                     note(r),
                 ];
                 row.extend(self.varying.iter().map(|k| c.get(k).cloned().unwrap_or_default()));
@@ -181,7 +194,8 @@ impl Listing {
                 for (i, col) in COLUMNS.iter().enumerate() {
                     let v = &r[i];
                     let value = match *col {
-                        "steps" | "wall_s" | "steps_per_s" | "total" | "content" | "style" | "tv" => v
+                        "steps" | "wall_s" | "steps_per_s" | "total" | "content" | "style" | "tv" | "content_dist"
+                        | "style_dist" | "color_dist" | "ssim" => v
                             .parse::<f64>()
                             .ok()
                             .filter(|x| x.is_finite())

@@ -337,10 +337,12 @@ pub enum SortKey {
     Duration,
     Total,
     Style,
+    ContentDist,
+    StyleDist,
 }
 
 impl SortKey {
-    pub const ALL: [SortKey; 7] = [
+    pub const ALL: [SortKey; 9] = [
         SortKey::Started,
         SortKey::Name,
         SortKey::Status,
@@ -348,6 +350,8 @@ impl SortKey {
         SortKey::Duration,
         SortKey::Total,
         SortKey::Style,
+        SortKey::ContentDist,
+        SortKey::StyleDist,
     ];
     /// The `review::sort` column this key sorts by.
     pub fn column(self) -> &'static str {
@@ -366,6 +370,8 @@ impl SortKey {
             SortKey::Duration => "duration",
             SortKey::Total => "total",
             SortKey::Style => "style",
+            SortKey::ContentDist => "content_dist",
+            SortKey::StyleDist => "style_dist",
         }
     }
 }
@@ -380,6 +386,9 @@ pub struct CompareData {
     pub metric: usize,
     /// Each run's curve of the metric, derived when it changes.
     pub series: Vec<Series>,
+    /// Each run's (content_dist, style_dist) when scored, NaN when not:
+    /// the trade-off picture.
+    pub tradeoff: Vec<(f64, f64)>,
 }
 
 impl CompareData {
@@ -390,6 +399,7 @@ impl CompareData {
             diff,
             metric: 0,
             series: Vec::new(),
+            tradeoff: Vec::new(),
         };
         data.show_metric(0);
         data

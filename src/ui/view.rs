@@ -227,6 +227,8 @@ fn runs(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         Cell::from(head(SortKey::Total, "total")),
         Cell::from("content"),
         Cell::from(head(SortKey::Style, "style")),
+        Cell::from(head(SortKey::ContentDist, "c.dist")),
+        Cell::from(head(SortKey::StyleDist, "s.dist")),
     ])
     .style(theme.bold());
     let rows: Vec<Row> = app
@@ -235,6 +237,12 @@ fn runs(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         .map(|r| {
             let losses = r.losses();
             let loss = |f: fn(&crate::record::Losses) -> f64| losses.as_ref().map(|l| short(f(l))).unwrap_or_default();
+            let score = |r: &crate::review::RunEntry, name: &str| {
+                r.scores()
+                    .and_then(|s| s.get(name))
+                    .map(|v| format!("{v:.3}"))
+                    .unwrap_or_default()
+            };
             Row::new(vec![
                 Cell::from(if app.marked.contains(&r.dir) { "●" } else { " " }),
                 Cell::from(r.name().to_string()),
@@ -249,6 +257,8 @@ fn runs(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
                 Cell::from(loss(|l| l.total)),
                 Cell::from(loss(|l| l.content)),
                 Cell::from(loss(|l| l.style)),
+                Cell::from(score(r, "content_dist")),
+                Cell::from(score(r, "style_dist")),
             ])
         })
         .collect();
@@ -257,11 +267,13 @@ fn runs(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         Constraint::Min(10),
         Constraint::Length(9),
         Constraint::Length(11),
-        Constraint::Length(11),
-        Constraint::Length(7),
-        Constraint::Length(9),
-        Constraint::Length(9),
-        Constraint::Length(9),
+        Constraint::Length(8),
+        Constraint::Length(6),
+        Constraint::Length(8),
+        Constraint::Length(8),
+        Constraint::Length(8),
+        Constraint::Length(6),
+        Constraint::Length(6),
     ];
     let title = format!("results/ — {} runs, {} marked", app.runs.len(), app.marked.len());
     let mut state = TableState::default().with_selected(Some(app.run_sel));
@@ -454,8 +466,25 @@ fn compare(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         return empty(frame, area, "Mark two or more runs in Runs (space), then press c.");
     };
     let [top, images_area] = Layout::vertical([Constraint::Percentage(62), Constraint::Percentage(38)]).areas(area);
-    let [chart_area, diff_area] =
-        Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(top);
+    let [chart_area, side] = Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(top);
+    let scored = data.tradeoff.iter().filter(|p| p.0.is_finite()).count();
+    let diff_area = if scored >= 2 {
+        let [diff_area, scatter_area] =
+            Layout::vertical([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(side);
+        frame.render_widget(
+            crate::chart::Scatter {
+                title: " content_dist → style_dist ↑ ",
+                x_label: "",
+                y_label: "",
+                points: &data.tradeoff,
+                color: app.color,
+            },
+            scatter_area,
+        );
+        diff_area
+    } else {
+        side
+    };
     let title = format!(" {} (log10) — m: metric ", COMPARE_METRICS[data.metric]);
     frame.render_widget(
         LossChart {

@@ -72,6 +72,7 @@ iterations = 8
 seed = 3
 [output]
 snapshot_every = 4
+score = false
 results = "{results}"
 "#,
         content = example("chelsea.png").display(),

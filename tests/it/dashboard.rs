@@ -50,6 +50,7 @@ fn summary(status: Status, steps: u64) -> Summary {
         memory_format: "channels_last (as set)".into(),
         host_reads_per_step: Some(1.2),
         scales: Vec::new(),
+        scores: None,
     }
 }
 

@@ -9,6 +9,7 @@
 //! - `tmux`: the real dashboard driven through tmux, as a person would.
 //! - `review`: the review commands on tests/fixtures/results, and sweeps.
 //! - `scales`: multi-scale runs, colour preservation, the memory estimate and guard.
+//! - `scores`: the yardstick, `score`, and where scores show.
 
 // Tests may unwrap: a panic here is a failed test with its message.
 #![allow(clippy::unwrap_used)]
@@ -21,4 +22,5 @@ mod engine;
 mod invalid_configs;
 mod review;
 mod scales;
+mod scores;
 mod tmux;

@@ -245,7 +245,10 @@ fn a_sweep_runs_its_points_resumes_and_collects() {
     let sweep_dir = tmp.path().join("results/sw-sweep");
     let index = std::fs::read_to_string(sweep_dir.join("index.csv")).unwrap();
     let lines: Vec<&str> = index.lines().collect();
-    assert_eq!(lines[0], "point,run,loss.style_weight,status,total,content,style,tv");
+    assert_eq!(
+        lines[0],
+        "point,run,loss.style_weight,status,total,content,style,tv,content_dist,style_dist,color_dist,ssim"
+    );
     assert!(
         lines[1].starts_with("0,") && lines[1].contains("-sw-p000,10.0,completed,"),
         "{index}"

@@ -278,7 +278,7 @@ fn editing_an_experiment_revalidates_it() {
     t.wait_for("the experiment list", |s| s.contains("✓ tiny.toml"));
     t.keys(&["e"]);
     let s = t.wait_for("the new error", |s| s.contains("✗ tiny.toml"));
-    assert!(s.contains("tiny.toml:18: extras: unknown field"), "{s}");
+    assert!(s.contains("tiny.toml:19: extras: unknown field"), "{s}");
     t.keys(&["q"]);
     t.wait_for("the dashboard to exit", |s| s.contains("EXITED:0"));
     assert_eq!(t.display("#{alternate_on} #{cursor_flag}"), "0 1");

@@ -147,6 +147,28 @@ impl Lbfgs {
     }
 }
 
+/// Seconds to form one direction from a full history of `m` pairs of
+/// vectors shaped like `g` (random pairs of positive curvature), in `form`:
+/// the part of an L-BFGS step that is not an evaluation, for the benchmark.
+pub fn time_direction(g: &Tensor, m: usize, form: Form, reps: usize) -> Result<f64, TchError> {
+    let _guard = tch::no_grad_guard();
+    let mut history = History::new(m, form);
+    let flat = g.f_reshape([-1])?;
+    for i in 0..m {
+        let s = flat.f_rand_like()? - 0.5;
+        let y = &s * (1.0 + i as f64 / m as f64);
+        let _ = history.direction(&flat, Some((s, y)))?;
+    }
+    // The read waits for the device, so the time is the work's.
+    let sync = |d: &Tensor| super::reads::read(&[&d.f_sum(Kind::Float)?]);
+    sync(&history.direction(&flat, None)?)?;
+    let started = std::time::Instant::now();
+    for _ in 0..reps.max(1) {
+        sync(&history.direction(&flat, None)?)?;
+    }
+    Ok(started.elapsed().as_secs_f64() / reps.max(1) as f64)
+}
+
 fn max_abs(t: &Tensor) -> Result<Tensor, TchError> {
     t.f_reshape([-1])?
         .f_linalg_norm(Scalar::float(f64::INFINITY), None::<&[i64]>, false, Kind::Double)

@@ -1,0 +1,142 @@
+//! `stylelab score`: measures runs that have ended with the yardstick
+//! (`engine::score`) and records the numbers in their summaries, where
+//! `runs`, `compare`, sweeps and the dashboard read them without
+//! recomputing anything. `--steps` also scores every snapshot, into the
+//! run's `scores.csv`, for `compare --metric score.…`.
+
+use crate::config;
+use crate::engine::score::{self, Scorer};
+use crate::error::bad_input;
+use crate::record::{self, RunPaths, Scores, Status};
+use anyhow::{Context, Result};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// What to score and how.
+pub struct Request<'a> {
+    pub dirs: &'a [PathBuf],
+    pub size: u32,
+    /// Every run's own weights file, unless this one is given.
+    pub weights: Option<&'a Path>,
+    pub steps: bool,
+    pub device: tch::Device,
+}
+
+/// A run's scores, as `score --json` prints them.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Scored {
+    pub run: String,
+    /// The scoring size they were measured at, px.
+    #[serde(skip)]
+    pub size: u32,
+    pub content_dist: f64,
+    pub style_dist: f64,
+    pub color_dist: f64,
+    pub ssim: f64,
+}
+
+/// The weights file a run is scored with.
+fn weights_of(dir: &Path, given: Option<&Path>) -> Result<PathBuf> {
+    if let Some(w) = given {
+        return Ok(w.to_path_buf());
+    }
+    let exp = config::load(&RunPaths::new(dir).experiment(), &[])
+        .with_context(|| format!("{}: cannot read the run's experiment", dir.display()))?;
+    Ok(exp.weights)
+}
+
+/// Scores every run of the request (one weights file for all, or an
+/// error saying which differ) and writes the scores into their summaries.
+pub fn score_runs(req: &Request) -> Result<Vec<Scored>> {
+    let mut by_sha: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut weights = None;
+    for dir in req.dirs {
+        let path = weights_of(dir, req.weights)?;
+        let sha = crate::weights::sha256_file(&path).map_err(|e| {
+            bad_input(format!(
+                "{}: its weights file {} cannot be read ({e}); score with --weights FILE",
+                dir.display(),
+                path.display()
+            ))
+        })?;
+        by_sha.entry(sha.clone()).or_default().push(
+            dir.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
+        weights = Some((path, sha));
+    }
+    if by_sha.len() > 1 {
+        let groups: Vec<String> = by_sha
+            .iter()
+            .map(|(sha, runs)| format!("{} ({})", &sha[..12.min(sha.len())], runs.join(", ")))
+            .collect();
+        return Err(bad_input(format!(
+            "these runs were made with different weights files, and scores compare only under one: {}; \
+             score them in groups, or all with --weights FILE",
+            groups.join("; ")
+        )));
+    }
+    let Some((path, sha)) = weights else {
+        return Ok(Vec::new());
+    };
+    // One size for all, never enlarging a result: the smallest asked for or held.
+    let mut size = req.size;
+    for dir in req.dirs {
+        let final_image = RunPaths::new(dir).final_image();
+        let (w, h) =
+            image::image_dimensions(&final_image).map_err(|e| bad_input(format!("{}: {e}", final_image.display())))?;
+        size = size.min(w.max(h));
+    }
+    let scorer = Scorer::new(&path, &sha, size, req.device).map_err(|e| anyhow::anyhow!("{e}"))?;
+    req.dirs.iter().map(|dir| score_run(&scorer, dir, req.steps)).collect()
+}
+
+fn load_image(p: &Path) -> Result<image::RgbImage> {
+    Ok(image::open(p)
+        .with_context(|| format!("cannot read {}", p.display()))?
+        .to_rgb8())
+}
+
+fn score_run(scorer: &Scorer, dir: &Path, steps: bool) -> Result<Scored> {
+    let paths = RunPaths::new(dir);
+    let mut summary = record::read_summary(dir).map_err(|e| bad_input(e.to_string()))?;
+    if summary.status == Status::Running && summary.pid.is_some_and(crate::procfs::is_stylelab) {
+        return Err(bad_input(format!(
+            "{} is still running; score it when it has ended",
+            dir.display()
+        )));
+    }
+    let exp = config::load(&paths.experiment(), &[])?;
+    let targets = score::experiment_targets(scorer, &exp).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+    let measure = |img: &image::RgbImage| -> Result<Scores> {
+        scorer
+            .score(img, &targets)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))
+    };
+    let scores = measure(&load_image(&paths.final_image())?)?;
+    if steps {
+        let mut rows = Vec::new();
+        for (iter, path) in paths.list_snapshots() {
+            rows.push((iter, measure(&load_image(&path)?)?));
+        }
+        rows.push((summary.steps, scores.clone()));
+        rows.sort_by_key(|r| r.0);
+        rows.dedup_by_key(|r| r.0);
+        record::write_step_scores(dir, &rows)?;
+    }
+    summary.scores = Some(scores.clone());
+    let json = serde_json::to_string_pretty(&summary).context("cannot write the summary as JSON")?;
+    crate::sinks::write_atomic(&paths.summary(), json.as_bytes())?;
+    Ok(Scored {
+        size: scores.size,
+        run: dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        content_dist: scores.content_dist,
+        style_dist: scores.style_dist,
+        color_dist: scores.color_dist,
+        ssim: scores.ssim,
+    })
+}
