@@ -185,6 +185,20 @@ pub struct SweepArgs {
     /// Run points even when their memory estimate exceeds what is free.
     #[arg(long)]
     pub force: bool,
+    /// Run up to N points at once, each in its own process.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "point")]
+    pub jobs: u32,
+    /// Devices the jobs use in turn, e.g. cuda:0,cuda:1 (default: every GPU
+    /// for an experiment on "auto", else the experiment's device).
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub devices: Option<Vec<String>>,
+    /// libtorch threads per point (default: the cores shared out between
+    /// jobs, or $SLURM_CPUS_PER_TASK in a Slurm task).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub threads: Option<u32>,
+    /// Print `run-dir: <folder>` when a point starts (for a parent sweep).
+    #[arg(long, hide = true)]
+    pub print_dir: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -450,7 +464,7 @@ fn run_experiment(path: &Path, overrides: &OverrideArgs, print_dir: bool, force:
         checked.guard(&exp)?;
     }
     let signals = Signals::install()?;
-    let (summary, _) = execute(&exp, &checked, &signals, print_dir)?;
+    let (summary, _) = execute(&exp, &checked, &signals, print_dir, None)?;
     Ok(exit_code(summary.status))
 }
 
@@ -746,8 +760,10 @@ fn show(spec: &str, results: &Path, step: Option<u64>, width: Option<u32>) -> Re
 fn sweep(args: &SweepArgs) -> Result<ExitCode> {
     let sweep = crate::sweep::Sweep::load(&args.experiment, &args.overrides.to_overrides()?)?;
     if let Some(Scheduler::Slurm) = args.emit {
+        sweep.bind(true)?;
         emit_slurm(&sweep, args.out.as_deref())?;
     } else if args.collect {
+        sweep.bind(false)?;
         let done = crate::sweep::collect(&sweep)?;
         println!(
             "{done} of {} points completed; wrote {}",
@@ -755,9 +771,24 @@ fn sweep(args: &SweepArgs) -> Result<ExitCode> {
             sweep.dir().join("index.csv").display()
         );
     } else if args.dry_run {
+        sweep.bind(false)?;
         print_points(&sweep);
     } else {
-        return run_points(&sweep, args.point, args.force);
+        let jobs = args.jobs as usize;
+        let devices = match &args.devices {
+            Some(list) => Some(crate::sweep::jobs::parse_devices(list)?),
+            None => crate::sweep::jobs::default_devices(&sweep, jobs),
+        };
+        let plan = crate::sweep::jobs::Plan {
+            point: args.point,
+            jobs,
+            devices,
+            threads: args.threads.map(|t| t as usize),
+            force: args.force,
+            print_dir: args.print_dir,
+        };
+        let outcome = crate::sweep::jobs::run(&sweep, &plan)?;
+        return Ok(exit_code(outcome.status));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -783,73 +814,33 @@ fn emit_slurm(sweep: &crate::sweep::Sweep, out: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
-/// `sweep --dry-run`: the points and which are done.
+/// `sweep --dry-run`: every point and where it stands — done, running
+/// (where, since when), failed (to be retried), to do.
 fn print_points(sweep: &crate::sweep::Sweep) {
+    use crate::sweep::PointState;
     let mode = match sweep.mode {
         crate::sweep::Mode::Zip => "zip",
         crate::sweep::Mode::Grid => "grid",
     };
+    let states = sweep.states();
+    let count = |label: &str| states.iter().filter(|s| s.label() == label).count();
     println!(
-        "{}: {} points ({mode}) over {}",
+        "{}: {} points ({mode}) over {}: {} done, {} running, {} failed, {} to do",
         sweep.source.display(),
         sweep.points.len(),
-        sweep.keys.join(", ")
+        sweep.keys.join(", "),
+        count("done"),
+        count("running"),
+        count("failed"),
+        count("to do"),
     );
-    for (p, runs) in sweep.points.iter().zip(sweep.find_runs()) {
-        let state = crate::sweep::representative(&runs)
-            .map(|r| r.state.to_string())
-            .unwrap_or_else(|| "pending".into());
-        println!("  {:<4} {:<10} {}", p.index, state, p.describe());
+    for (p, state) in sweep.points.iter().zip(&states) {
+        let detail = match state {
+            PointState::Done(dir) => format!("  {}", dir.display()),
+            PointState::Running(by) => format!("  on {}", by.describe()),
+            PointState::Failed(how, dir) => format!("  {how} in {}; the next sweep runs it again", dir.display()),
+            PointState::ToDo => String::new(),
+        };
+        println!("  {:<4} {:<8} {}{detail}", p.index, state.label(), p.describe());
     }
-}
-
-/// Runs the points not completed yet (only `point` when given), then
-/// collects the index and sheet after a whole sweep.
-fn run_points(sweep: &crate::sweep::Sweep, point: Option<usize>, force: bool) -> Result<ExitCode> {
-    let n = sweep.points.len();
-    if let Some(i) = point
-        && i >= n
-    {
-        return Err(bad_input(format!(
-            "--point {i}: the sweep has points 0..{} ({n} in all)",
-            n - 1
-        )));
-    }
-    let signals = Signals::install()?;
-    let mut status = Status::Completed;
-    for (p, runs) in sweep.points.iter().zip(sweep.find_runs()) {
-        if point.is_some_and(|i| i != p.index) {
-            continue;
-        }
-        if let Some(done) = runs.iter().find(|r| r.state == crate::review::RunState::Completed) {
-            println!(
-                "point {} ({}): completed in {}, skipped",
-                p.index,
-                p.describe(),
-                done.dir.display()
-            );
-            continue;
-        }
-        println!("point {} of {n}: {}", p.index, p.describe());
-        let exp = sweep.experiment(p)?;
-        let checked = preflight::check(&exp)?;
-        if !force {
-            checked.guard(&exp)?;
-        }
-        let (summary, _) = execute(&exp, &checked, &signals, false)?;
-        if summary.status != Status::Completed {
-            status = summary.status;
-        }
-        if signals.stop_requested() {
-            break;
-        }
-    }
-    if point.is_none() {
-        let done = crate::sweep::collect(sweep)?;
-        println!(
-            "{done} of {n} points completed; index and sheet in {}",
-            sweep.dir().display()
-        );
-    }
-    Ok(exit_code(status))
 }

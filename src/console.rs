@@ -281,6 +281,9 @@ mod tests {
             host_reads_per_step: None,
             scales: Vec::new(),
             scores: None,
+            sweep: None,
+            host: None,
+            visible_devices: None,
         }
     }
 

@@ -131,6 +131,8 @@ pub struct RunContext<'a> {
     pub exp: &'a Experiment,
     pub dir: &'a Path,
     pub weights_sha256: String,
+    /// The sweep the run is a point of, if any.
+    pub sweep: Option<crate::record::SweepMember>,
 }
 
 /// The summary of a run that is starting.
@@ -140,7 +142,7 @@ fn initial_summary(ctx: &RunContext, device: Device) -> Summary {
         name: exp.name.clone(),
         status: Status::Running,
         error: None,
-        started: now_rfc3339(),
+        started: crate::record::now_rfc3339(),
         finished: None,
         steps: 0,
         iterations: exp.total_iterations(),
@@ -164,11 +166,10 @@ fn initial_summary(ctx: &RunContext, device: Device) -> Summary {
         host_reads_per_step: None,
         scales: Vec::new(),
         scores: None,
+        sweep: ctx.sweep.clone(),
+        host: Some(crate::procfs::hostname()),
+        visible_devices: std::env::var("CUDA_VISIBLE_DEVICES").ok(),
     }
-}
-
-fn now_rfc3339() -> String {
-    chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
 }
 
 /// Runs an experiment to the end and returns its final summary. Never
@@ -201,7 +202,7 @@ pub fn run(ctx: &RunContext, device: Device, sink: &mut dyn Sink, controls: &mut
             Err(e) => eprintln!("{}: could not score the result: {e}", ctx.exp.name),
         }
     }
-    summary.finished = Some(now_rfc3339());
+    summary.finished = Some(crate::record::now_rfc3339());
     summary.peak_rss_mib = crate::procfs::peak_rss_mib();
     summary.pid = None;
     if let Err(e) = sink.handle(&RunEvent::Finished {

@@ -7,7 +7,7 @@ use crate::console::ConsoleSink;
 use crate::engine;
 use crate::events::Controls;
 use crate::preflight::Preflight;
-use crate::record::{RUN_DIR_PREFIX, Summary};
+use crate::record::{RUN_DIR_PREFIX, Summary, SweepMember};
 use crate::sinks::{RunDirSink, Tee, create_run_dir};
 use anyhow::{Context, Result};
 use std::io::{IsTerminal, Write};
@@ -50,6 +50,7 @@ pub fn execute(
     checked: &Preflight,
     signals: &Signals,
     print_dir: bool,
+    sweep: Option<SweepMember>,
 ) -> Result<(Summary, PathBuf)> {
     let sha =
         crate::weights::sha256_file(&exp.weights).with_context(|| format!("cannot read {}", exp.weights.display()))?;
@@ -66,6 +67,7 @@ pub fn execute(
         exp,
         dir: &paths.dir,
         weights_sha256: sha,
+        sweep,
     };
     let mut controls = Controls::for_run(signals.stop.clone(), &paths.dir);
     let summary = engine::run(&ctx, checked.device, &mut tee, &mut controls);

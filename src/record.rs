@@ -33,6 +33,11 @@ pub const SNAPSHOT_DIR: &str = "snapshots";
 pub const SCORES_FILE: &str = "scores.csv";
 /// Commands for a running engine, one per line (see `events::Control`).
 pub const CONTROL_FILE: &str = "control";
+/// Local time now as the run folder's files write it (RFC 3339, seconds).
+pub fn now_rfc3339() -> String {
+    chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+}
+
 /// What `stylelab run --print-dir` prints first, followed by the run
 /// folder: how a dashboard learns where a run it launched writes.
 pub const RUN_DIR_PREFIX: &str = "run-dir: ";
@@ -522,6 +527,27 @@ pub struct Summary {
     /// the end of the run, or by `stylelab score`. None before either.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scores: Option<Scores>,
+    /// The sweep this run is a point of; absent for a plain run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<SweepMember>,
+    /// The host the run ran on (runs from before this was recorded: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// `CUDA_VISIBLE_DEVICES` as the run saw it — the GPU a scheduler
+    /// assigned; `cuda:0` is its first entry. Absent when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visible_devices: Option<String>,
+}
+
+/// Which sweep a run is a point of.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SweepMember {
+    /// The sweep's (base experiment's) name; points are `<name>-pNNN`.
+    pub name: String,
+    /// This point, 0-based.
+    pub point: usize,
+    /// How many points the sweep has.
+    pub points: usize,
 }
 
 /// A result measured against its own content and style images with a

@@ -68,6 +68,10 @@ pub struct RunEntry {
 /// The accessors prefer the latest metrics row, then the summary, then a
 /// zero or empty value, so a listing has something to show for every run.
 impl RunEntry {
+    /// The sweep this run is a point of, if its summary says so.
+    pub fn sweep(&self) -> Option<&crate::record::SweepMember> {
+        self.summary.as_ref().and_then(|s| s.sweep.as_ref())
+    }
     /// The experiment's name, or the folder name when there is no summary.
     pub fn name(&self) -> &str {
         self.summary.as_ref().map(|s| s.name.as_str()).unwrap_or(&self.id)
@@ -178,6 +182,49 @@ pub fn load_entry(dir: &Path) -> RunEntry {
         state,
         summary,
         last,
+    }
+}
+
+/// How far a sweep has got, counted over the runs listed: each point
+/// counts once, by its best run (completed, else running, else failed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SweepProgress {
+    pub points: usize,
+    pub done: usize,
+    pub running: usize,
+    pub failed: usize,
+}
+
+impl SweepProgress {
+    /// Points no listed run has started.
+    pub fn to_do(&self) -> usize {
+        self.points.saturating_sub(self.done + self.running + self.failed)
+    }
+
+    /// The progress of the sweep named `name` among `runs`.
+    pub fn of(runs: &[RunEntry], name: &str) -> SweepProgress {
+        let mut best: BTreeMap<usize, u8> = BTreeMap::new();
+        let mut points = 0;
+        for r in runs {
+            let Some(m) = r.sweep().filter(|m| m.name == name) else {
+                continue;
+            };
+            points = points.max(m.points);
+            let rank = match r.state {
+                RunState::Completed => 3,
+                RunState::Running => 2,
+                _ => 1,
+            };
+            let b = best.entry(m.point).or_insert(0);
+            *b = (*b).max(rank);
+        }
+        let count = |rank: u8| best.values().filter(|&&b| b == rank).count();
+        SweepProgress {
+            points,
+            done: count(3),
+            running: count(2),
+            failed: count(1),
+        }
     }
 }
 

@@ -10,10 +10,20 @@
 //! preflight → engine → sinks like any run (`cli` drives that), and this
 //! module reads the results back through `review` to see which points are done.
 
-use crate::config::{self, Experiment, Override};
+pub mod claim;
+pub mod jobs;
+
+use crate::config::{self, DeviceChoice, Experiment, Override};
+use crate::error::bad_input;
 use crate::review::{self, RunEntry, RunState};
 use anyhow::{Context, Result};
+use claim::{Claim, Claims};
 use std::path::{Path, PathBuf};
+
+/// The file in a sweep's folder that names the sweep it belongs to: its
+/// experiment file and `[sweep]` table. Another sweep of the same name but a
+/// different table is refused there, so points are never mixed up.
+pub const OWNER_FILE: &str = "sweep.toml";
 
 /// How the `[sweep]` lists combine into points (`mode` in the table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +79,10 @@ pub struct Sweep {
     pub results: PathBuf,
     /// Overrides from the command line, applied to every point.
     pub overrides: Vec<Override>,
+    /// The `[sweep]` table as written (after overrides).
+    pub table: toml::Table,
+    /// The base experiment's device.
+    pub device: DeviceChoice,
 }
 
 /// The points of a `[sweep]` table.
@@ -150,13 +164,12 @@ impl Sweep {
     pub fn load(path: &Path, overrides: &[Override]) -> Result<Sweep> {
         let base = config::load(path, overrides)?;
         let Some(table) = base.sweep.clone() else {
-            return Err(crate::error::bad_input(format!(
+            return Err(bad_input(format!(
                 "{}: has no [sweep] table (see the README for one)",
                 path.display()
             )));
         };
-        let (mode, keys, points) =
-            expand(&table).map_err(|e| crate::error::bad_input(format!("{}: {e}", path.display())))?;
+        let (mode, keys, points) = expand(&table).map_err(|e| bad_input(format!("{}: {e}", path.display())))?;
         let sweep = Sweep {
             source: path.to_path_buf(),
             name: base.name.clone(),
@@ -165,6 +178,8 @@ impl Sweep {
             points,
             results: base.results.clone(),
             overrides: overrides.to_vec(),
+            table,
+            device: base.device,
         };
         for p in &sweep.points {
             sweep.experiment(p)?;
@@ -212,6 +227,158 @@ impl Sweep {
                     .collect()
             })
             .collect()
+    }
+
+    /// The runs of one point, newest first (read fresh from the results folder).
+    pub fn runs_of(&self, index: usize) -> Vec<RunEntry> {
+        let name = self.point_name(index);
+        review::list_runs(&self.results)
+            .into_iter()
+            .filter(|r| r.name() == name)
+            .collect()
+    }
+
+    /// Who is running which point: `<sweep dir>/claims/`.
+    pub fn claims(&self) -> Claims {
+        Claims::new(&self.dir())
+    }
+
+    /// The summary's record of point `index` of this sweep.
+    pub fn member(&self, index: usize) -> crate::record::SweepMember {
+        crate::record::SweepMember {
+            name: self.name.clone(),
+            point: index,
+            points: self.points.len(),
+        }
+    }
+
+    /// Checks that the sweep's folder belongs to this sweep — no other
+    /// sweep of the same name with a different `[sweep]` table uses it —
+    /// and, with `write`, records that it does ([`OWNER_FILE`]).
+    /// Bad-input error otherwise, before anything runs.
+    pub fn bind(&self, write: bool) -> Result<()> {
+        let dir = self.dir();
+        let path = dir.join(OWNER_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let stored: toml::Table =
+                    toml::from_str(&text).map_err(|e| bad_input(format!("{}: {}", path.display(), e.message())))?;
+                let theirs = stored.get("sweep").and_then(toml::Value::as_table);
+                if theirs != Some(&self.table) {
+                    let source = stored.get("source").and_then(toml::Value::as_str).unwrap_or("?");
+                    return Err(bad_input(format!(
+                        "{}: this results folder already holds the sweep \"{}\" of {source}, over {}; {} sweeps {}. \
+                         Give this experiment another name (--set name=…) or another results folder (--results …)",
+                        dir.display(),
+                        self.name,
+                        theirs
+                            .map(describe_table)
+                            .unwrap_or_else(|| "an unreadable table".into()),
+                        self.source.display(),
+                        describe_table(&self.table),
+                    )));
+                }
+                Ok(())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if write {
+                    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+                    let mut owner = toml::Table::new();
+                    owner.insert(
+                        "source".into(),
+                        toml::Value::String(config::absolute(&self.source).display().to_string()),
+                    );
+                    owner.insert("sweep".into(), toml::Value::Table(self.table.clone()));
+                    let tmp = dir.join(format!(".{OWNER_FILE}.{}", std::process::id()));
+                    std::fs::write(&tmp, toml::to_string(&owner)?)
+                        .with_context(|| format!("cannot write {}", tmp.display()))?;
+                    std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
+                }
+                Ok(())
+            }
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        }
+    }
+
+    /// Where every point stands: done, running (claimed by a live process),
+    /// failed (its latest run did not complete), or still to do.
+    pub fn states(&self) -> Vec<PointState> {
+        let claims = self.claims();
+        self.find_runs()
+            .iter()
+            .zip(&self.points)
+            .map(|(runs, p)| {
+                if let Some(done) = runs.iter().find(|r| r.state == RunState::Completed) {
+                    return PointState::Done(done.dir.clone());
+                }
+                if let Some(claim) = claims.holder(p.index) {
+                    return PointState::Running(claim);
+                }
+                match runs.first() {
+                    Some(r) if r.state == RunState::Running => PointState::Running(Claim {
+                        host: r
+                            .summary
+                            .as_ref()
+                            .and_then(|s| s.host.clone())
+                            .unwrap_or_else(|| "?".into()),
+                        pid: r.summary.as_ref().and_then(|s| s.pid).unwrap_or(0),
+                        since: r.started().to_string(),
+                    }),
+                    Some(r) => PointState::Failed(r.state.to_string(), r.dir.clone()),
+                    None => PointState::ToDo,
+                }
+            })
+            .collect()
+    }
+
+    /// The command-line arguments that give a point the overrides this
+    /// sweep was loaded with: ` --set 'key=value'` each.
+    pub fn set_args(&self) -> Vec<String> {
+        self.overrides
+            .iter()
+            .flat_map(|o| {
+                let v = match &o.value {
+                    toml::Value::String(s) => format!("\"{s}\""),
+                    other => other.to_string(),
+                };
+                ["--set".to_string(), format!("{}={v}", o.key)]
+            })
+            .collect()
+    }
+}
+
+/// `loss.style_weight = [10.0, 1000.0]; mode = "zip"`.
+fn describe_table(table: &toml::Table) -> String {
+    config::dotted_keys(table)
+        .into_iter()
+        .map(|(k, v)| format!("{k} = {v}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Where a point stands ([`Sweep::states`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum PointState {
+    /// Completed, in this run folder.
+    Done(PathBuf),
+    /// A live process holds it.
+    Running(Claim),
+    /// Its latest run ended otherwise (`failed`, `stopped`, `died`,
+    /// `broken`): the next `sweep` runs it again.
+    Failed(String, PathBuf),
+    /// Never run.
+    ToDo,
+}
+
+impl PointState {
+    /// `done`, `running`, `failed` or `to do`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            PointState::Done(_) => "done",
+            PointState::Running(_) => "running",
+            PointState::Failed(..) => "failed",
+            PointState::ToDo => "to do",
+        }
     }
 }
 
@@ -284,19 +451,16 @@ pub fn collect(sweep: &Sweep) -> Result<usize> {
 /// writing to the sweep's results folder (which every node must see).
 ///
 /// `stylelab` is the binary to run and `workdir` the folder to `cd` into;
-/// the command-line overrides are passed on as `--set`. Paths are written
-/// unquoted.
+/// the command-line overrides are passed on as `--set`. Paths and values
+/// are quoted for the shell where they need it.
 pub fn slurm_script(sweep: &Sweep, stylelab: &Path, workdir: &Path) -> String {
     let n = sweep.points.len();
     let source = config::absolute(&sweep.source);
-    let mut sets = String::new();
-    for o in &sweep.overrides {
-        let v = match &o.value {
-            toml::Value::String(s) => format!("\"{s}\""),
-            other => other.to_string(),
-        };
-        sets += &format!(" --set '{}={}'", o.key, v.replace('\'', "'\\''"));
-    }
+    let sets: String = sweep
+        .set_args()
+        .chunks(2)
+        .map(|kv| format!(" {} '{}'", kv[0], kv[1].replace('\'', "'\\''")))
+        .collect();
     let dir = sweep.dir();
     format!(
         r#"#!/bin/bash
@@ -309,10 +473,10 @@ pub fn slurm_script(sweep: &Sweep, stylelab: &Path, workdir: &Path) -> String {
 #SBATCH --array=0-{last}
 #SBATCH --gres=gpu:1
 #SBATCH --cpus-per-task=4
-#SBATCH --output={dir}/slurm-%A_%a.out
+#SBATCH --output={output}
 set -euo pipefail
-cd {workdir}
-exec {exe} sweep {source} --point "$SLURM_ARRAY_TASK_ID" --results {results}{sets}
+cd {workdir_q}
+exec {exe} sweep {source_q} --point "$SLURM_ARRAY_TASK_ID" --results {results_q}{sets}
 "#,
         version = env!("CARGO_PKG_VERSION"),
         source = source.display(),
@@ -322,10 +486,27 @@ exec {exe} sweep {source} --point "$SLURM_ARRAY_TASK_ID" --results {results}{set
         script = dir.join("sweep.sbatch").display(),
         slug = crate::sinks::slug(&sweep.name),
         last = n.saturating_sub(1),
-        dir = dir.display(),
-        workdir = workdir.display(),
-        exe = stylelab.display(),
+        // #SBATCH lines are not read by a shell: no quotes there.
+        output = dir.join("slurm-%A_%a.out").display(),
+        workdir_q = shell_quote(&workdir.display().to_string()),
+        exe = shell_quote(&stylelab.display().to_string()),
+        source_q = shell_quote(&source.display().to_string()),
+        results_q = shell_quote(&sweep.results.display().to_string()),
     )
+}
+
+/// `word` as one shell word: unchanged when it holds only characters no
+/// shell treats specially, else in single quotes.
+pub fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@%".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
 }
 
 #[cfg(test)]

@@ -113,6 +113,25 @@ pub fn sort_by<T>(
     });
 }
 
+/// Keeps the points of each sweep together after a sort: a sweep's runs
+/// move up to where its first run sorted, in their sorted order; other runs
+/// keep their places. Stable.
+pub fn group_sweeps(runs: &mut Vec<RunEntry>) {
+    let mut first: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (i, r) in runs.iter().enumerate() {
+        if let Some(m) = r.sweep() {
+            first.entry(m.name.clone()).or_insert(i);
+        }
+    }
+    let mut keyed: Vec<(usize, RunEntry)> = runs
+        .drain(..)
+        .enumerate()
+        .map(|(i, r)| (r.sweep().map(|m| first[&m.name]).unwrap_or(i), r))
+        .collect();
+    keyed.sort_by_key(|(g, _)| *g);
+    runs.extend(keyed.into_iter().map(|(_, r)| r));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -571,6 +571,7 @@ impl App {
     pub fn sort_runs(&mut self) {
         let selected = self.runs.get(self.run_sel).map(|r| r.dir.clone());
         crate::review::sort::sort_by(&mut self.runs, self.sort.column(), self.sort_desc, |r| (r, None));
+        crate::review::sort::group_sweeps(&mut self.runs);
         if let Some(sel) = selected {
             self.run_sel = self.runs.iter().position(|r| r.dir == sel).unwrap_or(0);
         }

@@ -231,37 +231,35 @@ fn runs(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         Cell::from(head(SortKey::StyleDist, "s.dist")),
     ])
     .style(theme.bold());
-    let rows: Vec<Row> = app
-        .runs
-        .iter()
-        .map(|r| {
-            let losses = r.losses();
-            let loss = |f: fn(&crate::record::Losses) -> f64| losses.as_ref().map(|l| short(f(l))).unwrap_or_default();
-            let score = |r: &crate::review::RunEntry, name: &str| {
-                r.scores()
-                    .and_then(|s| s.get(name))
-                    .map(|v| format!("{v:.3}"))
-                    .unwrap_or_default()
-            };
-            Row::new(vec![
-                Cell::from(if app.marked.contains(&r.dir) { "●" } else { " " }),
-                Cell::from(r.name().to_string()),
-                Cell::from(Span::styled(r.state.to_string(), theme.state(&r.state))),
-                Cell::from(short_time(r.started(), &app.now)),
-                Cell::from(format!(
-                    "{}/{}",
-                    r.steps(),
-                    r.summary.as_ref().map(|s| s.iterations).unwrap_or(0)
-                )),
-                Cell::from(duration(r.wall_s())),
-                Cell::from(loss(|l| l.total)),
-                Cell::from(loss(|l| l.content)),
-                Cell::from(loss(|l| l.style)),
-                Cell::from(score(r, "content_dist")),
-                Cell::from(score(r, "style_dist")),
-            ])
-        })
-        .collect();
+    // A sweep's points sit together (`group_sweeps`), under a row with its progress.
+    let mut rows: Vec<Row> = Vec::with_capacity(app.runs.len());
+    let mut selected = app.run_sel;
+    let mut group: Option<&str> = None;
+    for (i, r) in app.runs.iter().enumerate() {
+        let sweep = r.sweep().map(|m| m.name.as_str());
+        if sweep.is_some() && sweep != group {
+            let name = sweep.unwrap_or_default();
+            let p = crate::review::SweepProgress::of(&app.runs, name);
+            rows.push(
+                Row::new(vec![
+                    Cell::from(" "),
+                    Cell::from(format!("▾ {name} ({} points)", p.points)),
+                    Cell::from(format!("{} done", p.done)),
+                    Cell::from(format!("{} running", p.running)),
+                    Cell::from(format!("{} failed", p.failed)),
+                    Cell::from(""),
+                    Cell::from(format!("{} to do", p.to_do())),
+                ])
+                .style(theme.bold()),
+            );
+            if i <= app.run_sel {
+                selected += 1;
+            }
+        }
+        group = sweep;
+        rows.push(run_row(app, theme, r));
+    }
+
     let widths = [
         Constraint::Length(1),
         Constraint::Min(10),
@@ -276,7 +274,7 @@ fn runs(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         Constraint::Length(6),
     ];
     let title = format!("results/ — {} runs, {} marked", app.runs.len(), app.marked.len());
-    let mut state = TableState::default().with_selected(Some(app.run_sel));
+    let mut state = TableState::default().with_selected(Some(selected));
     frame.render_stateful_widget(
         Table::new(rows, widths)
             .header(header)
@@ -285,6 +283,40 @@ fn runs(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         area,
         &mut state,
     );
+}
+
+/// One run's row in the Runs table; a sweep's points are indented under
+/// their sweep's row.
+fn run_row<'a>(app: &App, theme: &Theme, r: &'a crate::review::RunEntry) -> Row<'a> {
+    let losses = r.losses();
+    let loss = |f: fn(&crate::record::Losses) -> f64| losses.as_ref().map(|l| short(f(l))).unwrap_or_default();
+    let score = |r: &crate::review::RunEntry, name: &str| {
+        r.scores()
+            .and_then(|s| s.get(name))
+            .map(|v| format!("{v:.3}"))
+            .unwrap_or_default()
+    };
+    Row::new(vec![
+        Cell::from(if app.marked.contains(&r.dir) { "●" } else { " " }),
+        Cell::from(if r.sweep().is_some() {
+            format!("  {}", r.name())
+        } else {
+            r.name().to_string()
+        }),
+        Cell::from(Span::styled(r.state.to_string(), theme.state(&r.state))),
+        Cell::from(short_time(r.started(), &app.now)),
+        Cell::from(format!(
+            "{}/{}",
+            r.steps(),
+            r.summary.as_ref().map(|s| s.iterations).unwrap_or(0)
+        )),
+        Cell::from(duration(r.wall_s())),
+        Cell::from(loss(|l| l.total)),
+        Cell::from(loss(|l| l.content)),
+        Cell::from(loss(|l| l.style)),
+        Cell::from(score(r, "content_dist")),
+        Cell::from(score(r, "style_dist")),
+    ])
 }
 
 fn live_view(app: &App, live: &Live, theme: &Theme, frame: &mut Frame, area: Rect) {

@@ -51,6 +51,9 @@ fn summary(status: Status, steps: u64) -> Summary {
         host_reads_per_step: Some(1.2),
         scales: Vec::new(),
         scores: None,
+        sweep: None,
+        host: None,
+        visible_devices: None,
     }
 }
 
@@ -397,4 +400,76 @@ fn clicking_a_tab_title_opens_that_tab() {
             assert_eq!(app.tab, tab, "column {column} of {title:?}");
         }
     }
+}
+
+#[test]
+fn runs_view_groups_a_sweeps_points_with_their_progress() {
+    let mut app = new_app(true);
+    app.tab = Tab::Runs;
+    // Started when their folder names say.
+    let run = |id: &str, state: RunState| {
+        let mut r = run_entry(id, state, None);
+        if let Some(s) = r.summary.as_mut() {
+            s.started = format!(
+                "{}-{}-{}T{}:{}:{}+00:00",
+                &id[0..4],
+                &id[4..6],
+                &id[6..8],
+                &id[9..11],
+                &id[11..13],
+                &id[13..15]
+            );
+        }
+        r
+    };
+    let point = |id: &str, state: RunState, p: usize| {
+        let mut r = run(id, state);
+        if let Some(s) = r.summary.as_mut() {
+            s.sweep = Some(stylelab::record::SweepMember {
+                name: "sw".into(),
+                point: p,
+                points: 5,
+            });
+        }
+        r
+    };
+    update(
+        &mut app,
+        Msg::Runs(vec![
+            point("20260103-000000-sw-p002", RunState::Running, 2),
+            run("20260102-120000-quickstart", RunState::Completed),
+            point("20260101-000300-sw-p001", RunState::Failed, 1),
+            point("20260101-000200-sw-p001", RunState::Completed, 1),
+            point("20260101-000100-sw-p000", RunState::Failed, 0),
+            run("20260101-000000-layers", RunState::Stopped),
+        ]),
+    );
+    // Newest first, but the sweep's points stay together under its row.
+    let names: Vec<&str> = app.runs.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "20260103-000000-sw-p002",
+            "20260101-000300-sw-p001",
+            "20260101-000200-sw-p001",
+            "20260101-000100-sw-p000",
+            "20260102-120000-quickstart",
+            "20260101-000000-layers",
+        ]
+    );
+    let progress = stylelab::review::SweepProgress::of(&app.runs, "sw");
+    assert_eq!(
+        (progress.done, progress.running, progress.failed, progress.to_do()),
+        (1, 1, 1, 2)
+    );
+    // The selection stays on the run, below the sweep's row.
+    update(&mut app, key(KeyCode::Down));
+    assert_eq!(app.runs[app.run_sel].id, "20260101-000300-sw-p001");
+    let screen = render(&app, 120, 18);
+    assert!(screen.contains("▾ sw (5 points)"), "{screen}");
+    assert!(
+        screen.contains("1 done") && screen.contains("1 running") && screen.contains("1 failed"),
+        "{screen}"
+    );
+    assert_snapshot!(screen);
 }

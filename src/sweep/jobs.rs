@@ -1,0 +1,541 @@
+//! Running a sweep's points: one after another in this process, or up to
+//! `--jobs N` at once, each in a child `stylelab sweep --point` process
+//! pinned to one device (on a CPU: with its share of the cores).
+//!
+//! Every point, however it is started — here, by a child, by a Slurm array
+//! task, by another terminal — is claimed first ([`super::claim`]), and is
+//! checked again for a completed run once claimed: a point runs once at a
+//! time, and a completed point never runs again.
+
+use super::claim::Taken;
+use super::{PointState, Sweep};
+use crate::config::DeviceChoice;
+use crate::error::bad_input;
+use crate::headless::{Signals, execute};
+use crate::record::Status;
+use crate::review::RunState;
+use anyhow::{Context, Result};
+use std::collections::VecDeque;
+use std::io::{BufRead, IsTerminal, Write};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// How a sweep runs its points.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Only this point (a cluster task); else every point not done.
+    pub point: Option<usize>,
+    /// Points at once (1: in this process).
+    pub jobs: usize,
+    /// The device of each job slot in turn; `None`: each point keeps its
+    /// experiment's device.
+    pub devices: Option<Vec<DeviceChoice>>,
+    /// libtorch threads per point; `None`: libtorch's default (all cores) for
+    /// one job, the cores shared out for several.
+    pub threads: Option<usize>,
+    /// Run points whose memory estimate exceeds what is free.
+    pub force: bool,
+    /// Print `run-dir: …` when a point's folder is made (for a parent sweep).
+    pub print_dir: bool,
+}
+
+/// How the run of a sweep ended, for the exit code.
+pub struct Outcome {
+    /// `Completed` unless a point failed (`Failed`) or a stop was asked for
+    /// (`Stopped`).
+    pub status: Status,
+}
+
+/// Checks `--devices` against this machine, before anything runs: each
+/// entry must parse and exist. Bad-input error naming the entry otherwise.
+pub fn parse_devices(list: &[String]) -> Result<Vec<DeviceChoice>> {
+    if list.is_empty() {
+        return Err(bad_input("--devices: the list is empty; e.g. --devices cuda:0,cuda:1"));
+    }
+    list.iter()
+        .map(|s| {
+            let choice = DeviceChoice::parse(s.trim())
+                .ok_or_else(|| bad_input(format!("--devices: \"{s}\" is not a device; use cpu, cuda or cuda:N")))?;
+            crate::engine::device::resolve(choice).map_err(|e| bad_input(format!("--devices: {e}")))?;
+            Ok(choice)
+        })
+        .collect()
+}
+
+/// The devices job slots use when `--devices` is not given: with several
+/// jobs, an experiment on `auto` uses every CUDA device; otherwise every
+/// point keeps its experiment's device (`None`).
+pub fn default_devices(sweep: &Sweep, jobs: usize) -> Option<Vec<DeviceChoice>> {
+    let gpus = if tch::Cuda::is_available() {
+        tch::Cuda::device_count().max(0) as usize
+    } else {
+        0
+    };
+    (jobs > 1 && sweep.device == DeviceChoice::Auto && gpus > 1).then(|| (0..gpus).map(DeviceChoice::Cuda).collect())
+}
+
+/// libtorch threads for each of `jobs` points at once: `threads` when given,
+/// else a Slurm task's `SLURM_CPUS_PER_TASK`, else the cores shared out
+/// (`None`: one job and nothing said, libtorch's default).
+pub fn threads_per_job(threads: Option<usize>, jobs: usize) -> Option<usize> {
+    if threads.is_some() {
+        return threads;
+    }
+    if let Some(n) = std::env::var("SLURM_CPUS_PER_TASK").ok().and_then(|v| v.parse().ok()) {
+        return Some(n);
+    }
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    (jobs > 1).then(|| (cores / jobs).max(1))
+}
+
+/// Runs the sweep as `plan` says; collects the index and sheet after a
+/// whole sweep (not after a single `--point`).
+pub fn run(sweep: &Sweep, plan: &Plan) -> Result<Outcome> {
+    let n = sweep.points.len();
+    if let Some(i) = plan.point
+        && i >= n
+    {
+        return Err(bad_input(format!(
+            "--point {i}: the sweep has points 0..{} ({n} in all)",
+            n - 1
+        )));
+    }
+    sweep.bind(true)?;
+    let signals = Signals::install()?;
+    let status = if plan.jobs > 1 && plan.point.is_none() {
+        run_children(sweep, plan, &signals)?
+    } else {
+        if let Some(t) = threads_per_job(plan.threads, 1) {
+            tch::set_num_threads(t as i32);
+        }
+        run_here(sweep, plan, &signals)?
+    };
+    if plan.point.is_none() {
+        let done = super::collect(sweep)?;
+        println!(
+            "{done} of {n} points completed; index and sheet in {}",
+            sweep.dir().display()
+        );
+    }
+    Ok(Outcome { status })
+}
+
+/// The points, one after another, in this process.
+fn run_here(sweep: &Sweep, plan: &Plan, signals: &Signals) -> Result<Status> {
+    let n = sweep.points.len();
+    let claims = sweep.claims();
+    let mut status = Status::Completed;
+    for (p, runs) in sweep.points.iter().zip(sweep.find_runs()) {
+        if plan.point.is_some_and(|i| i != p.index) {
+            continue;
+        }
+        if let Some(done) = runs.iter().find(|r| r.state == RunState::Completed) {
+            println!(
+                "point {} ({}): completed in {}, skipped",
+                p.index,
+                p.describe(),
+                done.dir.display()
+            );
+            continue;
+        }
+        let _guard = match claims.try_claim(p.index)? {
+            Taken::Held(by) => {
+                println!(
+                    "point {} ({}): running on {}, skipped",
+                    p.index,
+                    p.describe(),
+                    by.describe()
+                );
+                continue;
+            }
+            Taken::Mine(guard) => guard,
+        };
+        // Another process may have completed it between our listing and our claim.
+        if let Some(done) = sweep.runs_of(p.index).iter().find(|r| r.state == RunState::Completed) {
+            println!(
+                "point {} ({}): completed in {}, skipped",
+                p.index,
+                p.describe(),
+                done.dir.display()
+            );
+            continue;
+        }
+        println!("point {} of {n}: {}", p.index, p.describe());
+        let mut exp = sweep.experiment(p)?;
+        if let Some(devices) = &plan.devices {
+            exp.device = devices[0];
+        }
+        let checked = crate::preflight::check(&exp)?;
+        if !plan.force {
+            checked.guard(&exp)?;
+        }
+        let (summary, _) = execute(&exp, &checked, signals, plan.print_dir, Some(sweep.member(p.index)))?;
+        if summary.status != Status::Completed {
+            status = worse(status, summary.status);
+        }
+        if signals.stop_requested() {
+            break;
+        }
+    }
+    Ok(status)
+}
+
+/// Stopped outranks failed, failed outranks completed.
+fn worse(a: Status, b: Status) -> Status {
+    let rank = |s: Status| match s {
+        Status::Stopped => 3,
+        Status::Failed | Status::Running => 2,
+        Status::Completed => 1,
+    };
+    if rank(b) > rank(a) { b } else { a }
+}
+
+/// A point running in a child process.
+struct Job {
+    point: usize,
+    device: String,
+    child: Child,
+    started: Instant,
+    /// Its run folder, once the child has said.
+    dir: Option<PathBuf>,
+    log: PathBuf,
+}
+
+/// A line a child printed on its standard output.
+struct Said {
+    point: usize,
+    line: String,
+}
+
+/// Up to `plan.jobs` points at once, each in a child `stylelab sweep
+/// --point N` in its own process group (a Ctrl-C here reaches it once, as
+/// a SIGTERM: it stops after its step and writes its results).
+fn run_children(sweep: &Sweep, plan: &Plan, signals: &Signals) -> Result<Status> {
+    let exe = std::env::current_exe().context("cannot find the stylelab binary")?;
+    let threads = threads_per_job(plan.threads, plan.jobs);
+    let logs = sweep.dir().join("logs");
+    std::fs::create_dir_all(&logs).with_context(|| format!("cannot create {}", logs.display()))?;
+    let mut todo: VecDeque<usize> = VecDeque::new();
+    let mut counts = Counts::default();
+    for (p, state) in sweep.points.iter().zip(sweep.states()) {
+        match state {
+            PointState::Done(_) => counts.done += 1,
+            PointState::Running(by) => {
+                println!("point {}: running on {}, left to it", p.index, by.describe());
+                counts.elsewhere += 1;
+            }
+            PointState::Failed(..) | PointState::ToDo => todo.push_back(p.index),
+        }
+    }
+    // Bad input shows here, before any point starts, not once per child.
+    for &i in &todo {
+        let mut exp = sweep.experiment(&sweep.points[i])?;
+        if let Some(devices) = &plan.devices {
+            exp.device = devices[0];
+        }
+        crate::preflight::check(&exp)?;
+    }
+    println!(
+        "{} points: {} done, {} running elsewhere, {} to run, {} at once{}",
+        sweep.points.len(),
+        counts.done,
+        counts.elsewhere,
+        todo.len(),
+        plan.jobs,
+        threads
+            .map(|t| format!(" ({} each)", threads_text(t)))
+            .unwrap_or_default()
+    );
+    let (tx, rx) = mpsc::channel::<Said>();
+    let mut slots: Vec<Option<Job>> = (0..plan.jobs).map(|_| None).collect();
+    let mut status = Status::Completed;
+    let mut display = Display::new(std::io::stdout().is_terminal());
+    let mut stopping = false;
+    loop {
+        if signals.stop_requested() && !stopping {
+            stopping = true;
+            display.clear();
+            println!("stopping: each running point stops after its current step");
+            for job in slots.iter().flatten() {
+                // SAFETY: kill(2) with a PID we spawned and have not reaped.
+                unsafe { libc::kill(job.child.id() as i32, libc::SIGTERM) };
+            }
+        }
+        for (slot, job) in slots.iter_mut().enumerate() {
+            if job.is_none()
+                && !stopping
+                && let Some(point) = todo.pop_front()
+            {
+                let device = plan.devices.as_ref().map(|d| d[slot % d.len()]);
+                let started = spawn(sweep, plan, &exe, point, device, threads, &logs, &tx)?;
+                display.clear();
+                println!(
+                    "point {point} started{}: {}",
+                    started.device,
+                    sweep.points[point].describe()
+                );
+                *job = Some(started);
+            }
+        }
+        while let Ok(said) = rx.try_recv() {
+            if let Some(dir) = said.line.strip_prefix(crate::record::RUN_DIR_PREFIX) {
+                if let Some(job) = slots.iter_mut().flatten().find(|j| j.point == said.point) {
+                    job.dir = Some(PathBuf::from(dir));
+                }
+            } else if said.line.contains("skipped") {
+                display.clear();
+                println!("{}", said.line);
+            }
+        }
+        for job in slots.iter_mut() {
+            let Some(j) = job else { continue };
+            let Some(exit) = j.child.try_wait()? else { continue };
+            let ended = end_status(exit.code());
+            display.clear();
+            let took = j.started.elapsed().as_secs_f64();
+            match ended {
+                Status::Completed => {
+                    counts.done += 1;
+                    println!("point {} completed in {took:.0} s", j.point);
+                }
+                Status::Stopped => println!("point {} stopped after {took:.0} s", j.point),
+                _ => {
+                    counts.failed += 1;
+                    let last = std::fs::read_to_string(&j.log)
+                        .ok()
+                        .and_then(|t| t.lines().rev().find(|l| !l.trim().is_empty()).map(str::to_string))
+                        .unwrap_or_default();
+                    println!(
+                        "point {} failed after {took:.0} s ({exit}): {last}\n  its output: {}",
+                        j.point,
+                        j.log.display()
+                    );
+                }
+            }
+            status = worse(status, ended);
+            *job = None;
+        }
+        if slots.iter().all(Option::is_none) && (todo.is_empty() || stopping) {
+            break;
+        }
+        display.show(sweep, &slots, &counts, todo.len());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    display.clear();
+    if stopping {
+        status = worse(status, Status::Stopped);
+    }
+    Ok(status)
+}
+
+/// `1 thread`, `4 threads`.
+fn threads_text(n: usize) -> String {
+    if n == 1 {
+        "1 thread".into()
+    } else {
+        format!("{n} threads")
+    }
+}
+
+/// A child's exit code as a run's status (see `error`'s codes).
+fn end_status(code: Option<i32>) -> Status {
+    match code.map(|c| c as u8) {
+        Some(crate::error::SUCCESS) => Status::Completed,
+        Some(crate::error::STOPPED) => Status::Stopped,
+        _ => Status::Failed,
+    }
+}
+
+/// Starts point `point` in a child process; its standard output comes back
+/// line by line through `tx`, its standard error goes to `logs/pNNN.log`.
+#[allow(clippy::too_many_arguments)]
+fn spawn(
+    sweep: &Sweep,
+    plan: &Plan,
+    exe: &std::path::Path,
+    point: usize,
+    device: Option<DeviceChoice>,
+    threads: Option<usize>,
+    logs: &std::path::Path,
+    tx: &mpsc::Sender<Said>,
+) -> Result<Job> {
+    let log = logs.join(format!("p{point:03}.log"));
+    let err = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .with_context(|| format!("cannot open {}", log.display()))?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("sweep")
+        .arg(&sweep.source)
+        .args(["--point", &point.to_string(), "--print-dir"])
+        .args(sweep.set_args());
+    if let Some(d) = device {
+        cmd.args(["--device", &d.to_string()]);
+    }
+    if let Some(t) = threads {
+        cmd.args(["--threads", &t.to_string()]);
+    }
+    if plan.force {
+        cmd.arg("--force");
+    }
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(err)
+        .process_group(0)
+        .spawn()
+        .with_context(|| format!("cannot start {}", exe.display()))?;
+    if let Some(out) = child.stdout.take() {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(Said { point, line }).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    let device = match (device, threads) {
+        (Some(d), _) => format!(" on {d}"),
+        (None, Some(t)) => format!(" ({})", threads_text(t)),
+        (None, None) => String::new(),
+    };
+    Ok(Job {
+        point,
+        device,
+        child,
+        started: Instant::now(),
+        dir: None,
+        log,
+    })
+}
+
+#[derive(Default)]
+struct Counts {
+    done: usize,
+    failed: usize,
+    elsewhere: usize,
+}
+
+/// The running points, one line each: redrawn in place on a terminal,
+/// a line every half minute otherwise.
+struct Display {
+    tty: bool,
+    drawn: usize,
+    last: Option<Instant>,
+}
+
+impl Display {
+    fn new(tty: bool) -> Self {
+        Display {
+            tty,
+            drawn: 0,
+            last: None,
+        }
+    }
+
+    /// Removes the block drawn last (a terminal), so a message prints above it.
+    fn clear(&mut self) {
+        if self.tty && self.drawn > 0 {
+            print!("\x1b[{}A\x1b[J", self.drawn);
+            let _ = std::io::stdout().flush();
+        }
+        self.drawn = 0;
+    }
+
+    fn show(&mut self, sweep: &Sweep, slots: &[Option<Job>], counts: &Counts, todo: usize) {
+        let every = if self.tty {
+            Duration::from_millis(500)
+        } else {
+            Duration::from_secs(30)
+        };
+        if self.last.is_some_and(|t| t.elapsed() < every) {
+            return;
+        }
+        self.last = Some(Instant::now());
+        let lines: Vec<String> = slots
+            .iter()
+            .flatten()
+            .map(|j| {
+                let iterations = sweep
+                    .experiment(&sweep.points[j.point])
+                    .map(|e| e.total_iterations())
+                    .unwrap_or(0);
+                let step = j.dir.as_deref().and_then(crate::review::last_row);
+                let progress = match &step {
+                    Some(m) => format!("step {}/{iterations}  loss {:.4e}", m.iter, m.total),
+                    None => "starting".into(),
+                };
+                format!(
+                    "  p{:03}{}  {progress}  {:.0} s",
+                    j.point,
+                    j.device,
+                    j.started.elapsed().as_secs_f64()
+                )
+            })
+            .collect();
+        let head = format!(
+            "{} running, {} done, {} failed, {} to do",
+            lines.len(),
+            counts.done,
+            counts.failed,
+            todo
+        );
+        self.clear();
+        if self.tty {
+            println!("{head}");
+            for l in &lines {
+                println!("{l}");
+            }
+            self.drawn = lines.len() + 1;
+        } else {
+            println!(
+                "{head}: {}",
+                lines.iter().map(|l| l.trim()).collect::<Vec<_>>().join("; ")
+            );
+        }
+        let _ = std::io::stdout().flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threads_are_shared_out_unless_said() {
+        assert_eq!(threads_per_job(Some(3), 4), Some(3));
+        if std::env::var_os("SLURM_CPUS_PER_TASK").is_none() {
+            let cores = std::thread::available_parallelism().unwrap().get();
+            assert_eq!(threads_per_job(None, 1), None);
+            assert_eq!(threads_per_job(None, 2), Some((cores / 2).max(1)));
+            assert_eq!(threads_per_job(None, 1000), Some(1));
+        }
+    }
+
+    #[test]
+    fn bad_devices_are_refused_by_name() {
+        let err = parse_devices(&["gpu0".into()]).unwrap_err().to_string();
+        assert!(err.contains("\"gpu0\" is not a device"), "{err}");
+        assert!(parse_devices(&[]).is_err());
+        assert_eq!(parse_devices(&["cpu".into()]).unwrap(), vec![DeviceChoice::Cpu]);
+        if !tch::Cuda::is_available() {
+            let err = parse_devices(&["cpu".into(), "cuda:1".into()]).unwrap_err().to_string();
+            assert!(err.contains("cuda:1 was asked for"), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_worse_status_wins() {
+        assert_eq!(worse(Status::Completed, Status::Failed), Status::Failed);
+        assert_eq!(worse(Status::Failed, Status::Stopped), Status::Stopped);
+        assert_eq!(worse(Status::Stopped, Status::Completed), Status::Stopped);
+        assert_eq!(end_status(Some(0)), Status::Completed);
+        assert_eq!(end_status(Some(130)), Status::Stopped);
+        assert_eq!(end_status(None), Status::Failed);
+    }
+}
