@@ -10,6 +10,8 @@
 //! - `review`: the review commands on tests/fixtures/results, and sweeps.
 //! - `scales`: multi-scale runs, colour preservation, the memory estimate and guard.
 //! - `scores`: the yardstick, `score`, and where scores show.
+//! - `sweeps`: `--jobs`, point claims, `--dry-run` states, bad sweep input.
+//! - `slurm`: the emitted job array on a real one-node Slurm cluster.
 
 // Tests may unwrap: a panic here is a failed test with its message.
 #![allow(clippy::unwrap_used)]
@@ -23,4 +25,6 @@ mod invalid_configs;
 mod review;
 mod scales;
 mod scores;
+mod slurm;
+mod sweeps;
 mod tmux;

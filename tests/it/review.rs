@@ -220,10 +220,9 @@ fn a_sweep_runs_its_points_resumes_and_collects() {
     let tmp = tempfile::tempdir().unwrap();
     let exp = sweep_file(tmp.path());
     let dry = stdout(stylelab().arg("sweep").arg(&exp).arg("--dry-run"));
-    assert!(dry.contains("2 points (grid) over loss.style_weight"), "{dry}");
+    assert!(dry.contains("2 points (grid) over loss.style_weight: 0 done"), "{dry}");
     assert!(
-        dry.contains("0    pending    loss.style_weight=10.0")
-            && dry.contains("1    pending    loss.style_weight=1000.0"),
+        dry.contains("0    to do    loss.style_weight=10.0") && dry.contains("1    to do    loss.style_weight=1000.0"),
         "{dry}"
     );
     // One point, as a cluster task would.
@@ -234,7 +233,7 @@ fn a_sweep_runs_its_points_resumes_and_collects() {
         .assert()
         .success();
     let dry = stdout(stylelab().arg("sweep").arg(&exp).arg("--dry-run"));
-    assert!(dry.contains("0    pending") && dry.contains("1    completed"), "{dry}");
+    assert!(dry.contains("0    to do") && dry.contains("1    done"), "{dry}");
     // The whole sweep skips what is done.
     let out = stdout(stylelab().arg("sweep").arg(&exp));
     assert!(
@@ -305,7 +304,14 @@ fn a_sweep_emits_a_slurm_job_array() {
     ] {
         assert!(text.contains(&want), "missing {want:?} in\n{text}");
     }
-    assert!(!results.exists(), "emitting runs nothing");
+    assert!(
+        stylelab::review::list_runs(&results).is_empty(),
+        "emitting runs nothing"
+    );
+    assert!(
+        results.join("sw-sweep/sweep.toml").exists(),
+        "but takes the sweep's folder"
+    );
 }
 
 #[test]
