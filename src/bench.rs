@@ -26,6 +26,8 @@ use anyhow::{Context, Result, bail};
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
+/// The PyTorch reference, built into the binary and written to a temporary
+/// file when `bench` runs it.
 const REFERENCE_SCRIPT: &str = include_str!("bench/reference_pytorch.py");
 
 #[derive(clap::Args, Debug)]
@@ -70,6 +72,8 @@ pub struct BenchArgs {
     pub quality: Option<PathBuf>,
 }
 
+/// The measurement a `bench-one` or reference process printed: its last
+/// line starting with `{`. A failed process is an error carrying its stderr.
 fn last_json_line(out: &std::process::Output, what: &str) -> Result<Measurement> {
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {

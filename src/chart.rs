@@ -269,10 +269,14 @@ pub fn pareto_front(points: &[(f64, f64)]) -> Vec<usize> {
 /// Runs as points in a plane (content distance across, style distance up):
 /// each point numbered as its run is in the key, the Pareto front joined.
 pub struct Scatter<'a> {
+    /// The block's title.
     pub title: &'a str,
+    /// Axis labels; empty for none.
     pub x_label: &'a str,
     pub y_label: &'a str,
+    /// (x, y), one per run; non-finite ones do not count toward the axes' bounds.
     pub points: &'a [(f64, f64)],
+    /// Whether to draw in colour.
     pub color: bool,
 }
 

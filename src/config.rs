@@ -32,10 +32,13 @@ pub enum Origin {
 /// A problem with an experiment, located as precisely as possible.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
+    /// The experiment file, as given.
     pub file: PathBuf,
+    /// The file (and line) or the command line.
     pub origin: Origin,
     /// Dotted key, e.g. `loss.style_layers.relu9_1`.
     pub key: Option<String>,
+    /// What is wrong and, where it helps, what to write instead.
     pub message: String,
 }
 
@@ -59,10 +62,13 @@ impl std::error::Error for ConfigError {}
 /// A key that failed validation, before it is located in the file.
 #[derive(Debug)]
 pub struct Invalid {
+    /// Dotted key, e.g. `optim.history`.
     pub key: String,
+    /// What is wrong with its value.
     pub message: String,
 }
 
+/// Shorthand for an [`Invalid`] about `key`.
 pub(crate) fn invalid(key: impl Into<String>, message: impl Into<String>) -> Invalid {
     Invalid {
         key: key.into(),
@@ -73,9 +79,11 @@ pub(crate) fn invalid(key: impl Into<String>, message: impl Into<String>) -> Inv
 /// How the generated image starts.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Init {
+    /// Start from the content image (the default).
     Content,
     /// Uniform noise from the run's seed.
     Noise,
+    /// Start from this image, resized to the first scale's size.
     Image(PathBuf),
 }
 
@@ -84,7 +92,9 @@ pub enum Init {
 pub enum DeviceChoice {
     /// CUDA device 0 when available, else CPU.
     Auto,
+    /// The CPU, whatever GPU there is.
     Cpu,
+    /// CUDA device N (`cuda` alone means 0); an error at setup if it does not exist.
     Cuda(usize),
 }
 
@@ -116,7 +126,10 @@ impl DeviceChoice {
 /// A style image and its blend weight.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StyleImage {
+    /// Absolute path of the image.
     pub path: PathBuf,
+    /// Its weight among the style images (>= 0); the Gram targets are
+    /// blended in proportion.
     pub blend: f64,
 }
 
@@ -126,40 +139,57 @@ pub type WeightedLayers = Vec<(Layer, f64)>;
 /// A validated experiment: what the engine runs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Experiment {
+    /// The run's name: `name` from the file, else the file's stem.
     pub name: String,
     /// The experiment file this came from, as given.
     pub source: PathBuf,
+    /// The content image, absolute.
     pub content: PathBuf,
+    /// At least one, with blends not all 0.
     pub styles: Vec<StyleImage>,
+    /// Where the image starts.
     pub init: Init,
     /// Longest side of the output in pixels at each scale, increasing (one
     /// for a single-scale run).
     pub sizes: Vec<u32>,
+    /// Style images' longest side relative to each size, in (0, 8].
     pub style_scale: f64,
+    /// Whether and how the content's colours are kept.
     pub preserve_colors: PreserveColors,
+    /// The VGG19 weights file, absolute.
     pub weights: PathBuf,
+    /// The network's pooling.
     pub pooling: Pooling,
     /// How the network is stored; `Auto` is decided at the start of a run.
     pub memory_format: MemoryFormat,
+    /// Term weights at the start, each finite and >= 0; steering changes the
+    /// running objective's copy, not these.
     pub content_weight: f64,
     pub style_weight: f64,
     pub tv_weight: f64,
+    /// Whether terms are divided by their own running magnitude.
     pub normalize: Normalize,
     /// In forward order.
     pub content_layers: WeightedLayers,
     /// In forward order.
     pub style_layers: WeightedLayers,
+    /// L-BFGS or Adam.
     pub optimizer: OptimizerKind,
     /// Steps at each scale (as many as `sizes`).
     pub iterations: Vec<u64>,
+    /// Adam's step size or L-BFGS's step scale; > 0.
     pub learning_rate: f64,
+    /// Curvature pairs L-BFGS keeps, 1..=1000.
     pub history: usize,
+    /// Seed of the noise init.
     pub seed: u64,
+    /// Where the run goes; see [`DeviceChoice`].
     pub device: DeviceChoice,
     /// What the network's convolutions run in.
     pub precision: Precision,
     /// 0 = never.
     pub snapshot_every: u64,
+    /// The folder run folders are made in, absolute.
     pub results: PathBuf,
     /// Score the final image when the run ends (`output.score`).
     pub score: bool,
@@ -177,7 +207,9 @@ pub const MIN_SIZE: i64 = 16;
 /// An override from the command line: `key=value`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Override {
+    /// Dotted key, e.g. `loss.style_weight`; tables may be set whole.
     pub key: String,
+    /// The value: TOML when it parses as TOML, else a plain string.
     pub value: toml::Value,
 }
 
@@ -203,6 +235,8 @@ impl Override {
         })
     }
 
+    /// Sets the value at the dotted key in `table`, making missing tables on
+    /// the way; fails when a parent on the path is a value, not a table.
     fn apply(&self, table: &mut toml::Table) -> Result<(), String> {
         let parts: Vec<&str> = self.key.split('.').collect();
         let (last, parents) = parts.split_last().expect("keys are never empty");
@@ -268,6 +302,9 @@ pub fn parse(path: &Path, src: &str, overrides: &[Override]) -> Result<Experimen
     })
 }
 
+/// Applies `--set` overrides to the file's value tree and re-reads it into
+/// a [`RawExperiment`], one at a time so an error names the override that
+/// caused it. With no overrides, `raw` comes back unchanged.
 fn apply_overrides(
     path: &Path,
     src: &str,

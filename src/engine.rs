@@ -1,6 +1,6 @@
 //! The engine: loads images and weights for an [`Experiment`], plans its
 //! scales, computes the targets, and runs the optimizer loop, reporting
-//! [`RunEvent`]s to a [`Sink`] and obeying [`Control`]s between steps. It
+//! [`RunEvent`]s to a [`Sink`] and obeying [`Control`](crate::events::Control)s between steps. It
 //! owns every tensor, on one thread, and reads from the device only through
 //! [`reads`].
 //!
@@ -66,11 +66,15 @@ fn torch_message(e: &tch::TchError) -> String {
 /// Everything prepared for a run: the objective with the first scale's
 /// targets, the images of every scale, and the starting image.
 pub struct Prepared {
+    /// The loss, with the first scale's targets.
     pub objective: StyleObjective,
+    /// The decoded images and the plan of scales.
     pub inputs: Inputs,
     /// The first scale's tensors.
     pub first: inputs::ScaleInputs,
+    /// The starting image, `1×3×H×W` in [0, 1], on `device`.
     pub x: tch::Tensor,
+    /// Where the run's tensors live.
     pub device: Device,
     /// The memory format the network uses, and how it was chosen.
     pub format: vgg::FormatChoice,
@@ -128,8 +132,11 @@ pub fn is_rescale_step(step: u64) -> bool {
 
 /// Static facts about a run that go into its summary.
 pub struct RunContext<'a> {
+    /// The validated experiment.
     pub exp: &'a Experiment,
+    /// The run's folder.
     pub dir: &'a Path,
+    /// SHA-256 of the weights file, hex: recorded with the run and its scores.
     pub weights_sha256: String,
     /// The sweep the run is a point of, if any.
     pub sweep: Option<crate::record::SweepMember>,
@@ -227,6 +234,7 @@ fn score_final(
     scorer.score(image, &targets)
 }
 
+/// A caught panic's message; libtorch's own (a `String`) is trimmed like its errors.
 fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
     panic
         .downcast_ref::<String>()
@@ -235,6 +243,7 @@ fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "unknown panic".into())
 }
 
+/// Hands an event to the sink; a sink that fails (cannot write) ends the run.
 fn emit(sink: &mut dyn Sink, event: RunEvent) -> Result<(), EngineError> {
     sink.handle(&event).map_err(|e| EngineError::Sink(e.to_string()))
 }

@@ -15,16 +15,24 @@ use std::time::Duration;
 /// What is known when a run starts.
 #[derive(Debug, Clone)]
 pub struct RunInfo {
+    /// The experiment's name.
     pub name: String,
+    /// The run folder.
     pub dir: PathBuf,
+    /// The device in words, as the summary records it.
     pub device: String,
+    /// Steps planned over all scales.
     pub iterations: u64,
+    /// The output's size at the last scale, px.
     pub width: u32,
     pub height: u32,
+    /// The metrics file's columns: which per-layer values each row carries.
     pub header: MetricsHeader,
     /// `relu4_2 ×1`, one line per selected layer, for display.
     pub content_layers: Vec<(String, f64)>,
+    /// Likewise for the style term.
     pub style_layers: Vec<(String, f64)>,
+    /// The optimizer and its settings in words, e.g. `lbfgs (history 100, lr 1, compact)`.
     pub optimizer: String,
     /// The summary as it stands at the start (status `running`).
     pub summary: Summary,
@@ -33,25 +41,16 @@ pub struct RunInfo {
 /// What the engine reports.
 #[derive(Debug, Clone)]
 pub enum RunEvent {
+    /// Images, network and targets are ready; the starting image is evaluated next.
     Started(Box<RunInfo>),
     /// A metrics row (step 0 is the initial image).
     Step(StepMetrics),
     /// The current image at a step (periodic, or asked for).
-    Snapshot {
-        iter: u64,
-        image: Arc<RgbImage>,
-    },
+    Snapshot { iter: u64, image: Arc<RgbImage> },
     /// A loss weight changed while running; takes effect from `iter + 1`.
-    Steered {
-        iter: u64,
-        term: Term,
-        from: f64,
-        to: f64,
-    },
-    Paused {
-        iter: u64,
-        paused: bool,
-    },
+    Steered { iter: u64, term: Term, from: f64, to: f64 },
+    /// The run paused (`paused`) or resumed at step `iter`.
+    Paused { iter: u64, paused: bool },
     /// A multi-scale run moved to scale `index` of `count` (1-based) after
     /// step `iter`.
     Scale {
@@ -71,9 +70,13 @@ pub enum RunEvent {
 /// What the engine can be told between steps.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Control {
+    /// Wait between steps until `resume` or `stop`; the run's clock stops meanwhile.
     Pause,
+    /// End a pause; ignored when not paused.
     Resume,
+    /// End the run after the current step; it is recorded as stopped, its files kept.
     Stop,
+    /// Write a snapshot of the current image now.
     SnapshotNow,
     /// Multiply a loss weight by a factor.
     Scale(Term, f64),
@@ -129,6 +132,7 @@ pub fn send_control(run_dir: &Path, control: Control) -> std::io::Result<()> {
 pub struct ControlFile(Tail);
 
 impl ControlFile {
+    /// Follows the control file at `path` from its start; it need not exist yet.
     pub fn new(path: PathBuf) -> Self {
         ControlFile(Tail::new(path))
     }
@@ -143,7 +147,9 @@ impl ControlFile {
 /// or another process writes it) and a flag set by signal handlers
 /// (Ctrl-C, SIGTERM). The engine alone reads it, between steps.
 pub struct Controls {
+    /// The run folder's control file; None when only signals can stop the run.
     file: Option<ControlFile>,
+    /// Set by a signal handler: stop at the next step.
     stop: Arc<AtomicBool>,
 }
 
@@ -161,6 +167,7 @@ impl Controls {
         }
     }
 
+    /// Whether the stop flag has been set.
     pub fn stop_requested(&self) -> bool {
         self.stop.load(Ordering::SeqCst)
     }

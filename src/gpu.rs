@@ -9,6 +9,7 @@ use std::ffi::c_void;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+/// NVML's opaque `nvmlDevice_t` handle.
 type Device = *mut c_void;
 
 /// NVML's `nvmlProcessInfo_t` (the `_v3` query's element).
@@ -21,7 +22,9 @@ struct ProcessInfo {
     compute_instance_id: u32,
 }
 
+/// `NVML_SUCCESS`: the call worked.
 const NVML_SUCCESS: i32 = 0;
+/// The process list outgrew the buffer: ask again with the count it returned.
 const NVML_ERROR_INSUFFICIENT_SIZE: i32 = 7;
 /// `usedGpuMemory` when the driver will not say (some containers).
 const NOT_AVAILABLE: u64 = u64::MAX;
@@ -37,6 +40,7 @@ struct MemoryInfo {
 
 /// The NVML functions stylelab uses.
 struct Nvml {
+    /// Kept open: the function pointers below point into it.
     _lib: libloading::Library,
     device_count: unsafe extern "C" fn(*mut u32) -> i32,
     handle_by_index: unsafe extern "C" fn(u32, *mut Device) -> i32,
@@ -131,6 +135,7 @@ impl Nvml {
         (status == NVML_SUCCESS).then_some(device)
     }
 
+    /// Free memory on CUDA device `cuda` (libtorch's numbering), bytes.
     fn free_bytes(&self, cuda: usize) -> Option<u64> {
         let device = self.cuda_device(cuda)?;
         let mut info = MemoryInfo::default();
@@ -146,6 +151,7 @@ pub fn free_mib(cuda: usize) -> Option<f64> {
     nvml()?.free_bytes(cuda).map(|b| b as f64 / (1024.0 * 1024.0))
 }
 
+/// NVML, opened on first use and kept for the process; None without a driver.
 fn nvml() -> Option<&'static Nvml> {
     static NVML: OnceLock<Option<Nvml>> = OnceLock::new();
     NVML.get_or_init(Nvml::open).as_ref()

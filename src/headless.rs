@@ -21,11 +21,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// the console, and the run goes on writing its results.
 #[derive(Clone)]
 pub struct Signals {
+    /// Set by the first SIGINT or SIGTERM; a second one exits with status 130.
     pub stop: Arc<AtomicBool>,
+    /// Set by SIGHUP: the terminal is gone, so the console stops writing.
     pub hangup: Arc<AtomicBool>,
 }
 
 impl Signals {
+    /// Registers the handlers; fails only when signal registration does.
     pub fn install() -> Result<Self> {
         use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
         let stop = Arc::new(AtomicBool::new(false));
@@ -38,6 +41,7 @@ impl Signals {
         Ok(Signals { stop, hangup })
     }
 
+    /// Whether a stop has been asked for.
     pub fn stop_requested(&self) -> bool {
         self.stop.load(Ordering::SeqCst)
     }

@@ -16,10 +16,13 @@ use std::path::Path;
 /// the memory the run will need.
 #[derive(Debug)]
 pub struct Preflight {
+    /// The device the run will use, `auto` resolved.
     pub device: tch::Device,
+    /// The weights file's header: its layers and preprocessing.
     pub weights: WeightsInfo,
     /// The content image's size, px.
     pub content_size: (u32, u32),
+    /// The memory the run will need at its peak, per scale.
     pub estimate: Estimate,
     /// What the device has free for the run (see [`available_mib`]), MiB.
     pub available_mib: Option<f64>,

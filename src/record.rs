@@ -431,6 +431,7 @@ mod any_f64 {
         }
     }
 
+    /// What a score may be stored as: a number, text (`"NaN"`, `"inf"`), or null.
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Repr {
@@ -601,6 +602,7 @@ impl Scores {
 pub struct Scale {
     /// The longest side asked for, px.
     pub size: u32,
+    /// The image's size at this scale, px (the content's aspect).
     pub width: u32,
     pub height: u32,
     /// Steps at this scale.
@@ -624,6 +626,7 @@ impl Summary {
     }
 }
 
+/// serde's default precision for summaries written before precision was recorded.
 fn fp32() -> String {
     "fp32".into()
 }

@@ -97,7 +97,6 @@ impl RunEntry {
         let w = self.wall_s();
         if w > 0.0 { self.steps() as f64 / w } else { 0.0 }
     }
-    /// Start time, RFC 3339; empty without a summary.
     /// `512×341`, or `256→512→1024` for a multi-scale run; empty without a summary.
     pub fn size_text(&self) -> String {
         self.summary.as_ref().map(|s| s.size_text()).unwrap_or_default()
@@ -108,6 +107,7 @@ impl RunEntry {
         self.summary.as_ref()?.scores.as_ref()
     }
 
+    /// Start time, RFC 3339; empty without a summary.
     pub fn started(&self) -> &str {
         self.summary.as_ref().map(|s| s.started.as_str()).unwrap_or("")
     }
@@ -189,9 +189,13 @@ pub fn load_entry(dir: &Path) -> RunEntry {
 /// counts once, by its best run (completed, else running, else failed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SweepProgress {
+    /// Points in the sweep, as its runs record it.
     pub points: usize,
+    /// Points with a completed run.
     pub done: usize,
+    /// Points whose best run is still running.
     pub running: usize,
+    /// Points whose best run failed, stopped, died or is broken.
     pub failed: usize,
 }
 

@@ -14,21 +14,28 @@ use std::path::{Path, PathBuf};
 
 /// What to score and how.
 pub struct Request<'a> {
+    /// Run folders to score; each must have ended and hold a final image.
     pub dirs: &'a [PathBuf],
+    /// The scoring size asked for (longest side), px; lowered to the smallest
+    /// final image so that no result is enlarged.
     pub size: u32,
     /// Every run's own weights file, unless this one is given.
     pub weights: Option<&'a Path>,
+    /// Also score every snapshot, into each run's `scores.csv`.
     pub steps: bool,
+    /// Where the scoring network runs.
     pub device: tch::Device,
 }
 
 /// A run's scores, as `score --json` prints them.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Scored {
+    /// The run folder's name.
     pub run: String,
     /// The scoring size they were measured at, px.
     #[serde(skip)]
     pub size: u32,
+    /// The yardstick's four numbers; see [`Scores`].
     pub content_dist: f64,
     pub style_dist: f64,
     pub color_dist: f64,
@@ -92,12 +99,16 @@ pub fn score_runs(req: &Request) -> Result<Vec<Scored>> {
     req.dirs.iter().map(|dir| score_run(&scorer, dir, req.steps)).collect()
 }
 
+/// An image file as RGB; the error names the file.
 fn load_image(p: &Path) -> Result<image::RgbImage> {
     Ok(image::open(p)
         .with_context(|| format!("cannot read {}", p.display()))?
         .to_rgb8())
 }
 
+/// Scores one run's final image (and with `steps` its snapshots) against its
+/// own experiment's targets and writes the scores into its summary. A run
+/// whose process is still alive is refused.
 fn score_run(scorer: &Scorer, dir: &Path, steps: bool) -> Result<Scored> {
     let paths = RunPaths::new(dir);
     let mut summary = record::read_summary(dir).map_err(|e| bad_input(e.to_string()))?;

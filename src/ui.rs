@@ -35,6 +35,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::{Duration, Instant};
 
+/// The dashboard's terminal: ratatui drawing through crossterm to stdout.
 type Term = Terminal<CrosstermBackend<Stdout>>;
 
 /// Held while drawing, and by the signal thread while it puts the terminal
@@ -55,6 +56,8 @@ pub fn color_wanted() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
+/// Takes over the terminal: raw mode, the alternate screen, mouse capture.
+/// Undone by [`restore`].
 fn enter() -> Result<Term> {
     enable_raw_mode().context("cannot put the terminal in raw mode")?;
     execute!(std::io::stdout(), EnterAlternateScreen, EnableMouseCapture)?;
@@ -105,16 +108,25 @@ pub fn run(project: &Path) -> Result<()> {
     result
 }
 
+/// The dashboard's outer loop: feeds keys and worker messages to
+/// `state::update` and performs the effects it returns.
 struct Runtime {
+    /// The project folder, absolute: `experiments/` and `results/` are in it.
     project: PathBuf,
+    /// Everything shown on screen.
     app: App,
+    /// Worker threads send their results here; `rx` is read between frames.
     tx: Sender<Msg>,
     rx: Receiver<Msg>,
+    /// Wakes the thread that re-reads the Runs list, for a refresh now.
     refresh_runs: Sender<()>,
+    /// Set to stop the thread following the Live run, when another is followed.
     follow_stop: Option<Arc<AtomicBool>>,
 }
 
 impl Runtime {
+    /// Starts the thread that lists runs every [`RUNS_EVERY`] (sending only
+    /// lists that changed) and the first check of the experiments.
     fn new(project: PathBuf) -> Result<Self> {
         let (tx, rx) = mpsc::channel();
         let (refresh_tx, refresh_rx) = mpsc::channel::<()>();
@@ -149,6 +161,9 @@ impl Runtime {
         Ok(rt)
     }
 
+    /// Until quit: takes waiting messages, redraws at most once a [`FRAME`]
+    /// when something changed, and waits for keys and mouse events meanwhile.
+    /// A key press clears the status-bar message.
     fn main_loop(&mut self, terminal: &mut Term) -> Result<()> {
         let mut dirty = true;
         let mut last_draw = Instant::now() - FRAME;
@@ -203,6 +218,10 @@ impl Runtime {
         Ok(false)
     }
 
+    /// Carries out one effect; true when the dashboard should quit. Slow work
+    /// (following, decoding, loading a comparison) goes to threads that
+    /// answer with a [`Msg`]; editing and the large view leave the screen and
+    /// take it back.
     fn perform(&mut self, effect: Effect, terminal: &mut Term) -> Result<bool> {
         match effect {
             Effect::Launch(path) => self.launch(&path),

@@ -18,19 +18,25 @@ use tch::{Device, Tensor};
 
 #[derive(clap::Args, Debug)]
 pub struct OneArgs {
+    /// Side of the square image, px.
     #[arg(long)]
     pub size: u32,
+    /// `cpu`, `cuda` or `cuda:N`.
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// `fp32`, `bf16` or `fp16`.
     #[arg(long, default_value = "fp32")]
     pub precision: String,
     /// auto (measured, as a run does), nchw or channels_last.
     #[arg(long, default_value = "auto")]
     pub memory_format: String,
+    /// Timed evaluations (forward and backward passes); at least one is made.
     #[arg(long, default_value_t = 5)]
     pub evals: usize,
+    /// Timed L-BFGS steps; at least one is made.
     #[arg(long, default_value_t = 5)]
     pub steps: usize,
+    /// Untimed evaluations, then untimed steps, made first.
     #[arg(long, default_value_t = 2)]
     pub warmup: usize,
     /// The content and style images, as raw float32 `1×3×size×size` RGB
@@ -38,6 +44,7 @@ pub struct OneArgs {
     /// examples/starry_night.jpg, squared).
     #[arg(long)]
     pub content: PathBuf,
+    /// The style image, in the same raw form as `content`.
     #[arg(long)]
     pub style: PathBuf,
 }
@@ -45,9 +52,13 @@ pub struct OneArgs {
 /// One measurement, as both implementations print it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Measurement {
+    /// The device as asked for (`--device`).
     pub device: String,
+    /// Side of the square image, px.
     pub size: u32,
+    /// The convolutions' precision: `fp32`, `bf16` or `fp16`.
     pub precision: String,
+    /// `stylelab` or `pytorch`.
     #[serde(rename = "implementation")]
     pub implementation: String,
     /// Seconds per forward and backward pass of the objective.
@@ -72,10 +83,13 @@ pub struct Measurement {
     /// How the network was stored.
     #[serde(default)]
     pub memory_format: String,
+    /// libtorch's intra-op threads.
     #[serde(default)]
     pub threads: i64,
 }
 
+/// A device as `bench` and `bench-one` take it; an error when it is not a
+/// device name or libtorch cannot see it.
 pub(super) fn parse_device(s: &str) -> Result<Device> {
     match crate::config::DeviceChoice::parse(s) {
         Some(choice) => crate::engine::device::resolve(choice).map_err(anyhow::Error::msg),
@@ -83,6 +97,8 @@ pub(super) fn parse_device(s: &str) -> Result<Device> {
     }
 }
 
+/// A config enum (precision, memory format) from its TOML spelling; `what`
+/// names it in the error.
 fn parse<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T> {
     toml::Value::String(s.to_string())
         .try_into()
@@ -191,6 +207,8 @@ impl Objective for Timed {
     }
 }
 
+/// One evaluation, read back: the read waits for the device, so timing
+/// around it times the evaluation.
 fn evaluate(obj: &mut StyleObjective, x: &Tensor) -> Result<Point> {
     let eval = obj.evaluate(x)?;
     Ok(observe(obj, eval, &[])?.0)

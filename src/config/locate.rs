@@ -5,11 +5,16 @@ use toml::de::{DeTable, DeValue};
 
 /// The parsed document with spans, kept beside its source text.
 pub struct Locator<'a> {
+    /// The experiment file's text.
     src: &'a str,
+    /// Its top-level table with spans; None when the text is not valid TOML,
+    /// and then no key can be located.
     root: Option<DeTable<'a>>,
 }
 
 impl<'a> Locator<'a> {
+    /// Parses `src` once; text that does not parse gives a locator that finds
+    /// no key (but still counts lines).
     pub fn new(src: &'a str) -> Self {
         let root = DeTable::parse(src).ok().map(|t| t.into_inner());
         Locator { src, root }

@@ -12,13 +12,18 @@ pub struct RawExperiment {
     /// Run name; defaults to the file's stem.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// `[images]`: the only required section.
     pub images: RawImages,
+    /// `[model]`: the network's weights, pooling and memory layout.
     #[serde(default)]
     pub model: RawModel,
+    /// `[loss]`: term weights, normalisation and the layers each term uses.
     #[serde(default)]
     pub loss: RawLoss,
+    /// `[optim]`: optimizer, steps, seed, device and precision.
     #[serde(default)]
     pub optim: RawOptim,
+    /// `[output]`: snapshots, the results folder and scoring.
     #[serde(default)]
     pub output: RawOutput,
     /// Parameter sweep: dotted keys to lists of values (`stylelab sweep`).
@@ -30,11 +35,14 @@ pub struct RawExperiment {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum OneOrMany {
+    /// `style = "a.png"`.
     One(String),
+    /// `style = ["a.png", "b.png"]`.
     Many(Vec<String>),
 }
 
 impl OneOrMany {
+    /// The paths as a list, one or many.
     pub fn to_vec(&self) -> Vec<String> {
         match self {
             OneOrMany::One(s) => vec![s.clone()],
@@ -46,11 +54,14 @@ impl OneOrMany {
 /// A whole number, or a list of them: `size = 512` or `size = [256, 512]`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum IntOrList {
+    /// A single number.
     One(i64),
+    /// A list, possibly empty (validation rejects an empty `size`).
     Many(Vec<i64>),
 }
 
 impl IntOrList {
+    /// The numbers as a list, one or many.
     pub fn to_vec(&self) -> Vec<i64> {
         match self {
             IntOrList::One(v) => vec![*v],
@@ -119,28 +130,39 @@ pub enum PreserveColors {
     Histogram,
 }
 
+/// `[images]`: what to stylise, with what, and at what size.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawImages {
+    /// The content image's path; a relative one is taken from the experiment
+    /// file's folder.
     pub content: String,
+    /// One style image or several, blended.
     pub style: OneOrMany,
+    /// One weight (>= 0, not all 0) per style image; 1 each when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub style_blend: Option<Vec<f64>>,
+    /// Where the image starts: `"content"`, `"noise"` (from the seed), or an image path.
     #[serde(default = "default_init")]
     pub init: String,
     /// Longest side, px; a list of increasing sizes for a coarse-to-fine run.
     #[serde(default = "default_size")]
     pub size: IntOrList,
+    /// The style images' longest side relative to `size`, in (0, 8].
     #[serde(default = "one")]
     pub style_scale: f64,
+    /// Whether and how the content's colours are kept.
     #[serde(default = "default_preserve_colors")]
     pub preserve_colors: PreserveColors,
 }
 
+/// VGG19's pooling layers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Pooling {
+    /// Max pooling, as the network was trained.
     Max,
+    /// Average pooling, which Gatys et al. (2015) found gives slightly more appealing results.
     Avg,
 }
 
@@ -167,14 +189,17 @@ impl std::fmt::Display for MemoryFormat {
     }
 }
 
+/// `[model]`: the network.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawModel {
     /// Defaults to `weights/vgg19-caffe.safetensors` in the project root.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weights: Option<String>,
+    /// Max (default) or average pooling.
     #[serde(default = "default_pooling")]
     pub pooling: Pooling,
+    /// NCHW, channels-last, or `auto` to measure both.
     #[serde(default = "default_memory_format")]
     pub memory_format: MemoryFormat,
 }
@@ -189,26 +214,38 @@ impl Default for RawModel {
     }
 }
 
+/// How the content, style and tv terms are scaled before weighting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Normalize {
+    /// Raw values times their weights.
     None,
+    /// Each term divided by its own magnitude, re-estimated at the start of
+    /// every scale and then at steps 10, 30, 70, 150, … of it, so the weights
+    /// say how the terms weigh against each other whatever their raw sizes.
     Running,
 }
 
+/// `[loss]`: the objective.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawLoss {
+    /// Weight of the content term, >= 0.
     #[serde(default = "default_content_weight")]
     pub content_weight: f64,
+    /// Weight of the style term, >= 0.
     #[serde(default = "default_style_weight")]
     pub style_weight: f64,
+    /// Weight of the total-variation (smoothness) term, >= 0.
     #[serde(default = "default_tv_weight")]
     pub tv_weight: f64,
+    /// `none` (default) or `running`.
     #[serde(default = "default_normalize")]
     pub normalize: Normalize,
+    /// Layer name (`relu4_2`) to its weight in the content term.
     #[serde(default = "default_content_layers")]
     pub content_layers: BTreeMap<String, f64>,
+    /// Layer name (`relu1_1`) to its weight in the style term.
     #[serde(default = "default_style_layers")]
     pub style_layers: BTreeMap<String, f64>,
 }
@@ -226,10 +263,13 @@ impl Default for RawLoss {
     }
 }
 
+/// The optimizer that moves the image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OptimizerKind {
+    /// Adam with step size `learning_rate`.
     Adam,
+    /// L-BFGS with a line search, keeping `history` curvature pairs: the default.
     Lbfgs,
 }
 
@@ -247,7 +287,9 @@ impl std::fmt::Display for OptimizerKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
+    /// Full precision: the default, and the reference for the others.
     Fp32,
+    /// bfloat16 convolutions.
     Bf16,
     /// CUDA only, with loss scaling.
     Fp16,
@@ -263,22 +305,29 @@ impl std::fmt::Display for Precision {
     }
 }
 
+/// `[optim]`: how the image is optimised.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawOptim {
+    /// `lbfgs` (default) or `adam`.
     #[serde(default = "default_optimizer")]
     pub optimizer: OptimizerKind,
     /// Steps, one number for all scales or one per scale.
     #[serde(default = "default_iterations")]
     pub iterations: IntOrList,
+    /// Adam's step size, or L-BFGS's step scale; > 0.
     #[serde(default = "one")]
     pub learning_rate: f64,
+    /// Curvature pairs L-BFGS keeps, 1..=1000; ignored by Adam.
     #[serde(default = "default_history")]
     pub history: i64,
+    /// Seed of the noise init, >= 0.
     #[serde(default)]
     pub seed: i64,
+    /// `"auto"`, `"cpu"`, `"cuda"` or `"cuda:N"`.
     #[serde(default = "default_device")]
     pub device: String,
+    /// The convolutions' precision; see [`Precision`].
     #[serde(default = "default_precision")]
     pub precision: Precision,
 }
@@ -297,9 +346,11 @@ impl Default for RawOptim {
     }
 }
 
+/// `[output]`: what a run writes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawOutput {
+    /// Steps between snapshot images; 0 for none.
     #[serde(default = "default_snapshot_every")]
     pub snapshot_every: i64,
     /// Defaults to `results/` in the project root.
@@ -320,6 +371,7 @@ impl Default for RawOutput {
     }
 }
 
+/// serde's default for flags that are on unless turned off.
 fn yes() -> bool {
     true
 }
@@ -333,6 +385,7 @@ fn default_size() -> IntOrList {
 fn default_preserve_colors() -> PreserveColors {
     PreserveColors::None
 }
+/// serde's default for `learning_rate` and `style_scale`.
 fn one() -> f64 {
     1.0
 }

@@ -15,8 +15,11 @@ use std::path::{Path, PathBuf};
 
 /// Makes the paths an experiment names absolute.
 struct Paths<'a> {
+    /// The experiment file's folder, absolute: relative paths in the file resolve here.
     file_dir: PathBuf,
+    /// The project root: default weights and `results/` live under it.
     root: PathBuf,
+    /// Whether a dotted key was set with `--set`.
     from_cli: &'a dyn Fn(&str) -> bool,
 }
 
@@ -109,6 +112,9 @@ struct Images {
     style_scale: f64,
 }
 
+/// Checks `[images]`: a content path, the styles and their blends, the
+/// init, the sizes, and a `style_scale` that keeps every style size within
+/// [`MIN_SIZE`]..=[`MAX_SIZE`].
 fn images(img: &RawImages, paths: &Paths) -> Result<Images, Invalid> {
     if img.content.trim().is_empty() {
         return Err(invalid("images.content", "must name the content image"));
@@ -228,6 +234,8 @@ struct Loss {
     style_layers: WeightedLayers,
 }
 
+/// Checks `[loss]`: weights finite and >= 0, layer names known, and at
+/// least one layer selected between the two terms.
 fn loss(l: &RawLoss) -> Result<Loss, Invalid> {
     let out = Loss {
         content_weight: check_weight("loss.content_weight", l.content_weight)?,
@@ -245,6 +253,7 @@ fn loss(l: &RawLoss) -> Result<Loss, Invalid> {
     Ok(out)
 }
 
+/// A weight must be finite and >= 0; 0 turns its term (or layer) off.
 fn check_weight(key: &str, w: f64) -> Result<f64, Invalid> {
     if !w.is_finite() {
         return Err(invalid(key, format!("{w} is not a finite number")));
@@ -279,6 +288,8 @@ struct Optim {
     device: DeviceChoice,
 }
 
+/// Checks `[optim]`. `iterations` is one count for all `scales` or one per
+/// scale, each in 1..=10 000 000; `history` is in 1..=1000.
 fn optim(o: &RawOptim, scales: usize) -> Result<Optim, Invalid> {
     let iterations = match &o.iterations {
         IntOrList::One(n) => vec![*n; scales],

@@ -33,16 +33,23 @@ pub struct ScaleInputs {
 
 /// The decoded images and the plan of scales.
 pub struct Inputs {
+    /// The content image at full size; every scale resizes from it.
     content: RgbImage,
+    /// Style images at full size, with their blend weights.
     styles: Vec<(RgbImage, f64)>,
+    /// The starting image when `init` names one; None for `content` and `noise`.
     init: Option<RgbImage>,
+    /// Colour preservation, applied when a scale's tensors are made.
     preserve: PreserveColors,
+    /// Where the tensors are put.
     device: Device,
+    /// One entry per scale, coarse to fine.
     pub plan: Vec<ScalePlan>,
 }
 
 impl Inputs {
-    /// Decodes every image an experiment names and plans its scales.
+    /// Decodes every image an experiment names and plans its scales. Fails
+    /// with a message naming the file when one cannot be opened or decoded.
     pub fn load(exp: &Experiment, device: Device) -> Result<Inputs, String> {
         let content = imaging::decode(&exp.content)?;
         let styles = exp
@@ -103,7 +110,9 @@ impl Inputs {
         })
     }
 
-    /// The image the first scale starts from.
+    /// The image the first scale starts from: uniform noise in [0, 1] from
+    /// the run's seed, the init image resized (reduced to luma with
+    /// `luminance`), or a copy of the content as the network sees it.
     pub fn start(&self, exp: &Experiment, first: &ScaleInputs) -> Result<Tensor, TchError> {
         let p = &self.plan[0];
         let x = match (&exp.init, &self.init) {

@@ -43,18 +43,24 @@ pub fn tv(x: &Tensor) -> Result<Tensor, TchError> {
 /// Loss weights, which steering may change while running.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LossWeights {
+    /// Multiplies the content term.
     pub content: f64,
+    /// Multiplies the style term.
     pub style: f64,
+    /// Multiplies the total-variation term.
     pub tv: f64,
 }
 
 /// The value of one evaluation, split into its parts (plain numbers).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Breakdown {
+    /// `combine(content, style, tv)`: the weighted, scaled total the optimizer minimises.
     pub total: f64,
     /// Σ_l w_l·content_l.
     pub content: f64,
+    /// Σ_l w_l·style_l.
     pub style: f64,
+    /// The raw total variation, unweighted.
     pub tv: f64,
     /// Raw per-layer values: content layers, then style layers.
     pub layers: Vec<f64>,
@@ -78,10 +84,15 @@ impl Breakdown {
 /// Style transfer's objective: weighted content + style + tv losses of an
 /// RGB image, with fixed targets computed once.
 pub struct StyleObjective {
+    /// The frozen network whose features the losses compare.
     net: Vgg19,
+    /// Every layer either term needs, in forward order: one forward pass yields them all.
     layers: Vec<Layer>,
+    /// (layer, its weight, F_l(c)) for each content layer.
     content_targets: Vec<(Layer, f64, Tensor)>,
+    /// (layer, its weight, blended Gram target T_l) for each style layer.
     style_targets: Vec<(Layer, f64, Tensor)>,
+    /// The term weights in force; steering changes them between steps.
     pub weights: LossWeights,
     /// Each term is divided by its own scale: 1 without normalisation, a
     /// detached estimate of its magnitude with `normalize = "running"`.
@@ -99,14 +110,19 @@ pub struct StyleObjective {
 /// evaluation is done again; after `GROWTH_INTERVAL` good ones it doubles.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LossScaler {
+    /// The factor the loss is multiplied by; starts at 2¹⁶.
     pub scale: f64,
+    /// Finite evaluations since the last change of `scale`.
     good: u32,
 }
 
 impl LossScaler {
+    /// Finite evaluations in a row after which the scale doubles.
     const GROWTH_INTERVAL: u32 = 200;
+    /// Below this an overflow is blamed on the loss itself, not the scale.
     const MIN_SCALE: f64 = 1.0 / 65536.0;
 
+    /// A scaler at 2¹⁶, PyTorch's starting scale.
     pub fn new() -> Self {
         LossScaler {
             scale: 65536.0,
@@ -306,6 +322,7 @@ impl Objective for StyleObjective {
         }
     }
 
+    /// The weighted total of read-back values; see [`StyleObjective::breakdown`].
     fn value(&self, values: &[f64]) -> f64 {
         self.breakdown(values).total
     }

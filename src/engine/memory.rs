@@ -10,6 +10,7 @@ use crate::config::{Experiment, OptimizerKind, Precision};
 use crate::layer::{Layer, LayerKind};
 use serde::Serialize;
 
+/// Bytes in a MiB.
 const MIB: f64 = 1024.0 * 1024.0;
 
 /// Resident memory of a stylelab process that has loaded libtorch and a
@@ -26,6 +27,7 @@ const WORKSPACE_FACTOR: f64 = 1.25;
 /// The estimate for one scale.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ScaleEstimate {
+    /// The generated image's size at this scale, px.
     pub width: u32,
     pub height: u32,
     /// Activations kept for the backward pass, and the gradients in flight.
@@ -42,10 +44,15 @@ pub struct ScaleEstimate {
 /// The estimate for a run.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Estimate {
-    /// `cpu` or `cuda:N`: whose memory this is (resident set, or device).
+    /// `cpu` or `cuda`: whose memory this is (resident set, or device).
     pub device: String,
+    /// The process's footprint before any tensor: [`CPU_FIXED_MIB`] or [`CUDA_FIXED_MIB`].
     pub fixed_mib: f64,
+    /// The network's weights up to the deepest selected layer: fp32 as loaded,
+    /// plus two copies in the compute precision (one of them transient, while
+    /// `auto` measures the memory format).
     pub weights_mib: f64,
+    /// One estimate per scale, coarse to fine.
     pub scales: Vec<ScaleEstimate>,
     /// The largest scale's peak: the run's.
     pub estimated_peak_mib: f64,
@@ -148,6 +155,7 @@ pub fn estimate(exp: &Experiment, cw: u32, ch: u32, device: tch::Device) -> Esti
     }
 }
 
+/// The estimate for one scale, on top of `base_mib` (fixed footprint and weights).
 fn scale(exp: &Experiment, p: &super::inputs::ScalePlan, base_mib: f64, device: tch::Device) -> ScaleEstimate {
     let (w, h, style_side) = (p.width, p.height, p.style_side);
     let n = 3.0 * w as f64 * h as f64;

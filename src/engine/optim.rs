@@ -36,6 +36,7 @@ pub struct Evaluation {
 }
 
 impl Evaluation {
+    /// Another handle on the same tensors, without copying them.
     pub fn shallow_clone(&self) -> Self {
         Evaluation {
             grad: self.grad.shallow_clone(),
@@ -46,6 +47,7 @@ impl Evaluation {
 
 /// An evaluation with its numbers read back: where a step starts and ends.
 pub struct Point {
+    /// The evaluation, still on the device.
     pub eval: Evaluation,
     /// [`Evaluation::values`] on the host.
     pub values: Vec<f64>,
@@ -58,6 +60,7 @@ pub struct Point {
 }
 
 impl Point {
+    /// Another handle on the same evaluation tensors; the numbers are copied.
     pub fn shallow_clone(&self) -> Self {
         Point {
             eval: self.eval.shallow_clone(),

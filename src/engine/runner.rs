@@ -18,15 +18,20 @@ use tch::Tensor;
 /// Whether the loop goes on after the controls were obeyed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Flow {
+    /// Take the next step.
     Go,
+    /// Stop here: the run ends as stopped.
     Stop,
 }
 
 /// A run in progress: the objective, the image, the optimizer and the
 /// evaluation at the current image, and where its events go.
 pub(super) struct Runner<'a> {
+    /// The experiment being run.
     exp: &'a Experiment,
+    /// Where events (steps, snapshots, steering) go.
     sink: &'a mut dyn Sink,
+    /// The loss; its weights and scales change with steering and normalisation.
     objective: StyleObjective,
     /// The images of every scale, and the current scale's tensors.
     inputs: Inputs,
@@ -34,13 +39,17 @@ pub(super) struct Runner<'a> {
     /// Index of the current scale, and the step it began at.
     scale_index: usize,
     scale_start: u64,
+    /// The image being optimised, at the current scale's size.
     pub(super) x: Tensor,
+    /// Started afresh at each scale.
     optimizer: Optimizer,
     /// The evaluation at `x`, read back.
     current: Point,
     /// Its loss parts.
     info: Breakdown,
+    /// Wall time of the run, pauses left out.
     clock: ActiveClock,
+    /// Steps taken over all scales.
     step: u64,
     /// The objective changed (steering): the current evaluation is stale.
     dirty: bool,
@@ -353,8 +362,11 @@ fn rescale(objective: &mut StyleObjective, info: &Breakdown) {
 
 /// Wall time that does not count pauses.
 struct ActiveClock {
+    /// When the run's clock started.
     started: Instant,
+    /// When the current pause began; None while running.
     paused_at: Option<Instant>,
+    /// Time spent in pauses that have ended.
     paused_total: Duration,
 }
 
@@ -366,14 +378,17 @@ impl ActiveClock {
             paused_total: Duration::ZERO,
         }
     }
+    /// Stops the clock; a second pause while paused changes nothing.
     fn pause(&mut self) {
         self.paused_at.get_or_insert_with(Instant::now);
     }
+    /// Restarts the clock, adding the pause to `paused_total`.
     fn resume(&mut self) {
         if let Some(p) = self.paused_at.take() {
             self.paused_total += p.elapsed();
         }
     }
+    /// Time since the start less every pause, the current one included.
     fn elapsed(&self) -> Duration {
         let paused = self.paused_total + self.paused_at.map(|p| p.elapsed()).unwrap_or_default();
         self.started.elapsed().saturating_sub(paused)

@@ -34,6 +34,7 @@ pub const VERSION: u32 = 1;
 pub const DEFAULT_SIZE: u32 = 512;
 /// The content layer asked for, and the style layers.
 const CONTENT_LAYER: Layer = Layer::relu(4, 2);
+/// The style layers: the first ReLU of each block, as Gatys et al. use.
 const STYLE_LAYERS: [Layer; 5] = [
     Layer::relu(1, 1),
     Layer::relu(2, 1),
@@ -110,6 +111,7 @@ impl Scorer {
         self.size
     }
 
+    /// The style and content layers' activations for `img`, no gradient kept.
     fn features(&self, img: &RgbImage) -> Result<HashMap<Layer, Tensor>, ScoreError> {
         let _guard = tch::no_grad_guard();
         let layers: Vec<Layer> = self.style_layers.iter().copied().chain([self.content_layer]).collect();

@@ -36,8 +36,13 @@ pub fn kind_of(precision: Precision) -> Kind {
     }
 }
 
+/// VGG19's convolutional layers (those the weights hold), frozen. It takes
+/// RGB images in [0, 1] and applies its weights' preprocessing itself.
 pub struct Vgg19 {
+    /// Each conv layer's (weight, bias), in the compute kind and memory format;
+    /// the bias is pre-multiplied by `activation_scale`.
     convs: HashMap<Layer, (Tensor, Tensor)>,
+    /// Max or average pooling between blocks.
     pooling: Pooling,
     /// Per-channel `input·scale + shift`, after the channel reorder (fp32).
     scale: Tensor,
@@ -171,6 +176,7 @@ impl Vgg19 {
 /// The memory format a run's network uses, and how it was decided.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FormatChoice {
+    /// `Nchw` or `ChannelsLast`, never `Auto`.
     pub format: MemoryFormat,
     /// `as set`, `default below 128 px`, or the timings measured.
     pub how: String,

@@ -28,9 +28,13 @@ pub enum LogEvent {
     /// `step 100: scale 2/3 at 512×341`: a multi-scale run moved to its
     /// next size after step `iter`.
     Scale {
+        /// The last step at the previous scale.
         iter: u64,
+        /// The new scale, 1-based.
         index: usize,
+        /// Scales in the run.
         count: usize,
+        /// The image's size at the new scale, px.
         width: u32,
         height: u32,
     },
@@ -40,8 +44,8 @@ pub enum LogEvent {
         status: Status,
         /// Optimizer steps taken.
         steps: u64,
-        /// The failure's message, written as is: one holding a newline would
-        /// read back cut at it.
+        /// The failure's message. Its line breaks are written as spaces, so
+        /// the event stays on one line and reads back whole (less them).
         error: Option<String>,
     },
 }
@@ -89,7 +93,7 @@ impl LogEvent {
         LogEvent::parse(text)
     }
 
-    /// Reads an event's text (no time); `None` when it is not one of the four
+    /// Reads an event's text (no time); `None` when it is not one of the
     /// shapes [`LogEvent::text`] writes.
     pub fn parse(text: &str) -> Option<LogEvent> {
         if let Some(rest) = text.strip_prefix("started on ") {

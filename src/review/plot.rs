@@ -263,6 +263,9 @@ pub fn write_scatter(path: &Path, points: &[TradeoffPoint], title: &str, size: (
     .with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// Draws the trade-off figure on any plotters backend: one labelled dot per
+/// scored run, the Pareto front in red, axes padded 12% around the finite
+/// points (0..1 when there are none). Non-finite points are left out.
 fn draw_scatter<DB: DrawingBackend>(
     root: DrawingArea<DB, plotters::coord::Shift>,
     points: &[TradeoffPoint],

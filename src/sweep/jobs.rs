@@ -23,6 +23,14 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+/// A line on standard output that never panics: after the terminal went
+/// away (an SSH session dropped) the points go on and the printing stops.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 /// How a sweep runs its points.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -115,7 +123,7 @@ pub fn run(sweep: &Sweep, plan: &Plan) -> Result<Outcome> {
     };
     if plan.point.is_none() {
         let done = super::collect(sweep)?;
-        println!(
+        say!(
             "{done} of {n} points completed; index and sheet in {}",
             sweep.dir().display()
         );
@@ -133,7 +141,7 @@ fn run_here(sweep: &Sweep, plan: &Plan, signals: &Signals) -> Result<Status> {
             continue;
         }
         if let Some(done) = runs.iter().find(|r| r.state == RunState::Completed) {
-            println!(
+            say!(
                 "point {} ({}): completed in {}, skipped",
                 p.index,
                 p.describe(),
@@ -143,7 +151,7 @@ fn run_here(sweep: &Sweep, plan: &Plan, signals: &Signals) -> Result<Status> {
         }
         let _guard = match claims.try_claim(p.index)? {
             Taken::Held(by) => {
-                println!(
+                say!(
                     "point {} ({}): running on {}, skipped",
                     p.index,
                     p.describe(),
@@ -155,7 +163,7 @@ fn run_here(sweep: &Sweep, plan: &Plan, signals: &Signals) -> Result<Status> {
         };
         // Another process may have completed it between our listing and our claim.
         if let Some(done) = sweep.runs_of(p.index).iter().find(|r| r.state == RunState::Completed) {
-            println!(
+            say!(
                 "point {} ({}): completed in {}, skipped",
                 p.index,
                 p.describe(),
@@ -163,7 +171,7 @@ fn run_here(sweep: &Sweep, plan: &Plan, signals: &Signals) -> Result<Status> {
             );
             continue;
         }
-        println!("point {} of {n}: {}", p.index, p.describe());
+        say!("point {} of {n}: {}", p.index, p.describe());
         let mut exp = sweep.experiment(p)?;
         if let Some(devices) = &plan.devices {
             exp.device = devices[0];
@@ -214,121 +222,179 @@ struct Said {
 /// --point N` in its own process group (a Ctrl-C here reaches it once, as
 /// a SIGTERM: it stops after its step and writes its results).
 fn run_children(sweep: &Sweep, plan: &Plan, signals: &Signals) -> Result<Status> {
-    let exe = std::env::current_exe().context("cannot find the stylelab binary")?;
-    let threads = threads_per_job(plan.threads, plan.jobs);
-    let logs = sweep.dir().join("logs");
-    std::fs::create_dir_all(&logs).with_context(|| format!("cannot create {}", logs.display()))?;
-    let mut todo: VecDeque<usize> = VecDeque::new();
-    let mut counts = Counts::default();
-    for (p, state) in sweep.points.iter().zip(sweep.states()) {
-        match state {
-            PointState::Done(_) => counts.done += 1,
-            PointState::Running(by) => {
-                println!("point {}: running on {}, left to it", p.index, by.describe());
-                counts.elsewhere += 1;
-            }
-            PointState::Failed(..) | PointState::ToDo => todo.push_back(p.index),
-        }
-    }
-    // Bad input shows here, before any point starts, not once per child.
-    for &i in &todo {
-        let mut exp = sweep.experiment(&sweep.points[i])?;
-        if let Some(devices) = &plan.devices {
-            exp.device = devices[0];
-        }
-        crate::preflight::check(&exp)?;
-    }
-    println!(
-        "{} points: {} done, {} running elsewhere, {} to run, {} at once{}",
-        sweep.points.len(),
-        counts.done,
-        counts.elsewhere,
-        todo.len(),
-        plan.jobs,
-        threads
-            .map(|t| format!(" ({} each)", threads_text(t)))
-            .unwrap_or_default()
-    );
-    let (tx, rx) = mpsc::channel::<Said>();
-    let mut slots: Vec<Option<Job>> = (0..plan.jobs).map(|_| None).collect();
-    let mut status = Status::Completed;
-    let mut display = Display::new(std::io::stdout().is_terminal());
-    let mut stopping = false;
+    let mut pool = Pool::new(sweep, plan)?;
     loop {
-        if signals.stop_requested() && !stopping {
-            stopping = true;
-            display.clear();
-            println!("stopping: each running point stops after its current step");
-            for job in slots.iter().flatten() {
-                // SAFETY: kill(2) with a PID we spawned and have not reaped.
-                unsafe { libc::kill(job.child.id() as i32, libc::SIGTERM) };
+        if signals.stop_requested() && !pool.stopping {
+            pool.stop();
+        }
+        pool.fill()?;
+        pool.hear();
+        pool.reap()?;
+        if pool.slots.iter().all(Option::is_none) && (pool.todo.is_empty() || pool.stopping) {
+            break;
+        }
+        pool.display.show(sweep, &pool.slots, &pool.counts, pool.todo.len());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    pool.display.clear();
+    Ok(if pool.stopping {
+        worse(pool.status, Status::Stopped)
+    } else {
+        pool.status
+    })
+}
+
+/// The job slots of a `--jobs` sweep and the points still to run.
+struct Pool<'a> {
+    sweep: &'a Sweep,
+    plan: &'a Plan,
+    exe: PathBuf,
+    threads: Option<usize>,
+    logs: PathBuf,
+    todo: VecDeque<usize>,
+    counts: Counts,
+    slots: Vec<Option<Job>>,
+    tx: mpsc::Sender<Said>,
+    rx: mpsc::Receiver<Said>,
+    status: Status,
+    stopping: bool,
+    display: Display,
+}
+
+impl<'a> Pool<'a> {
+    /// The points not done and not running elsewhere, checked as the
+    /// children will check them: bad input shows here, once, before any
+    /// point starts.
+    fn new(sweep: &'a Sweep, plan: &'a Plan) -> Result<Pool<'a>> {
+        let exe = std::env::current_exe().context("cannot find the stylelab binary")?;
+        let threads = threads_per_job(plan.threads, plan.jobs);
+        let logs = sweep.dir().join("logs");
+        std::fs::create_dir_all(&logs).with_context(|| format!("cannot create {}", logs.display()))?;
+        let mut todo = VecDeque::new();
+        let mut counts = Counts::default();
+        for (p, state) in sweep.points.iter().zip(sweep.states()) {
+            match state {
+                PointState::Done(_) => counts.done += 1,
+                PointState::Running(by) => {
+                    say!("point {}: running on {}, left to it", p.index, by.describe());
+                    counts.elsewhere += 1;
+                }
+                PointState::Failed(..) | PointState::ToDo => todo.push_back(p.index),
             }
         }
-        for (slot, job) in slots.iter_mut().enumerate() {
-            if job.is_none()
-                && !stopping
-                && let Some(point) = todo.pop_front()
-            {
-                let device = plan.devices.as_ref().map(|d| d[slot % d.len()]);
-                let started = spawn(sweep, plan, &exe, point, device, threads, &logs, &tx)?;
-                display.clear();
-                println!(
-                    "point {point} started{}: {}",
-                    started.device,
-                    sweep.points[point].describe()
-                );
-                *job = Some(started);
+        for &i in &todo {
+            let mut exp = sweep.experiment(&sweep.points[i])?;
+            if let Some(devices) = &plan.devices {
+                exp.device = devices[0];
             }
+            crate::preflight::check(&exp)?;
         }
-        while let Ok(said) = rx.try_recv() {
+        say!(
+            "{} points: {} done, {} running elsewhere, {} to run, {} at once{}",
+            sweep.points.len(),
+            counts.done,
+            counts.elsewhere,
+            todo.len(),
+            plan.jobs,
+            threads
+                .map(|t| format!(" ({} each)", threads_text(t)))
+                .unwrap_or_default()
+        );
+        let (tx, rx) = mpsc::channel();
+        Ok(Pool {
+            sweep,
+            plan,
+            exe,
+            threads,
+            logs,
+            todo,
+            counts,
+            slots: (0..plan.jobs).map(|_| None).collect(),
+            tx,
+            rx,
+            status: Status::Completed,
+            stopping: false,
+            display: Display::new(std::io::stdout().is_terminal()),
+        })
+    }
+
+    /// Asks every running point to stop after its step; starts no more.
+    fn stop(&mut self) {
+        self.stopping = true;
+        self.display.clear();
+        say!("stopping: each running point stops after its current step");
+        for job in self.slots.iter().flatten() {
+            // SAFETY: kill(2) with a PID we spawned and have not reaped.
+            unsafe { libc::kill(job.child.id() as i32, libc::SIGTERM) };
+        }
+    }
+
+    /// Starts the next points in the free slots, each on its slot's device.
+    fn fill(&mut self) -> Result<()> {
+        for slot in 0..self.slots.len() {
+            if self.slots[slot].is_some() || self.stopping {
+                continue;
+            }
+            let Some(point) = self.todo.pop_front() else { break };
+            let device = self.plan.devices.as_ref().map(|d| d[slot % d.len()]);
+            let job = spawn(self, point, device)?;
+            self.display.clear();
+            say!(
+                "point {point} started{}: {}",
+                job.device,
+                self.sweep.points[point].describe()
+            );
+            self.slots[slot] = Some(job);
+        }
+        Ok(())
+    }
+
+    /// What the children said: their run folders, and points they skipped.
+    fn hear(&mut self) {
+        while let Ok(said) = self.rx.try_recv() {
             if let Some(dir) = said.line.strip_prefix(crate::record::RUN_DIR_PREFIX) {
-                if let Some(job) = slots.iter_mut().flatten().find(|j| j.point == said.point) {
+                if let Some(job) = self.slots.iter_mut().flatten().find(|j| j.point == said.point) {
                     job.dir = Some(PathBuf::from(dir));
                 }
             } else if said.line.contains("skipped") {
-                display.clear();
-                println!("{}", said.line);
+                self.display.clear();
+                say!("{}", said.line);
             }
         }
-        for job in slots.iter_mut() {
-            let Some(j) = job else { continue };
+    }
+
+    /// Reports and frees the slots whose child has exited.
+    fn reap(&mut self) -> Result<()> {
+        for slot in self.slots.iter_mut() {
+            let Some(j) = slot else { continue };
             let Some(exit) = j.child.try_wait()? else { continue };
             let ended = end_status(exit.code());
-            display.clear();
+            self.display.clear();
             let took = j.started.elapsed().as_secs_f64();
             match ended {
                 Status::Completed => {
-                    counts.done += 1;
-                    println!("point {} completed in {took:.0} s", j.point);
+                    self.counts.done += 1;
+                    say!("point {} completed in {took:.0} s", j.point);
                 }
-                Status::Stopped => println!("point {} stopped after {took:.0} s", j.point),
+                Status::Stopped => say!("point {} stopped after {took:.0} s", j.point),
                 _ => {
-                    counts.failed += 1;
+                    self.counts.failed += 1;
                     let last = std::fs::read_to_string(&j.log)
                         .ok()
                         .and_then(|t| t.lines().rev().find(|l| !l.trim().is_empty()).map(str::to_string))
                         .unwrap_or_default();
-                    println!(
+                    say!(
                         "point {} failed after {took:.0} s ({exit}): {last}\n  its output: {}",
                         j.point,
                         j.log.display()
                     );
                 }
             }
-            status = worse(status, ended);
-            *job = None;
+            self.status = worse(self.status, ended);
+            *slot = None;
         }
-        if slots.iter().all(Option::is_none) && (todo.is_empty() || stopping) {
-            break;
-        }
-        display.show(sweep, &slots, &counts, todo.len());
-        std::thread::sleep(Duration::from_millis(200));
+        Ok(())
     }
-    display.clear();
-    if stopping {
-        status = worse(status, Status::Stopped);
-    }
-    Ok(status)
 }
 
 /// `1 thread`, `4 threads`.
@@ -350,18 +416,9 @@ fn end_status(code: Option<i32>) -> Status {
 }
 
 /// Starts point `point` in a child process; its standard output comes back
-/// line by line through `tx`, its standard error goes to `logs/pNNN.log`.
-#[allow(clippy::too_many_arguments)]
-fn spawn(
-    sweep: &Sweep,
-    plan: &Plan,
-    exe: &std::path::Path,
-    point: usize,
-    device: Option<DeviceChoice>,
-    threads: Option<usize>,
-    logs: &std::path::Path,
-    tx: &mpsc::Sender<Said>,
-) -> Result<Job> {
+/// line by line to the pool, its standard error goes to `logs/pNNN.log`.
+fn spawn(pool: &Pool, point: usize, device: Option<DeviceChoice>) -> Result<Job> {
+    let (sweep, plan, exe, threads, logs, tx) = (pool.sweep, pool.plan, &pool.exe, pool.threads, &pool.logs, &pool.tx);
     let log = logs.join(format!("p{point:03}.log"));
     let err = std::fs::OpenOptions::new()
         .create(true)
@@ -441,7 +498,7 @@ impl Display {
     /// Removes the block drawn last (a terminal), so a message prints above it.
     fn clear(&mut self) {
         if self.tty && self.drawn > 0 {
-            print!("\x1b[{}A\x1b[J", self.drawn);
+            let _ = write!(std::io::stdout(), "\x1b[{}A\x1b[J", self.drawn);
             let _ = std::io::stdout().flush();
         }
         self.drawn = 0;
@@ -487,13 +544,13 @@ impl Display {
         );
         self.clear();
         if self.tty {
-            println!("{head}");
+            say!("{head}");
             for l in &lines {
-                println!("{l}");
+                say!("{l}");
             }
             self.drawn = lines.len() + 1;
         } else {
-            println!(
+            say!(
                 "{head}: {}",
                 lines.iter().map(|l| l.trim()).collect::<Vec<_>>().join("; ")
             );

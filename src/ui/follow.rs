@@ -17,21 +17,21 @@ use std::time::{Duration, SystemTime};
 /// Something new in a followed run folder.
 #[derive(Debug, Clone)]
 pub enum LiveUpdate {
+    /// The run's `experiment.toml` as flat dotted keys; sent once, when it exists.
     Config(BTreeMap<String, String>),
+    /// `summary.json`, each time it is rewritten.
     Summary(Box<Summary>),
+    /// The metrics file's header, once its first line is in.
     Header(MetricsHeader),
+    /// Metrics rows appended since the last look, oldest first.
     Rows(Vec<StepMetrics>),
+    /// Every snapshot so far, (step, file), oldest first; sent when their number changes.
     Snapshots(Vec<(u64, PathBuf)>),
-    Image {
-        iter: u64,
-        image: Arc<DisplayImage>,
-    },
-    Steered {
-        iter: u64,
-        term: Term,
-        from: f64,
-        to: f64,
-    },
+    /// A decoded image: the newest snapshot, or the final image once the run ended.
+    Image { iter: u64, image: Arc<DisplayImage> },
+    /// A loss weight changed after step `iter` (from the events log).
+    Steered { iter: u64, term: Term, from: f64, to: f64 },
+    /// The run paused (true) or resumed (false).
     Paused(bool),
     /// A multi-scale run moved to scale `index` of `count` after step `iter`.
     Scale {
@@ -51,6 +51,7 @@ pub enum LiveUpdate {
     },
 }
 
+/// A file's modification time; None when it is missing or the time unknown.
 fn modified(path: &Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
@@ -73,11 +74,17 @@ pub fn load_image(path: &Path) -> Option<Arc<DisplayImage>> {
 
 /// What the follower has seen of a run folder so far.
 struct Seen {
+    /// The folder's file names.
     paths: RunPaths,
+    /// New lines of `metrics.csv`.
     metrics: Tail,
+    /// New lines of `events.log`: steering, pauses, scale changes.
     events: Tail,
+    /// Reads rows once the metrics header has been seen.
     reader: Option<MetricsReader>,
+    /// The config has been sent.
     config_sent: bool,
+    /// The summary's modification time when last read: unchanged means nothing to send.
     summary_modified: Option<SystemTime>,
     /// The run's process while its summary says running.
     pid: Option<u32>,
@@ -85,10 +92,12 @@ struct Seen {
     process: Option<(bool, Option<u64>, Option<u64>)>,
     /// The final step count once the summary says the run ended.
     ended_at: Option<u64>,
+    /// Snapshots seen: a different count means the list is sent again.
     snapshots: usize,
 }
 
 impl Seen {
+    /// Nothing seen yet of the run in `dir`.
     fn new(dir: &Path) -> Self {
         let paths = RunPaths::new(dir);
         Seen {
@@ -141,6 +150,9 @@ impl Seen {
         out
     }
 
+    /// The summary, if it changed since the last read and parses (a half-written
+    /// one is tried again next time). Notes the process to watch, or the step
+    /// the run ended at.
     fn summary(&mut self, out: &mut Vec<LiveUpdate>) {
         let Some(m) = modified(&self.paths.summary()).filter(|m| self.summary_modified != Some(*m)) else {
             return;
@@ -155,6 +167,8 @@ impl Seen {
         out.push(LiveUpdate::Summary(Box::new(s)));
     }
 
+    /// The running run's process: alive, RSS and GPU memory, sent when any
+    /// changes at whole-MiB resolution.
     fn process(&mut self, out: &mut Vec<LiveUpdate>) {
         let Some(pid) = self.pid else { return };
         let alive = crate::procfs::is_stylelab(pid);
@@ -172,6 +186,8 @@ impl Seen {
         }
     }
 
+    /// New metrics lines: the first becomes the header, the rest rows; a line
+    /// that does not parse is skipped.
     fn rows(&mut self, out: &mut Vec<LiveUpdate>) {
         let mut rows = Vec::new();
         for line in self.metrics.new_lines() {
@@ -190,6 +206,7 @@ impl Seen {
         }
     }
 
+    /// The snapshot list when it changed, with the newest decoded.
     fn snapshots(&mut self, out: &mut Vec<LiveUpdate>) {
         let snaps = self.paths.list_snapshots();
         if snaps.len() == self.snapshots {

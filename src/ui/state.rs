@@ -33,18 +33,26 @@ const LAYER_COLORS: [Color; 6] = [
     Color::LightCyan,
 ];
 
+/// The dashboard's four views, in tab-bar order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tab {
+    /// Experiment files found, each with whether it validates; `Enter` launches one.
     Experiments,
+    /// Run folders, sortable and markable for comparison; `Enter` follows one.
     Runs,
+    /// The followed run: its chart, image, progress and steering keys.
     Live,
+    /// Two or more marked runs side by side.
     Compare,
 }
 
 impl Tab {
+    /// Every tab, in the order the bar shows them and `1`–`4` select them.
     pub const ALL: [Tab; 4] = [Tab::Experiments, Tab::Runs, Tab::Live, Tab::Compare];
+    /// The bar's labels, indexed like [`Tab::ALL`].
     pub const TITLES: [&'static str; 4] = ["Experiments", "Runs", "Live", "Compare"];
 
+    /// The label shown in the tab bar.
     pub fn title(self) -> &'static str {
         Tab::TITLES[self.index()]
     }
@@ -58,12 +66,14 @@ impl Tab {
 /// An experiment file and whether it validates.
 #[derive(Debug, Clone)]
 pub struct ExperimentEntry {
+    /// The experiment (TOML) file.
     pub path: PathBuf,
     /// None while being checked; Ok(one-line description) or Err(message).
     pub check: Option<Result<String, String>>,
 }
 
 impl ExperimentEntry {
+    /// The file's name without its folder, for lists and messages; empty if it has none.
     pub fn file_name(&self) -> String {
         self.path
             .file_name()
@@ -75,8 +85,11 @@ impl ExperimentEntry {
 /// A weight change made while running: drawn as a marker on the chart.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SteerMark {
+    /// The step after which the change took effect.
     pub iter: u64,
+    /// The loss term whose weight changed.
     pub term: Term,
+    /// Its weight before and after the change.
     pub from: f64,
     pub to: f64,
 }
@@ -84,35 +97,49 @@ pub struct SteerMark {
 /// The run shown in the Live tab.
 #[derive(Debug, Clone)]
 pub struct Live {
+    /// The run's folder.
     pub dir: PathBuf,
+    /// Which follow this is: updates carrying another id are from a run
+    /// followed earlier and are dropped.
     pub follow_id: u64,
+    /// The run's resolved config, key to raw TOML value (strings keep their quotes).
     pub config: BTreeMap<String, String>,
+    /// Its `summary.json`, once read; None before the run has written one.
     pub summary: Option<Summary>,
+    /// The metrics file's header: which per-layer columns the rows carry.
     pub header: MetricsHeader,
+    /// Metrics rows, thinned to at most [`HISTORY_POINTS`] for charting.
     pub history: History,
+    /// The newest metrics row: the progress line and the steering weights come from it.
     pub last: Option<StepMetrics>,
     /// Recent (iter, elapsed_s), for steps/s.
     pub recent: Vec<(u64, f64)>,
     /// The chart's curves, derived from `history` when rows arrive or the
     /// smoothing and per-layer toggles change, never while drawing.
     pub series: Vec<Series>,
+    /// Snapshot images written so far, (step, file), oldest first.
     pub snapshots: Vec<(u64, PathBuf)>,
     /// The image shown and its step.
     pub image: Option<(u64, Arc<DisplayImage>)>,
     /// Index into `snapshots` being looked at; None = follow the newest.
     pub browsing: Option<usize>,
+    /// Weight changes, as the log reported them.
     pub marks: Vec<SteerMark>,
-    /// Scale changes of a multi-scale run: (step, scale index of count,
-    /// width, height), and the scale in force now (1-based, of how many).
+    /// Scale changes of a multi-scale run: (step, width, height) of each
+    /// scale as it started.
     pub scale_marks: Vec<(u64, u32, u32)>,
+    /// The scale in force now: (1-based index, count), as the log said;
+    /// None for a single-scale run or before the first scale change.
     pub scale: Option<(usize, usize)>,
     /// Steps where the chart draws a vertical marker: weight changes and
     /// scale changes, kept as they arrive.
     pub chart_marks: Vec<u64>,
+    /// The run is paused (by a `pause` control line).
     pub paused: bool,
     /// Whether the run's process is alive, and its resident memory (MiB),
     /// as the follower last saw them; None before it looked.
     pub alive: Option<bool>,
+    /// Resident memory of its process, MiB; None where it could not be read.
     pub rss_mib: Option<f64>,
     /// Its GPU memory (CUDA runs), MiB.
     pub gpu_mib: Option<f64>,
@@ -121,6 +148,7 @@ pub struct Live {
 }
 
 impl Live {
+    /// A view of the run in `dir` with nothing read yet; the follower fills it in.
     pub fn new(dir: PathBuf, follow_id: u64, launched_here: bool) -> Self {
         Live {
             dir,
@@ -147,6 +175,7 @@ impl Live {
         }
     }
 
+    /// The run's name: from its summary, else its config's `name`, else its folder's name.
     pub fn name(&self) -> String {
         self.summary
             .as_ref()
@@ -178,6 +207,7 @@ impl Live {
                 .is_some_and(|s| s.status == crate::record::Status::Running)
     }
 
+    /// Steps done, as the summary last said; 0 before there is one.
     pub fn iterations(&self) -> u64 {
         self.summary.as_ref().map(|s| s.iterations).unwrap_or(0)
     }
@@ -190,6 +220,9 @@ impl Live {
         }
     }
 
+    /// Folds one update from the follower into the view. A new image is
+    /// ignored while the user is browsing older snapshots, and only the last
+    /// 20 rows are kept for the steps/s rate.
     pub fn apply(&mut self, update: LiveUpdate) {
         match update {
             LiveUpdate::Config(c) => self.config = c,
@@ -330,18 +363,26 @@ impl Live {
 /// Which column the Runs table sorts by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortKey {
+    /// Start time, the default (newest first).
     Started,
     Name,
     Status,
+    /// Steps done.
     Steps,
+    /// Wall-clock time, sorted by the `wall_s` column.
     Duration,
+    /// Latest total loss (runs without rows sort last).
     Total,
+    /// Latest style loss (runs without rows sort last).
     Style,
+    /// Content distance from scoring (unscored runs sort last).
     ContentDist,
+    /// Style distance from scoring (unscored runs sort last).
     StyleDist,
 }
 
 impl SortKey {
+    /// Every key, in the order `o` cycles through them.
     pub const ALL: [SortKey; 9] = [
         SortKey::Started,
         SortKey::Name,
@@ -361,6 +402,7 @@ impl SortKey {
         }
     }
 
+    /// The name shown in the Runs header; also the sort column, except for `Duration`.
     pub fn title(self) -> &'static str {
         match self {
             SortKey::Started => "started",
@@ -379,6 +421,7 @@ impl SortKey {
 /// Runs being compared: data loaded once when the view opens.
 #[derive(Debug, Clone)]
 pub struct CompareData {
+    /// The runs, in order of their folders' paths (marked runs are kept sorted).
     pub runs: Vec<CompareRun>,
     /// Config keys that differ, with each run's value.
     pub diff: Vec<(String, Vec<String>)>,
@@ -422,13 +465,19 @@ impl CompareData {
     }
 }
 
+/// One run in the Compare view.
 #[derive(Debug, Clone)]
 pub struct CompareRun {
+    /// Its name for the legend; its folder's id where two runs share a name.
     pub name: String,
+    /// Its metrics rows, thinned for charting.
     pub history: History,
+    /// Its final image, or None when it has none or it would not decode.
     pub image: Option<Arc<DisplayImage>>,
 }
 
+/// Metrics the Compare chart can show, cycled with `m`; also the
+/// [`History`] column each is read from.
 pub const COMPARE_METRICS: [&str; 4] = ["total", "content", "style", "tv"];
 
 /// A question that needs an answer before anything else.
@@ -441,18 +490,23 @@ pub enum Prompt {
 /// Input to `update`.
 #[derive(Debug)]
 pub enum Msg {
+    /// A key press.
     Key(KeyEvent),
+    /// A mouse event: wheel scrolls lists, a click on the top row picks a tab.
     Mouse(MouseEvent),
+    /// The terminal changed size: nothing to do but redraw.
     Resize,
+    /// A fresh list of experiment files (and their checks).
     Experiments(Vec<ExperimentEntry>),
+    /// A fresh list of run folders.
     Runs(Vec<RunEntry>),
     /// A run launched from here has its folder.
     Launched(PathBuf),
+    /// Launching failed; the message goes to the status bar.
     LaunchFailed(String),
-    Live {
-        follow_id: u64,
-        update: LiveUpdate,
-    },
+    /// An update from the follower of the run in the Live tab.
+    Live { follow_id: u64, update: LiveUpdate },
+    /// Data for the Compare view, loaded in the background; opens the tab.
     Compare(Box<CompareData>),
     /// A snapshot decoded for browsing.
     Image {
@@ -465,57 +519,71 @@ pub enum Msg {
 /// Work for the runtime.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
+    /// Start a run of this experiment file in the background.
     Launch(PathBuf),
+    /// Append a control line to this run folder's control file.
     Control(PathBuf, Control),
-    Follow {
-        dir: PathBuf,
-        follow_id: u64,
-    },
+    /// Start following the run in `dir`, tagging updates with `follow_id`.
+    Follow { dir: PathBuf, follow_id: u64 },
+    /// Open this file in `$VISUAL`, else `$EDITOR`, else `vi`, leaving the screen meanwhile.
     Edit(PathBuf),
     /// Show an image large with viuer, then come back.
     ViewLarge(PathBuf),
-    LoadImage {
-        follow_id: u64,
-        iter: u64,
-        path: PathBuf,
-    },
+    /// Decode snapshot `path` of step `iter` for the Live view.
+    LoadImage { follow_id: u64, iter: u64, path: PathBuf },
+    /// Load these run folders for the Compare view.
     LoadCompare(Vec<PathBuf>),
+    /// Re-read the list of run folders.
     RefreshRuns,
+    /// Re-check every experiment file.
     Validate,
     /// Quit; stop the runs launched here first when true.
-    Quit {
-        stop_launched: bool,
-    },
+    Quit { stop_launched: bool },
 }
 
+/// Everything the dashboard shows and remembers between frames.
 pub struct App {
+    /// The tab shown.
     pub tab: Tab,
+    /// Experiment files, and the selected one's index.
     pub experiments: Vec<ExperimentEntry>,
     pub exp_sel: usize,
+    /// Run folders in display order, and the selected one's index.
     pub runs: Vec<RunEntry>,
     pub run_sel: usize,
+    /// How the Runs table is sorted; `sort_desc` for largest (or newest) first.
     pub sort: SortKey,
     pub sort_desc: bool,
+    /// Run folders marked with space for comparison.
     pub marked: BTreeSet<PathBuf>,
+    /// The run followed in the Live tab, if any.
     pub live: Option<Live>,
+    /// The runs in the Compare tab, if any have been loaded.
     pub compare: Option<CompareData>,
+    /// The help overlay is open; the next key closes it.
     pub help: bool,
+    /// A question on screen; keys answer it until it is closed.
     pub prompt: Option<Prompt>,
     /// A line for the status bar.
     pub message: Option<String>,
+    /// Chart toggles: smoothing (`m`) and per-layer curves (`l`).
     pub smooth: bool,
     pub per_layer: bool,
+    /// The term `+`/`-` steer, cycled with `t`.
     pub steer: Term,
     /// Run folders launched from this dashboard.
     pub launched: Vec<PathBuf>,
+    /// Whether to draw in colour (off when `NO_COLOR` is set and non-empty).
     pub color: bool,
     /// The time the screen is drawn for (the runtime sets it before each
     /// frame): dates of today show as a time only.
     pub now: DateTime<FixedOffset>,
+    /// The id the next follow gets; see [`Live::follow_id`].
     next_follow: u64,
 }
 
 impl App {
+    /// A dashboard on the Experiments tab with nothing loaded yet.
     pub fn new(color: bool) -> Self {
         App {
             tab: Tab::Experiments,
@@ -560,6 +628,8 @@ impl App {
             .count()
     }
 
+    /// Opens `dir` in the Live tab under a fresh follow id and asks the
+    /// runtime to follow it; the previous follow's updates will be dropped.
     fn follow(&mut self, dir: PathBuf, launched_here: bool) -> Effect {
         let follow_id = self.next_follow;
         self.next_follow += 1;
@@ -568,6 +638,8 @@ impl App {
         Effect::Follow { dir, follow_id }
     }
 
+    /// Sorts the runs by the current key and groups sweeps together, keeping
+    /// the same run selected.
     pub fn sort_runs(&mut self) {
         let selected = self.runs.get(self.run_sel).map(|r| r.dir.clone());
         crate::review::sort::sort_by(&mut self.runs, self.sort.column(), self.sort_desc, |r| (r, None));
@@ -586,6 +658,7 @@ impl App {
     }
 }
 
+/// Moves a list selection one row down or up, clamped to the list; 0 when it is empty.
 fn step_index(sel: &mut usize, len: usize, down: bool) {
     if len == 0 {
         *sel = 0;
@@ -650,6 +723,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
     }
 }
 
+/// Wheel scrolls the Experiments and Runs lists; a click on the tab bar switches tab.
 fn on_mouse(app: &mut App, m: MouseEvent) -> Vec<Effect> {
     let down = match m.kind {
         MouseEventKind::ScrollDown => true,
@@ -670,6 +744,9 @@ fn on_mouse(app: &mut App, m: MouseEvent) -> Vec<Effect> {
     Vec::new()
 }
 
+/// Keys in priority order: an open prompt, then the help overlay, then
+/// quit and the global tab keys, then the current tab's own keys.
+/// Quitting with runs launched here still going asks first.
 fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     let ctrl_c = key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
     if let Some(Prompt::Quit { .. }) = app.prompt {
@@ -726,6 +803,7 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     }
 }
 
+/// `j`/Down is Some(true), `k`/Up Some(false), anything else None.
 fn is_down(code: KeyCode) -> Option<bool> {
     match code {
         KeyCode::Char('j') | KeyCode::Down => Some(true),
@@ -734,6 +812,8 @@ fn is_down(code: KeyCode) -> Option<bool> {
     }
 }
 
+/// Experiments tab: move, `Enter` to launch (only once it validates),
+/// `e` to edit, `r` to re-check.
 fn experiments_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     if let Some(down) = is_down(key.code) {
         step_index(&mut app.exp_sel, app.experiments.len(), down);
@@ -763,6 +843,8 @@ fn experiments_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     }
 }
 
+/// Runs tab: move, `o`/`O` sort key and direction, space to mark, `c`
+/// to compare the marked runs, `r` to refresh, `Enter` to follow.
 fn runs_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     if let Some(down) = is_down(key.code) {
         step_index(&mut app.run_sel, app.runs.len(), down);
@@ -809,6 +891,8 @@ fn runs_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     }
 }
 
+/// Live tab: control keys (pause, stop, snapshot, steer) act only while
+/// the run is going; chart toggles and snapshot browsing work always.
 fn live_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     let Some(live) = app.live.as_mut() else {
         app.message = Some("no run: launch one from Experiments or open one from Runs".into());
@@ -865,6 +949,7 @@ fn live_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     }
 }
 
+/// Compare tab: `m` cycles the metric, `Esc` goes back to Runs.
 fn compare_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     match key.code {
         KeyCode::Char('m') => {

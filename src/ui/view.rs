@@ -19,13 +19,17 @@ use ratatui::widgets::{Block, Cell, Clear, Gauge, List, ListItem, ListState, Par
 
 /// Below this the dashboard asks for a bigger window.
 pub const MIN_WIDTH: u16 = 60;
+/// Rows below which the dashboard asks for a taller window; see [`MIN_WIDTH`].
 pub const MIN_HEIGHT: u16 = 18;
 
+/// Styles for the screen, each falling back to plain (or reversed) text
+/// when colour is off, so nothing depends on colour to be readable.
 struct Theme {
     color: bool,
 }
 
 impl Theme {
+    /// Foreground `c`, or the default style without colour.
     fn fg(&self, c: Color) -> Style {
         if self.color {
             Style::default().fg(c)
@@ -33,6 +37,7 @@ impl Theme {
             Style::default()
         }
     }
+    /// The highlighted row of a list or table: bold on grey, or reversed.
     fn selected(&self) -> Style {
         if self.color {
             Style::default().bg(Color::DarkGray).add_modifier(Modifier::BOLD)
@@ -43,6 +48,7 @@ impl Theme {
     fn bold(&self) -> Style {
         Style::default().add_modifier(Modifier::BOLD)
     }
+    /// Hints and secondary text: dark grey, or plain without colour.
     fn dim(&self) -> Style {
         if self.color {
             Style::default().fg(Color::DarkGray)
@@ -50,6 +56,7 @@ impl Theme {
             Style::default()
         }
     }
+    /// A run state's colour: green running, cyan completed, yellow stopped, red otherwise.
     fn state(&self, s: &RunState) -> Style {
         self.fg(match s {
             RunState::Running => Color::Green,
@@ -60,6 +67,9 @@ impl Theme {
     }
 }
 
+/// Draws the whole screen: tab bar, the current tab, the status bar, then
+/// the help overlay and any prompt on top. A window smaller than
+/// [`MIN_WIDTH`]×[`MIN_HEIGHT`] gets only a message asking for more room.
 pub fn view(app: &App, frame: &mut Frame) {
     let area = frame.area();
     let theme = Theme { color: app.color };
@@ -102,6 +112,7 @@ pub fn view(app: &App, frame: &mut Frame) {
     }
 }
 
+/// The one-row tab bar, current tab highlighted.
 fn tabs(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     frame.render_widget(
         TabBar {
@@ -115,6 +126,7 @@ fn tabs(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     );
 }
 
+/// The bottom row: the last message if there is one, else the current tab's keys.
 fn status_bar(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let keys = match app.tab {
         Tab::Experiments => "j/k select  Enter launch  e edit  r re-check",
@@ -129,6 +141,7 @@ fn status_bar(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(text), area);
 }
 
+/// A bordered box with `text`, for a tab that has nothing to show yet.
 fn empty(frame: &mut Frame, area: Rect, text: &str) {
     frame.render_widget(
         Paragraph::new(text).block(Block::bordered()).wrap(Wrap { trim: true }),
@@ -136,6 +149,8 @@ fn empty(frame: &mut Frame, area: Rect, text: &str) {
     );
 }
 
+/// Experiments tab: the files with ✓/✗/… marks on the left, the selected
+/// one's description or validation error on the right.
 fn experiments(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     if app.experiments.is_empty() {
         return empty(
@@ -197,6 +212,7 @@ fn short_time(rfc3339: &str, now: &DateTime<FixedOffset>) -> String {
     }
 }
 
+/// Seconds as `12m05s`, or `1h02m` from an hour on; negative counts as 0.
 fn duration(s: f64) -> String {
     let s = s.max(0.0) as u64;
     if s >= 3600 {
@@ -206,6 +222,7 @@ fn duration(s: f64) -> String {
     }
 }
 
+/// Runs tab: the table of run folders, with ▼/▲ on the sort column.
 fn runs(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     if app.runs.is_empty() {
         return empty(frame, area, "No runs under results/ yet.");
@@ -319,6 +336,7 @@ fn run_row<'a>(app: &App, theme: &Theme, r: &'a crate::review::RunEntry) -> Row<
     ])
 }
 
+/// Live tab: loss chart and progress on the left, image and parameters on the right.
 fn live_view(app: &App, live: &Live, theme: &Theme, frame: &mut Frame, area: Rect) {
     let [left, right] = Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(area);
     let [chart_area, progress_area] = Layout::vertical([Constraint::Min(6), Constraint::Length(7)]).areas(left);
@@ -364,6 +382,8 @@ fn live_view(app: &App, live: &Live, theme: &Theme, frame: &mut Frame, area: Rec
     params(app, live, theme, frame, params_area);
 }
 
+/// The progress panel: a gauge of steps done, rate and ETA, device,
+/// memory (live while running, recorded peak after) and the latest losses.
 fn progress(live: &Live, theme: &Theme, frame: &mut Frame, area: Rect) {
     let block = Block::bordered().title(" progress ");
     let inner = block.inner(area);
@@ -446,6 +466,9 @@ fn progress(live: &Live, theme: &Theme, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(lines), text_area);
 }
 
+/// The parameters panel: content and style layers (with their weights
+/// when not 1.0), each term's weight with ▶ on the one being steered, and
+/// the last weight change.
 fn params(app: &App, live: &Live, theme: &Theme, frame: &mut Frame, area: Rect) {
     let layers = |prefix: &str| -> String {
         live.config
@@ -493,6 +516,8 @@ fn params(app: &App, live: &Live, theme: &Theme, frame: &mut Frame, area: Rect) 
     );
 }
 
+/// Compare tab: the metric chart, the config differences (with a trade-off
+/// scatter when two or more runs are scored), and each run's final image.
 fn compare(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let Some(data) = &app.compare else {
         return empty(frame, area, "Mark two or more runs in Runs (space), then press c.");
@@ -575,12 +600,14 @@ fn compare(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     }
 }
 
+/// A `w`×`h` rectangle centred in `area`, shrunk to fit it.
 fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width);
     let h = h.min(area.height);
     Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h)
 }
 
+/// The help overlay's lines: (keys, what they do).
 pub const HELP: &[(&str, &str)] = &[
     ("Tab / Shift-Tab, 1-4", "switch view"),
     ("j k ↑ ↓, mouse wheel", "move"),
@@ -599,6 +626,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("q, Ctrl-C", "quit"),
 ];
 
+/// The help overlay, centred over everything.
 fn help(theme: &Theme, frame: &mut Frame, area: Rect) {
     let rect = centered(area, 64, HELP.len() as u16 + 4);
     frame.render_widget(Clear, rect);
@@ -612,6 +640,7 @@ fn help(theme: &Theme, frame: &mut Frame, area: Rect) {
     );
 }
 
+/// The quit prompt: stop the runs launched here, leave them running, or cancel.
 fn prompt(p: &Prompt, theme: &Theme, frame: &mut Frame, area: Rect) {
     let Prompt::Quit { running } = p;
     let rect = centered(area, 62, 8);

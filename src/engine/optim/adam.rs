@@ -4,10 +4,15 @@
 use super::{Objective, Point, StepOutcome, observe};
 use tch::{TchError, Tensor};
 
+/// Adam on one tensor (the image), as `torch.optim.Adam` without weight decay.
 pub struct Adam {
+    /// Step size.
     lr: f64,
+    /// Decay of the first moment estimate.
     beta1: f64,
+    /// Decay of the second moment estimate.
     beta2: f64,
+    /// Added to √v̂ so the update never divides by zero.
     eps: f64,
     /// Steps taken, for the bias correction.
     t: i32,

@@ -35,8 +35,13 @@ const TOLERANCE_GRAD: f64 = 1e-7;
 /// A pair whose sᵀy is not above this would not keep H positive definite.
 const CURVATURE_MIN: f64 = 1e-10;
 
+/// L-BFGS on one tensor (the image). Its curvature history lives on the
+/// device; see the module's notes for what a step reads back.
 pub struct Lbfgs {
+    /// Step scale: the line search's first trial is t = `lr` (times
+    /// min(1, 1/Σ|g|) on the very first step, as PyTorch does).
     lr: f64,
+    /// The last `history` curvature pairs, in the direction's form.
     history: History,
     /// The previous step, whose curvature pair is added at the next one.
     prev: Option<Previous>,
@@ -45,9 +50,13 @@ pub struct Lbfgs {
 /// What a step leaves for the next to form its curvature pair: s = t·d,
 /// y = g₁ − g₀, and sᵀy = t·(g₁ᵀd − g₀ᵀd) from numbers already read.
 struct Previous {
+    /// The direction it searched along.
     d: Tensor,
+    /// The step taken along `d`.
     t: f64,
+    /// The gradient it started from.
     g: Tensor,
+    /// gᵀd at its start and at its end.
     gtd0: f64,
     gtd1: f64,
 }
@@ -89,6 +98,13 @@ impl Lbfgs {
         self.history.direction(&flat, pair)?.f_reshape(g.size())
     }
 
+    /// One iteration from `current`: a direction, then a strong-Wolfe line
+    /// search along it; `x` is moved to the accepted point.
+    /// Returns `Converged` when the gradient is already below
+    /// `TOLERANCE_GRAD`, when the direction is no descent direction (the
+    /// history is then dropped), or when neither the loss nor `x` changes
+    /// measurably; a failed line search with history drops the history and
+    /// tries steepest descent at the next step.
     pub fn step<O: Objective>(
         &mut self,
         objective: &mut O,
@@ -169,6 +185,7 @@ pub fn time_direction(g: &Tensor, m: usize, form: Form, reps: usize) -> Result<f
     Ok(started.elapsed().as_secs_f64() / reps.max(1) as f64)
 }
 
+/// max |t| as a 0-d f64 device tensor, to be read with other numbers.
 fn max_abs(t: &Tensor) -> Result<Tensor, TchError> {
     t.f_reshape([-1])?
         .f_linalg_norm(Scalar::float(f64::INFINITY), None::<&[i64]>, false, Kind::Double)
@@ -177,11 +194,14 @@ fn max_abs(t: &Tensor) -> Result<Tensor, TchError> {
 /// The curvature history on the device, and how the direction is formed
 /// from it: both forms give the same H·g in exact arithmetic.
 enum History {
+    /// Nocedal & Wright's two-loop recursion; see [`Form::TwoLoop`].
     TwoLoop(TwoLoop),
+    /// Byrd, Nocedal & Schnabel's compact form; see [`Form::Compact`].
     Compact(Compact),
 }
 
 impl History {
+    /// An empty history of at most `m` pairs in `form`.
     fn new(m: usize, form: Form) -> Self {
         match form {
             Form::TwoLoop => History::TwoLoop(TwoLoop::new(m)),
@@ -189,6 +209,7 @@ impl History {
         }
     }
 
+    /// No pair kept: the next direction is steepest descent.
     fn is_empty(&self) -> bool {
         match self {
             History::TwoLoop(h) => h.pairs.is_empty(),
@@ -196,6 +217,7 @@ impl History {
         }
     }
 
+    /// Drops every pair and γ.
     fn clear(&mut self) {
         match self {
             History::TwoLoop(h) => h.clear(),
@@ -244,12 +266,16 @@ impl std::fmt::Display for Form {
 
 /// The last `m` pairs (s, y, 1/sᵀy) for the two-loop recursion, and γ.
 struct TwoLoop {
+    /// Pairs kept; the oldest goes when a new one comes.
     m: usize,
+    /// (s, y, ρ = 1/sᵀy), oldest first; ρ is a 0-d device tensor.
     pairs: VecDeque<(Tensor, Tensor, Tensor)>,
+    /// γ = sᵀy / yᵀy of the newest pair: the initial H is γ·I. None before any pair.
     gamma: Option<Tensor>,
 }
 
 impl TwoLoop {
+    /// An empty history of at most `m` pairs.
     fn new(m: usize) -> Self {
         TwoLoop {
             m,
@@ -258,6 +284,7 @@ impl TwoLoop {
         }
     }
 
+    /// Drops the pairs and γ.
     fn clear(&mut self) {
         self.pairs.clear();
         self.gamma = None;
@@ -303,6 +330,7 @@ impl TwoLoop {
 /// The last `m` curvature pairs stacked for the compact form, and their
 /// inner products.
 struct Compact {
+    /// Slots: pairs kept; a new pair overwrites the oldest when all are used.
     m: usize,
     /// `[m, 2, n]`: slot k holds one pair's s (row 0) and y (row 1). Slots
     /// 0..len() are in use; allocated with the first pair, kept on reset.
@@ -317,6 +345,7 @@ struct Compact {
 }
 
 impl Compact {
+    /// An empty history of at most `m` pairs; storage is allocated with the first.
     fn new(m: usize) -> Self {
         Compact {
             m,
@@ -328,10 +357,12 @@ impl Compact {
         }
     }
 
+    /// No pair in use.
     fn is_empty(&self) -> bool {
         self.order.is_empty()
     }
 
+    /// Marks every slot free and drops γ; the storage stays allocated.
     fn clear(&mut self) {
         self.order.clear();
         self.gamma = None;
@@ -495,6 +526,7 @@ struct LinePoint {
 }
 
 impl LinePoint {
+    /// Another handle on the same point (tensors shared, not copied).
     fn copy(&self) -> Self {
         LinePoint {
             t: self.t,
@@ -540,6 +572,7 @@ impl<O: Objective> Line<'_, O> {
         Ok((p, [values[0], values[1]]))
     }
 
+    /// Evaluates x + t·d, reading nothing beyond its numbers and gᵀd.
     fn at(&mut self, t: f64) -> Result<LinePoint, TchError> {
         Ok(self.eval_at(t, &[])?.0)
     }
