@@ -774,6 +774,8 @@ fn sweep(args: &SweepArgs) -> Result<ExitCode> {
         sweep.bind(false)?;
         print_points(&sweep);
     } else {
+        // Before anything slow, so that a point stopped as it starts is stopped, not killed.
+        let signals = Signals::install()?;
         let jobs = args.jobs as usize;
         let devices = match &args.devices {
             Some(list) => Some(crate::sweep::jobs::parse_devices(list)?),
@@ -787,7 +789,7 @@ fn sweep(args: &SweepArgs) -> Result<ExitCode> {
             force: args.force,
             print_dir: args.print_dir,
         };
-        let outcome = crate::sweep::jobs::run(&sweep, &plan)?;
+        let outcome = crate::sweep::jobs::run(&sweep, &plan, &signals)?;
         return Ok(exit_code(outcome.status));
     }
     Ok(ExitCode::SUCCESS)

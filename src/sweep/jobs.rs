@@ -101,7 +101,7 @@ pub fn threads_per_job(threads: Option<usize>, jobs: usize) -> Option<usize> {
 
 /// Runs the sweep as `plan` says; collects the index and sheet after a
 /// whole sweep (not after a single `--point`).
-pub fn run(sweep: &Sweep, plan: &Plan) -> Result<Outcome> {
+pub fn run(sweep: &Sweep, plan: &Plan, signals: &Signals) -> Result<Outcome> {
     let n = sweep.points.len();
     if let Some(i) = plan.point
         && i >= n
@@ -112,14 +112,13 @@ pub fn run(sweep: &Sweep, plan: &Plan) -> Result<Outcome> {
         )));
     }
     sweep.bind(true)?;
-    let signals = Signals::install()?;
     let status = if plan.jobs > 1 && plan.point.is_none() {
-        run_children(sweep, plan, &signals)?
+        run_children(sweep, plan, signals)?
     } else {
         if let Some(t) = threads_per_job(plan.threads, 1) {
             tch::set_num_threads(t as i32);
         }
-        run_here(sweep, plan, &signals)?
+        run_here(sweep, plan, signals)?
     };
     if plan.point.is_none() {
         let done = super::collect(sweep)?;
@@ -368,7 +367,7 @@ impl<'a> Pool<'a> {
         for slot in self.slots.iter_mut() {
             let Some(j) = slot else { continue };
             let Some(exit) = j.child.try_wait()? else { continue };
-            let ended = end_status(exit.code());
+            let ended = end_status(exit);
             self.display.clear();
             let took = j.started.elapsed().as_secs_f64();
             match ended {
@@ -406,11 +405,15 @@ fn threads_text(n: usize) -> String {
     }
 }
 
-/// A child's exit code as a run's status (see `error`'s codes).
-fn end_status(code: Option<i32>) -> Status {
-    match code.map(|c| c as u8) {
-        Some(crate::error::SUCCESS) => Status::Completed,
-        Some(crate::error::STOPPED) => Status::Stopped,
+/// A child's exit as a run's status (see `error`'s codes). A child ended by
+/// SIGINT or SIGTERM before its handlers were in place (it was just
+/// starting) was stopped, not failed.
+fn end_status(exit: std::process::ExitStatus) -> Status {
+    use std::os::unix::process::ExitStatusExt;
+    match (exit.code().map(|c| c as u8), exit.signal()) {
+        (Some(crate::error::SUCCESS), _) => Status::Completed,
+        (Some(crate::error::STOPPED), _) => Status::Stopped,
+        (None, Some(libc::SIGINT | libc::SIGTERM)) => Status::Stopped,
         _ => Status::Failed,
     }
 }
@@ -498,7 +501,7 @@ impl Display {
     /// Removes the block drawn last (a terminal), so a message prints above it.
     fn clear(&mut self) {
         if self.tty && self.drawn > 0 {
-            let _ = write!(std::io::stdout(), "\x1b[{}A\x1b[J", self.drawn);
+            let _ = write!(std::io::stdout(), "\r\x1b[{}A\x1b[J", self.drawn);
             let _ = std::io::stdout().flush();
         }
         self.drawn = 0;
@@ -591,8 +594,12 @@ mod tests {
         assert_eq!(worse(Status::Completed, Status::Failed), Status::Failed);
         assert_eq!(worse(Status::Failed, Status::Stopped), Status::Stopped);
         assert_eq!(worse(Status::Stopped, Status::Completed), Status::Stopped);
-        assert_eq!(end_status(Some(0)), Status::Completed);
-        assert_eq!(end_status(Some(130)), Status::Stopped);
-        assert_eq!(end_status(None), Status::Failed);
+        use std::os::unix::process::ExitStatusExt;
+        let exit = std::process::ExitStatus::from_raw;
+        assert_eq!(end_status(exit(0)), Status::Completed);
+        assert_eq!(end_status(exit(130 << 8)), Status::Stopped);
+        assert_eq!(end_status(exit(1 << 8)), Status::Failed);
+        assert_eq!(end_status(exit(libc::SIGTERM)), Status::Stopped);
+        assert_eq!(end_status(exit(libc::SIGKILL)), Status::Failed);
     }
 }

@@ -247,3 +247,49 @@ fn bad_sweep_input_is_refused_before_anything_starts() {
     }
     assert_eq!(runs_per_point(&results).len(), 1, "the other sweep ran nothing");
 }
+
+#[test]
+fn ctrl_c_stops_every_running_point_and_keeps_its_results() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = sweep_file(tmp.path(), "cc", 3);
+    let text = std::fs::read_to_string(&exp)
+        .unwrap()
+        .replace("iterations = 2", "iterations = 5000");
+    std::fs::write(&exp, text).unwrap();
+    let results = tmp.path().join("results");
+    let sweep = std::process::Command::new(assert_cmd::cargo::cargo_bin("stylelab"))
+        .arg("sweep")
+        .arg(&exp)
+        .args(["--jobs", "2", "--threads", "1"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until both points have taken steps.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while stylelab::review::list_runs(&results)
+        .iter()
+        .filter(|r| r.last.as_ref().is_some_and(|m| m.iter >= 1))
+        .count()
+        < 2
+    {
+        assert!(std::time::Instant::now() < deadline, "the points never started");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    // SAFETY: kill(2) on the child this test spawned.
+    unsafe { libc::kill(sweep.id() as i32, libc::SIGINT) };
+    let out = sweep.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(130), "{said}");
+    assert!(
+        said.contains("stopping: each running point stops after its current step"),
+        "{said}"
+    );
+    let runs = runs_per_point(&results);
+    assert_eq!(runs.len(), 2, "the third point never started: {runs:?}");
+    for rs in runs.values() {
+        assert_eq!(rs[0].state, stylelab::review::RunState::Stopped);
+        assert!(rs[0].dir.join("final.png").exists());
+    }
+    let dry = common::stdout_of(stylelab().arg("sweep").arg(&exp).arg("--dry-run"));
+    assert!(dry.contains("0 done, 0 running, 2 failed, 1 to do"), "{dry}");
+}
