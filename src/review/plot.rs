@@ -154,22 +154,37 @@ const PLOT_COLORS: [RGBColor; 6] = [
 /// bad-input error; a drawing or writing failure carries the path.
 pub fn write_figure(path: &Path, curves: &[Curve], metric: &str, log: bool, size: (u32, u32)) -> Result<()> {
     register_font_once();
-    match path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(|e| e.to_ascii_lowercase())
-        .as_deref()
-    {
-        Some("png") => draw(BitMapBackend::new(path, size).into_drawing_area(), curves, metric, log),
-        Some("svg") => draw(SVGBackend::new(path, size).into_drawing_area(), curves, metric, log),
-        _ => {
-            return Err(crate::error::bad_input(format!(
-                "{}: the figure's name must end in .png or .svg",
-                path.display()
-            )));
-        }
+    match Format::of(path, "figure")? {
+        Format::Png => draw(BitMapBackend::new(path, size).into_drawing_area(), curves, metric, log),
+        Format::Svg => draw(SVGBackend::new(path, size).into_drawing_area(), curves, metric, log),
     }
     .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The file formats figures are written in.
+enum Format {
+    Png,
+    Svg,
+}
+
+impl Format {
+    /// The format a file name's extension asks for; a bad-input error that
+    /// calls the file `what` for any extension but .png and .svg.
+    fn of(path: &Path, what: &str) -> Result<Format> {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(|e| e.to_ascii_lowercase())
+            .as_deref()
+        {
+            Some("png") => Ok(Format::Png),
+            Some("svg") => Ok(Format::Svg),
+            _ => Err(crate::error::bad_input(format!(
+                "{}: the {what}'s name must end in .png or .svg",
+                path.display()
+            ))),
+        }
+    }
 }
 
 /// White background, title, axes labelled by step and `metric` (powers of ten
@@ -245,20 +260,9 @@ pub type TradeoffPoint = (String, f64, f64);
 /// (.png or .svg) picks the format.
 pub fn write_scatter(path: &Path, points: &[TradeoffPoint], title: &str, size: (u32, u32)) -> Result<()> {
     register_font_once();
-    match path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(|e| e.to_ascii_lowercase())
-        .as_deref()
-    {
-        Some("png") => draw_scatter(BitMapBackend::new(path, size).into_drawing_area(), points, title),
-        Some("svg") => draw_scatter(SVGBackend::new(path, size).into_drawing_area(), points, title),
-        _ => {
-            return Err(crate::error::bad_input(format!(
-                "{}: the picture's name must end in .png or .svg",
-                path.display()
-            )));
-        }
+    match Format::of(path, "picture")? {
+        Format::Png => draw_scatter(BitMapBackend::new(path, size).into_drawing_area(), points, title),
+        Format::Svg => draw_scatter(SVGBackend::new(path, size).into_drawing_area(), points, title),
     }
     .with_context(|| format!("cannot write {}", path.display()))
 }

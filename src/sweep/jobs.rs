@@ -139,13 +139,7 @@ fn run_here(sweep: &Sweep, plan: &Plan, signals: &Signals) -> Result<Status> {
         if plan.point.is_some_and(|i| i != p.index) {
             continue;
         }
-        if let Some(done) = runs.iter().find(|r| r.state == RunState::Completed) {
-            say!(
-                "point {} ({}): completed in {}, skipped",
-                p.index,
-                p.describe(),
-                done.dir.display()
-            );
+        if already_completed(p, &runs) {
             continue;
         }
         let _guard = match claims.try_claim(p.index)? {
@@ -161,13 +155,7 @@ fn run_here(sweep: &Sweep, plan: &Plan, signals: &Signals) -> Result<Status> {
             Taken::Mine(guard) => guard,
         };
         // Another process may have completed it between our listing and our claim.
-        if let Some(done) = sweep.runs_of(p.index).iter().find(|r| r.state == RunState::Completed) {
-            say!(
-                "point {} ({}): completed in {}, skipped",
-                p.index,
-                p.describe(),
-                done.dir.display()
-            );
+        if already_completed(p, &sweep.runs_of(p.index)) {
             continue;
         }
         say!("point {} of {n}: {}", p.index, p.describe());
@@ -188,6 +176,20 @@ fn run_here(sweep: &Sweep, plan: &Plan, signals: &Signals) -> Result<Status> {
         }
     }
     Ok(status)
+}
+
+/// Whether `runs` (a point's) hold a completed run; says so when they do.
+fn already_completed(p: &super::Point, runs: &[crate::review::RunEntry]) -> bool {
+    let Some(done) = runs.iter().find(|r| r.state == RunState::Completed) else {
+        return false;
+    };
+    say!(
+        "point {} ({}): completed in {}, skipped",
+        p.index,
+        p.describe(),
+        done.dir.display()
+    );
+    true
 }
 
 /// Stopped outranks failed, failed outranks completed.
