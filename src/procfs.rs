@@ -68,6 +68,21 @@ pub fn is_stylelab(pid: u32) -> bool {
         .unwrap_or(false)
 }
 
+/// When process `pid` started, in clock ticks since boot (field 22 of
+/// `/proc/<pid>/stat`); `None` when there is no such process. A PID the
+/// kernel reuses gets a new start time, so (pid, start) names one process.
+pub fn start_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: count
+    // fields after its closing parenthesis, where field 3 is the first.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    if fields.next()? == "Z" {
+        return None;
+    }
+    fields.nth(18)?.parse().ok()
+}
+
 /// This machine's host name (`?` when it cannot be read).
 pub fn hostname() -> String {
     let mut buf = [0u8; 256];
@@ -91,6 +106,9 @@ mod tests {
         assert!(rss > 1.0 && peak_rss_mib() >= rss, "rss {rss}");
         assert_eq!(rss_mib(Some(u32::MAX - 1)), None);
         assert!(!is_stylelab(u32::MAX - 1));
+        let me = start_ticks(std::process::id()).expect("this process has a start time");
+        assert_eq!(start_ticks(std::process::id()), Some(me), "stable");
+        assert_eq!(start_ticks(u32::MAX - 1), None);
         assert!(available_mib().is_some_and(|m| m > 0.0));
     }
 }

@@ -323,6 +323,7 @@ impl Sweep {
                             .unwrap_or_else(|| "?".into()),
                         pid: r.summary.as_ref().and_then(|s| s.pid).unwrap_or(0),
                         since: r.started().to_string(),
+                        start: None,
                     }),
                     Some(r) => PointState::Failed(r.state.to_string(), r.dir.clone()),
                     None => PointState::ToDo,

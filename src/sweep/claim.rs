@@ -36,6 +36,11 @@ pub struct Claim {
     pub pid: u32,
     /// When the claim was taken, RFC 3339.
     pub since: String,
+    /// The holder's start time ([`crate::procfs::start_ticks`]), so that a
+    /// PID reused by another process after the holder died does not keep
+    /// the claim. Absent in claims written by hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<u64>,
 }
 
 impl Claim {
@@ -45,6 +50,7 @@ impl Claim {
             host: crate::procfs::hostname(),
             pid: std::process::id(),
             since: crate::record::now_rfc3339(),
+            start: crate::procfs::start_ticks(std::process::id()),
         }
     }
 
@@ -137,7 +143,10 @@ fn read(path: &Path) -> Option<Claim> {
 /// own host, by the claim's heartbeat from any other.
 fn is_live(claim: &Claim, path: &Path) -> bool {
     if claim.host == crate::procfs::hostname() {
-        return claim.pid == std::process::id() || crate::procfs::is_stylelab(claim.pid);
+        return match claim.start {
+            Some(start) => crate::procfs::start_ticks(claim.pid) == Some(start),
+            None => crate::procfs::is_stylelab(claim.pid),
+        };
     }
     let age = std::fs::metadata(path)
         .and_then(|m| m.modified())
@@ -225,10 +234,29 @@ mod tests {
             host: crate::procfs::hostname(),
             pid,
             since: "2026-01-01T00:00:00+00:00".into(),
+            start: None,
         };
         std::fs::write(claims.path(0), serde_json::to_vec(&dead).unwrap()).unwrap();
         assert!(claims.holder(0).is_none());
         assert!(matches!(claims.try_claim(0).unwrap(), Taken::Mine(_)));
+    }
+
+    #[test]
+    fn a_reused_pid_does_not_keep_a_claim() {
+        let tmp = tempfile::tempdir().unwrap();
+        let claims = Claims::new(tmp.path());
+        std::fs::create_dir_all(tmp.path().join("claims")).unwrap();
+        // This process's PID, but a start time that is not its own: the
+        // holder died and the kernel gave its PID to us.
+        let mine = Claim::mine();
+        let earlier = Claim {
+            start: mine.start.map(|t| t.saturating_sub(1)),
+            ..mine.clone()
+        };
+        std::fs::write(claims.path(2), serde_json::to_vec(&earlier).unwrap()).unwrap();
+        assert!(claims.holder(2).is_none());
+        std::fs::write(claims.path(2), serde_json::to_vec(&mine).unwrap()).unwrap();
+        assert_eq!(claims.holder(2), Some(mine));
     }
 
     #[test]
@@ -240,6 +268,7 @@ mod tests {
             host: format!("{}-elsewhere", crate::procfs::hostname()),
             pid: 1,
             since: "2026-01-01T00:00:00+00:00".into(),
+            start: None,
         };
         let path = claims.path(1);
         std::fs::write(&path, serde_json::to_vec(&other).unwrap()).unwrap();
