@@ -193,7 +193,7 @@ pub struct SweepArgs {
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     pub devices: Option<Vec<String>>,
     /// libtorch threads per point (default: the cores shared out between
-    /// jobs, or $SLURM_CPUS_PER_TASK in a Slurm task).
+    /// jobs; in a Slurm task, $SLURM_CPUS_PER_TASK shared out).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub threads: Option<u32>,
     /// Print `run-dir: <folder>` when a point starts (for a parent sweep).

@@ -86,14 +86,17 @@ pub fn default_devices(sweep: &Sweep, jobs: usize) -> Option<Vec<DeviceChoice>> 
 }
 
 /// libtorch threads for each of `jobs` points at once: `threads` when given,
-/// else a Slurm task's `SLURM_CPUS_PER_TASK`, else the cores shared out
-/// (`None`: one job and nothing said, libtorch's default).
+/// else a Slurm task's `SLURM_CPUS_PER_TASK` shared out, else the cores
+/// shared out (`None`: one job and nothing said, libtorch's default).
 pub fn threads_per_job(threads: Option<usize>, jobs: usize) -> Option<usize> {
     if threads.is_some() {
         return threads;
     }
-    if let Some(n) = std::env::var("SLURM_CPUS_PER_TASK").ok().and_then(|v| v.parse().ok()) {
-        return Some(n);
+    if let Some(n) = std::env::var("SLURM_CPUS_PER_TASK")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        return Some((n / jobs).max(1));
     }
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     (jobs > 1).then(|| (cores / jobs).max(1))
