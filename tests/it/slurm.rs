@@ -128,7 +128,8 @@ impl Cluster {
             assert!(munge_ok(), "munged started but `munge -n` fails");
         }
         // A state folder of its own (slurmctld refuses another cluster's),
-        // PID files in a folder owned by the slurm user, ports of its own.
+        // PID files in a folder owned by the slurm user, ports of its own;
+        // addresses given, so nothing depends on the host name resolving.
         for sub in ["state", "spool", "run"] {
             std::fs::create_dir_all(dir.join(sub)).unwrap();
         }
@@ -145,7 +146,7 @@ impl Cluster {
             &cluster.conf,
             format!(
                 "ClusterName=stylelab{pid}\n\
-                 SlurmctldHost={host}\n\
+                 SlurmctldHost={host}(127.0.0.1)\n\
                  SlurmUser=slurm\n\
                  SlurmctldPort={port}\n\
                  SlurmdPort={port1}\n\
@@ -166,7 +167,7 @@ impl Cluster {
                  JobCompType=jobcomp/none\n\
                  AccountingStorageType=accounting_storage/none\n\
                  MpiDefault=none\n\
-                 NodeName={host} CPUs=8 Gres=gpu:2 State=UNKNOWN\n\
+                 NodeName={host} NodeAddr=127.0.0.1 CPUs=8 Gres=gpu:2 State=UNKNOWN\n\
                  PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP\n",
                 pid = std::process::id(),
                 port1 = port + 1,
