@@ -238,10 +238,17 @@ impl SweepProgress {
 /// "Newest first" is reverse order of folder names, which start with the
 /// time stamp. A missing or unreadable `results` gives an empty list.
 pub fn list_runs(results: &Path) -> Vec<RunEntry> {
+    list_runs_where(results, |_| true)
+}
+
+/// The run folders under `results` whose folder name passes `keep`, newest
+/// first; only those are read (a sweep looks up one point's runs this way).
+pub fn list_runs_where(results: &Path, keep: impl Fn(&str) -> bool) -> Vec<RunEntry> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(results)
         .into_iter()
         .flatten()
         .flatten()
+        .filter(|e| keep(&e.file_name().to_string_lossy()))
         .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
         .map(|e| e.path())
         .filter(|p| p.join(record::SUMMARY_FILE).exists() || p.join(record::EXPERIMENT_FILE).exists())

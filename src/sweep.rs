@@ -232,7 +232,9 @@ impl Sweep {
     /// The runs of one point, newest first (read fresh from the results folder).
     pub fn runs_of(&self, index: usize) -> Vec<RunEntry> {
         let name = self.point_name(index);
-        review::list_runs(&self.results)
+        // Folders are `<time>-<slug>[-N]`: read only those that can be this point's.
+        let slug = crate::sinks::slug(&name);
+        review::list_runs_where(&self.results, |folder| folder.contains(&slug))
             .into_iter()
             .filter(|r| r.name() == name)
             .collect()

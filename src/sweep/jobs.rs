@@ -237,7 +237,8 @@ fn run_children(sweep: &Sweep, plan: &Plan, signals: &Signals) -> Result<Status>
         if pool.slots.iter().all(Option::is_none) && (pool.todo.is_empty() || pool.stopping) {
             break;
         }
-        pool.display.show(sweep, &pool.slots, &pool.counts, pool.todo.len());
+        pool.display
+            .show(&pool.slots, &pool.iterations, &pool.counts, pool.todo.len());
         std::thread::sleep(Duration::from_millis(200));
     }
     pool.display.clear();
@@ -256,6 +257,8 @@ struct Pool<'a> {
     threads: Option<usize>,
     logs: PathBuf,
     todo: VecDeque<usize>,
+    /// Steps each point to run takes (read once, for the progress lines).
+    iterations: std::collections::HashMap<usize, u64>,
     counts: Counts,
     slots: Vec<Option<Job>>,
     tx: mpsc::Sender<Said>,
@@ -286,12 +289,14 @@ impl<'a> Pool<'a> {
                 PointState::Failed(..) | PointState::ToDo => todo.push_back(p.index),
             }
         }
+        let mut iterations = std::collections::HashMap::new();
         for &i in &todo {
             let mut exp = sweep.experiment(&sweep.points[i])?;
             if let Some(devices) = &plan.devices {
                 exp.device = devices[0];
             }
             crate::preflight::check(&exp)?;
+            iterations.insert(i, exp.total_iterations());
         }
         say!(
             "{} points: {} done, {} running elsewhere, {} to run, {} at once{}",
@@ -312,6 +317,7 @@ impl<'a> Pool<'a> {
             threads,
             logs,
             todo,
+            iterations,
             counts,
             slots: (0..plan.jobs).map(|_| None).collect(),
             tx,
@@ -512,7 +518,13 @@ impl Display {
         self.drawn = 0;
     }
 
-    fn show(&mut self, sweep: &Sweep, slots: &[Option<Job>], counts: &Counts, todo: usize) {
+    fn show(
+        &mut self,
+        slots: &[Option<Job>],
+        iterations: &std::collections::HashMap<usize, u64>,
+        counts: &Counts,
+        todo: usize,
+    ) {
         let every = if self.tty {
             Duration::from_millis(500)
         } else {
@@ -526,10 +538,7 @@ impl Display {
             .iter()
             .flatten()
             .map(|j| {
-                let iterations = sweep
-                    .experiment(&sweep.points[j.point])
-                    .map(|e| e.total_iterations())
-                    .unwrap_or(0);
+                let iterations = iterations.get(&j.point).copied().unwrap_or(0);
                 let step = j.dir.as_deref().and_then(crate::review::last_row);
                 let progress = match &step {
                     Some(m) => format!("step {}/{iterations}  loss {:.4e}", m.iter, m.total),

@@ -551,6 +551,9 @@ pub struct App {
     /// Run folders in display order, and the selected one's index.
     pub runs: Vec<RunEntry>,
     pub run_sel: usize,
+    /// Each sweep's progress among `runs`, by sweep name (derived when the
+    /// runs arrive, for the Runs view's group rows).
+    pub sweeps: std::collections::HashMap<String, crate::review::SweepProgress>,
     /// How the Runs table is sorted; `sort_desc` for largest (or newest) first.
     pub sort: SortKey,
     pub sort_desc: bool,
@@ -590,6 +593,7 @@ impl App {
             experiments: Vec::new(),
             exp_sel: 0,
             runs: Vec::new(),
+            sweeps: std::collections::HashMap::new(),
             run_sel: 0,
             sort: SortKey::Started,
             sort_desc: true,
@@ -682,6 +686,17 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
         }
         Msg::Runs(list) => {
             app.runs = list;
+            let names: BTreeSet<&str> = app
+                .runs
+                .iter()
+                .filter_map(|r| r.sweep())
+                .map(|m| m.name.as_str())
+                .collect();
+            let sweeps = names
+                .into_iter()
+                .map(|n| (n.to_string(), crate::review::SweepProgress::of(&app.runs, n)))
+                .collect();
+            app.sweeps = sweeps;
             app.sort_runs();
             app.run_sel = app.run_sel.min(app.runs.len().saturating_sub(1));
             Vec::new()

@@ -256,7 +256,7 @@ fn runs(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         let sweep = r.sweep().map(|m| m.name.as_str());
         if sweep.is_some() && sweep != group {
             let name = sweep.unwrap_or_default();
-            let p = crate::review::SweepProgress::of(&app.runs, name);
+            let p = app.sweeps.get(name).copied().unwrap_or_default();
             rows.push(
                 Row::new(vec![
                     Cell::from(" "),
