@@ -196,9 +196,10 @@ pub struct SweepArgs {
     /// jobs; in a Slurm task, $SLURM_CPUS_PER_TASK shared out).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub threads: Option<u32>,
-    /// Print `run-dir: <folder>` when a point starts (for a parent sweep).
-    #[arg(long, hide = true)]
-    pub print_dir: bool,
+    /// Run as a `--jobs` child: report to the parent as JSON lines on
+    /// standard output, human output on standard error (the point's log).
+    #[arg(long, hide = true, requires = "point")]
+    pub child: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -230,6 +231,7 @@ impl OverrideArgs {
             out.push(Override {
                 key: "optim.device".into(),
                 value: toml::Value::String(d.clone()),
+                from_file: false,
             });
         }
         if let Some(r) = &self.results {
@@ -237,6 +239,7 @@ impl OverrideArgs {
             out.push(Override {
                 key: "output.results".into(),
                 value: toml::Value::String(abs.display().to_string()),
+                from_file: false,
             });
         }
         Ok(out)
@@ -281,6 +284,7 @@ pub enum WeightsCommand {
 
 /// Runs the command line; the exit code says how a run ended.
 pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> Result<ExitCode> {
+    crate::torch_error::install_panic_hook();
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -303,8 +307,31 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> Resul
     dispatch(command)
 }
 
+/// Commands that only print what they find: when their reader goes away
+/// (`| head -2`) they end at once and quietly, as `ls` does. Commands that
+/// run things ignore a closed pipe and carry on (their results are files).
+fn only_reports(command: &Command) -> bool {
+    match command {
+        Command::Check { .. }
+        | Command::Runs { .. }
+        | Command::Compare { .. }
+        | Command::Show { .. }
+        | Command::Sheet { .. }
+        | Command::Score { .. }
+        | Command::Doctor { .. }
+        | Command::Weights(WeightsCommand::Info { .. }) => true,
+        Command::Sweep(a) => a.dry_run || a.collect || a.emit.is_some(),
+        _ => false,
+    }
+}
+
 /// Carries out one command.
 fn dispatch(command: Command) -> Result<ExitCode> {
+    if only_reports(&command) {
+        // SAFETY: signal(2) restores the default action (end the process)
+        // for SIGPIPE, which Rust's runtime had set to ignore.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     match command {
         Command::Tui { dir } => {
             crate::ui::run(&dir)?;
@@ -464,7 +491,12 @@ fn run_experiment(path: &Path, overrides: &OverrideArgs, print_dir: bool, force:
         checked.guard(&exp)?;
     }
     let signals = Signals::install()?;
-    let (summary, _) = execute(&exp, &checked, &signals, print_dir, None)?;
+    let on_dir: &dyn Fn(&Path) = if print_dir {
+        &crate::headless::print_dir
+    } else {
+        &|_| {}
+    };
+    let (summary, _) = execute(&exp, &checked, &signals, on_dir, None)?;
     Ok(exit_code(summary.status))
 }
 
@@ -714,6 +746,7 @@ fn show(spec: &str, results: &Path, step: Option<u64>, width: Option<u32>) -> Re
     let dir = crate::review::resolve_run(results, spec).map_err(bad_input)?;
     let paths = crate::record::RunPaths::new(&dir);
     let image = match step {
+        None if !paths.final_image().is_file() => return Err(bad_input(crate::review::no_final_image(&dir))),
         None => paths.final_image(),
         Some(n) => {
             let path = paths.snapshot(n);
@@ -781,13 +814,18 @@ fn sweep(args: &SweepArgs) -> Result<ExitCode> {
             Some(list) => Some(crate::sweep::jobs::parse_devices(list)?),
             None => crate::sweep::jobs::default_devices(&sweep, jobs),
         };
+        crate::sweep::jobs::check_bounds(jobs, args.threads.map(|t| t as usize), devices.as_deref())?;
         let plan = crate::sweep::jobs::Plan {
             point: args.point,
             jobs,
             devices,
             threads: args.threads.map(|t| t as usize),
             force: args.force,
-            print_dir: args.print_dir,
+            report: if args.child {
+                Some(crate::sweep::jobs::Reporter::take_stdout()?)
+            } else {
+                None
+            },
         };
         let outcome = crate::sweep::jobs::run(&sweep, &plan, &signals)?;
         return Ok(exit_code(outcome.status));
@@ -841,6 +879,7 @@ fn print_points(sweep: &crate::sweep::Sweep) {
             PointState::Done(dir) => format!("  {}", dir.display()),
             PointState::Running(by) => format!("  on {}", by.describe()),
             PointState::Failed(how, dir) => format!("  {how} in {}; the next sweep runs it again", dir.display()),
+            PointState::Changed(dir, diff) => format!("  done with other settings in {}: {diff}", dir.display()),
             PointState::ToDo => String::new(),
         };
         println!("  {:<4} {:<8} {}{detail}", p.index, state.label(), p.describe());

@@ -27,6 +27,8 @@ pub enum Origin {
     File(Option<usize>),
     /// Given on the command line with `--set`.
     Override,
+    /// A value of the file's `[sweep]` table, set on one point.
+    Sweep,
 }
 
 /// A problem with an experiment, located as precisely as possible.
@@ -52,6 +54,9 @@ impl fmt::Display for ConfigError {
             (Origin::File(None), None) => write!(f, ": {}", self.message),
             (Origin::Override, key) => {
                 write!(f, ": --set {}: {}", key.as_deref().unwrap_or("?"), self.message)
+            }
+            (Origin::Sweep, key) => {
+                write!(f, ": [sweep] {}: {}", key.as_deref().unwrap_or("?"), self.message)
             }
         }
     }
@@ -195,8 +200,9 @@ pub struct Experiment {
     pub score: bool,
     /// The `[sweep]` table, for `stylelab sweep`; a run ignores it.
     pub sweep: Option<toml::Table>,
-    /// Keys set with `--set`, for locating errors found later.
-    pub overridden: Vec<String>,
+    /// Values set over the file's (`--set`, a sweep point's values), for
+    /// locating errors found later.
+    pub overridden: Vec<Override>,
 }
 
 /// Largest accepted `images.size`.
@@ -204,13 +210,19 @@ pub const MAX_SIZE: i64 = 8192;
 /// Smallest accepted `images.size`: VGG19's four poolings need room.
 pub const MIN_SIZE: i64 = 16;
 
-/// An override from the command line: `key=value`.
+/// A value set over the experiment file's: `--set key=value` on the
+/// command line, or one point's value of the file's `[sweep]` table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Override {
     /// Dotted key, e.g. `loss.style_weight`; tables may be set whole.
     pub key: String,
     /// The value: TOML when it parses as TOML, else a plain string.
     pub value: toml::Value,
+    /// Written in the experiment file's `[sweep]` table: relative paths
+    /// resolve against the file's folder, as the rest of the file's do.
+    /// Otherwise it came from the command line, and they resolve against
+    /// the current folder.
+    pub from_file: bool,
 }
 
 impl Override {
@@ -232,7 +244,25 @@ impl Override {
         Ok(Override {
             key: key.to_string(),
             value,
+            from_file: false,
         })
+    }
+
+    /// A value of the experiment file's `[sweep]` table.
+    pub fn from_sweep(key: &str, value: toml::Value) -> Self {
+        Override {
+            key: key.to_string(),
+            value,
+            from_file: true,
+        }
+    }
+
+    /// Whether this override sets `key` (or a table holding it).
+    fn covers(&self, key: &str) -> bool {
+        key == self.key
+            || key
+                .strip_prefix(self.key.as_str())
+                .is_some_and(|rest| rest.starts_with('.'))
     }
 
     /// Sets the value at the dotted key in `table`, making missing tables on
@@ -278,26 +308,23 @@ pub fn parse(path: &Path, src: &str, overrides: &[Override]) -> Result<Experimen
         file_error(key, start.map(|s| locator.line_of(s)), tidy_serde_message(e.message()))
     })?;
     let raw = apply_overrides(path, src, raw, overrides)?;
-    let overridden = |key: &str| {
-        overrides
-            .iter()
-            .any(|o| key == o.key || key.starts_with(&format!("{}.", o.key)))
-    };
-    let exp = Experiment::from_raw(path, raw, &overridden).map_err(|inv| {
-        if overridden(&inv.key) {
-            ConfigError {
-                file: path.to_path_buf(),
-                origin: Origin::Override,
-                key: Some(inv.key),
-                message: inv.message,
-            }
-        } else {
+    // The last override of a key is the one in force.
+    let setter = |key: &str| overrides.iter().rev().find(|o| o.covers(key));
+    let from_cli = |key: &str| setter(key).is_some_and(|o| !o.from_file);
+    let exp = Experiment::from_raw(path, raw, &from_cli).map_err(|inv| match setter(&inv.key) {
+        Some(o) => ConfigError {
+            file: path.to_path_buf(),
+            origin: if o.from_file { Origin::Sweep } else { Origin::Override },
+            key: Some(inv.key),
+            message: inv.message,
+        },
+        None => {
             let line = locator.line_of_key(&inv.key);
             file_error(Some(inv.key), line, inv.message)
         }
     })?;
     Ok(Experiment {
-        overridden: overrides.iter().map(|o| o.key.clone()).collect(),
+        overridden: overrides.to_vec(),
         ..exp
     })
 }
@@ -320,7 +347,7 @@ fn apply_overrides(
     for o in overrides {
         let err = |message: String| ConfigError {
             file: path.to_path_buf(),
-            origin: Origin::Override,
+            origin: if o.from_file { Origin::Sweep } else { Origin::Override },
             key: Some(o.key.clone()),
             message,
         };
@@ -362,7 +389,7 @@ pub fn dotted_keys(table: &toml::Table) -> Vec<(String, toml::Value)> {
 /// when the file lives there, else the file's own folder. Defaults such as
 /// `weights/…` and `results` resolve against it.
 pub fn project_root(file: &Path) -> PathBuf {
-    let dir = absolute(file.parent().unwrap_or(Path::new(".")));
+    let dir = file_dir(file);
     if dir.file_name().is_some_and(|n| n == "experiments") {
         dir.parent().map(Path::to_path_buf).unwrap_or(dir)
     } else {
@@ -370,9 +397,21 @@ pub fn project_root(file: &Path) -> PathBuf {
     }
 }
 
+/// The folder of a file, absolute: a bare name (`my.toml`, whose parent is
+/// the empty path) lives in the current folder, like `./my.toml`.
+pub fn file_dir(file: &Path) -> PathBuf {
+    absolute(file.parent().unwrap_or(Path::new("")))
+}
+
 /// `path` made absolute against the current directory and lexically
-/// cleaned (`a/../b` → `b`), without touching the file system.
+/// cleaned (`a/../b` → `b`), without touching the file system. The empty
+/// path is the current directory.
 pub fn absolute(path: &Path) -> PathBuf {
+    let path = if path.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        path
+    };
     clean(&std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()))
 }
 
@@ -426,21 +465,21 @@ impl Experiment {
         toml::to_string_pretty(&run).unwrap_or_else(|e| format!("# cannot write the experiment as TOML: {e}\n"))
     }
 
-    /// Whether `key` (or a table holding it) was set with `--set`.
-    pub fn is_overridden(&self, key: &str) -> bool {
-        self.overridden
-            .iter()
-            .any(|o| key == o || key.starts_with(&format!("{o}.")))
+    /// Where the value of `key` in force came from: the command line, a
+    /// `[sweep]` value, or the file (at its line of `src`, when found).
+    pub fn origin_of(&self, src: &str, key: &str) -> Origin {
+        match self.overridden.iter().rev().find(|o| o.covers(key)) {
+            Some(o) if o.from_file => Origin::Sweep,
+            Some(_) => Origin::Override,
+            None => Origin::File(Locator::new(src).line_of_key(key)),
+        }
     }
 
     /// An error about `key` of this experiment, placed on its line of
-    /// `src` (the experiment file's text) or on the command line.
+    /// `src` (the experiment file's text), its `[sweep]` value or the
+    /// command line.
     pub fn error_at(&self, src: &str, key: &str, message: impl Into<String>) -> ConfigError {
-        let origin = if self.is_overridden(key) {
-            Origin::Override
-        } else {
-            Origin::File(Locator::new(src).line_of_key(key))
-        };
+        let origin = self.origin_of(src, key);
         ConfigError {
             file: self.source.clone(),
             origin,

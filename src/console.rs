@@ -30,8 +30,6 @@ pub struct ConsoleSink {
     line_every: Duration,
     /// Steps asked for, from the `Started` event; 0 before it.
     iterations: u64,
-    /// The run folder, named in the final summary.
-    dir: std::path::PathBuf,
     /// Whether the run is on CUDA, and its GPU memory as last looked up.
     cuda: bool,
     gpu_checked: Option<Instant>,
@@ -49,9 +47,8 @@ pub fn short(v: f64) -> String {
 }
 
 impl ConsoleSink {
-    /// `interactive`: draw a progress bar (stderr is a terminal); `dir`:
-    /// the run folder.
-    pub fn new(interactive: bool, hangup: Arc<AtomicBool>, dir: &std::path::Path) -> Self {
+    /// `interactive`: draw a progress bar (stderr is a terminal).
+    pub fn new(interactive: bool, hangup: Arc<AtomicBool>) -> Self {
         let bar = interactive.then(|| {
             let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr_with_hz(10));
             bar.set_style(
@@ -67,7 +64,6 @@ impl ConsoleSink {
             last_line: Instant::now(),
             line_every: Duration::from_secs(10),
             iterations: 0,
-            dir: dir.to_path_buf(),
             cuda: false,
             gpu_checked: None,
             gpu_mib: None,
@@ -219,7 +215,7 @@ impl Sink for ConsoleSink {
                     }
                 }
             }
-            RunEvent::Snapshot { .. } => {}
+            RunEvent::Snapshot { .. } | RunEvent::Debug(_) => {}
             RunEvent::Steered { iter, term, from, to } => {
                 self.say(&format!("step {iter}: {} {from} → {to}", term.name()));
             }
@@ -235,12 +231,12 @@ impl Sink for ConsoleSink {
             RunEvent::Paused { iter, paused } => {
                 self.say(&format!("step {iter}: {}", if *paused { "paused" } else { "resumed" }));
             }
-            RunEvent::Finished { summary, image } => {
+            RunEvent::Refused { iter, what } => self.say(&format!("step {iter}: refused: {what}")),
+            // The outcome is printed by the caller once the run folder has
+            // taken it: writing the final image or summary can still fail.
+            RunEvent::Finished { .. } => {
                 if let Some(bar) = self.bar.take() {
                     bar.finish_and_clear();
-                }
-                for line in summary_lines(summary, &self.dir, image.is_some()) {
-                    self.say(&line);
                 }
             }
         }

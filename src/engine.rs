@@ -37,29 +37,25 @@ use tch::Device;
 pub enum EngineError {
     #[error("{0}")]
     Setup(String),
-    #[error("{}", torch_message(.0))]
+    #[error("{}", crate::torch_error::summarize(&.0.to_string()))]
     Torch(#[from] tch::TchError),
+    /// libtorch failed while doing `during` (e.g. loading the weights onto cuda:0).
+    #[error("{during}: {}", crate::torch_error::summarize(&source.to_string()))]
+    TorchDuring { during: String, source: tch::TchError },
     #[error("writing results failed: {0}")]
     Sink(String),
 }
 
-/// libtorch's messages carry a C++ backtrace; keep the first line, and say
-/// what to do about running out of memory.
-fn torch_message(e: &tch::TchError) -> String {
-    let text = e.to_string();
-    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or(&text).trim();
-    let first = first
-        .strip_prefix("Internal torch error:")
-        .unwrap_or(first)
-        .trim()
-        .to_string();
-    if text.contains("out of memory") || text.contains("DefaultCPUAllocator: can't allocate") {
-        format!(
-            "out of memory ({first}); `stylelab check` estimates what a run needs: try a smaller images.size, a \
-             smaller optim.history, adam, or a multi-scale schedule that ends at the size you want"
-        )
-    } else {
-        first
+impl EngineError {
+    /// The whole text behind the one-line message (libtorch's backtrace),
+    /// for the debug log; None when the message is all there is.
+    pub fn detail(&self) -> Option<String> {
+        match self {
+            EngineError::Torch(e) | EngineError::TorchDuring { source: e, .. } => {
+                crate::torch_error::detail(&e.to_string())
+            }
+            _ => None,
+        }
     }
 }
 
@@ -87,8 +83,13 @@ pub fn prepare(exp: &Experiment, device: Device) -> Result<Prepared, EngineError
     let setup = EngineError::Setup;
     let inputs = Inputs::load(exp, device).map_err(setup)?;
     let layers = exp.layers();
-    let weights =
-        crate::weights::load(&exp.weights, layers.last().copied(), device).map_err(|e| setup(e.to_string()))?;
+    let weights = crate::weights::load(&exp.weights, layers.last().copied(), device).map_err(|e| match e {
+        crate::weights::WeightsError::Device { device, source, .. } => EngineError::TorchDuring {
+            during: format!("loading the weights onto {device}"),
+            source,
+        },
+        other => setup(other.to_string()),
+    })?;
     weights.info.check_layers(&layers).map_err(|e| setup(e.to_string()))?;
     let first_plan = &inputs.plan[0];
     let format = vgg::choose_format(&weights, exp, device, first_plan.width.max(first_plan.height), &layers)?;
@@ -184,17 +185,19 @@ fn initial_summary(ctx: &RunContext, device: Device) -> Summary {
 pub fn run(ctx: &RunContext, device: Device, sink: &mut dyn Sink, controls: &mut Controls) -> Summary {
     let mut summary = initial_summary(ctx, device);
     let mut last_image = None;
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        optimise(ctx, device, sink, controls, &mut summary, &mut last_image)
-    }));
-    let error = match outcome {
+    let outcome = crate::torch_error::catch(|| optimise(ctx, device, sink, controls, &mut summary, &mut last_image));
+    let (error, detail) = match outcome {
         Ok(Ok(status)) => {
             summary.status = status;
-            None
+            (None, None)
         }
-        Ok(Err(e)) => Some(e.to_string()),
-        Err(panic) => Some(format!("internal error: {}", panic_text(&panic))),
+        Ok(Err(e)) => (Some(e.to_string()), e.detail()),
+        Err(panic) => (Some(panic.summary()), crate::torch_error::detail(&panic.0)),
     };
+    if let Some(text) = detail {
+        // The backtrace is for whoever debugs libtorch, not for the console.
+        let _ = sink.handle(&RunEvent::Debug(text));
+    }
     if let Some(e) = error {
         summary.status = Status::Failed;
         summary.error.get_or_insert(e);
@@ -217,7 +220,7 @@ pub fn run(ctx: &RunContext, device: Device, sink: &mut dyn Sink, controls: &mut
         image: last_image,
     }) {
         summary.status = Status::Failed;
-        summary.error.get_or_insert(format!("writing results failed: {e}"));
+        summary.error.get_or_insert(format!("{e:#}"));
     }
     summary
 }
@@ -234,18 +237,9 @@ fn score_final(
     scorer.score(image, &targets)
 }
 
-/// A caught panic's message; libtorch's own (a `String`) is trimmed like its errors.
-fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
-    panic
-        .downcast_ref::<String>()
-        .map(|s| torch_message(&tch::TchError::Torch(s.clone())))
-        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "unknown panic".into())
-}
-
 /// Hands an event to the sink; a sink that fails (cannot write) ends the run.
 fn emit(sink: &mut dyn Sink, event: RunEvent) -> Result<(), EngineError> {
-    sink.handle(&event).map_err(|e| EngineError::Sink(e.to_string()))
+    sink.handle(&event).map_err(|e| EngineError::Sink(format!("{e:#}")))
 }
 
 /// What the run's opening event says about it.
@@ -276,7 +270,9 @@ fn run_info(ctx: &RunContext, objective: &StyleObjective, summary: &Summary, dev
 }
 
 /// The loop: prepare, then step until done, stopped or failed; returns
-/// how it ended. `last_image` always holds the image to keep as final.
+/// how it ended. Whatever the ending, `last_image` is then the image of the
+/// last metrics row (the last finite one): final.png, the last row and the
+/// summary's size describe the same image.
 fn optimise(
     ctx: &RunContext,
     device: Device,
@@ -296,35 +292,34 @@ fn optimise(
         RunEvent::Started(Box::new(run_info(ctx, &prepared.objective, summary, device))),
     )?;
     let mut run = Runner::start(ctx.exp, prepared, sink)?;
-    *last_image = Some(run.image()?);
+    let result = steps(&mut run, controls, summary);
+    if let Some(kept) = run.kept_image() {
+        *last_image = Some(kept?);
+    }
+    result
+}
+
+/// Steps until the run is done, stopped or failed.
+fn steps(run: &mut Runner, controls: &mut Controls, summary: &mut Summary) -> Result<Status, EngineError> {
     run.record(summary)?;
-    let status = loop {
+    loop {
         if run.scale_done() {
             if !run.next_scale(summary)? {
-                break Status::Completed;
+                return Ok(Status::Completed);
             }
             continue;
         }
         if run.obey(controls)? == Flow::Stop {
-            break Status::Stopped;
+            return Ok(Status::Stopped);
         }
         run.refresh()?;
-        let before = run.x.copy();
         let converged = run.advance()?;
-        if let Err(e) = run.record(summary) {
-            // Keep the last finite image as the result.
-            *last_image = Some(run.image_of(&before)?);
-            return Err(e);
-        }
-        if let Some(image) = run.periodic_snapshot()? {
-            *last_image = Some(image);
-        }
+        run.record(summary)?;
+        run.periodic_snapshot()?;
         if converged && !run.next_scale(summary)? {
-            break Status::Completed;
+            return Ok(Status::Completed);
         }
-    };
-    *last_image = Some(run.image()?);
-    Ok(status)
+    }
 }
 
 /// The scales as the summary records them, each starting where the steps
@@ -358,8 +353,10 @@ mod tests {
 
     #[test]
     fn oom_messages_suggest_a_smaller_size() {
-        let e = tch::TchError::Torch("CUDA out of memory. Tried to allocate 2 GiB\nException raised from ...".into());
-        let msg = torch_message(&e);
+        let e = EngineError::Torch(tch::TchError::Torch(
+            "CUDA out of memory. Tried to allocate 2 GiB\nException raised from ...".into(),
+        ));
+        let msg = e.to_string();
         assert!(
             msg.starts_with("out of memory (CUDA out of memory. Tried to allocate 2 GiB)"),
             "{msg}"

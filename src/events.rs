@@ -51,6 +51,8 @@ pub enum RunEvent {
     Steered { iter: u64, term: Term, from: f64, to: f64 },
     /// The run paused (`paused`) or resumed at step `iter`.
     Paused { iter: u64, paused: bool },
+    /// A command came that the run did not carry out: `what` says which and why.
+    Refused { iter: u64, what: String },
     /// A multi-scale run moved to scale `index` of `count` (1-based) after
     /// step `iter`.
     Scale {
@@ -60,6 +62,9 @@ pub enum RunEvent {
         width: u32,
         height: u32,
     },
+    /// The whole text behind a failure's one-line message (libtorch's C++
+    /// backtrace): for the run folder's debug log, not the console.
+    Debug(String),
     /// The run ended; `image` is the final (last finite) image.
     Finished {
         summary: Box<Summary>,
@@ -78,9 +83,16 @@ pub enum Control {
     Stop,
     /// Write a snapshot of the current image now.
     SnapshotNow,
-    /// Multiply a loss weight by a factor.
+    /// Multiply a loss weight by a factor in [`STEER_FACTORS`].
     Scale(Term, f64),
 }
+
+/// The factors a `scale` command may multiply a weight by: steering nudges,
+/// it does not replace a weight with 1e308.
+pub const STEER_FACTORS: std::ops::RangeInclusive<f64> = 1e-6..=1e6;
+
+/// Longest control-file line read; a longer one is skipped unread.
+pub const MAX_CONTROL_LINE: usize = 4096;
 
 impl Control {
     /// The control file's line for this command.
@@ -106,7 +118,7 @@ impl Control {
                 let name = words.next()?;
                 let term = Term::ALL.into_iter().find(|t| t.name() == name)?;
                 let factor: f64 = words.next()?.parse().ok()?;
-                if !(factor.is_finite() && factor > 0.0) {
+                if !STEER_FACTORS.contains(&factor) {
                     return None;
                 }
                 Control::Scale(term, factor)
@@ -132,9 +144,10 @@ pub fn send_control(run_dir: &Path, control: Control) -> std::io::Result<()> {
 pub struct ControlFile(Tail);
 
 impl ControlFile {
-    /// Follows the control file at `path` from its start; it need not exist yet.
+    /// Follows the control file at `path` from its start; it need not exist
+    /// yet. Lines over [`MAX_CONTROL_LINE`] bytes are skipped without being held.
     pub fn new(path: PathBuf) -> Self {
-        ControlFile(Tail::new(path))
+        ControlFile(Tail::with_max_line(path, MAX_CONTROL_LINE))
     }
 
     /// New complete lines, parsed; lines that are not commands are skipped.
@@ -212,7 +225,17 @@ mod tests {
             Control::parse("scale style_weight 2"),
             Some(Control::Scale(Term::Style, 2.0))
         );
-        for bad in ["", "jump", "scale style_weight -1", "scale gloss 2", "stop now"] {
+        for bad in [
+            "",
+            "jump",
+            "scale style_weight -1",
+            "scale gloss 2",
+            "stop now",
+            "scale style_weight 1e308",
+            "scale style_weight 1e-320",
+            "scale style_weight inf",
+            "scale style_weight NaN",
+        ] {
             assert_eq!(Control::parse(bad), None, "{bad}");
         }
     }

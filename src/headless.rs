@@ -7,11 +7,11 @@ use crate::console::ConsoleSink;
 use crate::engine;
 use crate::events::Controls;
 use crate::preflight::Preflight;
-use crate::record::{RUN_DIR_PREFIX, Summary, SweepMember};
+use crate::record::{RUN_DIR_PREFIX, RunPaths, Summary, SweepMember};
 use crate::sinks::{RunDirSink, Tee, create_run_dir};
 use anyhow::{Context, Result};
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -48,24 +48,21 @@ impl Signals {
 }
 
 /// Runs an experiment that passed its preflight to its end; returns its
-/// summary and folder.
+/// summary and folder. `on_dir` hears of the run folder as soon as it
+/// exists (a dashboard or a parent sweep wants to follow it).
 pub fn execute(
     exp: &Experiment,
     checked: &Preflight,
     signals: &Signals,
-    print_dir: bool,
+    on_dir: &dyn Fn(&Path),
     sweep: Option<SweepMember>,
 ) -> Result<(Summary, PathBuf)> {
     let sha =
         crate::weights::sha256_file(&exp.weights).with_context(|| format!("cannot read {}", exp.weights.display()))?;
     let paths = create_run_dir(exp)?;
-    if print_dir {
-        let mut out = std::io::stdout();
-        let _ = writeln!(out, "{RUN_DIR_PREFIX}{}", paths.dir.display());
-        let _ = out.flush();
-    }
+    on_dir(&paths.dir);
     let mut dir_sink = RunDirSink::new(paths.clone());
-    let mut console = ConsoleSink::new(std::io::stderr().is_terminal(), signals.hangup.clone(), &paths.dir);
+    let mut console = ConsoleSink::new(std::io::stderr().is_terminal(), signals.hangup.clone());
     let mut tee = Tee::new().with(&mut dir_sink).with(&mut console);
     let ctx = engine::RunContext {
         exp,
@@ -75,5 +72,44 @@ pub fn execute(
     };
     let mut controls = Controls::for_run(signals.stop.clone(), &paths.dir);
     let summary = engine::run(&ctx, checked.device, &mut tee, &mut controls);
+    report(&summary, &paths, signals);
     Ok((summary, paths.dir))
+}
+
+/// `stylelab run --print-dir`: the run folder on standard output, first,
+/// as `run-dir: PATH` (how the dashboard learns where a run it launched writes).
+pub fn print_dir(dir: &Path) {
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "{RUN_DIR_PREFIX}{}", dir.display());
+    let _ = out.flush();
+}
+
+/// Prints how the run ended once its folder has taken the end (or failed
+/// to). When summary.json does not hold the run's end — the disk filled,
+/// the folder was removed — the summary goes to standard error whole, so
+/// that what the run did is not lost with it.
+fn report(summary: &Summary, paths: &RunPaths, signals: &Signals) {
+    let json = serde_json::to_string_pretty(summary).unwrap_or_default();
+    let on_disk = std::fs::read_to_string(paths.summary());
+    if !matches!(&on_disk, Ok(text) if *text == json) {
+        let why = match &on_disk {
+            Ok(_) => "it still holds an earlier state".to_string(),
+            Err(e) => e.to_string(),
+        };
+        let _ = writeln!(
+            std::io::stderr(),
+            "{}: the run's summary could not be written to {} ({why}); here it is:\n{json}",
+            summary.name,
+            paths.summary().display()
+        );
+    }
+    if signals.hangup.load(Ordering::SeqCst) {
+        return;
+    }
+    let has_image = paths.final_image().is_file();
+    let mut out = std::io::stdout();
+    for line in crate::console::summary_lines(summary, &paths.dir, has_image) {
+        let _ = writeln!(out, "{line}");
+    }
+    let _ = out.flush();
 }

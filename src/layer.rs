@@ -126,6 +126,15 @@ impl Layer {
         (out, inp)
     }
 
+    /// Poolings applied up to and including this layer: its feature map is
+    /// the input halved (rounding down) this many times.
+    pub fn pools_before(self) -> u32 {
+        match self.kind {
+            LayerKind::Pool => self.block as u32,
+            _ => self.block as u32 - 1,
+        }
+    }
+
     /// Channels of this layer's output feature map (64, 128, 256, 512 or 512 by block).
     pub fn channels(self) -> i64 {
         CHANNELS[self.block as usize - 1]

@@ -34,6 +34,7 @@ pub mod rng;
 pub mod scoring;
 pub mod sinks;
 pub mod sweep;
+pub mod torch_error;
 pub mod ui;
 pub mod weights;
 
@@ -54,4 +55,30 @@ pub fn files_with_extension(dir: &std::path::Path, ext: &str) -> Vec<std::path::
         .collect();
     files.sort();
     files
+}
+
+/// Fails unless `path` is a regular file (after symbolic links): a FIFO,
+/// a device or a socket would block or never end when read, a folder
+/// cannot be. Checked before opening, since opening a FIFO itself waits
+/// for a writer.
+pub fn regular_file(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    let t = std::fs::metadata(path)?.file_type();
+    let what = if t.is_file() {
+        return Ok(());
+    } else if t.is_dir() {
+        "a folder"
+    } else if t.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() || t.is_block_device() {
+        "a device"
+    } else {
+        "not a regular file"
+    };
+    Err(std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        format!("it is {what}, not a regular file"),
+    ))
 }

@@ -34,15 +34,19 @@ pub fn check(exp: &Experiment) -> Result<Preflight, ConfigError> {
     let src = std::fs::read_to_string(&exp.source).unwrap_or_default();
     let error = |key: &str, message: String| exp.error_at(&src, key, message);
     let mut content_size = (0, 0);
+    let mut style_sizes = Vec::new();
     for (key, path) in images(exp) {
         let img = crate::engine::imaging::decode(path).map_err(|e| error(key, e))?;
         if img.width() == 0 || img.height() == 0 {
             return Err(error(key, format!("{} is an empty image", path.display())));
         }
-        if key == "images.content" {
-            content_size = img.dimensions();
+        match key {
+            "images.content" => content_size = img.dimensions(),
+            "images.style" => style_sizes.push((path, img.dimensions())),
+            _ => {}
         }
     }
+    check_sides(exp, content_size, &style_sizes).map_err(|(key, e)| error(key, e))?;
     let weights = WeightsInfo::read(&exp.weights).map_err(|e| {
         let hint = if matches!(e, WeightsError::Io { .. }) {
             "; get it with `stylelab weights fetch` (see the README)"
@@ -108,6 +112,12 @@ impl Preflight {
     /// Refuses a run whose estimated peak exceeds what the device has free,
     /// saying what would fit. Passes when the free memory is unknown.
     pub fn guard(&self, exp: &Experiment) -> Result<(), ConfigError> {
+        self.guard_for(exp, "run")
+    }
+
+    /// [`Preflight::guard`] for a run started by `command` (`run`, `sweep`),
+    /// whose `--force` the message offers.
+    pub fn guard_for(&self, exp: &Experiment, command: &str) -> Result<(), ConfigError> {
         let Some(available) = self.available_mib else {
             return Ok(());
         };
@@ -159,7 +169,7 @@ impl Preflight {
             &src,
             "images.size",
             format!(
-                "the run needs about {} on {} but {} is free; {what}; or `run --force` to try anyway",
+                "the run needs about {} on {} but {} is free; {what}; or `{command} --force` to try anyway",
                 mib_text(need),
                 self.estimate.device,
                 mib_text(available)
@@ -228,6 +238,61 @@ fn schedule(exp: &Experiment, fits: &dyn Fn(&Experiment) -> bool) -> Option<Stri
     ))
 }
 
+/// Every image must keep a side of at least one pixel through the poolings
+/// before the deepest selected layer, at every scale: the content (and so
+/// the generated image) at each size, the style images at size ×
+/// `style_scale`. A 2000×1 image at 64 px is 64×1 and has nothing left
+/// after one pooling.
+fn check_sides(
+    exp: &Experiment,
+    content: (u32, u32),
+    styles: &[(&Path, (u32, u32))],
+) -> Result<(), (&'static str, String)> {
+    let Some(deepest) = exp.layers().last().copied() else {
+        return Ok(());
+    };
+    let pools = deepest.pools_before();
+    let need = 1u32 << pools;
+    let advice = |what: &str| {
+        format!(
+            "{deepest} comes after {pools} pooling(s) and needs a side of at least {need} px; use a larger images.size, \
+             {what}, or shallower layers"
+        )
+    };
+    for p in crate::engine::inputs::plan(exp, content.0, content.1) {
+        let short = p.width.min(p.height);
+        if short < need {
+            return Err((
+                "images.size",
+                format!(
+                    "the content image is {}×{}: at {} px the generated image is {}×{}, {}",
+                    content.0,
+                    content.1,
+                    p.size,
+                    p.width,
+                    p.height,
+                    advice("a less elongated content image")
+                ),
+            ));
+        }
+        for (path, (w, h)) in styles {
+            let (sw, sh) = crate::engine::imaging::fit_longest(*w, *h, p.style_side);
+            if sw.min(sh) < need {
+                return Err((
+                    "images.style",
+                    format!(
+                        "the style image {} is {w}×{h}: at {} px it is {sw}×{sh}, {}",
+                        path.display(),
+                        p.style_side,
+                        advice("a larger images.style_scale, a less elongated style image")
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Every image the experiment reads, with the key that names it.
 fn images(exp: &Experiment) -> Vec<(&'static str, &Path)> {
     let mut images = vec![("images.content", exp.content.as_path())];
@@ -246,6 +311,13 @@ fn writable_folder(dir: &Path) -> Result<(), String> {
     let existing = loop {
         if probe.exists() {
             break probe;
+        }
+        if let Ok(link) = std::fs::read_link(probe) {
+            return Err(cannot(&format!(
+                "{} is a symbolic link to {}, which does not exist",
+                probe.display(),
+                link.display()
+            )));
         }
         match probe.parent() {
             Some(parent) => probe = parent,

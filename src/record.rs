@@ -31,6 +31,9 @@ pub const FINAL_IMAGE: &str = "final.png";
 pub const SNAPSHOT_DIR: &str = "snapshots";
 /// The yardstick's numbers for each scored snapshot (`stylelab score --steps`).
 pub const SCORES_FILE: &str = "scores.csv";
+/// Whole texts of errors whose message shows only their first line
+/// (libtorch's backtraces), appended when they happen.
+pub const DEBUG_FILE: &str = "debug.log";
 /// Commands for a running engine, one per line (see `events::Control`).
 pub const CONTROL_FILE: &str = "control";
 /// Local time now as the run folder's files write it (RFC 3339, seconds).
@@ -80,6 +83,10 @@ impl RunPaths {
     /// `final.png`.
     pub fn final_image(&self) -> PathBuf {
         self.dir.join(FINAL_IMAGE)
+    }
+    /// `debug.log`.
+    pub fn debug_log(&self) -> PathBuf {
+        self.dir.join(DEBUG_FILE)
     }
     /// `control`, the file a dashboard appends commands to.
     pub fn control(&self) -> PathBuf {
@@ -263,10 +270,12 @@ impl MetricsReader {
     /// Fails with [`MetricsHeader::parse`]'s message when a base column is missing.
     pub fn new(header_line: &str) -> Result<Self, String> {
         let names: Vec<&str> = header_line.trim_end_matches(['\r', '\n']).split(',').collect();
-        let header = MetricsHeader::parse(&names)?;
+        let mut header = MetricsHeader::parse(&names)?;
         let at = |name: &str| names.iter().position(|n| *n == name).expect("parse checked the column");
         let base = BASE_COLUMNS.map(at);
         let layers = header.layers.iter().map(|l| at(l)).collect();
+        // Column names are shown on terminals: no escapes from a hand-made file.
+        header.layers = header.layers.iter().map(|l| printable(l)).collect();
         let weights = header.has_weights.then(|| WEIGHT_COLUMNS.map(at));
         let size = header.has_size.then(|| SIZE_COLUMNS.map(at));
         Ok(MetricsReader {
@@ -612,6 +621,37 @@ pub struct Scale {
 }
 
 impl Summary {
+    /// Makes every text field [`printable`].
+    fn defang(&mut self) {
+        for text in [
+            &mut self.name,
+            &mut self.started,
+            &mut self.device,
+            &mut self.libtorch,
+            &mut self.stylelab,
+            &mut self.weights,
+            &mut self.weights_sha256,
+            &mut self.precision,
+            &mut self.memory_format,
+        ] {
+            *text = printable(text);
+        }
+        for text in [
+            &mut self.error,
+            &mut self.finished,
+            &mut self.host,
+            &mut self.visible_devices,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            *text = printable(text);
+        }
+        if let Some(m) = &mut self.sweep {
+            m.name = printable(&m.name);
+        }
+    }
+
     /// `512×341`, or `256→512→1024` (longest sides) for a multi-scale run.
     pub fn size_text(&self) -> String {
         if self.scales.len() > 1 {
@@ -666,14 +706,35 @@ fn read_text(path: PathBuf) -> Result<(PathBuf, String), RecordError> {
     }
 }
 
+/// Text from a run folder made safe to print: every control character
+/// (an escape sequence that would retitle or recolour the terminal, a
+/// newline that would break a table) shown as its escape, `\u{1b}`.
+pub fn printable(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// Reads summary.json from a run folder. Use [`RecordError::is_missing`]
-/// to tell a folder without one from a broken file.
+/// to tell a folder without one from a broken file. Its texts come back
+/// [`printable`]: a folder written by hand cannot put escapes on a terminal.
 pub fn read_summary(dir: &Path) -> Result<Summary, RecordError> {
     let (path, text) = read_text(RunPaths::new(dir).summary())?;
-    serde_json::from_str(&text).map_err(|e| RecordError::Invalid {
+    let mut summary: Summary = serde_json::from_str(&text).map_err(|e| RecordError::Invalid {
         path,
         message: e.to_string(),
-    })
+    })?;
+    summary.defang();
+    Ok(summary)
 }
 
 /// Rows of a metrics file: the header, the rows, and a note when the last

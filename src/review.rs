@@ -144,12 +144,32 @@ pub fn last_row(dir: &Path) -> Option<StepMetrics> {
     tail.lines().rev().find_map(|l| reader.row(l).ok())
 }
 
+/// Why a run has no final image yet, and what to do instead.
+pub fn no_final_image(dir: &Path) -> String {
+    let entry = load_entry(dir);
+    let snapshots = RunPaths::new(dir).list_snapshots();
+    let why = match &entry.state {
+        RunState::Running => format!("it is still running (step {})", entry.steps()),
+        RunState::Died => format!("its process died at step {} before writing it", entry.steps()),
+        RunState::Broken(why) => format!("it is broken: {why}"),
+        other => format!("it {other} without one"),
+    };
+    let instead = match snapshots.last() {
+        Some((n, _)) => format!(
+            "; its latest snapshot is at step {n}: `stylelab show {} --step {n}`",
+            dir.display()
+        ),
+        None => String::new(),
+    };
+    format!("{} has no final image: {why}{instead}", dir.display())
+}
+
 /// Reads one run folder. Never fails: what cannot be read shows up as
 /// [`RunState::Broken`] with the reason.
 pub fn load_entry(dir: &Path) -> RunEntry {
     let id = dir
         .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
+        .map(|n| record::printable(&n.to_string_lossy()))
         .unwrap_or_default();
     let (state, summary) = match record::read_summary(dir) {
         Err(e) if e.is_missing() => (
@@ -276,7 +296,7 @@ pub fn flat_config(dir: &Path) -> BTreeMap<String, String> {
             toml::Value::String(s) => s,
             other => other.to_string(),
         };
-        out.insert(key, text);
+        out.insert(record::printable(&key), record::printable(&text));
     }
     out
 }

@@ -58,6 +58,9 @@ pub fn score_runs(req: &Request) -> Result<Vec<Scored>> {
     let mut by_sha: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut weights = None;
     for dir in req.dirs {
+        if !RunPaths::new(dir).final_image().is_file() {
+            return Err(bad_input(crate::review::no_final_image(dir)));
+        }
         let path = weights_of(dir, req.weights)?;
         let sha = crate::weights::sha256_file(&path).map_err(|e| {
             bad_input(format!(
@@ -66,6 +69,20 @@ pub fn score_runs(req: &Request) -> Result<Vec<Scored>> {
                 path.display()
             ))
         })?;
+        if req.weights.is_none()
+            && let Ok(summary) = record::read_summary(dir)
+            && !summary.weights_sha256.is_empty()
+            && summary.weights_sha256 != sha
+        {
+            eprintln!(
+                "warning: {} ran with weights of sha256 {}…, but {} now has sha256 {}…: the file changed since, \
+                 so these scores are not under the network the run used",
+                dir.display(),
+                &summary.weights_sha256[..12.min(summary.weights_sha256.len())],
+                path.display(),
+                &sha[..12]
+            );
+        }
         by_sha.entry(sha.clone()).or_default().push(
             dir.file_name()
                 .map(|n| n.to_string_lossy().into_owned())

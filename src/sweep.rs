@@ -18,6 +18,7 @@ use crate::error::bad_input;
 use crate::review::{self, RunEntry, RunState};
 use anyhow::{Context, Result};
 use claim::{Claim, Claims};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The file in a sweep's folder that names the sweep it belongs to: its
@@ -85,6 +86,20 @@ pub struct Sweep {
     pub device: DeviceChoice,
 }
 
+/// Why `key` cannot be swept, if it cannot: points are named by the sweep
+/// and found in its results folder.
+fn unsweepable(key: &str) -> Option<&'static str> {
+    match key {
+        "name" => {
+            Some("points are named <name>-p000, <name>-p001, …, so a swept name changes nothing; sweep another key")
+        }
+        "output.results" => Some(
+            "every point goes to the sweep's results folder, where the sweep finds it again; give the folder with --results",
+        ),
+        _ => None,
+    }
+}
+
 /// The points of a `[sweep]` table.
 ///
 /// Every key but `mode` must hold a non-empty list; keys come in dotted-key
@@ -98,6 +113,9 @@ pub fn expand(table: &toml::Table) -> Result<(Mode, Vec<String>, Vec<Point>), St
     let mut mode = Mode::Grid;
     let mut lists: Vec<(String, Vec<toml::Value>)> = Vec::new();
     for (k, v) in entries {
+        if let Some(why) = unsweepable(&k) {
+            return Err(format!("sweep.\"{k}\": {why}"));
+        }
         if k == "mode" {
             mode = match v.as_str() {
                 Some("grid") => Mode::Grid,
@@ -196,14 +214,11 @@ impl Sweep {
     /// command-line overrides, then the point's values, then its name.
     pub fn experiment(&self, p: &Point) -> Result<Experiment> {
         let mut all = self.overrides.clone();
-        all.extend(p.values.iter().map(|(k, v)| Override {
-            key: k.clone(),
-            value: v.clone(),
-        }));
-        all.push(Override {
-            key: "name".into(),
-            value: toml::Value::String(self.point_name(p.index)),
-        });
+        all.extend(p.values.iter().map(|(k, v)| Override::from_sweep(k, v.clone())));
+        all.push(Override::from_sweep(
+            "name",
+            toml::Value::String(self.point_name(p.index)),
+        ));
         config::load(&self.source, &all).with_context(|| format!("sweep point {} ({})", p.index, p.describe()))
     }
 
@@ -302,6 +317,36 @@ impl Sweep {
         }
     }
 
+    /// The point's resolved experiment in the form runs are compared in
+    /// (see [`comparable`]); None when it does not validate (a sweep checks
+    /// every point when it loads, so only a file changed since does not).
+    pub fn comparable_experiment(&self, p: &Point) -> Option<toml::Table> {
+        let exp = self.experiment(p).ok()?;
+        toml::Table::try_from(exp.to_raw()).ok().map(comparable)
+    }
+
+    /// The completed run among `runs` (a point's, newest first) that ran
+    /// exactly this point's experiment, and the newest completed run that
+    /// ran it with other settings, with what differs.
+    pub fn completed_run<'r>(&self, p: &Point, runs: &'r [RunEntry]) -> Completion<'r> {
+        let Some(wanted) = self.comparable_experiment(p) else {
+            return Completion::None;
+        };
+        let mut other = None;
+        for r in runs.iter().filter(|r| r.state == RunState::Completed) {
+            match run_experiment(&r.dir) {
+                Some(theirs) if theirs == wanted => return Completion::Same(r),
+                theirs => {
+                    other.get_or_insert_with(|| (r, differences(theirs.as_ref(), &wanted)));
+                }
+            }
+        }
+        match other {
+            Some((r, diff)) => Completion::Other(r, diff),
+            None => Completion::None,
+        }
+    }
+
     /// Where every point stands: done, running (claimed by a live process),
     /// failed (its latest run did not complete), or still to do.
     pub fn states(&self) -> Vec<PointState> {
@@ -310,14 +355,16 @@ impl Sweep {
             .iter()
             .zip(&self.points)
             .map(|(runs, p)| {
-                if let Some(done) = runs.iter().find(|r| r.state == RunState::Completed) {
-                    return PointState::Done(done.dir.clone());
-                }
+                let other = match self.completed_run(p, runs) {
+                    Completion::Same(done) => return PointState::Done(done.dir.clone()),
+                    Completion::Other(r, diff) => Some((r.dir.clone(), diff)),
+                    Completion::None => None,
+                };
                 if let Some(claim) = claims.holder(p.index) {
                     return PointState::Running(claim);
                 }
-                match runs.first() {
-                    Some(r) if r.state == RunState::Running => PointState::Running(Claim {
+                match (runs.first(), other) {
+                    (Some(r), _) if r.state == RunState::Running => PointState::Running(Claim {
                         host: r
                             .summary
                             .as_ref()
@@ -327,8 +374,9 @@ impl Sweep {
                         since: r.started().to_string(),
                         start: None,
                     }),
-                    Some(r) => PointState::Failed(r.state.to_string(), r.dir.clone()),
-                    None => PointState::ToDo,
+                    (_, Some((dir, diff))) => PointState::Changed(dir, diff),
+                    (Some(r), None) => PointState::Failed(r.state.to_string(), r.dir.clone()),
+                    (None, None) => PointState::ToDo,
                 }
             })
             .collect()
@@ -339,13 +387,9 @@ impl Sweep {
     pub fn set_args(&self) -> Vec<String> {
         self.overrides
             .iter()
-            .flat_map(|o| {
-                let v = match &o.value {
-                    toml::Value::String(s) => format!("\"{s}\""),
-                    other => other.to_string(),
-                };
-                ["--set".to_string(), format!("{}={v}", o.key)]
-            })
+            // As TOML, so that `--set` reads back the very value (strings
+            // quoted and escaped).
+            .flat_map(|o| ["--set".to_string(), format!("{}={}", o.key, o.value)])
             .collect()
     }
 }
@@ -359,11 +403,82 @@ fn describe_table(table: &toml::Table) -> String {
         .join("; ")
 }
 
+/// Keys of a resolved experiment that say where a run's output goes or
+/// where it ran, not what it computes: a completed run that differs from a
+/// point only in these is that point's run. (`--devices` puts points on
+/// whichever device is free.)
+const NOT_COMPARED: [&str; 3] = ["name", "output", "optim.device"];
+
+/// A resolved experiment as runs are compared: without [`NOT_COMPARED`]
+/// and without a `[sweep]` table.
+pub fn comparable(mut table: toml::Table) -> toml::Table {
+    table.remove("sweep");
+    for key in NOT_COMPARED {
+        match key.split_once('.') {
+            Some((section, k)) => {
+                if let Some(t) = table.get_mut(section).and_then(toml::Value::as_table_mut) {
+                    t.remove(k);
+                }
+            }
+            None => {
+                table.remove(key);
+            }
+        }
+    }
+    table
+}
+
+/// A run folder's experiment.toml in comparable form; None when missing or
+/// unreadable.
+fn run_experiment(dir: &Path) -> Option<toml::Table> {
+    let text = std::fs::read_to_string(crate::record::RunPaths::new(dir).experiment()).ok()?;
+    toml::from_str::<toml::Table>(&text).ok().map(comparable)
+}
+
+/// `images.size 64 ≠ 96; loss.content_weight 5.0 ≠ 1000.0`: where a run's
+/// experiment (`theirs`) differs from the point's (`ours`), at most four keys.
+fn differences(theirs: Option<&toml::Table>, ours: &toml::Table) -> String {
+    let Some(theirs) = theirs else {
+        return "its experiment.toml cannot be read".into();
+    };
+    let (a, b): (BTreeMap<_, _>, BTreeMap<_, _>) = (
+        config::dotted_keys(theirs).into_iter().collect(),
+        config::dotted_keys(ours).into_iter().collect(),
+    );
+    let show = |v: Option<&toml::Value>| v.map(display_value).unwrap_or_else(|| "(unset)".into());
+    let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    let diff: Vec<String> = keys
+        .into_iter()
+        .filter(|k| a.get(*k) != b.get(*k))
+        .map(|k| format!("{k} {} ≠ {}", show(a.get(k)), show(b.get(k))))
+        .collect();
+    match diff.len() {
+        0 => "the same settings in another order".into(),
+        n if n > 4 => format!("{} and {} more", diff[..4].join("; "), n - 4),
+        _ => diff.join("; "),
+    }
+}
+
+/// What completed runs a point has ([`Sweep::completed_run`]).
+#[derive(Debug)]
+pub enum Completion<'r> {
+    /// A completed run of exactly this point's experiment.
+    Same(&'r RunEntry),
+    /// Completed runs by the point's name, none with its settings: the
+    /// newest, and what differs.
+    Other(&'r RunEntry, String),
+    /// No completed run by the point's name.
+    None,
+}
+
 /// Where a point stands ([`Sweep::states`]).
 #[derive(Debug, Clone, PartialEq)]
 pub enum PointState {
     /// Completed, in this run folder.
     Done(PathBuf),
+    /// A run by its name completed there, but with other settings (what
+    /// differs): the next sweep runs the point.
+    Changed(PathBuf, String),
     /// A live process holds it.
     Running(Claim),
     /// Its latest run ended otherwise (`failed`, `stopped`, `died`,
@@ -378,6 +493,7 @@ impl PointState {
     pub fn label(&self) -> &'static str {
         match self {
             PointState::Done(_) => "done",
+            PointState::Changed(..) => "to do",
             PointState::Running(_) => "running",
             PointState::Failed(..) => "failed",
             PointState::ToDo => "to do",
@@ -385,11 +501,18 @@ impl PointState {
     }
 }
 
-/// The run that stands for a point: its newest completed run, else its newest.
-/// `runs` must be newest first, as [`Sweep::find_runs`] gives them; `None`
-/// when the point has not been run.
-pub fn representative(runs: &[RunEntry]) -> Option<&RunEntry> {
-    runs.iter().find(|r| r.state == RunState::Completed).or(runs.first())
+/// The run that stands for point `p`: its completed run with the point's
+/// settings, else its newest run with them, else its newest. `runs` must be
+/// newest first, as [`Sweep::find_runs`] gives them; `None` when the point
+/// has not been run.
+pub fn representative<'r>(sweep: &Sweep, p: &Point, runs: &'r [RunEntry]) -> Option<&'r RunEntry> {
+    if let Completion::Same(r) = sweep.completed_run(p, runs) {
+        return Some(r);
+    }
+    let wanted = sweep.comparable_experiment(p);
+    runs.iter()
+        .find(|r| wanted.is_some() && run_experiment(&r.dir) == wanted)
+        .or(runs.first())
 }
 
 /// Writes `index.csv` (point, run folder, varied values, status, final
@@ -413,7 +536,7 @@ pub fn collect(sweep: &Sweep) -> Result<usize> {
     let mut done = 0;
     let mut with_images = Vec::new();
     for (p, runs) in sweep.points.iter().zip(&found) {
-        let rep = representative(runs);
+        let rep = representative(sweep, p, runs);
         let mut row = vec![
             p.index.to_string(),
             rep.map(|r| r.dir.display().to_string()).unwrap_or_default(),

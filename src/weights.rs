@@ -80,6 +80,14 @@ pub enum WeightsError {
         "{path}: the file is truncated: its header describes {expected} bytes of tensor data but it holds {actual} (an interrupted download or copy?); fetch or copy it again"
     )]
     Truncated { path: PathBuf, expected: u64, actual: u64 },
+    /// The tensors could not be put on the device (out of memory, mostly):
+    /// the file is not at fault.
+    #[error("cannot put the weights of {} on {device}: {}", path.display(), crate::torch_error::summarize(&source.to_string()))]
+    Device {
+        path: PathBuf,
+        device: String,
+        source: tch::TchError,
+    },
     /// The output file (or its folder) could not be written.
     #[error("cannot write {path}: {message}")]
     Write { path: PathBuf, message: String },
@@ -90,7 +98,7 @@ impl WeightsError {
     /// opposed to a failure to write the output. `error` uses it to pick the
     /// exit code.
     pub fn is_bad_input(&self) -> bool {
-        !matches!(self, WeightsError::Write { .. })
+        !matches!(self, WeightsError::Write { .. } | WeightsError::Device { .. })
     }
 }
 
@@ -276,6 +284,7 @@ fn read_header(path: &Path) -> Result<Header, WeightsError> {
         path: path.to_path_buf(),
         reason,
     };
+    crate::regular_file(path).map_err(io)?;
     let mut f = std::fs::File::open(path).map_err(io)?;
     let file_size = f.metadata().map_err(io)?.len();
     let mut len = [0u8; 8];
@@ -315,6 +324,7 @@ fn read_header(path: &Path) -> Result<Header, WeightsError> {
 /// Hex SHA-256 of a file, lower case, read in 1 MiB chunks. Recorded as
 /// `weights_sha256` in each run's summary.
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    crate::regular_file(path)?;
     let mut f = std::fs::File::open(path)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
@@ -364,8 +374,20 @@ pub fn load(path: &Path, deepest: Option<Layer>, device: Device) -> Result<VggWe
             break;
         }
         // read() checked that both tensors of every conv are in the file.
-        let get = |k: String| tensors[&k].to_device(device).set_requires_grad(false);
-        convs.push((conv, get(format!("{conv}.weight")), get(format!("{conv}.bias"))));
+        let get = |k: String| {
+            tensors[&k]
+                .f_to_device(device)
+                .map(|t| t.set_requires_grad(false))
+                .map_err(|source| WeightsError::Device {
+                    path: path.to_path_buf(),
+                    device: match device {
+                        Device::Cuda(n) => format!("cuda:{n}"),
+                        other => format!("{other:?}").to_lowercase(),
+                    },
+                    source,
+                })
+        };
+        convs.push((conv, get(format!("{conv}.weight"))?, get(format!("{conv}.bias"))?));
     }
     Ok(VggWeights { info, convs })
 }

@@ -7,7 +7,7 @@
 use super::raw::{self, IntOrList, RawExperiment, RawImages, RawLoss, RawOptim, RawOutput};
 use super::{
     DEFAULT_WEIGHTS, DeviceChoice, Experiment, Init, Invalid, MAX_SIZE, MIN_SIZE, StyleImage, WeightedLayers, absolute,
-    clean, invalid, project_root,
+    clean, file_dir, invalid, project_root,
 };
 use crate::layer::Layer;
 use std::collections::BTreeMap;
@@ -44,7 +44,7 @@ impl Experiment {
     /// current directory rather than the file's folder.
     pub fn from_raw(file: &Path, raw: RawExperiment, from_cli: &dyn Fn(&str) -> bool) -> Result<Self, Invalid> {
         let paths = Paths {
-            file_dir: absolute(file.parent().unwrap_or(Path::new("."))),
+            file_dir: file_dir(file),
             root: project_root(file),
             from_cli,
         };
@@ -92,16 +92,45 @@ impl Experiment {
 }
 
 /// `name`, or the file's stem.
+///
+/// A name is shown on terminals and names the run's folder (with a time
+/// stamp before it and a point number after it in a sweep), so it holds no
+/// control characters and at most [`MAX_NAME`] characters.
 fn name(file: &Path, name: Option<&str>) -> Result<String, Invalid> {
-    match name {
-        Some(n) if n.trim().is_empty() => Err(invalid("name", "must not be empty")),
-        Some(n) => Ok(n.to_string()),
-        None => Ok(file
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "run".into())),
+    let (n, whose) = match name {
+        Some(n) if n.trim().is_empty() => return Err(invalid("name", "must not be empty")),
+        Some(n) => (n.to_string(), "it"),
+        None => (
+            file.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "run".into()),
+            "the file's name, the default name,",
+        ),
+    };
+    if let Some((i, c)) = n.chars().enumerate().find(|(_, c)| c.is_control()) {
+        return Err(invalid(
+            "name",
+            format!(
+                "{whose} holds a control character ({}) at position {}: names are printed on terminals; use letters, digits, spaces and punctuation",
+                c.escape_default(),
+                i + 1
+            ),
+        ));
     }
+    let count = n.chars().count();
+    if count > MAX_NAME {
+        return Err(invalid(
+            "name",
+            format!("{whose} is {count} characters long; use at most {MAX_NAME} (it names the run's folder)"),
+        ));
+    }
+    Ok(n)
 }
+
+/// The longest run name: a run folder's name adds 16 characters of time
+/// stamp, a sweep point 5 and a second run in the same second 3, within
+/// the 255 bytes a file name may have.
+pub const MAX_NAME: usize = 200;
 
 /// `[images]`, validated.
 struct Images {

@@ -7,6 +7,7 @@ use tch::{Device, Kind, Tensor};
 
 /// Decodes any supported image file to RGB.
 pub fn decode(path: &Path) -> Result<RgbImage, String> {
+    crate::regular_file(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     let reader = image::ImageReader::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     let reader = reader
         .with_guessed_format()

@@ -72,10 +72,7 @@ fn activation_bytes(precision: Precision, device: tch::Device) -> f64 {
 /// (height, width) of `layer`'s output for an input of `h × w`: each pool
 /// before it halves (rounding down).
 fn layer_hw(layer: Layer, h: u32, w: u32) -> (f64, f64) {
-    let pools = match layer.kind {
-        LayerKind::Pool => layer.block,
-        _ => layer.block - 1,
-    } as u32;
+    let pools = layer.pools_before();
     ((h >> pools) as f64, (w >> pools) as f64)
 }
 

@@ -57,6 +57,10 @@ pub(super) struct Runner<'a> {
     reads_at_start: u64,
     /// The process's GPU memory (NVML), sampled now and then.
     gpu: gpu::Sampler,
+    /// A copy of the image of the last metrics row whose losses were
+    /// finite, with its scale: what the run leaves as final.png however it
+    /// ends (one image-sized tensor).
+    kept: Option<(Tensor, usize)>,
 }
 
 impl<'a> Runner<'a> {
@@ -92,7 +96,24 @@ impl<'a> Runner<'a> {
             dirty: false,
             reads_at_start: reads::count(),
             gpu,
+            kept: None,
         })
+    }
+
+    /// The image of the last finite metrics row, as the run shows it; None
+    /// before the first row.
+    pub(super) fn kept_image(&self) -> Option<Result<Arc<image::RgbImage>, EngineError>> {
+        let (x, scale) = self.kept.as_ref()?;
+        Some(self.image_at(x, *scale))
+    }
+
+    /// An image tensor of scale `index` as the run shows it.
+    fn image_at(&self, x: &Tensor, index: usize) -> Result<Arc<image::RgbImage>, EngineError> {
+        if index == self.scale_index {
+            return self.image_of(x);
+        }
+        let scale = self.inputs.at(index)?;
+        Ok(Arc::new(imaging::from_tensor(&self.inputs.display(x, &scale)?)))
     }
 
     /// The current image as the run shows it.
@@ -146,7 +167,8 @@ impl<'a> Runner<'a> {
     }
 
     /// Writes the current evaluation as a metrics row and into the
-    /// summary; a loss that is not finite ends the run.
+    /// summary, and keeps a copy of its image; a loss that is not finite
+    /// ends the run (the image kept is then the previous row's).
     pub(super) fn record(&mut self, summary: &mut Summary) -> Result<(), EngineError> {
         let info = &self.info;
         let row = StepMetrics {
@@ -165,6 +187,8 @@ impl<'a> Runner<'a> {
             height: self.inputs.plan[self.scale_index].height,
         };
         summary.steps = self.step;
+        summary.width = row.width;
+        summary.height = row.height;
         summary.evals = row.evals;
         summary.wall_s = row.elapsed_s;
         summary.seconds_per_step = if self.step > 0 {
@@ -188,6 +212,11 @@ impl<'a> Runner<'a> {
         summary.peak_gpu_mib = self.gpu.sample().or(summary.peak_gpu_mib);
         emit(self.sink, RunEvent::Step(row))?;
         let info = &self.info;
+        let finite = info.non_finite_term().is_none();
+        if finite || self.kept.is_none() {
+            // The starting image stays the result even when its loss is not finite.
+            self.kept = Some((self.x.f_detach_copy()?, self.scale_index));
+        }
         match info.non_finite_term() {
             None => Ok(()),
             Some(term) => {
@@ -235,7 +264,15 @@ impl<'a> Runner<'a> {
             Term::Tv => &mut w.tv,
         };
         let from = *slot;
-        *slot *= factor;
+        let to = from * factor;
+        if !to.is_finite() || (to != 0.0 && !to.is_normal()) {
+            let what = format!(
+                "scale {} {factor}: the weight would become {to:e}, which a loss cannot use; it stays {from:e}",
+                term.name()
+            );
+            return emit(self.sink, RunEvent::Refused { iter: self.step, what });
+        }
+        *slot = to;
         self.dirty = true;
         let event = RunEvent::Steered {
             iter: self.step,
@@ -303,19 +340,14 @@ impl<'a> Runner<'a> {
         Ok(converged)
     }
 
-    /// A snapshot every `snapshot_every` steps; returns it when taken.
-    pub(super) fn periodic_snapshot(&mut self) -> Result<Option<Arc<image::RgbImage>>, EngineError> {
+    /// A snapshot every `snapshot_every` steps.
+    pub(super) fn periodic_snapshot(&mut self) -> Result<(), EngineError> {
         let every = self.exp.snapshot_every;
         if every == 0 || !self.step.is_multiple_of(every) {
-            return Ok(None);
+            return Ok(());
         }
         let image = self.image()?;
-        let event = RunEvent::Snapshot {
-            iter: self.step,
-            image: image.clone(),
-        };
-        emit(self.sink, event)?;
-        Ok(Some(image))
+        emit(self.sink, RunEvent::Snapshot { iter: self.step, image })
     }
 }
 

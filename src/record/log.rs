@@ -25,6 +25,9 @@ pub enum LogEvent {
     Steered { iter: u64, term: Term, from: f64, to: f64 },
     /// `step 12: paused` / `step 12: resumed`
     Paused { iter: u64, paused: bool },
+    /// `step 12: refused: scale style_weight 1e6: …`: a command the run
+    /// did not carry out, and why.
+    Refused { iter: u64, what: String },
     /// `step 100: scale 2/3 at 512×341`: a multi-scale run moved to its
     /// next size after step `iter`.
     Scale {
@@ -61,11 +64,18 @@ impl LogEvent {
                 optimizer,
             } => format!("started on {device} ({width}×{height}, {optimizer})"),
             LogEvent::Steered { iter, term, from, to } => {
-                format!("step {iter}: {} {from} -> {to} (from step {})", term.name(), iter + 1)
+                format!(
+                    "step {iter}: {} {} -> {} (from step {})",
+                    term.name(),
+                    compact(*from),
+                    compact(*to),
+                    iter + 1
+                )
             }
             LogEvent::Paused { iter, paused } => {
                 format!("step {iter}: {}", if *paused { "paused" } else { "resumed" })
             }
+            LogEvent::Refused { iter, what } => format!("step {iter}: refused: {}", what.replace('\n', " ")),
             LogEvent::Scale {
                 iter,
                 index,
@@ -105,6 +115,10 @@ impl LogEvent {
             return match what.trim() {
                 "paused" => Some(LogEvent::Paused { iter, paused: true }),
                 "resumed" => Some(LogEvent::Paused { iter, paused: false }),
+                w if w.starts_with("refused: ") => Some(LogEvent::Refused {
+                    iter,
+                    what: w["refused: ".len()..].to_string(),
+                }),
                 w if w.starts_with("scale ") => parse_scale(iter, w),
                 _ => {
                     let words: Vec<&str> = what.split_whitespace().collect();
@@ -134,6 +148,13 @@ impl LogEvent {
             error,
         })
     }
+}
+
+/// A number as short as it reads back exactly: `100`, `0.5`, `1e-30`
+/// (never a 320-digit expansion).
+fn compact(v: f64) -> String {
+    let plain = v.to_string();
+    if plain.len() <= 12 { plain } else { format!("{v:e}") }
 }
 
 /// `scale 2/3 at 512×341`.

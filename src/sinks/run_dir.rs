@@ -33,11 +33,21 @@ pub fn slug(name: &str) -> String {
     if s.is_empty() { "run".into() } else { s }
 }
 
+/// Bytes set aside in a new run folder ([`RESERVE_FILE`]) and given back
+/// just before the final summary is written, so that a disk that fills
+/// during the run still takes the summary that says so.
+const RESERVE_BYTES: usize = 64 * 1024;
+/// The set-aside space: a hidden file, removed when the run ends.
+pub const RESERVE_FILE: &str = ".reserve";
+
 /// Creates `results/<YYYYmmdd-HHMMSS>-<name>/` (with `-2`, `-3`, … when two
-/// runs start in the same second) and writes the resolved experiment.
+/// runs start in the same second), writes the resolved experiment and sets
+/// aside room for the final summary.
 ///
 /// The stamp is local time. Also creates `snapshots/`. Errors name the
-/// folder that cannot be created or written.
+/// folder that cannot be created or written and the system's reason; a
+/// folder that could not be made whole is removed again, so a full disk
+/// at the start leaves nothing behind.
 pub fn create_run_dir(exp: &Experiment) -> Result<RunPaths> {
     let results = &exp.results;
     fs::create_dir_all(results)
@@ -60,22 +70,47 @@ pub fn create_run_dir(exp: &Experiment) -> Result<RunPaths> {
         }
     };
     let paths = RunPaths::new(dir);
-    fs::create_dir(paths.snapshots()).with_context(|| format!("cannot create {}", paths.snapshots().display()))?;
-    write_atomic(&paths.experiment(), exp.to_toml().as_bytes())?;
+    let fill = || -> Result<()> {
+        fs::create_dir(paths.snapshots()).with_context(|| format!("cannot create {}", paths.snapshots().display()))?;
+        write_atomic(&paths.experiment(), exp.to_toml().as_bytes())?;
+        let reserve = paths.dir.join(RESERVE_FILE);
+        let mut f = File::create(&reserve).with_context(|| format!("cannot write {}", reserve.display()))?;
+        f.write_all(&vec![0u8; RESERVE_BYTES])
+            .and_then(|()| f.sync_all())
+            .with_context(|| format!("cannot write {}", reserve.display()))
+    };
+    if let Err(e) = fill() {
+        let _ = fs::remove_dir_all(&paths.dir);
+        return Err(e.context(format!("cannot start a run in {}", results.display())));
+    }
     Ok(paths)
 }
 
 /// Writes a file whole or not at all (write to a temporary, then rename).
 ///
 /// The temporary is `path` with its extension replaced by `tmp`, in the
-/// same folder, so the rename stays on one file system.
+/// same folder, so the rename stays on one file system; it is removed
+/// again when the write fails.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
-    let mut f = File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
-    f.write_all(bytes)
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    f.sync_all().ok();
-    fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+    let written = File::create(&tmp).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_all()
+    });
+    finish_atomic(&tmp, path, written)
+}
+
+/// Renames a temporary that was written without error into place;
+/// otherwise (or when the rename fails) removes it. Errors carry the
+/// system's reason.
+fn finish_atomic(tmp: &Path, path: &Path, written: std::io::Result<()>) -> Result<()> {
+    let result = written
+        .with_context(|| format!("cannot write {}", tmp.display()))
+        .and_then(|()| fs::rename(tmp, path).with_context(|| format!("cannot write {}", path.display())));
+    if result.is_err() {
+        let _ = fs::remove_file(tmp);
+    }
+    result
 }
 
 /// summary.json, pretty-printed, written atomically.
@@ -84,13 +119,19 @@ fn write_summary(paths: &RunPaths, summary: &Summary) -> Result<()> {
     write_atomic(&paths.summary(), json.as_bytes())
 }
 
-/// Saves a PNG atomically (a reader never sees half an image).
+/// Saves a PNG atomically (a reader never sees half an image); a failed
+/// write leaves no temporary behind.
 pub fn save_png(path: &Path, image: &image::RgbImage) -> Result<()> {
     let tmp = path.with_extension("png.tmp");
-    image
-        .save_with_format(&tmp, image::ImageFormat::Png)
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+    let written = File::create(&tmp).and_then(|f| {
+        let mut w = BufWriter::new(f);
+        image.write_to(&mut w, image::ImageFormat::Png).map_err(|e| match e {
+            image::ImageError::IoError(io) => io,
+            other => std::io::Error::other(other),
+        })?;
+        w.into_inner().map_err(|e| e.into_error())?.sync_all()
+    });
+    finish_atomic(&tmp, path, written)
 }
 
 /// Writes metrics.csv, snapshots, events.log, final.png and summary.json.
@@ -165,6 +206,16 @@ impl Sink for RunDirSink {
                     .with_context(|| format!("cannot write {}", self.paths.metrics().display()))?;
             }
             RunEvent::Snapshot { iter, image } => save_png(&self.paths.snapshot(*iter), image)?,
+            RunEvent::Debug(text) => {
+                let path = self.paths.debug_log();
+                let mut f = OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                writeln!(f, "{} {text}", crate::record::now_rfc3339())
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
             RunEvent::Steered { iter, term, from, to } => {
                 self.log_event(&LogEvent::Steered {
                     iter: *iter,
@@ -177,6 +228,12 @@ impl Sink for RunDirSink {
                 self.log_event(&LogEvent::Paused {
                     iter: *iter,
                     paused: *paused,
+                })?;
+            }
+            RunEvent::Refused { iter, what } => {
+                self.log_event(&LogEvent::Refused {
+                    iter: *iter,
+                    what: what.clone(),
                 })?;
             }
             RunEvent::Scale {
@@ -200,14 +257,20 @@ impl Sink for RunDirSink {
                 if let Some(image) = image {
                     result = save_png(&self.paths.final_image(), image);
                 }
-                if let Some(w) = self.csv.as_mut() {
-                    let _ = w.flush();
+                if let Some(w) = self.csv.take()
+                    && let Err(e) = w.into_inner().map_err(|e| e.into_error())
+                    && result.is_ok()
+                {
+                    result =
+                        Err(anyhow::Error::new(e).context(format!("cannot write {}", self.paths.metrics().display())));
                 }
                 let mut summary = (**summary).clone();
                 if let Err(e) = &result {
                     summary.status = crate::record::Status::Failed;
                     summary.error.get_or_insert(format!("{e:#}"));
                 }
+                // The room set aside at the start is for what follows.
+                let _ = fs::remove_file(self.paths.dir.join(RESERVE_FILE));
                 let _ = self.log_event(&LogEvent::Ended {
                     status: summary.status,
                     steps: summary.steps,

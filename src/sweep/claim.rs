@@ -26,6 +26,13 @@ use std::time::{Duration, SystemTime};
 pub const HEARTBEAT: Duration = Duration::from_secs(30);
 /// A claim from another host not renewed for this long is taken as free.
 pub const STALE_AFTER: Duration = Duration::from_secs(600);
+/// How long a sweep waits for the claims lock before it gives up, unless
+/// `STYLELAB_LOCK_TIMEOUT` (seconds) says otherwise. The lock is held for
+/// a check and a write, milliseconds; a long wait means a holder that
+/// hangs (or a shared file system that lost a lock).
+pub const LOCK_PATIENCE: Duration = Duration::from_secs(60);
+/// After this long waiting for the lock, the sweep says what it waits for.
+const LOCK_NOTICE: Duration = Duration::from_secs(1);
 
 /// Who holds a point.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -97,8 +104,41 @@ impl Claims {
             .write(true)
             .open(&path)
             .with_context(|| format!("cannot open {}", path.display()))?;
-        file.lock().with_context(|| format!("cannot lock {}", path.display()))?;
-        Ok(file)
+        let patience = std::env::var("STYLELAB_LOCK_TIMEOUT")
+            .ok()
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map_or(LOCK_PATIENCE, Duration::from_secs_f64);
+        let started = std::time::Instant::now();
+        let mut said = false;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(file),
+                Err(std::fs::TryLockError::WouldBlock) => {}
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+                }
+            }
+            let waited = started.elapsed();
+            if waited >= patience {
+                anyhow::bail!(
+                    "gave up after {:.0} s waiting for the lock on {}: another process holds it and does not let go \
+                     (`fuser {}` names it); stop that process, or wait longer with STYLELAB_LOCK_TIMEOUT=SECONDS",
+                    waited.as_secs_f64(),
+                    path.display(),
+                    path.display()
+                );
+            }
+            if !said && waited >= LOCK_NOTICE {
+                said = true;
+                eprintln!(
+                    "waiting for the lock on {} (another sweep process holds it; giving up after {:.0} s)",
+                    path.display(),
+                    patience.as_secs_f64()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// The live holder of `point`, if any (a dead holder's claim is none).

@@ -8,12 +8,11 @@
 //! time, and a completed point never runs again.
 
 use super::claim::Taken;
-use super::{PointState, Sweep};
+use super::{Completion, PointState, Sweep};
 use crate::config::DeviceChoice;
 use crate::error::bad_input;
 use crate::headless::{Signals, execute};
 use crate::record::Status;
-use crate::review::RunState;
 use anyhow::{Context, Result};
 use std::collections::VecDeque;
 use std::io::{BufRead, IsTerminal, Write};
@@ -46,8 +45,55 @@ pub struct Plan {
     pub threads: Option<usize>,
     /// Run points whose memory estimate exceeds what is free.
     pub force: bool,
-    /// Print `run-dir: …` when a point's folder is made (for a parent sweep).
-    pub print_dir: bool,
+    /// This process is a `--jobs` child: where it reports to its parent.
+    pub report: Option<Reporter>,
+}
+
+/// What a point's child process tells the sweep that started it: one JSON
+/// object per line on the child's standard output. Its human output —
+/// progress lines, the run's summary — goes to its standard error, which
+/// the parent sends to `logs/pNNN.log`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Report {
+    /// The point's run folder exists.
+    RunDir { point: usize, dir: PathBuf },
+    /// The point was not run: `why`. `done`: a completed run of its
+    /// settings exists (else another process is running it).
+    Skipped { point: usize, why: String, done: bool },
+}
+
+/// A child's line to its parent ([`Report`]), on the standard output the
+/// process started with.
+#[derive(Debug, Clone)]
+pub struct Reporter(std::sync::Arc<std::sync::Mutex<std::fs::File>>);
+
+impl Reporter {
+    /// Keeps the standard output for reports and points file descriptor 1
+    /// at standard error, so that everything else this process prints goes
+    /// to its log.
+    pub fn take_stdout() -> Result<Reporter> {
+        use std::os::fd::{AsRawFd, FromRawFd};
+        let _ = std::io::stdout().flush();
+        // SAFETY: dup(2) and dup2(2) on this process's standard descriptors;
+        // the duplicate is owned by the File from here on.
+        let file = unsafe {
+            let fd = libc::dup(std::io::stdout().as_raw_fd());
+            if fd < 0 || libc::dup2(std::io::stderr().as_raw_fd(), std::io::stdout().as_raw_fd()) < 0 {
+                return Err(std::io::Error::last_os_error()).context("cannot set up the report to the parent sweep");
+            }
+            std::fs::File::from_raw_fd(fd)
+        };
+        Ok(Reporter(std::sync::Arc::new(std::sync::Mutex::new(file))))
+    }
+
+    /// Sends one report; a parent that went away is not an error here.
+    pub fn send(&self, report: &Report) {
+        if let (Ok(mut out), Ok(line)) = (self.0.lock(), serde_json::to_string(report)) {
+            let _ = writeln!(out, "{line}");
+            let _ = out.flush();
+        }
+    }
 }
 
 /// How the run of a sweep ended, for the exit code.
@@ -85,6 +131,36 @@ pub fn default_devices(sweep: &Sweep, jobs: usize) -> Option<Vec<DeviceChoice>> 
     (jobs > 1 && sweep.device == DeviceChoice::Auto && gpus > 1).then(|| (0..gpus).map(DeviceChoice::Cuda).collect())
 }
 
+/// The cores this process may use (its CPU affinity and quota).
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+/// Refuses `--threads` above the cores this process may use, and `--jobs`
+/// above the cores or the devices given (each point needs a core or a
+/// device): more only queues threads behind each other, and tens of
+/// thousands of them take minutes to start.
+pub fn check_bounds(jobs: usize, threads: Option<usize>, devices: Option<&[DeviceChoice]>) -> Result<()> {
+    let cores = cores();
+    if let Some(t) = threads
+        && t > cores
+    {
+        return Err(bad_input(format!(
+            "--threads {t}: this machine gives this process {cores} core(s); use 1..={cores}"
+        )));
+    }
+    let most = cores.max(devices.map_or(0, <[_]>::len));
+    if jobs > most {
+        return Err(bad_input(format!(
+            "--jobs {jobs}: this machine gives this process {cores} core(s){}; use 1..={most}",
+            devices
+                .map(|d| format!(" and --devices names {}", d.len()))
+                .unwrap_or_default()
+        )));
+    }
+    Ok(())
+}
+
 /// libtorch threads for each of `jobs` points at once: `threads` when given,
 /// else a Slurm task's `SLURM_CPUS_PER_TASK` shared out, else the cores
 /// shared out (`None`: one job and nothing said, libtorch's default).
@@ -98,8 +174,7 @@ pub fn threads_per_job(threads: Option<usize>, jobs: usize) -> Option<usize> {
     {
         return Some((n / jobs).max(1));
     }
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    (jobs > 1).then(|| (cores / jobs).max(1))
+    (jobs > 1).then(|| (cores() / jobs).max(1))
 }
 
 /// Runs the sweep as `plan` says; collects the index and sheet after a
@@ -113,6 +188,9 @@ pub fn run(sweep: &Sweep, plan: &Plan, signals: &Signals) -> Result<Outcome> {
             "--point {i}: the sweep has points 0..{} ({n} in all)",
             n - 1
         )));
+    }
+    if plan.point.is_none() {
+        precheck(sweep, plan)?;
     }
     sweep.bind(true)?;
     let status = if plan.jobs > 1 && plan.point.is_none() {
@@ -133,44 +211,85 @@ pub fn run(sweep: &Sweep, plan: &Plan, signals: &Signals) -> Result<Outcome> {
     Ok(Outcome { status })
 }
 
+/// The experiment of point `index` on the device its job slot gives it.
+fn point_experiment(sweep: &Sweep, plan: &Plan, index: usize) -> Result<crate::config::Experiment> {
+    let mut exp = sweep.experiment(&sweep.points[index])?;
+    if let Some(devices) = &plan.devices {
+        exp.device = devices[0];
+    }
+    Ok(exp)
+}
+
+/// Every point still to run passes its preflight and fits in memory
+/// (unless `--force`), before the sweep makes its folder: bad input or a
+/// point too large stops the sweep with nothing written.
+fn precheck(sweep: &Sweep, plan: &Plan) -> Result<()> {
+    for (p, state) in sweep.points.iter().zip(sweep.states()) {
+        if matches!(state, PointState::Done(_) | PointState::Running(_)) {
+            continue;
+        }
+        let exp = point_experiment(sweep, plan, p.index)?;
+        let checked =
+            crate::preflight::check(&exp).with_context(|| format!("sweep point {} ({})", p.index, p.describe()))?;
+        if !plan.force {
+            checked
+                .guard_for(&exp, "sweep")
+                .with_context(|| format!("sweep point {} ({})", p.index, p.describe()))?;
+        }
+    }
+    Ok(())
+}
+
 /// The points, one after another, in this process.
 fn run_here(sweep: &Sweep, plan: &Plan, signals: &Signals) -> Result<Status> {
     let n = sweep.points.len();
     let claims = sweep.claims();
     let mut status = Status::Completed;
+    let skip = |p: &super::Point, why: String, done: bool| {
+        say!("point {} ({}): {why}, skipped", p.index, p.describe());
+        if let Some(r) = &plan.report {
+            r.send(&Report::Skipped {
+                point: p.index,
+                why,
+                done,
+            });
+        }
+    };
     for (p, runs) in sweep.points.iter().zip(sweep.find_runs()) {
         if plan.point.is_some_and(|i| i != p.index) {
             continue;
         }
-        if already_completed(p, &runs) {
+        if let Some(done) = completed(sweep, p, &runs) {
+            skip(p, done, true);
             continue;
         }
         let _guard = match claims.try_claim(p.index)? {
             Taken::Held(by) => {
-                say!(
-                    "point {} ({}): running on {}, skipped",
-                    p.index,
-                    p.describe(),
-                    by.describe()
-                );
+                skip(p, format!("running on {}", by.describe()), false);
                 continue;
             }
             Taken::Mine(guard) => guard,
         };
         // Another process may have completed it between our listing and our claim.
-        if already_completed(p, &sweep.runs_of(p.index)) {
+        if let Some(done) = completed(sweep, p, &sweep.runs_of(p.index)) {
+            skip(p, done, true);
             continue;
         }
         say!("point {} of {n}: {}", p.index, p.describe());
-        let mut exp = sweep.experiment(p)?;
-        if let Some(devices) = &plan.devices {
-            exp.device = devices[0];
-        }
+        let exp = point_experiment(sweep, plan, p.index)?;
         let checked = crate::preflight::check(&exp)?;
         if !plan.force {
-            checked.guard(&exp)?;
+            checked.guard_for(&exp, "sweep")?;
         }
-        let (summary, _) = execute(&exp, &checked, signals, plan.print_dir, Some(sweep.member(p.index)))?;
+        let on_dir = |dir: &std::path::Path| {
+            if let Some(r) = &plan.report {
+                r.send(&Report::RunDir {
+                    point: p.index,
+                    dir: dir.to_path_buf(),
+                });
+            }
+        };
+        let (summary, _) = execute(&exp, &checked, signals, &on_dir, Some(sweep.member(p.index)))?;
         if summary.status != Status::Completed {
             status = worse(status, summary.status);
         }
@@ -181,18 +300,21 @@ fn run_here(sweep: &Sweep, plan: &Plan, signals: &Signals) -> Result<Status> {
     Ok(status)
 }
 
-/// Whether `runs` (a point's) hold a completed run; says so when they do.
-fn already_completed(p: &super::Point, runs: &[crate::review::RunEntry]) -> bool {
-    let Some(done) = runs.iter().find(|r| r.state == RunState::Completed) else {
-        return false;
-    };
-    say!(
-        "point {} ({}): completed in {}, skipped",
-        p.index,
-        p.describe(),
-        done.dir.display()
-    );
-    true
+/// `completed in DIR` when `runs` (a point's) hold a completed run of the
+/// point's settings; says so when one ran with other settings.
+fn completed(sweep: &Sweep, p: &super::Point, runs: &[crate::review::RunEntry]) -> Option<String> {
+    match sweep.completed_run(p, runs) {
+        Completion::Same(done) => Some(format!("completed in {}", done.dir.display())),
+        Completion::Other(r, diff) => {
+            say!(
+                "point {}: {} completed with other settings ({diff}); running it with this sweep's",
+                p.index,
+                r.dir.display()
+            );
+            None
+        }
+        Completion::None => None,
+    }
 }
 
 /// Stopped outranks failed, failed outranks completed.
@@ -214,12 +336,15 @@ struct Job {
     /// Its run folder, once the child has said.
     dir: Option<PathBuf>,
     log: PathBuf,
+    /// The child did not run the point: whether it found it done (else
+    /// another process runs it).
+    skipped: Option<bool>,
 }
 
-/// A line a child printed on its standard output.
+/// A report from the child running `point`.
 struct Said {
     point: usize,
-    line: String,
+    report: Report,
 }
 
 /// Up to `plan.jobs` points at once, each in a child `stylelab sweep
@@ -269,9 +394,8 @@ struct Pool<'a> {
 }
 
 impl<'a> Pool<'a> {
-    /// The points not done and not running elsewhere, checked as the
-    /// children will check them: bad input shows here, once, before any
-    /// point starts.
+    /// The points not done and not running elsewhere (checked by
+    /// [`precheck`] before the pool is made).
     fn new(sweep: &'a Sweep, plan: &'a Plan) -> Result<Pool<'a>> {
         let exe = std::env::current_exe().context("cannot find the stylelab binary")?;
         let threads = threads_per_job(plan.threads, plan.jobs);
@@ -286,17 +410,12 @@ impl<'a> Pool<'a> {
                     say!("point {}: running on {}, left to it", p.index, by.describe());
                     counts.elsewhere += 1;
                 }
-                PointState::Failed(..) | PointState::ToDo => todo.push_back(p.index),
+                PointState::Failed(..) | PointState::Changed(..) | PointState::ToDo => todo.push_back(p.index),
             }
         }
         let mut iterations = std::collections::HashMap::new();
         for &i in &todo {
-            let mut exp = sweep.experiment(&sweep.points[i])?;
-            if let Some(devices) = &plan.devices {
-                exp.device = devices[0];
-            }
-            crate::preflight::check(&exp)?;
-            iterations.insert(i, exp.total_iterations());
+            iterations.insert(i, point_experiment(sweep, plan, i)?.total_iterations());
         }
         say!(
             "{} points: {} done, {} running elsewhere, {} to run, {} at once{}",
@@ -359,16 +478,19 @@ impl<'a> Pool<'a> {
         Ok(())
     }
 
-    /// What the children said: their run folders, and points they skipped.
+    /// What the children reported: their run folders, and points they skipped.
     fn hear(&mut self) {
         while let Ok(said) = self.rx.try_recv() {
-            if let Some(dir) = said.line.strip_prefix(crate::record::RUN_DIR_PREFIX) {
-                if let Some(job) = self.slots.iter_mut().flatten().find(|j| j.point == said.point) {
-                    job.dir = Some(PathBuf::from(dir));
+            let Some(job) = self.slots.iter_mut().flatten().find(|j| j.point == said.point) else {
+                continue;
+            };
+            match said.report {
+                Report::RunDir { dir, .. } => job.dir = Some(dir),
+                Report::Skipped { why, done, point } => {
+                    job.skipped = Some(done);
+                    self.display.clear();
+                    say!("point {point}: {why}, skipped");
                 }
-            } else if said.line.contains("skipped") {
-                self.display.clear();
-                say!("{}", said.line);
             }
         }
     }
@@ -381,12 +503,14 @@ impl<'a> Pool<'a> {
             let ended = end_status(exit);
             self.display.clear();
             let took = j.started.elapsed().as_secs_f64();
-            match ended {
-                Status::Completed => {
+            match (ended, j.skipped) {
+                (Status::Completed, Some(true)) => self.counts.done += 1,
+                (Status::Completed, Some(false)) => self.counts.elsewhere += 1,
+                (Status::Completed, None) => {
                     self.counts.done += 1;
                     say!("point {} completed in {took:.0} s", j.point);
                 }
-                Status::Stopped => say!("point {} stopped after {took:.0} s", j.point),
+                (Status::Stopped, _) => say!("point {} stopped after {took:.0} s", j.point),
                 _ => {
                     self.counts.failed += 1;
                     let last = std::fs::read_to_string(&j.log)
@@ -442,7 +566,7 @@ fn spawn(pool: &Pool, point: usize, device: Option<DeviceChoice>) -> Result<Job>
     let mut cmd = Command::new(exe);
     cmd.arg("sweep")
         .arg(&sweep.source)
-        .args(["--point", &point.to_string(), "--print-dir"])
+        .args(["--point", &point.to_string(), "--child"])
         .args(sweep.set_args());
     if let Some(d) = device {
         cmd.args(["--device", &d.to_string()]);
@@ -464,7 +588,11 @@ fn spawn(pool: &Pool, point: usize, device: Option<DeviceChoice>) -> Result<Job>
         let tx = tx.clone();
         std::thread::spawn(move || {
             for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send(Said { point, line }).is_err() {
+                // Anything that is not a report (there should be none) is dropped.
+                let Ok(report) = serde_json::from_str::<Report>(&line) else {
+                    continue;
+                };
+                if tx.send(Said { point, report }).is_err() {
                     break;
                 }
             }
@@ -482,6 +610,7 @@ fn spawn(pool: &Pool, point: usize, device: Option<DeviceChoice>) -> Result<Job>
         started: Instant::now(),
         dir: None,
         log,
+        skipped: None,
     })
 }
 
