@@ -572,8 +572,20 @@ fn runs(
 fn sheet(specs: &[String], results: &Path, out: &Path) -> Result<ExitCode> {
     let dirs = resolve_runs(specs, results)?;
     let cmp = crate::review::Comparison::load(&dirs);
-    let (w, h) = crate::review::sheet::write_sheet(&cmp, out)?;
-    println!("wrote {} ({w}×{h}, {} runs)", out.display(), dirs.len());
+    let sheet = crate::review::sheet::write_sheet(&cmp, out)?;
+    println!(
+        "wrote {} ({}×{}, {} runs)",
+        out.display(),
+        sheet.width,
+        sheet.height,
+        dirs.len()
+    );
+    if !sheet.without_image.is_empty() {
+        println!(
+            "  no final image, marked as such: {} (`stylelab show RUN --step N` shows a snapshot)",
+            sheet.without_image.join(", ")
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -326,23 +326,25 @@ impl Sweep {
     }
 
     /// The completed run among `runs` (a point's, newest first) that ran
-    /// exactly this point's experiment, and the newest completed run that
-    /// ran it with other settings, with what differs.
+    /// exactly this point's experiment; else the completed run by its name
+    /// that comes closest (fewest keys differ, newest first), with what differs.
     pub fn completed_run<'r>(&self, p: &Point, runs: &'r [RunEntry]) -> Completion<'r> {
         let Some(wanted) = self.comparable_experiment(p) else {
             return Completion::None;
         };
-        let mut other = None;
+        let mut closest: Option<(&RunEntry, Differences)> = None;
         for r in runs.iter().filter(|r| r.state == RunState::Completed) {
-            match run_experiment(&r.dir) {
-                Some(theirs) if theirs == wanted => return Completion::Same(r),
-                theirs => {
-                    other.get_or_insert_with(|| (r, differences(theirs.as_ref(), &wanted)));
-                }
+            let theirs = run_experiment(&r.dir);
+            if theirs.as_ref() == Some(&wanted) {
+                return Completion::Same(r);
+            }
+            let diff = differences(theirs.as_ref(), &wanted);
+            if closest.as_ref().is_none_or(|(_, best)| diff.count < best.count) {
+                closest = Some((r, diff));
             }
         }
-        match other {
-            Some((r, diff)) => Completion::Other(r, diff),
+        match closest {
+            Some((r, diff)) => Completion::Other(r, diff.text),
             None => Completion::None,
         }
     }
@@ -435,11 +437,21 @@ fn run_experiment(dir: &Path) -> Option<toml::Table> {
     toml::from_str::<toml::Table>(&text).ok().map(comparable)
 }
 
-/// `images.size 64 ≠ 96; loss.content_weight 5.0 ≠ 1000.0`: where a run's
-/// experiment (`theirs`) differs from the point's (`ours`), at most four keys.
-fn differences(theirs: Option<&toml::Table>, ours: &toml::Table) -> String {
+/// Where a run's experiment differs from a point's.
+struct Differences {
+    /// Keys that differ (every key when the run's experiment is unreadable).
+    count: usize,
+    /// `images.size 64 ≠ 96; loss.content_weight 5.0 ≠ 1000.0`: at most four keys.
+    text: String,
+}
+
+/// Where a run's experiment (`theirs`) differs from the point's (`ours`).
+fn differences(theirs: Option<&toml::Table>, ours: &toml::Table) -> Differences {
     let Some(theirs) = theirs else {
-        return "its experiment.toml cannot be read".into();
+        return Differences {
+            count: usize::MAX,
+            text: "its experiment.toml cannot be read".into(),
+        };
     };
     let (a, b): (BTreeMap<_, _>, BTreeMap<_, _>) = (
         config::dotted_keys(theirs).into_iter().collect(),
@@ -452,11 +464,12 @@ fn differences(theirs: Option<&toml::Table>, ours: &toml::Table) -> String {
         .filter(|k| a.get(*k) != b.get(*k))
         .map(|k| format!("{k} {} ≠ {}", show(a.get(k)), show(b.get(k))))
         .collect();
-    match diff.len() {
+    let text = match diff.len() {
         0 => "the same settings in another order".into(),
         n if n > 4 => format!("{} and {} more", diff[..4].join("; "), n - 4),
         _ => diff.join("; "),
-    }
+    };
+    Differences { count: diff.len(), text }
 }
 
 /// What completed runs a point has ([`Sweep::completed_run`]).

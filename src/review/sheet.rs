@@ -78,12 +78,23 @@ pub fn labels(cmp: &Comparison) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// Lays out and writes the sheet as PNG; returns its size in px.
+/// What [`write_sheet`] made.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sheet {
+    /// Its size, px.
+    pub width: u32,
+    pub height: u32,
+    /// The runs shown without an image (none yet, or unreadable), each as
+    /// `name (state)`: marked on the sheet, and worth a word to the user.
+    pub without_image: Vec<String>,
+}
+
+/// Lays out and writes the sheet as PNG.
 ///
 /// Runs fill a grid of ⌈√n⌉ columns, left to right. A run whose final.png
-/// cannot be opened gets a grey square; label lines are cut to 40 characters.
-/// Bad-input errors: no runs, or `out` not named `*.png`.
-pub fn write_sheet(cmp: &Comparison, out: &Path) -> Result<(u32, u32)> {
+/// cannot be opened gets a grey square saying so; label lines are cut to
+/// 40 characters. Bad-input errors: no runs, or `out` not named `*.png`.
+pub fn write_sheet(cmp: &Comparison, out: &Path) -> Result<Sheet> {
     if cmp.runs.is_empty() {
         return Err(bad_input("no runs to put on a sheet"));
     }
@@ -101,6 +112,7 @@ pub fn write_sheet(cmp: &Comparison, out: &Path) -> Result<(u32, u32)> {
     let (cw, ch) = (CELL + 2 * PAD, CELL + 2 * PAD + lines * LINE_H);
     let (w, h) = (cols * cw, rows * ch);
     let mut canvas = RgbImage::from_pixel(w, h, Rgb([255, 255, 255]));
+    let mut without_image = Vec::new();
     for (i, run) in cmp.runs.iter().enumerate() {
         let (cx, cy) = ((i as u32 % cols) * cw + PAD, (i as u32 / cols) * ch + PAD);
         let path = crate::record::RunPaths::new(&run.dir).final_image();
@@ -115,6 +127,7 @@ pub fn write_sheet(cmp: &Comparison, out: &Path) -> Result<(u32, u32)> {
                 // A grey square says "no image" better than a gap.
                 let grey = RgbImage::from_pixel(CELL, CELL, Rgb([220, 220, 220]));
                 image::imageops::overlay(&mut canvas, &grey, cx as i64, cy as i64);
+                without_image.push((i, format!("{} ({})", run.name, run.entry.state)));
             }
         }
     }
@@ -122,6 +135,12 @@ pub fn write_sheet(cmp: &Comparison, out: &Path) -> Result<(u32, u32)> {
     {
         let root = BitMapBackend::with_buffer(canvas.as_mut(), (w, h)).into_drawing_area();
         let err = |e: DrawingAreaErrorKind<_>| anyhow::anyhow!("{e:?}");
+        for (i, _) in &without_image {
+            let (cx, cy) = ((*i as u32 % cols) * cw + PAD, (*i as u32 / cols) * ch + PAD);
+            let style = ("sans-serif", 20).into_font().color(&RGBColor(90, 90, 90));
+            root.draw_text("no final image", &style, (cx as i32 + 90, (cy + CELL / 2 - 10) as i32))
+                .map_err(err)?;
+        }
         for (i, lines) in labels.iter().enumerate() {
             let (cx, cy) = ((i as u32 % cols) * cw + PAD, (i as u32 / cols) * ch + PAD + CELL + 4);
             for (j, line) in lines.iter().enumerate() {
@@ -144,5 +163,9 @@ pub fn write_sheet(cmp: &Comparison, out: &Path) -> Result<(u32, u32)> {
     canvas
         .save(out)
         .with_context(|| format!("cannot write {}", out.display()))?;
-    Ok((w, h))
+    Ok(Sheet {
+        width: w,
+        height: h,
+        without_image: without_image.into_iter().map(|(_, name)| name).collect(),
+    })
 }

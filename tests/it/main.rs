@@ -12,6 +12,7 @@
 //! - `scores`: the yardstick, `score`, and where scores show.
 //! - `sweeps`: `--jobs`, point claims, `--dry-run` states, bad sweep input.
 //! - `slurm`: the emitted job array on a real one-node Slurm cluster.
+//! - `truth`: what stylelab says about a run is true: names, full disks, failures, sweeps, limits.
 
 // Tests may unwrap: a panic here is a failed test with its message.
 #![allow(clippy::unwrap_used)]
@@ -28,3 +29,4 @@ mod scores;
 mod slurm;
 mod sweeps;
 mod tmux;
+mod truth;

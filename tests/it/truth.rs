@@ -1,0 +1,623 @@
+//! stylelab tells the truth about every run (issue 15): the same result
+//! however the experiment file is named; no "completed" for a run whose
+//! writes failed; the final image is the last good step; records that
+//! agree; one line for libtorch's errors; `check` judges what the run
+//! would fail on; a sweep point is done only by a run of its own settings;
+//! no hang on a FIFO, a huge `--threads` or a held lock; escapes defanged;
+//! quiet on a closed pipe.
+
+use crate::common;
+
+use assert_cmd::Command;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use stylelab::record::{self, Status};
+
+fn stylelab() -> Command {
+    let mut c = Command::cargo_bin("stylelab").unwrap();
+    c.env("NO_COLOR", "1").timeout(Duration::from_secs(300));
+    c
+}
+
+fn bin() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("stylelab")
+}
+
+/// Every file under `dir` whose name ends in `.tmp`.
+fn tmp_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(tmp_files(&p));
+        } else if p.to_string_lossy().ends_with(".tmp") {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// An experiment with relative paths only (images and weights copied
+/// beside it), in `dir`, so that its name can be given in every form.
+fn relative_experiment(dir: &Path, name: &str) -> PathBuf {
+    std::fs::create_dir_all(dir.join("img")).unwrap();
+    std::fs::copy(common::example("chelsea.png"), dir.join("img/content.png")).unwrap();
+    std::fs::copy(common::example("starry_night.jpg"), dir.join("img/style.jpg")).unwrap();
+    std::fs::copy(common::random_weights(), dir.join("vgg.safetensors")).unwrap();
+    let text = r#"[images]
+content = "img/content.png"
+style = ["img/style.jpg"]
+size = 32
+[model]
+weights = "vgg.safetensors"
+[loss]
+content_layers = { relu4_2 = 1.0 }
+style_layers = { relu1_1 = 1.0, relu2_1 = 1.0 }
+[optim]
+iterations = 2
+[output]
+snapshot_every = 0
+score = false
+"#;
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn every_form_of_an_experiments_name_gives_the_same_results_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let proj = tmp.path().join("proj");
+    let file = relative_experiment(&proj, "my");
+    // Bare name, ./name, dir/name, absolute: each from where it makes sense.
+    let forms: [(&Path, String); 4] = [
+        (&proj, "my.toml".into()),
+        (&proj, "./my.toml".into()),
+        (tmp.path(), "proj/my.toml".into()),
+        (Path::new("/"), file.display().to_string()),
+    ];
+    for (cwd, arg) in &forms {
+        stylelab().current_dir(cwd).args(["check", arg]).assert().success();
+        stylelab().current_dir(cwd).args(["run", arg]).assert().success();
+    }
+    let runs: Vec<_> = std::fs::read_dir(proj.join("results")).unwrap().collect();
+    assert_eq!(runs.len(), forms.len(), "every run in proj/results");
+    // A sweep: its dry runs agree, and its values' paths resolve against the file.
+    let sweep_text = std::fs::read_to_string(&file).unwrap()
+        + "\n[sweep]\n\"images.content\" = [\"img/content.png\", \"img/style.jpg\"]\n";
+    std::fs::write(proj.join("sw.toml"), sweep_text).unwrap();
+    stylelab().current_dir(tmp.path()).args(["sweep", "proj/sw.toml"]).assert().success();
+    let dry = |cwd: &Path, arg: &str| common::stdout_of(stylelab().current_dir(cwd).args(["sweep", arg, "--dry-run"]));
+    let bare = dry(&proj, "sw.toml");
+    assert!(bare.contains("2 done, 0 running, 0 failed, 0 to do"), "{bare}");
+    let after_name = |s: &str| s.split_once(": ").map(|(_, rest)| rest.to_string()).unwrap();
+    assert_eq!(after_name(&bare), after_name(&dry(&proj, "./sw.toml")));
+    for r in stylelab::review::list_runs(&proj.join("results"))
+        .iter()
+        .filter(|r| r.name().starts_with("sw-"))
+    {
+        let exp = stylelab::config::load(&r.dir.join("experiment.toml"), &[]).unwrap();
+        assert!(exp.content.starts_with(proj.join("img")), "{}", exp.content.display());
+    }
+}
+
+/// A tmpfs of `kib` KiB at a new folder under `dir`, unmounted on drop;
+/// None (saying why) where this process may not mount, which CI must allow.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, kib: u32) -> Option<Tmpfs> {
+        let at = dir.join("small-disk");
+        std::fs::create_dir_all(&at).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={kib}k"), "tmpfs"])
+            .arg(&at)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            assert!(std::env::var_os("CI").is_none(), "CI must allow mounting a tmpfs (run as root)");
+            eprintln!("skipped: cannot mount a tmpfs here (not root?)");
+            return None;
+        }
+        Some(Tmpfs(at))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_disk_that_fills_ends_the_run_failed_with_the_reason_and_no_temporaries() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(disk) = Tmpfs::mount(tmp.path(), 600) else { return };
+    let exp = common::tiny_experiment(tmp.path(), "full", "");
+    let out = stylelab()
+        .arg("run")
+        .arg(&exp)
+        .args(["--results"])
+        .arg(&disk.0)
+        .args(["--set", "optim.iterations=400", "--set", "output.snapshot_every=1"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains("completed"), "{stdout}");
+    assert!(stdout.contains("full: failed after"), "{stdout}");
+    assert!(stdout.contains("No space left on device"), "{stdout}");
+    let runs: Vec<PathBuf> = std::fs::read_dir(&disk.0).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(runs.len(), 1);
+    let s = record::read_summary(&runs[0]).unwrap();
+    assert_eq!(s.status, Status::Failed);
+    assert!(s.error.as_deref().unwrap().contains("No space left on device"), "{:?}", s.error);
+    assert!(s.steps < 400);
+    assert_eq!(tmp_files(&runs[0]), Vec::<PathBuf>::new());
+    assert!(!runs[0].join(".reserve").exists(), "the room set aside is given back");
+    let events = std::fs::read_to_string(runs[0].join("events.log")).unwrap();
+    assert!(events.contains("failed after"), "{events}");
+}
+
+#[test]
+fn a_full_disk_at_the_start_leaves_no_run_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(disk) = Tmpfs::mount(tmp.path(), 32) else { return };
+    let exp = common::tiny_experiment(tmp.path(), "nospace", "");
+    let err = common::stderr_of(stylelab().arg("run").arg(&exp).arg("--results").arg(&disk.0), 1);
+    assert!(err.contains("No space left on device"), "{err}");
+    assert_eq!(std::fs::read_dir(&disk.0).unwrap().count(), 0, "no run folder left");
+}
+
+#[test]
+fn a_run_whose_folder_is_removed_says_so_and_prints_its_summary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = common::tiny_experiment(tmp.path(), "gone", "");
+    let child = std::process::Command::new(bin())
+        .arg("run")
+        .arg(&exp)
+        .args(["--set", "optim.iterations=100000", "--set", "output.snapshot_every=0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let results = tmp.path().join("results");
+    let started = Instant::now();
+    let dir = loop {
+        let dir = std::fs::read_dir(&results).ok().and_then(|mut d| d.next()).map(|e| e.unwrap().path());
+        if let Some(d) = dir.filter(|d| std::fs::read_to_string(d.join("metrics.csv")).is_ok_and(|t| t.lines().count() > 3)) {
+            break d;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "the run never started");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    std::fs::remove_dir_all(&dir).unwrap();
+    // The run cannot write its final image into a folder that is gone.
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("gone: failed after"), "{stdout}");
+    assert!(!stdout.contains("completed") && !stdout.contains("stopped"), "{stdout}");
+    assert!(stderr.contains("the run's summary could not be written"), "{stderr}");
+    assert!(stderr.contains("\"status\": \"failed\""), "{stderr}");
+}
+
+/// A command whose address space is capped at `gib` GiB: large enough to
+/// load libtorch (about 3 GiB of mappings), too small for a 4096 px run.
+fn capped(cmd: &mut std::process::Command, gib: u64) -> &mut std::process::Command {
+    // SAFETY: setrlimit(2) in the child between fork and exec touches no
+    // memory of the parent's.
+    unsafe {
+        cmd.pre_exec(move || {
+            let limit = libc::rlimit {
+                rlim_cur: gib << 30,
+                rlim_max: gib << 30,
+            };
+            if libc::setrlimit(libc::RLIMIT_AS, &limit) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        })
+    }
+}
+
+#[test]
+fn out_of_memory_mid_run_keeps_the_last_good_step_and_says_it_in_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = common::tiny_experiment(tmp.path(), "oom", "");
+    let mut cmd = std::process::Command::new(bin());
+    cmd.arg("run").arg(&exp).args([
+        "--force",
+        "--set",
+        "images.size=[64, 4096]",
+        "--set",
+        "optim.iterations=[10, 2]",
+        "--set",
+        "output.snapshot_every=10",
+    ]);
+    let out = capped(&mut cmd, 5).output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    for text in [&stdout, &stderr] {
+        assert!(!text.contains("frame #") && !text.contains("Exception raised"), "{text}");
+    }
+    let dir = common::only_run(tmp.path());
+    let s = record::read_summary(&dir).unwrap();
+    assert_eq!(s.status, Status::Failed);
+    let error = s.error.unwrap();
+    assert!(error.starts_with("out of memory ("), "{error}");
+    assert_eq!(error.lines().count(), 1, "{error}");
+    let events = std::fs::read_to_string(dir.join("events.log")).unwrap();
+    assert!(!events.contains("frame #"), "{events}");
+    let debug = std::fs::read_to_string(dir.join("debug.log")).unwrap();
+    assert!(debug.lines().count() > 1, "the whole text is kept for debugging: {debug}");
+    // The result is the 10th step at 64 px, not the starting image.
+    assert_eq!(s.steps, 10);
+    assert_eq!((s.width, s.height), (64, 43));
+    let (_, rows, _) = record::read_metrics(&dir).unwrap();
+    assert_eq!(rows.last().map(|r| (r.iter, r.width)), Some((10, 64)));
+    assert_eq!(
+        std::fs::read(dir.join("final.png")).unwrap(),
+        std::fs::read(dir.join("snapshots/iter_000010.png")).unwrap()
+    );
+    assert!(stdout.contains("final.png: the last finite image"), "{stdout}");
+}
+
+/// Sets the stop flag when the engine reports step `at`.
+struct StopAt {
+    at: u64,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl stylelab::sinks::Sink for StopAt {
+    fn handle(&mut self, event: &stylelab::events::RunEvent) -> anyhow::Result<()> {
+        if let stylelab::events::RunEvent::Step(row) = event
+            && row.iter == self.at
+        {
+            self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn a_stop_at_a_scale_change_leaves_records_that_agree() {
+    use stylelab::sinks::{RunDirSink, Tee, create_run_dir};
+    let tmp = tempfile::tempdir().unwrap();
+    let path = common::tiny_experiment(tmp.path(), "edge", "");
+    let sets = ["images.size=[64, 96]", "optim.iterations=[3, 3]", "output.snapshot_every=0"]
+        .map(|s| stylelab::config::Override::parse(s).unwrap());
+    let exp = stylelab::config::load(&path, &sets).unwrap();
+    let paths = create_run_dir(&exp).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // The stop comes with the last row of the first scale: the engine moves
+    // to 96 px and then obeys it, before any step there.
+    let mut at = StopAt { at: 3, stop: stop.clone() };
+    let mut dir_sink = RunDirSink::new(paths.clone());
+    let mut tee = Tee::new().with(&mut dir_sink).with(&mut at);
+    let ctx = stylelab::engine::RunContext {
+        exp: &exp,
+        dir: &paths.dir,
+        weights_sha256: String::new(),
+        sweep: None,
+    };
+    let mut controls = stylelab::events::Controls::with_flag(stop);
+    let summary = stylelab::engine::run(&ctx, tch::Device::Cpu, &mut tee, &mut controls);
+    assert_eq!(summary.status, Status::Stopped);
+    let (_, rows, _) = record::read_metrics(&paths.dir).unwrap();
+    let last = rows.last().unwrap();
+    assert_eq!((last.iter, last.width, last.height), (3, 64, 43));
+    let s = record::read_summary(&paths.dir).unwrap();
+    assert_eq!((s.steps, s.width, s.height), (3, 64, 43));
+    assert_eq!(s.final_losses.unwrap().total, last.total);
+    let img = image::open(paths.final_image()).unwrap();
+    assert_eq!((img.width(), img.height()), (64, 43));
+}
+
+#[test]
+fn check_refuses_what_the_run_would_fail_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let thin = tmp.path().join("thin.png");
+    image::RgbImage::from_pixel(2000, 1, image::Rgb([90, 120, 200])).save(&thin).unwrap();
+    let exp = common::tiny_experiment(tmp.path(), "thin", "");
+    for cmd in ["check", "run"] {
+        let err = common::stderr_of(
+            stylelab()
+                .arg(cmd)
+                .arg(&exp)
+                .arg("--set")
+                .arg(format!("images.content={}", thin.display())),
+            2,
+        );
+        assert!(err.contains("images.size"), "{err}");
+        assert!(
+            err.contains("at 64 px the generated image is 64×1, relu5_1 comes after 4 pooling(s) and needs a side of at least 16 px"),
+            "{err}"
+        );
+    }
+    assert!(!tmp.path().join("results").exists(), "no folder");
+    // A name too long for a folder, and one with a control character.
+    let long = "n".repeat(300);
+    let err = common::stderr_of(stylelab().arg("check").arg(&exp).arg("--set").arg(format!("name={long}")), 2);
+    assert!(err.contains("--set name: it is 300 characters long; use at most 200"), "{err}");
+    let err = common::stderr_of(
+        stylelab().arg("run").arg(&exp).args(["--set", "name=evil\u{1b}]0;pwned\u{7}\u{1b}[31mRED"]),
+        2,
+    );
+    assert!(err.contains("holds a control character (\\u{1b}) at position 5"), "{err}");
+    assert!(!err.contains('\u{1b}'), "the message itself carries no escape: {err:?}");
+    // A results folder that is a link to nowhere.
+    let link = tmp.path().join("dangling");
+    std::os::unix::fs::symlink(tmp.path().join("nowhere/at/all"), &link).unwrap();
+    let err = common::stderr_of(stylelab().arg("check").arg(&exp).arg("--results").arg(&link), 2);
+    assert!(err.contains("is a symbolic link to") && err.contains("which does not exist"), "{err}");
+}
+
+#[test]
+fn a_fifo_is_refused_without_waiting_for_a_writer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fifo = tmp.path().join("pipe.png");
+    let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: mkfifo(3) with a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let exp = common::tiny_experiment(tmp.path(), "fifo", "");
+    for (cmd, key) in [("check", "images.content"), ("run", "images.init")] {
+        let started = Instant::now();
+        let err = common::stderr_of(
+            stylelab()
+                .timeout(Duration::from_secs(30))
+                .arg(cmd)
+                .arg(&exp)
+                .arg("--set")
+                .arg(format!("{key}={}", fifo.display())),
+            2,
+        );
+        assert!(err.contains("it is a FIFO (named pipe), not a regular file"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(20));
+    }
+}
+
+#[test]
+fn threads_and_jobs_beyond_the_machine_are_refused_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = crate::sweeps::sweep_file(tmp.path(), "many", 2);
+    for args in [["--threads", "99999"], ["--jobs", "99999"]] {
+        let started = Instant::now();
+        let err = common::stderr_of(stylelab().timeout(Duration::from_secs(30)).arg("sweep").arg(&exp).args(args), 2);
+        assert!(err.contains(&format!("{} 99999: this machine gives this process", args[0])), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(20));
+    }
+    assert!(!tmp.path().join("results").exists());
+}
+
+#[test]
+fn a_sweep_point_is_done_only_by_a_run_of_its_own_settings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = crate::sweeps::sweep_file(tmp.path(), "sw4", 1);
+    stylelab().arg("sweep").arg(&exp).assert().success();
+    let dry = |sets: &[&str]| {
+        let mut c = stylelab();
+        c.arg("sweep").arg(&exp).arg("--dry-run");
+        for s in sets {
+            c.args(["--set", s]);
+        }
+        common::stdout_of(&mut c)
+    };
+    assert!(dry(&[]).contains("1 done"), "{}", dry(&[]));
+    let other = dry(&["images.size=48", "loss.content_weight=1000"]);
+    assert!(other.contains("0 done, 0 running, 0 failed, 1 to do"), "{other}");
+    assert!(other.contains("done with other settings in"), "{other}");
+    assert!(
+        other.contains("images.size 32 ≠ 48") && other.contains("loss.content_weight 5.0 ≠ 1000.0"),
+        "{other}"
+    );
+    // A plain run of another experiment under the point's name does not count either.
+    let tmp2 = tempfile::tempdir().unwrap();
+    let plain = common::tiny_experiment(tmp2.path(), "plain", "");
+    stylelab()
+        .arg("run")
+        .arg(&plain)
+        .args(["--set", "name=sw4-p000", "--set", "optim.iterations=1", "--results"])
+        .arg(tmp.path().join("results"))
+        .assert()
+        .success();
+    assert!(dry(&[]).contains("1 done"), "the point's own run still counts");
+    let runs = crate::sweeps::runs_per_point(&tmp.path().join("results"));
+    assert_eq!(runs["sw4-p000"].len(), 2);
+    // The sweep with other settings runs the point again, saying why.
+    let out = common::stdout_of(stylelab().arg("sweep").arg(&exp).args(["--set", "images.size=48"]));
+    assert!(out.contains("completed with other settings (images.size 32 ≠ 48"), "{out}");
+    let runs = crate::sweeps::runs_per_point(&tmp.path().join("results"));
+    assert_eq!(runs["sw4-p000"].len(), 3);
+    // Swept names are refused.
+    let text = std::fs::read_to_string(&exp).unwrap() + "\"name\" = [\"a\", \"b\"]\n";
+    std::fs::write(&exp, text).unwrap();
+    let err = common::stderr_of(stylelab().arg("sweep").arg(&exp).arg("--dry-run"), 2);
+    assert!(err.contains("sweep.\"name\": points are named"), "{err}");
+}
+
+#[test]
+fn a_sweep_says_which_points_another_process_runs_and_what_it_waits_for() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = crate::sweeps::sweep_file(tmp.path(), "held", 2);
+    let sweep_dir = tmp.path().join("results/held-sweep");
+    // This test process holds point 0, as a live sweep would.
+    std::fs::create_dir_all(sweep_dir.join("claims")).unwrap();
+    let mine = stylelab::sweep::claim::Claim::mine();
+    std::fs::write(sweep_dir.join("claims/p000"), serde_json::to_vec(&mine).unwrap()).unwrap();
+    let out = common::stdout_of(stylelab().arg("sweep").arg(&exp).args(["--jobs", "2", "--threads", "1"]));
+    assert!(!out.contains("point 0 completed"), "{out}");
+    assert!(out.contains("point 0: running on"), "{out}");
+    assert!(out.contains("point 1 completed"), "{out}");
+    // A point's child process that finds its point held reports it as
+    // skipped, in one JSON line, and says so in its log.
+    let child = std::process::Command::new(bin())
+        .arg("sweep")
+        .arg(&exp)
+        .args(["--point", "0", "--child"])
+        .output()
+        .unwrap();
+    assert!(child.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&child.stdout).unwrap();
+    assert_eq!(report["event"], "skipped");
+    assert_eq!(report["done"], false);
+    assert!(report["why"].as_str().unwrap().starts_with("running on"), "{report}");
+    assert!(String::from_utf8_lossy(&child.stderr).contains("point 0 (loss.style_weight=10.0): running on"));
+    // Each point's log holds its progress.
+    let log = std::fs::read_to_string(sweep_dir.join("logs/p001.log")).unwrap();
+    assert!(log.contains("held-p001: completed after 2 of 2 steps"), "{log}");
+    // A lock that is never let go: the sweep says so and gives up.
+    let lock = std::fs::File::create(sweep_dir.join("claims/.lock")).unwrap();
+    lock.lock().unwrap();
+    std::fs::remove_file(sweep_dir.join("claims/p000")).unwrap();
+    let err = common::stderr_of(stylelab().env("STYLELAB_LOCK_TIMEOUT", "2").arg("sweep").arg(&exp), 1);
+    assert!(err.contains("waiting for the lock on"), "{err}");
+    assert!(err.contains("gave up after 2 s waiting for the lock"), "{err}");
+}
+
+#[test]
+fn a_sweep_too_large_for_memory_names_sweep_force_and_makes_no_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = crate::sweeps::sweep_file(tmp.path(), "huge", 2);
+    let err = common::stderr_of(
+        stylelab()
+            .arg("sweep")
+            .arg(&exp)
+            .args(["--set", "images.size=8192", "--set", "optim.history=1000", "--set", "optim.iterations=1000"]),
+        2,
+    );
+    assert!(err.contains("`sweep --force` to try anyway"), "{err}");
+    assert!(!tmp.path().join("results/huge-sweep").exists());
+}
+
+#[test]
+fn steering_that_would_overflow_is_refused_and_logged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = common::tiny_experiment(tmp.path(), "steer", "");
+    let child = std::process::Command::new(bin())
+        .arg("run")
+        .arg(&exp)
+        .args(["--set", "optim.iterations=60", "--set", "loss.style_weight=1e-300"])
+        .args(["--set", "output.snapshot_every=0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let results = tmp.path().join("results");
+    let started = Instant::now();
+    let dir = loop {
+        if let Some(d) = std::fs::read_dir(&results).ok().and_then(|mut d| d.next()) {
+            break d.unwrap().path();
+        }
+        assert!(started.elapsed() < Duration::from_secs(60));
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    std::fs::write(
+        dir.join("control"),
+        "scale style_weight 1e-6\nscale style_weight 1e-6\nscale style_weight 1e-320\n",
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let events = std::fs::read_to_string(dir.join("events.log")).unwrap();
+    assert!(events.contains("style_weight 1e-300 -> 1e-306"), "{events}");
+    assert!(
+        events.contains("refused: scale style_weight 0.000001: the weight would become 1e-312"),
+        "{events}"
+    );
+    assert_eq!(events.matches("refused").count(), 1, "1e-320 is no factor: ignored: {events}");
+}
+
+#[test]
+fn text_from_a_run_folder_reaches_the_terminal_defanged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let results = tmp.path().join("results");
+    let run = results.join("20260101-100000-evil");
+    std::fs::create_dir_all(&run).unwrap();
+    let fixture = common::root().join("tests/fixtures/results/20260101-100000-style-low");
+    for f in ["experiment.toml", "metrics.csv"] {
+        std::fs::copy(fixture.join(f), run.join(f)).unwrap();
+    }
+    let summary = std::fs::read_to_string(fixture.join("summary.json"))
+        .unwrap()
+        .replacen("\"name\": \"style-low\"", "\"name\": \"evil\\u001b]0;pwned\\u0007\\u001b[31mRED\\nrow\"", 1);
+    assert!(summary.contains("pwned"));
+    std::fs::write(run.join("summary.json"), summary).unwrap();
+    let out = common::stdout_of(stylelab().arg("runs").arg("--results").arg(&results));
+    assert!(!out.contains('\u{1b}') && !out.contains('\u{7}'), "{out:?}");
+    assert!(out.contains("evil\\u{1b}]0;pwned"), "{out}");
+    assert_eq!(out.lines().count(), 2, "one header and one row: {out}");
+}
+
+#[test]
+fn a_reader_that_goes_away_ends_a_report_quietly() {
+    let results = common::root().join("tests/fixtures/results");
+    let mut child = std::process::Command::new(bin())
+        .args(["compare", "style-low", "style-high", "--results"])
+        .arg(&results)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read one byte, then go away, as `| head -c1` does.
+    use std::io::Read;
+    let mut one = [0u8; 1];
+    child.stdout.take().unwrap().read_exact(&mut one).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "{stderr}");
+    use std::os::unix::process::ExitStatusExt;
+    assert!(
+        out.status.success() || out.status.signal() == Some(libc::SIGPIPE),
+        "{:?}",
+        out.status
+    );
+}
+
+#[test]
+fn show_and_score_say_when_a_run_has_no_final_image_and_score_warns_of_changed_weights() {
+    let tmp = tempfile::tempdir().unwrap();
+    let results = tmp.path().join("results");
+    let run = results.join("20260101-100000-died");
+    std::fs::create_dir_all(&run).unwrap();
+    let fixture = common::root().join("tests/fixtures/results/20260101-120000-cut-csv");
+    for f in ["experiment.toml", "metrics.csv", "summary.json"] {
+        std::fs::copy(fixture.join(f), run.join(f)).unwrap();
+    }
+    for cmd in ["show", "score"] {
+        let err = common::stderr_of(stylelab().args([cmd, "died", "--results"]).arg(&results), 2);
+        assert!(err.contains("has no final image: its process died at step"), "{cmd}: {err}");
+    }
+    let sheet = tmp.path().join("sheet.png");
+    let out = common::stdout_of(stylelab().args(["sheet", "died", "--results"]).arg(&results).arg("--out").arg(&sheet));
+    assert!(out.contains("no final image, marked as such: cut-csv (died)"), "{out}");
+    // A run whose weights file changed after it ran.
+    let exp = common::tiny_experiment(tmp.path(), "changed", "");
+    let weights = tmp.path().join("w.safetensors");
+    std::fs::copy(common::random_weights(), &weights).unwrap();
+    stylelab()
+        .arg("run")
+        .arg(&exp)
+        .arg("--set")
+        .arg(format!("model.weights={}", weights.display()))
+        .args(["--set", "optim.iterations=1"])
+        .assert()
+        .success();
+    common::random_weights_upto(tmp.path(), "w.safetensors", "relu5_1");
+    let err = String::from_utf8(
+        stylelab()
+            .args(["score", "changed", "--size", "32", "--results"])
+            .arg(&results)
+            .assert()
+            .success()
+            .get_output()
+            .stderr
+            .clone(),
+    )
+    .unwrap();
+    assert!(err.contains("now has sha256") && err.contains("the file changed since"), "{err}");
+}
