@@ -12,7 +12,7 @@ BIN := target/release/stylelab
 SHARED_WEIGHTS := ../shared/weights/vgg19_conv1_1-conv3_4_caffe_bgr.safetensors
 PARTIAL_WEIGHTS := weights/vgg19-caffe-conv1_1-conv3_4.safetensors
 
-.PHONY: setup build run test lint-tools bench texture weights-partial lint clean
+.PHONY: setup build run test lint-tools bench gpu-check texture weights-partial lint clean
 
 setup: $(LIBTORCH)/lib/libtorch.so
 
@@ -61,6 +61,12 @@ lint-tools:
 
 bench: build
 	$(BIN) bench
+
+# The GPU check of issue 16 (README, "On a GPU server"): needs a GPU and a
+# Python with torch; `python3 scripts/gpu-check.py --device cpu --quick`
+# tries it anywhere.
+gpu-check: build
+	python3 scripts/gpu-check.py --stylelab $(BIN) --python $(PY)
 
 lint: lint-tools
 	cargo fmt --check

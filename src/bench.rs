@@ -16,6 +16,7 @@
 //! median of the repeats; `--json` prints one object per row instead of
 //! the table.
 
+mod end_to_end;
 mod listing;
 mod one;
 mod quality;
@@ -70,18 +71,32 @@ pub struct BenchArgs {
     /// Adam, and compare their losses.
     #[arg(long, value_name = "EXP")]
     pub quality: Option<PathBuf>,
+    /// Also replay the reference's forward and backward as one CUDA graph
+    /// (CUDA only): what PyTorch can do at its fastest.
+    #[arg(long)]
+    pub cuda_graph: bool,
+    /// Instead: the whole `stylelab run` process of the classic problem
+    /// (chelsea.png in the style of starry_night.jpg at --sizes' first size,
+    /// random VGG19 to relu5_1, content relu4_2, style relu1_1…relu5_1,
+    /// L-BFGS history 100) against the reference's whole script: seconds to
+    /// the first step, per step, in all, and the run's step against the
+    /// bench's at the same shape.
+    #[arg(long)]
+    pub end_to_end: bool,
+    /// Steps of the --end-to-end run.
+    #[arg(long, default_value_t = 500)]
+    pub run_steps: u64,
 }
 
 /// The measurement a `bench-one` or reference process printed: its last
-/// line starting with `{`. A failed process is an error carrying its stderr.
-fn last_json_line(out: &std::process::Output, what: &str) -> Result<Measurement> {
+/// line starting with `{`. A failed process is an error carrying the last
+/// line of its stderr (the error, not a traceback's start).
+fn last_json_line<T: serde::de::DeserializeOwned>(out: &std::process::Output, what: &str) -> Result<T> {
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
-        bail!(
-            "{what} failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+        bail!("{what} failed ({}): {last}", out.status);
     }
     let line = stdout
         .lines()
@@ -118,23 +133,28 @@ fn default_python() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python")
 }
 
-/// The example images the bench optimises (the cat in the style of The
-/// Starry Night, squared to `size`), written once as raw float32 files
-/// both implementations read. From ./examples, or the source tree's.
-fn images(size: u32) -> Result<(PathBuf, PathBuf)> {
-    let examples = [PathBuf::from("examples"), PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples")]
+/// The folder holding the bench's images: ./examples, or the source tree's.
+fn examples() -> Result<PathBuf> {
+    [PathBuf::from("examples"), PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples")]
         .into_iter()
         .find(|d| d.join("chelsea.png").exists())
-        .context("the bench's images (examples/chelsea.png, examples/starry_night.jpg) are not here: run it from the project folder")?;
+        .context("the bench's images (examples/chelsea.png, examples/starry_night.jpg) are not here: run it from the project folder")
+}
+
+/// The example images the bench optimises (the cat in the style of The
+/// Starry Night, resized to `width × height`), written once as raw float32
+/// files both implementations read.
+fn images(width: u32, height: u32) -> Result<(PathBuf, PathBuf)> {
+    let examples = examples()?;
     let dir = std::env::temp_dir().join(format!("stylelab-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let (content, style) = (
-        dir.join(format!("content-{size}.f32")),
-        dir.join(format!("style-{size}.f32")),
+        dir.join(format!("content-{width}x{height}.f32")),
+        dir.join(format!("style-{width}x{height}.f32")),
     );
     if !content.exists() {
-        one::write_raw_image(&examples.join("chelsea.png"), size, &content)?;
-        one::write_raw_image(&examples.join("starry_night.jpg"), size, &style)?;
+        one::write_raw_image(&examples.join("chelsea.png"), width, height, &content)?;
+        one::write_raw_image(&examples.join("starry_night.jpg"), width, height, &style)?;
     }
     Ok((content, style))
 }
@@ -164,6 +184,9 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     if let Some(exp) = &args.quality {
         return quality::run_quality(exp, &args.sizes, 100);
     }
+    if args.end_to_end {
+        return end_to_end::run(args);
+    }
     let exe = std::env::current_exe().context("cannot find the stylelab binary")?;
     let python = args.python.clone().unwrap_or_else(default_python);
     let script = std::env::temp_dir().join(format!("stylelab-reference-{}.py", std::process::id()));
@@ -178,7 +201,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
             args.evals, args.steps, args.warmup, args.repeats
         );
         println!(
-            "{:<6} {:>5} {:<5} {:<9} {:>9} {:>9} {:>7} {:>8} {:>8} {:>9} {:>9}",
+            "{:<6} {:>5} {:<5} {:<13} {:>9} {:>9} {:>7} {:>8} {:>8} {:>9} {:>9}",
             "device", "size", "prec", "impl", "s/eval", "s/step", "evals/s", "reads/s", "peak MiB", "eval ×", "step ×"
         );
         println!(
@@ -192,7 +215,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
                 continue;
             }
             for &size in &args.sizes {
-                let (content, style) = images(size)?;
+                let (content, style) = images(size, size)?;
                 let common = [
                     "--content".to_string(),
                     content.display().to_string(),
@@ -211,26 +234,38 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
                     "--warmup".into(),
                     args.warmup.to_string(),
                 ];
-                let mut ours = Vec::new();
-                let mut theirs = Vec::new();
-                // Alternate, so that a slow spell of a shared machine hits both.
-                for _ in 0..args.repeats.max(1) {
-                    let out = Command::new(&exe).arg("bench-one").args(&common).output()?;
-                    ours.push(last_json_line(&out, "stylelab bench-one")?);
-                    if !args.no_reference {
-                        let out = Command::new(&python)
-                            .arg(&script)
-                            .args(&common)
-                            .output()
-                            .with_context(|| {
-                                format!("cannot run {} (set --python, or --no-reference)", python.display())
-                            })?;
-                        theirs.push(last_json_line(&out, "the PyTorch reference")?);
+                let mut rows = vec![Row::new("stylelab")];
+                if !args.no_reference {
+                    rows.push(Row::new("pytorch"));
+                    if args.cuda_graph && device.starts_with("cuda") {
+                        rows.push(Row::new("pytorch-graph"));
                     }
                 }
-                let ours = median_of(ours).context("no measurement")?;
-                let reference = median_of(theirs);
-                print_rows(&ours, reference.as_ref(), args.json)?;
+                // Alternate, so that a slow spell of a shared machine hits both.
+                for _ in 0..args.repeats.max(1) {
+                    for row in rows.iter_mut().filter(|r| r.failed.is_none()) {
+                        let out = match row.implementation {
+                            "stylelab" => Command::new(&exe).arg("bench-one").args(&common).output(),
+                            graph => Command::new(&python)
+                                .arg(&script)
+                                .args(&common)
+                                .args(if graph == "pytorch-graph" {
+                                    &["--cuda-graph"][..]
+                                } else {
+                                    &[]
+                                })
+                                .output(),
+                        };
+                        let measured = out
+                            .context("cannot run it (set --python, or --no-reference)")
+                            .and_then(|out| last_json_line::<Measurement>(&out, row.implementation));
+                        match measured {
+                            Ok(m) => row.runs.push(m),
+                            Err(e) => row.failed = Some(format!("{e:#}")),
+                        }
+                    }
+                }
+                print_config(&device, size, precision, &rows, args.json)?;
             }
         }
     }
@@ -239,29 +274,73 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// One configuration's rows: stylelab, then the reference with the ratios.
-fn print_rows(ours: &Measurement, reference: Option<&Measurement>, json: bool) -> Result<()> {
-    if json {
-        println!("{}", serde_json::to_string(ours)?);
-        if let Some(r) = reference {
-            println!("{}", serde_json::to_string(r)?);
+/// One implementation's measurements of one configuration, or why it failed.
+struct Row {
+    /// `stylelab`, `pytorch` or `pytorch-graph`.
+    implementation: &'static str,
+    /// One per repeat.
+    runs: Vec<Measurement>,
+    /// Its first failure: the row is printed as failed and not run again.
+    failed: Option<String>,
+}
+
+impl Row {
+    fn new(implementation: &'static str) -> Self {
+        Row {
+            implementation,
+            runs: Vec::new(),
+            failed: None,
         }
-        return Ok(());
     }
-    let row = |m: &Measurement, ratios: &str| {
-        println!(
-            "{:<6} {:>5} {:<5} {:<9} {:>9.4} {:>9.4} {:>7.2} {:>8.2} {:>8.0} {ratios}",
-            m.device,
-            m.size,
-            m.precision,
-            m.implementation,
-            m.s_per_eval,
-            m.s_per_step,
-            m.evals_per_step,
-            m.host_reads_per_step,
-            m.peak_mib
-        )
-    };
+}
+
+/// One configuration's rows: stylelab, then each reference with the
+/// ratios; a row that failed says so, and the others still print.
+fn print_config(device: &str, size: u32, precision: &str, rows: &[Row], json: bool) -> Result<()> {
+    let ours = rows
+        .first()
+        .filter(|r| r.failed.is_none())
+        .and_then(|r| median_of(r.runs.clone()));
+    for row in rows {
+        if let Some(why) = &row.failed {
+            if json {
+                let failed = serde_json::json!({
+                    "device": device, "size": size, "precision": precision,
+                    "implementation": row.implementation, "failed": why,
+                });
+                println!("{failed}");
+            } else {
+                println!(
+                    "{device:<6} {size:>5} {precision:<5} {:<13} failed: {why}",
+                    row.implementation
+                );
+            }
+            continue;
+        }
+        let Some(m) = median_of(row.runs.clone()) else { continue };
+        if json {
+            println!("{}", serde_json::to_string(&m)?);
+        } else if row.implementation == "stylelab" {
+            print_row(&m, &overhead_text(&m));
+        } else {
+            let ratios = ours
+                .as_ref()
+                .map(|o| {
+                    format!(
+                        "{:>9.2} {:>9.2}",
+                        o.s_per_eval / m.s_per_eval,
+                        o.s_per_step / m.s_per_step
+                    )
+                })
+                .unwrap_or_default();
+            print_row(&m, &ratios);
+        }
+    }
+    Ok(())
+}
+
+/// A step's own cost, for stylelab's row.
+fn overhead_text(ours: &Measurement) -> String {
     let overhead = ours
         .s_overhead
         .unwrap_or(ours.s_per_step - ours.evals_per_step * ours.s_per_eval);
@@ -275,21 +354,24 @@ fn print_rows(ours: &Measurement, reference: Option<&Measurement>, json: bool) -
             )
         })
         .unwrap_or_default();
-    row(
-        ours,
-        &format!(
-            "  overhead {:.1} ms ({:.1} %){full}",
-            overhead * 1e3,
-            100.0 * overhead / ours.s_per_step
-        ),
+    format!(
+        "  overhead {:.1} ms ({:.1} %){full}",
+        overhead * 1e3,
+        100.0 * overhead / ours.s_per_step
+    )
+}
+
+fn print_row(m: &Measurement, tail: &str) {
+    println!(
+        "{:<6} {:>5} {:<5} {:<13} {:>9.4} {:>9.4} {:>7.2} {:>8.2} {:>8.0} {tail}",
+        m.device,
+        m.size,
+        m.precision,
+        m.implementation,
+        m.s_per_eval,
+        m.s_per_step,
+        m.evals_per_step,
+        m.host_reads_per_step,
+        m.peak_mib
     );
-    if let Some(r) = reference {
-        let ratios = format!(
-            "{:>9.2} {:>9.2}",
-            ours.s_per_eval / r.s_per_eval,
-            ours.s_per_step / r.s_per_step
-        );
-        row(r, &ratios);
-    }
-    Ok(())
 }

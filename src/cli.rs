@@ -472,8 +472,13 @@ fn print_memory(checked: &Preflight) {
         preflight::mib_text(est.weights_mib)
     );
     for (i, s) in est.scales.iter().enumerate() {
+        let workspace = if s.workspace_mib > 0.0 {
+            format!(", cuDNN workspaces {}", preflight::mib_text(s.workspace_mib))
+        } else {
+            String::new()
+        };
         println!(
-            "    scale {} {}×{}: {} (activations {}, targets {}, image and optimizer {})",
+            "    scale {} {}×{}: {} (activations {}{workspace}, targets {}, image and optimizer {})",
             i + 1,
             s.width,
             s.height,
@@ -500,12 +505,12 @@ fn run_experiment(path: &Path, overrides: &OverrideArgs, print_dir: bool, force:
     Ok(exit_code(summary.status))
 }
 
-/// 0 completed, 130 stopped, 1 failed.
+/// 0 completed, 130 stopped, 1 failed or stalled.
 pub fn exit_code(status: Status) -> ExitCode {
     ExitCode::from(match status {
         Status::Completed => error::SUCCESS,
         Status::Stopped => error::STOPPED,
-        Status::Failed | Status::Running => error::FAILED,
+        Status::Failed | Status::Stalled | Status::Running => error::FAILED,
     })
 }
 

@@ -119,7 +119,12 @@ pub fn summary_lines(summary: &Summary, dir: &std::path::Path, has_image: bool) 
         summary.name, summary.status, summary.steps, summary.iterations
     )];
     if let Some(e) = &summary.error {
-        lines.push(format!("  error: {e}"));
+        let label = if summary.status == Status::Stalled {
+            "why"
+        } else {
+            "error"
+        };
+        lines.push(format!("  {label}: {e}"));
     }
     let gpu = summary
         .peak_gpu_mib
@@ -151,7 +156,7 @@ pub fn summary_lines(summary: &Summary, dir: &std::path::Path, has_image: bool) 
         ));
     }
     let image = match (summary.status, has_image) {
-        (Status::Failed, true) => " (final.png: the last finite image)",
+        (Status::Failed | Status::Stalled, true) => " (final.png: the last finite image)",
         (_, false) => " (no image)",
         _ => "",
     };
@@ -275,11 +280,14 @@ mod tests {
             precision: "fp32".into(),
             memory_format: String::new(),
             host_reads_per_step: None,
+            seconds_to_first_evaluation: None,
+            seconds_to_first_step: None,
             scales: Vec::new(),
             scores: None,
             sweep: None,
             host: None,
             visible_devices: None,
+            cuda_alloc_conf: None,
         }
     }
 

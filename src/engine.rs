@@ -11,6 +11,7 @@
 
 pub mod color;
 pub mod device;
+pub mod format_cache;
 pub mod imaging;
 pub mod inputs;
 pub mod loss;
@@ -27,7 +28,7 @@ use crate::record::{MetricsHeader, Scale, Status, Summary};
 use crate::sinks::Sink;
 use inputs::Inputs;
 use loss::{LossWeights, StyleObjective};
-use runner::{Flow, Runner};
+use runner::{Advance, Flow, Runner};
 use std::path::Path;
 use std::sync::Arc;
 use tch::Device;
@@ -172,11 +173,17 @@ fn initial_summary(ctx: &RunContext, device: Device) -> Summary {
         precision: exp.precision.to_string(),
         memory_format: String::new(),
         host_reads_per_step: None,
+        seconds_to_first_evaluation: None,
+        seconds_to_first_step: None,
         scales: Vec::new(),
         scores: None,
         sweep: ctx.sweep.clone(),
         host: Some(crate::procfs::hostname()),
         visible_devices: std::env::var("CUDA_VISIBLE_DEVICES").ok(),
+        cuda_alloc_conf: device
+            .is_cuda()
+            .then(|| std::env::var("PYTORCH_CUDA_ALLOC_CONF").ok())
+            .flatten(),
     }
 }
 
@@ -260,10 +267,10 @@ fn run_info(ctx: &RunContext, objective: &StyleObjective, summary: &Summary, dev
             OptimizerKind::Lbfgs => format!(
                 "lbfgs (history {}, lr {}, {})",
                 exp.history,
-                exp.learning_rate,
+                crate::record::compact(exp.learning_rate),
                 optim::Form::for_device(device)
             ),
-            OptimizerKind::Adam => format!("adam (lr {})", exp.learning_rate),
+            OptimizerKind::Adam => format!("adam (lr {})", crate::record::compact(exp.learning_rate)),
         },
         summary: summary.clone(),
     }
@@ -313,11 +320,20 @@ fn steps(run: &mut Runner, controls: &mut Controls, summary: &mut Summary) -> Re
             return Ok(Status::Stopped);
         }
         run.refresh()?;
-        let converged = run.advance()?;
+        let advance = run.advance()?;
         run.record(summary)?;
         run.periodic_snapshot()?;
-        if converged && !run.next_scale(summary)? {
-            return Ok(Status::Completed);
+        match advance {
+            Advance::Moved => {}
+            Advance::Converged => {
+                if !run.next_scale(summary)? {
+                    return Ok(Status::Completed);
+                }
+            }
+            Advance::Stalled(why) => {
+                summary.error = Some(why);
+                return Ok(Status::Stalled);
+            }
         }
     }
 }

@@ -4,6 +4,8 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // SAFETY: the first thing the process does, before any thread exists.
+    unsafe { stylelab::engine::device::set_allocator_defaults() };
     match stylelab::run(std::env::args_os()) {
         Ok(code) => code,
         Err(e) => {

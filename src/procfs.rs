@@ -83,6 +83,22 @@ pub fn start_ticks(pid: u32) -> Option<u64> {
     fields.nth(18)?.parse().ok()
 }
 
+/// Seconds since this process started (the kernel's start time, in clock
+/// ticks): loading the binary and its libraries included. None where /proc
+/// cannot say.
+pub fn process_age_s() -> Option<f64> {
+    let start = start_ticks(std::process::id())? as f64;
+    let uptime: f64 = std::fs::read_to_string("/proc/uptime")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    // SAFETY: sysconf(3) with a valid name has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (hz > 0).then(|| (uptime - start / hz as f64).max(0.0))
+}
+
 /// This machine's host name (`?` when it cannot be read).
 pub fn hostname() -> String {
     let mut buf = [0u8; 256];

@@ -10,7 +10,7 @@
 mod log;
 mod tail;
 
-pub use log::LogEvent;
+pub use log::{LogEvent, compact};
 pub use tail::Tail;
 
 use serde::{Deserialize, Serialize};
@@ -396,6 +396,10 @@ pub enum Status {
     Stopped,
     /// Ended by an error; `Summary::error` says why.
     Failed,
+    /// Ended early because the optimizer could take no step that lowered
+    /// the loss while the gradient was still far from zero (the loss's
+    /// noise hid its decrease, mostly); `Summary::error` says where and why.
+    Stalled,
 }
 
 impl fmt::Display for Status {
@@ -405,6 +409,7 @@ impl fmt::Display for Status {
             Status::Completed => "completed",
             Status::Stopped => "stopped",
             Status::Failed => "failed",
+            Status::Stalled => "stalled",
         })
     }
 }
@@ -470,7 +475,7 @@ pub struct Summary {
     pub name: String,
     /// `running` in the file written at start; how it ended in the final one.
     pub status: Status,
-    /// Why the run failed; absent unless `status` is `failed`.
+    /// Why the run failed or stalled; absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// RFC 3339.
@@ -526,6 +531,14 @@ pub struct Summary {
     /// Empty for runs from before this was recorded.
     #[serde(default)]
     pub memory_format: String,
+    /// Seconds from the process's start (libraries loaded, images and
+    /// weights read, memory format chosen, targets computed) to the start of
+    /// the first evaluation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds_to_first_evaluation: Option<f64>,
+    /// Seconds from the process's start to the end of the first step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds_to_first_step: Option<f64>,
     /// Reads from the device per optimizer step, snapshots included.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_reads_per_step: Option<f64>,
@@ -543,6 +556,10 @@ pub struct Summary {
     /// The host the run ran on (runs from before this was recorded: none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
+    /// `PYTORCH_CUDA_ALLOC_CONF` as the run's CUDA allocator read it (stylelab
+    /// sets expandable segments unless told otherwise); CUDA runs only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cuda_alloc_conf: Option<String>,
     /// `CUDA_VISIBLE_DEVICES` as the run saw it — the GPU a scheduler
     /// assigned; `cuda:0` is its first entry. Absent when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -29,6 +29,8 @@ pub enum RunState {
     Stopped,
     /// Its summary says `failed`; `Summary::error` says why.
     Failed,
+    /// Its summary says `stalled`: no step could lower the loss; `Summary::error` says where.
+    Stalled,
     /// Said `running`, but its process is gone (killed, machine rebooted).
     Died,
     /// No readable summary: a folder being created, or damaged. Holds the
@@ -43,6 +45,7 @@ impl fmt::Display for RunState {
             RunState::Completed => f.write_str("completed"),
             RunState::Stopped => f.write_str("stopped"),
             RunState::Failed => f.write_str("failed"),
+            RunState::Stalled => f.write_str("stalled"),
             RunState::Died => f.write_str("died"),
             RunState::Broken(_) => f.write_str("broken"),
         }
@@ -187,6 +190,7 @@ pub fn load_entry(dir: &Path) -> RunEntry {
                 Status::Completed => RunState::Completed,
                 Status::Stopped => RunState::Stopped,
                 Status::Failed => RunState::Failed,
+                Status::Stalled => RunState::Stalled,
             };
             (state, Some(s))
         }

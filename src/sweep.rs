@@ -469,7 +469,10 @@ fn differences(theirs: Option<&toml::Table>, ours: &toml::Table) -> Differences 
         n if n > 4 => format!("{} and {} more", diff[..4].join("; "), n - 4),
         _ => diff.join("; "),
     };
-    Differences { count: diff.len(), text }
+    Differences {
+        count: diff.len(),
+        text,
+    }
 }
 
 /// What completed runs a point has ([`Sweep::completed_run`]).

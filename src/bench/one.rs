@@ -18,9 +18,12 @@ use tch::{Device, Tensor};
 
 #[derive(clap::Args, Debug)]
 pub struct OneArgs {
-    /// Side of the square image, px.
+    /// Width of the image, px (and its height unless --height says).
     #[arg(long)]
     pub size: u32,
+    /// Height of the image, px (default: --size, a square).
+    #[arg(long)]
+    pub height: Option<u32>,
     /// `cpu`, `cuda` or `cuda:N`.
     #[arg(long, default_value = "cpu")]
     pub device: String,
@@ -39,9 +42,9 @@ pub struct OneArgs {
     /// Untimed evaluations, then untimed steps, made first.
     #[arg(long, default_value_t = 2)]
     pub warmup: usize,
-    /// The content and style images, as raw float32 `1×3×size×size` RGB
+    /// The content and style images, as raw float32 `1×3×height×size` RGB
     /// in [0, 1] (written by `bench`: examples/chelsea.png and
-    /// examples/starry_night.jpg, squared).
+    /// examples/starry_night.jpg, resized).
     #[arg(long)]
     pub content: PathBuf,
     /// The style image, in the same raw form as `content`.
@@ -54,8 +57,11 @@ pub struct OneArgs {
 pub struct Measurement {
     /// The device as asked for (`--device`).
     pub device: String,
-    /// Side of the square image, px.
+    /// Width of the image, px.
     pub size: u32,
+    /// Height of the image, px, when it is not square.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
     /// The convolutions' precision: `fp32`, `bf16` or `fp16`.
     pub precision: String,
     /// `stylelab` or `pytorch`.
@@ -113,7 +119,7 @@ pub fn objective(
     precision: Precision,
     format: MemoryFormat,
 ) -> Result<(StyleObjective, Tensor, String)> {
-    let size = args.size;
+    let (size, height) = (args.size, args.height.unwrap_or(args.size));
     crate::engine::device::configure(device);
     let deepest: Layer = "relu5_1".parse()?;
     let convs = crate::weights::random(0, deepest);
@@ -141,7 +147,7 @@ pub fn objective(
         pooling: Pooling::Max,
         ..bench_experiment()?
     };
-    let choice = vgg::choose_format(&weights, &exp, device, size, &layers)?;
+    let choice = vgg::choose_format(&weights, &exp, device, size.max(height), &layers)?;
     let net = Vgg19::new(&weights, Pooling::Max, device, precision, choice.format);
     let image = |path: &std::path::Path| -> Result<Tensor> {
         let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -149,11 +155,11 @@ pub fn objective(
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect();
-        if v.len() != 3 * (size as usize).pow(2) {
-            bail!("{} does not hold a {size}×{size} image", path.display());
+        if v.len() != 3 * size as usize * height as usize {
+            bail!("{} does not hold a {size}×{height} image", path.display());
         }
         Ok(Tensor::from_slice(&v)
-            .view([1, 3, size as i64, size as i64])
+            .view([1, 3, height as i64, size as i64])
             .to_device(device))
     };
     let content = image(&args.content)?;
@@ -240,7 +246,7 @@ pub fn run_one(args: &OneArgs) -> Result<ExitCode> {
     let mut current = evaluate(&mut timed.inner, &x)?;
     let mut step = |obj: &mut Timed, x: &mut Tensor, current: Point| -> Result<Point> {
         Ok(match lbfgs.step(obj, x, current)? {
-            StepOutcome::Moved(p) | StepOutcome::Converged(p) => p,
+            StepOutcome::Moved(p) | StepOutcome::Converged(p) | StepOutcome::Stalled(p, _) => p,
         })
     };
     for _ in 0..args.warmup {
@@ -261,6 +267,7 @@ pub fn run_one(args: &OneArgs) -> Result<ExitCode> {
     let m = Measurement {
         device: args.device.clone(),
         size: args.size,
+        height: args.height,
         precision: precision.to_string(),
         implementation: "stylelab".into(),
         s_per_eval,
@@ -283,10 +290,10 @@ pub fn run_one(args: &OneArgs) -> Result<ExitCode> {
 }
 
 /// Writes an example image as `bench-one` reads it: raw little-endian
-/// float32 `1×3×size×size` RGB in [0, 1], squared.
-pub fn write_raw_image(example: &std::path::Path, size: u32, out: &std::path::Path) -> Result<()> {
+/// float32 `1×3×height×width` RGB in [0, 1], resized to that.
+pub fn write_raw_image(example: &std::path::Path, width: u32, height: u32, out: &std::path::Path) -> Result<()> {
     let img = crate::engine::imaging::decode(example).map_err(anyhow::Error::msg)?;
-    let img = crate::engine::imaging::resize(&img, size, size);
+    let img = crate::engine::imaging::resize(&img, width, height);
     let t = crate::engine::imaging::to_tensor(&img, Device::Cpu).contiguous();
     let v = Vec::<f32>::try_from(t.flatten(0, -1))?;
     let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();

@@ -1,11 +1,18 @@
 """Plain PyTorch reference for `stylelab bench`: the same network and losses
 as stylelab (VGG19 to relu5_1, caffe preprocessing, content relu4_2, style
-relu1_1..relu5_1, tv), written the way a PyTorch user would: NCHW tensors
-(channels-last under bf16/fp16 autocast, which is faster there), weights
-that need no gradient, one forward + backward per evaluation, and
-torch.optim.LBFGS with the strong-Wolfe line search for steps.
+relu1_1..relu5_1, tv), written the way a strong PyTorch user would: NCHW
+tensors (channels-last under bf16/fp16 autocast, which is faster there),
+cudnn.benchmark on CUDA, weights that need no gradient, one forward +
+backward per evaluation, fp16 with dynamic loss scaling that backs off on
+overflow, and torch.optim.LBFGS with the strong-Wolfe line search for steps.
 
-Prints one JSON line with the fields stylelab's bench-one prints.
+--cuda-graph replays the forward and backward as one captured CUDA graph
+(static input and gradient buffers), PyTorch at its fastest.
+--run-steps N is the whole run instead: load, targets, N steps, save; it
+reports seconds from its process's start to the first step.
+
+Prints one JSON line with the fields stylelab's bench-one (or, with
+--run-steps, its end-to-end row) prints.
 """
 import argparse
 import ctypes
@@ -94,6 +101,101 @@ def nvml_process_mib():
         return 0.0
 
 
+def process_age():
+    """Seconds since this process started, interpreter and imports included."""
+    with open("/proc/self/stat") as f:
+        start = int(f.read().rsplit(")", 1)[1].split()[19])
+    with open("/proc/uptime") as f:
+        uptime = float(f.read().split()[0])
+    return uptime - start / os.sysconf("SC_CLK_TCK")
+
+
+class Objective:
+    """The loss and its gradient at x, with the precision's autocast and,
+    in fp16, dynamic loss scaling: the scale starts at 2**16, halves and
+    the evaluation is redone when the gradient is not finite, doubles
+    after 200 good evaluations (what GradScaler does for a model's
+    weights, done here for the image)."""
+
+    def __init__(self, convs, content, style, dev, precision, memory_format):
+        self.convs, self.dev, self.memory_format = convs, dev, memory_format
+        self.reduced = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+        self.content_layers = ["relu4_2"]
+        self.style_layers = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
+        self.wanted = set(self.content_layers + self.style_layers)
+        self.scale = 2.0**16 if precision == "fp16" else 1.0
+        self.good = 0
+        self.evals = 0
+        with torch.no_grad(), self.autocast():
+            f = features(convs, content, self.content_layers, "relu5_1", memory_format)
+            self.ct = {k: v.detach().float() for k, v in f.items()}
+            f = features(convs, style, self.style_layers, "relu5_1", memory_format)
+            self.st = {k: gram(v).detach().float() for k, v in f.items()}
+
+    def autocast(self):
+        return torch.autocast(self.dev.type, dtype=self.reduced, enabled=self.reduced is not None)
+
+    def loss(self, x):
+        with self.autocast():
+            f = features(self.convs, x, self.wanted, "relu5_1", self.memory_format)
+            c = sum(F.mse_loss(f[k].float(), self.ct[k]) for k in self.content_layers)
+            s = sum(F.mse_loss(gram(f[k]).float(), self.st[k]) for k in self.style_layers)
+            tv = ((x[..., 1:, :] - x[..., :-1, :]) ** 2).mean() + ((x[..., :, 1:] - x[..., :, :-1]) ** 2).mean()
+            return 5.0 * c + 100.0 * s + 1e-3 * tv
+
+    def closure_for(self, x):
+        def closure():
+            while True:
+                self.evals += 1
+                x.grad = None
+                loss = self.loss(x)
+                (loss * self.scale).backward()
+                if self.scale == 1.0:
+                    return loss
+                if bool(torch.isfinite(x.grad).all()):
+                    x.grad /= self.scale
+                    self.good += 1
+                    if self.good >= 200:
+                        self.scale, self.good = self.scale * 2.0, 0
+                    return loss
+                self.scale, self.good = self.scale / 2.0, 0
+
+        return closure
+
+
+def graph_closure(obj, x):
+    """The forward and backward captured once as a CUDA graph on static
+    buffers; each call copies x in, replays, and hands the gradient back."""
+    static_x = x.detach().clone().requires_grad_(True)
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        for _ in range(3):  # warm up cuDNN's choices outside the capture
+            static_x.grad = None
+            obj.loss(static_x).backward()
+    torch.cuda.current_stream().wait_stream(stream)
+    graph = torch.cuda.CUDAGraph()
+    static_x.grad = None
+    with torch.cuda.graph(graph):
+        static_loss = obj.loss(static_x)
+        static_loss.backward()
+
+    def closure():
+        obj.evals += 1
+        with torch.no_grad():
+            static_x.copy_(x)
+        graph.replay()
+        x.grad = static_x.grad.detach().clone()
+        return static_loss.detach().clone()
+
+    return closure
+
+
+def read_image(path, h, w, dev):
+    with open(path, "rb") as f:
+        return torch.frombuffer(bytearray(f.read()), dtype=torch.float32).reshape(1, 3, h, w).to(dev)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--size", type=int, default=256)
@@ -103,44 +205,30 @@ def main():
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--threads", type=int, default=0)
-    p.add_argument("--content", required=True, help="raw float32 1x3xSxS RGB in [0, 1]")
+    p.add_argument("--content", required=True, help="raw float32 1x3xHxW RGB in [0, 1]")
     p.add_argument("--style", required=True)
+    p.add_argument("--cuda-graph", action="store_true")
+    p.add_argument("--run-steps", type=int, default=0, help="the whole run of N steps instead")
+    p.add_argument("--content-hw", default="", help="H,W of --content (default: size,size)")
+    p.add_argument("--style-hw", default="", help="H,W of --style (default: size,size)")
+    p.add_argument("--out", default="", help="where --run-steps writes the final image (raw float32)")
     a = p.parse_args()
     if a.threads > 0:
         torch.set_num_threads(a.threads)
     dev = torch.device(a.device)
-    reduced = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(a.precision)
-    memory_format = torch.channels_last if reduced else torch.contiguous_format
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    reduced = a.precision in ("bf16", "fp16")
+    memory_format = torch.channels_last if reduced or a.cuda_graph else torch.contiguous_format
+    hw = lambda s: tuple(int(v) for v in s.split(",")) if s else (a.size, a.size)  # noqa: E731
     convs = random_vgg19(dev, memory_format)
-    content_layers = ["relu4_2"]
-    style_layers = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
-    wanted = set(content_layers + style_layers)
-    def image(path):
-        with open(path, "rb") as f:
-            return torch.frombuffer(bytearray(f.read()), dtype=torch.float32).reshape(1, 3, a.size, a.size).to(dev)
-
-    content, style = image(a.content), image(a.style)
-    autocast = lambda: torch.autocast(dev.type, dtype=reduced, enabled=reduced is not None)  # noqa: E731
-    with torch.no_grad(), autocast():
-        ct = {k: v.detach().float() for k, v in features(convs, content, content_layers, "relu5_1", memory_format).items()}
-        st = {k: gram(v).detach().float() for k, v in features(convs, style, style_layers, "relu5_1", memory_format).items()}
+    content = read_image(a.content, *hw(a.content_hw), dev)
+    style = read_image(a.style, *hw(a.style_hw), dev)
+    obj = Objective(convs, content, style, dev, a.precision, memory_format)
     x = content.clone().requires_grad_(True)
-    scaler = torch.amp.GradScaler(dev.type, enabled=a.precision == "fp16")
-    evals = [0]
-
-    def closure():
-        evals[0] += 1
-        x.grad = None
-        with autocast():
-            f = features(convs, x, wanted, "relu5_1", memory_format)
-            c = sum(F.mse_loss(f[l].float(), ct[l]) for l in content_layers)
-            s = sum(F.mse_loss(gram(f[l]).float(), st[l]) for l in style_layers)
-            tv = ((x[..., 1:, :] - x[..., :-1, :]) ** 2).mean() + ((x[..., :, 1:] - x[..., :, :-1]) ** 2).mean()
-            loss = 5.0 * c + 100.0 * s + 1e-3 * tv
-        scaler.scale(loss).backward()
-        if scaler.is_enabled():
-            x.grad /= scaler.get_scale()
-        return loss
+    if a.run_steps > 0:
+        return whole_run(a, obj, x)
+    closure = graph_closure(obj, x) if a.cuda_graph else obj.closure_for(x)
 
     def sync():
         if dev.type == "cuda":
@@ -164,7 +252,7 @@ def main():
         group["max_iter"] = a.steps
         group["max_eval"] = a.steps * 5 // 4 + 25 * a.steps
     sync()
-    evals0, syncs0, started = evals[0], SYNCS[0], time.perf_counter()
+    evals0, syncs0, started = obj.evals, SYNCS[0], time.perf_counter()
     opt.step(closure)
     sync()
     s_per_step = (time.perf_counter() - started) / a.steps
@@ -172,16 +260,55 @@ def main():
         "device": a.device,
         "size": a.size,
         "precision": a.precision,
-        "implementation": "pytorch",
+        "implementation": "pytorch-graph" if a.cuda_graph else "pytorch",
         "s_per_eval": s_per_eval,
         "s_per_step": s_per_step,
-        "evals_per_step": (evals[0] - evals0) / a.steps,
+        "evals_per_step": (obj.evals - evals0) / a.steps,
         "host_reads_per_step": (SYNCS[0] - syncs0) / a.steps,
         "peak_mib": nvml_process_mib() if dev.type == "cuda" else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
-        "memory_format": "channels_last" if reduced else "nchw",
+        "memory_format": "channels_last" if memory_format == torch.channels_last else "nchw",
         "threads": torch.get_num_threads(),
     }
     print(json.dumps(out))
+
+
+def whole_run(a, obj, x):
+    """N L-BFGS steps in one call, as a user's script would; the time the
+    first step ends is when the closure first sees one iteration done."""
+    opt = torch.optim.LBFGS([x], lr=1.0, max_iter=a.run_steps, max_eval=a.run_steps * 25 // 4 + 25,
+                            history_size=100, line_search_fn="strong_wolfe", tolerance_grad=1e-7,
+                            tolerance_change=1e-9)
+    inner = obj.closure_for(x)
+    first = {}
+
+    def closure():
+        state = opt.state.get(x, {})
+        if state.get("n_iter", 0) >= 1 and "t" not in first:
+            if x.device.type == "cuda":
+                torch.cuda.synchronize()
+            first["t"] = process_age()
+            first["steady"] = time.perf_counter()
+            first["evals"] = obj.evals
+        return inner()
+
+    opt.step(closure)  # returns the loss it started from
+    if x.device.type == "cuda":
+        torch.cuda.synchronize()
+    steps = opt.state[x]["n_iter"]
+    evals = obj.evals
+    with torch.no_grad():
+        loss = obj.loss(x)  # where it ended; not counted as an evaluation
+    if a.out:
+        with open(a.out, "wb") as f:
+            f.write(bytes(x.detach().float().cpu().contiguous().untyped_storage()))
+    steady = (time.perf_counter() - first["steady"]) / max(steps - 1, 1) if "steady" in first else float("nan")
+    print(json.dumps({
+        "seconds_to_first_step": first.get("t", float("nan")),
+        "s_per_step": steady,
+        "steps": steps,
+        "evals": evals,
+        "final_loss": float(loss),
+    }))
 
 
 if __name__ == "__main__":

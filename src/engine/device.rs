@@ -26,6 +26,26 @@ pub fn resolve(choice: DeviceChoice) -> Result<Device, String> {
     }
 }
 
+/// The CUDA caching allocator's setting stylelab runs with unless the user
+/// set one: expandable segments, which let freed blocks of one size serve
+/// another (a multi-scale run's sizes change) instead of holding both.
+/// Issue 16 measured a 4096 px bf16 step's first evaluation at 1.23 s
+/// instead of 4.27 s with it, and its peak at 25.4 instead of 27.7 GiB.
+pub const CUDA_ALLOC_CONF: &str = "expandable_segments:True";
+
+/// Sets `PYTORCH_CUDA_ALLOC_CONF` to [`CUDA_ALLOC_CONF`] when the
+/// environment does not set it; libtorch reads it when CUDA starts.
+///
+/// # Safety
+/// Changes the process environment: call it before any other thread runs
+/// (first thing in `main`).
+pub unsafe fn set_allocator_defaults() {
+    if std::env::var_os("PYTORCH_CUDA_ALLOC_CONF").is_none() {
+        // SAFETY: the caller promises no other thread runs yet.
+        unsafe { std::env::set_var("PYTORCH_CUDA_ALLOC_CONF", CUDA_ALLOC_CONF) };
+    }
+}
+
 /// Per-run settings for a device: a style transfer run has fixed shapes, so
 /// cuDNN may time its algorithms once and keep the fastest.
 pub fn configure(device: Device) {

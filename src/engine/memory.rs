@@ -23,6 +23,14 @@ pub const CUDA_FIXED_MIB: f64 = 600.0;
 /// oneDNN and cuDNN keep reordered copies and workspaces beside the
 /// activations; fitted on CPU.
 const WORKSPACE_FACTOR: f64 = 1.25;
+/// On CUDA, beyond that: the workspaces of the algorithms cuDNN's benchmark
+/// mode picks (and tries), and the transient blocks the caching allocator
+/// keeps, as a multiple of the largest feature map (conv1's). Fitted to the
+/// two H200 runs issue 16 measured whose optimizer state the old model did
+/// count right once the history buffer is sized by the scale's steps
+/// (2048 px fp32: 2.2 GiB = 3.3 maps; 4096 px bf16: 4.1 GiB = 3.1 maps);
+/// not measured here, where no GPU was lent.
+const CUDA_WORKSPACE_MAPS: f64 = 3.0;
 
 /// The estimate for one scale.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -32,6 +40,9 @@ pub struct ScaleEstimate {
     pub height: u32,
     /// Activations kept for the backward pass, and the gradients in flight.
     pub activations_mib: f64,
+    /// On CUDA: cuDNN's workspaces and the allocator's transient blocks
+    /// ([`CUDA_WORKSPACE_MAPS`] × the largest feature map); 0 on CPU.
+    pub workspace_mib: f64,
     /// Content features and Gram matrices the loss compares against.
     pub targets_mib: f64,
     /// The image, its gradient, the line search's trial, and the
@@ -152,6 +163,14 @@ pub fn estimate(exp: &Experiment, cw: u32, ch: u32, device: tch::Device) -> Esti
     }
 }
 
+/// Curvature pairs L-BFGS keeps at a scale of `steps` steps: no more than
+/// it can collect (each step after the first adds the one before), nor
+/// than `history`. The optimizer is built with this many slots, and the
+/// estimate counts them.
+pub fn lbfgs_pairs(history: usize, steps: u64) -> usize {
+    history.min(steps.saturating_sub(1) as usize)
+}
+
 /// The estimate for one scale, on top of `base_mib` (fixed footprint and weights).
 fn scale(exp: &Experiment, p: &super::inputs::ScalePlan, base_mib: f64, device: tch::Device) -> ScaleEstimate {
     let (w, h, style_side) = (p.width, p.height, p.style_side);
@@ -175,25 +194,93 @@ fn scale(exp: &Experiment, p: &super::inputs::ScalePlan, base_mib: f64, device: 
         .sum();
     let targets = content_targets + grams;
     let state_vectors = match exp.optimizer {
-        // s and y per pair; d, the gradient before, q/r and a scratch vector.
-        // (A scale keeps no more pairs than it takes steps.)
-        OptimizerKind::Lbfgs => 2.0 * exp.history.min(p.iterations as usize) as f64 + 4.0,
+        // s and y per pair (the buffer holds lbfgs_pairs slots); d, the
+        // gradient before, q/r and a scratch vector.
+        OptimizerKind::Lbfgs => 2.0 * lbfgs_pairs(exp.history, p.iterations) as f64 + 4.0,
         // Moments m and v, the update.
         OptimizerKind::Adam => 3.0,
     };
-    // x, its gradient and the trial point of the line search.
-    let optimizer = image * (3.0 + state_vectors);
+    // x, its gradient, the trial point of the line search, and the copy of
+    // the last good image the run keeps as its result.
+    let optimizer = image * (4.0 + state_vectors);
     // A pass without gradients (the style targets) holds two maps at a
     // time, the largest being conv1's 64 channels at the style's size.
     let side = style_side as f64;
     let style_pass = 2.0 * 64.0 * side * side * activation_bytes(exp.precision, device);
     let working = activations.max(style_pass);
+    let workspace = if device.is_cuda() {
+        CUDA_WORKSPACE_MAPS * 64.0 * w as f64 * h as f64 * activation_bytes(exp.precision, device)
+    } else {
+        0.0
+    };
     ScaleEstimate {
         width: w,
         height: h,
         activations_mib: activations / MIB,
+        workspace_mib: workspace / MIB,
         targets_mib: targets / MIB,
         optimizer_mib: optimizer / MIB,
-        estimated_peak_mib: base_mib + (working + targets + optimizer) / MIB,
+        estimated_peak_mib: base_mib + (working + workspace + targets + optimizer) / MIB,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::optim::{Evaluation, Form, Lbfgs, Objective, observe};
+    use tch::{Device, Kind, Tensor};
+
+    /// f(x) = Σ a·(x − c)², shaped like an image.
+    struct Bowl {
+        a: Tensor,
+        c: Tensor,
+    }
+
+    impl Objective for Bowl {
+        fn evaluate(&mut self, x: &Tensor) -> Result<Evaluation, tch::TchError> {
+            let d = x - &self.c;
+            Ok(Evaluation {
+                values: (&self.a * d.square()).sum(Kind::Double).reshape([1]),
+                grad: &self.a * &d * 2.0,
+            })
+        }
+        fn value(&self, values: &[f64]) -> f64 {
+            values[0]
+        }
+    }
+
+    #[test]
+    fn the_estimate_counts_the_history_the_optimizer_allocates() {
+        let text = "[images]\ncontent = \"c.png\"\nstyle = \"s.png\"\nsize = 32\n[optim]\nhistory = 10\n";
+        let (w, h) = (32u32, 21u32);
+        let n = 3 * w as i64 * h as i64;
+        for steps in [1u64, 2, 3, 6, 40] {
+            let sets = [crate::config::Override::parse(&format!("optim.iterations={steps}")).unwrap()];
+            let exp = crate::config::parse(std::path::Path::new("m.toml"), text, &sets).unwrap();
+            let pairs = lbfgs_pairs(exp.history, steps);
+            // The estimate's image and optimizer part: x, its gradient, the
+            // trial, the kept copy, d, the gradient before, q/r, scratch, and
+            // s and y per pair.
+            let est = estimate(&exp, 451, 300, Device::Cpu);
+            let image_mib = n as f64 * 4.0 / MIB;
+            let counted = est.scales[0].optimizer_mib / image_mib;
+            assert!(
+                (counted - (8.0 + 2.0 * pairs as f64)).abs() < 1e-9,
+                "{steps} steps: {counted}"
+            );
+            for form in [Form::TwoLoop, Form::Compact] {
+                // A bowl that no step finishes: every step adds a pair.
+                let a = Tensor::linspace(1.0, 1e4, n, (Kind::Float, Device::Cpu)).reshape([1, 3, h as i64, w as i64]);
+                let mut bowl = Bowl { c: a.ones_like(), a };
+                let mut x = Tensor::zeros([1, 3, h as i64, w as i64], (Kind::Float, Device::Cpu));
+                let mut opt = Lbfgs::with_form(1.0, pairs.max(1), form);
+                let eval = bowl.evaluate(&x).unwrap();
+                let mut cur = observe(&bowl, eval, &[]).unwrap().0;
+                for _ in 0..steps {
+                    cur = opt.step(&mut bowl, &mut x, cur).unwrap().point();
+                }
+                assert_eq!(opt.allocated_pairs(), pairs, "{form} after {steps} steps");
+            }
+        }
     }
 }

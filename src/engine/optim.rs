@@ -107,9 +107,21 @@ pub(crate) fn dot(a: &Tensor, b: &Tensor) -> Result<Tensor, TchError> {
 pub enum StepOutcome {
     /// Moved to a new point; the evaluation there.
     Moved(Point),
-    /// No descent direction is left: the gradient vanished or the line
-    /// search could not improve. The point did not change.
+    /// At a minimum: the gradient vanished, or neither the loss nor the
+    /// point changes measurably any more. The point did not change.
     Converged(Point),
+    /// No step along the steepest descent lowered the loss, though the
+    /// gradient is far from zero: the point did not change; why, in words.
+    Stalled(Point, String),
+}
+
+impl StepOutcome {
+    /// The point the step ended at.
+    pub fn point(self) -> Point {
+        match self {
+            StepOutcome::Moved(p) | StepOutcome::Converged(p) | StepOutcome::Stalled(p, _) => p,
+        }
+    }
 }
 
 /// The optimizer a run uses.
@@ -191,7 +203,7 @@ mod tests {
         for _ in 0..steps {
             match opt.step(obj, x, cur).unwrap() {
                 StepOutcome::Moved(e) => cur = e,
-                StepOutcome::Converged(e) => {
+                StepOutcome::Converged(e) | StepOutcome::Stalled(e, _) => {
                     cur = e;
                     break;
                 }
@@ -266,10 +278,7 @@ mod tests {
         let mut one_read_steps = 0;
         for _ in 0..8 {
             let (reads_before, evals_before) = (reads::count(), obj.evals);
-            cur = match opt.step(&mut obj, &mut x, cur).unwrap() {
-                StepOutcome::Moved(p) => p,
-                StepOutcome::Converged(p) => p,
-            };
+            cur = opt.step(&mut obj, &mut x, cur).unwrap().point();
             let (evals, reads) = ((obj.evals - evals_before) as u64, reads::count() - reads_before);
             assert_eq!(reads, evals, "one read per evaluation");
             one_read_steps += usize::from(evals == 1);

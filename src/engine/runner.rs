@@ -5,7 +5,7 @@
 use super::inputs::{self, Inputs, ScaleInputs};
 use super::loss::{Breakdown, StyleObjective};
 use super::optim::{self, Adam, Lbfgs, Objective, Optimizer, Point, StepOutcome, observe};
-use super::{EngineError, Prepared, emit, imaging, is_rescale_step, reads};
+use super::{EngineError, Prepared, emit, imaging, is_rescale_step, memory, reads};
 use crate::config::{Experiment, Normalize, OptimizerKind};
 use crate::events::{Control, Controls, RunEvent, Term};
 use crate::gpu;
@@ -14,6 +14,18 @@ use crate::sinks::Sink;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tch::Tensor;
+
+/// What a step did, for the loop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Advance {
+    /// Took a step; go on.
+    Moved,
+    /// At a minimum: this scale is done.
+    Converged,
+    /// No step could lower the loss, far from a minimum: the run ends
+    /// `stalled`, for this reason.
+    Stalled(String),
+}
 
 /// Whether the loop goes on after the controls were obeyed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +69,8 @@ pub(super) struct Runner<'a> {
     reads_at_start: u64,
     /// The process's GPU memory (NVML), sampled now and then.
     gpu: gpu::Sampler,
+    /// Seconds from the process's start to the first evaluation.
+    startup_s: Option<f64>,
     /// A copy of the image of the last metrics row whose losses were
     /// finite, with its scale: what the run leaves as final.png however it
     /// ends (one image-sized tensor).
@@ -74,7 +88,8 @@ impl<'a> Runner<'a> {
             x,
             ..
         } = prepared;
-        let optimizer = new_optimizer(exp, &x);
+        let optimizer = new_optimizer(exp, &x, inputs.plan[0].iterations);
+        let startup_s = crate::procfs::process_age_s().map(|s| (s * 1e3).round() / 1e3);
         let clock = ActiveClock::start();
         let current = first_evaluation(exp, &mut objective, &x)?;
         let info = objective.breakdown(&current.values);
@@ -96,6 +111,7 @@ impl<'a> Runner<'a> {
             dirty: false,
             reads_at_start: reads::count(),
             gpu,
+            startup_s,
             kept: None,
         })
     }
@@ -143,7 +159,7 @@ impl<'a> Runner<'a> {
         self.scale = self.inputs.at(k)?;
         self.objective.retarget(&self.scale.content, &self.scale.styles)?;
         self.x = inputs::upsample(&self.x, plan.width, plan.height)?;
-        self.optimizer = new_optimizer(self.exp, &self.x);
+        self.optimizer = new_optimizer(self.exp, &self.x, plan.iterations);
         if self.exp.normalize == Normalize::Running {
             self.objective.scales = [1.0; 3];
         }
@@ -187,6 +203,10 @@ impl<'a> Runner<'a> {
             height: self.inputs.plan[self.scale_index].height,
         };
         summary.steps = self.step;
+        summary.seconds_to_first_evaluation = self.startup_s;
+        if self.step == 1 && summary.seconds_to_first_step.is_none() {
+            summary.seconds_to_first_step = crate::procfs::process_age_s().map(|s| (s * 1e3).round() / 1e3);
+        }
         summary.width = row.width;
         summary.height = row.height;
         summary.evals = row.evals;
@@ -326,18 +346,19 @@ impl<'a> Runner<'a> {
         Ok(())
     }
 
-    /// One optimizer step; true when no descent direction is left.
-    pub(super) fn advance(&mut self) -> Result<bool, EngineError> {
+    /// One optimizer step: whether it moved, reached a minimum, or stalled.
+    pub(super) fn advance(&mut self) -> Result<Advance, EngineError> {
         let current = self.current.shallow_clone();
         let outcome = self.optimizer.step(&mut self.objective, &mut self.x, current)?;
         self.step += 1;
-        let (point, converged) = match outcome {
-            StepOutcome::Moved(p) => (p, false),
-            StepOutcome::Converged(p) => (p, true),
+        let (point, advance) = match outcome {
+            StepOutcome::Moved(p) => (p, Advance::Moved),
+            StepOutcome::Converged(p) => (p, Advance::Converged),
+            StepOutcome::Stalled(p, why) => (p, Advance::Stalled(format!("at step {}: {why}", self.step))),
         };
         self.info = self.objective.breakdown(&point.values);
         self.current = point;
-        Ok(converged)
+        Ok(advance)
     }
 
     /// A snapshot every `snapshot_every` steps.
@@ -352,11 +373,13 @@ impl<'a> Runner<'a> {
 }
 
 /// A fresh optimizer for a run (or for the next scale of one).
-fn new_optimizer(exp: &Experiment, x: &Tensor) -> Optimizer {
+/// L-BFGS keeps at most as many pairs as the scale takes steps
+/// ([`memory::lbfgs_pairs`], which the memory estimate counts too).
+fn new_optimizer(exp: &Experiment, x: &Tensor, steps: u64) -> Optimizer {
     match exp.optimizer {
         OptimizerKind::Lbfgs => Optimizer::Lbfgs(Lbfgs::with_form(
             exp.learning_rate,
-            exp.history,
+            memory::lbfgs_pairs(exp.history, steps),
             optim::Form::for_device(x.device()),
         )),
         OptimizerKind::Adam => Optimizer::Adam(Adam::new(exp.learning_rate)),

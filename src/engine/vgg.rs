@@ -209,7 +209,9 @@ pub fn default_format(device: Device, precision: Precision) -> MemoryFormat {
 /// Decides the memory format for a run: as set, or with `auto` the faster
 /// of NCHW and channels-last for this machine, precision and network,
 /// timed on a forward and backward pass at the run's size (at most
-/// 256 px), as cuDNN's benchmark mode does for algorithms.
+/// 256 px), as cuDNN's benchmark mode does for algorithms — once: the
+/// choice is kept in the user's cache folder ([`super::format_cache`]) and
+/// later runs of the same kind take it from there.
 pub fn choose_format(
     weights: &VggWeights,
     exp: &crate::config::Experiment,
@@ -230,6 +232,10 @@ pub fn choose_format(
         ),
         MemoryFormat::Auto => {
             let side = side.min(PROBE_MAX_SIDE);
+            let key = super::format_cache::Key::new(exp, device, side, layers);
+            if let Some(cached) = super::format_cache::lookup(&key) {
+                return Ok(cached);
+            }
             let mut timings = Vec::new();
             for format in [MemoryFormat::Nchw, MemoryFormat::ChannelsLast] {
                 let net = Vgg19::new(weights, exp.pooling, device, exp.precision, format);
@@ -244,7 +250,12 @@ pub fn choose_format(
                 .map(|(f, t)| format!("{f} {:.0} ms", t * 1e3))
                 .collect::<Vec<_>>()
                 .join(", ");
-            fixed(best, &format!("measured at {side} px: {how}"))
+            let choice = FormatChoice {
+                format: best,
+                how: format!("measured at {side} px: {how}"),
+            };
+            super::format_cache::store(&key, &choice);
+            Ok(choice)
         }
         format => fixed(format, "as set"),
     }

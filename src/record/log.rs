@@ -135,9 +135,15 @@ impl LogEvent {
             };
         }
         let (status, rest) = text.split_once(" after ")?;
-        let status = [Status::Running, Status::Completed, Status::Stopped, Status::Failed]
-            .into_iter()
-            .find(|s| s.to_string() == status)?;
+        let status = [
+            Status::Running,
+            Status::Completed,
+            Status::Stopped,
+            Status::Failed,
+            Status::Stalled,
+        ]
+        .into_iter()
+        .find(|s| s.to_string() == status)?;
         let (steps, error) = match rest.split_once(" steps: ") {
             Some((n, e)) => (n, Some(e.to_string())),
             None => (rest.strip_suffix(" steps")?, None),
@@ -152,7 +158,7 @@ impl LogEvent {
 
 /// A number as short as it reads back exactly: `100`, `0.5`, `1e-30`
 /// (never a 320-digit expansion).
-fn compact(v: f64) -> String {
+pub fn compact(v: f64) -> String {
     let plain = v.to_string();
     if plain.len() <= 12 { plain } else { format!("{v:e}") }
 }

@@ -321,7 +321,7 @@ fn completed(sweep: &Sweep, p: &super::Point, runs: &[crate::review::RunEntry]) 
 fn worse(a: Status, b: Status) -> Status {
     let rank = |s: Status| match s {
         Status::Stopped => 3,
-        Status::Failed | Status::Running => 2,
+        Status::Failed | Status::Stalled | Status::Running => 2,
         Status::Completed => 1,
     };
     if rank(b) > rank(a) { b } else { a }

@@ -63,6 +63,7 @@ impl Theme {
             RunState::Completed => Color::Cyan,
             RunState::Stopped => Color::Yellow,
             RunState::Failed | RunState::Died | RunState::Broken(_) => Color::Red,
+            RunState::Stalled => Color::Yellow,
         })
     }
 }

@@ -49,11 +49,14 @@ fn summary(status: Status, steps: u64) -> Summary {
         precision: "fp32".into(),
         memory_format: "channels_last (as set)".into(),
         host_reads_per_step: Some(1.2),
+        seconds_to_first_evaluation: None,
+        seconds_to_first_step: None,
         scales: Vec::new(),
         scores: None,
         sweep: None,
         host: None,
         visible_devices: None,
+        cuda_alloc_conf: None,
     }
 }
 

@@ -116,22 +116,106 @@ fn fp16_on_a_cpu_is_refused_before_anything_runs() {
 }
 
 #[test]
-fn auto_measures_the_memory_format_at_a_real_size() {
+fn auto_measures_the_memory_format_at_a_real_size_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = common::tiny_experiment(tmp.path(), "format", "");
+    let cache = tmp.path().join("cache");
+    let summaries: Vec<record::Summary> = (0..2)
+        .map(|_| {
+            stylelab()
+                .env("STYLELAB_CACHE_DIR", &cache)
+                .arg("run")
+                .arg(&exp)
+                .args(["--set", "images.size=128", "--set", "optim.iterations=1"])
+                .args([
+                    "--set",
+                    "loss.style_layers={ relu1_1 = 1.0 }",
+                    "--set",
+                    "loss.content_layers={}",
+                ])
+                .assert()
+                .success();
+            let newest = stylelab::review::list_runs(&tmp.path().join("results")).remove(0);
+            record::read_summary(&newest.dir).unwrap()
+        })
+        .collect();
+    let first = &summaries[0].memory_format;
+    assert!(
+        first.contains("(measured at 128 px: nchw") && first.contains("channels_last"),
+        "{first}"
+    );
+    // The second run takes the first's measurement from the cache.
+    let second = &summaries[1].memory_format;
+    assert!(second.contains("(cached, measured at 128 px: nchw"), "{second}");
+    assert_eq!(first.split(' ').next(), second.split(' ').next(), "the same choice");
+    assert!(cache.join("memory-formats.json").exists());
+}
+
+/// The classic problem at 512 px (random VGG19 to relu5_1, content
+/// relu4_2, style relu1_1…relu5_1): bf16 L-BFGS used to stop after one step
+/// and say "completed", its first trial moving pixels by 3e-5, below bf16's
+/// rounding noise.
+#[test]
+fn bf16_lbfgs_at_512_px_takes_every_step_at_about_one_evaluation_each() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = run(
         tmp.path(),
-        "format",
+        "bf16",
         &[
-            "images.size=128",
-            "optim.iterations=1",
-            "loss.style_layers={ relu1_1 = 1.0 }",
-            "loss.content_layers={}",
+            "images.size=512",
+            "optim.precision=\"bf16\"",
+            "optim.iterations=4",
+            "optim.history=100",
+            "output.snapshot_every=0",
         ],
     );
     let s = record::read_summary(&dir).unwrap();
+    assert_eq!((s.status, s.steps), (record::Status::Completed, 4), "{:?}", s.error);
     assert!(
-        s.memory_format.contains("measured at 128 px: nchw") && s.memory_format.contains("channels_last"),
-        "{}",
-        s.memory_format
+        s.evals as f64 <= 1.0 + 1.3 * 4.0 + 1.0,
+        "{} evaluations for 4 steps",
+        s.evals
     );
+    let (_, rows, _) = record::read_metrics(&dir).unwrap();
+    assert!(
+        rows[4].total < 0.5 * rows[0].total,
+        "the loss falls: {} → {}",
+        rows[0].total,
+        rows[4].total
+    );
+    assert!(s.seconds_to_first_evaluation.is_some() && s.seconds_to_first_step.is_some());
+}
+
+/// A step so short that no trial moves the image: the line search finds no
+/// lower loss along the steepest descent, far from a minimum. The run says
+/// it stalled, where and why, everywhere a status shows, and exits 1.
+#[test]
+fn a_run_that_cannot_move_says_it_stalled() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = common::tiny_experiment(tmp.path(), "stuck", "");
+    let out = stylelab()
+        .arg("run")
+        .arg(&exp)
+        .args(["--set", "optim.learning_rate=1e-300"])
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.contains("stuck: stalled after 1 of 8 steps"), "{out}");
+    assert!(
+        out.contains("  why: at step 1: along the steepest descent no step along it"),
+        "{out}"
+    );
+    assert!(!out.contains("completed"), "{out}");
+    let dir = common::only_run(tmp.path());
+    let s = record::read_summary(&dir).unwrap();
+    assert_eq!(s.status, record::Status::Stalled);
+    assert!(s.error.unwrap().contains("far from 0"));
+    let events = std::fs::read_to_string(dir.join("events.log")).unwrap();
+    assert!(events.contains("stalled after 1 steps: at step 1:"), "{events}");
+    let runs = common::stdout_of(stylelab().arg("runs").arg("--results").arg(tmp.path().join("results")));
+    assert!(runs.contains("stalled"), "{runs}");
+    assert!(dir.join("final.png").exists());
 }

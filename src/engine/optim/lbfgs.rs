@@ -32,6 +32,15 @@ const MAX_LS: usize = 25;
 const TOLERANCE_CHANGE: f64 = 1e-9;
 /// Below this max |gradient|, the point is a minimum.
 const TOLERANCE_GRAD: f64 = 1e-7;
+/// Below this max |gradient| relative to the loss, the point is a minimum
+/// too: fp32 cannot see a change that small in the loss ([`at_minimum`]).
+const MINIMUM_RELATIVE: f64 = 1e-7;
+/// Along the steepest descent (the first step, and after the history is
+/// dropped) the first trial changes no coordinate by more than this: a
+/// quarter of an image's [0, 1] range. PyTorch's min(1, 1/Σ|g|) moved the
+/// classic 512 px problem's pixels by 3e-5, below bf16's rounding noise,
+/// and fp32 then spent 7 evaluations growing it (README, "Optimizers").
+pub const FIRST_STEP: f64 = 0.25;
 /// A pair whose sᵀy is not above this would not keep H positive definite.
 const CURVATURE_MIN: f64 = 1e-10;
 
@@ -39,8 +48,11 @@ const CURVATURE_MIN: f64 = 1e-10;
 /// device; see the module's notes for what a step reads back.
 pub struct Lbfgs {
     /// Step scale: the line search's first trial is t = `lr` (times
-    /// min(1, 1/Σ|g|) on the very first step, as PyTorch does).
+    /// `first_step / max|g|` along the steepest descent).
     lr: f64,
+    /// The largest change of a coordinate the first trial along the
+    /// steepest descent makes ([`FIRST_STEP`]).
+    first_step: f64,
     /// The last `history` curvature pairs, in the direction's form.
     history: History,
     /// The previous step, whose curvature pair is added at the next one.
@@ -72,8 +84,19 @@ impl Lbfgs {
     pub fn with_form(lr: f64, history: usize, form: Form) -> Self {
         Lbfgs {
             lr,
+            first_step: FIRST_STEP,
             history: History::new(history.max(1), form),
             prev: None,
+        }
+    }
+
+    /// Curvature pairs the history has storage for now: the compact form
+    /// allocates all its slots with the first pair, the two-loop form one
+    /// pair at a time. What the memory estimate must count.
+    pub fn allocated_pairs(&self) -> usize {
+        match &self.history {
+            History::TwoLoop(h) => h.pairs.len(),
+            History::Compact(h) => h.pairs.as_ref().map_or(0, |p| p.size()[0] as usize),
         }
     }
 
@@ -100,11 +123,14 @@ impl Lbfgs {
 
     /// One iteration from `current`: a direction, then a strong-Wolfe line
     /// search along it; `x` is moved to the accepted point.
-    /// Returns `Converged` when the gradient is already below
-    /// `TOLERANCE_GRAD`, when the direction is no descent direction (the
-    /// history is then dropped), or when neither the loss nor `x` changes
-    /// measurably; a failed line search with history drops the history and
-    /// tries steepest descent at the next step.
+    ///
+    /// Returns `Converged` at a minimum ([`at_minimum`], or a steepest
+    /// descent whose slope vanishes in rounding). When the
+    /// quasi-Newton direction is no descent direction, or its line search
+    /// finds no lower loss or no measurable change, the history no longer
+    /// fits the function: it is dropped and the step tries again along the
+    /// steepest descent. When that fails too, away from a minimum, the step
+    /// is `Stalled`, with the reason.
     pub fn step<O: Objective>(
         &mut self,
         objective: &mut O,
@@ -112,55 +138,89 @@ impl Lbfgs {
         current: Point,
     ) -> Result<StepOutcome, TchError> {
         let _guard = tch::no_grad_guard();
-        if current.grad_max <= TOLERANCE_GRAD {
+        if at_minimum(&current) {
             return Ok(StepOutcome::Converged(current));
         }
-        let first = self.prev.is_none() && self.history.is_empty();
-        let g = current.eval.grad.shallow_clone();
-        let d = self.direction(&g)?;
-        let t = if first {
-            (1.0 / current.grad_sum).min(1.0) * self.lr
-        } else {
-            self.lr
-        };
-        let mut line = Line {
-            objective,
-            x,
-            d: &d,
-            // gᵀd and max |d| ride along with the first trial's read.
-            first_extras: Some([dot(&g, &d)?, max_abs(&d)?]),
-        };
-        let (trial, [gtd0, d_max]) = line.first_trial(t)?;
-        if gtd0 > -TOLERANCE_CHANGE {
-            // Not a descent direction: the history no longer fits the
-            // function. The trial is discarded.
-            self.reset();
-            return Ok(StepOutcome::Converged(current));
-        }
-        let f0 = current.loss;
-        let best = strong_wolfe(&mut line, current, trial, gtd0, d_max)?;
-        if best.t == 0.0 {
-            // No acceptable step along this direction. With history, try
-            // again from steepest descent; without, this is a minimum.
-            if self.history.is_empty() {
-                return Ok(StepOutcome::Converged(best.point));
+        loop {
+            let steepest = self.prev.is_none() && self.history.is_empty();
+            let g = current.eval.grad.shallow_clone();
+            let d = self.direction(&g)?;
+            // Along the steepest descent the first trial changes no pixel by
+            // more than `first_step`: the image lives in [0, 1], whatever
+            // the loss's scale. With history the quasi-Newton step has its
+            // own scale, and 1 is its natural length.
+            let t = if steepest {
+                self.first_step / current.grad_max * self.lr
+            } else {
+                self.lr
+            };
+            let mut line = Line {
+                objective: &mut *objective,
+                x: &*x,
+                d: &d,
+                // gᵀd and max |d| ride along with the first trial's read.
+                first_extras: Some([dot(&g, &d)?, max_abs(&d)?]),
+            };
+            let (trial, [gtd0, d_max]) = line.first_trial(t)?;
+            let f0 = current.loss;
+            if steepest && gtd0 > -TOLERANCE_CHANGE {
+                // −g·g ≈ 0: the gradient vanished in rounding. A minimum.
+                return Ok(StepOutcome::Converged(current));
             }
-            self.reset();
+            let found = if gtd0 > -TOLERANCE_CHANGE {
+                // Not a descent direction (the trial is discarded).
+                Err("the gradient gives no descent direction".to_string())
+            } else {
+                match strong_wolfe(&mut line, current.shallow_clone(), trial, gtd0, d_max)? {
+                    None => Err(format!("no step along it lowered the loss {f0:.6e}")),
+                    Some(best)
+                        if (f0 - best.point.loss).abs() < TOLERANCE_CHANGE * f0.abs().max(1.0)
+                            && best.t * d_max < TOLERANCE_CHANGE =>
+                    {
+                        Err(format!(
+                            "no step along it changed the image measurably (the largest pixel change {:.1e})",
+                            best.t * d_max
+                        ))
+                    }
+                    Some(best) => Ok(best),
+                }
+            };
+            let best = match found {
+                Ok(best) => best,
+                // The history no longer fits the function: try the steepest descent.
+                Err(_) if !steepest => {
+                    self.reset();
+                    continue;
+                }
+                Err(why) => {
+                    let why = format!(
+                        "along the steepest descent {why}, though the largest |gradient| is {:.3e}, far from 0; \
+                         in reduced precision the loss's rounding noise can hide its decrease (try optim.precision \
+                         = \"fp32\"), and too small an optim.learning_rate moves nothing",
+                        current.grad_max
+                    );
+                    return Ok(StepOutcome::Stalled(current, why));
+                }
+            };
+            *x += &d * best.t;
+            self.prev = Some(Previous {
+                d,
+                t: best.t,
+                g,
+                gtd0,
+                gtd1: best.gtd,
+            });
             return Ok(StepOutcome::Moved(best.point));
         }
-        if (f0 - best.point.loss).abs() < TOLERANCE_CHANGE * f0.abs().max(1.0) && best.t * d_max < TOLERANCE_CHANGE {
-            return Ok(StepOutcome::Converged(best.point));
-        }
-        *x += &d * best.t;
-        self.prev = Some(Previous {
-            d,
-            t: best.t,
-            g,
-            gtd0,
-            gtd1: best.gtd,
-        });
-        Ok(StepOutcome::Moved(best.point))
     }
+}
+
+/// Whether `p` is a minimum as far as this arithmetic can tell: no
+/// gradient component above PyTorch's `tolerance_grad`, or so small that
+/// moving a pixel across its whole [0, 1] range would change the loss by
+/// less than [`MINIMUM_RELATIVE`] of it, to first order.
+fn at_minimum(p: &Point) -> bool {
+    p.grad_max <= TOLERANCE_GRAD.max(MINIMUM_RELATIVE * p.loss.abs())
 }
 
 /// Seconds to form one direction from a full history of `m` pairs of
@@ -581,15 +641,14 @@ impl<O: Objective> Line<'_, O> {
 /// Finds a step along the line that satisfies the strong Wolfe conditions
 /// (or the best one found within [`MAX_LS`] evaluations), starting from
 /// `start` (t = 0, directional derivative `gtd0`) and the first trial
-/// `new`. Returns the point reached; t = 0 (and `start`) when no step
-/// improves on it.
+/// `new`. Returns the point reached; None when no step lowers the loss.
 fn strong_wolfe<O: Objective>(
     line: &mut Line<'_, O>,
     start: Point,
     mut new: LinePoint,
     gtd0: f64,
     d_norm: f64,
-) -> Result<LinePoint, TchError> {
+) -> Result<Option<LinePoint>, TchError> {
     let f0 = start.loss;
     let mut t = new.t;
     let origin = LinePoint {
@@ -597,7 +656,6 @@ fn strong_wolfe<O: Objective>(
         point: start,
         gtd: gtd0,
     };
-    let fallback = origin.copy();
     let mut prev = origin.copy();
     let mut ls_iter = 0;
     let mut done = false;
@@ -633,7 +691,7 @@ fn strong_wolfe<O: Objective>(
         ls_iter += 1;
     };
     if done {
-        return Ok(bracket.swap_remove(0));
+        return Ok(Some(bracket.swap_remove(0)));
     }
     // Zoom phase: shrink the bracket until a point satisfies both conditions.
     let better = |b: &[LinePoint]| {
@@ -685,11 +743,11 @@ fn strong_wolfe<O: Objective>(
         }
     }
     let p = bracket.swap_remove(low);
-    // Never step to a point worse than where we started (or to a NaN).
-    if !at_most(p.point.loss, f0) {
-        return Ok(fallback);
+    // Never step to a point no better than where we started (or to a NaN).
+    if p.t == 0.0 || !at_most(p.point.loss, f0) {
+        return Ok(None);
     }
-    Ok(p)
+    Ok(Some(p))
 }
 
 #[cfg(test)]

@@ -1,0 +1,271 @@
+//! `stylelab bench --end-to-end`: a user's whole wait for the classic
+//! problem — chelsea.png in the style of starry_night.jpg at the first of
+//! `--sizes` (the content's aspect: 512×341 at 512), random VGG19 to
+//! relu5_1, content relu4_2, style relu1_1 … relu5_1, weights 5, 100 and
+//! 1e-3, L-BFGS history 100, `--run-steps` steps — from the command to the
+//! final image: the whole `stylelab run` process, against the PyTorch
+//! reference's whole script doing the same (its images handed over already
+//! resized, as raw floats: its environment has no image library). Each row
+//! gives seconds to the first step, per step once going, in all, the
+//! evaluations and the final loss (the two random networks differ, so the
+//! losses are each implementation's own), and for stylelab its step
+//! against `bench-one`'s at the same shape: the bench must time what a run
+//! does.
+
+use super::{BenchArgs, Measurement, default_python, examples, last_json_line};
+use crate::record;
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+/// One whole run, as a row prints it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct WholeRun {
+    /// Seconds from the process's start to the end of its first step.
+    seconds_to_first_step: f64,
+    /// Seconds per step after the first.
+    s_per_step: f64,
+    /// Optimizer steps and function evaluations made.
+    steps: u64,
+    evals: u64,
+    /// The last total loss.
+    final_loss: f64,
+    /// Seconds from the command to its exit (measured here).
+    #[serde(default)]
+    process_s: f64,
+    /// stylelab's run: its peak GPU memory (NVML), MiB; CUDA only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    peak_gpu_mib: Option<f64>,
+    /// stylelab's run: its steady step ÷ `bench-one`'s step at the same shape.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    run_step_per_bench_step: Option<f64>,
+}
+
+/// The classic experiment on `weights`, for `steps` steps at `size` px.
+fn experiment(dir: &Path, weights: &Path, size: u32, steps: u64, device: &str) -> Result<PathBuf> {
+    let examples = examples()?;
+    let text = format!(
+        r#"name = "classic"
+[images]
+content = "{content}"
+style = ["{style}"]
+init = "content"
+size = {size}
+[model]
+weights = "{weights}"
+[loss]
+content_weight = 5.0
+style_weight = 100.0
+tv_weight = 1e-3
+content_layers = {{ relu4_2 = 1.0 }}
+style_layers = {{ relu1_1 = 1.0, relu2_1 = 1.0, relu3_1 = 1.0, relu4_1 = 1.0, relu5_1 = 1.0 }}
+[optim]
+iterations = {steps}
+history = 100
+device = "{device}"
+[output]
+snapshot_every = 0
+score = false
+results = "{results}"
+"#,
+        content = crate::config::absolute(&examples.join("chelsea.png")).display(),
+        style = crate::config::absolute(&examples.join("starry_night.jpg")).display(),
+        weights = weights.display(),
+        results = dir.join("results").display(),
+    );
+    let path = dir.join("classic.toml");
+    std::fs::write(&path, text)?;
+    Ok(path)
+}
+
+/// The whole `stylelab run` process, and what its run folder says.
+fn stylelab_run(exe: &Path, exp: &Path, precision: &str, results: &Path) -> Result<WholeRun> {
+    let before: Vec<PathBuf> = crate::review::list_runs(results).into_iter().map(|r| r.dir).collect();
+    let started = Instant::now();
+    let out = Command::new(exe)
+        .arg("run")
+        .arg(exp)
+        .args(["--set", &format!("optim.precision=\"{precision}\""), "--force"])
+        .output()?;
+    let process_s = started.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        out.status.success(),
+        "stylelab run failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .rev()
+            .take(4)
+            .collect::<Vec<_>>()
+            .join(" / ")
+    );
+    let dir = crate::review::list_runs(results)
+        .into_iter()
+        .map(|r| r.dir)
+        .find(|d| !before.contains(d))
+        .context("the run left no folder")?;
+    let s = record::read_summary(&dir)?;
+    let (_, rows, _) = record::read_metrics(&dir)?;
+    let after_first = match (rows.get(1), rows.last()) {
+        (Some(a), Some(b)) if b.iter > a.iter => (b.elapsed_s - a.elapsed_s) / (b.iter - a.iter) as f64,
+        _ => s.seconds_per_step,
+    };
+    Ok(WholeRun {
+        seconds_to_first_step: s.seconds_to_first_step.unwrap_or(f64::NAN),
+        s_per_step: after_first,
+        steps: s.steps,
+        evals: s.evals,
+        final_loss: s.final_losses.map_or(f64::NAN, |l| l.total),
+        process_s,
+        peak_gpu_mib: s.peak_gpu_mib,
+        run_step_per_bench_step: None,
+    })
+}
+
+/// Runs the end-to-end rows and prints them.
+pub fn run(args: &BenchArgs) -> Result<ExitCode> {
+    let exe = std::env::current_exe().context("cannot find the stylelab binary")?;
+    let python = args.python.clone().unwrap_or_else(default_python);
+    let device = match args.device.as_str() {
+        "all" if tch::Cuda::is_available() => "cuda".to_string(),
+        "all" => "cpu".to_string(),
+        d => d.to_string(),
+    };
+    let size = args.sizes.first().copied().unwrap_or(512);
+    let tmp = std::env::temp_dir().join(format!("stylelab-e2e-{}", std::process::id()));
+    std::fs::create_dir_all(tmp.join("results"))?;
+    let weights = tmp.join("vgg19-random.safetensors");
+    let convs = crate::weights::random(0, "relu5_1".parse()?);
+    crate::weights::save(&weights, &convs, crate::weights::Preprocess::Caffe, &[])?;
+    let exp = experiment(&tmp, &weights, size, args.run_steps, &device)?;
+    // The shapes a run uses: the content's aspect, the style at the same longest side.
+    let (cw, ch) = crate::engine::imaging::fit_longest(451, 300, size);
+    let (sw, sh) = crate::engine::imaging::fit_longest(752, 600, size);
+    let content = tmp.join("content.f32");
+    let style = tmp.join("style.f32");
+    super::one::write_raw_image(&examples()?.join("chelsea.png"), cw, ch, &content)?;
+    super::one::write_raw_image(&examples()?.join("starry_night.jpg"), sw, sh, &style)?;
+    // bench-one takes both images at one shape: the style's shape only
+    // sets the targets, which are not timed.
+    let style_as_content = tmp.join("style-at-content-shape.f32");
+    super::one::write_raw_image(&examples()?.join("starry_night.jpg"), cw, ch, &style_as_content)?;
+    let script = tmp.join("reference.py");
+    std::fs::write(&script, super::REFERENCE_SCRIPT)?;
+    if !args.json {
+        println!(
+            "the whole run: chelsea.png ({cw}×{ch}) in the style of starry_night.jpg, {} steps of L-BFGS, random \
+             VGG19 to relu5_1, on {device}; the command to its exit",
+            args.run_steps
+        );
+        println!(
+            "{:<5} {:<9} {:>9} {:>12} {:>9} {:>7} {:>7} {:>12}  run step ÷ bench step",
+            "prec", "impl", "process s", "to 1st step s", "ms/step", "steps", "evals", "final loss"
+        );
+    }
+    for precision in &args.precisions {
+        if precision == "fp16" && device == "cpu" {
+            continue;
+        }
+        let ours = stylelab_run(&exe, &exp, precision, &tmp.join("results"));
+        // The bench's step at the run's own shape.
+        let bench = Command::new(&exe)
+            .arg("bench-one")
+            .args([
+                "--size",
+                &cw.to_string(),
+                "--height",
+                &ch.to_string(),
+                "--device",
+                &device,
+            ])
+            .args(["--precision", precision, "--steps", "5", "--evals", "3"])
+            .arg("--content")
+            .arg(&content)
+            .arg("--style")
+            .arg(&style_as_content)
+            .output()
+            .map_err(anyhow::Error::from)
+            .and_then(|o| last_json_line::<Measurement>(&o, "bench-one"));
+        let ratio = match (&ours, &bench) {
+            (Ok(r), Ok(b)) => format!(
+                "{:.2} ({:.1} ms ÷ {:.1} ms)",
+                r.s_per_step / b.s_per_step,
+                r.s_per_step * 1e3,
+                b.s_per_step * 1e3
+            ),
+            (_, Err(e)) => format!("bench failed: {e:#}"),
+            _ => String::new(),
+        };
+        let ours = ours.map(|r| WholeRun {
+            run_step_per_bench_step: bench.as_ref().ok().map(|b| r.s_per_step / b.s_per_step),
+            ..r
+        });
+        print_whole(precision, "stylelab", ours, &ratio, args.json);
+        if args.no_reference {
+            continue;
+        }
+        let started = Instant::now();
+        let theirs = Command::new(&python)
+            .arg(&script)
+            .args([
+                "--run-steps",
+                &args.run_steps.to_string(),
+                "--device",
+                &device,
+                "--precision",
+                precision,
+            ])
+            .args([
+                "--content-hw",
+                &format!("{ch},{cw}"),
+                "--style-hw",
+                &format!("{sh},{sw}"),
+            ])
+            .arg("--content")
+            .arg(&content)
+            .arg("--style")
+            .arg(&style)
+            .arg("--out")
+            .arg(tmp.join("reference-final.f32"))
+            .output()
+            .map_err(anyhow::Error::from)
+            .and_then(|o| last_json_line::<WholeRun>(&o, "the PyTorch reference"))
+            .map(|r| WholeRun {
+                process_s: started.elapsed().as_secs_f64(),
+                ..r
+            });
+        print_whole(precision, "pytorch", theirs, "", args.json);
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One row; a failed run is printed as failed.
+fn print_whole(precision: &str, implementation: &str, r: Result<WholeRun>, tail: &str, json: bool) {
+    if json {
+        let mut v = match &r {
+            Ok(r) => serde_json::to_value(r).unwrap_or_default(),
+            Err(e) => serde_json::json!({ "failed": format!("{e:#}") }),
+        };
+        if let Some(o) = v.as_object_mut() {
+            o.insert("precision".into(), precision.into());
+            o.insert("implementation".into(), implementation.into());
+        }
+        println!("{v}");
+        return;
+    }
+    match r {
+        Ok(r) => println!(
+            "{precision:<5} {implementation:<9} {:>9.2} {:>12.2} {:>9.2} {:>7} {:>7} {:>12.4e}  {tail}",
+            r.process_s,
+            r.seconds_to_first_step,
+            r.s_per_step * 1e3,
+            r.steps,
+            r.evals,
+            r.final_loss
+        ),
+        Err(e) => println!("{precision:<5} {implementation:<9} failed: {e:#}"),
+    }
+}
