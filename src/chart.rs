@@ -39,8 +39,9 @@ pub struct Series {
 }
 
 /// Loss curves in a bordered block: x from step 0 to the last step, y over
-/// every point of every series, legend at the top right (hidden when it
-/// would take more than half the width or height).
+/// every point of every series. The legend sits on the block's bottom
+/// border, outside the plot, so it never covers a curve; without colour
+/// each name carries its curve's marker.
 pub struct LossChart<'a> {
     /// The block's title.
     pub title: &'a str,
@@ -74,15 +75,45 @@ pub fn log_ticks(lo: f64, hi: f64, max: usize) -> Vec<String> {
     log_axis(lo, hi, max).2
 }
 
-/// `n` evenly spaced labels from `lo` to `hi` of a linear axis.
+/// `n` evenly spaced labels from `lo` to `hi` of a linear axis, each
+/// different from its neighbours ([`distinct_labels`]).
 pub fn linear_ticks(lo: f64, hi: f64, n: usize) -> Vec<String> {
     let n = n.max(2);
-    (0..n)
-        .map(|i| {
-            let v = lo + (hi - lo) * i as f64 / (n - 1) as f64;
-            if v == 0.0 { "0".to_string() } else { format!("{v:.2e}") }
-        })
-        .collect()
+    let values: Vec<f64> = (0..n).map(|i| lo + (hi - lo) * i as f64 / (n - 1) as f64).collect();
+    distinct_labels(&values)
+}
+
+/// Labels for tick values that read differently from each other: as few
+/// significant digits as tell every neighbour apart (from 2, up to 10),
+/// plain decimals between 0.001 and 10 000, else powers of ten. `0` reads
+/// `0`.
+pub fn distinct_labels(values: &[f64]) -> Vec<String> {
+    let biggest = values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let plain = (1e-3..1e4).contains(&biggest);
+    let text = |v: f64, digits: usize| {
+        if v == 0.0 {
+            "0".to_string()
+        } else if plain {
+            // Decimals that show `digits` significant digits of the largest value.
+            let decimals = (digits as i32 - 1 - biggest.log10().floor() as i32).max(0) as usize;
+            format!("{v:.decimals$}")
+        } else {
+            format!("{v:.prec$e}", prec = digits - 1)
+        }
+    };
+    for digits in 2..=10 {
+        let labels: Vec<String> = values.iter().map(|&v| text(v, digits)).collect();
+        if labels.windows(2).all(|w| w[0] != w[1]) {
+            return labels;
+        }
+    }
+    values.iter().map(|&v| text(v, 10)).collect()
+}
+
+/// The bottom of a linear axis for values of one sign: a positive quantity
+/// gets no negative tick (padding below 0 stops at 0).
+pub fn floor_at_zero(lo: f64, data_lo: f64) -> f64 {
+    if data_lo >= 0.0 { lo.max(0.0) } else { lo }
 }
 
 /// Short step label: 950, 12k, 1.2M (thousands from 10 000 on).
@@ -107,11 +138,14 @@ impl Widget for LossChart<'_> {
             log_axis(b.ylo, b.yhi, max_labels)
         } else {
             let (lo, hi) = b.padded(false);
+            let lo = floor_at_zero(lo, b.ylo);
             (lo, hi, linear_ticks(lo, hi, max_labels.min(5)))
         };
+        // A change at step 0 would sit on the y axis, where it says nothing.
         let mark_lines: Vec<Vec<(f64, f64)>> = self
             .marks
             .iter()
+            .filter(|&&m| m > 0)
             .map(|&m| vec![(m as f64, ylo), (m as f64, yhi)])
             .collect();
         let style = |c: Color| {
@@ -131,6 +165,7 @@ impl Widget for LossChart<'_> {
                     .data(line),
             );
         }
+        let mut legend: Vec<Span> = Vec::new();
         for (i, s) in self.series.iter().enumerate() {
             let color = if s.faint { Color::DarkGray } else { s.color };
             // Without colour, curves differ by marker instead.
@@ -139,15 +174,21 @@ impl Widget for LossChart<'_> {
             } else {
                 MARKERS[i % MARKERS.len()]
             };
-            let mut d = Dataset::default()
-                .marker(marker)
-                .graph_type(GraphType::Line)
-                .style(style(color))
-                .data(&s.points);
+            datasets.push(
+                Dataset::default()
+                    .marker(marker)
+                    .graph_type(GraphType::Line)
+                    .style(style(color))
+                    .data(&s.points),
+            );
             if !s.faint {
-                d = d.name(s.name.clone());
+                let glyph = if self.color {
+                    "━"
+                } else {
+                    MARKER_GLYPHS[i % MARKER_GLYPHS.len()]
+                };
+                legend.push(Span::styled(format!(" {glyph} {} ", s.name), style(color)));
             }
-            datasets.push(d);
         }
         let ylabels: Vec<Span> = ylabels.into_iter().map(Span::raw).collect();
         let xlabels = vec![
@@ -156,12 +197,12 @@ impl Widget for LossChart<'_> {
             Span::raw(step_label(xmax)),
         ];
         Chart::new(datasets)
-            .block(Block::bordered().title(self.title))
-            .legend_position(Some(LegendPosition::TopRight))
-            .hidden_legend_constraints((
-                ratatui::layout::Constraint::Ratio(1, 2),
-                ratatui::layout::Constraint::Ratio(1, 2),
-            ))
+            .block(
+                Block::bordered()
+                    .title(self.title)
+                    .title_bottom(ratatui::text::Line::from(legend)),
+            )
+            .legend_position(None)
             .x_axis(
                 Axis::default()
                     .bounds([0.0, xmax])
@@ -309,20 +350,29 @@ impl Widget for Scatter<'_> {
                 Style::default()
             }
         };
+        // A front of one point draws no line: no legend entry for it then.
+        let mut front_line = Dataset::default()
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(style(Color::Yellow))
+            .data(&front);
+        if front.len() >= 2 {
+            front_line = front_line.name("Pareto front");
+        }
         let datasets = vec![
-            Dataset::default()
-                .name("Pareto front")
-                .marker(Marker::Braille)
-                .graph_type(GraphType::Line)
-                .style(style(Color::Yellow))
-                .data(&front),
+            front_line,
             Dataset::default()
                 .marker(Marker::Block)
                 .graph_type(GraphType::Scatter)
                 .style(style(Color::Cyan))
                 .data(self.points),
         ];
-        let label = |v: f64| Span::raw(format!("{v:.3}"));
+        let labels = |lo: f64, hi: f64| -> Vec<Span> {
+            distinct_labels(&[lo, (lo + hi) / 2.0, hi])
+                .into_iter()
+                .map(Span::raw)
+                .collect()
+        };
         let inner = Block::bordered().title(self.title);
         let chart_area = inner.inner(area);
         Chart::new(datasets)
@@ -332,14 +382,14 @@ impl Widget for Scatter<'_> {
                 Axis::default()
                     .title(self.x_label)
                     .bounds([x0, x1])
-                    .labels(vec![label(x0), label((x0 + x1) / 2.0), label(x1)])
+                    .labels(labels(x0, x1))
                     .style(style(Color::Gray)),
             )
             .y_axis(
                 Axis::default()
                     .title(self.y_label)
                     .bounds([y0, y1])
-                    .labels(vec![label(y0), label((y0 + y1) / 2.0), label(y1)])
+                    .labels(labels(y0, y1))
                     .style(style(Color::Gray)),
             )
             .render(area, buf);
@@ -379,7 +429,21 @@ mod tests {
             log_axis(0.0, 5.0, 3),
             (0.0, 6.0, vec!["1e0".into(), "1e3".into(), "1e6".into()])
         );
-        assert_eq!(linear_ticks(0.0, 2.0, 3), vec!["0", "1.00e0", "2.00e0"]);
+        assert_eq!(linear_ticks(0.0, 2.0, 3), vec!["0", "1.0", "2.0"]);
+    }
+
+    #[test]
+    fn tick_labels_never_repeat() {
+        // A trade-off picture's style axis at 96 px: 0.0172 … 0.0181.
+        let values: Vec<f64> = (0..9).map(|i| 0.0172 + 0.0001125 * i as f64).collect();
+        let labels = distinct_labels(&values);
+        assert!(labels.windows(2).all(|w| w[0] != w[1]), "{labels:?}");
+        assert_eq!(labels[0], "0.0172");
+        assert_eq!(distinct_labels(&[0.0, 5e6, 1e7]), vec!["0", "5.0e6", "1.0e7"]);
+        assert_eq!(distinct_labels(&[1.0, 2.0, 3.0]), vec!["1.0", "2.0", "3.0"]);
+        // A positive quantity's axis stops at 0.
+        assert_eq!(floor_at_zero(-3.13e7, 10.0), 0.0);
+        assert_eq!(floor_at_zero(-2.0, -1.0), -2.0);
     }
     #[test]
     fn ema_is_debiased_and_smooths() {

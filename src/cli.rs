@@ -53,6 +53,7 @@ pub enum Command {
     },
     /// Validate an experiment (keys, images, weights, device, memory) without running it.
     Check {
+        /// The experiment file (TOML).
         experiment: PathBuf,
         #[command(flatten)]
         overrides: OverrideArgs,
@@ -63,13 +64,20 @@ pub enum Command {
     /// List runs: status, steps, time, final losses, and the config keys that vary.
     Runs {
         /// Sort by a column or config key; -KEY for descending (default -started).
-        #[arg(long)]
+        #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
         sort: Option<String>,
-        /// Keep runs whose folder, name, status or any key=value contains TEXT.
+        /// Keep runs whose folder, name or status contains TEXT, or a config
+        /// value does; KEY=VALUE matches a config key's value (substrings,
+        /// any case).
         #[arg(long, value_name = "TEXT")]
         filter: Option<String>,
+        /// table (fitted to the terminal), csv or json (every column).
         #[arg(long, value_enum, default_value = "table")]
         format: crate::review::table::Format,
+        /// Every column of the table, however wide the terminal.
+        #[arg(long)]
+        wide: bool,
+        /// The folder of run folders.
         #[arg(long, default_value = "results")]
         results: PathBuf,
     },
@@ -85,8 +93,11 @@ pub enum Command {
         /// Exponential smoothing weight in [0, 1) (TensorBoard-style).
         #[arg(long, value_name = "A")]
         smooth: Option<f64>,
-        /// Logarithmic y axis.
+        /// A linear y axis (the default is logarithmic: losses span decades).
         #[arg(long)]
+        linear: bool,
+        /// The default, accepted for older scripts: a logarithmic y axis.
+        #[arg(long, hide = true, conflicts_with = "linear")]
         log: bool,
         /// Also write the figure (.png or .svg).
         #[arg(long, value_name = "FILE")]
@@ -94,6 +105,7 @@ pub enum Command {
         /// Also write the trade-off picture (content_dist against style_dist, .png or .svg).
         #[arg(long, value_name = "FILE")]
         scatter: Option<PathBuf>,
+        /// The folder of run folders.
         #[arg(long, default_value = "results")]
         results: PathBuf,
     },
@@ -118,11 +130,13 @@ pub enum Command {
         /// auto, cpu, cuda or cuda:N.
         #[arg(long, default_value = "auto")]
         device: String,
+        /// The folder of run folders.
         #[arg(long, default_value = "results")]
         results: PathBuf,
     },
     /// Show a run's final image (or a snapshot) in the terminal, with its numbers.
     Show {
+        /// A run folder, or a unique prefix of its name.
         run: String,
         /// A snapshot's step instead of the final image.
         #[arg(long)]
@@ -130,15 +144,19 @@ pub enum Command {
         /// Width in terminal columns.
         #[arg(long)]
         width: Option<u32>,
+        /// The folder of run folders.
         #[arg(long, default_value = "results")]
         results: PathBuf,
     },
     /// A contact sheet: final images in a grid, labelled with the parameters that differ.
     Sheet {
+        /// Run folders, or unique prefixes of their names.
         #[arg(required = true)]
         runs: Vec<String>,
-        #[arg(long)]
+        /// The sheet to write (.png).
+        #[arg(long, value_name = "FILE.png")]
         out: PathBuf,
+        /// The folder of run folders.
         #[arg(long, default_value = "results")]
         results: PathBuf,
     },
@@ -164,6 +182,7 @@ pub enum Command {
 /// `stylelab sweep`'s arguments.
 #[derive(clap::Args, Debug)]
 pub struct SweepArgs {
+    /// The experiment file (TOML) with a [sweep] table.
     pub experiment: PathBuf,
     #[command(flatten)]
     pub overrides: OverrideArgs,
@@ -250,6 +269,7 @@ impl OverrideArgs {
 pub enum WeightsCommand {
     /// Download an official VGG19 and convert it to weights/vgg19-<source>.safetensors.
     Fetch {
+        /// Which VGG19: the Caffe original (as neural-style uses) or torchvision's.
         #[arg(long, value_enum, default_value = "caffe")]
         source: Source,
         /// Where to put the files.
@@ -261,22 +281,30 @@ pub enum WeightsCommand {
     },
     /// Convert a PyTorch VGG19 checkpoint (.pth) or an untagged safetensors file.
     Convert {
+        /// The checkpoint to read (.pth, or untagged .safetensors).
         input: PathBuf,
+        /// The file to write (.safetensors).
         output: PathBuf,
         /// The input convention the weights were trained with.
         #[arg(long)]
         preprocess: Preprocess,
     },
     /// List a weights file's layers, shapes, convention and sha256.
-    Info { file: PathBuf },
+    Info {
+        /// The weights file (.safetensors).
+        file: PathBuf,
+    },
     /// Write a seeded random VGG19 (same shapes as the real one), for tests and benchmarks.
     Random {
+        /// The file to write (.safetensors).
         output: PathBuf,
+        /// Seed of the weights.
         #[arg(long, default_value_t = 0)]
         seed: u64,
         /// Deepest layer to include.
         #[arg(long, default_value = "pool5")]
         upto: crate::layer::Layer,
+        /// The input convention recorded with the weights (caffe or torchvision).
         #[arg(long, default_value = "caffe")]
         preprocess: Preprocess,
     },
@@ -360,23 +388,25 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             sort,
             filter,
             format,
+            wide,
             results,
-        } => runs(&results, filter.as_deref(), sort.as_deref(), format),
+        } => runs(&results, filter.as_deref(), sort.as_deref(), format, wide),
         Command::Compare {
             runs,
             metric,
             smooth,
-            log,
+            linear,
             out,
             scatter,
             results,
+            ..
         } => compare(
             &runs,
             &results,
             &crate::review::plot::CurveSpec {
                 metric: &metric,
                 smooth,
-                log,
+                log: !linear,
             },
             out.as_deref(),
             scatter.as_deref(),
@@ -492,6 +522,15 @@ fn print_memory(checked: &Preflight) {
 
 fn run_experiment(path: &Path, overrides: &OverrideArgs, print_dir: bool, force: bool) -> Result<ExitCode> {
     let (exp, checked) = load_checked(path, overrides)?;
+    if let Some(table) = &exp.sweep {
+        let points = crate::sweep::expand(table).map(|(_, _, p)| p.len()).unwrap_or(0);
+        eprintln!(
+            "note: {} has a [sweep] table ({points} points): `run` runs its base experiment only; \
+             `stylelab sweep {}` runs the points",
+            path.display(),
+            path.display()
+        );
+    }
     if !force {
         checked.guard(&exp)?;
     }
@@ -568,9 +607,15 @@ fn runs(
     filter: Option<&str>,
     sort: Option<&str>,
     format: crate::review::table::Format,
+    wide: bool,
 ) -> Result<ExitCode> {
     let listing = crate::review::table::Listing::load(results, filter, sort).map_err(bad_input)?;
-    print!("{}", listing.render(format));
+    // On a terminal the table fits its width; piped, or with --wide, it is whole.
+    let width = match crossterm::terminal::size() {
+        Ok((w, _)) if std::io::stdout().is_terminal() && !wide => Some(w as usize),
+        _ => None,
+    };
+    print!("{}", listing.render(format, width));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -783,18 +828,26 @@ fn show(spec: &str, results: &Path, step: Option<u64>, width: Option<u32>) -> Re
         }
     };
     let img = image::open(&image).with_context(|| format!("cannot read {}", image.display()))?;
-    let cols = width.unwrap_or_else(|| {
-        crossterm::terminal::size()
-            .map(|(w, _)| w as u32)
-            .unwrap_or(80)
-            .min(120)
-    });
-    let config = viuer::Config {
-        width: Some(cols),
-        absolute_offset: false,
-        ..Default::default()
-    };
-    viuer::print(&img, &config).map_err(|e| anyhow::anyhow!("cannot draw the image: {e}"))?;
+    if std::io::stdout().is_terminal() {
+        let cols = width.unwrap_or_else(|| {
+            crossterm::terminal::size()
+                .map(|(w, _)| w as u32)
+                .unwrap_or(80)
+                .min(120)
+        });
+        let config = viuer::Config {
+            absolute_offset: false,
+            ..crate::ui::image_config(Some(cols), None)
+        };
+        viuer::print(&img, &config).map_err(|e| anyhow::anyhow!("cannot draw the image: {e}"))?;
+    } else {
+        // Escape codes are for a terminal, not for a file or a pipe.
+        println!(
+            "(not a terminal: the image is not drawn; {}×{})",
+            img.width(),
+            img.height()
+        );
+    }
     println!("{}", image.display());
     match crate::record::read_summary(&dir) {
         Ok(s) => {
@@ -860,7 +913,7 @@ fn emit_slurm(sweep: &crate::sweep::Sweep, out: Option<&Path>) -> Result<()> {
     }
     let exe = std::env::current_exe().context("cannot find the stylelab binary")?;
     let workdir = std::env::current_dir().context("no current folder")?;
-    std::fs::write(&script, crate::sweep::slurm_script(sweep, &exe, &workdir))
+    std::fs::write(&script, crate::sweep::slurm_script(sweep, &exe, &workdir, &script))
         .with_context(|| format!("cannot write {}", script.display()))?;
     println!(
         "wrote {} ({} array tasks); submit it with: sbatch {}",

@@ -194,7 +194,8 @@ impl Controls {
         out
     }
 
-    /// Waits up to `timeout` for messages (used while paused).
+    /// The messages waiting now; when there are none, sleeps `timeout` and
+    /// looks once more (used while paused).
     pub fn wait(&mut self, timeout: Duration) -> Vec<Control> {
         let now = self.drain();
         if !now.is_empty() {

@@ -119,7 +119,7 @@ impl RunPaths {
 }
 
 /// A loss weight, by its metrics column: what steering changes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Term {
     /// `content_weight`.
     Content,

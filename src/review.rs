@@ -305,6 +305,32 @@ pub fn flat_config(dir: &Path) -> BTreeMap<String, String> {
     out
 }
 
+/// Values as short as they can be while still telling the different ones
+/// apart: paths (anything with a `/`) keep only their last components —
+/// the file name, or as many folders above it as it takes — behind `…/`.
+/// Other values come back as they are.
+pub fn distinguishing_tails(values: &[String]) -> Vec<String> {
+    if !values.iter().any(|v| v.contains('/')) {
+        return values.to_vec();
+    }
+    let parts: Vec<Vec<&str>> = values.iter().map(|v| v.split('/').collect()).collect();
+    let longest = parts.iter().map(Vec::len).max().unwrap_or(1);
+    let tail = |p: &[&str], k: usize| -> String {
+        let k = k.min(p.len());
+        let t = p[p.len() - k..].join("/");
+        if k < p.len() { format!("…/{t}") } else { t }
+    };
+    for k in 1..=longest {
+        let tails: Vec<String> = parts.iter().map(|p| tail(p, k)).collect();
+        // Values that differ must read differently; equal ones may read alike.
+        let clash = (0..values.len()).any(|i| (0..i).any(|j| values[i] != values[j] && tails[i] == tails[j]));
+        if !clash {
+            return tails;
+        }
+    }
+    values.to_vec()
+}
+
 /// Keys whose values are not the same in every config (a key missing from
 /// one counts as different). `name` is left out: it always differs.
 pub fn differing_keys(configs: &[BTreeMap<String, String>]) -> Vec<String> {
@@ -449,6 +475,20 @@ pub fn column(run: &ComparedRun, metric: &str) -> Option<Vec<(f64, f64)>> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn paths_are_cut_to_the_part_that_tells_them_apart() {
+        let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            super::distinguishing_tails(&v(&["/home/me/proj/img/cat.png", "/home/me/proj/img/dog.png"])),
+            v(&["…/cat.png", "…/dog.png"])
+        );
+        assert_eq!(
+            super::distinguishing_tails(&v(&["/a/x/cat.png", "/a/y/cat.png", "/a/y/cat.png"])),
+            v(&["…/x/cat.png", "…/y/cat.png", "…/y/cat.png"])
+        );
+        assert_eq!(super::distinguishing_tails(&v(&["1.0", "2.0"])), v(&["1.0", "2.0"]));
+    }
+
     use super::*;
 
     fn cfg(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {

@@ -517,6 +517,46 @@ impl PointState {
     }
 }
 
+/// Each sweep point's values of its sweep's keys, as `style_weight=1e3
+/// layers=…` (keys without their section), by run folder: for the runs of
+/// every sweep whose folder (`<results>/<name>-sweep/sweep.toml`) says
+/// which keys it sweeps. Runs of sweeps without one are left out.
+pub fn point_values(results: &Path, runs: &[RunEntry]) -> std::collections::HashMap<PathBuf, String> {
+    let mut keys_of: std::collections::HashMap<String, Option<Vec<String>>> = std::collections::HashMap::new();
+    let mut out = std::collections::HashMap::new();
+    for r in runs {
+        let Some(member) = r.sweep() else { continue };
+        let keys = keys_of.entry(member.name.clone()).or_insert_with(|| {
+            let owner = results
+                .join(format!("{}-sweep", crate::sinks::slug(&member.name)))
+                .join(OWNER_FILE);
+            let table: toml::Table = toml::from_str(&std::fs::read_to_string(owner).ok()?).ok()?;
+            let sweep = table.get("sweep")?.as_table()?;
+            expand(sweep).ok().map(|(_, keys, _)| keys)
+        });
+        let Some(keys) = keys else { continue };
+        let config = review::flat_config(&r.dir);
+        let text: Vec<String> = keys
+            .iter()
+            .map(|k| {
+                let short = k.rsplit('.').next().unwrap_or(k);
+                let v = config.get(k).cloned().unwrap_or_else(|| {
+                    // A table swept whole: its entries, as `relu1_1,relu2_1`.
+                    let prefix = format!("{k}.");
+                    config
+                        .keys()
+                        .filter_map(|c| c.strip_prefix(&prefix))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                });
+                format!("{short}={v}")
+            })
+            .collect();
+        out.insert(r.dir.clone(), text.join(" "));
+    }
+    out
+}
+
 /// The run that stands for point `p`: its completed run with the point's
 /// settings, else its newest run with them, else its newest. `runs` must be
 /// newest first, as [`Sweep::find_runs`] gives them; `None` when the point
@@ -592,10 +632,11 @@ pub fn collect(sweep: &Sweep) -> Result<usize> {
 /// A Slurm batch script: a job array with one point per task on one GPU,
 /// writing to the sweep's results folder (which every node must see).
 ///
-/// `stylelab` is the binary to run and `workdir` the folder to `cd` into;
-/// the command-line overrides are passed on as `--set`. Paths and values
+/// `stylelab` is the binary to run, `workdir` the folder to `cd` into and
+/// `script` where the script is written (its header says how to submit
+/// it); the command-line overrides are passed on as `--set`. Paths and values
 /// are quoted for the shell where they need it.
-pub fn slurm_script(sweep: &Sweep, stylelab: &Path, workdir: &Path) -> String {
+pub fn slurm_script(sweep: &Sweep, stylelab: &Path, workdir: &Path, script: &Path) -> String {
     let n = sweep.points.len();
     let source = config::absolute(&sweep.source);
     let sets: String = sweep
@@ -625,7 +666,7 @@ exec {exe} sweep {source_q} --point "$SLURM_ARRAY_TASK_ID" --results {results_q}
         mode = if sweep.mode == Mode::Zip { "zip" } else { "grid" },
         keys = sweep.keys.join(", "),
         results = sweep.results.display(),
-        script = dir.join("sweep.sbatch").display(),
+        script = config::absolute(script).display(),
         slug = crate::sinks::slug(&sweep.name),
         last = n.saturating_sub(1),
         // #SBATCH lines are not read by a shell: no quotes there.

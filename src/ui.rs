@@ -138,8 +138,9 @@ impl Runtime {
             loop {
                 let runs = review::list_runs(&results);
                 if last.as_ref() != Some(&runs) {
+                    let values = crate::sweep::point_values(&results, &runs);
                     last = Some(runs.clone());
-                    if runs_tx.send(Msg::Runs(runs)).is_err() {
+                    if runs_tx.send(Msg::Runs(runs)).is_err() || runs_tx.send(Msg::SweepValues(values)).is_err() {
                         return;
                     }
                 }
@@ -225,6 +226,7 @@ impl Runtime {
     fn perform(&mut self, effect: Effect, terminal: &mut Term) -> Result<bool> {
         match effect {
             Effect::Launch(path) => self.launch(&path),
+            Effect::LaunchSweep(path) => self.launch_sweep(&path),
             Effect::Control(dir, c) => {
                 if let Err(e) = send_control(&dir, c) {
                     self.app.message = Some(format!("cannot write to {}: {e}", dir.display()));
@@ -306,6 +308,7 @@ impl Runtime {
             .map(|p| ExperimentEntry {
                 path: p.clone(),
                 check: None,
+                sweep_points: None,
             })
             .collect();
         let _ = self.tx.send(Msg::Experiments(pending));
@@ -313,9 +316,17 @@ impl Runtime {
         std::thread::spawn(move || {
             let checked = paths
                 .into_iter()
-                .map(|path| ExperimentEntry {
-                    check: Some(describe(&path)),
-                    path,
+                .map(|path| {
+                    let sweep_points = crate::config::load(&path, &[])
+                        .ok()
+                        .and_then(|e| e.sweep)
+                        .and_then(|t| crate::sweep::expand(&t).ok())
+                        .map(|(_, _, points)| points.len());
+                    ExperimentEntry {
+                        check: Some(describe(&path)),
+                        path,
+                        sweep_points,
+                    }
                 })
                 .collect();
             let _ = tx.send(Msg::Experiments(checked));
@@ -381,6 +392,49 @@ impl Runtime {
         });
     }
 
+    /// Starts `stylelab sweep EXP` in its own process group: its points are
+    /// ordinary runs, listed in Runs as they start. Its output goes to
+    /// nothing; when it fails, its error's last line comes back as a message.
+    fn launch_sweep(&mut self, experiment: &Path) {
+        let exe = match std::env::current_exe() {
+            Ok(e) => e,
+            Err(e) => {
+                self.app.message = Some(format!("cannot find the stylelab binary: {e}"));
+                return;
+            }
+        };
+        let child = {
+            use std::os::unix::process::CommandExt;
+            Command::new(exe)
+                .arg("sweep")
+                .arg(experiment)
+                .current_dir(&self.project)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .process_group(0)
+                .spawn()
+        };
+        let mut child = match child {
+            Ok(c) => c,
+            Err(e) => {
+                self.app.message = Some(format!("cannot start the sweep: {e}"));
+                return;
+            }
+        };
+        let tx = self.tx.clone();
+        std::thread::spawn(move || {
+            let mut err = String::new();
+            if let Some(mut stderr) = child.stderr.take() {
+                let _ = stderr.read_to_string(&mut err);
+            }
+            let failed = child.wait().map(|s| !s.success()).unwrap_or(true);
+            if failed && let Some(line) = err.lines().rev().find(|l| !l.trim().is_empty()) {
+                let _ = tx.send(Msg::LaunchFailed(format!("the sweep stopped: {}", line.trim())));
+            }
+        });
+    }
+
     /// Asks every run launched here to stop and waits for them to say so.
     fn stop_launched(&mut self, terminal: &mut Term) -> Result<()> {
         let dirs: Vec<PathBuf> = self.app.launched.clone();
@@ -435,6 +489,28 @@ pub fn describe(path: &Path) -> Result<String, String> {
     ))
 }
 
+/// viuer's settings for drawing on this terminal. The graphics protocols
+/// are chosen from the environment, never by asking the terminal: viuer's
+/// kitty query leaves the terminal's reply (`^[[?1;2c`) on screen in tmux
+/// and elsewhere, and writes escape codes into a file when output is
+/// redirected. Kitty where the terminal says it is kitty (or WezTerm,
+/// ghostty); iTerm2's protocol in iTerm2; half blocks otherwise.
+pub fn image_config(width: Option<u32>, height: Option<u32>) -> viuer::Config {
+    let var = |k: &str| std::env::var(k).unwrap_or_default();
+    let term_program = var("TERM_PROGRAM");
+    let kitty = var("TERM") == "xterm-kitty"
+        || std::env::var_os("KITTY_WINDOW_ID").is_some()
+        || matches!(term_program.as_str(), "WezTerm" | "ghostty");
+    let iterm = term_program == "iTerm.app" || var("LC_TERMINAL") == "iTerm2";
+    viuer::Config {
+        width,
+        height,
+        use_kitty: kitty,
+        use_iterm: iterm,
+        ..Default::default()
+    }
+}
+
 /// Shows an image with viuer in the best protocol the terminal offers
 /// (kitty, iTerm2, sixel; half blocks otherwise), then waits for a key.
 fn show_large(path: &Path) -> Result<()> {
@@ -445,12 +521,10 @@ fn show_large(path: &Path) -> Result<()> {
         crossterm::cursor::MoveTo(0, 0)
     )?;
     let config = viuer::Config {
-        width: Some(w as u32),
-        height: Some(h.saturating_sub(2) as u32),
         absolute_offset: true,
         x: 0,
         y: 0,
-        ..Default::default()
+        ..image_config(Some(w as u32), Some(h.saturating_sub(2) as u32))
     };
     let img = image::open(path)?;
     viuer::print(&img, &config).map_err(|e| anyhow::anyhow!("{e}"))?;

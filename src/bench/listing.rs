@@ -54,7 +54,7 @@ pub fn run(n: usize) -> Result<ExitCode> {
     for _ in 0..5 {
         let t = Instant::now();
         let l = crate::review::table::Listing::load(&results, None, None).map_err(anyhow::Error::msg)?;
-        lines = l.render(crate::review::table::Format::Table).lines().count();
+        lines = l.render(crate::review::table::Format::Table, None).lines().count();
         times.push(t.elapsed().as_secs_f64());
     }
     let _ = std::fs::remove_dir_all(&dir);

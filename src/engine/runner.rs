@@ -255,8 +255,7 @@ impl<'a> Runner<'a> {
     /// Carries out the commands that came in since the last step, oldest
     /// first. A pause waits here; steering applies from the next step.
     pub(super) fn obey(&mut self, controls: &mut Controls) -> Result<Flow, EngineError> {
-        let mut pending: std::collections::VecDeque<Control> = controls.drain().into();
-        while let Some(control) = pending.pop_front() {
+        for control in controls.drain() {
             match control {
                 Control::Stop => return Ok(Flow::Stop),
                 Control::SnapshotNow => {
@@ -265,7 +264,7 @@ impl<'a> Runner<'a> {
                 }
                 Control::Scale(term, factor) => self.steer(term, factor)?,
                 Control::Pause => {
-                    if self.pause(controls, &mut pending)? == Flow::Stop {
+                    if self.pause(controls)? == Flow::Stop {
                         return Ok(Flow::Stop);
                     }
                 }
@@ -303,13 +302,11 @@ impl<'a> Runner<'a> {
         emit(self.sink, event)
     }
 
-    /// Waits for resume or stop; other commands that come meanwhile are
-    /// queued to apply on resume. The clock does not run while paused.
-    fn pause(
-        &mut self,
-        controls: &mut Controls,
-        pending: &mut std::collections::VecDeque<Control>,
-    ) -> Result<Flow, EngineError> {
+    /// Waits for resume or stop. A snapshot or a weight change asked for
+    /// meanwhile is carried out at once (the weight applies from the next
+    /// step), so whoever asked sees it while the run waits. The clock does
+    /// not run while paused.
+    fn pause(&mut self, controls: &mut Controls) -> Result<Flow, EngineError> {
         let iter = self.step;
         emit(self.sink, RunEvent::Paused { iter, paused: true })?;
         self.clock.pause();
@@ -319,7 +316,11 @@ impl<'a> Runner<'a> {
                     Control::Resume => break 'wait Flow::Go,
                     Control::Stop => break 'wait Flow::Stop,
                     Control::Pause => {}
-                    other => pending.push_back(other),
+                    Control::SnapshotNow => {
+                        let image = self.image()?;
+                        emit(self.sink, RunEvent::Snapshot { iter, image })?;
+                    }
+                    Control::Scale(term, factor) => self.steer(term, factor)?,
                 }
             }
         };

@@ -7,9 +7,10 @@
 //! `--out`, writes [`write_figure`]. `sheet` shares [`register_font_once`].
 
 use super::{Comparison, column};
-use crate::chart::{LossChart, MARKER_GLYPHS, RUN_COLORS, Series, bounds, ema};
+use crate::chart::{LossChart, RUN_COLORS, Series, bounds, ema, floor_at_zero};
 use anyhow::{Context, Result};
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::widgets::Widget;
@@ -83,8 +84,8 @@ pub fn curves(cmp: &Comparison, spec: &CurveSpec) -> Result<Vec<Curve>> {
 /// The curves as a braille chart of `width × height` characters, as plain
 /// text (curves told apart by their markers and the legend).
 ///
-/// Trailing spaces are trimmed from each line; a last line, `curves: ⣿ a   • b`,
-/// maps each marker to its run, since there is no colour to do it.
+/// Trailing spaces are trimmed from each line; the bottom border is the
+/// legend, mapping each marker to its run, since there is no colour to do it.
 pub fn terminal_chart(curves: &[Curve], title: &str, log: bool, width: u16, height: u16) -> String {
     let series: Vec<Series> = curves
         .iter()
@@ -112,13 +113,6 @@ pub fn terminal_chart(curves: &[Curve], title: &str, log: bool, width: u16, heig
         out += line.trim_end();
         out.push('\n');
     }
-    // Without colour the legend cannot show which curve is which: say it.
-    let key: Vec<String> = curves
-        .iter()
-        .enumerate()
-        .map(|(i, (name, _))| format!("{} {name}", MARKER_GLYPHS[i % MARKER_GLYPHS.len()]))
-        .collect();
-    out += &format!("curves: {}\n", key.join("   "));
     out
 }
 
@@ -202,6 +196,7 @@ where
     root.fill(&WHITE).map_err(err)?;
     let b = bounds(curves.iter().flat_map(|(_, p)| p.iter().copied()));
     let (ylo, yhi) = b.padded(log);
+    let ylo = if log { ylo } else { floor_at_zero(ylo, b.ylo) };
     let title = format!("{metric} loss{}", if log { " (log scale)" } else { "" });
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 30).into_font().style(FontStyle::Bold))
@@ -210,11 +205,12 @@ where
         .y_label_area_size(96)
         .build_cartesian_2d(0f64..b.xmax, ylo..yhi)
         .map_err(err)?;
+    let digits = label_decimals(ylo, yhi, Y_LABELS);
     let ylabel = |v: &f64| {
         if log {
             format!("{:.0e}", 10f64.powf(*v))
         } else {
-            format!("{v:.3e}")
+            format!("{v:.digits$e}")
         }
     };
     chart
@@ -225,6 +221,7 @@ where
         } else {
             metric.to_string()
         })
+        .y_labels(Y_LABELS)
         .y_label_formatter(&ylabel)
         .x_label_formatter(&|v| format!("{v:.0}"))
         .label_style(("sans-serif", 18))
@@ -252,6 +249,32 @@ where
     Ok(())
 }
 
+/// Labels on a figure's y axis (plotters picks round values, at most this many).
+const Y_LABELS: usize = 8;
+
+/// Digits after the point that tell apart ticks a span of `hi − lo` shared
+/// out in `n` (a tick step needs one significant digit more than its size).
+fn label_decimals(lo: f64, hi: f64, n: usize) -> usize {
+    let step = ((hi - lo) / n.max(1) as f64).abs();
+    if !(step.is_finite() && step > 0.0) {
+        return 3;
+    }
+    let biggest = lo.abs().max(hi.abs());
+    // In scientific notation the decimals count from the largest value's
+    // leading digit.
+    (biggest.log10().floor() - step.log10().floor() + 1.0).clamp(1.0, 10.0) as usize
+}
+
+/// Digits after the point for plain decimal labels of ticks spaced by
+/// `(hi − lo) / n`.
+fn plain_decimals(lo: f64, hi: f64, n: usize) -> usize {
+    let step = ((hi - lo) / n.max(1) as f64).abs();
+    if !(step.is_finite() && step > 0.0) {
+        return 3;
+    }
+    (-step.log10().floor() + 1.0).clamp(0.0, 10.0) as usize
+}
+
 /// A run on the trade-off picture: its label and (content_dist, style_dist).
 pub type TradeoffPoint = (String, f64, f64);
 
@@ -266,6 +289,9 @@ pub fn write_scatter(path: &Path, points: &[TradeoffPoint], title: &str, size: (
     }
     .with_context(|| format!("cannot write {}", path.display()))
 }
+
+/// Labels on each axis of the trade-off picture (plotters picks round values).
+const SCATTER_LABELS: usize = 7;
 
 /// Draws the trade-off figure on any plotters backend: one labelled dot per
 /// scored run, the Pareto front in red, axes padded 12% around the finite
@@ -295,23 +321,34 @@ where
         .y_label_area_size(90)
         .build_cartesian_2d((x0 - px)..(x1 + px), (y0 - py)..(y1 + py))
         .map_err(err)?;
+    let (xd, yd) = (
+        plain_decimals(x0 - px, x1 + px, SCATTER_LABELS),
+        plain_decimals(y0 - py, y1 + py, SCATTER_LABELS),
+    );
     chart
         .configure_mesh()
         .x_desc("content_dist (lower keeps more of the content)")
         .y_desc("style_dist (lower takes more of the style)")
-        .x_label_formatter(&|v| format!("{v:.3}"))
-        .y_label_formatter(&|v| format!("{v:.3}"))
+        .x_labels(SCATTER_LABELS)
+        .y_labels(SCATTER_LABELS)
+        .x_label_formatter(&|v| format!("{v:.xd$}"))
+        .y_label_formatter(&|v| format!("{v:.yd$}"))
         .label_style(("sans-serif", 16))
         .axis_desc_style(("sans-serif", 18))
         .light_line_style(WHITE.mix(0.0))
         .draw()
         .map_err(err)?;
     let front: Vec<(f64, f64)> = crate::chart::pareto_front(&xy).iter().map(|&i| xy[i]).collect();
-    chart
-        .draw_series(LineSeries::new(front, RGBColor(214, 39, 40).stroke_width(2)))
-        .map_err(err)?
-        .label("Pareto front")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], RGBColor(214, 39, 40).stroke_width(3)));
+    // One point is no line: the legend names the front only when it is drawn.
+    let drawn_front = front.len() >= 2;
+    if drawn_front {
+        chart
+            .draw_series(LineSeries::new(front, RGBColor(214, 39, 40).stroke_width(2)))
+            .map_err(err)?
+            .label("Pareto front")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], RGBColor(214, 39, 40).stroke_width(3)));
+    }
+    let middle = (x0 + x1) / 2.0;
     for (label, x, y) in points.iter().filter(|p| p.1.is_finite() && p.2.is_finite()) {
         chart
             .draw_series(std::iter::once(Circle::new(
@@ -320,22 +357,31 @@ where
                 RGBColor(31, 119, 180).filled(),
             )))
             .map_err(err)?;
+        // Labels of points on the right half read leftwards, so none runs
+        // off the picture's right edge.
+        let pos = if *x > middle {
+            Pos::new(HPos::Right, VPos::Bottom)
+        } else {
+            Pos::new(HPos::Left, VPos::Bottom)
+        };
         chart
             .draw_series(std::iter::once(Text::new(
-                label.clone(),
+                format!(" {label} "),
                 (*x, *y),
-                ("sans-serif", 15).into_font().color(&BLACK),
+                ("sans-serif", 15).into_font().color(&BLACK).pos(pos),
             )))
             .map_err(err)?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .label_font(("sans-serif", 16))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(err)?;
+    if drawn_front {
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .label_font(("sans-serif", 16))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+    }
     root.present().map_err(err)?;
     Ok(())
 }

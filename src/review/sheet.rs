@@ -91,9 +91,9 @@ pub struct Sheet {
 
 /// Lays out and writes the sheet as PNG.
 ///
-/// Runs fill a grid of ⌈√n⌉ columns, left to right. A run whose final.png
-/// cannot be opened gets a grey square saying so; label lines are cut to
-/// 40 characters. Bad-input errors: no runs, or `out` not named `*.png`.
+/// Runs fill a grid of ⌈√n⌉ columns, left to right; each row is as tall as
+/// its tallest image. A run whose final.png cannot be opened gets a grey
+/// box saying so; label lines are cut to 40 characters. Bad-input errors: no runs, or `out` not named `*.png`.
 pub fn write_sheet(cmp: &Comparison, out: &Path) -> Result<Sheet> {
     if cmp.runs.is_empty() {
         return Err(bad_input("no runs to put on a sheet"));
@@ -109,23 +109,50 @@ pub fn write_sheet(cmp: &Comparison, out: &Path) -> Result<Sheet> {
     let n = cmp.runs.len() as u32;
     let cols = (n as f64).sqrt().ceil() as u32;
     let rows = n.div_ceil(cols);
-    let (cw, ch) = (CELL + 2 * PAD, CELL + 2 * PAD + lines * LINE_H);
-    let (w, h) = (cols * cw, rows * ch);
+    // Thumbnails first: each row is as tall as its tallest image, so a row
+    // of landscape images has no blank band above it.
+    let thumbs: Vec<Option<RgbImage>> = cmp
+        .runs
+        .iter()
+        .map(|run| {
+            image::open(crate::record::RunPaths::new(&run.dir).final_image())
+                .ok()
+                .map(|img| img.thumbnail(CELL, CELL).to_rgb8())
+        })
+        .collect();
+    let row_heights: Vec<u32> = (0..rows)
+        .map(|r| {
+            (r * cols..((r + 1) * cols).min(n))
+                .map(|i| thumbs[i as usize].as_ref().map_or(CELL, RgbImage::height))
+                .max()
+                .unwrap_or(CELL)
+        })
+        .collect();
+    let cw = CELL + 2 * PAD;
+    let label_h = lines * LINE_H;
+    // Top of each row's cell, and the total height.
+    let mut tops = Vec::with_capacity(rows as usize);
+    let mut h = 0;
+    for rh in &row_heights {
+        tops.push(h);
+        h += rh + 2 * PAD + label_h;
+    }
+    let w = cols * cw;
     let mut canvas = RgbImage::from_pixel(w, h, Rgb([255, 255, 255]));
     let mut without_image = Vec::new();
     for (i, run) in cmp.runs.iter().enumerate() {
-        let (cx, cy) = ((i as u32 % cols) * cw + PAD, (i as u32 / cols) * ch + PAD);
-        let path = crate::record::RunPaths::new(&run.dir).final_image();
-        match image::open(&path) {
-            Ok(img) => {
-                let thumb = img.thumbnail(CELL, CELL).to_rgb8();
-                // Bottom-aligned: each image sits right above its label.
-                let (ox, oy) = (cx + (CELL - thumb.width()) / 2, cy + CELL - thumb.height());
-                image::imageops::overlay(&mut canvas, &thumb, ox as i64, oy as i64);
+        let (col, row) = (i as u32 % cols, i as u32 / cols);
+        let (cx, cy) = (col * cw + PAD, tops[row as usize] + PAD);
+        let rh = row_heights[row as usize];
+        match &thumbs[i] {
+            Some(thumb) => {
+                // Bottom-aligned in its row: each image sits right above its label.
+                let (ox, oy) = (cx + (CELL - thumb.width()) / 2, cy + rh - thumb.height());
+                image::imageops::overlay(&mut canvas, thumb, ox as i64, oy as i64);
             }
-            Err(_) => {
+            None => {
                 // A grey square says "no image" better than a gap.
-                let grey = RgbImage::from_pixel(CELL, CELL, Rgb([220, 220, 220]));
+                let grey = RgbImage::from_pixel(CELL, rh, Rgb([220, 220, 220]));
                 image::imageops::overlay(&mut canvas, &grey, cx as i64, cy as i64);
                 without_image.push((i, format!("{} ({})", run.name, run.entry.state)));
             }
@@ -136,13 +163,19 @@ pub fn write_sheet(cmp: &Comparison, out: &Path) -> Result<Sheet> {
         let root = BitMapBackend::with_buffer(canvas.as_mut(), (w, h)).into_drawing_area();
         let err = |e: DrawingAreaErrorKind<_>| anyhow::anyhow!("{e:?}");
         for (i, _) in &without_image {
-            let (cx, cy) = ((*i as u32 % cols) * cw + PAD, (*i as u32 / cols) * ch + PAD);
+            let row = *i as u32 / cols;
+            let (cx, cy) = ((*i as u32 % cols) * cw + PAD, tops[row as usize] + PAD);
             let style = ("sans-serif", 20).into_font().color(&RGBColor(90, 90, 90));
-            root.draw_text("no final image", &style, (cx as i32 + 90, (cy + CELL / 2 - 10) as i32))
+            let middle = cy + row_heights[row as usize] / 2;
+            root.draw_text("no final image", &style, (cx as i32 + 90, middle as i32 - 10))
                 .map_err(err)?;
         }
         for (i, lines) in labels.iter().enumerate() {
-            let (cx, cy) = ((i as u32 % cols) * cw + PAD, (i as u32 / cols) * ch + PAD + CELL + 4);
+            let row = i as u32 / cols;
+            let (cx, cy) = (
+                (i as u32 % cols) * cw + PAD,
+                tops[row as usize] + PAD + row_heights[row as usize] + 4,
+            );
             for (j, line) in lines.iter().enumerate() {
                 let style = if j == 0 {
                     ("sans-serif", 17).into_font().style(FontStyle::Bold)

@@ -62,11 +62,26 @@ fn loss(v: Option<f64>) -> String {
     }
 }
 
+/// Whether a run matches `--filter TEXT`, case aside: TEXT in its folder,
+/// name or status, or in one of its config values (not the key names:
+/// `layers` would match every run); `KEY=VALUE` matches runs whose config
+/// key containing KEY has a value containing VALUE.
+pub fn matches(r: &RunEntry, config: &BTreeMap<String, String>, filter: &str) -> bool {
+    let f = filter.to_lowercase();
+    let has = |hay: &str| hay.to_lowercase().contains(&f);
+    if let Some((key, value)) = f.split_once('=') {
+        let (key, value) = (key.trim(), value.trim());
+        return config
+            .iter()
+            .any(|(k, v)| k.to_lowercase().contains(key) && v.to_lowercase().contains(value));
+    }
+    has(&r.id) || has(r.name()) || has(&r.state.to_string()) || config.values().any(|v| has(v))
+}
+
 impl Listing {
-    /// Lists `results`, keeps runs matching `filter` (a case-insensitive
-    /// substring of the folder, name, status or any `key=value` of the
-    /// config), and sorts by `sort` (a column or config key; `-KEY` for
-    /// descending; default: newest first).
+    /// Lists `results`, keeps runs matching `filter` (see [`matches`]),
+    /// and sorts by `sort` (a column or config key; `-KEY` for descending;
+    /// default: newest first).
     ///
     /// Errors, meant for the user: `results` is not a folder, or `sort` names
     /// neither a column nor a key of any listed run's config (not checked when
@@ -82,15 +97,7 @@ impl Listing {
                 let c = flat_config(&r.dir);
                 (r, c)
             })
-            .filter(|(r, c)| match filter {
-                None => true,
-                Some(f) => {
-                    let f = f.to_lowercase();
-                    let hay = [r.id.clone(), r.name().to_string(), r.state.to_string()];
-                    hay.iter().any(|h| h.to_lowercase().contains(&f))
-                        || c.iter().any(|(k, v)| format!("{k}={v}").to_lowercase().contains(&f))
-                }
-            })
+            .filter(|(r, c)| filter.is_none_or(|f| matches(r, c, f)))
             .collect();
         let (key, desc) = match sort.unwrap_or("-started") {
             s if s.starts_with('-') => (s[1..].to_string(), true),
@@ -162,12 +169,13 @@ impl Listing {
             .collect()
     }
 
-    /// The whole listing as text, ending in a newline.
-    pub fn render(&self, format: Format) -> String {
+    /// The whole listing as text, ending in a newline; a table fits in
+    /// `width` columns when given ([`Listing::table`]).
+    pub fn render(&self, format: Format, width: Option<usize>) -> String {
         match format {
             Format::Csv => self.csv(),
             Format::Json => self.json(),
-            Format::Table => self.table(),
+            Format::Table => self.table(width),
         }
     }
 
@@ -183,34 +191,42 @@ impl Listing {
         String::from_utf8_lossy(&bytes).into_owned()
     }
 
-    /// One object per run: the columns (numbers as numbers, null when
-    /// missing) and the varying config keys under `varying`.
+    /// One object per run: the columns at full precision (counts as
+    /// integers, measurements as numbers, null when missing) and the
+    /// varying config keys under `varying` (TOML values as JSON values).
     fn json(&self) -> String {
         let list: Vec<serde_json::Value> = self
-            .rows()
+            .runs
             .iter()
-            .map(|r| {
+            .zip(&self.configs)
+            .zip(self.rows())
+            .map(|((r, c), row)| {
+                let num = |v: Option<f64>| {
+                    v.filter(|x| x.is_finite())
+                        .and_then(serde_json::Number::from_f64)
+                        .map_or(serde_json::Value::Null, serde_json::Value::Number)
+                };
+                let l = r.losses();
+                let score = |name: &str| num(r.scores().and_then(|s| s.get(name)));
                 let mut obj = serde_json::Map::new();
                 for (i, col) in COLUMNS.iter().enumerate() {
-                    let v = &r[i];
                     let value = match *col {
-                        "steps" | "wall_s" | "steps_per_s" | "total" | "content" | "style" | "tv" | "content_dist"
-                        | "style_dist" | "color_dist" | "ssim" => v
-                            .parse::<f64>()
-                            .ok()
-                            .filter(|x| x.is_finite())
-                            .and_then(serde_json::Number::from_f64)
-                            .map(serde_json::Value::Number)
-                            .unwrap_or(serde_json::Value::Null),
-                        _ => serde_json::Value::String(v.clone()),
+                        "steps" => serde_json::Value::from(r.steps()),
+                        "wall_s" => num(Some(r.wall_s())),
+                        "steps_per_s" => num(Some(r.steps_per_s())),
+                        "total" => num(l.map(|l| l.total)),
+                        "content" => num(l.map(|l| l.content)),
+                        "style" => num(l.map(|l| l.style)),
+                        "tv" => num(l.map(|l| l.tv)),
+                        "content_dist" | "style_dist" | "color_dist" | "ssim" => score(col),
+                        _ => serde_json::Value::String(row[i].clone()),
                     };
                     obj.insert(col.to_string(), value);
                 }
                 let config: serde_json::Map<String, serde_json::Value> = self
                     .varying
                     .iter()
-                    .zip(&r[COLUMNS.len()..])
-                    .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                    .map(|k| (k.clone(), c.get(k).map_or(serde_json::Value::Null, |v| toml_as_json(v))))
                     .collect();
                 obj.insert("varying".into(), serde_json::Value::Object(config));
                 serde_json::Value::Object(obj)
@@ -221,10 +237,24 @@ impl Listing {
 
     /// Aligned columns for the terminal, two spaces apart. The `run` column is
     /// left out, and `started` is cut to `YYYY-MM-DD HH:MM:SS` (no UTC offset).
-    fn table(&self) -> String {
-        let header = self.header();
-        let show: Vec<usize> = (0..header.len()).filter(|&i| header[i] != "run").collect();
-        let cells = |r: &Vec<String>| -> Vec<String> {
+    ///
+    /// With a `width`, the table fits in it: columns are left out whole, the
+    /// least telling first ([`DROP_ORDER`], then the varying keys from the
+    /// last), never cut, and a last line says which went and that `--wide`
+    /// shows them; names longer than their share end in `…`.
+    fn table(&self, width: Option<usize>) -> String {
+        let mut header = self.header();
+        if width.is_some() {
+            // Config keys lose their section when room is short: `style_weight`.
+            for h in header.iter_mut().skip(COLUMNS.len()) {
+                if let Some((_, rest)) = h.split_once('.') {
+                    *h = rest.to_string();
+                }
+            }
+        }
+        let header = header;
+        let mut show: Vec<usize> = (0..header.len()).filter(|&i| header[i] != "run").collect();
+        let cells = |r: &Vec<String>, show: &[usize]| -> Vec<String> {
             show.iter()
                 .map(|&i| {
                     if header[i] == "started" {
@@ -235,17 +265,51 @@ impl Listing {
                 })
                 .collect()
         };
+        let rows = self.rows();
+        let measure = |show: &[usize]| -> Vec<usize> {
+            let body: Vec<Vec<String>> = rows.iter().map(|r| cells(r, show)).collect();
+            (0..show.len())
+                .map(|c| {
+                    body.iter()
+                        .map(|r| r[c].chars().count())
+                        .chain([header[show[c]].chars().count()])
+                        .max()
+                        .unwrap_or(0)
+                })
+                .collect()
+        };
+        let total = |widths: &[usize]| widths.iter().sum::<usize>() + 2 * widths.len().saturating_sub(1);
+        let mut left_out = Vec::new();
+        if let Some(limit) = width {
+            let mut order: Vec<usize> = DROP_ORDER
+                .iter()
+                .filter_map(|name| header.iter().position(|h| h == name))
+                .collect();
+            order.extend((COLUMNS.len()..header.len()).rev());
+            for i in order {
+                if total(&measure(&show)) <= limit {
+                    break;
+                }
+                show.retain(|&s| s != i);
+                left_out.push(header[i].clone());
+            }
+        }
         let head: Vec<String> = show.iter().map(|&i| header[i].clone()).collect();
-        let body: Vec<Vec<String>> = self.rows().iter().map(cells).collect();
-        let widths: Vec<usize> = (0..head.len())
-            .map(|c| {
-                body.iter()
-                    .map(|r| r[c].chars().count())
-                    .chain([head[c].chars().count()])
-                    .max()
-                    .unwrap_or(0)
-            })
-            .collect();
+        let mut body: Vec<Vec<String>> = rows.iter().map(|r| cells(r, &show)).collect();
+        let mut widths = measure(&show);
+        // Still too wide: the name column gives way, ending in `…`.
+        if let (Some(limit), Some(name)) = (width, head.iter().position(|h| h == "name")) {
+            let over = total(&widths).saturating_sub(limit);
+            if over > 0 {
+                let keep = widths[name].saturating_sub(over).max(6);
+                for r in &mut body {
+                    if r[name].chars().count() > keep {
+                        r[name] = r[name].chars().take(keep - 1).collect::<String>() + "…";
+                    }
+                }
+                widths[name] = keep;
+            }
+        }
         let line = |r: &[String]| {
             r.iter()
                 .zip(&widths)
@@ -259,6 +323,53 @@ impl Listing {
         for r in &body {
             out += &(line(r) + "\n");
         }
+        if !left_out.is_empty() {
+            let named = format!("({} left out to fit; --wide shows every column)", left_out.join(", "));
+            let counted = format!(
+                "({} columns left out to fit; --wide shows every column)",
+                left_out.len()
+            );
+            out += if width.is_some_and(|w| named.chars().count() > w) {
+                &counted
+            } else {
+                &named
+            };
+            out.push('\n');
+        }
         out
+    }
+}
+
+/// The table's columns, the first to leave out when the terminal is narrow
+/// (after them, the varying config keys, last first).
+pub const DROP_ORDER: [&str; 13] = [
+    "note",
+    "color_dist",
+    "ssim",
+    "steps_per_s",
+    "started",
+    "tv",
+    "wall_s",
+    "content",
+    "size",
+    "content_dist",
+    "steps",
+    "style_dist",
+    "style",
+];
+
+/// A config value as `flat_config` keeps it (TOML, strings without quotes)
+/// as JSON: numbers and booleans as such, anything else as a string.
+fn toml_as_json(v: &str) -> serde_json::Value {
+    if let Ok(i) = v.parse::<i64>() {
+        return serde_json::Value::from(i);
+    }
+    if let Some(n) = v.parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
+        return serde_json::Value::Number(n);
+    }
+    match v {
+        "true" => serde_json::Value::Bool(true),
+        "false" => serde_json::Value::Bool(false),
+        _ => serde_json::Value::String(v.to_string()),
     }
 }

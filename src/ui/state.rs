@@ -70,6 +70,8 @@ pub struct ExperimentEntry {
     pub path: PathBuf,
     /// None while being checked; Ok(one-line description) or Err(message).
     pub check: Option<Result<String, String>>,
+    /// Its `[sweep]` table's points, when it has one: Enter runs the sweep.
+    pub sweep_points: Option<usize>,
 }
 
 impl ExperimentEntry {
@@ -145,6 +147,11 @@ pub struct Live {
     pub gpu_mib: Option<f64>,
     /// Launched from this dashboard (it may be asked to stop on quit).
     pub launched_here: bool,
+    /// Weights asked for with `+`/`-` that no metrics row carries yet: shown
+    /// at once, as "→ new (next step)", until a row does.
+    pub pending: BTreeMap<Term, f64>,
+    /// A stop was asked for and the run has not ended yet.
+    pub stopping: bool,
 }
 
 impl Live {
@@ -172,6 +179,8 @@ impl Live {
             rss_mib: None,
             gpu_mib: None,
             launched_here,
+            pending: BTreeMap::new(),
+            stopping: false,
         }
     }
 
@@ -207,15 +216,17 @@ impl Live {
                 .is_some_and(|s| s.status == crate::record::Status::Running)
     }
 
-    /// Steps done, as the summary last said; 0 before there is one.
+    /// Steps asked for over all scales, as the summary says; 0 before there is one.
     pub fn iterations(&self) -> u64 {
         self.summary.as_ref().map(|s| s.iterations).unwrap_or(0)
     }
 
-    /// Steps per second over the recent rows.
+    /// Steps per second over the recent rows after the first step (which
+    /// carries the start-up); 0 until three such rows say.
     pub fn steps_per_s(&self) -> f64 {
-        match (self.recent.first(), self.recent.last()) {
-            (Some(a), Some(b)) if b.1 > a.1 => (b.0 - a.0) as f64 / (b.1 - a.1),
+        let going: Vec<&(u64, f64)> = self.recent.iter().filter(|r| r.0 >= 1).collect();
+        match (going.first(), going.last()) {
+            (Some(a), Some(b)) if going.len() >= 3 && b.1 > a.1 => (b.0 - a.0) as f64 / (b.1 - a.1),
             _ => 0.0,
         }
     }
@@ -226,7 +237,12 @@ impl Live {
     pub fn apply(&mut self, update: LiveUpdate) {
         match update {
             LiveUpdate::Config(c) => self.config = c,
-            LiveUpdate::Summary(s) => self.summary = Some(*s),
+            LiveUpdate::Summary(s) => {
+                if s.status != crate::record::Status::Running {
+                    self.stopping = false;
+                }
+                self.summary = Some(*s);
+            }
             LiveUpdate::Header(h) => self.header = h,
             LiveUpdate::Rows(rows) => {
                 for row in rows {
@@ -234,6 +250,17 @@ impl Live {
                     self.recent.push((row.iter, row.elapsed_s));
                     if self.recent.len() > 20 {
                         self.recent.remove(0);
+                    }
+                    // A weight the rows now carry is no longer pending.
+                    for term in Term::ALL {
+                        let w = match term {
+                            Term::Content => row.content_weight,
+                            Term::Style => row.style_weight,
+                            Term::Tv => row.tv_weight,
+                        };
+                        if self.pending.get(&term).is_some_and(|p| (p - w).abs() <= 1e-9 * w.abs()) {
+                            self.pending.remove(&term);
+                        }
                     }
                     self.last = Some(row);
                 }
@@ -247,6 +274,8 @@ impl Live {
             LiveUpdate::Steered { iter, term, from, to } => {
                 self.marks.push(SteerMark { iter, term, from, to });
                 self.chart_marks.push(iter);
+                // The run took it: the next row will carry it.
+                self.pending.insert(term, to);
             }
             LiveUpdate::Scale {
                 iter,
@@ -349,6 +378,20 @@ impl Live {
         }
     }
 
+    /// The weight `+`/`-` change from: the pending one, else the one in force.
+    fn steer_from(&self, term: Term) -> Option<f64> {
+        self.pending.get(&term).copied().or_else(|| self.weight(term))
+    }
+
+    /// The snapshot whose decoded image may be shown: the one browsed to,
+    /// else the newest.
+    fn wanted_snapshot(&self) -> Option<u64> {
+        match self.browsing {
+            Some(i) => self.snapshots.get(i).map(|s| s.0),
+            None => self.snapshots.last().map(|s| s.0),
+        }
+    }
+
     /// The loss weight currently in force for a term.
     pub fn weight(&self, term: Term) -> Option<f64> {
         let row = self.last.as_ref()?;
@@ -418,12 +461,24 @@ impl SortKey {
     }
 }
 
+/// A row of the Runs table: a sweep's header, or a run (by its index in
+/// [`App::runs`]). Derived from the runs, their order and which sweeps are
+/// collapsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunRow {
+    /// The header of the sweep of this name, its points under it.
+    Sweep(String),
+    /// A run.
+    Run(usize),
+}
+
 /// Runs being compared: data loaded once when the view opens.
 #[derive(Debug, Clone)]
 pub struct CompareData {
     /// The runs, in order of their folders' paths (marked runs are kept sorted).
     pub runs: Vec<CompareRun>,
-    /// Config keys that differ, with each run's value.
+    /// Config keys that differ, with each run's value (paths cut to the
+    /// part that tells them apart).
     pub diff: Vec<(String, Vec<String>)>,
     /// Index into [`COMPARE_METRICS`].
     pub metric: usize,
@@ -436,7 +491,12 @@ pub struct CompareData {
 
 impl CompareData {
     /// Runs and their config differences, showing the total loss.
+    /// Path values keep only the part that tells them apart.
     pub fn new(runs: Vec<CompareRun>, diff: Vec<(String, Vec<String>)>) -> Self {
+        let diff = diff
+            .into_iter()
+            .map(|(k, vals)| (k, crate::review::distinguishing_tails(&vals)))
+            .collect();
         let mut data = CompareData {
             runs,
             diff,
@@ -500,6 +560,9 @@ pub enum Msg {
     Experiments(Vec<ExperimentEntry>),
     /// A fresh list of run folders.
     Runs(Vec<RunEntry>),
+    /// Each sweep point's values of its sweep's keys (`style_weight=1e3`),
+    /// by run folder: the Runs view's `values` column.
+    SweepValues(std::collections::HashMap<PathBuf, String>),
     /// A run launched from here has its folder.
     Launched(PathBuf),
     /// Launching failed; the message goes to the status bar.
@@ -521,6 +584,8 @@ pub enum Msg {
 pub enum Effect {
     /// Start a run of this experiment file in the background.
     Launch(PathBuf),
+    /// Start `stylelab sweep` on this experiment file in the background.
+    LaunchSweep(PathBuf),
     /// Append a control line to this run folder's control file.
     Control(PathBuf, Control),
     /// Start following the run in `dir`, tagging updates with `follow_id`.
@@ -548,9 +613,18 @@ pub struct App {
     /// Experiment files, and the selected one's index.
     pub experiments: Vec<ExperimentEntry>,
     pub exp_sel: usize,
-    /// Run folders in display order, and the selected one's index.
+    /// Run folders in display order, and the selected one's index (the
+    /// selected run when `on_header` is None).
     pub runs: Vec<RunEntry>,
     pub run_sel: usize,
+    /// The selection is on this sweep's header row instead of a run.
+    pub on_header: Option<String>,
+    /// Sweeps whose points are hidden under their header (Enter toggles).
+    pub collapsed: BTreeSet<String>,
+    /// The Runs table's rows, derived from `runs` and `collapsed`.
+    pub rows: Vec<RunRow>,
+    /// Sweep points' values of their sweep's keys, by run folder.
+    pub sweep_values: std::collections::HashMap<PathBuf, String>,
     /// Each sweep's progress among `runs`, by sweep name (derived when the
     /// runs arrive, for the Runs view's group rows).
     pub sweeps: std::collections::HashMap<String, crate::review::SweepProgress>,
@@ -595,6 +669,10 @@ impl App {
             runs: Vec::new(),
             sweeps: std::collections::HashMap::new(),
             run_sel: 0,
+            on_header: None,
+            collapsed: BTreeSet::new(),
+            rows: Vec::new(),
+            sweep_values: std::collections::HashMap::new(),
             sort: SortKey::Started,
             sort_desc: true,
             marked: BTreeSet::new(),
@@ -651,6 +729,70 @@ impl App {
         if let Some(sel) = selected {
             self.run_sel = self.runs.iter().position(|r| r.dir == sel).unwrap_or(0);
         }
+        self.derive_rows();
+    }
+
+    /// The Runs table's rows: a header before each sweep's points (which
+    /// `group_sweeps` keeps together), its points unless collapsed. A
+    /// selection on a hidden run moves to its sweep's header.
+    fn derive_rows(&mut self) {
+        let mut rows = Vec::with_capacity(self.runs.len() + 4);
+        let mut group: Option<&str> = None;
+        for (i, r) in self.runs.iter().enumerate() {
+            let sweep = r.sweep().map(|m| m.name.as_str());
+            if let Some(name) = sweep
+                && sweep != group
+            {
+                rows.push(RunRow::Sweep(name.to_string()));
+            }
+            group = sweep;
+            if sweep.is_none_or(|n| !self.collapsed.contains(n)) {
+                rows.push(RunRow::Run(i));
+            }
+        }
+        self.rows = rows;
+        if self.on_header.is_none()
+            && let Some(name) = self
+                .runs
+                .get(self.run_sel)
+                .and_then(|r| r.sweep())
+                .map(|m| m.name.clone())
+            && self.collapsed.contains(&name)
+        {
+            self.on_header = Some(name);
+        }
+    }
+
+    /// The row the selection is on.
+    pub fn selected_row(&self) -> usize {
+        let wanted = match &self.on_header {
+            Some(name) => RunRow::Sweep(name.clone()),
+            None => RunRow::Run(self.run_sel),
+        };
+        self.rows.iter().position(|r| *r == wanted).unwrap_or(0)
+    }
+
+    /// Moves the Runs selection one row down or up, onto runs and sweep headers.
+    fn step_runs(&mut self, down: bool) {
+        let mut row = self.selected_row();
+        step_index(&mut row, self.rows.len(), down);
+        match self.rows.get(row) {
+            Some(RunRow::Sweep(name)) => self.on_header = Some(name.clone()),
+            Some(RunRow::Run(i)) => {
+                self.on_header = None;
+                self.run_sel = *i;
+            }
+            None => {}
+        }
+    }
+
+    /// The run folders of the sweep named `name` among the runs listed.
+    fn sweep_dirs(&self, name: &str) -> Vec<PathBuf> {
+        self.runs
+            .iter()
+            .filter(|r| r.sweep().is_some_and(|m| m.name == name))
+            .map(|r| r.dir.clone())
+            .collect()
     }
 
     /// Re-derives the live chart's curves (rows arrived, or a toggle changed).
@@ -673,7 +815,8 @@ fn step_index(sel: &mut usize, len: usize, down: bool) {
     }
 }
 
-/// The one place where state changes.
+/// Every change of state made in answer to a message (the runtime sets
+/// only the frame's clock, `now`, and clears the status line on a key).
 pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
     match msg {
         Msg::Key(key) => on_key(app, key),
@@ -699,6 +842,14 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             app.sweeps = sweeps;
             app.sort_runs();
             app.run_sel = app.run_sel.min(app.runs.len().saturating_sub(1));
+            if app.on_header.as_ref().is_some_and(|n| !app.sweeps.contains_key(n)) {
+                app.on_header = None;
+            }
+            app.derive_rows();
+            Vec::new()
+        }
+        Msg::SweepValues(values) => {
+            app.sweep_values = values;
             Vec::new()
         }
         Msg::Launched(dir) => {
@@ -725,7 +876,11 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             Vec::new()
         }
         Msg::Image { follow_id, iter, image } => {
-            if let Some(live) = app.live.as_mut().filter(|l| l.follow_id == follow_id) {
+            // Decodes finish in any order: keys pressed fast ask for several,
+            // and only the one the view now wants may show.
+            if let Some(live) = app.live.as_mut().filter(|l| l.follow_id == follow_id)
+                && live.wanted_snapshot() == Some(iter)
+            {
                 live.image = Some((iter, image));
             }
             Vec::new()
@@ -753,7 +908,7 @@ fn on_mouse(app: &mut App, m: MouseEvent) -> Vec<Effect> {
     };
     match app.tab {
         Tab::Experiments => step_index(&mut app.exp_sel, app.experiments.len(), down),
-        Tab::Runs => step_index(&mut app.run_sel, app.runs.len(), down),
+        Tab::Runs => app.step_runs(down),
         _ => {}
     }
     Vec::new()
@@ -839,6 +994,15 @@ fn experiments_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     };
     match key.code {
         KeyCode::Enter => match &entry.check {
+            Some(Ok(_)) if entry.sweep_points.is_some() => {
+                app.message = Some(format!(
+                    "sweep of {} started: {} points; they show in Runs as they start",
+                    entry.file_name(),
+                    entry.sweep_points.unwrap_or(0)
+                ));
+                app.tab = Tab::Runs;
+                vec![Effect::LaunchSweep(entry.path.clone()), Effect::RefreshRuns]
+            }
             Some(Ok(_)) => {
                 app.message = Some(format!("launching {}…", entry.file_name()));
                 vec![Effect::Launch(entry.path.clone())]
@@ -858,11 +1022,13 @@ fn experiments_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     }
 }
 
-/// Runs tab: move, `o`/`O` sort key and direction, space to mark, `c`
-/// to compare the marked runs, `r` to refresh, `Enter` to follow.
+/// Runs tab: move (onto runs and sweep headers), `o`/`O` sort key and
+/// direction, space to mark (on a sweep's header: all its points), `c` to
+/// compare the marked runs, `r` to refresh, `Enter` to follow a run or to
+/// fold and unfold a sweep.
 fn runs_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     if let Some(down) = is_down(key.code) {
-        step_index(&mut app.run_sel, app.runs.len(), down);
+        app.step_runs(down);
         return Vec::new();
     }
     match key.code {
@@ -879,12 +1045,21 @@ fn runs_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
         }
         KeyCode::Char('r') => vec![Effect::RefreshRuns],
         KeyCode::Char(' ') => {
-            if let Some(r) = app.runs.get(app.run_sel) {
-                if !app.marked.remove(&r.dir) {
-                    app.marked.insert(r.dir.clone());
+            if let Some(name) = app.on_header.clone() {
+                let dirs = app.sweep_dirs(&name);
+                if dirs.iter().all(|d| app.marked.contains(d)) {
+                    dirs.iter().for_each(|d| {
+                        app.marked.remove(d);
+                    });
+                } else {
+                    app.marked.extend(dirs);
                 }
-                step_index(&mut app.run_sel, app.runs.len(), true);
+            } else if let Some(r) = app.runs.get(app.run_sel)
+                && !app.marked.remove(&r.dir)
+            {
+                app.marked.insert(r.dir.clone());
             }
+            app.step_runs(true);
             Vec::new()
         }
         KeyCode::Char('c') => {
@@ -894,14 +1069,23 @@ fn runs_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
             }
             vec![Effect::LoadCompare(app.marked.iter().cloned().collect())]
         }
-        KeyCode::Enter => match app.runs.get(app.run_sel) {
-            Some(r) => {
-                let dir = r.dir.clone();
-                let here = app.launched.contains(&dir);
-                vec![app.follow(dir, here)]
+        KeyCode::Enter => {
+            if let Some(name) = app.on_header.clone() {
+                if !app.collapsed.remove(&name) {
+                    app.collapsed.insert(name);
+                }
+                app.derive_rows();
+                return Vec::new();
             }
-            None => Vec::new(),
-        },
+            match app.runs.get(app.run_sel) {
+                Some(r) => {
+                    let dir = r.dir.clone();
+                    let here = app.launched.contains(&dir);
+                    vec![app.follow(dir, here)]
+                }
+                None => Vec::new(),
+            }
+        }
         _ => Vec::new(),
     }
 }
@@ -913,7 +1097,8 @@ fn live_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
         app.message = Some("no run: launch one from Experiments or open one from Runs".into());
         return Vec::new();
     };
-    let control = |c: Control| vec![Effect::Control(live.dir.clone(), c)];
+    let dir = live.dir.clone();
+    let control = |c: Control| vec![Effect::Control(dir.clone(), c)];
     let running = live.is_running();
     match key.code {
         KeyCode::Char(' ') if running => {
@@ -921,10 +1106,16 @@ fn live_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
             control(c)
         }
         KeyCode::Char('s') if running => {
-            app.message = Some("stopping after the current step…".into());
+            live.stopping = true;
             control(Control::Stop)
         }
-        KeyCode::Char('n') if running => control(Control::SnapshotNow),
+        KeyCode::Char('n') if running => {
+            app.message = Some(format!(
+                "snapshot asked for at step {}",
+                live.last.as_ref().map_or(0, |r| r.iter)
+            ));
+            control(Control::SnapshotNow)
+        }
         KeyCode::Char('t') => {
             app.steer = match app.steer {
                 Term::Content => Term::Style,
@@ -933,8 +1124,14 @@ fn live_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
             };
             Vec::new()
         }
-        KeyCode::Char('+') | KeyCode::Char('=') if running => control(Control::Scale(app.steer, 2.0)),
-        KeyCode::Char('-') if running => control(Control::Scale(app.steer, 0.5)),
+        KeyCode::Char('+') | KeyCode::Char('=') | KeyCode::Char('-') if running => {
+            let factor = if key.code == KeyCode::Char('-') { 0.5 } else { 2.0 };
+            // Shown at once, before the run confirms it.
+            if let Some(w) = live.steer_from(app.steer) {
+                live.pending.insert(app.steer, w * factor);
+            }
+            control(Control::Scale(app.steer, factor))
+        }
         KeyCode::Char('l') => {
             app.per_layer = !app.per_layer;
             app.refresh_series();

@@ -4,7 +4,7 @@
 //! in the state already, and images resample only when their panel's size
 //! changes.
 
-use super::state::{App, COMPARE_METRICS, Live, Prompt, SortKey, Tab};
+use super::state::{App, COMPARE_METRICS, Live, Prompt, RunRow, SortKey, Tab};
 use super::widgets::{HalfBlockImage, TabBar};
 use crate::chart::{LossChart, RUN_COLORS};
 use crate::console::short;
@@ -129,10 +129,18 @@ fn tabs(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
 
 /// The bottom row: the last message if there is one, else the current tab's keys.
 fn status_bar(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+    // Only the keys that do something now.
+    let running = app.live.as_ref().is_some_and(Live::is_running);
     let keys = match app.tab {
-        Tab::Experiments => "j/k select  Enter launch  e edit  r re-check",
-        Tab::Runs => "j/k select  Enter open  space mark  c compare  o sort  O reverse  r refresh",
-        Tab::Live => "space pause  s stop  n snapshot  t term  +/- ×2/÷2  l layers  m smooth  [ ] snapshots  v view",
+        Tab::Experiments => "j/k select  Enter launch (a sweep: all its points)  e edit  r re-check",
+        Tab::Runs if app.on_header.is_some() => {
+            "j/k select  Enter fold/unfold  space mark its points  c compare  o sort"
+        }
+        Tab::Runs => "j/k select  Enter open  space mark, next  c compare  o sort  O reverse  r refresh",
+        Tab::Live if running => {
+            "space pause  s stop  n snapshot  t term  +/- ×2/÷2  l layers  m smooth  [ ] snapshots  v view"
+        }
+        Tab::Live => "t term  l layers  m smooth  [ ] snapshots  v view (the run has ended)",
         Tab::Compare => "m metric  Esc back",
     };
     let text = match &app.message {
@@ -184,10 +192,17 @@ fn experiments(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         left,
         &mut state,
     );
-    let detail = match app.experiments.get(app.exp_sel).and_then(|e| e.check.as_ref()) {
-        None => Paragraph::new("checking…"),
-        Some(Ok(desc)) => Paragraph::new(format!("{desc}\n\nEnter: launch it   e: edit it")),
-        Some(Err(e)) => Paragraph::new(e.clone()).style(theme.fg(Color::Red)),
+    let selected = app.experiments.get(app.exp_sel);
+    let detail = match (
+        selected.and_then(|e| e.check.as_ref()),
+        selected.and_then(|e| e.sweep_points),
+    ) {
+        (None, _) => Paragraph::new("checking…"),
+        (Some(Ok(desc)), Some(points)) => Paragraph::new(format!(
+            "{desc}\nsweep: {points} points (its base experiment above)\n\nEnter: run the sweep's {points} points   e: edit it"
+        )),
+        (Some(Ok(desc)), None) => Paragraph::new(format!("{desc}\n\nEnter: launch it   e: edit it")),
+        (Some(Err(e)), _) => Paragraph::new(e.clone()).style(theme.fg(Color::Red)),
     };
     frame.render_widget(
         detail
@@ -223,11 +238,17 @@ fn duration(s: f64) -> String {
     }
 }
 
-/// Runs tab: the table of run folders, with ▼/▲ on the sort column.
-fn runs(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
-    if app.runs.is_empty() {
-        return empty(frame, area, "No runs under results/ yet.");
-    }
+/// A column of the Runs table: its title, width, and how it reads a run.
+struct RunColumn {
+    title: String,
+    width: u16,
+    cell: fn(&App, &crate::review::RunEntry) -> String,
+}
+
+/// The Runs table's columns in the order they show, each with its rank:
+/// the narrower the terminal, the more of the lowest ranks are left out,
+/// whole (a number is never cut).
+fn run_columns(app: &App) -> Vec<(u8, RunColumn)> {
     let head = |k: SortKey, label: &str| {
         if app.sort == k {
             format!("{label}{}", if app.sort_desc { "▼" } else { "▲" })
@@ -235,64 +256,246 @@ fn runs(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             label.to_string()
         }
     };
-    let header = Row::new(vec![
-        Cell::from(" "),
-        Cell::from(head(SortKey::Name, "name")),
-        Cell::from(head(SortKey::Status, "status")),
-        Cell::from(head(SortKey::Started, "started")),
-        Cell::from(head(SortKey::Steps, "steps")),
-        Cell::from(head(SortKey::Duration, "time")),
-        Cell::from(head(SortKey::Total, "total")),
-        Cell::from("content"),
-        Cell::from(head(SortKey::Style, "style")),
-        Cell::from(head(SortKey::ContentDist, "c.dist")),
-        Cell::from(head(SortKey::StyleDist, "s.dist")),
-    ])
-    .style(theme.bold());
-    // A sweep's points sit together (`group_sweeps`), under a row with its progress.
-    let mut rows: Vec<Row> = Vec::with_capacity(app.runs.len());
-    let mut selected = app.run_sel;
-    let mut group: Option<&str> = None;
-    for (i, r) in app.runs.iter().enumerate() {
-        let sweep = r.sweep().map(|m| m.name.as_str());
-        if sweep.is_some() && sweep != group {
-            let name = sweep.unwrap_or_default();
-            let p = app.sweeps.get(name).copied().unwrap_or_default();
-            rows.push(
-                Row::new(vec![
-                    Cell::from(" "),
-                    Cell::from(format!("▾ {name} ({} points)", p.points)),
-                    Cell::from(format!("{} done", p.done)),
-                    Cell::from(format!("{} running", p.running)),
-                    Cell::from(format!("{} failed", p.failed)),
-                    Cell::from(""),
-                    Cell::from(format!("{} to do", p.to_do())),
-                ])
-                .style(theme.bold()),
-            );
-            if i <= app.run_sel {
-                selected += 1;
-            }
-        }
-        group = sweep;
-        rows.push(run_row(app, theme, r));
+    fn total(_: &App, r: &crate::review::RunEntry) -> String {
+        r.losses().map(|l| short(l.total)).unwrap_or_default()
     }
-
-    let widths = [
-        Constraint::Length(1),
-        Constraint::Min(10),
-        Constraint::Length(9),
-        Constraint::Length(11),
-        Constraint::Length(8),
-        Constraint::Length(6),
-        Constraint::Length(8),
-        Constraint::Length(8),
-        Constraint::Length(8),
-        Constraint::Length(6),
-        Constraint::Length(6),
+    fn content(_: &App, r: &crate::review::RunEntry) -> String {
+        r.losses().map(|l| short(l.content)).unwrap_or_default()
+    }
+    fn style(_: &App, r: &crate::review::RunEntry) -> String {
+        r.losses().map(|l| short(l.style)).unwrap_or_default()
+    }
+    fn tv(_: &App, r: &crate::review::RunEntry) -> String {
+        r.losses().map(|l| short(l.tv)).unwrap_or_default()
+    }
+    fn score(r: &crate::review::RunEntry, name: &str) -> String {
+        r.scores()
+            .and_then(|s| s.get(name))
+            .map(|v| format!("{v:.3}"))
+            .unwrap_or_default()
+    }
+    let values_width = app
+        .runs
+        .iter()
+        .filter_map(|r| app.sweep_values.get(&r.dir))
+        .map(|v| v.chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(6, 28) as u16;
+    let mut cols = vec![
+        (
+            9,
+            RunColumn {
+                title: head(SortKey::Status, "status"),
+                width: 9,
+                cell: |_, r| r.state.to_string(),
+            },
+        ),
+        (
+            3,
+            RunColumn {
+                title: head(SortKey::Started, "started"),
+                width: 11,
+                cell: |app, r| short_time(r.started(), &app.now),
+            },
+        ),
+        (
+            6,
+            RunColumn {
+                title: head(SortKey::Steps, "steps"),
+                width: 9,
+                cell: |_, r| {
+                    format!(
+                        "{}/{}",
+                        r.steps(),
+                        r.summary.as_ref().map(|s| s.iterations).unwrap_or(0)
+                    )
+                },
+            },
+        ),
+        (
+            4,
+            RunColumn {
+                title: "size".into(),
+                width: 9,
+                cell: |_, r| r.size_text(),
+            },
+        ),
+        (
+            3,
+            RunColumn {
+                title: head(SortKey::Duration, "time"),
+                width: 6,
+                cell: |_, r| duration(r.wall_s()),
+            },
+        ),
+        (
+            8,
+            RunColumn {
+                title: head(SortKey::Total, "total"),
+                width: 8,
+                cell: total,
+            },
+        ),
+        (
+            5,
+            RunColumn {
+                title: "content".into(),
+                width: 8,
+                cell: content,
+            },
+        ),
+        (
+            8,
+            RunColumn {
+                title: head(SortKey::Style, "style"),
+                width: 8,
+                cell: style,
+            },
+        ),
+        (
+            2,
+            RunColumn {
+                title: "tv".into(),
+                width: 8,
+                cell: tv,
+            },
+        ),
+        (
+            6,
+            RunColumn {
+                title: head(SortKey::ContentDist, "c.dist"),
+                width: 6,
+                cell: |_, r| score(r, "content_dist"),
+            },
+        ),
+        (
+            7,
+            RunColumn {
+                title: head(SortKey::StyleDist, "s.dist"),
+                width: 6,
+                cell: |_, r| score(r, "style_dist"),
+            },
+        ),
     ];
+    if !app.sweep_values.is_empty() {
+        cols.insert(
+            1,
+            (
+                8,
+                RunColumn {
+                    title: "values".into(),
+                    width: values_width,
+                    cell: |app, r| app.sweep_values.get(&r.dir).cloned().unwrap_or_default(),
+                },
+            ),
+        );
+    }
+    cols
+}
+
+/// `text` cut to `width` characters, ending in `…` when cut.
+fn ellipsize(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        text.to_string()
+    } else {
+        text.chars().take(width.saturating_sub(1)).collect::<String>() + "…"
+    }
+}
+
+/// Runs tab: the table of run folders, with ▼/▲ on the sort column. A
+/// sweep's points sit together (`group_sweeps`) under a row with its
+/// progress, which can be selected (space marks its points, Enter folds
+/// them away). Columns that do not fit are left out whole, and names end
+/// in `…` rather than run into the next column.
+fn runs(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+    if app.runs.is_empty() {
+        return empty(frame, area, "No runs under results/ yet.");
+    }
+    // Inside the border: the mark, the name (at least 12), the columns, a space between each.
+    let room = area.width.saturating_sub(2) as usize;
+    let mut cols = run_columns(app);
+    let needed = |cols: &[(u8, RunColumn)]| 1 + 1 + 12 + cols.iter().map(|(_, c)| c.width as usize + 1).sum::<usize>();
+    while needed(&cols) > room {
+        let Some(lowest) = cols
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, (rank, _))| *rank)
+            .map(|(i, _)| i)
+        else {
+            break;
+        };
+        cols.remove(lowest);
+    }
+    let name_width = room.saturating_sub(needed(&cols) - 12).max(12);
+    let header = Row::new(
+        [Cell::from(" "), Cell::from(head_name(app))]
+            .into_iter()
+            .chain(cols.iter().map(|(_, c)| Cell::from(c.title.clone()))),
+    )
+    .style(theme.bold());
+    let rows: Vec<Row> = app
+        .rows
+        .iter()
+        .map(|row| match row {
+            RunRow::Sweep(name) => {
+                let p = app.sweeps.get(name).copied().unwrap_or_default();
+                let folded = app.collapsed.contains(name);
+                let dirs: Vec<&std::path::PathBuf> = app
+                    .runs
+                    .iter()
+                    .filter(|r| r.sweep().is_some_and(|m| &m.name == name))
+                    .map(|r| &r.dir)
+                    .collect();
+                let all_marked = !dirs.is_empty() && dirs.iter().all(|d| app.marked.contains(*d));
+                let title = format!("{} {name} ({} points)", if folded { "▸" } else { "▾" }, p.points);
+                let progress = [
+                    format!("{} done", p.done),
+                    format!("{} running", p.running),
+                    format!("{} failed", p.failed),
+                    format!("{} to do", p.to_do()),
+                ];
+                Row::new(
+                    [
+                        Cell::from(if all_marked { "●" } else { " " }),
+                        Cell::from(ellipsize(&title, name_width)),
+                    ]
+                    .into_iter()
+                    .chain(progress.into_iter().map(Cell::from)),
+                )
+                .style(theme.bold())
+            }
+            RunRow::Run(i) => {
+                let r = &app.runs[*i];
+                let name = if r.sweep().is_some() {
+                    format!("  {}", r.name())
+                } else {
+                    r.name().to_string()
+                };
+                Row::new(
+                    [
+                        Cell::from(if app.marked.contains(&r.dir) { "●" } else { " " }),
+                        Cell::from(ellipsize(&name, name_width)),
+                    ]
+                    .into_iter()
+                    .chain(cols.iter().map(|(rank, c)| {
+                        let text = (c.cell)(app, r);
+                        if *rank == 9 {
+                            Cell::from(Span::styled(text, theme.state(&r.state)))
+                        } else {
+                            Cell::from(text)
+                        }
+                    })),
+                )
+            }
+        })
+        .collect();
+    let widths: Vec<Constraint> = [Constraint::Length(1), Constraint::Length(name_width as u16)]
+        .into_iter()
+        .chain(cols.iter().map(|(_, c)| Constraint::Length(c.width)))
+        .collect();
     let title = format!("results/ — {} runs, {} marked", app.runs.len(), app.marked.len());
-    let mut state = TableState::default().with_selected(Some(selected));
+    let mut state = TableState::default().with_selected(Some(app.selected_row()));
     frame.render_stateful_widget(
         Table::new(rows, widths)
             .header(header)
@@ -303,38 +506,13 @@ fn runs(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     );
 }
 
-/// One run's row in the Runs table; a sweep's points are indented under
-/// their sweep's row.
-fn run_row<'a>(app: &App, theme: &Theme, r: &'a crate::review::RunEntry) -> Row<'a> {
-    let losses = r.losses();
-    let loss = |f: fn(&crate::record::Losses) -> f64| losses.as_ref().map(|l| short(f(l))).unwrap_or_default();
-    let score = |r: &crate::review::RunEntry, name: &str| {
-        r.scores()
-            .and_then(|s| s.get(name))
-            .map(|v| format!("{v:.3}"))
-            .unwrap_or_default()
-    };
-    Row::new(vec![
-        Cell::from(if app.marked.contains(&r.dir) { "●" } else { " " }),
-        Cell::from(if r.sweep().is_some() {
-            format!("  {}", r.name())
-        } else {
-            r.name().to_string()
-        }),
-        Cell::from(Span::styled(r.state.to_string(), theme.state(&r.state))),
-        Cell::from(short_time(r.started(), &app.now)),
-        Cell::from(format!(
-            "{}/{}",
-            r.steps(),
-            r.summary.as_ref().map(|s| s.iterations).unwrap_or(0)
-        )),
-        Cell::from(duration(r.wall_s())),
-        Cell::from(loss(|l| l.total)),
-        Cell::from(loss(|l| l.content)),
-        Cell::from(loss(|l| l.style)),
-        Cell::from(score(r, "content_dist")),
-        Cell::from(score(r, "style_dist")),
-    ])
+/// The name column's title, with the sort arrow when it sorts.
+fn head_name(app: &App) -> String {
+    if app.sort == SortKey::Name {
+        format!("name{}", if app.sort_desc { "▼" } else { "▲" })
+    } else {
+        "name".to_string()
+    }
 }
 
 /// Live tab: loss chart and progress on the left, image and parameters on the right.
@@ -349,16 +527,26 @@ fn live_view(app: &App, live: &Live, theme: &Theme, frame: &mut Frame, area: Rec
         if app.smooth { ", smoothed" } else { "" },
         if app.per_layer { ", per layer" } else { "" }
     );
-    frame.render_widget(
-        LossChart {
-            title: &title,
-            series: &live.series,
-            marks: &live.chart_marks,
-            color: app.color,
-            log: true,
-        },
-        chart_area,
-    );
+    if live.series.is_empty() {
+        // Before the first row there is nothing to draw: no axes of zeros.
+        frame.render_widget(
+            Paragraph::new(starting_text(live))
+                .style(theme.dim())
+                .block(Block::bordered().title(title.as_str())),
+            chart_area,
+        );
+    } else {
+        frame.render_widget(
+            LossChart {
+                title: &title,
+                series: &live.series,
+                marks: &live.chart_marks,
+                color: app.color,
+                log: true,
+            },
+            chart_area,
+        );
+    }
 
     progress(live, theme, frame, progress_area);
 
@@ -383,6 +571,17 @@ fn live_view(app: &App, live: &Live, theme: &Theme, frame: &mut Frame, area: Rec
     params(app, live, theme, frame, params_area);
 }
 
+/// What a run without its first metrics row is doing.
+fn starting_text(live: &Live) -> &'static str {
+    if !live.is_running() {
+        "the run ended before its first step"
+    } else if live.summary.is_some() {
+        "starting… (computing the targets and the first evaluation)"
+    } else {
+        "starting… (loading libtorch, the images and the weights)"
+    }
+}
+
 /// The progress panel: a gauge of steps done, rate and ETA, device,
 /// memory (live while running, recorded peak after) and the latest losses.
 fn progress(live: &Live, theme: &Theme, frame: &mut Frame, area: Rect) {
@@ -394,8 +593,10 @@ fn progress(live: &Live, theme: &Theme, frame: &mut Frame, area: Rect) {
     let total = live.iterations().max(1);
     let status = match &live.summary {
         Some(s) if s.status != crate::record::Status::Running => s.status.to_string(),
-        _ if live.paused => "paused".into(),
         _ if live.died() => "died".into(),
+        _ if live.stopping => "stopping after the current step…".into(),
+        _ if live.paused => "paused".into(),
+        _ if live.last.is_none() => "starting…".into(),
         _ => "running".into(),
     };
     let ratio = (steps as f64 / total as f64).clamp(0.0, 1.0);
@@ -412,6 +613,7 @@ fn progress(live: &Live, theme: &Theme, frame: &mut Frame, area: Rect) {
     );
     let rate = live.steps_per_s();
     let elapsed = live.last.as_ref().map(|r| r.elapsed_s).unwrap_or(0.0);
+    // No ETA from the first steps: they carry the start-up.
     let eta = if rate > 0.0 && status == "running" {
         duration((total - steps.min(total)) as f64 / rate)
     } else {
@@ -492,7 +694,11 @@ fn params(app: &App, live: &Live, theme: &Theme, frame: &mut Frame, area: Rect) 
         ]),
     ];
     for term in Term::ALL {
-        let w = live.weight(term).map(short).unwrap_or_else(|| "-".into());
+        let mut w = live.weight(term).map(short).unwrap_or_else(|| "-".into());
+        if let Some(p) = live.pending.get(&term) {
+            // Asked for, not yet in a row: shown at once.
+            w = format!("{w} → {} (next step)", short(*p));
+        }
         let steer = term == app.steer;
         let style = if steer {
             theme.bold().patch(theme.fg(Color::Yellow))
@@ -555,18 +761,47 @@ fn compare(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         chart_area,
     );
 
-    let header =
-        Row::new(std::iter::once(Cell::from("key")).chain(data.runs.iter().map(|r| Cell::from(r.name.clone()))))
-            .style(theme.bold());
+    // Values wrap in their column rather than being cut.
+    let inner_w = diff_area.width.saturating_sub(2) as usize;
+    let n_runs = data.runs.len().max(1);
+    let longest = |it: &mut dyn Iterator<Item = usize>| it.max().unwrap_or(0);
+    let longest_key = longest(&mut data.diff.iter().map(|(k, _)| k.chars().count())).max(3);
+    let longest_value = longest(&mut data.diff.iter().flat_map(|(_, v)| v.iter().map(|v| v.chars().count())))
+        .max(longest(&mut data.runs.iter().map(|r| r.name.chars().count())))
+        .max(4);
+    // The keys as long as they are when the values still fit beside them.
+    let key_w = longest_key
+        .min(inner_w.saturating_sub(n_runs * (longest_value + 1)))
+        .max(inner_w / 3)
+        .min(longest_key)
+        .max(3);
+    let val_w = (inner_w.saturating_sub(key_w + n_runs) / n_runs).max(4);
+    let wrap = |text: &str, w: usize| -> Vec<String> {
+        let chars: Vec<char> = text.chars().collect();
+        if chars.is_empty() {
+            return vec![String::new()];
+        }
+        chars.chunks(w.max(1)).map(|c| c.iter().collect()).collect()
+    };
+    let header = Row::new(
+        std::iter::once(Cell::from("key")).chain(data.runs.iter().map(|r| Cell::from(ellipsize(&r.name, val_w)))),
+    )
+    .style(theme.bold());
     let rows: Vec<Row> = data
         .diff
         .iter()
         .map(|(k, vals)| {
-            Row::new(std::iter::once(Cell::from(k.clone())).chain(vals.iter().map(|v| Cell::from(v.clone()))))
+            let key = wrap(k, key_w);
+            let cells: Vec<Vec<String>> = vals.iter().map(|v| wrap(v, val_w)).collect();
+            let height = cells.iter().map(Vec::len).chain([key.len()]).max().unwrap_or(1);
+            Row::new(
+                std::iter::once(Cell::from(key.join("\n"))).chain(cells.into_iter().map(|c| Cell::from(c.join("\n")))),
+            )
+            .height(height as u16)
         })
         .collect();
-    let mut widths = vec![Constraint::Min(12)];
-    widths.extend(data.runs.iter().map(|_| Constraint::Min(8)));
+    let mut widths = vec![Constraint::Length(key_w as u16)];
+    widths.extend(data.runs.iter().map(|_| Constraint::Length(val_w as u16)));
     let title = if data.diff.is_empty() {
         " config: no differences "
     } else {
@@ -615,7 +850,8 @@ pub const HELP: &[(&str, &str)] = &[
     ("Enter", "launch experiment / open run"),
     ("e", "edit experiment in $EDITOR"),
     ("r", "re-check experiments / refresh runs"),
-    ("space", "pause/resume (Live); mark run (Runs)"),
+    ("space", "pause/resume (Live); mark a run, move on"),
+    ("space, Enter on sweep", "mark all its points; fold/unfold it"),
     ("s", "stop the run (files kept)"),
     ("n", "snapshot now"),
     ("t, + / -", "choose content/style/tv weight, ×2 / ÷2"),

@@ -285,12 +285,13 @@ fn experiments_view_shows_valid_and_invalid_files() {
     update(
         &mut app,
         Msg::Experiments(vec![
-            ExperimentEntry { path: "experiments/good.toml".into(), check: Some(Ok("good\n256 px, 150 lbfgs steps on cpu".into())) },
+            ExperimentEntry { path: "experiments/good.toml".into(), check: Some(Ok("good\n256 px, 150 lbfgs steps on cpu".into())), sweep_points: None },
             ExperimentEntry {
                 path: "experiments/bad.toml".into(),
                 check: Some(Err("experiments/bad.toml:6: loss.style_layers.relu9_1: 'relu9_1' is not a VGG19 layer (did you mean 'relu5_1'?)".into())),
+                sweep_points: None,
             },
-            ExperimentEntry { path: "experiments/slow.toml".into(), check: None },
+            ExperimentEntry { path: "experiments/slow.toml".into(), check: None, sweep_points: None },
         ]),
     );
     update(&mut app, key(KeyCode::Down));
@@ -475,4 +476,186 @@ fn runs_view_groups_a_sweeps_points_with_their_progress() {
         "{screen}"
     );
     assert_snapshot!(screen);
+}
+
+/// The Runs view at 80×24 (issue 17): numbers keep their exponents (a
+/// column that does not fit goes whole), names end in `…`, a sweep's row can
+/// be selected, space marks its points and Enter folds them away.
+#[test]
+fn runs_view_at_80x24_cuts_no_number_and_handles_a_sweep_as_a_whole() {
+    let mut app = new_app(false);
+    app.tab = Tab::Runs;
+    let losses = Some(Losses {
+        total: 3.09e6,
+        content: 1.234e5,
+        style: 4.56e2,
+        tv: 0.0123,
+    });
+    let point = |id: &str, p: usize| {
+        let mut r = run_entry(id, RunState::Completed, losses);
+        if let Some(s) = r.summary.as_mut() {
+            s.sweep = Some(stylelab::record::SweepMember {
+                name: "sw".into(),
+                point: p,
+                points: 2,
+            });
+        }
+        r
+    };
+    update(
+        &mut app,
+        Msg::Runs(vec![
+            point("20260103-000100-sw-p001", 1),
+            point("20260103-000000-sw-p000", 0),
+            run_entry(
+                "20260102-000000-layers-deep-with-a-long-name",
+                RunState::Completed,
+                losses,
+            ),
+        ]),
+    );
+    let values = [
+        (app.runs[0].dir.clone(), "style_weight=1e4".to_string()),
+        (app.runs[1].dir.clone(), "style_weight=1e3".to_string()),
+    ];
+    update(&mut app, Msg::SweepValues(values.into()));
+    let screen = render(&app, 80, 24);
+    assert_snapshot!("runs_view_80x24", screen);
+    for line in screen.lines() {
+        // Every number drawn is whole: a mantissa is followed by its exponent.
+        assert!(!line.contains("3.090e ") && !line.contains("3.090e│"), "{line}");
+    }
+    assert!(screen.contains("3.090e6"), "the total column fits: {screen}");
+    assert!(screen.contains("style_weight=1e4"), "the swept values show: {screen}");
+    // The selection starts on the first run; up reaches the sweep's row.
+    update(&mut app, key(KeyCode::Up));
+    assert_eq!(app.on_header.as_deref(), Some("sw"));
+    update(&mut app, key(KeyCode::Char(' ')));
+    assert_eq!(app.marked.len(), 2, "space on the sweep's row marks its points");
+    update(&mut app, key(KeyCode::Up));
+    update(&mut app, key(KeyCode::Enter));
+    assert!(app.collapsed.contains("sw"), "Enter folds the sweep");
+    assert_eq!(app.rows.len(), 2, "its header and the other run");
+    assert!(render(&app, 80, 24).contains("▸ sw (2 points)"));
+    update(&mut app, key(KeyCode::Enter));
+    assert_eq!(app.rows.len(), 4, "Enter unfolds it");
+}
+
+/// Keys pressed faster than snapshots decode (issue 17): the view ends on
+/// the snapshot browsed to, whatever order the decodes finish in.
+#[test]
+fn fast_keys_end_on_the_snapshot_browsed_to() {
+    let mut app = live_app(true);
+    let follow_id = app.live.as_ref().unwrap().follow_id;
+    update(
+        &mut app,
+        Msg::Live {
+            follow_id,
+            update: LiveUpdate::Snapshots((0..6).map(|i| (i * 10, PathBuf::from(format!("s{i}.png")))).collect()),
+        },
+    );
+    let mut asked = Vec::new();
+    for _ in 0..6 {
+        for e in update(&mut app, key(KeyCode::Char('['))) {
+            if let Effect::LoadImage { iter, .. } = e {
+                asked.push(iter);
+            }
+        }
+    }
+    assert_eq!(asked, vec![40, 30, 20, 10, 0, 0]);
+    // The decodes finish in reverse order: the last to arrive is step 40.
+    for iter in asked.iter().rev() {
+        update(
+            &mut app,
+            Msg::Image {
+                follow_id,
+                iter: *iter,
+                image: gradient(),
+            },
+        );
+    }
+    assert_eq!(app.live.as_ref().unwrap().image.as_ref().map(|i| i.0), Some(0));
+}
+
+/// Live feedback (issue 17): a weight change shows at once, even paused;
+/// "stopping" shows until the run has ended; a finished run's footer offers
+/// only what works; a run without rows says it is starting, with no ETA.
+#[test]
+fn live_feedback_says_what_is_pending_and_what_works() {
+    let mut app = live_app(true);
+    let follow_id = app.live.as_ref().unwrap().follow_id;
+    let live = |u| Msg::Live { follow_id, update: u };
+    update(&mut app, live(LiveUpdate::Paused(true)));
+    update(&mut app, key(KeyCode::Char('+')));
+    let screen = render(&app, 120, 40);
+    assert!(
+        screen.contains("style_weight   2.000e2 → 4.000e2 (next step)"),
+        "{screen}"
+    );
+    update(&mut app, key(KeyCode::Char('s')));
+    assert!(render(&app, 120, 40).contains("stopping after the current step…"));
+    update(
+        &mut app,
+        live(LiveUpdate::Summary(Box::new(summary(Status::Stopped, 60)))),
+    );
+    let screen = render(&app, 120, 40);
+    assert!(!screen.contains("stopping after"), "{screen}");
+    let footer = screen.lines().last().unwrap();
+    assert!(
+        !footer.contains("space pause") && footer.contains("the run has ended"),
+        "{footer}"
+    );
+    assert!(
+        update(&mut app, key(KeyCode::Char('+'))).is_empty(),
+        "no steering of an ended run"
+    );
+
+    // A run that has written nothing yet.
+    let mut app = new_app(true);
+    app.tab = Tab::Runs;
+    update(
+        &mut app,
+        Msg::Runs(vec![run_entry("20260102-030405-new", RunState::Running, None)]),
+    );
+    let Some(Effect::Follow { follow_id, .. }) = update(&mut app, key(KeyCode::Enter)).first().cloned() else {
+        panic!()
+    };
+    update(
+        &mut app,
+        Msg::Live {
+            follow_id,
+            update: LiveUpdate::Rows(vec![row(0, 100.0), row(1, 100.0)]),
+        },
+    );
+    let screen = render(&app, 120, 40);
+    assert!(screen.contains("ETA -"), "no ETA from the first step: {screen}");
+    let mut app = new_app(true);
+    app.live = Some(stylelab::ui::state::Live::new("results/x".into(), 1, true));
+    app.tab = Tab::Live;
+    let screen = render(&app, 120, 40);
+    assert!(screen.contains("starting… (loading libtorch"), "{screen}");
+    assert!(!screen.contains("1e0"), "no axis of zeros: {screen}");
+}
+
+/// Enter on a sweep file runs its points as a sweep (issue 17).
+#[test]
+fn enter_on_a_sweep_file_starts_the_sweep() {
+    let mut app = new_app(true);
+    update(
+        &mut app,
+        Msg::Experiments(vec![ExperimentEntry {
+            path: "experiments/sweep-style-weight.toml".into(),
+            check: Some(Ok("sweep-style-weight\n192 px".into())),
+            sweep_points: Some(3),
+        }]),
+    );
+    assert!(render(&app, 100, 24).contains("Enter: run the sweep's 3 points"));
+    assert_eq!(
+        update(&mut app, key(KeyCode::Enter)),
+        vec![
+            Effect::LaunchSweep("experiments/sweep-style-weight.toml".into()),
+            Effect::RefreshRuns
+        ]
+    );
+    assert_eq!(app.tab, Tab::Runs);
 }

@@ -13,6 +13,7 @@
 //! - `sweeps`: `--jobs`, point claims, `--dry-run` states, bad sweep input.
 //! - `slurm`: the emitted job array on a real one-node Slurm cluster.
 //! - `truth`: what stylelab says about a run is true: names, full disks, failures, sweeps, limits.
+//! - `ux`: the command line and figures as a newcomer meets them.
 
 // Tests may unwrap: a panic here is a failed test with its message.
 #![allow(clippy::unwrap_used)]
@@ -30,3 +31,4 @@ mod slurm;
 mod sweeps;
 mod tmux;
 mod truth;
+mod ux;

@@ -181,9 +181,11 @@ fn sheet_is_a_grid_of_labelled_images() {
         vec!["style-low (completed)", "style_layers.relu2_1=—", "style_weight=100.0"]
     );
     assert_eq!(labels[1][2], "style_weight=1000.0");
-    // The image is there: the first cell's centre has the run's colour.
-    let p = img.get_pixel(12 + 160, 12 + 300).0;
+    // The image is there, at the top of its row: no blank band above it
+    // (each row is as tall as its tallest image, here 16×12 drawn 320×240).
+    let p = img.get_pixel(12 + 160, 12 + 120).0;
     assert!(p[0] > 150 && p[2] < 100, "{p:?}");
+    assert_eq!(img.height(), 2 * (240 + 24 + 3 * 20));
 }
 
 #[test]
