@@ -12,7 +12,7 @@ BIN := target/release/stylelab
 SHARED_WEIGHTS := ../shared/weights/vgg19_conv1_1-conv3_4_caffe_bgr.safetensors
 PARTIAL_WEIGHTS := weights/vgg19-caffe-conv1_1-conv3_4.safetensors
 
-.PHONY: setup build run test lint-tools bench gpu-check texture weights-partial lint clean
+.PHONY: setup build run test test-core lint-tools bench gpu-check texture weights-partial lint clean
 
 setup: $(LIBTORCH)/lib/libtorch.so
 
@@ -48,12 +48,22 @@ run: build
 texture: weights-partial
 	$(BIN) run experiments/texture.toml
 
-# Lints first (formatting, then clippy with warnings as errors), then every test.
+# Formatting first, then one build that both lints and compiles: clippy's
+# driver compiles the workspace's own crates (every target: libraries,
+# binary, unit and integration tests) with clippy's lints and warnings as
+# errors, while the dependencies are the release artifacts `make run` built
+# (a separate `cargo clippy` and a dev-profile test build would each build
+# every dependency again). Then every test, in the release profile.
+CLIPPY_DRIVER = $(shell rustup which clippy-driver 2>/dev/null || command -v clippy-driver)
 test: setup lint-tools
 	@command -v tmux >/dev/null || { apt-get install -y -qq tmux >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq tmux); } || echo "tmux unavailable: the dashboard's tmux test will fail"
-	cargo fmt --check
-	cargo clippy --all-targets -- -D warnings
-	cargo test
+	cargo fmt --all --check
+	RUSTC_WORKSPACE_WRAPPER="$(CLIPPY_DRIVER)" CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__" \
+	  cargo test --workspace --release
+
+# The core's tests alone: no libtorch is built or linked (seconds once built).
+test-core:
+	cargo test -p stylelab-core
 
 lint-tools:
 	@cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
@@ -69,8 +79,8 @@ gpu-check: build
 	python3 scripts/gpu-check.py --stylelab $(BIN) --python $(PY)
 
 lint: lint-tools
-	cargo fmt --check
-	cargo clippy --all-targets -- -D warnings
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
 
 clean:
 	cargo clean

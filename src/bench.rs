@@ -18,9 +18,9 @@
 
 mod end_to_end;
 mod listing;
-mod one;
 mod quality;
 
+use crate::engine::measure as one;
 pub use one::{Measurement, OneArgs, run_one};
 
 use anyhow::{Context, Result, bail};

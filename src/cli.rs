@@ -6,9 +6,8 @@ use crate::engine;
 use crate::error::{self, bad_input};
 use crate::headless::{Signals, execute};
 use crate::preflight::{self, Preflight};
-use crate::record::Status;
 use crate::weights::{self, Preprocess, fetch::Source};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -442,82 +441,14 @@ pub fn load_checked(path: &Path, overrides: &OverrideArgs) -> Result<(Experiment
 
 fn check(path: &Path, overrides: &OverrideArgs, json: bool) -> Result<ExitCode> {
     let (exp, checked) = load_checked(path, overrides)?;
-    if json {
-        let value = serde_json::json!({
-            "experiment": path.display().to_string(),
-            "ok": checked.guard(&exp).is_ok(),
-            "device": engine::device::describe(checked.device),
-            "estimated_peak_mib": checked.estimate.estimated_peak_mib,
-            "available_mib": checked.available_mib,
-            "memory": checked.estimate,
-        });
-        println!("{}", serde_json::to_string_pretty(&value)?);
-        checked.guard(&exp)?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    let layers: Vec<String> = exp.layers().iter().map(|l| l.to_string()).collect();
-    println!("{}: ok", path.display());
-    println!("  name     {}", exp.name);
-    println!(
-        "  images   content + {} style image(s), {} px longest side",
-        exp.styles.len(),
-        exp.describe_sizes()
-    );
-    println!(
-        "  weights  {} ({}, {})",
-        exp.weights.display(),
-        checked.weights.preprocess,
-        checked.weights.layer_range()
-    );
-    println!("  layers   {}", layers.join(", "));
-    let steps = exp
-        .iterations
-        .iter()
-        .map(u64::to_string)
-        .collect::<Vec<_>>()
-        .join(" + ");
-    println!(
-        "  run      {steps} × {} in {} on {}",
-        exp.optimizer,
-        exp.precision,
-        engine::device::describe(checked.device)
-    );
-    print_memory(&checked);
+    let report = crate::check::Checked {
+        path,
+        exp: &exp,
+        checked: &checked,
+    };
+    print!("{}", if json { report.json() } else { report.text() });
     checked.guard(&exp)?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// The memory estimate, one line per scale.
-fn print_memory(checked: &Preflight) {
-    let est = &checked.estimate;
-    let free = checked
-        .available_mib
-        .map(|m| format!(", {} free", preflight::mib_text(m)))
-        .unwrap_or_default();
-    println!(
-        "  memory   estimated peak {} on {}{free} (fixed {}, weights {})",
-        preflight::mib_text(est.estimated_peak_mib),
-        est.device,
-        preflight::mib_text(est.fixed_mib),
-        preflight::mib_text(est.weights_mib)
-    );
-    for (i, s) in est.scales.iter().enumerate() {
-        let workspace = if s.workspace_mib > 0.0 {
-            format!(", cuDNN workspaces {}", preflight::mib_text(s.workspace_mib))
-        } else {
-            String::new()
-        };
-        println!(
-            "    scale {} {}×{}: {} (activations {}{workspace}, targets {}, image and optimizer {})",
-            i + 1,
-            s.width,
-            s.height,
-            preflight::mib_text(s.estimated_peak_mib),
-            preflight::mib_text(s.activations_mib),
-            preflight::mib_text(s.targets_mib),
-            preflight::mib_text(s.optimizer_mib)
-        );
-    }
 }
 
 fn run_experiment(path: &Path, overrides: &OverrideArgs, print_dir: bool, force: bool) -> Result<ExitCode> {
@@ -541,16 +472,7 @@ fn run_experiment(path: &Path, overrides: &OverrideArgs, print_dir: bool, force:
         &|_| {}
     };
     let (summary, _) = execute(&exp, &checked, &signals, on_dir, None)?;
-    Ok(exit_code(summary.status))
-}
-
-/// 0 completed, 130 stopped, 1 failed or stalled.
-pub fn exit_code(status: Status) -> ExitCode {
-    ExitCode::from(match status {
-        Status::Completed => error::SUCCESS,
-        Status::Stopped => error::STOPPED,
-        Status::Failed | Status::Stalled | Status::Running => error::FAILED,
-    })
+    Ok(error::status_code(summary.status))
 }
 
 fn weights_command(cmd: WeightsCommand) -> Result<ExitCode> {
@@ -573,21 +495,7 @@ fn weights_command(cmd: WeightsCommand) -> Result<ExitCode> {
                 layers[layers.len() - 1]
             );
         }
-        WeightsCommand::Info { file } => {
-            let info = weights::WeightsInfo::read(&file)?;
-            println!("file        {}", file.display());
-            println!("size        {} bytes", info.file_size);
-            println!("sha256      {}", weights::sha256_file(&file)?);
-            println!("preprocess  {}", info.preprocess);
-            println!("layers      {} ({} convolutions)", info.layer_range(), info.convs.len());
-            for conv in &info.convs {
-                let (o, i) = conv.conv_channels();
-                println!("  {conv:<8} weight [{o}, {i}, 3, 3]  bias [{o}]");
-            }
-            for (k, v) in info.metadata.iter().filter(|(k, _)| k.as_str() != "preprocess") {
-                println!("{k:<11} {v}");
-            }
-        }
+        WeightsCommand::Info { file } => print!("{}", weights::describe_file(&file)?),
         WeightsCommand::Random {
             output,
             seed,
@@ -666,22 +574,21 @@ fn score(
         steps,
         device,
     })?;
+    let runs: Vec<(String, Option<&crate::record::Scores>)> =
+        scored.iter().map(|s| (s.run.clone(), Some(&s.scores))).collect();
+    let report = crate::review::compare::scores(&runs, None);
     if json {
-        for s in &scored {
-            println!("{}", serde_json::to_string(s)?);
-        }
+        print!("{}", report.render(&crate::review::report::Export::JsonLines));
     } else {
-        let at = scored.first().map_or(size, |s| s.size);
-        println!(
-            "{:<36} {:>12} {:>12} {:>12} {:>8}   (at {at} px)",
-            "run", "content_dist", "style_dist", "color_dist", "ssim"
+        let at = scored.first().map_or(size, |s| s.scores.size);
+        print!(
+            "{}",
+            report.render(&crate::review::report::Export::Table {
+                width: None,
+                drop_order: &[]
+            })
         );
-        for s in &scored {
-            println!(
-                "{:<36} {:>12.4} {:>12.4} {:>12.4} {:>8.4}",
-                s.run, s.content_dist, s.style_dist, s.color_dist, s.ssim
-            );
-        }
+        println!("(at {at} px)");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -715,41 +622,14 @@ fn compare(
     }
     let dirs = resolve_runs(specs, results)?;
     let cmp = crate::review::Comparison::load(&dirs);
-    let curves = crate::review::plot::curves(&cmp, spec)?;
-    let (w, h) = chart_size();
-    let title = format!(
-        " {}{}{} ",
-        spec.metric,
-        if spec.log { " (log10)" } else { "" },
-        spec.smooth.map(|a| format!(", smoothed {a}")).unwrap_or_default()
-    );
-    print!(
-        "{}",
-        crate::review::plot::terminal_chart(&curves, &title, spec.log, w, h)
-    );
-    println!();
-    print_final_values(&cmp);
-    println!();
-    if cmp.diff.is_empty() {
-        println!("config: no differences");
-    } else {
-        let kw = cmp.diff.iter().map(|(k, _)| k.len()).max().unwrap_or(3).max(3);
-        let names: Vec<&str> = cmp.runs.iter().map(|r| r.name.as_str()).collect();
-        println!("{:<kw$}  {}", "key", names.join("  |  "));
-        for (k, vals) in &cmp.diff {
-            println!("{k:<kw$}  {}", vals.join("  |  "));
-        }
-    }
-    let tradeoff = cmp.tradeoff();
-    if tradeoff.len() >= 2 {
-        println!();
-        print!("{}", crate::review::plot::terminal_scatter(&tradeoff, w, h));
-    }
+    print!("{}", crate::review::compare::text(&cmp, spec, chart_size())?);
     if let Some(out) = out {
+        let curves = crate::review::plot::curves(&cmp, spec)?;
         crate::review::plot::write_figure(out, &curves, spec.metric, spec.log, (1200, 750))?;
         println!("\nwrote {}", out.display());
     }
     if let Some(path) = scatter {
+        let tradeoff = cmp.tradeoff();
         if tradeoff.is_empty() {
             return Err(bad_input(
                 "none of these runs has scores; measure them with `stylelab score RUN…`".to_string(),
@@ -761,102 +641,9 @@ fn compare(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Each run's final losses and, when scored, its scores.
-fn print_final_values(cmp: &crate::review::Comparison) {
-    println!(
-        "{:<28} {:<10} {:>7} {:>11} {:>11} {:>11} {:>11}",
-        "run", "status", "steps", "total", "content", "style", "tv"
-    );
-    for r in &cmp.runs {
-        let l = r.entry.losses();
-        let v = |f: fn(&crate::record::Losses) -> f64| l.map(|l| format!("{:.4e}", f(&l))).unwrap_or_default();
-        println!(
-            "{:<28} {:<10} {:>7} {:>11} {:>11} {:>11} {:>11}",
-            r.name,
-            r.entry.state.to_string(),
-            r.entry.steps(),
-            v(|l| l.total),
-            v(|l| l.content),
-            v(|l| l.style),
-            v(|l| l.tv)
-        );
-    }
-    if cmp.runs.iter().any(|r| r.entry.scores().is_some()) {
-        println!();
-        println!(
-            "{:<28} {:>12} {:>12} {:>12} {:>8} {:>10}",
-            "run", "content_dist", "style_dist", "color_dist", "ssim", "size"
-        );
-        for r in &cmp.runs {
-            match r.entry.scores() {
-                Some(s) => println!(
-                    "{:<28} {:>12.4} {:>12.4} {:>12.4} {:>8.4} {:>10}",
-                    r.name,
-                    s.content_dist,
-                    s.style_dist,
-                    s.color_dist,
-                    s.ssim,
-                    r.entry.size_text()
-                ),
-                None => println!("{:<28} {:>12}", r.name, "not scored"),
-            }
-        }
-    }
-}
-
 fn show(spec: &str, results: &Path, step: Option<u64>, width: Option<u32>) -> Result<ExitCode> {
     let dir = crate::review::resolve_run(results, spec).map_err(bad_input)?;
-    let paths = crate::record::RunPaths::new(&dir);
-    let image = match step {
-        None if !paths.final_image().is_file() => return Err(bad_input(crate::review::no_final_image(&dir))),
-        None => paths.final_image(),
-        Some(n) => {
-            let path = paths.snapshot(n);
-            if !path.exists() {
-                let have: Vec<String> = paths.list_snapshots().iter().map(|(i, _)| i.to_string()).collect();
-                return Err(bad_input(format!(
-                    "{} has no snapshot at step {n} (snapshots at: {})",
-                    dir.display(),
-                    if have.is_empty() {
-                        "none".into()
-                    } else {
-                        have.join(", ")
-                    }
-                )));
-            }
-            path
-        }
-    };
-    let img = image::open(&image).with_context(|| format!("cannot read {}", image.display()))?;
-    if std::io::stdout().is_terminal() {
-        let cols = width.unwrap_or_else(|| {
-            crossterm::terminal::size()
-                .map(|(w, _)| w as u32)
-                .unwrap_or(80)
-                .min(120)
-        });
-        let config = viuer::Config {
-            absolute_offset: false,
-            ..crate::ui::image_config(Some(cols), None)
-        };
-        viuer::print(&img, &config).map_err(|e| anyhow::anyhow!("cannot draw the image: {e}"))?;
-    } else {
-        // Escape codes are for a terminal, not for a file or a pipe.
-        println!(
-            "(not a terminal: the image is not drawn; {}×{})",
-            img.width(),
-            img.height()
-        );
-    }
-    println!("{}", image.display());
-    match crate::record::read_summary(&dir) {
-        Ok(s) => {
-            for line in crate::console::summary_lines(&s, &dir, paths.final_image().exists()) {
-                println!("{line}");
-            }
-        }
-        Err(e) => println!("no summary: {e}"),
-    }
+    crate::ui::show_run(&dir, step, width)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -864,7 +651,7 @@ fn sweep(args: &SweepArgs) -> Result<ExitCode> {
     let sweep = crate::sweep::Sweep::load(&args.experiment, &args.overrides.to_overrides()?)?;
     if let Some(Scheduler::Slurm) = args.emit {
         sweep.bind(true)?;
-        emit_slurm(&sweep, args.out.as_deref())?;
+        println!("{}", sweep.write_slurm_script(args.out.as_deref())?);
     } else if args.collect {
         sweep.bind(false)?;
         let done = crate::sweep::collect(&sweep)?;
@@ -875,7 +662,7 @@ fn sweep(args: &SweepArgs) -> Result<ExitCode> {
         );
     } else if args.dry_run {
         sweep.bind(false)?;
-        print_points(&sweep);
+        print!("{}", sweep.dry_run());
     } else {
         // Before anything slow, so that a point stopped as it starts is stopped, not killed.
         let signals = Signals::install()?;
@@ -898,60 +685,7 @@ fn sweep(args: &SweepArgs) -> Result<ExitCode> {
             },
         };
         let outcome = crate::sweep::jobs::run(&sweep, &plan, &signals)?;
-        return Ok(exit_code(outcome.status));
+        return Ok(error::status_code(outcome.status));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// `sweep --emit slurm`: writes the job-array script.
-fn emit_slurm(sweep: &crate::sweep::Sweep, out: Option<&Path>) -> Result<()> {
-    let script = out
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| sweep.dir().join("sweep.sbatch"));
-    if let Some(dir) = script.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    let exe = std::env::current_exe().context("cannot find the stylelab binary")?;
-    let workdir = std::env::current_dir().context("no current folder")?;
-    std::fs::write(&script, crate::sweep::slurm_script(sweep, &exe, &workdir, &script))
-        .with_context(|| format!("cannot write {}", script.display()))?;
-    println!(
-        "wrote {} ({} array tasks); submit it with: sbatch {}",
-        script.display(),
-        sweep.points.len(),
-        script.display()
-    );
-    Ok(())
-}
-
-/// `sweep --dry-run`: every point and where it stands — done, running
-/// (where, since when), failed (to be retried), to do.
-fn print_points(sweep: &crate::sweep::Sweep) {
-    use crate::sweep::PointState;
-    let mode = match sweep.mode {
-        crate::sweep::Mode::Zip => "zip",
-        crate::sweep::Mode::Grid => "grid",
-    };
-    let states = sweep.states();
-    let count = |label: &str| states.iter().filter(|s| s.label() == label).count();
-    println!(
-        "{}: {} points ({mode}) over {}: {} done, {} running, {} failed, {} to do",
-        sweep.source.display(),
-        sweep.points.len(),
-        sweep.keys.join(", "),
-        count("done"),
-        count("running"),
-        count("failed"),
-        count("to do"),
-    );
-    for (p, state) in sweep.points.iter().zip(&states) {
-        let detail = match state {
-            PointState::Done(dir) => format!("  {}", dir.display()),
-            PointState::Running(by) => format!("  on {}", by.describe()),
-            PointState::Failed(how, dir) => format!("  {how} in {}; the next sweep runs it again", dir.display()),
-            PointState::Changed(dir, diff) => format!("  done with other settings in {}: {diff}", dir.display()),
-            PointState::ToDo => String::new(),
-        };
-        println!("  {:<4} {:<8} {}{detail}", p.index, state.label(), p.describe());
-    }
 }

@@ -5,11 +5,12 @@
 //!
 //! Pipeline position: a sink, after events. `headless::execute` tees the
 //! engine's events to the run folder first and to [`ConsoleSink`] second;
-//! `stylelab show` reuses [`summary_lines`] and the dashboard [`short`].
+//! `stylelab show` and the dashboard reuse [`summary_lines`].
 
 use crate::events::RunEvent;
 use crate::record::{Status, Summary};
 use crate::sinks::Sink;
+use crate::text::short;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::Write;
 use std::sync::Arc;
@@ -34,16 +35,6 @@ pub struct ConsoleSink {
     cuda: bool,
     gpu_checked: Option<Instant>,
     gpu_mib: Option<f64>,
-}
-
-/// `1.23e4`-style short number: 4 significant digits; zero and non-finite
-/// values as Rust prints them (`0`, `NaN`, `inf`).
-pub fn short(v: f64) -> String {
-    if v == 0.0 || !v.is_finite() {
-        format!("{v}")
-    } else {
-        format!("{v:.3e}")
-    }
 }
 
 impl ConsoleSink {
@@ -222,7 +213,7 @@ impl Sink for ConsoleSink {
             }
             RunEvent::Snapshot { .. } | RunEvent::Debug(_) => {}
             RunEvent::Steered { iter, term, from, to } => {
-                self.say(&format!("step {iter}: {} {from} → {to}", term.name()));
+                self.say(&format!("step {iter}: {} {from} → {to}", term.weight_key()));
             }
             RunEvent::Scale {
                 iter,
@@ -237,6 +228,7 @@ impl Sink for ConsoleSink {
                 self.say(&format!("step {iter}: {}", if *paused { "paused" } else { "resumed" }));
             }
             RunEvent::Refused { iter, what } => self.say(&format!("step {iter}: refused: {what}")),
+            RunEvent::Warning(what) => self.say(&format!("warning: {what}")),
             // The outcome is printed by the caller once the run folder has
             // taken it: writing the final image or summary can still fail.
             RunEvent::Finished { .. } => {

@@ -52,7 +52,7 @@ pub fn report(weights_dir: &Path) -> Vec<String> {
         tch::get_num_threads()
     ));
     out.push(format!("weights      in {}:", weights_dir.display()));
-    let files = crate::files_with_extension(weights_dir, "safetensors");
+    let files = crate::files::with_extension(weights_dir, "safetensors");
     if files.is_empty() {
         out.push("  none; run `stylelab weights fetch` (see the README)".into());
     }

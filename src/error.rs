@@ -2,29 +2,12 @@
 //! bad experiment, a file that is not what it should be, an unknown run or
 //! option), 1 when the work itself failed (a run that failed, a file that
 //! could not be written). The README documents the codes; `main` asks
-//! [`exit_code`] for every error.
+//! [`exit_code`] for every error. The markers live where the errors are
+//! made: [`BadInput`] in the core, `WeightsError` in the engine.
 
-use crate::config::ConfigError;
-use crate::weights::WeightsError;
-
-/// An error caused by what the user asked for, not by the work: exit code 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct BadInput(pub String);
-
-/// A [`BadInput`] error, for `?` in functions returning `anyhow::Result`.
-pub fn bad_input(message: impl Into<String>) -> anyhow::Error {
-    BadInput(message.into()).into()
-}
-
-/// Exit code for completed work.
-pub const SUCCESS: u8 = 0;
-/// Exit code for a run that failed, or work that could not be done.
-pub const FAILED: u8 = 1;
-/// Exit code for bad input: nothing was started.
-pub const BAD_INPUT: u8 = 2;
-/// Exit code for a run stopped by Ctrl-C, SIGTERM or the dashboard.
-pub const STOPPED: u8 = 130;
+use stylelab_core::config::ConfigError;
+pub use stylelab_core::error::{BAD_INPUT, BadInput, FAILED, STOPPED, SUCCESS, bad_input};
+use stylelab_engine::weights::WeightsError;
 
 /// The exit code an error calls for: [`BAD_INPUT`] when any cause in its
 /// chain is a bad input, else [`FAILED`].
@@ -37,6 +20,17 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
                 .is_some_and(WeightsError::is_bad_input)
     });
     if bad { BAD_INPUT } else { FAILED }
+}
+
+/// The exit code of a run that ended: 0 completed, 130 stopped, 1 failed
+/// or stalled.
+pub fn status_code(status: stylelab_core::record::Status) -> std::process::ExitCode {
+    use stylelab_core::record::Status;
+    std::process::ExitCode::from(match status {
+        Status::Completed => SUCCESS,
+        Status::Stopped => STOPPED,
+        Status::Failed | Status::Stalled | Status::Running => FAILED,
+    })
 }
 
 #[cfg(test)]

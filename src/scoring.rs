@@ -27,19 +27,13 @@ pub struct Request<'a> {
     pub device: tch::Device,
 }
 
-/// A run's scores, as `score --json` prints them.
-#[derive(Debug, Clone, serde::Serialize)]
+/// A run's scores, for `score`'s table (`review::compare::scores`).
+#[derive(Debug, Clone)]
 pub struct Scored {
     /// The run folder's name.
     pub run: String,
-    /// The scoring size they were measured at, px.
-    #[serde(skip)]
-    pub size: u32,
-    /// The yardstick's four numbers; see [`Scores`].
-    pub content_dist: f64,
-    pub style_dist: f64,
-    pub color_dist: f64,
-    pub ssim: f64,
+    /// The yardstick's numbers and the size they were measured at.
+    pub scores: Scores,
 }
 
 /// The weights file a run is scored with.
@@ -155,16 +149,12 @@ fn score_run(scorer: &Scorer, dir: &Path, steps: bool) -> Result<Scored> {
     }
     summary.scores = Some(scores.clone());
     let json = serde_json::to_string_pretty(&summary).context("cannot write the summary as JSON")?;
-    crate::sinks::write_atomic(&paths.summary(), json.as_bytes())?;
+    crate::files::write_atomic(&paths.summary(), json.as_bytes())?;
     Ok(Scored {
-        size: scores.size,
         run: dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
-        content_dist: scores.content_dist,
-        style_dist: scores.style_dist,
-        color_dist: scores.color_dist,
-        ssim: scores.ssim,
+        scores,
     })
 }

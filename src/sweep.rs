@@ -7,8 +7,9 @@
 //! sweep's `index.csv` and contact sheet from whatever has finished.
 //!
 //! A command on top of the pipeline: each point goes through config →
-//! preflight → engine → sinks like any run (`cli` drives that), and this
-//! module reads the results back through `review` to see which points are done.
+//! preflight → engine → sinks like any run (`jobs` runs it, here or in a
+//! child process, through `headless::execute`), and this module reads the
+//! results back through `review` to see which points are done.
 
 pub mod claim;
 pub mod jobs;
@@ -224,7 +225,7 @@ impl Sweep {
 
     /// `results/<name>-sweep/`: the index, the sheet and the Slurm script.
     pub fn dir(&self) -> PathBuf {
-        self.results.join(format!("{}-sweep", crate::sinks::slug(&self.name)))
+        self.results.join(format!("{}-sweep", crate::record::slug(&self.name)))
     }
 
     /// The runs of each point, newest first, one `Vec` per point in index order.
@@ -248,7 +249,7 @@ impl Sweep {
     pub fn runs_of(&self, index: usize) -> Vec<RunEntry> {
         let name = self.point_name(index);
         // Folders are `<time>-<slug>[-N]`: read only those that can be this point's.
-        let slug = crate::sinks::slug(&name);
+        let slug = crate::record::slug(&name);
         review::list_runs_where(&self.results, |folder| folder.contains(&slug))
             .into_iter()
             .filter(|r| r.name() == name)
@@ -382,6 +383,60 @@ impl Sweep {
                 }
             })
             .collect()
+    }
+
+    /// `sweep --emit slurm`: writes the job-array script to `out` (default
+    /// `<sweep dir>/sweep.sbatch`) and says how to submit it.
+    pub fn write_slurm_script(&self, out: Option<&Path>) -> Result<String> {
+        let script = out
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| self.dir().join("sweep.sbatch"));
+        if let Some(dir) = script.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let exe = std::env::current_exe().context("cannot find the stylelab binary")?;
+        let workdir = std::env::current_dir().context("no current folder")?;
+        std::fs::write(&script, slurm_script(self, &exe, &workdir, &script))
+            .with_context(|| format!("cannot write {}", script.display()))?;
+        Ok(format!(
+            "wrote {} ({} array tasks); submit it with: sbatch {}",
+            script.display(),
+            self.points.len(),
+            script.display()
+        ))
+    }
+
+    /// `sweep --dry-run`: every point and where it stands — done, running
+    /// (where, since when), failed (to be retried), done with other
+    /// settings, to do.
+    pub fn dry_run(&self) -> String {
+        let mode = match self.mode {
+            Mode::Zip => "zip",
+            Mode::Grid => "grid",
+        };
+        let states = self.states();
+        let count = |label: &str| states.iter().filter(|s| s.label() == label).count();
+        let mut out = format!(
+            "{}: {} points ({mode}) over {}: {} done, {} running, {} failed, {} to do\n",
+            self.source.display(),
+            self.points.len(),
+            self.keys.join(", "),
+            count("done"),
+            count("running"),
+            count("failed"),
+            count("to do"),
+        );
+        for (p, state) in self.points.iter().zip(&states) {
+            let detail = match state {
+                PointState::Done(dir) => format!("  {}", dir.display()),
+                PointState::Running(by) => format!("  on {}", by.describe()),
+                PointState::Failed(how, dir) => format!("  {how} in {}; the next sweep runs it again", dir.display()),
+                PointState::Changed(dir, diff) => format!("  done with other settings in {}: {diff}", dir.display()),
+                PointState::ToDo => String::new(),
+            };
+            out += &format!("  {:<4} {:<8} {}{detail}\n", p.index, state.label(), p.describe());
+        }
+        out
     }
 
     /// The command-line arguments that give a point the overrides this
@@ -528,7 +583,7 @@ pub fn point_values(results: &Path, runs: &[RunEntry]) -> std::collections::Hash
         let Some(member) = r.sweep() else { continue };
         let keys = keys_of.entry(member.name.clone()).or_insert_with(|| {
             let owner = results
-                .join(format!("{}-sweep", crate::sinks::slug(&member.name)))
+                .join(format!("{}-sweep", crate::record::slug(&member.name)))
                 .join(OWNER_FILE);
             let table: toml::Table = toml::from_str(&std::fs::read_to_string(owner).ok()?).ok()?;
             let sweep = table.get("sweep")?.as_table()?;
@@ -667,7 +722,7 @@ exec {exe} sweep {source_q} --point "$SLURM_ARRAY_TASK_ID" --results {results_q}
         keys = sweep.keys.join(", "),
         results = sweep.results.display(),
         script = config::absolute(script).display(),
-        slug = crate::sinks::slug(&sweep.name),
+        slug = crate::record::slug(&sweep.name),
         last = n.saturating_sub(1),
         // #SBATCH lines are not read by a shell: no quotes there.
         output = dir.join("slurm-%A_%a.out").display(),

@@ -36,7 +36,7 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::{Duration, Instant};
 
 /// The dashboard's terminal: ratatui drawing through crossterm to stdout.
-type Term = Terminal<CrosstermBackend<Stdout>>;
+type Screen = Terminal<CrosstermBackend<Stdout>>;
 
 /// Held while drawing, and by the signal thread while it puts the terminal
 /// back and exits.
@@ -58,7 +58,7 @@ pub fn color_wanted() -> bool {
 
 /// Takes over the terminal: raw mode, the alternate screen, mouse capture.
 /// Undone by [`restore`].
-fn enter() -> Result<Term> {
+fn enter() -> Result<Screen> {
     enable_raw_mode().context("cannot put the terminal in raw mode")?;
     execute!(std::io::stdout(), EnterAlternateScreen, EnableMouseCapture)?;
     let terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
@@ -165,7 +165,7 @@ impl Runtime {
     /// Until quit: takes waiting messages, redraws at most once a [`FRAME`]
     /// when something changed, and waits for keys and mouse events meanwhile.
     /// A key press clears the status-bar message.
-    fn main_loop(&mut self, terminal: &mut Term) -> Result<()> {
+    fn main_loop(&mut self, terminal: &mut Screen) -> Result<()> {
         let mut dirty = true;
         let mut last_draw = Instant::now() - FRAME;
         loop {
@@ -177,7 +177,7 @@ impl Runtime {
             }
             if dirty && last_draw.elapsed() >= FRAME {
                 let _frame = SCREEN.lock();
-                self.app.now = chrono::Local::now().fixed_offset();
+                state::update(&mut self.app, Msg::Clock(chrono::Local::now().fixed_offset()));
                 terminal.draw(|f| view::view(&self.app, f))?;
                 last_draw = Instant::now();
                 dirty = false;
@@ -197,9 +197,6 @@ impl Runtime {
                         Event::Resize(..) => Msg::Resize,
                         _ => continue,
                     };
-                    if matches!(msg, Msg::Key(_)) {
-                        self.app.message = None;
-                    }
                     dirty = true;
                     if self.dispatch(msg, terminal)? {
                         return Ok(());
@@ -210,7 +207,7 @@ impl Runtime {
     }
 
     /// Updates the state and performs the effects; true when quitting.
-    fn dispatch(&mut self, msg: Msg, terminal: &mut Term) -> Result<bool> {
+    fn dispatch(&mut self, msg: Msg, terminal: &mut Screen) -> Result<bool> {
         for effect in state::update(&mut self.app, msg) {
             if self.perform(effect, terminal)? {
                 return Ok(true);
@@ -223,13 +220,13 @@ impl Runtime {
     /// (following, decoding, loading a comparison) goes to threads that
     /// answer with a [`Msg`]; editing and the large view leave the screen and
     /// take it back.
-    fn perform(&mut self, effect: Effect, terminal: &mut Term) -> Result<bool> {
+    fn perform(&mut self, effect: Effect, terminal: &mut Screen) -> Result<bool> {
         match effect {
             Effect::Launch(path) => self.launch(&path),
             Effect::LaunchSweep(path) => self.launch_sweep(&path),
             Effect::Control(dir, c) => {
                 if let Err(e) = send_control(&dir, c) {
-                    self.app.message = Some(format!("cannot write to {}: {e}", dir.display()));
+                    self.notice(format!("cannot write to {}: {e}", dir.display()));
                 }
             }
             Effect::Follow { dir, follow_id } => {
@@ -258,7 +255,7 @@ impl Runtime {
                 *terminal = enter()?;
                 terminal.clear()?;
                 if let Err(e) = status {
-                    self.app.message = Some(format!("cannot run {editor}: {e}"));
+                    self.notice(format!("cannot run {editor}: {e}"));
                 }
                 self.validate();
             }
@@ -268,7 +265,7 @@ impl Runtime {
                 *terminal = enter()?;
                 terminal.clear()?;
                 if let Err(e) = shown {
-                    self.app.message = Some(format!("cannot show {}: {e}", path.display()));
+                    self.notice(format!("cannot show {}: {e}", path.display()));
                 }
             }
             Effect::LoadImage { follow_id, iter, path } => {
@@ -299,10 +296,15 @@ impl Runtime {
         Ok(false)
     }
 
+    /// Puts a line in the status bar (through `update`, like every change).
+    fn notice(&mut self, text: String) {
+        state::update(&mut self.app, Msg::Notice(text));
+    }
+
     /// Checks every experiment on a background thread, one message per pass.
     fn validate(&self) {
         let dir = self.project.join("experiments");
-        let paths = crate::files_with_extension(&dir, "toml");
+        let paths = crate::files::with_extension(&dir, "toml");
         let pending: Vec<ExperimentEntry> = paths
             .iter()
             .map(|p| ExperimentEntry {
@@ -323,7 +325,7 @@ impl Runtime {
                         .and_then(|t| crate::sweep::expand(&t).ok())
                         .map(|(_, _, points)| points.len());
                     ExperimentEntry {
-                        check: Some(describe(&path)),
+                        check: Some(crate::check::describe(&path)),
                         path,
                         sweep_points,
                     }
@@ -339,7 +341,7 @@ impl Runtime {
         let exe = match std::env::current_exe() {
             Ok(e) => e,
             Err(e) => {
-                self.app.message = Some(format!("cannot find the stylelab binary: {e}"));
+                self.notice(format!("cannot find the stylelab binary: {e}"));
                 return;
             }
         };
@@ -359,7 +361,7 @@ impl Runtime {
         let mut child = match child {
             Ok(c) => c,
             Err(e) => {
-                self.app.message = Some(format!("cannot start a run: {e}"));
+                self.notice(format!("cannot start a run: {e}"));
                 return;
             }
         };
@@ -399,7 +401,7 @@ impl Runtime {
         let exe = match std::env::current_exe() {
             Ok(e) => e,
             Err(e) => {
-                self.app.message = Some(format!("cannot find the stylelab binary: {e}"));
+                self.notice(format!("cannot find the stylelab binary: {e}"));
                 return;
             }
         };
@@ -418,7 +420,7 @@ impl Runtime {
         let mut child = match child {
             Ok(c) => c,
             Err(e) => {
-                self.app.message = Some(format!("cannot start the sweep: {e}"));
+                self.notice(format!("cannot start the sweep: {e}"));
                 return;
             }
         };
@@ -436,14 +438,13 @@ impl Runtime {
     }
 
     /// Asks every run launched here to stop and waits for them to say so.
-    fn stop_launched(&mut self, terminal: &mut Term) -> Result<()> {
+    fn stop_launched(&mut self, terminal: &mut Screen) -> Result<()> {
         let dirs: Vec<PathBuf> = self.app.launched.clone();
         for d in &dirs {
             let _ = send_control(d, Control::Stop);
         }
-        self.app.prompt = None;
-        self.app.message = Some("stopping the runs started here…".into());
-        self.app.now = chrono::Local::now().fixed_offset();
+        state::update(&mut self.app, Msg::Quitting);
+        state::update(&mut self.app, Msg::Clock(chrono::Local::now().fixed_offset()));
         terminal.draw(|f| view::view(&self.app, f))?;
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
@@ -457,36 +458,6 @@ impl Runtime {
         }
         Ok(())
     }
-}
-
-/// One line saying what an experiment will do, or why it cannot run.
-pub fn describe(path: &Path) -> Result<String, String> {
-    let exp = crate::config::load(path, &[]).map_err(|e| e.to_string())?;
-    let checked = crate::preflight::check(&exp).map_err(|e| e.to_string())?;
-    checked.guard(&exp).map_err(|e| e.to_string())?;
-    let layers =
-        |ls: &crate::config::WeightedLayers| ls.iter().map(|(l, _)| l.to_string()).collect::<Vec<_>>().join(" ");
-    Ok(format!(
-        "{}\n{} px, {} {} steps on {}\ncontent {}\nstyle {}\nweights {} ({})\nmemory about {}{}\nresults {}",
-        exp.name,
-        exp.describe_sizes(),
-        exp.total_iterations(),
-        exp.optimizer,
-        crate::engine::device::describe(checked.device),
-        layers(&exp.content_layers),
-        layers(&exp.style_layers),
-        exp.weights
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        checked.weights.layer_range(),
-        crate::preflight::mib_text(checked.estimate.estimated_peak_mib),
-        checked
-            .available_mib
-            .map(|m| format!(" of {} free", crate::preflight::mib_text(m)))
-            .unwrap_or_default(),
-        exp.results.display()
-    ))
 }
 
 /// viuer's settings for drawing on this terminal. The graphics protocols
@@ -509,6 +480,67 @@ pub fn image_config(width: Option<u32>, height: Option<u32>) -> viuer::Config {
         use_iterm: iterm,
         ..Default::default()
     }
+}
+
+/// `stylelab show`: a run's final image (or the snapshot of `step`) drawn
+/// on the terminal with viuer, `width` columns wide, and the run's numbers
+/// under it. Off a terminal the image is not drawn (no escape codes go into
+/// a file). Bad input when the run has no such image.
+pub fn show_run(dir: &Path, step: Option<u64>, width: Option<u32>) -> Result<()> {
+    use crate::error::bad_input;
+    use std::io::IsTerminal;
+    let paths = crate::record::RunPaths::new(dir);
+    let image = match step {
+        None if !paths.final_image().is_file() => return Err(bad_input(crate::review::no_final_image(dir))),
+        None => paths.final_image(),
+        Some(n) => {
+            let path = paths.snapshot(n);
+            if !path.exists() {
+                let have: Vec<String> = paths.list_snapshots().iter().map(|(i, _)| i.to_string()).collect();
+                return Err(bad_input(format!(
+                    "{} has no snapshot at step {n} (snapshots at: {})",
+                    dir.display(),
+                    if have.is_empty() {
+                        "none".into()
+                    } else {
+                        have.join(", ")
+                    }
+                )));
+            }
+            path
+        }
+    };
+    let img = image::open(&image).with_context(|| format!("cannot read {}", image.display()))?;
+    if std::io::stdout().is_terminal() {
+        let cols = width.unwrap_or_else(|| {
+            crossterm::terminal::size()
+                .map(|(w, _)| w as u32)
+                .unwrap_or(80)
+                .min(120)
+        });
+        let config = viuer::Config {
+            absolute_offset: false,
+            ..crate::ui::image_config(Some(cols), None)
+        };
+        viuer::print(&img, &config).map_err(|e| anyhow::anyhow!("cannot draw the image: {e}"))?;
+    } else {
+        // Escape codes are for a terminal, not for a file or a pipe.
+        println!(
+            "(not a terminal: the image is not drawn; {}×{})",
+            img.width(),
+            img.height()
+        );
+    }
+    println!("{}", image.display());
+    match crate::record::read_summary(dir) {
+        Ok(s) => {
+            for line in crate::console::summary_lines(&s, dir, paths.final_image().exists()) {
+                println!("{line}");
+            }
+        }
+        Err(e) => println!("no summary: {e}"),
+    }
+    Ok(())
 }
 
 /// Shows an image with viuer in the best protocol the terminal offers

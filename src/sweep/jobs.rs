@@ -330,7 +330,8 @@ fn worse(a: Status, b: Status) -> Status {
 /// A point running in a child process.
 struct Job {
     point: usize,
-    device: String,
+    /// Where it runs, for the progress lines: ` on cuda:1`, ` (2 threads)`.
+    placement: String,
     child: Child,
     started: Instant,
     /// Its run folder, once the child has said.
@@ -390,7 +391,7 @@ struct Pool<'a> {
     rx: mpsc::Receiver<Said>,
     status: Status,
     stopping: bool,
-    display: Display,
+    display: Progress,
 }
 
 impl<'a> Pool<'a> {
@@ -443,7 +444,7 @@ impl<'a> Pool<'a> {
             rx,
             status: Status::Completed,
             stopping: false,
-            display: Display::new(std::io::stdout().is_terminal()),
+            display: Progress::new(std::io::stdout().is_terminal()),
         })
     }
 
@@ -470,7 +471,7 @@ impl<'a> Pool<'a> {
             self.display.clear();
             say!(
                 "point {point} started{}: {}",
-                job.device,
+                job.placement,
                 self.sweep.points[point].describe()
             );
             self.slots[slot] = Some(job);
@@ -598,14 +599,14 @@ fn spawn(pool: &Pool, point: usize, device: Option<DeviceChoice>) -> Result<Job>
             }
         });
     }
-    let device = match (device, threads) {
+    let placement = match (device, threads) {
         (Some(d), _) => format!(" on {d}"),
         (None, Some(t)) => format!(" ({})", threads_text(t)),
         (None, None) => String::new(),
     };
     Ok(Job {
         point,
-        device,
+        placement,
         child,
         started: Instant::now(),
         dir: None,
@@ -623,15 +624,15 @@ struct Counts {
 
 /// The running points, one line each: redrawn in place on a terminal,
 /// a line every half minute otherwise.
-struct Display {
+struct Progress {
     tty: bool,
     drawn: usize,
     last: Option<Instant>,
 }
 
-impl Display {
+impl Progress {
     fn new(tty: bool) -> Self {
-        Display {
+        Progress {
             tty,
             drawn: 0,
             last: None,
@@ -676,7 +677,7 @@ impl Display {
                 format!(
                     "  p{:03}{}  {progress}  {:.0} s",
                     j.point,
-                    j.device,
+                    j.placement,
                     j.started.elapsed().as_secs_f64()
                 )
             })

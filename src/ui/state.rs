@@ -138,8 +138,8 @@ pub struct Live {
     pub chart_marks: Vec<u64>,
     /// The run is paused (by a `pause` control line).
     pub paused: bool,
-    /// Whether the run's process is alive, and its resident memory (MiB),
-    /// as the follower last saw them; None before it looked.
+    /// Whether the run's process is alive, as the follower last saw it;
+    /// None before it looked.
     pub alive: Option<bool>,
     /// Resident memory of its process, MiB; None where it could not be read.
     pub rss_mib: Option<f64>,
@@ -550,8 +550,14 @@ pub enum Prompt {
 /// Input to `update`.
 #[derive(Debug)]
 pub enum Msg {
-    /// A key press.
+    /// A key press; it also clears the status line.
     Key(KeyEvent),
+    /// The time the next frame is drawn for.
+    Clock(DateTime<FixedOffset>),
+    /// A line for the status bar from the runtime (an effect that failed).
+    Notice(String),
+    /// Quitting: the prompt is answered and the runs started here are stopping.
+    Quitting,
     /// A mouse event: wheel scrolls lists, a click on the top row picks a tab.
     Mouse(MouseEvent),
     /// The terminal changed size: nothing to do but redraw.
@@ -652,7 +658,7 @@ pub struct App {
     pub launched: Vec<PathBuf>,
     /// Whether to draw in colour (off when `NO_COLOR` is set and non-empty).
     pub color: bool,
-    /// The time the screen is drawn for (the runtime sets it before each
+    /// The time the screen is drawn for (a [`Msg::Clock`] before each
     /// frame): dates of today show as a time only.
     pub now: DateTime<FixedOffset>,
     /// The id the next follow gets; see [`Live::follow_id`].
@@ -815,11 +821,26 @@ fn step_index(sel: &mut usize, len: usize, down: bool) {
     }
 }
 
-/// Every change of state made in answer to a message (the runtime sets
-/// only the frame's clock, `now`, and clears the status line on a key).
+/// The one place where state changes: every change is an answer to a message.
 pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
     match msg {
-        Msg::Key(key) => on_key(app, key),
+        Msg::Key(key) => {
+            app.message = None;
+            on_key(app, key)
+        }
+        Msg::Clock(now) => {
+            app.now = now;
+            Vec::new()
+        }
+        Msg::Notice(text) => {
+            app.message = Some(text);
+            Vec::new()
+        }
+        Msg::Quitting => {
+            app.prompt = None;
+            app.message = Some("stopping the runs started here…".into());
+            Vec::new()
+        }
         Msg::Mouse(m) => on_mouse(app, m),
         Msg::Resize => Vec::new(),
         Msg::Experiments(list) => {
@@ -1130,7 +1151,7 @@ fn live_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
             if let Some(w) = live.steer_from(app.steer) {
                 live.pending.insert(app.steer, w * factor);
             }
-            control(Control::Scale(app.steer, factor))
+            control(Control::Steer(app.steer, factor))
         }
         KeyCode::Char('l') => {
             app.per_layer = !app.per_layer;

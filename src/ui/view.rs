@@ -7,9 +7,9 @@
 use super::state::{App, COMPARE_METRICS, Live, Prompt, RunRow, SortKey, Tab};
 use super::widgets::{HalfBlockImage, TabBar};
 use crate::chart::{LossChart, RUN_COLORS};
-use crate::console::short;
 use crate::record::Term;
 use crate::review::RunState;
+use crate::text::short;
 use chrono::{DateTime, FixedOffset};
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
@@ -707,13 +707,19 @@ fn params(app: &App, live: &Live, theme: &Theme, frame: &mut Frame, area: Rect) 
         };
         let marker = if steer { "▶ " } else { "  " };
         lines.push(Line::from(Span::styled(
-            format!("{marker}{:<15}{w}", term.name()),
+            format!("{marker}{:<15}{w}", term.weight_key()),
             style,
         )));
     }
     if let Some(m) = live.marks.last() {
         lines.push(Line::from(Span::styled(
-            format!("step {}: {} {} → {}", m.iter, m.term.name(), short(m.from), short(m.to)),
+            format!(
+                "step {}: {} {} → {}",
+                m.iter,
+                m.term.weight_key(),
+                short(m.from),
+                short(m.to)
+            ),
             theme.dim(),
         )));
     }

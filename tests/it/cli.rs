@@ -434,7 +434,7 @@ fn every_shipped_experiment_passes_check() {
     let partial = common::partial_weights();
     let full = common::root().join("weights/vgg19-caffe.safetensors");
     let mut checked = 0;
-    for exp in stylelab::files_with_extension(&common::root().join("experiments"), "toml") {
+    for exp in stylelab::files::with_extension(&common::root().join("experiments"), "toml") {
         let text = std::fs::read_to_string(&exp).unwrap();
         let mut cmd = stylelab();
         cmd.arg("check").arg(&exp);

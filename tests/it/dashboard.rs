@@ -222,13 +222,13 @@ fn live_keys_become_control_lines_for_the_run() {
     );
     assert_eq!(
         sent(&mut app, KeyCode::Char('+')),
-        vec![Effect::Control(dir.clone(), Control::Scale(Term::Style, 2.0))]
+        vec![Effect::Control(dir.clone(), Control::Steer(Term::Style, 2.0))]
     );
     sent(&mut app, KeyCode::Char('t'));
     assert_eq!(app.steer, Term::Tv);
     assert_eq!(
         sent(&mut app, KeyCode::Char('-')),
-        vec![Effect::Control(dir.clone(), Control::Scale(Term::Tv, 0.5))]
+        vec![Effect::Control(dir.clone(), Control::Steer(Term::Tv, 0.5))]
     );
     assert_eq!(
         sent(&mut app, KeyCode::Char('n')),

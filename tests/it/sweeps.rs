@@ -293,3 +293,34 @@ fn ctrl_c_stops_every_running_point_and_keeps_its_results() {
     let dry = common::stdout_of(stylelab().arg("sweep").arg(&exp).arg("--dry-run"));
     assert!(dry.contains("0 done, 0 running, 2 failed, 1 to do"), "{dry}");
 }
+
+/// Overrides reach `--jobs` children unchanged, quotes and all (issue 18:
+/// `set_args` wrapped strings in quotes without escaping them, so a value
+/// holding `"` reached the child changed and its point was never found).
+#[test]
+fn overrides_with_quotes_and_unicode_reach_the_children_unchanged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = sweep_file(tmp.path(), "q", 2);
+    let name = "café \"quoted\" ✓";
+    let out = common::stdout_of(
+        stylelab()
+            .arg("sweep")
+            .arg(&exp)
+            .args(["--jobs", "2", "--threads", "1", "--set"])
+            .arg(format!("name={name}")),
+    );
+    assert!(out.contains("2 of 2 points completed"), "{out}");
+    let runs = runs_per_point(&tmp.path().join("results"));
+    let names: Vec<&String> = runs.keys().collect();
+    assert_eq!(names, [&format!("{name}-p000"), &format!("{name}-p001")]);
+    // And the sweep finds them again: nothing left to do.
+    let dry = common::stdout_of(
+        stylelab()
+            .arg("sweep")
+            .arg(&exp)
+            .arg("--dry-run")
+            .arg("--set")
+            .arg(format!("name={name}")),
+    );
+    assert!(dry.contains("2 done, 0 running, 0 failed, 0 to do"), "{dry}");
+}

@@ -610,7 +610,7 @@ fn steering_that_would_overflow_is_refused_and_logged() {
     let events = std::fs::read_to_string(dir.join("events.log")).unwrap();
     assert!(events.contains("style_weight 1e-300 -> 1e-306"), "{events}");
     assert!(
-        events.contains("refused: scale style_weight 0.000001: the weight would become 1e-312"),
+        events.contains("refused: multiply style_weight by 0.000001: the weight would become 1e-312"),
         "{events}"
     );
     assert_eq!(

@@ -2,24 +2,12 @@
 //! and starting images, decoded once and resized for every scale, with
 //! colour preservation applied. A single-scale run has one scale.
 
+pub use stylelab_core::scales::{ScalePlan, plan};
+
 use super::{color, imaging};
 use crate::config::{Experiment, Init, PreserveColors};
 use image::RgbImage;
 use tch::{Device, TchError, Tensor};
-
-/// One scale of a run, planned before it starts.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ScalePlan {
-    /// The longest side asked for, px.
-    pub size: u32,
-    /// The output's size at this scale (the content's aspect), px.
-    pub width: u32,
-    pub height: u32,
-    /// The style images' longest side: `size × style_scale`.
-    pub style_side: u32,
-    /// Steps at this scale.
-    pub iterations: u64,
-}
 
 /// The tensors of one scale, on the run's device.
 pub struct ScaleInputs {
@@ -144,24 +132,6 @@ impl Inputs {
             _ => Ok(x.shallow_clone()),
         }
     }
-}
-
-/// The scales of a run for a content image of `w × h`.
-pub fn plan(exp: &Experiment, w: u32, h: u32) -> Vec<ScalePlan> {
-    exp.sizes
-        .iter()
-        .zip(&exp.iterations)
-        .map(|(&size, &iterations)| {
-            let (width, height) = imaging::fit_longest(w, h, size);
-            ScalePlan {
-                size,
-                width,
-                height,
-                style_side: ((size as f64) * exp.style_scale).round() as u32,
-                iterations,
-            }
-        })
-        .collect()
 }
 
 /// The previous scale's result enlarged to the next scale (bicubic),

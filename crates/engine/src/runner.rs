@@ -5,7 +5,7 @@
 use super::inputs::{self, Inputs, ScaleInputs};
 use super::loss::{Breakdown, StyleObjective};
 use super::optim::{self, Adam, Lbfgs, Objective, Optimizer, Point, StepOutcome, observe};
-use super::{EngineError, Prepared, emit, imaging, is_rescale_step, memory, reads};
+use super::{EngineError, Prepared, emit, imaging, is_renormalize_step, memory, reads};
 use crate::config::{Experiment, Normalize, OptimizerKind};
 use crate::events::{Control, Controls, RunEvent, Term};
 use crate::gpu;
@@ -161,7 +161,7 @@ impl<'a> Runner<'a> {
         self.x = inputs::upsample(&self.x, plan.width, plan.height)?;
         self.optimizer = new_optimizer(self.exp, &self.x, plan.iterations);
         if self.exp.normalize == Normalize::Running {
-            self.objective.scales = [1.0; 3];
+            self.objective.norms = [1.0; 3];
         }
         self.current = first_evaluation(self.exp, &mut self.objective, &self.x)?;
         self.info = self.objective.breakdown(&self.current.values);
@@ -244,10 +244,11 @@ impl<'a> Runner<'a> {
                     .into_iter()
                     .find(|v| !v.is_finite())
                     .unwrap_or(f64::NAN);
-                Err(EngineError::Setup(format!(
-                    "the {term} loss became {value} at step {}; try smaller loss weights, a smaller learning rate, or another init",
-                    self.step
-                )))
+                Err(EngineError::Diverged {
+                    term,
+                    value,
+                    step: self.step,
+                })
             }
         }
     }
@@ -262,7 +263,7 @@ impl<'a> Runner<'a> {
                     let image = self.image()?;
                     emit(self.sink, RunEvent::Snapshot { iter: self.step, image })?;
                 }
-                Control::Scale(term, factor) => self.steer(term, factor)?,
+                Control::Steer(term, factor) => self.steer(term, factor)?,
                 Control::Pause => {
                     if self.pause(controls)? == Flow::Stop {
                         return Ok(Flow::Stop);
@@ -286,8 +287,8 @@ impl<'a> Runner<'a> {
         let to = from * factor;
         if !to.is_finite() || (to != 0.0 && !to.is_normal()) {
             let what = format!(
-                "scale {} {factor}: the weight would become {to:e}, which a loss cannot use; it stays {from:e}",
-                term.name()
+                "multiply {} by {factor}: the weight would become {to:e}, which a loss cannot use; it stays {from:e}",
+                term.weight_key()
             );
             return emit(self.sink, RunEvent::Refused { iter: self.step, what });
         }
@@ -320,7 +321,7 @@ impl<'a> Runner<'a> {
                         let image = self.image()?;
                         emit(self.sink, RunEvent::Snapshot { iter, image })?;
                     }
-                    Control::Scale(term, factor) => self.steer(term, factor)?,
+                    Control::Steer(term, factor) => self.steer(term, factor)?,
                 }
             }
         };
@@ -329,13 +330,13 @@ impl<'a> Runner<'a> {
         Ok(flow)
     }
 
-    /// Brings the evaluation up to date with the objective: rescales on
+    /// Brings the evaluation up to date with the objective: renormalizes on
     /// schedule with `normalize = "running"`, and re-evaluates (restarting
     /// the optimizer's history) when the function changed.
     pub(super) fn refresh(&mut self) -> Result<(), EngineError> {
         let in_scale = self.step - self.scale_start;
-        if self.exp.normalize == Normalize::Running && in_scale > 0 && is_rescale_step(in_scale) {
-            rescale(&mut self.objective, &self.info);
+        if self.exp.normalize == Normalize::Running && in_scale > 0 && is_renormalize_step(in_scale) {
+            renormalize(&mut self.objective, &self.info);
             self.dirty = true;
         }
         if std::mem::take(&mut self.dirty) {
@@ -378,11 +379,14 @@ impl<'a> Runner<'a> {
 /// ([`memory::lbfgs_pairs`], which the memory estimate counts too).
 fn new_optimizer(exp: &Experiment, x: &Tensor, steps: u64) -> Optimizer {
     match exp.optimizer {
-        OptimizerKind::Lbfgs => Optimizer::Lbfgs(Lbfgs::with_form(
-            exp.learning_rate,
-            memory::lbfgs_pairs(exp.history, steps),
-            optim::Form::for_device(x.device()),
-        )),
+        OptimizerKind::Lbfgs => Optimizer::Lbfgs(
+            Lbfgs::with_form(
+                exp.learning_rate,
+                memory::lbfgs_pairs(exp.history, steps),
+                optim::Form::for_device(x.device()),
+            )
+            .with_precision(exp.precision),
+        ),
         OptimizerKind::Adam => Optimizer::Adam(Adam::new(exp.learning_rate)),
     }
 }
@@ -395,7 +399,7 @@ fn first_evaluation(exp: &Experiment, objective: &mut StyleObjective, x: &Tensor
         return Ok(current);
     }
     let info = objective.breakdown(&current.values);
-    rescale(objective, &info);
+    renormalize(objective, &info);
     evaluate(objective, x)
 }
 
@@ -407,11 +411,11 @@ fn evaluate(objective: &mut StyleObjective, x: &Tensor) -> Result<Point, EngineE
 
 /// `normalize = "running"`: divide each term by its current magnitude
 /// (detached). The caller re-evaluates under the new scales.
-fn rescale(objective: &mut StyleObjective, info: &Breakdown) {
-    for (scale, value) in objective.scales.iter_mut().zip([info.content, info.style, info.tv]) {
-        // A term that is 0 (content at init = content) keeps its scale.
+fn renormalize(objective: &mut StyleObjective, info: &Breakdown) {
+    for (norm, value) in objective.norms.iter_mut().zip([info.content, info.style, info.tv]) {
+        // A term that is 0 (content at init = content) keeps its norm.
         if value.is_finite() && value > 0.0 {
-            *scale = value;
+            *norm = value;
         }
     }
 }

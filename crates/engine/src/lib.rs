@@ -15,12 +15,22 @@ pub mod format_cache;
 pub mod imaging;
 pub mod inputs;
 pub mod loss;
-pub mod memory;
+pub mod measure;
+#[cfg(test)]
+mod memory_tests;
 pub mod optim;
+pub mod preflight;
 pub mod reads;
 mod runner;
 pub mod score;
 pub mod vgg;
+pub mod weights;
+
+// The core's modules, under the names the engine's code uses for them.
+use stylelab_core::{config, events, files, gpu, layer, memory, procfs, record, rng, sinks, torch_error};
+
+/// The libtorch this crate was built against.
+pub const LIBTORCH_VERSION: &str = env!("STYLELAB_LIBTORCH_VERSION");
 
 use crate::config::{Experiment, OptimizerKind};
 use crate::events::{Controls, RunEvent, RunInfo};
@@ -36,15 +46,29 @@ use tch::Device;
 /// Why a run could not go on.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
+    /// An image could not be read (the message names the file and why).
     #[error("{0}")]
-    Setup(String),
+    Image(String),
+    /// The weights file could not be loaded.
+    #[error(transparent)]
+    Weights(#[from] crate::weights::WeightsError),
+    /// The weights file lacks a layer the experiment selects.
+    #[error(transparent)]
+    MissingLayer(#[from] crate::weights::MissingLayer),
+    /// A loss term stopped being a finite number: the run diverged.
+    #[error(
+        "the {term} loss became {value} at step {step}; try smaller loss weights, a smaller learning rate, or another init"
+    )]
+    Diverged { term: &'static str, value: f64, step: u64 },
+    /// libtorch failed (out of memory, mostly).
     #[error("{}", crate::torch_error::summarize(&.0.to_string()))]
     Torch(#[from] tch::TchError),
     /// libtorch failed while doing `during` (e.g. loading the weights onto cuda:0).
     #[error("{during}: {}", crate::torch_error::summarize(&source.to_string()))]
     TorchDuring { during: String, source: tch::TchError },
+    /// A sink could not take an event: the run folder could not be written.
     #[error("writing results failed: {0}")]
-    Sink(String),
+    Record(String),
 }
 
 impl EngineError {
@@ -81,17 +105,16 @@ pub struct Prepared {
 /// scale's targets.
 pub fn prepare(exp: &Experiment, device: Device) -> Result<Prepared, EngineError> {
     device::configure(device);
-    let setup = EngineError::Setup;
-    let inputs = Inputs::load(exp, device).map_err(setup)?;
+    let inputs = Inputs::load(exp, device).map_err(EngineError::Image)?;
     let layers = exp.layers();
     let weights = crate::weights::load(&exp.weights, layers.last().copied(), device).map_err(|e| match e {
         crate::weights::WeightsError::Device { device, source, .. } => EngineError::TorchDuring {
             during: format!("loading the weights onto {device}"),
             source,
         },
-        other => setup(other.to_string()),
+        other => other.into(),
     })?;
-    weights.info.check_layers(&layers).map_err(|e| setup(e.to_string()))?;
+    weights.info.check_layers(&layers)?;
     let first_plan = &inputs.plan[0];
     let format = vgg::choose_format(&weights, exp, device, first_plan.width.max(first_plan.height), &layers)?;
     let net = vgg::Vgg19::new(&weights, exp.pooling, device, exp.precision, format.format);
@@ -128,7 +151,7 @@ pub fn prepare(exp: &Experiment, device: Device) -> Result<Prepared, EngineError
 /// counted from the start of each scale: 0, 10, 30, 70, 150, …
 /// (10·(2ᵏ − 1)), spaced wider as the losses settle, since each restart
 /// costs one evaluation and the optimizer's history.
-pub fn is_rescale_step(step: u64) -> bool {
+pub fn is_renormalize_step(step: u64) -> bool {
     step == 0 || ((step / 10 + 1).is_power_of_two() && step.is_multiple_of(10))
 }
 
@@ -215,8 +238,10 @@ pub fn run(ctx: &RunContext, device: Device, sink: &mut dyn Sink, controls: &mut
         match score_final(ctx, device, image) {
             Ok(scores) => summary.scores = Some(scores),
             // A run is not failed for want of a score: `stylelab score` can
-            // try again.
-            Err(e) => eprintln!("{}: could not score the result: {e}", ctx.exp.name),
+            // try again. Said through the sinks, like everything the engine says.
+            Err(e) => {
+                let _ = sink.handle(&RunEvent::Warning(format!("could not score the result: {e}")));
+            }
         }
     }
     summary.finished = Some(crate::record::now_rfc3339());
@@ -246,7 +271,7 @@ fn score_final(
 
 /// Hands an event to the sink; a sink that fails (cannot write) ends the run.
 fn emit(sink: &mut dyn Sink, event: RunEvent) -> Result<(), EngineError> {
-    sink.handle(&event).map_err(|e| EngineError::Sink(format!("{e:#}")))
+    sink.handle(&event).map_err(|e| EngineError::Record(format!("{e:#}")))
 }
 
 /// What the run's opening event says about it.
@@ -362,9 +387,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rescale_steps_spread_out() {
-        let steps: Vec<u64> = (0..400).filter(|&s| is_rescale_step(s)).collect();
+    fn renormalize_steps_spread_out() {
+        let steps: Vec<u64> = (0..400).filter(|&s| is_renormalize_step(s)).collect();
         assert_eq!(steps, vec![0, 10, 30, 70, 150, 310]);
+    }
+
+    #[test]
+    fn a_real_allocation_failure_reads_as_one_line_with_advice() {
+        // More than any machine has: libtorch's CPU allocator refuses it.
+        let err = tch::Tensor::f_empty([1i64 << 50], (tch::Kind::Float, tch::Device::Cpu)).expect_err("too large");
+        let text = err.to_string();
+        let short = crate::torch_error::summarize(&text);
+        assert_eq!(short.lines().count(), 1, "{short}");
+        assert!(short.starts_with("out of memory ("), "{short}");
+        assert!(!short.contains("frame #"), "{short}");
     }
 
     #[test]

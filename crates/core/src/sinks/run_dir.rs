@@ -8,30 +8,12 @@
 use super::Sink;
 use crate::config::Experiment;
 use crate::events::RunEvent;
-use crate::record::{LogEvent, MetricsHeader, RunPaths, Summary};
+use crate::files::{save_png, write_atomic};
+use crate::record::{LogEvent, MetricsHeader, RunPaths, Summary, slug};
 use anyhow::{Context, Result};
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::Path;
-
-/// A file-name-safe version of a run name: every character but ASCII
-/// letters, digits, `-`, `_` and `.` becomes `-`, leading and trailing `-`
-/// and `.` are trimmed (so the result is never `.`, `..` or hidden), and an
-/// empty result becomes `run`.
-pub fn slug(name: &str) -> String {
-    let s: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    let s = s.trim_matches(['-', '.']).to_string();
-    if s.is_empty() { "run".into() } else { s }
-}
 
 /// Bytes set aside in a new run folder ([`RESERVE_FILE`]) and given back
 /// just before the final summary is written, so that a disk that fills
@@ -86,52 +68,10 @@ pub fn create_run_dir(exp: &Experiment) -> Result<RunPaths> {
     Ok(paths)
 }
 
-/// Writes a file whole or not at all (write to a temporary, then rename).
-///
-/// The temporary is `path` with its extension replaced by `tmp`, in the
-/// same folder, so the rename stays on one file system; it is removed
-/// again when the write fails.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    let written = File::create(&tmp).and_then(|mut f| {
-        f.write_all(bytes)?;
-        f.sync_all()
-    });
-    finish_atomic(&tmp, path, written)
-}
-
-/// Renames a temporary that was written without error into place;
-/// otherwise (or when the rename fails) removes it. Errors carry the
-/// system's reason.
-fn finish_atomic(tmp: &Path, path: &Path, written: std::io::Result<()>) -> Result<()> {
-    let result = written
-        .with_context(|| format!("cannot write {}", tmp.display()))
-        .and_then(|()| fs::rename(tmp, path).with_context(|| format!("cannot write {}", path.display())));
-    if result.is_err() {
-        let _ = fs::remove_file(tmp);
-    }
-    result
-}
-
 /// summary.json, pretty-printed, written atomically.
 fn write_summary(paths: &RunPaths, summary: &Summary) -> Result<()> {
     let json = serde_json::to_string_pretty(summary).context("cannot write the summary as JSON")?;
     write_atomic(&paths.summary(), json.as_bytes())
-}
-
-/// Saves a PNG atomically (a reader never sees half an image); a failed
-/// write leaves no temporary behind.
-pub fn save_png(path: &Path, image: &image::RgbImage) -> Result<()> {
-    let tmp = path.with_extension("png.tmp");
-    let written = File::create(&tmp).and_then(|f| {
-        let mut w = BufWriter::new(f);
-        image.write_to(&mut w, image::ImageFormat::Png).map_err(|e| match e {
-            image::ImageError::IoError(io) => io,
-            other => std::io::Error::other(other),
-        })?;
-        w.into_inner().map_err(|e| e.into_error())?.sync_all()
-    });
-    finish_atomic(&tmp, path, written)
 }
 
 /// Writes metrics.csv, snapshots, events.log, final.png and summary.json.
@@ -230,6 +170,7 @@ impl Sink for RunDirSink {
                     paused: *paused,
                 })?;
             }
+            RunEvent::Warning(what) => self.log_event(&LogEvent::Warning(what.clone()))?,
             RunEvent::Refused { iter, what } => {
                 self.log_event(&LogEvent::Refused {
                     iter: *iter,
@@ -281,17 +222,5 @@ impl Sink for RunDirSink {
             }
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn slugs_are_safe_folder_names() {
-        assert_eq!(slug("starry cat/v2"), "starry-cat-v2");
-        assert_eq!(slug("../x"), "x");
-        assert_eq!(slug("///"), "run");
     }
 }

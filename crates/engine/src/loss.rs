@@ -94,9 +94,9 @@ pub struct StyleObjective {
     style_targets: Vec<(Layer, f64, Tensor)>,
     /// The term weights in force; steering changes them between steps.
     pub weights: LossWeights,
-    /// Each term is divided by its own scale: 1 without normalisation, a
+    /// Each term is divided by its own norm: 1 without normalisation, a
     /// detached estimate of its magnitude with `normalize = "running"`.
-    pub scales: [f64; 3],
+    pub norms: [f64; 3],
     /// Forward + backward passes so far.
     pub evals: u64,
     /// fp16's dynamic loss scaling; None in fp32 and bf16.
@@ -174,7 +174,7 @@ impl StyleObjective {
             content_targets: content_layers.iter().map(|(l, w)| (*l, *w, Tensor::new())).collect(),
             style_targets: style_layers.iter().map(|(l, w)| (*l, *w, Tensor::new())).collect(),
             weights,
-            scales: [1.0; 3],
+            norms: [1.0; 3],
             evals: 0,
             scaler: None,
         };
@@ -221,10 +221,10 @@ impl StyleObjective {
         c.chain(s).collect()
     }
 
-    /// The weighted total for raw term values under the current weights and scales.
+    /// The weighted total for raw term values under the current weights and norms.
     pub fn combine(&self, content: f64, style: f64, tv: f64) -> f64 {
         let w = self.weights;
-        w.content * content / self.scales[0] + w.style * style / self.scales[1] + w.tv * tv / self.scales[2]
+        w.content * content / self.norms[0] + w.style * style / self.norms[1] + w.tv * tv / self.norms[2]
     }
 
     /// Uses dynamic loss scaling (fp16).
@@ -288,12 +288,12 @@ impl StyleObjective {
             self.style_targets.iter().map(|t| t.1).collect(),
         );
         let (w, scale) = (self.weights, self.loss_scale());
-        let mut total = &parts[parts.len() - 1] * (w.tv / self.scales[2] * scale);
+        let mut total = &parts[parts.len() - 1] * (w.tv / self.norms[2] * scale);
         if let Some(c) = &content {
-            total += c * (w.content / self.scales[0] * scale);
+            total += c * (w.content / self.norms[0] * scale);
         }
         if let Some(s) = &style {
-            total += s * (w.style / self.scales[1] * scale);
+            total += s * (w.style / self.norms[1] * scale);
         }
         total.f_backward()?;
         let grad = x.grad();
@@ -351,7 +351,7 @@ mod tests {
         let f =
             Tensor::from_slice(&(0..2 * 3 * 4 * 5).map(|v| (v as f32).sin()).collect::<Vec<_>>()).view([2, 3, 4, 5]);
         let f = f.narrow(0, 1, 1);
-        let cl = crate::engine::vgg::to_channels_last(&f);
+        let cl = crate::vgg::to_channels_last(&f);
         assert_eq!(cl.stride()[1], 1);
         assert!(gram(&f).unwrap().allclose(&gram(&cl).unwrap(), 1e-6, 1e-6, false));
     }

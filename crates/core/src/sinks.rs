@@ -7,7 +7,7 @@
 
 mod run_dir;
 
-pub use run_dir::{RunDirSink, create_run_dir, save_png, slug, write_atomic};
+pub use run_dir::{RunDirSink, create_run_dir};
 
 use crate::events::RunEvent;
 

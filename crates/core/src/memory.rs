@@ -10,8 +10,28 @@ use crate::config::{Experiment, OptimizerKind, Precision};
 use crate::layer::{Layer, LayerKind};
 use serde::Serialize;
 
+/// Whose memory an estimate is of: the process's resident set on a CPU,
+/// the device's on CUDA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// The CPU: peak resident memory.
+    Cpu,
+    /// A CUDA device: its memory as NVML counts it for the process.
+    Cuda,
+}
+
+impl Target {
+    /// `cpu` or `cuda`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Cpu => "cpu",
+            Target::Cuda => "cuda",
+        }
+    }
+}
+
 /// Bytes in a MiB.
-const MIB: f64 = 1024.0 * 1024.0;
+pub const MIB: f64 = 1024.0 * 1024.0;
 
 /// Resident memory of a stylelab process that has loaded libtorch and a
 /// tiny network, on CPU, MiB (measured: a 16 px run's peak RSS).
@@ -72,10 +92,10 @@ pub struct Estimate {
 /// Bytes per element the network's activations take. Reduced precision
 /// halves them on CUDA; on CPU oneDNN's bf16 backward keeps fp32 buffers
 /// beside them, and the measured peak is nearly fp32's (fitted: 3.5).
-fn activation_bytes(precision: Precision, device: tch::Device) -> f64 {
+fn activation_bytes(precision: Precision, device: Target) -> f64 {
     match precision {
         Precision::Fp32 => 4.0,
-        Precision::Bf16 | Precision::Fp16 if device.is_cuda() => 2.0,
+        Precision::Bf16 | Precision::Fp16 if device == Target::Cuda => 2.0,
         Precision::Bf16 | Precision::Fp16 => 3.5,
     }
 }
@@ -92,7 +112,7 @@ fn layer_hw(layer: Layer, h: u32, w: u32) -> (f64, f64) {
 /// output with its int64 argmax indices; plus the two largest maps that
 /// hold gradients while the backward runs, and fp32 copies of the selected
 /// features when the network runs in reduced precision.
-fn pass_bytes(exp: &Experiment, h: u32, w: u32, device: tch::Device) -> f64 {
+fn pass_bytes(exp: &Experiment, h: u32, w: u32, device: Target) -> f64 {
     let layers = exp.layers();
     let Some(&deepest) = layers.last() else {
         return 0.0;
@@ -129,8 +149,8 @@ fn pass_bytes(exp: &Experiment, h: u32, w: u32, device: tch::Device) -> f64 {
 }
 
 /// Estimates the peak memory of a run whose content image is `cw × ch`.
-pub fn estimate(exp: &Experiment, cw: u32, ch: u32, device: tch::Device) -> Estimate {
-    let fixed_mib = if device.is_cuda() {
+pub fn estimate(exp: &Experiment, cw: u32, ch: u32, device: Target) -> Estimate {
+    let fixed_mib = if device == Target::Cuda {
         CUDA_FIXED_MIB
     } else {
         CPU_FIXED_MIB
@@ -149,13 +169,13 @@ pub fn estimate(exp: &Experiment, cw: u32, ch: u32, device: tch::Device) -> Esti
         .sum();
     let copy = if exp.precision == Precision::Fp32 { 4.0 } else { 2.0 };
     let weights_mib = params * (4.0 + 2.0 * copy) / MIB;
-    let scales: Vec<ScaleEstimate> = super::inputs::plan(exp, cw, ch)
+    let scales: Vec<ScaleEstimate> = crate::scales::plan(exp, cw, ch)
         .iter()
         .map(|p| scale(exp, p, fixed_mib + weights_mib, device))
         .collect();
     let estimated_peak_mib = scales.iter().map(|s| s.estimated_peak_mib).fold(fixed_mib, f64::max);
     Estimate {
-        device: if device.is_cuda() { "cuda".into() } else { "cpu".into() },
+        device: device.name().into(),
         fixed_mib,
         weights_mib,
         scales,
@@ -172,7 +192,7 @@ pub fn lbfgs_pairs(history: usize, steps: u64) -> usize {
 }
 
 /// The estimate for one scale, on top of `base_mib` (fixed footprint and weights).
-fn scale(exp: &Experiment, p: &super::inputs::ScalePlan, base_mib: f64, device: tch::Device) -> ScaleEstimate {
+fn scale(exp: &Experiment, p: &crate::scales::ScalePlan, base_mib: f64, device: Target) -> ScaleEstimate {
     let (w, h, style_side) = (p.width, p.height, p.style_side);
     let n = 3.0 * w as f64 * h as f64;
     let image = n * 4.0;
@@ -208,7 +228,7 @@ fn scale(exp: &Experiment, p: &super::inputs::ScalePlan, base_mib: f64, device: 
     let side = style_side as f64;
     let style_pass = 2.0 * 64.0 * side * side * activation_bytes(exp.precision, device);
     let working = activations.max(style_pass);
-    let workspace = if device.is_cuda() {
+    let workspace = if device == Target::Cuda {
         CUDA_WORKSPACE_MAPS * 64.0 * w as f64 * h as f64 * activation_bytes(exp.precision, device)
     } else {
         0.0
@@ -221,66 +241,5 @@ fn scale(exp: &Experiment, p: &super::inputs::ScalePlan, base_mib: f64, device: 
         targets_mib: targets / MIB,
         optimizer_mib: optimizer / MIB,
         estimated_peak_mib: base_mib + (working + workspace + targets + optimizer) / MIB,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::engine::optim::{Evaluation, Form, Lbfgs, Objective, observe};
-    use tch::{Device, Kind, Tensor};
-
-    /// f(x) = Σ a·(x − c)², shaped like an image.
-    struct Bowl {
-        a: Tensor,
-        c: Tensor,
-    }
-
-    impl Objective for Bowl {
-        fn evaluate(&mut self, x: &Tensor) -> Result<Evaluation, tch::TchError> {
-            let d = x - &self.c;
-            Ok(Evaluation {
-                values: (&self.a * d.square()).sum(Kind::Double).reshape([1]),
-                grad: &self.a * &d * 2.0,
-            })
-        }
-        fn value(&self, values: &[f64]) -> f64 {
-            values[0]
-        }
-    }
-
-    #[test]
-    fn the_estimate_counts_the_history_the_optimizer_allocates() {
-        let text = "[images]\ncontent = \"c.png\"\nstyle = \"s.png\"\nsize = 32\n[optim]\nhistory = 10\n";
-        let (w, h) = (32u32, 21u32);
-        let n = 3 * w as i64 * h as i64;
-        for steps in [1u64, 2, 3, 6, 40] {
-            let sets = [crate::config::Override::parse(&format!("optim.iterations={steps}")).unwrap()];
-            let exp = crate::config::parse(std::path::Path::new("m.toml"), text, &sets).unwrap();
-            let pairs = lbfgs_pairs(exp.history, steps);
-            // The estimate's image and optimizer part: x, its gradient, the
-            // trial, the kept copy, d, the gradient before, q/r, scratch, and
-            // s and y per pair.
-            let est = estimate(&exp, 451, 300, Device::Cpu);
-            let image_mib = n as f64 * 4.0 / MIB;
-            let counted = est.scales[0].optimizer_mib / image_mib;
-            assert!(
-                (counted - (8.0 + 2.0 * pairs as f64)).abs() < 1e-9,
-                "{steps} steps: {counted}"
-            );
-            for form in [Form::TwoLoop, Form::Compact] {
-                // A bowl that no step finishes: every step adds a pair.
-                let a = Tensor::linspace(1.0, 1e4, n, (Kind::Float, Device::Cpu)).reshape([1, 3, h as i64, w as i64]);
-                let mut bowl = Bowl { c: a.ones_like(), a };
-                let mut x = Tensor::zeros([1, 3, h as i64, w as i64], (Kind::Float, Device::Cpu));
-                let mut opt = Lbfgs::with_form(1.0, pairs.max(1), form);
-                let eval = bowl.evaluate(&x).unwrap();
-                let mut cur = observe(&bowl, eval, &[]).unwrap().0;
-                for _ in 0..steps {
-                    cur = opt.step(&mut bowl, &mut x, cur).unwrap().point();
-                }
-                assert_eq!(opt.allocated_pairs(), pairs, "{form} after {steps} steps");
-            }
-        }
     }
 }

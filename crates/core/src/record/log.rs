@@ -25,9 +25,12 @@ pub enum LogEvent {
     Steered { iter: u64, term: Term, from: f64, to: f64 },
     /// `step 12: paused` / `step 12: resumed`
     Paused { iter: u64, paused: bool },
-    /// `step 12: refused: scale style_weight 1e6: …`: a command the run
-    /// did not carry out, and why.
+    /// `step 12: refused: multiply style_weight by 1e6: …`: a command the
+    /// run did not carry out, and why.
     Refused { iter: u64, what: String },
+    /// `warning: could not score the result: …`: something the run could
+    /// not do that does not fail it.
+    Warning(String),
     /// `step 100: scale 2/3 at 512×341`: a multi-scale run moved to its
     /// next size after step `iter`.
     Scale {
@@ -66,7 +69,7 @@ impl LogEvent {
             LogEvent::Steered { iter, term, from, to } => {
                 format!(
                     "step {iter}: {} {} -> {} (from step {})",
-                    term.name(),
+                    term.weight_key(),
                     compact(*from),
                     compact(*to),
                     iter + 1
@@ -76,6 +79,7 @@ impl LogEvent {
                 format!("step {iter}: {}", if *paused { "paused" } else { "resumed" })
             }
             LogEvent::Refused { iter, what } => format!("step {iter}: refused: {}", what.replace('\n', " ")),
+            LogEvent::Warning(what) => format!("warning: {}", what.replace('\n', " ")),
             LogEvent::Scale {
                 iter,
                 index,
@@ -108,6 +112,9 @@ impl LogEvent {
     pub fn parse(text: &str) -> Option<LogEvent> {
         if let Some(rest) = text.strip_prefix("started on ") {
             return parse_started(rest);
+        }
+        if let Some(what) = text.strip_prefix("warning: ") {
+            return Some(LogEvent::Warning(what.to_string()));
         }
         if let Some(rest) = text.strip_prefix("step ") {
             let (iter, what) = rest.split_once(": ")?;

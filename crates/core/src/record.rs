@@ -134,7 +134,7 @@ impl Term {
     pub const ALL: [Term; 3] = [Term::Content, Term::Style, Term::Tv];
 
     /// The weight's column in metrics.csv and its key in `[loss]`.
-    pub fn name(self) -> &'static str {
+    pub fn weight_key(self) -> &'static str {
         match self {
             Term::Content => "content_weight",
             Term::Style => "style_weight",
@@ -142,10 +142,10 @@ impl Term {
         }
     }
 
-    /// The term a weight name stands for; `None` for anything but the three
-    /// names [`Term::name`] returns.
+    /// The term a weight key stands for; `None` for anything but the three
+    /// keys [`Term::weight_key`] returns.
     pub fn from_name(name: &str) -> Option<Term> {
-        Term::ALL.into_iter().find(|t| t.name() == name)
+        Term::ALL.into_iter().find(|t| t.weight_key() == name)
     }
 }
 
@@ -433,6 +433,25 @@ pub struct Losses {
 }
 
 /// f64 in JSON, infinities and NaN included.
+/// A file-name-safe version of a run name: every character but ASCII
+/// letters, digits, `-`, `_` and `.` becomes `-`, leading and trailing `-`
+/// and `.` are trimmed (so the result is never `.`, `..` or hidden), and an
+/// empty result becomes `run`.
+pub fn slug(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let s = s.trim_matches(['-', '.']).to_string();
+    if s.is_empty() { "run".into() } else { s }
+}
+
 mod any_f64 {
     use serde::{Deserialize, Deserializer, Serializer};
 
@@ -826,6 +845,13 @@ pub fn read_step_scores(dir: &Path, name: &str) -> Option<Vec<(f64, f64)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slugs_are_safe_folder_names() {
+        assert_eq!(slug("starry cat/v2"), "starry-cat-v2");
+        assert_eq!(slug("../x"), "x");
+        assert_eq!(slug("///"), "run");
+    }
 
     fn row(iter: u64) -> StepMetrics {
         StepMetrics {

@@ -284,7 +284,7 @@ fn read_header(path: &Path) -> Result<Header, WeightsError> {
         path: path.to_path_buf(),
         reason,
     };
-    crate::regular_file(path).map_err(io)?;
+    crate::files::regular_file(path).map_err(io)?;
     let mut f = std::fs::File::open(path).map_err(io)?;
     let file_size = f.metadata().map_err(io)?.len();
     let mut len = [0u8; 8];
@@ -321,10 +321,36 @@ fn read_header(path: &Path) -> Result<Header, WeightsError> {
     Ok((header, metadata, file_size))
 }
 
+/// `stylelab weights info`: a weights file's size, sha256, convention,
+/// layers with their shapes, and its other metadata, a line each.
+pub fn describe_file(file: &Path) -> Result<String, WeightsError> {
+    let info = WeightsInfo::read(file)?;
+    let sha = sha256_file(file).map_err(|source| WeightsError::Io {
+        path: file.to_path_buf(),
+        source,
+    })?;
+    let mut out = format!(
+        "file        {}\nsize        {} bytes\nsha256      {sha}\npreprocess  {}\nlayers      {} ({} convolutions)\n",
+        file.display(),
+        info.file_size,
+        info.preprocess,
+        info.layer_range(),
+        info.convs.len()
+    );
+    for conv in &info.convs {
+        let (o, i) = conv.conv_channels();
+        out += &format!("  {conv:<8} weight [{o}, {i}, 3, 3]  bias [{o}]\n");
+    }
+    for (k, v) in info.metadata.iter().filter(|(k, _)| k.as_str() != "preprocess") {
+        out += &format!("{k:<11} {v}\n");
+    }
+    Ok(out)
+}
+
 /// Hex SHA-256 of a file, lower case, read in 1 MiB chunks. Recorded as
 /// `weights_sha256` in each run's summary.
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    crate::regular_file(path)?;
+    crate::files::regular_file(path)?;
     let mut f = std::fs::File::open(path)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
@@ -440,7 +466,7 @@ pub fn save(
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| write(format!("cannot create {}: {e}", dir.display())))?;
     }
-    safetensors::tensor::serialize_to_file(views, &Some(meta), path).map_err(|e| match e {
+    safetensors::tensor::serialize_to_file(views, Some(meta), path).map_err(|e| match e {
         safetensors::SafeTensorError::IoError(source) => write(source.to_string()),
         e => torch(format!("{e:?}")),
     })

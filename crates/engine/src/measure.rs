@@ -3,11 +3,11 @@
 //! PyTorch reference prints too.
 
 use crate::config::{MemoryFormat, Pooling, Precision};
-use crate::engine::loss::{LossWeights, StyleObjective};
-use crate::engine::optim::{Lbfgs, Objective, Optimizer, Point, StepOutcome, observe};
-use crate::engine::reads;
-use crate::engine::vgg::{self, Vgg19};
 use crate::layer::Layer;
+use crate::loss::{LossWeights, StyleObjective};
+use crate::optim::{Lbfgs, Objective, Optimizer, Point, StepOutcome, observe};
+use crate::reads;
+use crate::vgg::{self, Vgg19};
 use crate::weights::{Preprocess, VggWeights, WeightsInfo};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
@@ -96,9 +96,9 @@ pub struct Measurement {
 
 /// A device as `bench` and `bench-one` take it; an error when it is not a
 /// device name or libtorch cannot see it.
-pub(super) fn parse_device(s: &str) -> Result<Device> {
+pub fn parse_device(s: &str) -> Result<Device> {
     match crate::config::DeviceChoice::parse(s) {
-        Some(choice) => crate::engine::device::resolve(choice).map_err(anyhow::Error::msg),
+        Some(choice) => crate::device::resolve(choice).map_err(anyhow::Error::msg),
         None => bail!("'{s}' is not a device (cpu, cuda, cuda:N)"),
     }
 }
@@ -120,7 +120,7 @@ pub fn objective(
     format: MemoryFormat,
 ) -> Result<(StyleObjective, Tensor, String)> {
     let (size, height) = (args.size, args.height.unwrap_or(args.size));
-    crate::engine::device::configure(device);
+    crate::device::configure(device);
     let deepest: Layer = "relu5_1".parse()?;
     let convs = crate::weights::random(0, deepest);
     let weights = VggWeights {
@@ -199,7 +199,7 @@ struct Timed {
 }
 
 impl Objective for Timed {
-    fn evaluate(&mut self, x: &Tensor) -> Result<crate::engine::optim::Evaluation, tch::TchError> {
+    fn evaluate(&mut self, x: &Tensor) -> Result<crate::optim::Evaluation, tch::TchError> {
         let started = Instant::now();
         let eval = self.inner.evaluate(x)?;
         if let Device::Cuda(n) = self.device {
@@ -235,8 +235,8 @@ pub fn run_one(args: &OneArgs) -> Result<ExitCode> {
         evaluate(&mut obj, &x)?;
     }
     let s_per_eval = started.elapsed().as_secs_f64() / args.evals.max(1) as f64;
-    let form = crate::engine::optim::Form::for_device(device);
-    let mut lbfgs = Optimizer::Lbfgs(Lbfgs::with_form(1.0, 100, form));
+    let form = crate::optim::Form::for_device(device);
+    let mut lbfgs = Optimizer::Lbfgs(Lbfgs::with_form(1.0, 100, form).with_precision(precision));
     let mut x = x.copy();
     let mut timed = Timed {
         inner: obj,
@@ -263,7 +263,7 @@ pub fn run_one(args: &OneArgs) -> Result<ExitCode> {
     let obj = timed.inner;
     let host_reads_per_step = (reads::count() - reads0) as f64 / steps;
     let evals_per_step = (obj.evals - evals0) as f64 / steps;
-    let s_per_direction_full = Some(crate::engine::optim::time_direction(&x, 100, form, 3)?);
+    let s_per_direction_full = Some(crate::optim::time_direction(&x, 100, form, 3)?);
     let m = Measurement {
         device: args.device.clone(),
         size: args.size,
@@ -292,9 +292,9 @@ pub fn run_one(args: &OneArgs) -> Result<ExitCode> {
 /// Writes an example image as `bench-one` reads it: raw little-endian
 /// float32 `1×3×height×width` RGB in [0, 1], resized to that.
 pub fn write_raw_image(example: &std::path::Path, width: u32, height: u32, out: &std::path::Path) -> Result<()> {
-    let img = crate::engine::imaging::decode(example).map_err(anyhow::Error::msg)?;
-    let img = crate::engine::imaging::resize(&img, width, height);
-    let t = crate::engine::imaging::to_tensor(&img, Device::Cpu).contiguous();
+    let img = crate::imaging::decode(example).map_err(anyhow::Error::msg)?;
+    let img = crate::imaging::resize(&img, width, height);
+    let t = crate::imaging::to_tensor(&img, Device::Cpu).contiguous();
     let v = Vec::<f32>::try_from(t.flatten(0, -1))?;
     let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
     std::fs::write(out, bytes).with_context(|| format!("cannot write {}", out.display()))

@@ -15,10 +15,21 @@
 //! line search accepting its first trial) a step is one evaluation and one
 //! read.
 //!
+//! In bf16 and fp16 the loss carries rounding noise of about 1e-4 of its
+//! value (bf16), larger than the decrease a good step makes late in a run;
+//! the strong Wolfe test then refuses every trial and the run stalls. There
+//! the search also accepts a step by Hager & Zhang's approximate Wolfe
+//! conditions (CG_DESCENT, 2005): the loss no higher than the start's plus
+//! the noise ([`loss_noise`]), and the slope gᵀd risen from g₀ᵀd to at
+//! least σ·g₀ᵀd but not past (2δ − 1)·g₀ᵀd — a test on the slope, a sum
+//! over every pixel that rounding hardly blurs. In fp32 the tolerance is
+//! 0 and the search is the strong Wolfe one, bit for bit.
+//!
 //! One [`Lbfgs::step`] is one iteration: a direction and a line search along
 //! it (one or more function evaluations).
 
 use super::{Evaluation, Objective, Point, StepOutcome, dot, observe};
+use crate::config::Precision;
 use std::collections::VecDeque;
 use tch::{Kind, Scalar, TchError, Tensor};
 
@@ -41,6 +52,28 @@ const MINIMUM_RELATIVE: f64 = 1e-7;
 /// classic 512 px problem's pixels by 3e-5, below bf16's rounding noise,
 /// and fp32 then spent 7 evaluations growing it (README, "Optimizers").
 pub const FIRST_STEP: f64 = 0.25;
+/// Hager & Zhang's δ: the approximate Wolfe conditions take a slope up to
+/// (1 − 2δ) of the start's steepness past the minimum along the line.
+const APPROX_DELTA: f64 = 0.1;
+/// The loss's rounding noise, relative to its value, per unit roundoff of
+/// the precision the network computes in. Measured for bf16 (unit
+/// roundoff 2⁻⁸) on the classic problem: a tolerance of 1e-5 of the loss
+/// still stalled 256 px runs at step 238 of 500, 1e-4 let them finish
+/// (README, "Optimizers"); 1e-4 / 2⁻⁸ = 0.0256.
+const NOISE_PER_ROUNDOFF: f64 = 0.0256;
+
+/// The relative tolerance the line search gives a loss computed in
+/// `precision`: 0 in fp32 (the strong Wolfe conditions, exactly),
+/// [`NOISE_PER_ROUNDOFF`] × its unit roundoff otherwise (bf16 1e-4;
+/// fp16, scaled from bf16, 1.25e-5).
+pub fn loss_noise(precision: Precision) -> f64 {
+    match precision {
+        Precision::Fp32 => 0.0,
+        Precision::Bf16 => NOISE_PER_ROUNDOFF * 2f64.powi(-8),
+        Precision::Fp16 => NOISE_PER_ROUNDOFF * 2f64.powi(-11),
+    }
+}
+
 /// A pair whose sᵀy is not above this would not keep H positive definite.
 const CURVATURE_MIN: f64 = 1e-10;
 
@@ -53,6 +86,9 @@ pub struct Lbfgs {
     /// The largest change of a coordinate the first trial along the
     /// steepest descent makes ([`FIRST_STEP`]).
     first_step: f64,
+    /// The loss's rounding noise relative to its value (0 in fp32): the
+    /// line search accepts steps by the approximate Wolfe conditions within it.
+    noise: f64,
     /// The last `history` curvature pairs, in the direction's form.
     history: History,
     /// The previous step, whose curvature pair is added at the next one.
@@ -85,9 +121,17 @@ impl Lbfgs {
         Lbfgs {
             lr,
             first_step: FIRST_STEP,
+            noise: 0.0,
             history: History::new(history.max(1), form),
             prev: None,
         }
+    }
+
+    /// The same, with the line search tolerating the loss's rounding
+    /// noise of `precision` ([`loss_noise`]).
+    pub fn with_precision(mut self, precision: Precision) -> Self {
+        self.noise = loss_noise(precision);
+        self
     }
 
     /// Curvature pairs the history has storage for now: the compact form
@@ -171,7 +215,7 @@ impl Lbfgs {
                 // Not a descent direction (the trial is discarded).
                 Err("the gradient gives no descent direction".to_string())
             } else {
-                match strong_wolfe(&mut line, current.shallow_clone(), trial, gtd0, d_max)? {
+                match strong_wolfe(&mut line, current.shallow_clone(), trial, gtd0, d_max, self.noise)? {
                     None => Err(format!("no step along it lowered the loss {f0:.6e}")),
                     Some(best)
                         if (f0 - best.point.loss).abs() < TOLERANCE_CHANGE * f0.abs().max(1.0)
@@ -583,6 +627,13 @@ struct LinePoint {
     t: f64,
     point: Point,
     gtd: f64,
+    /// Its end of the zoom's interval, 0 or 1: the interpolation takes the
+    /// ends in this order whichever is lower, as it always has (L-BFGS
+    /// turns a last-bit difference into another run).
+    order: u8,
+    /// Whether this is the line's start (t = 0), not a trial: a search that
+    /// ends there found no step.
+    start: bool,
 }
 
 impl LinePoint {
@@ -592,7 +643,15 @@ impl LinePoint {
             t: self.t,
             point: self.point.shallow_clone(),
             gtd: self.gtd,
+            order: self.order,
+            start: self.start,
         }
+    }
+
+    /// This point as end `order` of an interval.
+    fn at_end(mut self, order: u8) -> Self {
+        self.order = order;
+        self
     }
 }
 
@@ -619,6 +678,8 @@ impl<O: Objective> Line<'_, O> {
                 t,
                 point,
                 gtd: values[0],
+                order: 0,
+                start: false,
             },
             values[1..].to_vec(),
         ))
@@ -638,116 +699,257 @@ impl<O: Objective> Line<'_, O> {
     }
 }
 
+/// Where the bracketing phase left the search.
+enum Bracket {
+    /// A point that satisfies the conditions: the step.
+    Found(LinePoint),
+    /// Two points with an acceptable step between them, to zoom into.
+    Between(LinePoint, LinePoint),
+}
+
+/// The line search's state: where it started, its tests, and its budget.
+struct Search {
+    /// The loss and directional derivative at t = 0.
+    f0: f64,
+    gtd0: f64,
+    /// max |d|: a bracket narrower than [`TOLERANCE_CHANGE`] in pixels is done.
+    d_norm: f64,
+    /// The loss's rounding noise in absolute terms (0 in fp32).
+    tolerance: f64,
+    /// Evaluations spent beyond the first trial.
+    spent: usize,
+}
+
+impl Search {
+    /// Armijo's sufficient decrease at `p`.
+    fn decreases(&self, p: &LinePoint) -> bool {
+        at_most(p.point.loss, self.f0 + C1 * p.t * self.gtd0)
+    }
+
+    /// The strong Wolfe curvature condition at `p`.
+    fn flat_enough(&self, p: &LinePoint) -> bool {
+        p.gtd.abs() <= -C2 * self.gtd0
+    }
+
+    /// Whether the loss carries rounding noise the search must tolerate.
+    fn noisy(&self) -> bool {
+        self.tolerance > 0.0
+    }
+
+    /// Hager & Zhang's approximate Wolfe conditions, where the loss carries
+    /// rounding noise: the slope has risen enough and not overshot, and the
+    /// loss is no higher than the noise allows. The slope is a sum over
+    /// every pixel and keeps its sign where the loss's last digits do not.
+    fn approximately(&self, p: &LinePoint) -> bool {
+        self.noisy()
+            && at_most(p.point.loss, self.f0 + self.tolerance)
+            && p.gtd >= C2 * self.gtd0
+            && p.gtd <= (2.0 * APPROX_DELTA - 1.0) * self.gtd0
+    }
+
+    /// Bracketing: from `prev` (t = 0 at first) and the trial `new`, grows
+    /// the step by cubic interpolation (at most ten times a time) until a
+    /// step is acceptable or an interval holds one.
+    fn bracket<O: Objective>(
+        &mut self,
+        line: &mut Line<'_, O>,
+        origin: LinePoint,
+        mut new: LinePoint,
+    ) -> Result<Bracket, TchError> {
+        let mut prev = origin.copy();
+        let between = |a: LinePoint, b: LinePoint| Ok(Bracket::Between(a.at_end(0), b.at_end(1)));
+        loop {
+            if self.spent >= MAX_LS {
+                return between(origin, new);
+            }
+            if self.approximately(&new) {
+                return Ok(Bracket::Found(new));
+            }
+            let too_high = if self.noisy() {
+                // Loss differences below the noise say nothing: only a loss
+                // above it does.
+                !at_most(new.point.loss, self.f0 + self.tolerance)
+            } else {
+                !self.decreases(&new) || (self.spent > 1 && new.point.loss >= prev.point.loss)
+            };
+            if too_high {
+                return between(prev, new);
+            }
+            if self.flat_enough(&new) {
+                return Ok(Bracket::Found(new));
+            }
+            if new.gtd >= 0.0 {
+                return between(prev, new);
+            }
+            let t = new.t;
+            let next = cubic_interpolate(
+                prev.t,
+                prev.point.loss,
+                prev.gtd,
+                t,
+                new.point.loss,
+                new.gtd,
+                Some((t + 0.01 * (t - prev.t), t * 10.0)),
+            );
+            prev = new;
+            new = line.at(next)?;
+            self.spent += 1;
+        }
+    }
+
+    /// Zoom: shrinks the interval between ends `a` (end 0) and `b` (end 1)
+    /// by cubic interpolation until a point satisfies the conditions, the
+    /// interval is too narrow to tell its ends apart, or the budget is
+    /// spent. Returns that point, else the lower end.
+    fn zoom<O: Objective>(
+        &mut self,
+        line: &mut Line<'_, O>,
+        a: LinePoint,
+        b: LinePoint,
+    ) -> Result<LinePoint, TchError> {
+        // `low` holds the lower loss (end 0 on a tie), `high` the other end.
+        let lower_first = |a: LinePoint, b: LinePoint| {
+            let (e0, e1) = if a.order == 0 { (a, b) } else { (b, a) };
+            if e0.point.loss <= e1.point.loss {
+                (e0, e1)
+            } else {
+                (e1, e0)
+            }
+        };
+        let (mut low, mut high) = lower_first(a, b);
+        let mut insufficient_progress = false;
+        while self.spent < MAX_LS {
+            if (high.t - low.t).abs() * self.d_norm < TOLERANCE_CHANGE {
+                break;
+            }
+            // The bracket's points in the order the interpolation has always
+            // taken them: the earlier-found end first.
+            let (b0, b1) = if low.order < high.order {
+                (&low, &high)
+            } else {
+                (&high, &low)
+            };
+            let mut t = cubic_interpolate(b0.t, b0.point.loss, b0.gtd, b1.t, b1.point.loss, b1.gtd, None);
+            let (lo_t, hi_t) = (b0.t.min(b1.t), b0.t.max(b1.t));
+            let eps = 0.1 * (hi_t - lo_t);
+            if (hi_t - t).min(t - lo_t) < eps {
+                // Too close to an end: unless the last try already was, move
+                // away from the boundary.
+                if insufficient_progress || t >= hi_t || t <= lo_t {
+                    t = if (t - hi_t).abs() < (t - lo_t).abs() {
+                        hi_t - eps
+                    } else {
+                        lo_t + eps
+                    };
+                    insufficient_progress = false;
+                } else {
+                    insufficient_progress = true;
+                }
+            } else {
+                insufficient_progress = false;
+            }
+            let mut p = line.at(t)?;
+            self.spent += 1;
+            if self.approximately(&p) {
+                return Ok(p);
+            }
+            if !self.decreases(&p) || p.point.loss >= low.point.loss {
+                p.order = high.order;
+                (low, high) = lower_first(low, p);
+            } else {
+                let done = self.flat_enough(&p);
+                if !done && p.gtd * (high.t - low.t) >= 0.0 {
+                    high = low.copy().at_end(high.order);
+                }
+                p.order = low.order;
+                low = p;
+                if done {
+                    return Ok(low);
+                }
+            }
+        }
+        Ok(low)
+    }
+
+    /// Zoom where the loss is noisy (Hager & Zhang's update): `low` (a
+    /// point with a falling slope and a loss within the noise of the
+    /// start's) and `high` (a rising slope, or a loss above the noise)
+    /// close in on a zero of the slope by the secant of the slopes, which
+    /// rounding hardly blurs, not by interpolating losses, which it does.
+    /// Returns the first point that satisfies the approximate conditions,
+    /// else `low`.
+    fn zoom_noisy<O: Objective>(
+        &mut self,
+        line: &mut Line<'_, O>,
+        mut low: LinePoint,
+        mut high: LinePoint,
+    ) -> Result<LinePoint, TchError> {
+        while self.spent < MAX_LS {
+            let (lo_t, hi_t) = (low.t.min(high.t), low.t.max(high.t));
+            if (hi_t - lo_t) * self.d_norm < TOLERANCE_CHANGE {
+                break;
+            }
+            let t = if high.gtd >= 0.0 && high.gtd > low.gtd {
+                (low.t * high.gtd - high.t * low.gtd) / (high.gtd - low.gtd)
+            } else {
+                // A loss too high on a falling slope: no zero to aim at.
+                0.5 * (lo_t + hi_t)
+            };
+            let eps = 0.1 * (hi_t - lo_t);
+            let p = line.at(t.clamp(lo_t + eps, hi_t - eps))?;
+            self.spent += 1;
+            if self.approximately(&p) {
+                return Ok(p);
+            }
+            if p.gtd >= 0.0 || !at_most(p.point.loss, self.f0 + self.tolerance) {
+                high = p;
+            } else {
+                low = p;
+            }
+        }
+        Ok(low)
+    }
+}
+
 /// Finds a step along the line that satisfies the strong Wolfe conditions
-/// (or the best one found within [`MAX_LS`] evaluations), starting from
-/// `start` (t = 0, directional derivative `gtd0`) and the first trial
-/// `new`. Returns the point reached; None when no step lowers the loss.
+/// (or, where the loss is noisy, the approximate ones), else the best one
+/// found within [`MAX_LS`] evaluations, starting from `start` (t = 0,
+/// directional derivative `gtd0`) and the first trial `new`. Returns the
+/// point reached; None when no step lowers the loss.
 fn strong_wolfe<O: Objective>(
     line: &mut Line<'_, O>,
     start: Point,
-    mut new: LinePoint,
+    new: LinePoint,
     gtd0: f64,
     d_norm: f64,
+    noise: f64,
 ) -> Result<Option<LinePoint>, TchError> {
     let f0 = start.loss;
-    let mut t = new.t;
+    let mut search = Search {
+        f0,
+        gtd0,
+        d_norm,
+        tolerance: noise * f0.abs(),
+        spent: 0,
+    };
     let origin = LinePoint {
         t: 0.0,
         point: start,
         gtd: gtd0,
+        order: 0,
+        start: true,
     };
-    let mut prev = origin.copy();
-    let mut ls_iter = 0;
-    let mut done = false;
-    // Bracketing phase: find an interval that contains an acceptable step.
-    let mut bracket: Vec<LinePoint> = loop {
-        if ls_iter >= MAX_LS {
-            break vec![origin, new];
-        }
-        let armijo_fails = !at_most(new.point.loss, f0 + C1 * t * gtd0);
-        if armijo_fails || (ls_iter > 1 && new.point.loss >= prev.point.loss) {
-            break vec![prev, new];
-        }
-        if new.gtd.abs() <= -C2 * gtd0 {
-            done = true;
-            break vec![new];
-        }
-        if new.gtd >= 0.0 {
-            break vec![prev, new];
-        }
-        let min_step = t + 0.01 * (t - prev.t);
-        let max_step = t * 10.0;
-        t = cubic_interpolate(
-            prev.t,
-            prev.point.loss,
-            prev.gtd,
-            t,
-            new.point.loss,
-            new.gtd,
-            Some((min_step, max_step)),
-        );
-        prev = new;
-        new = line.at(t)?;
-        ls_iter += 1;
+    let best = match search.bracket(line, origin, new)? {
+        Bracket::Found(p) => return Ok(Some(p)),
+        Bracket::Between(a, b) if search.noisy() => search.zoom_noisy(line, a, b)?,
+        Bracket::Between(a, b) => search.zoom(line, a, b)?,
     };
-    if done {
-        return Ok(Some(bracket.swap_remove(0)));
-    }
-    // Zoom phase: shrink the bracket until a point satisfies both conditions.
-    let better = |b: &[LinePoint]| {
-        if b[0].point.loss <= b[1].point.loss {
-            (0, 1)
-        } else {
-            (1, 0)
-        }
-    };
-    let (mut low, mut high) = better(&bracket);
-    let mut insufficient_progress = false;
-    while !done && ls_iter < MAX_LS {
-        let (b0, b1) = (&bracket[0], &bracket[1]);
-        if (b1.t - b0.t).abs() * d_norm < TOLERANCE_CHANGE {
-            break;
-        }
-        t = cubic_interpolate(b0.t, b0.point.loss, b0.gtd, b1.t, b1.point.loss, b1.gtd, None);
-        let (lo_t, hi_t) = (b0.t.min(b1.t), b0.t.max(b1.t));
-        let eps = 0.1 * (hi_t - lo_t);
-        if (hi_t - t).min(t - lo_t) < eps {
-            // Too close to an end: unless the last try already was, move
-            // away from the boundary.
-            if insufficient_progress || t >= hi_t || t <= lo_t {
-                t = if (t - hi_t).abs() < (t - lo_t).abs() {
-                    hi_t - eps
-                } else {
-                    lo_t + eps
-                };
-                insufficient_progress = false;
-            } else {
-                insufficient_progress = true;
-            }
-        } else {
-            insufficient_progress = false;
-        }
-        let p = line.at(t)?;
-        ls_iter += 1;
-        let armijo_fails = !at_most(p.point.loss, f0 + C1 * t * gtd0);
-        if armijo_fails || p.point.loss >= bracket[low].point.loss {
-            bracket[high] = p;
-            (low, high) = better(&bracket);
-        } else {
-            if p.gtd.abs() <= -C2 * gtd0 {
-                done = true;
-            } else if p.gtd * (bracket[high].t - bracket[low].t) >= 0.0 {
-                bracket[high] = bracket[low].copy();
-            }
-            bracket[low] = p;
-        }
-    }
-    let p = bracket.swap_remove(low);
-    // Never step to a point no better than where we started (or to a NaN).
-    if p.t == 0.0 || !at_most(p.point.loss, f0) {
+    // Never step to a point no better than where we started (within the
+    // noise), or to a NaN.
+    if best.start || !at_most(best.point.loss, f0 + search.tolerance) {
         return Ok(None);
     }
-    Ok(Some(p))
+    Ok(Some(best))
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 //! file, like any bad value.
 
 use crate::config::{ConfigError, Experiment, Init, OptimizerKind, Precision};
-use crate::engine::memory::{self, Estimate};
+use crate::memory::{self, Estimate};
 use crate::weights::{WeightsError, WeightsInfo};
 use std::path::Path;
 
@@ -36,7 +36,7 @@ pub fn check(exp: &Experiment) -> Result<Preflight, ConfigError> {
     let mut content_size = (0, 0);
     let mut style_sizes = Vec::new();
     for (key, path) in images(exp) {
-        let img = crate::engine::imaging::decode(path).map_err(|e| error(key, e))?;
+        let img = crate::imaging::decode(path).map_err(|e| error(key, e))?;
         if img.width() == 0 || img.height() == 0 {
             return Err(error(key, format!("{} is an empty image", path.display())));
         }
@@ -64,7 +64,7 @@ pub fn check(exp: &Experiment) -> Result<Preflight, ConfigError> {
             return Err(error(&format!("{table}.{}", missing.layer), missing.to_string()));
         }
     }
-    let device = crate::engine::device::resolve(exp.device).map_err(|e| error("optim.device", e))?;
+    let device = crate::device::resolve(exp.device).map_err(|e| error("optim.device", e))?;
     if exp.precision == Precision::Fp16 && !device.is_cuda() {
         return Err(error(
             "optim.precision",
@@ -72,7 +72,7 @@ pub fn check(exp: &Experiment) -> Result<Preflight, ConfigError> {
         ));
     }
     writable_folder(&exp.results).map_err(|e| error("output.results", e))?;
-    let estimate = memory::estimate(exp, content_size.0, content_size.1, device);
+    let estimate = memory::estimate(exp, content_size.0, content_size.1, target(device));
     Ok(Preflight {
         device,
         weights,
@@ -80,6 +80,15 @@ pub fn check(exp: &Experiment) -> Result<Preflight, ConfigError> {
         estimate,
         available_mib: available_mib(device),
     })
+}
+
+/// Whose memory a run on `device` uses, for the memory model.
+pub fn target(device: tch::Device) -> memory::Target {
+    if device.is_cuda() {
+        memory::Target::Cuda
+    } else {
+        memory::Target::Cpu
+    }
 }
 
 /// Memory a new run on `device` can have, MiB: on CPU the kernel's
@@ -99,14 +108,7 @@ pub fn available_mib(device: tch::Device) -> Option<f64> {
     }
 }
 
-/// `12.3 GiB` or `850 MiB`.
-pub fn mib_text(mib: f64) -> String {
-    if mib >= 1024.0 {
-        format!("{:.1} GiB", mib / 1024.0)
-    } else {
-        format!("{mib:.0} MiB")
-    }
-}
+pub use stylelab_core::text::mib_text;
 
 impl Preflight {
     /// Refuses a run whose estimated peak exceeds what the device has free,
@@ -126,7 +128,8 @@ impl Preflight {
             return Ok(());
         }
         let fits = |e: &Experiment| {
-            memory::estimate(e, self.content_size.0, self.content_size.1, self.device).estimated_peak_mib <= available
+            memory::estimate(e, self.content_size.0, self.content_size.1, target(self.device)).estimated_peak_mib
+                <= available
         };
         let mut options = Vec::new();
         if let Some(size) = largest_size(exp, &fits) {
@@ -259,7 +262,7 @@ fn check_sides(
              {what}, or shallower layers"
         )
     };
-    for p in crate::engine::inputs::plan(exp, content.0, content.1) {
+    for p in crate::inputs::plan(exp, content.0, content.1) {
         let short = p.width.min(p.height);
         if short < need {
             return Err((
@@ -276,7 +279,7 @@ fn check_sides(
             ));
         }
         for (path, (w, h)) in styles {
-            let (sw, sh) = crate::engine::imaging::fit_longest(*w, *h, p.style_side);
+            let (sw, sh) = crate::imaging::fit_longest(*w, *h, p.style_side);
             if sw.min(sh) < need {
                 return Err((
                     "images.style",

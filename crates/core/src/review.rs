@@ -8,7 +8,9 @@
 //! to an engine. `table`, `plot`, `sheet` and `sort` turn what is read here
 //! into text, charts and images.
 
+pub mod compare;
 pub mod plot;
+pub mod report;
 pub mod sheet;
 pub mod sort;
 pub mod table;

@@ -53,6 +53,9 @@ pub enum RunEvent {
     Paused { iter: u64, paused: bool },
     /// A command came that the run did not carry out: `what` says which and why.
     Refused { iter: u64, what: String },
+    /// Something the run could not do that does not fail it (scoring the
+    /// result, mostly), in words.
+    Warning(String),
     /// A multi-scale run moved to scale `index` of `count` (1-based) after
     /// step `iter`.
     Scale {
@@ -84,7 +87,7 @@ pub enum Control {
     /// Write a snapshot of the current image now.
     SnapshotNow,
     /// Multiply a loss weight by a factor in [`STEER_FACTORS`].
-    Scale(Term, f64),
+    Steer(Term, f64),
 }
 
 /// The factors a `scale` command may multiply a weight by: steering nudges,
@@ -102,7 +105,7 @@ impl Control {
             Control::Resume => "resume".into(),
             Control::Stop => "stop".into(),
             Control::SnapshotNow => "snapshot".into(),
-            Control::Scale(term, f) => format!("scale {} {f}", term.name()),
+            Control::Steer(term, f) => format!("multiply {} {f}", term.weight_key()),
         }
     }
 
@@ -114,14 +117,15 @@ impl Control {
             "resume" => Control::Resume,
             "stop" => Control::Stop,
             "snapshot" => Control::SnapshotNow,
-            "scale" => {
+            // `scale` is what dashboards before 0.1.0's last changes wrote.
+            "multiply" | "scale" => {
                 let name = words.next()?;
-                let term = Term::ALL.into_iter().find(|t| t.name() == name)?;
+                let term = Term::ALL.into_iter().find(|t| t.weight_key() == name)?;
                 let factor: f64 = words.next()?.parse().ok()?;
                 if !STEER_FACTORS.contains(&factor) {
                     return None;
                 }
-                Control::Scale(term, factor)
+                Control::Steer(term, factor)
             }
             _ => return None,
         };
@@ -218,13 +222,13 @@ mod tests {
             Control::Resume,
             Control::Stop,
             Control::SnapshotNow,
-            Control::Scale(Term::Style, 0.5),
+            Control::Steer(Term::Style, 0.5),
         ] {
             assert_eq!(Control::parse(&c.to_line()), Some(c));
         }
         assert_eq!(
             Control::parse("scale style_weight 2"),
-            Some(Control::Scale(Term::Style, 2.0))
+            Some(Control::Steer(Term::Style, 2.0))
         );
         for bad in [
             "",
@@ -247,8 +251,8 @@ mod tests {
         let mut file = ControlFile::new(RunPaths::new(dir.path()).control());
         assert!(file.poll().is_empty());
         send_control(dir.path(), Control::Pause).unwrap();
-        send_control(dir.path(), Control::Scale(Term::Tv, 2.0)).unwrap();
-        assert_eq!(file.poll(), vec![Control::Pause, Control::Scale(Term::Tv, 2.0)]);
+        send_control(dir.path(), Control::Steer(Term::Tv, 2.0)).unwrap();
+        assert_eq!(file.poll(), vec![Control::Pause, Control::Steer(Term::Tv, 2.0)]);
         assert!(file.poll().is_empty());
         // A half-written line waits for its newline.
         std::fs::OpenOptions::new()

@@ -244,6 +244,58 @@ mod tests {
         );
     }
 
+    /// A quadratic on a large offset whose value carries deterministic
+    /// "rounding noise" of ±`amplitude` (a hash of x), its gradient exact:
+    /// what a bf16 loss looks like to the line search.
+    struct NoisyQuadratic {
+        inner: Quadratic,
+        offset: f64,
+        amplitude: f64,
+    }
+
+    impl Objective for NoisyQuadratic {
+        fn evaluate(&mut self, x: &Tensor) -> Result<Evaluation, TchError> {
+            let e = self.inner.evaluate(x)?;
+            let h = (x.sum(Kind::Double).double_value(&[]) * 12_345.678).sin() * 43_758.545;
+            let noise = self.amplitude * (2.0 * (h - h.floor()) - 1.0);
+            Ok(Evaluation {
+                values: e.values + self.offset + noise,
+                grad: e.grad,
+            })
+        }
+        fn value(&self, values: &[f64]) -> f64 {
+            values[0]
+        }
+    }
+
+    #[test]
+    fn a_noisy_loss_stalls_the_strong_wolfe_search_but_not_the_approximate_one() {
+        // Noise ±0.4 on a loss of ~1e4: 4e-5 of it, under bf16's 1e-4.
+        let quadratic_left = |lbfgs: Lbfgs| {
+            let n = 100;
+            let opts = (Kind::Double, Device::Cpu);
+            let c = Tensor::linspace(-1.0, 1.0, n, opts);
+            let mut obj = NoisyQuadratic {
+                inner: Quadratic {
+                    a: Tensor::linspace(1.0, 10.0, n, opts),
+                    c: c.shallow_clone(),
+                    evals: 0,
+                },
+                offset: 1e4,
+                amplitude: 0.4,
+            };
+            let mut x = Tensor::zeros([n], opts);
+            minimise(&mut Optimizer::Lbfgs(lbfgs), &mut obj, &mut x, 60);
+            let clean = obj.inner.evaluate(&x).unwrap().values.double_value(&[0]);
+            (clean, obj.inner.evals)
+        };
+        let (strict, _) = quadratic_left(Lbfgs::new(1.0, 10));
+        let (tolerant, evals) = quadratic_left(Lbfgs::new(1.0, 10).with_precision(crate::config::Precision::Bf16));
+        assert!(strict > 1e-3, "the strict search got to {strict}");
+        assert!(tolerant < 1e-6, "the noise-tolerant search got to {tolerant}");
+        assert!(evals < 40, "{evals} evaluations");
+    }
+
     #[test]
     fn adam_descends_a_quadratic() {
         let a = Tensor::from_slice(&[1.0f64, 2.0]);

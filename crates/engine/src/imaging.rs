@@ -1,0 +1,49 @@
+//! Images in and out of the engine: `image::RgbImage` to and from
+//! `1×3×H×W` RGB tensors in [0, 1]. Decoding and resizing are the core's.
+
+pub use stylelab_core::imaging::{decode, fit_longest, resize};
+
+use image::RgbImage;
+use tch::{Device, Kind, Tensor};
+
+/// `1×3×H×W` float tensor in [0, 1].
+pub fn to_tensor(img: &RgbImage, device: Device) -> Tensor {
+    let (w, h) = img.dimensions();
+    let data: Vec<f32> = img.as_raw().iter().map(|&v| v as f32 / 255.0).collect();
+    Tensor::from_slice(&data)
+        .view([h as i64, w as i64, 3])
+        .permute([2, 0, 1])
+        .unsqueeze(0)
+        .to_device(device)
+        .contiguous()
+}
+
+/// The image a `1×3×H×W` tensor shows, clamped to [0, 1]: one read from
+/// the device, counted with the others.
+pub fn from_tensor(t: &Tensor) -> RgbImage {
+    super::reads::count_one();
+    let t = t.detach().to_device(Device::Cpu).to_kind(Kind::Float);
+    let (h, w) = (t.size()[2], t.size()[3]);
+    let bytes = (t.squeeze_dim(0).permute([1, 2, 0]).clamp(0.0, 1.0) * 255.0)
+        .round()
+        .to_kind(Kind::Uint8)
+        .contiguous()
+        .flatten(0, -1);
+    let data = Vec::<u8>::try_from(bytes).expect("a uint8 CPU tensor converts to bytes");
+    RgbImage::from_raw(w as u32, h as u32, data).expect("sizes match by construction")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tensor_round_trip_is_exact() {
+        let img = RgbImage::from_fn(5, 3, |x, y| image::Rgb([x as u8 * 40, y as u8 * 80, 7]));
+        let t = to_tensor(&img, Device::Cpu);
+        assert_eq!(t.size(), [1, 3, 3, 5]);
+        assert!((t.double_value(&[0, 0, 0, 1]) - 40.0 / 255.0).abs() < 1e-6);
+        assert!((t.double_value(&[0, 1, 2, 0]) - 160.0 / 255.0).abs() < 1e-6);
+        assert_eq!(from_tensor(&t), img);
+    }
+}
