@@ -62,7 +62,7 @@ impl Checked<'_> {
             format!("  name     {}", exp.name),
             format!(
                 "  images   content + {} style image(s), {} px longest side",
-                exp.styles.len(),
+                exp.all_styles().len(),
                 exp.describe_sizes()
             ),
             format!(
@@ -72,6 +72,7 @@ impl Checked<'_> {
                 c.weights.layer_range()
             ),
             format!("  layers   {}", layers.join(", ")),
+            format!("  style    {}", exp.describe_style_losses()),
             format!(
                 "  run      {} × {} in {} on {}",
                 steps.join(" + "),
@@ -80,6 +81,10 @@ impl Checked<'_> {
                 device::describe(c.device)
             ),
         ];
+        if let Some(r) = &exp.regions {
+            out.push(format!("  regions  of {}:", r.mask.display()));
+            out.extend(exp.describe_regions().into_iter().map(|l| format!("    {l}")));
+        }
         out.extend(memory_lines(c));
         out.join("\n") + "\n"
     }
@@ -89,15 +94,16 @@ impl Checked<'_> {
         let (exp, c) = (self.exp, self.checked);
         let layers =
             |ls: &crate::config::WeightedLayers| ls.iter().map(|(l, _)| l.to_string()).collect::<Vec<_>>().join(" ");
+        let regions: String = exp.describe_regions().iter().map(|r| format!("\nregion {r}")).collect();
         format!(
-            "{}\n{} px, {} {} steps on {}\ncontent {}\nstyle {}\nweights {} ({})\nmemory about {}{}\nresults {}",
+            "{}\n{} px, {} {} steps on {}\ncontent {}\nstyle {}{regions}\nweights {} ({})\nmemory about {}{}\nresults {}",
             exp.name,
             exp.describe_sizes(),
             exp.total_iterations(),
             exp.optimizer,
             device::describe(c.device),
             layers(&exp.content_layers),
-            layers(&exp.style_layers),
+            exp.describe_style_losses(),
             exp.weights
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())

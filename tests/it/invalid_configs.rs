@@ -33,6 +33,23 @@ fn fixtures(dir: &Path) {
         .collect();
     Tensor::write_safetensors(&untagged, dir.join("w-untagged.safetensors")).unwrap();
     std::fs::write(dir.join("not-an-image.png"), "this is text, not a PNG").unwrap();
+    // Masks for chelsea.png (451×300): halves white and black; a tenth red
+    // besides; square (the wrong shape).
+    let halves = |w: u32, h: u32| {
+        image::RgbImage::from_fn(w, h, |x, _| if x < w / 2 { image::Rgb([255; 3]) } else { image::Rgb([0; 3]) })
+    };
+    halves(451, 300).save(dir.join("mask-halves.png")).unwrap();
+    let mut red = halves(451, 300);
+    for y in 0..30 {
+        for x in 0..451 {
+            red.put_pixel(x, y, image::Rgb([255, 0, 0]));
+        }
+    }
+    red.save(dir.join("mask-red.png")).unwrap();
+    halves(300, 300).save(dir.join("mask-square.png")).unwrap();
+    image::RgbImage::from_pixel(40, 40, image::Rgb([0; 3]))
+        .save(dir.join("mask-black.png"))
+        .unwrap();
 }
 
 #[test]

@@ -139,7 +139,7 @@ fn histogram_mode_gives_the_style_the_contents_colour_statistics() {
     let exp = stylelab::config::load(&path, &[]).unwrap();
     let inputs = stylelab::engine::inputs::Inputs::load(&exp, Device::Cpu).unwrap();
     let scale = inputs.at(0).unwrap();
-    let (m_style, c_style) = color::color_stats(&scale.styles[0].0).unwrap();
+    let (m_style, c_style) = color::color_stats(&scale.styles.regions[0].styles[0].0).unwrap();
     let (m_content, c_content) = color::color_stats(&scale.content_rgb).unwrap();
     assert!(
         m_style.allclose(&m_content, 1e-4, 1e-5, false),

@@ -18,7 +18,10 @@ fn the_content_itself_scores_content_dist_0_and_ssim_1() {
     let scorer = score::Scorer::new(weights, &sha, 128, tch::Device::Cpu).unwrap();
     let content = imaging::decode(&common::example("chelsea.png")).unwrap();
     let style = imaging::decode(&common::example("starry_night.jpg")).unwrap();
-    let targets = scorer.targets(&content, &[(style.clone(), 1.0)]).unwrap();
+    let styles = stylelab::engine::score::ScoreStyles {
+        styles: vec![(style.clone(), 1.0, None)],
+    };
+    let targets = scorer.targets(&content, &[styles], None).unwrap();
     let s = scorer.score(&content, &targets).unwrap();
     assert_eq!(s.content_dist, 0.0);
     assert!((s.ssim - 1.0).abs() < 1e-6, "{}", s.ssim);

@@ -14,7 +14,7 @@ pub mod raw;
 mod validate;
 
 pub use locate::Locator;
-pub use raw::{MemoryFormat, Normalize, OptimizerKind, Pooling, Precision, PreserveColors, RawExperiment};
+pub use raw::{MemoryFormat, Normalize, OptimizerKind, Pooling, Precision, PreserveColors, RawExperiment, StyleLoss};
 
 use crate::layer::Layer;
 use std::fmt;
@@ -141,6 +141,42 @@ pub struct StyleImage {
 /// A layer and its weight in a loss.
 pub type WeightedLayers = Vec<(Layer, f64)>;
 
+/// A style layer: its weight and the statistic it matches.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StyleLayer {
+    /// The layer.
+    pub layer: Layer,
+    /// Its weight in the style term, >= 0.
+    pub weight: f64,
+    /// The statistic compared there.
+    pub loss: StyleLoss,
+}
+
+/// The content's regions: a mask image and the style of each of its colours.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Regions {
+    /// The mask, absolute; resized to the content's size when it differs.
+    pub mask: PathBuf,
+    /// By name.
+    pub list: Vec<Region>,
+}
+
+/// One region: the pixels of the mask nearest its colour, and its style.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Region {
+    /// Its name in `[regions.NAME]`, metrics columns and messages.
+    pub name: String,
+    /// Its colour in the mask.
+    pub color: [u8; 3],
+    /// Its style images, with blends not all 0.
+    pub styles: Vec<StyleImage>,
+    /// Multiplies `loss.style_weight` here.
+    pub style_weight: f64,
+    /// One mask per style image (its pixels of `color` are the style), or
+    /// none: the whole style images.
+    pub style_masks: Vec<PathBuf>,
+}
+
 /// A validated experiment: what the engine runs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Experiment {
@@ -150,8 +186,10 @@ pub struct Experiment {
     pub source: PathBuf,
     /// The content image, absolute.
     pub content: PathBuf,
-    /// At least one, with blends not all 0.
+    /// At least one, with blends not all 0; none when `regions` name the styles.
     pub styles: Vec<StyleImage>,
+    /// A style per region of a mask, or None: one style everywhere.
+    pub regions: Option<Regions>,
     /// Where the image starts.
     pub init: Init,
     /// Longest side of the output in pixels at each scale, increasing (one
@@ -176,8 +214,10 @@ pub struct Experiment {
     pub normalize: Normalize,
     /// In forward order.
     pub content_layers: WeightedLayers,
+    /// The statistic style layers match unless they name their own.
+    pub style_loss: StyleLoss,
     /// In forward order.
-    pub style_layers: WeightedLayers,
+    pub style_layers: Vec<StyleLayer>,
     /// L-BFGS or Adam.
     pub optimizer: OptimizerKind,
     /// Steps at each scale (as many as `sizes`).
@@ -452,7 +492,76 @@ impl Experiment {
 
     /// Every selected layer, content and style, in forward order, once each.
     pub fn layers(&self) -> Vec<Layer> {
-        crate::layer::in_forward_order(self.content_layers.iter().chain(&self.style_layers).map(|(l, _)| *l))
+        crate::layer::in_forward_order(
+            self.content_layers
+                .iter()
+                .map(|(l, _)| *l)
+                .chain(self.style_layers.iter().map(|s| s.layer)),
+        )
+    }
+
+    /// The style layers and their weights.
+    pub fn style_weights(&self) -> WeightedLayers {
+        self.style_layers.iter().map(|s| (s.layer, s.weight)).collect()
+    }
+
+    /// The style layers by statistic: `gram relu1_1 relu2_1`, or with
+    /// several `gram relu1_1; histogram relu3_1`.
+    pub fn describe_style_losses(&self) -> String {
+        let mut groups: Vec<(StyleLoss, Vec<String>)> = Vec::new();
+        for s in &self.style_layers {
+            match groups.iter_mut().find(|g| g.0 == s.loss) {
+                Some(g) => g.1.push(s.layer.to_string()),
+                None => groups.push((s.loss, vec![s.layer.to_string()])),
+            }
+        }
+        groups
+            .iter()
+            .map(|(loss, layers)| format!("{loss} {}", layers.join(" ")))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// One line per region: `sky (white) ← starry_night.jpg, ×2`.
+    pub fn describe_regions(&self) -> Vec<String> {
+        let Some(regions) = &self.regions else {
+            return Vec::new();
+        };
+        let file = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        regions
+            .list
+            .iter()
+            .map(|r| {
+                let styles: Vec<String> = r
+                    .styles
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| match r.style_masks.get(i) {
+                        Some(m) => format!("{} (masked by {})", file(&s.path), file(m)),
+                        None => file(&s.path),
+                    })
+                    .collect();
+                let weight = if r.style_weight == 1.0 {
+                    String::new()
+                } else {
+                    format!(", style ×{}", r.style_weight)
+                };
+                format!(
+                    "{} ({}) ← {}{weight}",
+                    r.name,
+                    crate::mask::color_name(r.color),
+                    styles.join(", ")
+                )
+            })
+            .collect()
+    }
+
+    /// Every style image the run reads, in every region, once each in order.
+    pub fn all_styles(&self) -> Vec<&StyleImage> {
+        match &self.regions {
+            None => self.styles.iter().collect(),
+            Some(r) => r.list.iter().flat_map(|r| &r.styles).collect(),
+        }
     }
 
     /// The resolved experiment as TOML text (see [`Experiment::to_raw`]).

@@ -21,6 +21,7 @@ pub mod files;
 pub mod gpu;
 pub mod imaging;
 pub mod layer;
+pub mod mask;
 pub mod memory;
 pub mod procfs;
 pub mod record;

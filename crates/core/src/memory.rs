@@ -6,7 +6,7 @@
 //! (`--force` runs anyway). The model's terms are sums of tensor sizes; its
 //! few constants were fitted to peak RSS measured on CPU (README, "Memory").
 
-use crate::config::{Experiment, OptimizerKind, Precision};
+use crate::config::{Experiment, OptimizerKind, Precision, StyleLoss};
 use crate::layer::{Layer, LayerKind};
 use serde::Serialize;
 
@@ -191,6 +191,44 @@ pub fn lbfgs_pairs(history: usize, steps: u64) -> usize {
     history.min(steps.saturating_sub(1) as usize)
 }
 
+/// Bytes of the style term at a `w × h` scale: (what its targets hold, what
+/// an evaluation keeps for the backward pass beyond the network's maps).
+///
+/// Per style layer of C channels and n positions (summed over regions,
+/// which share the positions out), and per region:
+/// - gram: the target, the Gram of the evaluation and its gradient, C² each;
+/// - mean_std: 2C numbers, three times over (negligible);
+/// - histogram and sliced Wasserstein: the style's quantiles, C × n (the
+///   regions' together), and per evaluation the sorted values with their
+///   int64 indices, 12 bytes × C × n; sliced Wasserstein adds its C × C
+///   directions;
+/// - with regions, each region's rows of the feature matrix are copied
+///   (C × n in all) and kept for the backward pass.
+pub fn style_bytes(exp: &Experiment, h: u32, w: u32) -> (f64, f64) {
+    let regions = exp.regions.as_ref().map_or(1, |r| r.list.len()) as f64;
+    let (mut targets, mut kept) = (0.0, 0.0);
+    for s in &exp.style_layers {
+        let c = s.layer.channels() as f64;
+        let (lh, lw) = layer_hw(s.layer, h, w);
+        let n = lh * lw;
+        match s.loss {
+            StyleLoss::Gram => targets += regions * c * c * 4.0 * 3.0,
+            StyleLoss::MeanStd => targets += regions * 2.0 * c * 4.0 * 3.0,
+            StyleLoss::Histogram | StyleLoss::SlicedWasserstein => {
+                targets += c * n * 4.0;
+                kept += c * n * 12.0;
+                if s.loss == StyleLoss::SlicedWasserstein {
+                    targets += c * c * 4.0;
+                }
+            }
+        }
+        if exp.regions.is_some() {
+            kept += c * n * 4.0;
+        }
+    }
+    (targets, kept)
+}
+
 /// The estimate for one scale, on top of `base_mib` (fixed footprint and weights).
 fn scale(exp: &Experiment, p: &crate::scales::ScalePlan, base_mib: f64, device: Target) -> ScaleEstimate {
     let (w, h, style_side) = (p.width, p.height, p.style_side);
@@ -207,12 +245,9 @@ fn scale(exp: &Experiment, p: &crate::scales::ScalePlan, base_mib: f64, device: 
             l.channels() as f64 * lh * lw * 4.0
         })
         .sum();
-    let grams: f64 = exp
-        .style_layers
-        .iter()
-        .map(|(l, _)| (l.channels() * l.channels()) as f64 * 4.0 * 3.0)
-        .sum();
-    let targets = content_targets + grams;
+    let (style_targets, style_kept) = style_bytes(exp, h, w);
+    let targets = content_targets + style_targets;
+    let activations = activations + style_kept;
     let state_vectors = match exp.optimizer {
         // s and y per pair (the buffer holds lbfgs_pairs slots); d, the
         // gradient before, q/r and a scratch vector.

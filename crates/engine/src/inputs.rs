@@ -1,11 +1,14 @@
 //! What a run optimises towards at each of its scales: the content, style
-//! and starting images, decoded once and resized for every scale, with
-//! colour preservation applied. A single-scale run has one scale.
+//! and starting images (and region masks), decoded once and resized for
+//! every scale, with colour preservation applied. A single-scale run has
+//! one scale.
 
 pub use stylelab_core::scales::{ScalePlan, plan};
 
+use super::loss::{RegionStyles, StyleInputs};
 use super::{color, imaging};
 use crate::config::{Experiment, Init, PreserveColors};
+use crate::mask::{self, Labels};
 use image::RgbImage;
 use tch::{Device, TchError, Tensor};
 
@@ -15,16 +18,87 @@ pub struct ScaleInputs {
     pub content: Tensor,
     /// The content in colour: `luminance` puts its chroma back.
     pub content_rgb: Tensor,
-    /// Style images (recoloured or reduced to luma as asked) and blends.
-    pub styles: Vec<(Tensor, f64)>,
+    /// Style images (recoloured or reduced to luma as asked), blends and
+    /// style masks, by region, and the content's region labels.
+    pub styles: StyleInputs,
+}
+
+/// One region's style images at full size: (image, blend, labels of its
+/// style mask).
+struct LoadedRegion {
+    name: Option<String>,
+    weight: f64,
+    styles: Vec<(RgbImage, f64, Option<Labels>)>,
+}
+
+/// The content's region labels and each region's style masks' labels,
+/// read and checked: the masks decode, their aspect ratios match their
+/// images', every colour is a region's, every region covers a pixel.
+/// Errors name the key and the file. None without regions.
+pub fn read_masks(exp: &Experiment, content: (u32, u32)) -> Result<Option<(Labels, Vec<Vec<Labels>>)>, String> {
+    let Some(regions) = &exp.regions else {
+        return Ok(None);
+    };
+    let colors: Vec<[u8; 3]> = regions.list.iter().map(|r| r.color).collect();
+    let read = |key: &str, path: &std::path::Path, image: (u32, u32), what: &str| -> Result<RgbImage, String> {
+        let m = imaging::decode(path).map_err(|e| format!("{key}: {e}"))?;
+        if !mask::aspect_matches(m.dimensions(), image) {
+            return Err(format!(
+                "{key}: {} is {}×{}, but {what} is {}×{}: a mask is resized to its image, so their aspect ratios must match (within {:.0} %)",
+                path.display(),
+                m.width(),
+                m.height(),
+                image.0,
+                image.1,
+                mask::ASPECT_TOLERANCE * 100.0
+            ));
+        }
+        Ok(m)
+    };
+    let m = read("images.mask", &regions.mask, content, "the content")?;
+    let labels = mask::label(&m, &colors).map_err(|e| match e {
+        mask::MaskError::Empty(i) => format!(
+            "regions.{}.color: no pixel of {} is {} (or nearer it than to another region's colour)",
+            regions.list[i].name,
+            regions.mask.display(),
+            mask::color_name(colors[i])
+        ),
+        other => format!("images.mask: {}: {other}", regions.mask.display()),
+    })?;
+    let mut style_labels = Vec::new();
+    for r in &regions.list {
+        let key = format!("regions.{}.style_mask", r.name);
+        let mut per_image = Vec::new();
+        for (style, path) in r.styles.iter().zip(&r.style_masks) {
+            let size = image::image_dimensions(&style.path).map_err(|e| format!("regions.{}.style: {}: {e}", r.name, style.path.display()))?;
+            let what = format!("its style image {}", style.path.display());
+            let m = read(&key, path, size, &what)?;
+            let l = mask::label_some(&m, &colors).map_err(|e| format!("{key}: {}: {e}", path.display()))?;
+            let i = regions.list.iter().position(|o| o.name == r.name).unwrap_or(0);
+            if l.shares(colors.len())[i] == 0.0 {
+                return Err(format!(
+                    "{key}: no pixel of {} is {}, region '{}''s colour: it would take no style from {}",
+                    path.display(),
+                    mask::color_name(r.color),
+                    r.name,
+                    style.path.display()
+                ));
+            }
+            per_image.push(l);
+        }
+        style_labels.push(per_image);
+    }
+    Ok(Some((labels, style_labels)))
 }
 
 /// The decoded images and the plan of scales.
 pub struct Inputs {
     /// The content image at full size; every scale resizes from it.
     content: RgbImage,
-    /// Style images at full size, with their blend weights.
-    styles: Vec<(RgbImage, f64)>,
+    /// The content's region labels at the mask's size; None without regions.
+    labels: Option<Labels>,
+    /// Style images at full size, with their blend weights and masks, by region.
+    regions: Vec<LoadedRegion>,
     /// The starting image when `init` names one; None for `content` and `noise`.
     init: Option<RgbImage>,
     /// Colour preservation, applied when a scale's tensors are made.
@@ -40,11 +114,34 @@ impl Inputs {
     /// with a message naming the file when one cannot be opened or decoded.
     pub fn load(exp: &Experiment, device: Device) -> Result<Inputs, String> {
         let content = imaging::decode(&exp.content)?;
-        let styles = exp
-            .styles
-            .iter()
-            .map(|s| Ok((imaging::decode(&s.path)?, s.blend)))
-            .collect::<Result<Vec<_>, String>>()?;
+        let decode = |styles: &[crate::config::StyleImage], masks: Option<Vec<Labels>>| {
+            let mut masks = masks.map(Vec::into_iter);
+            styles
+                .iter()
+                .map(|s| Ok((imaging::decode(&s.path)?, s.blend, masks.as_mut().and_then(Iterator::next))))
+                .collect::<Result<Vec<_>, String>>()
+        };
+        let (labels, regions) = match (read_masks(exp, content.dimensions())?, &exp.regions) {
+            (Some((labels, style_labels)), Some(regions)) => {
+                let mut list = Vec::new();
+                for (r, masks) in regions.list.iter().zip(style_labels) {
+                    list.push(LoadedRegion {
+                        name: Some(r.name.clone()),
+                        weight: r.style_weight,
+                        styles: decode(&r.styles, (!masks.is_empty()).then_some(masks))?,
+                    });
+                }
+                (Some(labels), list)
+            }
+            _ => (
+                None,
+                vec![LoadedRegion {
+                    name: None,
+                    weight: 1.0,
+                    styles: decode(&exp.styles, None)?,
+                }],
+            ),
+        };
         let init = match &exp.init {
             Init::Image(p) => Some(imaging::decode(p)?),
             _ => None,
@@ -52,7 +149,8 @@ impl Inputs {
         let plan = plan(exp, content.width(), content.height());
         Ok(Inputs {
             content,
-            styles,
+            labels,
+            regions,
             init,
             preserve: exp.preserve_colors,
             device,
@@ -68,28 +166,42 @@ impl Inputs {
             let (w, h) = imaging::fit_longest(img.width(), img.height(), p.style_side);
             imaging::to_tensor(&imaging::resize(img, w, h), self.device)
         };
-        let (content, styles) = match self.preserve {
-            PreserveColors::None => {
-                let styles = self.styles.iter().map(|(s, b)| (style_at(s), *b)).collect();
-                (content_rgb.shallow_clone(), styles)
+        let content = match self.preserve {
+            PreserveColors::Luminance => color::luminance(&content_rgb)?,
+            _ => content_rgb.shallow_clone(),
+        };
+        // Each style image as the network sees it: recoloured to the
+        // content's colours, or matched in luminance, as asked.
+        let style = |img: &RgbImage| -> Result<Tensor, TchError> {
+            let s = style_at(img);
+            match self.preserve {
+                PreserveColors::None => Ok(s),
+                PreserveColors::Histogram => color::match_histogram(&s, &content_rgb),
+                PreserveColors::Luminance => color::match_luminance(&color::luminance(&s)?, &content),
             }
-            PreserveColors::Histogram => {
-                let styles = self
-                    .styles
-                    .iter()
-                    .map(|(s, b)| Ok((color::match_histogram(&style_at(s), &content_rgb)?, *b)))
-                    .collect::<Result<_, TchError>>()?;
-                (content_rgb.shallow_clone(), styles)
+        };
+        let labels_at = |l: &Labels, w: i64, h: i64| {
+            let l = l.resized(w as u32, h as u32);
+            let v: Vec<i64> = l.labels.iter().map(|&v| v as i64).collect();
+            Tensor::from_slice(&v).view([h, w]).to_device(self.device)
+        };
+        let mut regions = Vec::with_capacity(self.regions.len());
+        for r in &self.regions {
+            let mut styles = Vec::with_capacity(r.styles.len());
+            for (img, blend, mask) in &r.styles {
+                let t = style(img)?;
+                let (h, w) = (t.size()[2], t.size()[3]);
+                styles.push((t, *blend, mask.as_ref().map(|m| labels_at(m, w, h))));
             }
-            PreserveColors::Luminance => {
-                let content = color::luminance(&content_rgb)?;
-                let styles = self
-                    .styles
-                    .iter()
-                    .map(|(s, b)| Ok((color::match_luminance(&color::luminance(&style_at(s))?, &content)?, *b)))
-                    .collect::<Result<_, TchError>>()?;
-                (content, styles)
-            }
+            regions.push(RegionStyles {
+                name: r.name.clone(),
+                weight: r.weight,
+                styles,
+            });
+        }
+        let styles = StyleInputs {
+            regions,
+            labels: self.labels.as_ref().map(|l| labels_at(l, p.width as i64, p.height as i64)),
         };
         Ok(ScaleInputs {
             content,

@@ -23,11 +23,12 @@ pub mod preflight;
 pub mod reads;
 mod runner;
 pub mod score;
+pub mod style;
 pub mod vgg;
 pub mod weights;
 
 // The core's modules, under the names the engine's code uses for them.
-use stylelab_core::{config, events, files, gpu, layer, memory, procfs, record, rng, sinks, torch_error};
+use stylelab_core::{config, events, files, gpu, layer, mask, memory, procfs, record, rng, sinks, torch_error};
 
 /// The libtorch this crate was built against.
 pub const LIBTORCH_VERSION: &str = env!("STYLELAB_LIBTORCH_VERSION");
@@ -130,6 +131,7 @@ pub fn prepare(exp: &Experiment, device: Device) -> Result<Prepared, EngineError
             style: exp.style_weight,
             tv: exp.tv_weight,
         },
+        exp.seed,
     )?;
     let objective = if exp.precision == crate::config::Precision::Fp16 {
         objective.with_loss_scaling()
@@ -287,7 +289,17 @@ fn run_info(ctx: &RunContext, objective: &StyleObjective, summary: &Summary, dev
         height: summary.height,
         header: MetricsHeader::new(objective.layer_columns()),
         content_layers: describe(&exp.content_layers),
-        style_layers: describe(&exp.style_layers),
+        style_layers: exp
+            .style_layers
+            .iter()
+            .map(|s| {
+                let name = match s.loss {
+                    crate::config::StyleLoss::Gram => s.layer.to_string(),
+                    other => format!("{} ({other})", s.layer),
+                };
+                (name, s.weight)
+            })
+            .collect(),
         optimizer: match exp.optimizer {
             OptimizerKind::Lbfgs => format!(
                 "lbfgs (history {}, lr {}, {})",
@@ -313,7 +325,7 @@ fn optimise(
     summary: &mut Summary,
     last_image: &mut Option<Arc<image::RgbImage>>,
 ) -> Result<Status, EngineError> {
-    let prepared = prepare(ctx.exp, device)?;
+    let mut prepared = prepare(ctx.exp, device)?;
     let last = prepared.inputs.plan.last().cloned();
     summary.width = last.as_ref().map_or(0, |p| p.width);
     summary.height = last.as_ref().map_or(0, |p| p.height);
@@ -323,6 +335,9 @@ fn optimise(
         sink,
         RunEvent::Started(Box::new(run_info(ctx, &prepared.objective, summary, device))),
     )?;
+    for w in prepared.objective.take_warnings() {
+        emit(sink, RunEvent::Warning(w))?;
+    }
     let mut run = Runner::start(ctx.exp, prepared, sink)?;
     let result = steps(&mut run, controls, summary);
     if let Some(kept) = run.kept_image() {

@@ -1,10 +1,15 @@
 //! The losses of Gatys et al., exactly as documented in the README:
 //! content_l = mean((F_l(x) − F_l(c))²); G = F·Fᵀ/(C·H·W);
-//! style_l = mean((G_l(x) − T_l)²); tv = mean(Δy²) + mean(Δx²).
+//! style_l = mean((G_l(x) − T_l)²); tv = mean(Δy²) + mean(Δx²). A style
+//! layer may match another statistic instead of the Gram matrix, and over
+//! each region of a mask separately ([`super::style`]).
 
 use super::optim::{Evaluation, Objective};
+use super::style::{self, Target};
 use super::vgg::Vgg19;
+use crate::config::{StyleLayer, StyleLoss};
 use crate::layer::Layer;
+use std::collections::HashMap;
 use tch::{Kind, TchError, Tensor};
 
 /// Gram matrix of a `1×C×H×W` (or `C×H×W`) feature map, `C×C`, divided by C·H·W.
@@ -90,8 +95,14 @@ pub struct StyleObjective {
     layers: Vec<Layer>,
     /// (layer, its weight, F_l(c)) for each content layer.
     content_targets: Vec<(Layer, f64, Tensor)>,
-    /// (layer, its weight, blended Gram target T_l) for each style layer.
-    style_targets: Vec<(Layer, f64, Tensor)>,
+    /// One per style layer and region (region by region), with its target.
+    style_terms: Vec<StyleTerm>,
+    /// Sliced Wasserstein's directions, per layer, from the run's seed.
+    directions: HashMap<Layer, Tensor>,
+    /// The run's seed, which the directions are drawn from.
+    seed: u64,
+    /// Said by the last [`StyleObjective::retarget`], for the run to report.
+    warnings: Vec<String>,
     /// The term weights in force; steering changes them between steps.
     pub weights: LossWeights,
     /// Each term is divided by its own norm: 1 without normalisation, a
@@ -156,23 +167,98 @@ impl Default for LossScaler {
     }
 }
 
+/// One region's style images at one scale, as the network sees them.
+pub struct RegionStyles {
+    /// The region's name; None without regions (one style everywhere).
+    pub name: Option<String>,
+    /// Multiplies the style layers' weights in this region.
+    pub weight: f64,
+    /// Each image, its blend, and with a style mask its label map (`H × W`
+    /// int64, indices of the regions' colours) at the image's size.
+    pub styles: Vec<(Tensor, f64, Option<Tensor>)>,
+}
+
+/// What the style term compares against at one scale.
+pub struct StyleInputs {
+    /// One entry per region; one without regions.
+    pub regions: Vec<RegionStyles>,
+    /// The content's label map at the scale's size (`H × W` int64), or
+    /// None without regions.
+    pub labels: Option<Tensor>,
+}
+
+impl StyleInputs {
+    /// One style everywhere: images and blends.
+    pub fn everywhere(styles: Vec<(Tensor, f64)>) -> Self {
+        StyleInputs {
+            regions: vec![RegionStyles {
+                name: None,
+                weight: 1.0,
+                styles: styles.into_iter().map(|(t, b)| (t, b, None)).collect(),
+            }],
+            labels: None,
+        }
+    }
+}
+
+/// One term of the style loss: a layer, in a region or everywhere.
+struct StyleTerm {
+    layer: Layer,
+    /// The layer's weight times the region's.
+    weight: f64,
+    loss: StyleLoss,
+    /// The region's index and name; None: every position.
+    region: Option<(usize, String)>,
+    /// The generated image's positions at this layer in the region (None:
+    /// all); set with the targets.
+    positions: Option<Tensor>,
+    /// None when the region covers no position of this layer at this
+    /// scale (the term is 0 there).
+    target: Option<Target>,
+}
+
 impl StyleObjective {
-    /// Computes content targets F_l(c) and style targets
-    /// T_l = Σ_i b_i·G_l(s_i) / Σ_i b_i.
+    /// Computes content targets F_l(c) and the style terms' targets: for
+    /// each style layer (and region), the blend of the style images'
+    /// statistics. `seed` draws sliced Wasserstein's directions.
     pub fn new(
         net: Vgg19,
         content: &Tensor,
-        styles: &[(Tensor, f64)],
+        styles: &StyleInputs,
         content_layers: &[(Layer, f64)],
-        style_layers: &[(Layer, f64)],
+        style_layers: &[StyleLayer],
         weights: LossWeights,
+        seed: u64,
     ) -> Result<Self, TchError> {
-        let layers = crate::layer::in_forward_order(content_layers.iter().chain(style_layers).map(|(l, _)| *l));
+        let layers = crate::layer::in_forward_order(
+            content_layers
+                .iter()
+                .map(|(l, _)| *l)
+                .chain(style_layers.iter().map(|s| s.layer)),
+        );
+        let style_terms = styles
+            .regions
+            .iter()
+            .enumerate()
+            .flat_map(|(i, r)| {
+                style_layers.iter().map(move |s| StyleTerm {
+                    layer: s.layer,
+                    weight: s.weight * r.weight,
+                    loss: s.loss,
+                    region: r.name.clone().map(|n| (i, n)),
+                    positions: None,
+                    target: None,
+                })
+            })
+            .collect();
         let mut objective = StyleObjective {
             net,
             layers,
             content_targets: content_layers.iter().map(|(l, w)| (*l, *w, Tensor::new())).collect(),
-            style_targets: style_layers.iter().map(|(l, w)| (*l, *w, Tensor::new())).collect(),
+            style_terms,
+            directions: HashMap::new(),
+            seed,
+            warnings: Vec::new(),
             weights,
             norms: [1.0; 3],
             evals: 0,
@@ -182,9 +268,24 @@ impl StyleObjective {
         Ok(objective)
     }
 
+    /// Sliced Wasserstein's directions at `layer`: C of them, drawn from
+    /// the run's seed and the layer, the same at every scale.
+    fn directions_at(&mut self, layer: Layer, device: tch::Device) -> Tensor {
+        let seed = self.seed;
+        self.directions
+            .entry(layer)
+            .or_insert_with(|| {
+                let salt = (layer.block as u64) << 16 | (layer.index as u64) << 8 | layer.kind as u64;
+                style::directions(layer.channels(), seed ^ salt.wrapping_mul(0x9E37_79B9_7F4A_7C15), device)
+            })
+            .shallow_clone()
+    }
+
     /// Recomputes the targets from new content and style images (the next
-    /// scale of a multi-scale run); layers and weights stay.
-    pub fn retarget(&mut self, content: &Tensor, styles: &[(Tensor, f64)]) -> Result<(), TchError> {
+    /// scale of a multi-scale run); layers and weights stay. Keeps a
+    /// warning per style term whose region covers no position of its layer
+    /// at this scale (the term is 0 there): see [`StyleObjective::take_warnings`].
+    pub fn retarget(&mut self, content: &Tensor, styles: &StyleInputs) -> Result<(), TchError> {
         let _guard = tch::no_grad_guard();
         let content_layers: Vec<Layer> = self.content_targets.iter().map(|t| t.0).collect();
         if !content_layers.is_empty() {
@@ -193,32 +294,76 @@ impl StyleObjective {
                 *target = feats[l].detach().copy();
             }
         }
-        let style_layers: Vec<Layer> = self.style_targets.iter().map(|t| t.0).collect();
-        if !style_layers.is_empty() {
-            let blend_sum: f64 = styles.iter().map(|(_, b)| b).sum();
-            let mut sums: Vec<Option<Tensor>> = style_layers.iter().map(|_| None).collect();
-            for (img, blend) in styles {
-                let feats = self.net.forward(img, &style_layers)?;
-                for (sum, l) in sums.iter_mut().zip(&style_layers) {
-                    let g = gram(&feats[l])? * (blend / blend_sum);
-                    *sum = Some(match sum.take() {
-                        Some(acc) => acc + g,
-                        None => g,
-                    });
-                }
+        let style_layers = crate::layer::in_forward_order(self.style_terms.iter().map(|t| t.layer));
+        if style_layers.is_empty() {
+            return Ok(());
+        }
+        let (h, w) = (content.size()[2], content.size()[3]);
+        let n_regions = styles.regions.len() as i64;
+        for (r, region) in styles.regions.iter().enumerate() {
+            // Every style image of the region through the network once.
+            let mut feats = Vec::with_capacity(region.styles.len());
+            for (img, blend, labels) in &region.styles {
+                feats.push((self.net.forward(img, &style_layers)?, *blend, labels));
             }
-            for ((_, _, target), sum) in self.style_targets.iter_mut().zip(sums) {
-                *target = sum.unwrap_or_else(Tensor::new);
+            let terms: Vec<usize> = (0..self.style_terms.len())
+                .filter(|&i| self.style_terms[i].region.as_ref().is_none_or(|(j, _)| *j == r))
+                .collect();
+            for i in terms {
+                let (layer, loss) = (self.style_terms[i].layer, self.style_terms[i].loss);
+                let pools = layer.pools_before();
+                let positions = match &styles.labels {
+                    Some(labels) => Some(style::positions(labels, r as i64, n_regions, pools)?),
+                    None => None,
+                };
+                let n = positions.as_ref().map_or((h >> pools) * (w >> pools), |p| p.size()[0]);
+                let mut mats = Vec::new();
+                for (f, blend, labels) in &feats {
+                    let at = match labels {
+                        Some(l) => Some(style::positions(l, r as i64, n_regions, pools)?),
+                        None => None,
+                    };
+                    let m = style::matrix(&f[&layer], at.as_ref())?;
+                    if m.size()[0] > 0 {
+                        mats.push((m, *blend));
+                    }
+                }
+                let directions = (loss == StyleLoss::SlicedWasserstein).then(|| self.directions_at(layer, content.device()));
+                let term = &mut self.style_terms[i];
+                term.target = if n == 0 || mats.iter().all(|m| m.1 == 0.0) {
+                    let name = term.region.as_ref().map_or("", |r| r.1.as_str());
+                    self.warnings.push(format!(
+                        "region '{name}' covers no position of {layer} at {w}×{h} (in the content or in its style masks); its style there counts 0 at this scale"
+                    ));
+                    None
+                } else {
+                    Some(Target::new(loss, &mats, n, directions.as_ref())?)
+                };
+                term.positions = positions;
             }
         }
         Ok(())
     }
 
-    /// Column names of the per-layer values, in [`Breakdown::layers`] order.
+    /// The warnings the targets' computation left, once.
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.warnings)
+    }
+
+    /// Column names of the per-layer values, in [`Breakdown::layers`] order:
+    /// `content:relu4_2`, `style:relu1_1`, with regions `style:relu1_1@sky`.
     pub fn layer_columns(&self) -> Vec<String> {
         let c = self.content_targets.iter().map(|(l, _, _)| format!("content:{l}"));
-        let s = self.style_targets.iter().map(|(l, _, _)| format!("style:{l}"));
+        let s = self.style_terms.iter().map(|t| match &t.region {
+            None => format!("style:{}", t.layer),
+            Some((_, name)) => format!("style:{}@{name}", t.layer),
+        });
         c.chain(s).collect()
+    }
+
+    /// Bytes the style targets hold (for the memory model's tests).
+    pub fn style_target_bytes(&self) -> i64 {
+        self.style_terms.iter().filter_map(|t| t.target.as_ref()).map(Target::bytes).sum()
     }
 
     /// The weighted total for raw term values under the current weights and norms.
@@ -241,7 +386,7 @@ impl StyleObjective {
     /// The number of values an evaluation reports: one per content layer,
     /// one per style layer, then tv.
     pub fn value_count(&self) -> usize {
-        self.content_targets.len() + self.style_targets.len() + 1
+        self.content_targets.len() + self.style_terms.len() + 1
     }
 
     /// The parts of an evaluation's values (as read back): the weighted
@@ -254,7 +399,7 @@ impl StyleObjective {
             layers[range].iter().zip(ws).map(|(v, w)| v * w).sum()
         };
         let content = weighted(0..n_content, &mut self.content_targets.iter().map(|t| t.1));
-        let style = weighted(n_content..layers.len(), &mut self.style_targets.iter().map(|t| t.1));
+        let style = weighted(n_content..layers.len(), &mut self.style_terms.iter().map(|t| t.weight));
         Breakdown {
             total: self.combine(content, style, tv),
             content,
@@ -272,8 +417,11 @@ impl StyleObjective {
         for (l, _, target) in &self.content_targets {
             parts.push(mse(&feats[l], target)?);
         }
-        for (l, _, target) in &self.style_targets {
-            parts.push(mse(&gram(&feats[l])?, target)?);
+        for term in &self.style_terms {
+            parts.push(match &term.target {
+                Some(target) => target.value(&style::matrix(&feats[&term.layer], term.positions.as_ref())?)?,
+                None => Tensor::zeros([], (Kind::Float, x.device())),
+            });
         }
         parts.push(tv(&x)?);
         // The total on the device, for the backward pass; its value is
@@ -285,7 +433,7 @@ impl StyleObjective {
         let content = sum_weighted(0..n_content, self.content_targets.iter().map(|t| t.1).collect());
         let style = sum_weighted(
             n_content..parts.len() - 1,
-            self.style_targets.iter().map(|t| t.1).collect(),
+            self.style_terms.iter().map(|t| t.weight).collect(),
         );
         let (w, scale) = (self.weights, self.loss_scale());
         let mut total = &parts[parts.len() - 1] * (w.tv / self.norms[2] * scale);

@@ -2,9 +2,9 @@
 //! JSON line — what `stylelab bench` runs in fresh processes, and what the
 //! PyTorch reference prints too.
 
-use crate::config::{MemoryFormat, Pooling, Precision};
+use crate::config::{MemoryFormat, Pooling, Precision, StyleLayer, StyleLoss};
 use crate::layer::Layer;
-use crate::loss::{LossWeights, StyleObjective};
+use crate::loss::{LossWeights, RegionStyles, StyleInputs, StyleObjective};
 use crate::optim::{Lbfgs, Objective, Optimizer, Point, StepOutcome, observe};
 use crate::reads;
 use crate::vgg::{self, Vgg19};
@@ -50,6 +50,19 @@ pub struct OneArgs {
     /// The style image, in the same raw form as `content`.
     #[arg(long)]
     pub style: PathBuf,
+    /// The statistic every style layer matches: gram, mean_std, histogram
+    /// or sliced_wasserstein.
+    #[arg(long, default_value = "gram", value_parser = parse_style_loss)]
+    pub style_loss: StyleLoss,
+    /// Regions the image is cut into (vertical bands, one style each); 1
+    /// for none.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub regions: u32,
+}
+
+/// `--style-loss` as the experiment file spells it.
+fn parse_style_loss(s: &str) -> Result<StyleLoss, String> {
+    parse("style loss", s).map_err(|e| e.to_string())
 }
 
 /// One measurement, as both implementations print it.
@@ -92,6 +105,12 @@ pub struct Measurement {
     /// libtorch's intra-op threads.
     #[serde(default)]
     pub threads: i64,
+    /// The style layers' statistic, when not the Gram matrix (stylelab only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub style_loss: Option<String>,
+    /// Regions the style term was split into, when more than one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regions: Option<u32>,
 }
 
 /// A device as `bench` and `bench-one` take it; an error when it is not a
@@ -134,12 +153,22 @@ pub fn objective(
         convs,
     };
     let layer = |s: &str| -> Result<Layer> { Ok(s.parse()?) };
-    let style_layers: Vec<(Layer, f64)> = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
+    let style_layers: Vec<StyleLayer> = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
         .iter()
-        .map(|s| Ok((layer(s)?, 1.0)))
+        .map(|s| {
+            Ok(StyleLayer {
+                layer: layer(s)?,
+                weight: 1.0,
+                loss: args.style_loss,
+            })
+        })
         .collect::<Result<_>>()?;
     let content_layers = vec![(layer("relu4_2")?, 1.0)];
-    let mut layers: Vec<Layer> = style_layers.iter().chain(&content_layers).map(|l| l.0).collect();
+    let mut layers: Vec<Layer> = style_layers
+        .iter()
+        .map(|s| s.layer)
+        .chain(content_layers.iter().map(|l| l.0))
+        .collect();
     layers.sort();
     let exp = crate::config::Experiment {
         memory_format: format,
@@ -164,10 +193,30 @@ pub fn objective(
     };
     let content = image(&args.content)?;
     let style = image(&args.style)?;
+    let styles = if args.regions > 1 {
+        // Regions as vertical bands, one style each (the same image).
+        let n = args.regions as i64;
+        let band: Vec<i64> = (0..height as i64 * size as i64)
+            .map(|i| (i % size as i64) * n / size as i64)
+            .collect();
+        let labels = Tensor::from_slice(&band).view([height as i64, size as i64]).to_device(device);
+        StyleInputs {
+            regions: (0..args.regions)
+                .map(|i| RegionStyles {
+                    name: Some(format!("r{i}")),
+                    weight: 1.0,
+                    styles: vec![(style.shallow_clone(), 1.0, None)],
+                })
+                .collect(),
+            labels: Some(labels),
+        }
+    } else {
+        StyleInputs::everywhere(vec![(style, 1.0)])
+    };
     let obj = StyleObjective::new(
         net,
         &content,
-        &[(style, 1.0)],
+        &styles,
         &content_layers,
         &style_layers,
         LossWeights {
@@ -175,6 +224,7 @@ pub fn objective(
             style: 100.0,
             tv: 1e-3,
         },
+        0,
     )?;
     let obj = if precision == Precision::Fp16 {
         obj.with_loss_scaling()
@@ -283,6 +333,8 @@ pub fn run_one(args: &OneArgs) -> Result<ExitCode> {
         threads: tch::get_num_threads() as i64,
         s_per_direction_full,
         s_overhead: Some(s_overhead),
+        style_loss: (args.style_loss != StyleLoss::Gram).then(|| args.style_loss.to_string()),
+        regions: (args.regions > 1).then_some(args.regions),
     };
     drop(current);
     println!("{}", serde_json::to_string(&m)?);

@@ -36,17 +36,22 @@ pub fn check(exp: &Experiment) -> Result<Preflight, ConfigError> {
     let mut content_size = (0, 0);
     let mut style_sizes = Vec::new();
     for (key, path) in images(exp) {
-        let img = crate::imaging::decode(path).map_err(|e| error(key, e))?;
+        let img = crate::imaging::decode(path).map_err(|e| error(&key, e))?;
         if img.width() == 0 || img.height() == 0 {
-            return Err(error(key, format!("{} is an empty image", path.display())));
+            return Err(error(&key, format!("{} is an empty image", path.display())));
         }
-        match key {
-            "images.content" => content_size = img.dimensions(),
-            "images.style" => style_sizes.push((path, img.dimensions())),
-            _ => {}
+        if key == "images.content" {
+            content_size = img.dimensions();
+        } else if key.ends_with(".style") {
+            style_sizes.push((key, path, img.dimensions()));
         }
     }
-    check_sides(exp, content_size, &style_sizes).map_err(|(key, e)| error(key, e))?;
+    check_sides(exp, content_size, &style_sizes).map_err(|(key, e)| error(&key, e))?;
+    // The masks: each decodes, fits its image, and names only regions' colours.
+    crate::inputs::read_masks(exp, content_size).map_err(|e| match e.split_once(": ") {
+        Some((key, message)) => error(key, message.to_string()),
+        None => error("images.mask", e),
+    })?;
     let weights = WeightsInfo::read(&exp.weights).map_err(|e| {
         let hint = if matches!(e, WeightsError::Io { .. }) {
             "; get it with `stylelab weights fetch` (see the README)"
@@ -57,7 +62,7 @@ pub fn check(exp: &Experiment) -> Result<Preflight, ConfigError> {
     })?;
     for (table, layers) in [
         ("loss.content_layers", &exp.content_layers),
-        ("loss.style_layers", &exp.style_layers),
+        ("loss.style_layers", &exp.style_weights()),
     ] {
         let selected: Vec<_> = layers.iter().map(|(l, _)| *l).collect();
         if let Err(missing) = weights.check_layers(&selected) {
@@ -249,8 +254,8 @@ fn schedule(exp: &Experiment, fits: &dyn Fn(&Experiment) -> bool) -> Option<Stri
 fn check_sides(
     exp: &Experiment,
     content: (u32, u32),
-    styles: &[(&Path, (u32, u32))],
-) -> Result<(), (&'static str, String)> {
+    styles: &[(String, &Path, (u32, u32))],
+) -> Result<(), (String, String)> {
     let Some(deepest) = exp.layers().last().copied() else {
         return Ok(());
     };
@@ -266,7 +271,7 @@ fn check_sides(
         let short = p.width.min(p.height);
         if short < need {
             return Err((
-                "images.size",
+                "images.size".to_string(),
                 format!(
                     "the content image is {}×{}: at {} px the generated image is {}×{}, {}",
                     content.0,
@@ -278,11 +283,11 @@ fn check_sides(
                 ),
             ));
         }
-        for (path, (w, h)) in styles {
+        for (key, path, (w, h)) in styles {
             let (sw, sh) = crate::imaging::fit_longest(*w, *h, p.style_side);
             if sw.min(sh) < need {
                 return Err((
-                    "images.style",
+                    key.clone(),
                     format!(
                         "the style image {} is {w}×{h}: at {} px it is {sw}×{sh}, {}",
                         path.display(),
@@ -296,12 +301,19 @@ fn check_sides(
     Ok(())
 }
 
-/// Every image the experiment reads, with the key that names it.
-fn images(exp: &Experiment) -> Vec<(&'static str, &Path)> {
-    let mut images = vec![("images.content", exp.content.as_path())];
-    images.extend(exp.styles.iter().map(|s| ("images.style", s.path.as_path())));
+/// Every image the experiment reads (masks aside), with the key that names it.
+fn images(exp: &Experiment) -> Vec<(String, &Path)> {
+    let mut images = vec![("images.content".to_string(), exp.content.as_path())];
+    match &exp.regions {
+        None => images.extend(exp.styles.iter().map(|s| ("images.style".to_string(), s.path.as_path()))),
+        Some(regions) => {
+            for r in &regions.list {
+                images.extend(r.styles.iter().map(|s| (format!("regions.{}.style", r.name), s.path.as_path())));
+            }
+        }
+    }
     if let Init::Image(p) = &exp.init {
-        images.push(("images.init", p.as_path()));
+        images.push(("images.init".to_string(), p.as_path()));
     }
     images
 }

@@ -158,6 +158,9 @@ impl<'a> Runner<'a> {
         };
         self.scale = self.inputs.at(k)?;
         self.objective.retarget(&self.scale.content, &self.scale.styles)?;
+        for w in self.objective.take_warnings() {
+            emit(self.sink, RunEvent::Warning(w))?;
+        }
         self.x = inputs::upsample(&self.x, plan.width, plan.height)?;
         self.optimizer = new_optimizer(self.exp, &self.x, plan.iterations);
         if self.exp.normalize == Normalize::Running {

@@ -10,16 +10,22 @@
 //!   ReLU before it that the weights file holds;
 //! - `style_dist`: ‖G(out) − T‖² / ‖T‖² averaged over relu1_1 … relu5_1
 //!   (those the file holds), T the run's blend of its style images' Grams;
+//!   with regions, per region (its positions in the output against its
+//!   style images', masked the same way as the run's loss) and then
+//!   averaged by the regions' areas;
 //! - `color_dist`: the sliced Wasserstein-2 distance between the colours of
 //!   the output and of the style images (pixels in OKLab, 32 fixed
-//!   directions, 4096 quantiles; style images in proportion to their blend);
+//!   directions, 4096 quantiles; style images in proportion to their blend,
+//!   and with regions to their region's area);
 //! - `ssim`: structural similarity of the output's luma to the content's
 //!   (Gaussian window 11, σ 1.5, K₁ 0.01, K₂ 0.03; Wang et al. 2004).
 //!
 //! The network is always max-pooled, fp32, whatever the run used.
 
 use super::imaging;
+use super::style;
 use super::vgg::Vgg19;
+use crate::mask::Labels;
 use crate::config::{MemoryFormat, Pooling, Precision};
 use crate::layer::{Layer, LayerKind};
 use crate::record::Scores;
@@ -65,13 +71,28 @@ pub struct Scorer {
 }
 
 /// What results are compared with: the content's features and luma and the
-/// style's Grams and colours, at the scoring size.
+/// style's Grams (per region) and colours, at the scoring size.
 pub struct Targets {
     content: Tensor,
     content_luma: Vec<f32>,
     content_dims: (u32, u32),
-    grams: Vec<Tensor>,
+    regions: Vec<RegionTarget>,
+    /// The content's region labels at the scoring size; None without regions.
+    labels: Option<Tensor>,
     style_colors: Vec<[f32; 3]>,
+}
+
+/// One region's Grams (one per style layer) and its share of the content.
+struct RegionTarget {
+    grams: Vec<Tensor>,
+    share: f64,
+}
+
+/// The style of one region (or of the whole image) as scoring reads it:
+/// style images at full size, their blends, and their masks' labels.
+pub struct ScoreStyles {
+    /// Each style image, its blend, its style mask's labels if any.
+    pub styles: Vec<(RgbImage, f64, Option<Labels>)>,
 }
 
 impl Scorer {
@@ -118,32 +139,76 @@ impl Scorer {
         Ok(self.net.forward(&imaging::to_tensor(img, self.device), &layers)?)
     }
 
-    /// The targets of a run: its content image and its style images with
-    /// their blend weights, as given (full size: they are resized here).
-    pub fn targets(&self, content: &RgbImage, styles: &[(RgbImage, f64)]) -> Result<Targets, ScoreError> {
+    /// The targets of a run: its content image and, per region (one
+    /// without regions), its style images with their blend weights and
+    /// masks, as given (full size: they are resized here); `labels`, the
+    /// content's region labels at the mask's size.
+    pub fn targets(
+        &self,
+        content: &RgbImage,
+        regions: &[ScoreStyles],
+        labels: Option<&Labels>,
+    ) -> Result<Targets, ScoreError> {
         let content = self.at_size(content);
         let feats = self.features(&content)?;
-        let blend_sum: f64 = styles.iter().map(|s| s.1).sum::<f64>().max(f64::MIN_POSITIVE);
-        let mut grams: Vec<Option<Tensor>> = self.style_layers.iter().map(|_| None).collect();
-        let mut style_colors = Vec::new();
-        for (img, blend) in styles {
-            let img = self.at_size(img);
-            let f = self.features(&img)?;
-            for (acc, l) in grams.iter_mut().zip(&self.style_layers) {
-                let g = super::loss::gram(&f[l])? * (blend / blend_sum);
-                *acc = Some(match acc.take() {
-                    Some(a) => a + g,
-                    None => g,
-                });
+        let to_tensor = |l: &Labels, w: u32, h: u32| {
+            let l = l.resized(w, h);
+            let v: Vec<i64> = l.labels.iter().map(|&v| v as i64).collect();
+            Tensor::from_slice(&v).view([h as i64, w as i64]).to_device(self.device)
+        };
+        let labels = labels.map(|l| to_tensor(l, content.width(), content.height()));
+        let n = regions.len() as i64;
+        let shares = match &labels {
+            Some(l) => {
+                let counts = l.view([-1]).bincount(None::<Tensor>, n).to_kind(Kind::Double);
+                Vec::<f64>::try_from(&counts / (l.numel() as f64)).map_err(ScoreError::Torch)?
             }
-            let share = ((COLOR_SAMPLES as f64) * blend / blend_sum).round() as usize;
-            style_colors.extend(sample_oklab(&img, share));
+            None => vec![1.0],
+        };
+        let mut targets = Vec::with_capacity(regions.len());
+        let mut style_colors = Vec::new();
+        for (r, region) in regions.iter().enumerate() {
+            let blend_sum: f64 = region.styles.iter().map(|s| s.1).sum::<f64>().max(f64::MIN_POSITIVE);
+            let mut grams: Vec<Vec<(Tensor, f64)>> = self.style_layers.iter().map(|_| Vec::new()).collect();
+            for (img, blend, mask) in &region.styles {
+                let img = self.at_size(img);
+                let f = self.features(&img)?;
+                let mask = mask.as_ref().map(|m| to_tensor(m, img.width(), img.height()));
+                for (acc, l) in grams.iter_mut().zip(&self.style_layers) {
+                    let at = match &mask {
+                        Some(m) => Some(style::positions(m, r as i64, n, l.pools_before())?),
+                        None => None,
+                    };
+                    let m = style::matrix(&f[l], at.as_ref())?;
+                    if m.size()[0] > 0 {
+                        acc.push((style::gram_of(&m)?, *blend));
+                    }
+                }
+                let share = ((COLOR_SAMPLES as f64) * shares.get(r).copied().unwrap_or(0.0) * blend / blend_sum).round();
+                style_colors.extend(sample_oklab(&img, share as usize));
+            }
+            let grams = grams
+                .into_iter()
+                .map(|parts| {
+                    let sum: f64 = parts.iter().map(|p| p.1).sum::<f64>().max(f64::MIN_POSITIVE);
+                    parts
+                        .into_iter()
+                        .map(|(g, b)| g * (b / sum))
+                        .reduce(|a, b| a + b)
+                        .unwrap_or_else(Tensor::new)
+                })
+                .collect();
+            targets.push(RegionTarget {
+                grams,
+                share: shares.get(r).copied().unwrap_or(0.0),
+            });
         }
         Ok(Targets {
             content: feats[&self.content_layer].shallow_clone(),
             content_luma: luma(&content),
             content_dims: content.dimensions(),
-            grams: grams.into_iter().map(|g| g.unwrap_or_else(Tensor::new)).collect(),
+            regions: targets,
+            labels,
             style_colors,
         })
     }
@@ -157,12 +222,24 @@ impl Scorer {
         let energy = |t: &Tensor| t.square().sum(Kind::Double).double_value(&[]);
         let c = &feats[&self.content_layer];
         let content_dist = energy(&(c - &targets.content)) / energy(&targets.content).max(f64::MIN_POSITIVE);
-        let mut style_sum = 0.0;
-        for (l, t) in self.style_layers.iter().zip(&targets.grams) {
-            let g = super::loss::gram(&feats[l])?;
-            style_sum += energy(&(&g - t)) / energy(t).max(f64::MIN_POSITIVE);
+        let n = targets.regions.len() as i64;
+        let mut style_dist = 0.0;
+        for (r, region) in targets.regions.iter().enumerate() {
+            let mut sum = 0.0;
+            for (l, t) in self.style_layers.iter().zip(&region.grams) {
+                let at = match &targets.labels {
+                    Some(m) => Some(style::positions(m, r as i64, n, l.pools_before())?),
+                    None => None,
+                };
+                let m = style::matrix(&feats[l], at.as_ref())?;
+                if m.size()[0] == 0 || t.numel() == 0 {
+                    continue;
+                }
+                let g = style::gram_of(&m)?;
+                sum += energy(&(&g - t)) / energy(t).max(f64::MIN_POSITIVE);
+            }
+            style_dist += region.share * sum / self.style_layers.len().max(1) as f64;
         }
-        let style_dist = style_sum / self.style_layers.len().max(1) as f64;
         let color_dist = sliced_wasserstein(&sample_oklab(&output, COLOR_SAMPLES), &targets.style_colors);
         let ssim = ssim(&luma(&output), &targets.content_luma, cw as usize, ch as usize);
         Ok(Scores {
@@ -314,12 +391,28 @@ pub fn ssim(a: &[f32], b: &[f32], w: usize, h: usize) -> f64 {
 /// files, with its blend weights.
 pub fn experiment_targets(scorer: &Scorer, exp: &crate::config::Experiment) -> Result<Targets, ScoreError> {
     let content = imaging::decode(&exp.content).map_err(ScoreError::Image)?;
-    let styles = exp
-        .styles
-        .iter()
-        .map(|s| Ok((imaging::decode(&s.path).map_err(ScoreError::Image)?, s.blend)))
-        .collect::<Result<Vec<_>, ScoreError>>()?;
-    scorer.targets(&content, &styles)
+    let decode = |styles: &[crate::config::StyleImage], masks: Vec<Labels>| -> Result<ScoreStyles, ScoreError> {
+        let mut masks = masks.into_iter();
+        Ok(ScoreStyles {
+            styles: styles
+                .iter()
+                .map(|s| Ok((imaging::decode(&s.path).map_err(ScoreError::Image)?, s.blend, masks.next())))
+                .collect::<Result<_, ScoreError>>()?,
+        })
+    };
+    let masks = super::inputs::read_masks(exp, content.dimensions()).map_err(ScoreError::Image)?;
+    match (&exp.regions, masks) {
+        (Some(regions), Some((labels, style_labels))) => {
+            let list = regions
+                .list
+                .iter()
+                .zip(style_labels)
+                .map(|(r, m)| decode(&r.styles, m))
+                .collect::<Result<Vec<_>, _>>()?;
+            scorer.targets(&content, &list, Some(&labels))
+        }
+        _ => scorer.targets(&content, &[decode(&exp.styles, Vec::new())?], None),
+    }
 }
 
 #[cfg(test)]

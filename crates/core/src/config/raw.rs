@@ -26,6 +26,9 @@ pub struct RawExperiment {
     /// `[output]`: snapshots, the results folder and scoring.
     #[serde(default)]
     pub output: RawOutput,
+    /// `[regions.NAME]`: a style per region of `images.mask`, by name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regions: Option<BTreeMap<String, RawRegion>>,
     /// Parameter sweep: dotted keys to lists of values (`stylelab sweep`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sweep: Option<toml::Table>,
@@ -137,8 +140,10 @@ pub struct RawImages {
     /// The content image's path; a relative one is taken from the experiment
     /// file's folder.
     pub content: String,
-    /// One style image or several, blended.
-    pub style: OneOrMany,
+    /// One style image or several, blended; absent when `[regions]` name
+    /// the styles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub style: Option<OneOrMany>,
     /// One weight (>= 0, not all 0) per style image; 1 each when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub style_blend: Option<Vec<f64>>,
@@ -154,6 +159,30 @@ pub struct RawImages {
     /// Whether and how the content's colours are kept.
     #[serde(default = "default_preserve_colors")]
     pub preserve_colors: PreserveColors,
+    /// The content's regions: an image whose colours `[regions.NAME]` name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mask: Option<String>,
+}
+
+/// `[regions.NAME]`: where in the content (a colour of `images.mask`) which
+/// style goes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRegion {
+    /// `"white"`, `"black"`, another colour name or `"#rrggbb"`.
+    pub color: String,
+    /// One style image or several, blended.
+    pub style: OneOrMany,
+    /// One weight (>= 0, not all 0) per style image; 1 each when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub style_blend: Option<Vec<f64>>,
+    /// Multiplies `loss.style_weight` for this region, >= 0.
+    #[serde(default = "one")]
+    pub style_weight: f64,
+    /// Per style image, a mask whose pixels of this region's colour say
+    /// where the style is taken from; the whole style image when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub style_mask: Option<OneOrMany>,
 }
 
 /// VGG19's pooling layers.
@@ -245,9 +274,116 @@ pub struct RawLoss {
     /// Layer name (`relu4_2`) to its weight in the content term.
     #[serde(default = "default_content_layers")]
     pub content_layers: BTreeMap<String, f64>,
-    /// Layer name (`relu1_1`) to its weight in the style term.
+    /// The style statistic every style layer compares, unless the layer
+    /// names its own.
+    #[serde(default = "default_style_loss")]
+    pub style_loss: StyleLoss,
+    /// Layer name (`relu1_1`) to its weight in the style term, or to
+    /// `{ weight = …, loss = "…" }`.
     #[serde(default = "default_style_layers")]
-    pub style_layers: BTreeMap<String, f64>,
+    pub style_layers: BTreeMap<String, RawStyleLayer>,
+}
+
+/// The statistic a style layer matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StyleLoss {
+    /// Gram matrices (Gatys et al. 2016): the default.
+    Gram,
+    /// Each channel's mean and standard deviation (Li et al. 2017).
+    MeanStd,
+    /// The distribution of the features along random directions (Heitz et
+    /// al. 2021).
+    SlicedWasserstein,
+    /// Each channel's histogram (Risser et al. 2017).
+    Histogram,
+}
+
+impl StyleLoss {
+    /// Every kind, in the order the README lists them.
+    pub const ALL: [StyleLoss; 4] = [
+        StyleLoss::Gram,
+        StyleLoss::MeanStd,
+        StyleLoss::SlicedWasserstein,
+        StyleLoss::Histogram,
+    ];
+}
+
+impl std::fmt::Display for StyleLoss {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StyleLoss::Gram => "gram",
+            StyleLoss::MeanStd => "mean_std",
+            StyleLoss::SlicedWasserstein => "sliced_wasserstein",
+            StyleLoss::Histogram => "histogram",
+        })
+    }
+}
+
+/// A style layer's setting: a weight, or a weight and its own loss.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RawStyleLayer {
+    /// `relu1_1 = 1.0`.
+    Weight(f64),
+    /// `relu1_1 = { weight = 1.0, loss = "histogram" }`.
+    Spec(RawStyleLayerSpec),
+}
+
+/// `{ weight = …, loss = … }` for one style layer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStyleLayerSpec {
+    /// The layer's weight in the style term, >= 0; 1 when absent.
+    #[serde(default = "one")]
+    pub weight: f64,
+    /// The layer's statistic; `loss.style_loss` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss: Option<StyleLoss>,
+}
+
+impl RawStyleLayer {
+    /// The layer's weight.
+    pub fn weight(&self) -> f64 {
+        match self {
+            RawStyleLayer::Weight(w) => *w,
+            RawStyleLayer::Spec(s) => s.weight,
+        }
+    }
+}
+
+impl Serialize for RawStyleLayer {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            RawStyleLayer::Weight(w) => s.serialize_f64(*w),
+            RawStyleLayer::Spec(spec) => spec.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for RawStyleLayer {
+    // By hand rather than `untagged`, so that a wrong value is named.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RawStyleLayer;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a weight or a table { weight = 1.0, loss = \"gram\" }")
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<RawStyleLayer, E> {
+                Ok(RawStyleLayer::Weight(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RawStyleLayer, E> {
+                Ok(RawStyleLayer::Weight(v as f64))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<RawStyleLayer, E> {
+                Ok(RawStyleLayer::Weight(v as f64))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RawStyleLayer, A::Error> {
+                RawStyleLayerSpec::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(RawStyleLayer::Spec)
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 impl Default for RawLoss {
@@ -258,6 +394,7 @@ impl Default for RawLoss {
             tv_weight: default_tv_weight(),
             normalize: default_normalize(),
             content_layers: default_content_layers(),
+            style_loss: default_style_loss(),
             style_layers: default_style_layers(),
         }
     }
@@ -407,11 +544,14 @@ fn default_normalize() -> Normalize {
 fn default_content_layers() -> BTreeMap<String, f64> {
     BTreeMap::from([("relu4_2".to_string(), 1.0)])
 }
-fn default_style_layers() -> BTreeMap<String, f64> {
+fn default_style_layers() -> BTreeMap<String, RawStyleLayer> {
     ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
         .iter()
-        .map(|l| (l.to_string(), 1.0))
+        .map(|l| (l.to_string(), RawStyleLayer::Weight(1.0)))
         .collect()
+}
+fn default_style_loss() -> StyleLoss {
+    StyleLoss::Gram
 }
 fn default_optimizer() -> OptimizerKind {
     OptimizerKind::Lbfgs

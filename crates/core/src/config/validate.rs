@@ -4,10 +4,13 @@
 //! `--set`). Nothing here touches the file system: whether the images
 //! decode and the weights fit is the preflight's business.
 
-use super::raw::{self, IntOrList, RawExperiment, RawImages, RawLoss, RawOptim, RawOutput};
+use super::raw::{
+    self, IntOrList, OneOrMany, RawExperiment, RawImages, RawLoss, RawOptim, RawOutput, RawRegion, RawStyleLayer,
+    RawStyleLayerSpec,
+};
 use super::{
-    DEFAULT_WEIGHTS, DeviceChoice, Experiment, Init, Invalid, MAX_SIZE, MIN_SIZE, StyleImage, WeightedLayers, absolute,
-    clean, file_dir, invalid, project_root,
+    DEFAULT_WEIGHTS, DeviceChoice, Experiment, Init, Invalid, MAX_SIZE, MIN_SIZE, Region, Regions, StyleImage,
+    StyleLayer, WeightedLayers, absolute, clean, file_dir, invalid, project_root,
 };
 use crate::layer::Layer;
 use std::collections::BTreeMap;
@@ -50,6 +53,7 @@ impl Experiment {
         };
         let name = name(file, raw.name.as_deref())?;
         let images = images(&raw.images, &paths)?;
+        let regions = regions(&raw.images, raw.regions.as_ref(), &paths)?;
         let weights = match &raw.model.weights {
             None => paths.root.join(DEFAULT_WEIGHTS),
             Some(w) => paths.resolve("model.weights", w),
@@ -62,6 +66,7 @@ impl Experiment {
             source: file.to_path_buf(),
             content: images.content,
             styles: images.styles,
+            regions,
             init: images.init,
             sizes: images.sizes,
             style_scale: images.style_scale,
@@ -74,6 +79,7 @@ impl Experiment {
             tv_weight: loss.tv_weight,
             normalize: raw.loss.normalize,
             content_layers: loss.content_layers,
+            style_loss: raw.loss.style_loss,
             style_layers: loss.style_layers,
             optimizer: raw.optim.optimizer,
             iterations: optim.iterations,
@@ -149,7 +155,11 @@ fn images(img: &RawImages, paths: &Paths) -> Result<Images, Invalid> {
         return Err(invalid("images.content", "must name the content image"));
     }
     let content = paths.resolve("images.content", &img.content);
-    let styles = styles(img, paths)?;
+    let styles = match &img.style {
+        // With `[regions]`, each region names its styles (checked there).
+        None => Vec::new(),
+        Some(style) => styles("images", style, img.style_blend.as_deref(), paths)?,
+    };
     let init = match img.init.as_str() {
         "content" => Init::Content,
         "noise" => Init::Noise,
@@ -215,43 +225,153 @@ fn sizes(size: &IntOrList) -> Result<Vec<u32>, Invalid> {
     Ok(sizes.into_iter().map(|s| s as u32).collect())
 }
 
-/// The style images with their blend weights (1 each by default).
-fn styles(img: &RawImages, paths: &Paths) -> Result<Vec<StyleImage>, Invalid> {
-    let style_paths = img.style.to_vec();
+/// The style images of `section` (`images` or `regions.NAME`) with their
+/// blend weights (1 each by default).
+fn styles(section: &str, style: &OneOrMany, blend: Option<&[f64]>, paths: &Paths) -> Result<Vec<StyleImage>, Invalid> {
+    let (style_key, blend_key) = (format!("{section}.style"), format!("{section}.style_blend"));
+    let style_paths = style.to_vec();
     if style_paths.is_empty() {
-        return Err(invalid("images.style", "needs at least one style image"));
+        return Err(invalid(style_key, "needs at least one style image"));
     }
-    let blends = match &img.style_blend {
+    let blends = match blend {
         None => vec![1.0; style_paths.len()],
         Some(b) if b.len() != style_paths.len() => {
             return Err(invalid(
-                "images.style_blend",
+                blend_key,
                 format!(
-                    "has {} value(s) but images.style lists {} image(s); give one blend weight per style image",
+                    "has {} value(s) but {style_key} lists {} image(s); give one blend weight per style image",
                     b.len(),
                     style_paths.len()
                 ),
             ));
         }
-        Some(b) => b.clone(),
+        Some(b) => b.to_vec(),
     };
     for &b in &blends {
-        check_weight("images.style_blend", b)?;
+        check_weight(&blend_key, b)?;
     }
     if blends.iter().sum::<f64>() <= 0.0 {
-        return Err(invalid(
-            "images.style_blend",
-            "all blend weights are 0; at least one must be > 0",
-        ));
+        return Err(invalid(blend_key, "all blend weights are 0; at least one must be > 0"));
     }
     Ok(style_paths
         .iter()
         .zip(blends)
         .map(|(p, blend)| StyleImage {
-            path: paths.resolve("images.style", p),
+            path: paths.resolve(&style_key, p),
             blend,
         })
         .collect())
+}
+
+/// Checks `images.mask` against `[regions]`: both or neither; with them,
+/// no `images.style`; each region a name fit for a metrics column, a
+/// colour of its own, styles, a weight, and a mask per style image if any.
+fn regions(
+    img: &RawImages,
+    regions: Option<&std::collections::BTreeMap<String, RawRegion>>,
+    paths: &Paths,
+) -> Result<Option<Regions>, Invalid> {
+    let regions = match (regions, &img.mask) {
+        (None, None) => {
+            if img.style.is_none() {
+                return Err(invalid(
+                    "images.style",
+                    "needs at least one style image (or images.mask and a [regions.NAME] table per colour)",
+                ));
+            }
+            return Ok(None);
+        }
+        (None, Some(_)) => {
+            return Err(invalid(
+                "images.mask",
+                "names a mask but no [regions.NAME] table says which style goes on which of its colours",
+            ));
+        }
+        (Some(r), _) if r.is_empty() => {
+            return Err(invalid("regions", "is empty; add a [regions.NAME] table per colour of the mask"));
+        }
+        (Some(_), None) => {
+            return Err(invalid(
+                "images.mask",
+                "is missing: [regions] name colours of a mask image; set images.mask to it",
+            ));
+        }
+        (Some(r), Some(_)) => r,
+    };
+    if img.style.is_some() || img.style_blend.is_some() {
+        let key = if img.style.is_some() { "images.style" } else { "images.style_blend" };
+        return Err(invalid(
+            key,
+            "is not used with [regions]: each region names its own style images; move them to a region",
+        ));
+    }
+    let mask = img.mask.as_deref().unwrap_or_default();
+    if mask.trim().is_empty() {
+        return Err(invalid("images.mask", "must name the mask image"));
+    }
+    let mut list: Vec<Region> = Vec::new();
+    for (name, r) in regions {
+        let section = format!("regions.{name}");
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            return Err(invalid(
+                &section,
+                format!("'{name}' is not a region name; use letters, digits, '_' and '-' (it names metrics columns)"),
+            ));
+        }
+        let color = crate::mask::parse_color(&r.color).ok_or_else(|| {
+            invalid(
+                format!("{section}.color"),
+                format!(
+                    "'{}' is not a colour; use \"white\", \"black\", \"red\", \"green\", \"blue\", \"yellow\", \"cyan\", \"magenta\", \"gray\" or \"#rrggbb\"",
+                    r.color
+                ),
+            )
+        })?;
+        if let Some(other) = list.iter().find(|o| o.color == color) {
+            return Err(invalid(
+                format!("{section}.color"),
+                format!(
+                    "{} is region '{}''s colour already; each region needs its own",
+                    crate::mask::color_name(color),
+                    other.name
+                ),
+            ));
+        }
+        let styles = styles(&section, &r.style, r.style_blend.as_deref(), paths)?;
+        let style_weight = check_weight(&format!("{section}.style_weight"), r.style_weight)?;
+        let mask_key = format!("{section}.style_mask");
+        let style_masks: Vec<PathBuf> = match &r.style_mask {
+            None => Vec::new(),
+            Some(m) => {
+                let m = m.to_vec();
+                if m.len() != styles.len() {
+                    return Err(invalid(
+                        &mask_key,
+                        format!(
+                            "has {} mask(s) but {section}.style lists {} image(s); give one mask per style image",
+                            m.len(),
+                            styles.len()
+                        ),
+                    ));
+                }
+                m.iter().map(|p| paths.resolve(&mask_key, p)).collect()
+            }
+        };
+        list.push(Region {
+            name: name.clone(),
+            color,
+            styles,
+            style_weight,
+            style_masks,
+        });
+    }
+    if list.len() > u8::MAX as usize {
+        return Err(invalid("regions", format!("has {} regions; at most 255", list.len())));
+    }
+    Ok(Some(Regions {
+        mask: paths.resolve("images.mask", mask),
+        list,
+    }))
 }
 
 /// `[loss]`, validated.
@@ -260,7 +380,7 @@ struct Loss {
     style_weight: f64,
     tv_weight: f64,
     content_layers: WeightedLayers,
-    style_layers: WeightedLayers,
+    style_layers: Vec<StyleLayer>,
 }
 
 /// Checks `[loss]`: weights finite and >= 0, layer names known, and at
@@ -271,7 +391,7 @@ fn loss(l: &RawLoss) -> Result<Loss, Invalid> {
         style_weight: check_weight("loss.style_weight", l.style_weight)?,
         tv_weight: check_weight("loss.tv_weight", l.tv_weight)?,
         content_layers: check_layers("loss.content_layers", &l.content_layers)?,
-        style_layers: check_layers("loss.style_layers", &l.style_layers)?,
+        style_layers: style_layers(l)?,
     };
     if out.content_layers.is_empty() && out.style_layers.is_empty() {
         return Err(invalid(
@@ -305,6 +425,27 @@ fn check_layers(key: &str, map: &BTreeMap<String, f64>) -> Result<WeightedLayers
     }
     out.sort_by_key(|(l, _)| *l);
     Ok(out)
+}
+
+/// `loss.style_layers`: names known, weights checked, each layer's loss
+/// its own or `loss.style_loss`.
+fn style_layers(l: &RawLoss) -> Result<Vec<StyleLayer>, Invalid> {
+    let weights: BTreeMap<String, f64> = l.style_layers.iter().map(|(k, v)| (k.clone(), v.weight())).collect();
+    let layers = check_layers("loss.style_layers", &weights)?;
+    Ok(layers
+        .into_iter()
+        .map(|(layer, weight)| {
+            let own = match l.style_layers.get(&layer.to_string()) {
+                Some(RawStyleLayer::Spec(RawStyleLayerSpec { loss: Some(loss), .. })) => Some(*loss),
+                _ => None,
+            };
+            StyleLayer {
+                layer,
+                weight,
+                loss: own.unwrap_or(l.style_loss),
+            }
+        })
+        .collect())
 }
 
 /// `[optim]`, validated.
@@ -401,8 +542,9 @@ impl Experiment {
             name: Some(self.name.clone()),
             images: RawImages {
                 content: path(&self.content),
-                style: raw::OneOrMany::Many(self.styles.iter().map(|s| path(&s.path)).collect()),
-                style_blend: Some(self.styles.iter().map(|s| s.blend).collect()),
+                style: (self.regions.is_none()).then(|| OneOrMany::Many(self.styles.iter().map(|s| path(&s.path)).collect())),
+                style_blend: (self.regions.is_none()).then(|| self.styles.iter().map(|s| s.blend).collect()),
+                mask: self.regions.as_ref().map(|r| path(&r.mask)),
                 init: match &self.init {
                     Init::Content => "content".into(),
                     Init::Noise => "noise".into(),
@@ -423,7 +565,23 @@ impl Experiment {
                 tv_weight: self.tv_weight,
                 normalize: self.normalize,
                 content_layers: layers(&self.content_layers),
-                style_layers: layers(&self.style_layers),
+                style_loss: self.style_loss,
+                style_layers: self
+                    .style_layers
+                    .iter()
+                    .map(|s| {
+                        // A layer with the common loss reads back as its weight alone.
+                        let v = if s.loss == self.style_loss {
+                            RawStyleLayer::Weight(s.weight)
+                        } else {
+                            RawStyleLayer::Spec(RawStyleLayerSpec {
+                                weight: s.weight,
+                                loss: Some(s.loss),
+                            })
+                        };
+                        (s.layer.to_string(), v)
+                    })
+                    .collect(),
             },
             optim: RawOptim {
                 optimizer: self.optimizer,
@@ -443,6 +601,22 @@ impl Experiment {
                 results: Some(path(&self.results)),
                 score: self.score,
             },
+            regions: self.regions.as_ref().map(|r| {
+                r.list
+                    .iter()
+                    .map(|g| {
+                        let raw = RawRegion {
+                            color: crate::mask::color_name(g.color),
+                            style: OneOrMany::Many(g.styles.iter().map(|s| path(&s.path)).collect()),
+                            style_blend: Some(g.styles.iter().map(|s| s.blend).collect()),
+                            style_weight: g.style_weight,
+                            style_mask: (!g.style_masks.is_empty())
+                                .then(|| OneOrMany::Many(g.style_masks.iter().map(|p| path(p)).collect())),
+                        };
+                        (g.name.clone(), raw)
+                    })
+                    .collect()
+            }),
             sweep: self.sweep.clone(),
         }
     }

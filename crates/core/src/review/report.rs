@@ -206,11 +206,8 @@ impl Report {
             out += &(line(r) + "\n");
         }
         if !left_out.is_empty() {
-            let named = format!("({} left out to fit; --wide shows every column)", left_out.join(", "));
-            let counted = format!(
-                "({} columns left out to fit; --wide shows every column)",
-                left_out.len()
-            );
+            let named = format!("({} left out; --wide shows all)", left_out.join(", "));
+            let counted = format!("({} columns left out; --wide shows all)", left_out.len());
             out += if width.is_some_and(|w| named.chars().count() > w) {
                 &counted
             } else {
@@ -264,7 +261,7 @@ mod tests {
             assert!(line.chars().count() <= 40, "{line}");
         }
         assert!(fitted.contains("3.0900e6"), "{fitted}");
-        assert!(fitted.contains("(note left out to fit"), "{fitted}");
+        assert!(fitted.contains("(note left out; --wide shows all)"), "{fitted}");
         let wide = r.render(&Export::Table {
             width: None,
             drop_order: &[],

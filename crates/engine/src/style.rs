@@ -1,0 +1,378 @@
+//! The style statistics a layer can match (`loss.style_loss`), over all of
+//! a feature map's positions or over a region's, exactly as the README's
+//! "Exactly what is computed" gives them. A feature map is read as the
+//! matrix M, one row per position and one column per channel (N × C).
+//!
+//! - `gram`: G = MᵀM / (C·N); value mean((G(x) − T)²) — today's numbers.
+//! - `mean_std`: each channel's mean μ and standard deviation σ over the
+//!   positions; value (‖μ(x) − μ_s‖² + ‖σ(x) − σ_s‖²) / (‖μ_s‖² + ‖σ_s‖²).
+//! - `histogram`: each channel's values sorted, against the style's
+//!   quantiles at as many points (exact histogram matching, per channel);
+//!   value mean((sort(M) − Q)²) / mean(Q²).
+//! - `sliced_wasserstein`: the same along C random unit directions
+//!   (M·V, V fixed per layer from the run's seed) instead of the channels.
+//!
+//! Several style images blend by the weighted average of their statistics:
+//! Grams and means and deviations as before, quantile functions too (the
+//! Wasserstein barycentre of one-dimensional distributions).
+
+use crate::config::StyleLoss;
+use tch::{Device, Kind, TchError, Tensor};
+
+/// Added to a channel's variance before its square root, so that a dead
+/// channel (σ = 0) has a finite gradient.
+const VARIANCE_EPS: f64 = 1e-5;
+
+/// A feature map `1×C×H×W` (any storage) as the N × C matrix of its
+/// positions, all of them or those at `positions` (row-major indices
+/// y·W + x).
+pub fn matrix(features: &Tensor, positions: Option<&Tensor>) -> Result<Tensor, TchError> {
+    let size = features.size();
+    let n = size.len();
+    let (c, hw) = (size[n - 3], size[n - 2] * size[n - 1]);
+    // A view for either storage: channels-last is (H·W)×C already, NCHW
+    // its transpose.
+    let m = if c > 1 && features.stride()[n - 3] == 1 {
+        let order = if n == 4 { vec![0, 2, 3, 1] } else { vec![1, 2, 0] };
+        features.f_permute(order)?.f_reshape([hw, c])?
+    } else {
+        features.f_reshape([c, hw])?.f_tr()?
+    };
+    match positions {
+        None => Ok(m),
+        Some(p) => m.f_index_select(0, p),
+    }
+}
+
+/// Mean squared difference, in the inputs' precision.
+fn mse(a: &Tensor, b: &Tensor) -> Result<Tensor, TchError> {
+    (a - b).f_square()?.f_mean(a.kind())
+}
+
+/// G = MᵀM / (C·N) of an N × C matrix.
+pub fn gram_of(m: &Tensor) -> Result<Tensor, TchError> {
+    let (n, c) = (m.size()[0], m.size()[1]);
+    Ok(m.f_tr()?.f_mm(m)? / (c * n.max(1)) as f64)
+}
+
+/// Each channel's mean and standard deviation over the rows (C each).
+pub fn mean_std(m: &Tensor) -> Result<(Tensor, Tensor), TchError> {
+    let mean = m.f_mean_dim(0, false, m.kind())?;
+    let var = m.f_var_correction(0, 0i64, false)?;
+    Ok((mean, (var + VARIANCE_EPS).f_sqrt()?))
+}
+
+/// The values along each direction (each channel for `histogram`, each
+/// column of `directions` for sliced Wasserstein), sorted: K × N.
+pub fn sorted_projections(m: &Tensor, directions: Option<&Tensor>) -> Result<Tensor, TchError> {
+    let p = match directions {
+        Some(v) => m.f_mm(v)?,
+        None => m.shallow_clone(),
+    };
+    Ok(p.f_tr()?.f_contiguous()?.f_sort(1, false)?.0)
+}
+
+/// Sorted values `K × Ns` resampled to `n` quantiles per row, by linear
+/// interpolation at (i + ½)·Ns/n − ½: the style's quantile function at the
+/// generated image's number of positions.
+pub fn quantiles(sorted: &Tensor, n: i64) -> Result<Tensor, TchError> {
+    let ns = sorted.size()[1];
+    if ns == n {
+        return Ok(sorted.shallow_clone());
+    }
+    let device = sorted.device();
+    let at = (Tensor::f_arange(n, (Kind::Double, device))? + 0.5) * (ns as f64 / n as f64) - 0.5;
+    let at = at.f_clamp(0.0, (ns - 1) as f64)?;
+    let lo = at.f_floor()?;
+    let frac = (&at - &lo).f_to_kind(sorted.kind())?;
+    let lo = lo.f_to_kind(Kind::Int64)?;
+    let hi = (&lo + 1).f_clamp_max(ns - 1)?;
+    let a = sorted.f_index_select(1, &lo)?;
+    let b = sorted.f_index_select(1, &hi)?;
+    Ok(&a + (b - &a) * frac.f_unsqueeze(0)?)
+}
+
+/// C unit directions in channel space (columns of a C × C matrix), drawn
+/// from `seed`: the same on every device and every run with that seed.
+pub fn directions(channels: i64, seed: u64, device: Device) -> Tensor {
+    let mut rng = crate::rng::SplitMix64::new(seed);
+    let v: Vec<f32> = (0..channels * channels).map(|_| rng.normal() as f32).collect();
+    let v = Tensor::from_slice(&v).view([channels, channels]);
+    let norms = v.square().sum_dim_intlist(0, true, Kind::Float).sqrt();
+    (v / norms).to_device(device)
+}
+
+/// What a style layer compares against in one region: a statistic of the
+/// style images, blended.
+pub enum Target {
+    /// The blended Gram matrix.
+    Gram(Tensor),
+    /// Blended means and deviations, and ‖μ_s‖² + ‖σ_s‖².
+    MeanStd { mean: Tensor, std: Tensor, energy: Tensor },
+    /// Blended quantiles (K × N, N the generated image's positions), and
+    /// mean(Q²); for sliced Wasserstein, the directions.
+    Sorted {
+        quantiles: Tensor,
+        energy: Tensor,
+        directions: Option<Tensor>,
+    },
+}
+
+/// Blends a statistic over style images: Σ bᵢ·statᵢ / Σ bᵢ.
+fn blend(parts: Vec<(Tensor, f64)>) -> Tensor {
+    let sum: f64 = parts.iter().map(|p| p.1).sum::<f64>().max(f64::MIN_POSITIVE);
+    parts
+        .into_iter()
+        .map(|(t, b)| t * (b / sum))
+        .reduce(|a, b| a + b)
+        .unwrap_or_else(Tensor::new)
+}
+
+impl Target {
+    /// The target of `loss` from the style images' matrices with their
+    /// blends, for a generated image with `n` positions here.
+    /// `directions`: sliced Wasserstein's; `gram`: the full-map Gram of
+    /// each style image when it was computed already (no regions).
+    pub fn new(loss: StyleLoss, styles: &[(Tensor, f64)], n: i64, directions: Option<&Tensor>) -> Result<Target, TchError> {
+        let _guard = tch::no_grad_guard();
+        Ok(match loss {
+            StyleLoss::Gram => Target::Gram(blend(
+                styles
+                    .iter()
+                    .map(|(m, b)| Ok((gram_of(m)?, *b)))
+                    .collect::<Result<_, TchError>>()?,
+            )),
+            StyleLoss::MeanStd => {
+                let stats = styles.iter().map(|(m, b)| Ok((mean_std(m)?, *b))).collect::<Result<Vec<_>, TchError>>()?;
+                let mean = blend(stats.iter().map(|((m, _), b)| (m.shallow_clone(), *b)).collect());
+                let std = blend(stats.iter().map(|((_, s), b)| (s.shallow_clone(), *b)).collect());
+                let energy = mean.square().sum(mean.kind()) + std.square().sum(std.kind());
+                Target::MeanStd { mean, std, energy }
+            }
+            StyleLoss::Histogram | StyleLoss::SlicedWasserstein => {
+                let dirs = if loss == StyleLoss::SlicedWasserstein { directions } else { None };
+                let quantiles = blend(
+                    styles
+                        .iter()
+                        .map(|(m, b)| Ok((quantiles(&sorted_projections(m, dirs)?, n)?, *b)))
+                        .collect::<Result<_, TchError>>()?,
+                );
+                let energy = quantiles.square().mean(quantiles.kind());
+                Target::Sorted {
+                    quantiles,
+                    energy,
+                    directions: dirs.map(Tensor::shallow_clone),
+                }
+            }
+        })
+    }
+
+    /// The layer's value for the generated image's matrix `m` (its
+    /// positions in this region), with autograd.
+    pub fn value(&self, m: &Tensor) -> Result<Tensor, TchError> {
+        match self {
+            Target::Gram(t) => mse(&gram_of(m)?, t),
+            Target::MeanStd { mean, std, energy } => {
+                let (mu, sigma) = mean_std(m)?;
+                let d = (mu - mean).f_square()?.f_sum(m.kind())? + (sigma - std).f_square()?.f_sum(m.kind())?;
+                Ok(d / energy.f_clamp_min(f64::MIN_POSITIVE)?)
+            }
+            Target::Sorted {
+                quantiles,
+                energy,
+                directions,
+            } => {
+                let sorted = sorted_projections(m, directions.as_ref())?;
+                Ok(mse(&sorted, quantiles)? / energy.f_clamp_min(f64::MIN_POSITIVE)?)
+            }
+        }
+    }
+
+    /// Bytes the target holds.
+    pub fn bytes(&self) -> i64 {
+        let b = |t: &Tensor| t.numel() as i64 * 4;
+        match self {
+            Target::Gram(t) => b(t),
+            Target::MeanStd { mean, std, .. } => b(mean) + b(std),
+            Target::Sorted {
+                quantiles, directions, ..
+            } => b(quantiles) + directions.as_ref().map_or(0, b),
+        }
+    }
+}
+
+/// The positions (row-major indices at a layer `pools` poolings deep) of
+/// region `region` among `regions`, from a label map `H × W` (int64) at
+/// the image's size: each of the layer's cells belongs to the region that
+/// covers most of the 2^pools × 2^pools pixels under it (poolings round
+/// down, as VGG19's do).
+pub fn positions(labels: &Tensor, region: i64, regions: i64, pools: u32) -> Result<Tensor, TchError> {
+    let _guard = tch::no_grad_guard();
+    let at_layer = if pools == 0 {
+        labels.shallow_clone()
+    } else {
+        let k = 1i64 << pools;
+        let one_hot = labels.f_one_hot(regions)?.f_permute([2, 0, 1])?.f_to_kind(Kind::Float)?;
+        one_hot
+            .f_unsqueeze(0)?
+            .f_avg_pool2d([k, k], [k, k], [0, 0], false, true, None::<i64>)?
+            .f_squeeze_dim(0)?
+            .f_argmax(0, false)?
+    };
+    at_layer.f_eq(region)?.f_flatten(0, -1)?.f_nonzero()?.f_flatten(0, -1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(v: &[f32], shape: &[i64]) -> Tensor {
+        Tensor::from_slice(v).view(shape)
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-5 * b.abs().max(1.0)
+    }
+
+    #[test]
+    fn the_matrix_of_a_feature_map_is_one_row_per_position() {
+        // C = 2, H = 1, W = 3.
+        let f = t(&[1., 2., 3., 10., 20., 30.], &[1, 2, 1, 3]);
+        let m = matrix(&f, None).unwrap();
+        assert_eq!(m.size(), [3, 2]);
+        assert_eq!(Vec::<f32>::try_from(m.contiguous().view([-1])).unwrap(), [1., 10., 2., 20., 3., 30.]);
+        let cl = crate::vgg::to_channels_last(&f);
+        assert!(matrix(&cl, None).unwrap().equal(&matrix(&f, None).unwrap()));
+        let p = Tensor::from_slice(&[2i64, 0]);
+        let some = matrix(&f, Some(&p)).unwrap();
+        assert_eq!(Vec::<f32>::try_from(some.contiguous().view([-1])).unwrap(), [3., 30., 1., 10.]);
+        // The full-map Gram is the engine's.
+        assert!(gram_of(&m).unwrap().allclose(&super::super::loss::gram(&f).unwrap(), 1e-6, 1e-6, false));
+    }
+
+    #[test]
+    fn mean_std_matches_hand_computation() {
+        // Channel 0: 1, 2, 3 → mean 2, variance 2/3; channel 1: 4, 4, 4 → 4, 0.
+        let m = t(&[1., 4., 2., 4., 3., 4.], &[3, 2]);
+        let (mu, sigma) = mean_std(&m).unwrap();
+        let mu: Vec<f32> = mu.try_into().unwrap();
+        let sigma: Vec<f32> = sigma.try_into().unwrap();
+        assert_eq!(mu, [2.0, 4.0]);
+        assert!(close(sigma[0] as f64, (2.0f64 / 3.0 + VARIANCE_EPS).sqrt()));
+        assert!(close(sigma[1] as f64, VARIANCE_EPS.sqrt()));
+        // Against a style with means 0, 4 and deviations 1, 1.
+        let style = t(&[-1., 3., 1., 5.], &[2, 2]);
+        let target = Target::new(StyleLoss::MeanStd, &[(style, 1.0)], 3, None).unwrap();
+        let (s1, s2) = ((2.0f64 / 3.0 + VARIANCE_EPS).sqrt(), VARIANCE_EPS.sqrt());
+        let want = ((2.0f64 - 0.0).powi(2) + (s1 - (1.0 + VARIANCE_EPS).sqrt()).powi(2) + (s2 - (1.0 + VARIANCE_EPS).sqrt()).powi(2))
+            / (0.0 + 16.0 + 2.0 * (1.0 + VARIANCE_EPS));
+        assert!(close(target.value(&m).unwrap().double_value(&[]), want));
+    }
+
+    #[test]
+    fn histogram_matches_each_channel_sorted_against_the_styles_quantiles() {
+        // The generated image: channel 0 = 3, 1, 2; channel 1 = 0, 0, 6.
+        let m = t(&[3., 0., 1., 0., 2., 6.], &[3, 2]);
+        // The style, 3 positions: channel 0 = 10, 30, 20; channel 1 = 1, 1, 1.
+        let s = t(&[10., 1., 30., 1., 20., 1.], &[3, 2]);
+        let target = Target::new(StyleLoss::Histogram, &[(s, 1.0)], 3, None).unwrap();
+        // Sorted: [1, 2, 3] vs [10, 20, 30]; [0, 0, 6] vs [1, 1, 1].
+        let diff = [9.0f64, 18.0, 27.0, 1.0, 1.0, 5.0];
+        let mse = diff.iter().map(|d| d * d).sum::<f64>() / 6.0;
+        let energy = (100.0 + 400.0 + 900.0 + 3.0) / 6.0;
+        assert!(close(target.value(&m).unwrap().double_value(&[]), mse / energy));
+    }
+
+    #[test]
+    fn quantiles_interpolate_the_sorted_style() {
+        // 4 sorted values to 2 quantiles: at 0.5 and 2.5 → 15 and 35.
+        let s = t(&[10., 20., 30., 40.], &[1, 4]);
+        let q: Vec<f32> = quantiles(&s, 2).unwrap().view([-1]).try_into().unwrap();
+        assert_eq!(q, [15.0, 35.0]);
+        // To 8: at -0.25 (clamped to 0), 0.25, …, 3.25 (clamped to 3).
+        let q: Vec<f32> = quantiles(&s, 8).unwrap().view([-1]).try_into().unwrap();
+        assert_eq!(q, [10.0, 12.5, 17.5, 22.5, 27.5, 32.5, 37.5, 40.0]);
+    }
+
+    #[test]
+    fn sliced_wasserstein_is_the_sorted_difference_along_each_direction() {
+        // Computed here by hand, in f64: project, sort, compare.
+        let (n, c) = (5usize, 3usize);
+        let mut rng = crate::rng::SplitMix64::new(4);
+        let x: Vec<f64> = (0..n * c).map(|_| rng.normal()).collect();
+        let y: Vec<f64> = (0..n * c).map(|_| rng.normal() * 2.0 + 1.0).collect();
+        let v = directions(c as i64, 11, Device::Cpu);
+        let vv: Vec<f32> = v.contiguous().view([-1]).try_into().unwrap();
+        let project = |m: &[f64], k: usize| -> Vec<f64> {
+            let mut p: Vec<f64> = (0..n).map(|i| (0..c).map(|j| m[i * c + j] * vv[j * c + k] as f64).sum()).collect();
+            p.sort_by(f64::total_cmp);
+            p
+        };
+        let (mut num, mut den) = (0.0, 0.0);
+        for k in 0..c {
+            let (px, py) = (project(&x, k), project(&y, k));
+            num += px.iter().zip(&py).map(|(a, b)| (a - b).powi(2)).sum::<f64>();
+            den += py.iter().map(|b| b * b).sum::<f64>();
+        }
+        let want = num / den;
+        let to_t = |m: &[f64]| Tensor::from_slice(&m.iter().map(|&v| v as f32).collect::<Vec<_>>()).view([n as i64, c as i64]);
+        let target = Target::new(StyleLoss::SlicedWasserstein, &[(to_t(&y), 1.0)], n as i64, Some(&v)).unwrap();
+        let got = target.value(&to_t(&x)).unwrap().double_value(&[]);
+        assert!((got - want).abs() < 1e-5 * want, "{got} vs {want}");
+        // The directions are unit vectors, and the same for the same seed.
+        let norms: Vec<f32> = v.square().sum_dim_intlist(0, false, Kind::Float).sqrt().try_into().unwrap();
+        assert!(norms.iter().all(|n| (n - 1.0).abs() < 1e-5));
+        assert!(directions(3, 11, Device::Cpu).equal(&v));
+        assert!(!directions(3, 12, Device::Cpu).equal(&v));
+    }
+
+    /// Each loss's gradient against central finite differences, in f64 on
+    /// a small matrix (tch's autograd on the same code, cast to f64).
+    #[test]
+    fn every_style_loss_has_the_gradient_finite_differences_give() {
+        let (n, c) = (7i64, 3i64);
+        let mut rng = crate::rng::SplitMix64::new(5);
+        let mut mat = |scale: f64| {
+            let v: Vec<f64> = (0..n * c).map(|_| rng.normal() * scale + 0.5).collect();
+            Tensor::from_slice(&v).view([n, c])
+        };
+        let (x0, style) = (mat(1.0), mat(2.0));
+        let dirs = directions(c, 3, Device::Cpu).to_kind(Kind::Double);
+        for loss in StyleLoss::ALL {
+            // The target in f64 as well: the same code with Double tensors.
+            let target = Target::new(loss, &[(style.shallow_clone(), 1.0)], n, Some(&dirs)).unwrap();
+            let value = |x: &Tensor| target.value(x).unwrap().to_kind(Kind::Double).double_value(&[]);
+            let x = x0.copy().set_requires_grad(true);
+            target.value(&x).unwrap().backward();
+            let grad: Vec<f64> = x.grad().view([-1]).try_into().unwrap();
+            let h = 1e-6;
+            for i in 0..(n * c) as usize {
+                let bump = |d: f64| {
+                    let mut v: Vec<f64> = x0.view([-1]).try_into().unwrap();
+                    v[i] += d;
+                    value(&Tensor::from_slice(&v).view([n, c]))
+                };
+                let fd = (bump(h) - bump(-h)) / (2.0 * h);
+                assert!(
+                    (fd - grad[i]).abs() <= 1e-5 * fd.abs().max(1e-3),
+                    "{loss}: ∂/∂x[{i}] {} by autograd, {fd} by differences",
+                    grad[i]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_regions_positions_at_a_layer_are_the_cells_it_mostly_covers() {
+        // 4×4 labels: region 1 in the right half and the bottom-left cell.
+        let l: Vec<i64> = vec![0, 0, 1, 1, 0, 0, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1];
+        let labels = Tensor::from_slice(&l).view([4, 4]);
+        let all: Vec<i64> = positions(&labels, 1, 2, 0).unwrap().try_into().unwrap();
+        assert_eq!(all, [2, 3, 6, 7, 8, 10, 11, 12, 13, 14, 15]);
+        // One pooling: 2×2 cells; the bottom-left cell is 3/4 region 1.
+        let pooled: Vec<i64> = positions(&labels, 1, 2, 1).unwrap().try_into().unwrap();
+        assert_eq!(pooled, [1, 2, 3]);
+        let zero: Vec<i64> = positions(&labels, 0, 2, 1).unwrap().try_into().unwrap();
+        assert_eq!(zero, [0]);
+    }
+}
