@@ -275,6 +275,8 @@ mod tests {
             seconds_to_first_evaluation: None,
             seconds_to_first_step: None,
             scales: Vec::new(),
+            style_losses: Default::default(),
+            regions: Vec::new(),
             scores: None,
             sweep: None,
             host: None,

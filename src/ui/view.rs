@@ -670,29 +670,69 @@ fn progress(live: &Live, theme: &Theme, frame: &mut Frame, area: Rect) {
 }
 
 /// The parameters panel: content and style layers (with their weights
-/// when not 1.0), each term's weight with ▶ on the one being steered, and
+/// when not 1.0), the style statistic (a layer with its own in brackets),
+/// the regions, each term's weight with ▶ on the one being steered, and
 /// the last weight change.
 fn params(app: &App, live: &Live, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let layers = |prefix: &str| -> String {
-        live.config
-            .iter()
-            .filter_map(|(k, v)| {
-                k.strip_prefix(prefix)
-                    .map(|l| if v == "1.0" { l.to_string() } else { format!("{l}×{v}") })
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
+    let weighted = |l: &str, v: &str| if v == "1.0" { l.to_string() } else { format!("{l}×{v}") };
+    let content: Vec<String> = live
+        .config
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix("loss.content_layers.").map(|l| weighted(l, v)))
+        .collect();
+    let common = live
+        .config
+        .get("loss.style_loss")
+        .map_or("gram", |v| v.trim_matches('"'));
+    // `relu1_1 = 1.0`, or `relu1_1.weight` and `relu1_1.loss`.
+    let mut style: Vec<(String, String, Option<String>)> = Vec::new();
+    for (k, v) in &live.config {
+        let Some(rest) = k.strip_prefix("loss.style_layers.") else {
+            continue;
+        };
+        let (layer, field) = rest.split_once('.').unwrap_or((rest, ""));
+        if style.last().is_none_or(|s| s.0 != layer) {
+            style.push((layer.to_string(), "1.0".into(), None));
+        }
+        if let Some(entry) = style.last_mut() {
+            match field {
+                "" | "weight" => entry.1 = v.clone(),
+                "loss" => entry.2 = Some(v.trim_matches('"').to_string()).filter(|l| l != common),
+                _ => {}
+            }
+        }
+    }
+    let style: Vec<String> = style
+        .iter()
+        .map(|(l, w, own)| {
+            let l = weighted(l, w);
+            match own {
+                Some(loss) => format!("{l}[{loss}]"),
+                None => l,
+            }
+        })
+        .collect();
+    let regions: Vec<String> = live
+        .config
+        .iter()
+        .filter_map(|(k, v)| {
+            let name = k.strip_prefix("regions.")?.strip_suffix(".color")?;
+            Some(format!("{name}({})", v.trim_matches('"')))
+        })
+        .collect();
     let mut lines = vec![
-        Line::from(vec![
-            Span::styled("content ", theme.dim()),
-            Span::raw(layers("loss.content_layers.")),
-        ]),
+        Line::from(vec![Span::styled("content ", theme.dim()), Span::raw(content.join(" "))]),
         Line::from(vec![
             Span::styled("style   ", theme.dim()),
-            Span::raw(layers("loss.style_layers.")),
+            Span::raw(format!("{common}: {}", style.join(" "))),
         ]),
     ];
+    if !regions.is_empty() {
+        lines.push(Line::from(vec![
+            Span::styled("regions ", theme.dim()),
+            Span::raw(regions.join(" ")),
+        ]));
+    }
     for term in Term::ALL {
         let mut w = live.weight(term).map(short).unwrap_or_else(|| "-".into());
         if let Some(p) = live.pending.get(&term) {

@@ -52,6 +52,8 @@ fn summary(status: Status, steps: u64) -> Summary {
         seconds_to_first_evaluation: None,
         seconds_to_first_step: None,
         scales: Vec::new(),
+        style_losses: Default::default(),
+        regions: Vec::new(),
         scores: None,
         sweep: None,
         host: None,

@@ -565,6 +565,14 @@ pub struct Summary {
     /// single-scale run; none in runs from before scales existed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scales: Vec<Scale>,
+    /// Each style layer's statistic (`gram`, `mean_std`, `histogram`,
+    /// `sliced_wasserstein`); empty in runs from before there was a choice
+    /// (all Gram).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub style_losses: std::collections::BTreeMap<String, String>,
+    /// The regions' names, when the run had a mask.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<String>,
     /// The final image measured with the yardstick (`engine::score`): at
     /// the end of the run, or by `stylelab score`. None before either.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -201,6 +201,16 @@ fn initial_summary(ctx: &RunContext, device: Device) -> Summary {
         seconds_to_first_evaluation: None,
         seconds_to_first_step: None,
         scales: Vec::new(),
+        style_losses: exp
+            .style_layers
+            .iter()
+            .map(|s| (s.layer.to_string(), s.loss.to_string()))
+            .collect(),
+        regions: exp
+            .regions
+            .as_ref()
+            .map(|r| r.list.iter().map(|g| g.name.clone()).collect())
+            .unwrap_or_default(),
         scores: None,
         sweep: ctx.sweep.clone(),
         host: Some(crate::procfs::hostname()),
