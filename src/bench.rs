@@ -19,6 +19,7 @@
 mod end_to_end;
 mod listing;
 mod quality;
+mod style_losses;
 
 use crate::engine::measure as one;
 pub use one::{Measurement, OneArgs, run_one};
@@ -86,6 +87,11 @@ pub struct BenchArgs {
     /// Steps of the --end-to-end run.
     #[arg(long, default_value_t = 500)]
     pub run_steps: u64,
+    /// Instead: seconds per evaluation of each style statistic (gram,
+    /// mean_std, histogram, sliced_wasserstein) and of Gram over two
+    /// regions, against plain Gram, at --sizes on --device (cpu when all), fp32.
+    #[arg(long)]
+    pub style_losses: bool,
 }
 
 /// The measurement a `bench-one` or reference process printed: its last
@@ -186,6 +192,14 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     }
     if args.end_to_end {
         return end_to_end::run(args);
+    }
+    if args.style_losses {
+        let device = if args.device == "all" {
+            "cpu"
+        } else {
+            args.device.as_str()
+        };
+        return style_losses::run(&args.sizes, device, args.evals, args.repeats, args.json);
     }
     let exe = std::env::current_exe().context("cannot find the stylelab binary")?;
     let python = args.python.clone().unwrap_or_else(default_python);

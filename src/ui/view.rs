@@ -721,7 +721,10 @@ fn params(app: &App, live: &Live, theme: &Theme, frame: &mut Frame, area: Rect) 
         })
         .collect();
     let mut lines = vec![
-        Line::from(vec![Span::styled("content ", theme.dim()), Span::raw(content.join(" "))]),
+        Line::from(vec![
+            Span::styled("content ", theme.dim()),
+            Span::raw(content.join(" ")),
+        ]),
         Line::from(vec![
             Span::styled("style   ", theme.dim()),
             Span::raw(format!("{common}: {}", style.join(" "))),

@@ -36,7 +36,13 @@ fn fixtures(dir: &Path) {
     // Masks for chelsea.png (451×300): halves white and black; a tenth red
     // besides; square (the wrong shape).
     let halves = |w: u32, h: u32| {
-        image::RgbImage::from_fn(w, h, |x, _| if x < w / 2 { image::Rgb([255; 3]) } else { image::Rgb([0; 3]) })
+        image::RgbImage::from_fn(w, h, |x, _| {
+            if x < w / 2 {
+                image::Rgb([255; 3])
+            } else {
+                image::Rgb([0; 3])
+            }
+        })
     };
     halves(451, 300).save(dir.join("mask-halves.png")).unwrap();
     let mut red = halves(451, 300);

@@ -527,7 +527,11 @@ impl Experiment {
         let Some(regions) = &self.regions else {
             return Vec::new();
         };
-        let file = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let file = |p: &Path| {
+            p.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
         regions
             .list
             .iter()

@@ -70,11 +70,7 @@ pub struct Labels {
 pub enum MaskError {
     /// More than [`STRAY_SHARE`] of the pixels are far from every region's
     /// colour; the commonest such colour, its share, and where it first is.
-    Unnamed {
-        color: [u8; 3],
-        share: f64,
-        at: (u32, u32),
-    },
+    Unnamed { color: [u8; 3], share: f64, at: (u32, u32) },
     /// The region with this index covers no pixel.
     Empty(usize),
 }

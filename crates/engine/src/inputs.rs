@@ -70,7 +70,8 @@ pub fn read_masks(exp: &Experiment, content: (u32, u32)) -> Result<Option<(Label
         let key = format!("regions.{}.style_mask", r.name);
         let mut per_image = Vec::new();
         for (style, path) in r.styles.iter().zip(&r.style_masks) {
-            let size = image::image_dimensions(&style.path).map_err(|e| format!("regions.{}.style: {}: {e}", r.name, style.path.display()))?;
+            let size = image::image_dimensions(&style.path)
+                .map_err(|e| format!("regions.{}.style: {}: {e}", r.name, style.path.display()))?;
             let what = format!("its style image {}", style.path.display());
             let m = read(&key, path, size, &what)?;
             let l = mask::label_some(&m, &colors).map_err(|e| format!("{key}: {}: {e}", path.display()))?;
@@ -118,7 +119,13 @@ impl Inputs {
             let mut masks = masks.map(Vec::into_iter);
             styles
                 .iter()
-                .map(|s| Ok((imaging::decode(&s.path)?, s.blend, masks.as_mut().and_then(Iterator::next))))
+                .map(|s| {
+                    Ok((
+                        imaging::decode(&s.path)?,
+                        s.blend,
+                        masks.as_mut().and_then(Iterator::next),
+                    ))
+                })
                 .collect::<Result<Vec<_>, String>>()
         };
         let (labels, regions) = match (read_masks(exp, content.dimensions())?, &exp.regions) {
@@ -201,7 +208,10 @@ impl Inputs {
         }
         let styles = StyleInputs {
             regions,
-            labels: self.labels.as_ref().map(|l| labels_at(l, p.width as i64, p.height as i64)),
+            labels: self
+                .labels
+                .as_ref()
+                .map(|l| labels_at(l, p.width as i64, p.height as i64)),
         };
         Ok(ScaleInputs {
             content,

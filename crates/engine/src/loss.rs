@@ -276,7 +276,11 @@ impl StyleObjective {
             .entry(layer)
             .or_insert_with(|| {
                 let salt = (layer.block as u64) << 16 | (layer.index as u64) << 8 | layer.kind as u64;
-                style::directions(layer.channels(), seed ^ salt.wrapping_mul(0x9E37_79B9_7F4A_7C15), device)
+                style::directions(
+                    layer.channels(),
+                    seed ^ salt.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                    device,
+                )
             })
             .shallow_clone()
     }
@@ -328,7 +332,8 @@ impl StyleObjective {
                         mats.push((m, *blend));
                     }
                 }
-                let directions = (loss == StyleLoss::SlicedWasserstein).then(|| self.directions_at(layer, content.device()));
+                let directions =
+                    (loss == StyleLoss::SlicedWasserstein).then(|| self.directions_at(layer, content.device()));
                 let term = &mut self.style_terms[i];
                 term.target = if n == 0 || mats.iter().all(|m| m.1 == 0.0) {
                     let name = term.region.as_ref().map_or("", |r| r.1.as_str());
@@ -363,7 +368,11 @@ impl StyleObjective {
 
     /// Bytes the style targets hold (for the memory model's tests).
     pub fn style_target_bytes(&self) -> i64 {
-        self.style_terms.iter().filter_map(|t| t.target.as_ref()).map(Target::bytes).sum()
+        self.style_terms
+            .iter()
+            .filter_map(|t| t.target.as_ref())
+            .map(Target::bytes)
+            .sum()
     }
 
     /// The weighted total for raw term values under the current weights and norms.

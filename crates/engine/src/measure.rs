@@ -199,7 +199,9 @@ pub fn objective(
         let band: Vec<i64> = (0..height as i64 * size as i64)
             .map(|i| (i % size as i64) * n / size as i64)
             .collect();
-        let labels = Tensor::from_slice(&band).view([height as i64, size as i64]).to_device(device);
+        let labels = Tensor::from_slice(&band)
+            .view([height as i64, size as i64])
+            .to_device(device);
         StyleInputs {
             regions: (0..args.regions)
                 .map(|i| RegionStyles {

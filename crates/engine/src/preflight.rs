@@ -305,10 +305,18 @@ fn check_sides(
 fn images(exp: &Experiment) -> Vec<(String, &Path)> {
     let mut images = vec![("images.content".to_string(), exp.content.as_path())];
     match &exp.regions {
-        None => images.extend(exp.styles.iter().map(|s| ("images.style".to_string(), s.path.as_path()))),
+        None => images.extend(
+            exp.styles
+                .iter()
+                .map(|s| ("images.style".to_string(), s.path.as_path())),
+        ),
         Some(regions) => {
             for r in &regions.list {
-                images.extend(r.styles.iter().map(|s| (format!("regions.{}.style", r.name), s.path.as_path())));
+                images.extend(
+                    r.styles
+                        .iter()
+                        .map(|s| (format!("regions.{}.style", r.name), s.path.as_path())),
+                );
             }
         }
     }

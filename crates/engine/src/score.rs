@@ -25,9 +25,9 @@
 use super::imaging;
 use super::style;
 use super::vgg::Vgg19;
-use crate::mask::Labels;
 use crate::config::{MemoryFormat, Pooling, Precision};
 use crate::layer::{Layer, LayerKind};
+use crate::mask::Labels;
 use crate::record::Scores;
 use image::RgbImage;
 use std::collections::HashMap;
@@ -184,7 +184,8 @@ impl Scorer {
                         acc.push((style::gram_of(&m)?, *blend));
                     }
                 }
-                let share = ((COLOR_SAMPLES as f64) * shares.get(r).copied().unwrap_or(0.0) * blend / blend_sum).round();
+                let share =
+                    ((COLOR_SAMPLES as f64) * shares.get(r).copied().unwrap_or(0.0) * blend / blend_sum).round();
                 style_colors.extend(sample_oklab(&img, share as usize));
             }
             let grams = grams
@@ -396,7 +397,13 @@ pub fn experiment_targets(scorer: &Scorer, exp: &crate::config::Experiment) -> R
         Ok(ScoreStyles {
             styles: styles
                 .iter()
-                .map(|s| Ok((imaging::decode(&s.path).map_err(ScoreError::Image)?, s.blend, masks.next())))
+                .map(|s| {
+                    Ok((
+                        imaging::decode(&s.path).map_err(ScoreError::Image)?,
+                        s.blend,
+                        masks.next(),
+                    ))
+                })
                 .collect::<Result<_, ScoreError>>()?,
         })
     };

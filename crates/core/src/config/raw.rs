@@ -379,7 +379,8 @@ impl<'de> Deserialize<'de> for RawStyleLayer {
                 Ok(RawStyleLayer::Weight(v as f64))
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RawStyleLayer, A::Error> {
-                RawStyleLayerSpec::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(RawStyleLayer::Spec)
+                RawStyleLayerSpec::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(RawStyleLayer::Spec)
             }
         }
         d.deserialize_any(Visitor)

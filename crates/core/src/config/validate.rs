@@ -288,7 +288,10 @@ fn regions(
             ));
         }
         (Some(r), _) if r.is_empty() => {
-            return Err(invalid("regions", "is empty; add a [regions.NAME] table per colour of the mask"));
+            return Err(invalid(
+                "regions",
+                "is empty; add a [regions.NAME] table per colour of the mask",
+            ));
         }
         (Some(_), None) => {
             return Err(invalid(
@@ -299,7 +302,11 @@ fn regions(
         (Some(r), Some(_)) => r,
     };
     if img.style.is_some() || img.style_blend.is_some() {
-        let key = if img.style.is_some() { "images.style" } else { "images.style_blend" };
+        let key = if img.style.is_some() {
+            "images.style"
+        } else {
+            "images.style_blend"
+        };
         return Err(invalid(
             key,
             "is not used with [regions]: each region names its own style images; move them to a region",
@@ -542,7 +549,8 @@ impl Experiment {
             name: Some(self.name.clone()),
             images: RawImages {
                 content: path(&self.content),
-                style: (self.regions.is_none()).then(|| OneOrMany::Many(self.styles.iter().map(|s| path(&s.path)).collect())),
+                style: (self.regions.is_none())
+                    .then(|| OneOrMany::Many(self.styles.iter().map(|s| path(&s.path)).collect())),
                 style_blend: (self.regions.is_none()).then(|| self.styles.iter().map(|s| s.blend).collect()),
                 mask: self.regions.as_ref().map(|r| path(&r.mask)),
                 init: match &self.init {

@@ -31,6 +31,11 @@ fn short_value(v: &str) -> String {
             .map(|p| p.trim_matches('"').rsplit('/').next().unwrap_or(p))
             .collect::<Vec<_>>()
             .join(", ")
+    } else if let Ok(x) = v.parse::<f64>()
+        && (x.abs() >= 1e5 || (x != 0.0 && x.abs() < 1e-3))
+    {
+        // 800000000.0 reads as 8e8.
+        format!("{x:e}")
     } else {
         v.to_string()
     }
@@ -201,4 +206,18 @@ pub fn write_sheet(cmp: &Comparison, out: &Path) -> Result<Sheet> {
         height: h,
         without_image: without_image.into_iter().map(|(_, name)| name).collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_value;
+
+    #[test]
+    fn values_read_short() {
+        assert_eq!(short_value("800000000.0"), "8e8");
+        assert_eq!(short_value("0.0001"), "1e-4");
+        assert_eq!(short_value("100.0"), "100.0");
+        assert_eq!(short_value("\"/a/b/starry.jpg\""), "starry.jpg");
+        assert_eq!(short_value("\"gram\""), "gram");
+    }
 }
