@@ -10,6 +10,7 @@
 //! - `review`: the review commands on tests/fixtures/results, and sweeps.
 //! - `scales`: multi-scale runs, colour preservation, the memory estimate and guard.
 //! - `scores`: the yardstick, `score`, and where scores show.
+//! - `styles`: the four style statistics and styles by region, end to end.
 //! - `sweeps`: `--jobs`, point claims, `--dry-run` states, bad sweep input.
 //! - `slurm`: the emitted job array on a real one-node Slurm cluster.
 //! - `truth`: what stylelab says about a run is true: names, full disks, failures, sweeps, limits.
@@ -28,6 +29,7 @@ mod review;
 mod scales;
 mod scores;
 mod slurm;
+mod styles;
 mod sweeps;
 mod tmux;
 mod truth;

@@ -540,9 +540,16 @@ impl Experiment {
                     .styles
                     .iter()
                     .enumerate()
-                    .map(|(i, s)| match r.style_masks.get(i) {
-                        Some(m) => format!("{} (masked by {})", file(&s.path), file(m)),
-                        None => file(&s.path),
+                    .map(|(i, s)| {
+                        let blend = if r.styles.len() > 1 {
+                            format!(" ×{}", s.blend)
+                        } else {
+                            String::new()
+                        };
+                        match r.style_masks.get(i) {
+                            Some(m) => format!("{}{blend} (masked by {})", file(&s.path), file(m)),
+                            None => format!("{}{blend}", file(&s.path)),
+                        }
                     })
                     .collect();
                 let weight = if r.style_weight == 1.0 {
@@ -554,7 +561,7 @@ impl Experiment {
                     "{} ({}) ← {}{weight}",
                     r.name,
                     crate::mask::color_name(r.color),
-                    styles.join(", ")
+                    styles.join(" + ")
                 )
             })
             .collect()

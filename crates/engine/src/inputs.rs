@@ -31,11 +31,18 @@ struct LoadedRegion {
     styles: Vec<(RgbImage, f64, Option<Labels>)>,
 }
 
+/// A run's masks, labelled: the content's regions, and each region's style
+/// masks (one per style image of the region, or none).
+pub struct Masks {
+    pub content: Labels,
+    pub styles: Vec<Vec<Labels>>,
+}
+
 /// The content's region labels and each region's style masks' labels,
 /// read and checked: the masks decode, their aspect ratios match their
 /// images', every colour is a region's, every region covers a pixel.
 /// Errors name the key and the file. None without regions.
-pub fn read_masks(exp: &Experiment, content: (u32, u32)) -> Result<Option<(Labels, Vec<Vec<Labels>>)>, String> {
+pub fn read_masks(exp: &Experiment, content: (u32, u32)) -> Result<Option<Masks>, String> {
     let Some(regions) = &exp.regions else {
         return Ok(None);
     };
@@ -89,7 +96,10 @@ pub fn read_masks(exp: &Experiment, content: (u32, u32)) -> Result<Option<(Label
         }
         style_labels.push(per_image);
     }
-    Ok(Some((labels, style_labels)))
+    Ok(Some(Masks {
+        content: labels,
+        styles: style_labels,
+    }))
 }
 
 /// The decoded images and the plan of scales.
@@ -129,7 +139,13 @@ impl Inputs {
                 .collect::<Result<Vec<_>, String>>()
         };
         let (labels, regions) = match (read_masks(exp, content.dimensions())?, &exp.regions) {
-            (Some((labels, style_labels)), Some(regions)) => {
+            (
+                Some(Masks {
+                    content: labels,
+                    styles: style_labels,
+                }),
+                Some(regions),
+            ) => {
                 let mut list = Vec::new();
                 for (r, masks) in regions.list.iter().zip(style_labels) {
                     list.push(LoadedRegion {

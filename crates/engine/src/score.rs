@@ -409,7 +409,13 @@ pub fn experiment_targets(scorer: &Scorer, exp: &crate::config::Experiment) -> R
     };
     let masks = super::inputs::read_masks(exp, content.dimensions()).map_err(ScoreError::Image)?;
     match (&exp.regions, masks) {
-        (Some(regions), Some((labels, style_labels))) => {
+        (
+            Some(regions),
+            Some(super::inputs::Masks {
+                content: labels,
+                styles: style_labels,
+            }),
+        ) => {
             let list = regions
                 .list
                 .iter()
