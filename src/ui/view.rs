@@ -720,21 +720,12 @@ fn params(app: &App, live: &Live, theme: &Theme, frame: &mut Frame, area: Rect) 
             Some(format!("{name}({})", v.trim_matches('"')))
         })
         .collect();
-    let mut lines = vec![
-        Line::from(vec![
-            Span::styled("content ", theme.dim()),
-            Span::raw(content.join(" ")),
-        ]),
-        Line::from(vec![
-            Span::styled("style   ", theme.dim()),
-            Span::raw(format!("{common}: {}", style.join(" "))),
-        ]),
-    ];
+    let width = usize::from(area.width.saturating_sub(2));
+    let mut lines = wrapped("content ", content, 0, width, theme);
+    let style = std::iter::once(common.to_string()).chain(style).collect();
+    lines.extend(wrapped("style   ", style, 1, width, theme));
     if !regions.is_empty() {
-        lines.push(Line::from(vec![
-            Span::styled("regions ", theme.dim()),
-            Span::raw(regions.join(" ")),
-        ]));
+        lines.extend(wrapped("regions ", regions, 0, width, theme));
     }
     for term in Term::ALL {
         let mut w = live.weight(term).map(short).unwrap_or_else(|| "-".into());
@@ -770,6 +761,33 @@ fn params(app: &App, live: &Live, theme: &Theme, frame: &mut Frame, area: Rect) 
         Paragraph::new(lines).block(Block::bordered().title(" parameters ")),
         area,
     );
+}
+
+/// `label` and then `words`, broken into lines no wider than `width` (a
+/// word longer than a line gets a line of its own), continuation lines
+/// indented under the first word; the first `dim` words dim.
+fn wrapped(label: &str, words: Vec<String>, dim: usize, width: usize, theme: &Theme) -> Vec<Line<'static>> {
+    let indent = label.chars().count();
+    let mut lines = Vec::new();
+    let mut spans = vec![Span::styled(label.to_string(), theme.dim())];
+    let mut used = indent;
+    for (i, word) in words.into_iter().enumerate() {
+        let n = word.chars().count();
+        if used > indent && used + 1 + n > width {
+            lines.push(Line::from(std::mem::take(&mut spans)));
+            spans.push(Span::raw(" ".repeat(indent)));
+            used = indent;
+        }
+        let text = if used > indent { format!(" {word}") } else { word };
+        used += text.chars().count();
+        spans.push(if i < dim {
+            Span::styled(text, theme.dim())
+        } else {
+            Span::raw(text)
+        });
+    }
+    lines.push(Line::from(spans));
+    lines
 }
 
 /// Compare tab: the metric chart, the config differences (with a trade-off

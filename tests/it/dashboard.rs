@@ -661,3 +661,49 @@ fn enter_on_a_sweep_file_starts_the_sweep() {
     );
     assert_eq!(app.tab, Tab::Runs);
 }
+
+/// The Live view's parameters name each layer's statistic and the regions.
+#[test]
+fn live_view_shows_the_style_statistics_and_the_regions() {
+    let mut app = new_app(false);
+    app.runs = vec![run_entry("20260102-030405-regions", RunState::Running, None)];
+    app.tab = Tab::Runs;
+    let Some(Effect::Follow { follow_id, .. }) = update(&mut app, key(KeyCode::Enter)).first().cloned() else {
+        panic!("no follow")
+    };
+    let config = [
+        ("name", "\"regions\""),
+        ("loss.style_loss", "\"sliced_wasserstein\""),
+        ("loss.content_layers.relu4_2", "1.0"),
+        ("loss.style_layers.relu1_1.loss", "\"histogram\""),
+        ("loss.style_layers.relu1_1.weight", "2.0"),
+        ("loss.style_layers.relu2_1", "1.0"),
+        ("regions.ground.color", "\"black\""),
+        ("regions.sky.color", "\"white\""),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let updates = [
+        LiveUpdate::Config(config),
+        LiveUpdate::Summary(Box::new(summary(Status::Running, 0))),
+        LiveUpdate::Header(MetricsHeader::new(vec![
+            "content:relu4_2".into(),
+            "style:relu1_1@ground".into(),
+            "style:relu2_1@ground".into(),
+            "style:relu1_1@sky".into(),
+            "style:relu2_1@sky".into(),
+        ])),
+    ];
+    for u in updates {
+        update(&mut app, Msg::Live { follow_id, update: u });
+    }
+    let screen = render(&app, 120, 40);
+    // Too long for the panel: wrapped under its first word, not cut.
+    assert!(screen.contains("│style   sliced_wasserstein   "), "{screen}");
+    assert!(
+        screen.contains("│        relu1_1×2.0[histogram] relu2_1   "),
+        "{screen}"
+    );
+    assert!(screen.contains("regions ground(black) sky(white)"), "{screen}");
+}

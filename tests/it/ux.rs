@@ -109,7 +109,7 @@ fn the_runs_table_fits_the_terminal_and_the_json_keeps_full_precision() {
     for line in fitted.lines() {
         assert!(line.chars().count() <= 80, "{} columns: {line}", line.chars().count());
     }
-    assert!(fitted.contains("--wide shows every column"), "{fitted}");
+    assert!(fitted.contains("--wide shows all)"), "{fitted}");
     let wide = listing.render(stylelab::review::table::Format::Table, None);
     assert!(wide.lines().any(|l| l.chars().count() > 80));
     let json: serde_json::Value =

@@ -206,27 +206,44 @@ pub fn lbfgs_pairs(history: usize, steps: u64) -> usize {
 ///   (C × n in all) and kept for the backward pass.
 pub fn style_bytes(exp: &Experiment, h: u32, w: u32) -> (f64, f64) {
     let regions = exp.regions.as_ref().map_or(1, |r| r.list.len()) as f64;
-    let (mut targets, mut kept) = (0.0, 0.0);
+    let mut targets = style_target_bytes(exp, h, w);
+    let mut kept = 0.0;
     for s in &exp.style_layers {
         let c = s.layer.channels() as f64;
         let (lh, lw) = layer_hw(s.layer, h, w);
         let n = lh * lw;
         match s.loss {
-            StyleLoss::Gram => targets += regions * c * c * 4.0 * 3.0,
-            StyleLoss::MeanStd => targets += regions * 2.0 * c * 4.0 * 3.0,
-            StyleLoss::Histogram | StyleLoss::SlicedWasserstein => {
-                targets += c * n * 4.0;
-                kept += c * n * 12.0;
-                if s.loss == StyleLoss::SlicedWasserstein {
-                    targets += c * c * 4.0;
-                }
-            }
+            // The evaluation's statistic and its gradient beside the target.
+            StyleLoss::Gram => targets += regions * c * c * 4.0 * 2.0,
+            StyleLoss::MeanStd => targets += regions * 2.0 * c * 4.0 * 2.0,
+            StyleLoss::Histogram | StyleLoss::SlicedWasserstein => kept += c * n * 12.0,
         }
         if exp.regions.is_some() {
             kept += c * n * 4.0;
         }
     }
     (targets, kept)
+}
+
+/// The bytes the style targets themselves hold at an `h × w` image, as
+/// the engine keeps them: per layer and region a Gram (C²) or means and
+/// deviations (2C); for histogram and sliced Wasserstein the quantiles,
+/// C × n over the regions together (each cell is one region's), and
+/// sliced Wasserstein's C × C directions once per layer. fp32 throughout.
+pub fn style_target_bytes(exp: &Experiment, h: u32, w: u32) -> f64 {
+    let regions = exp.regions.as_ref().map_or(1, |r| r.list.len()) as f64;
+    let mut bytes = 0.0;
+    for s in &exp.style_layers {
+        let c = s.layer.channels() as f64;
+        let (lh, lw) = layer_hw(s.layer, h, w);
+        bytes += match s.loss {
+            StyleLoss::Gram => regions * c * c * 4.0,
+            StyleLoss::MeanStd => regions * 2.0 * c * 4.0,
+            StyleLoss::Histogram => c * lh * lw * 4.0,
+            StyleLoss::SlicedWasserstein => c * lh * lw * 4.0 + c * c * 4.0,
+        };
+    }
+    bytes
 }
 
 /// The estimate for one scale, on top of `base_mib` (fixed footprint and weights).

@@ -366,13 +366,21 @@ impl StyleObjective {
         c.chain(s).collect()
     }
 
-    /// Bytes the style targets hold (for the memory model's tests).
+    /// Bytes the style targets hold, with sliced Wasserstein's directions
+    /// once per layer: what `memory::style_target_bytes` models.
     pub fn style_target_bytes(&self) -> i64 {
-        self.style_terms
+        let targets: i64 = self
+            .style_terms
             .iter()
             .filter_map(|t| t.target.as_ref())
             .map(Target::bytes)
-            .sum()
+            .sum();
+        let directions: i64 = self
+            .directions
+            .values()
+            .map(|d| d.numel() as i64 * d.kind().elt_size_in_bytes() as i64)
+            .sum();
+        targets + directions
     }
 
     /// The weighted total for raw term values under the current weights and norms.

@@ -57,3 +57,81 @@ fn the_estimate_counts_the_history_the_optimizer_allocates() {
         }
     }
 }
+
+/// The model's style targets are the bytes the objective holds, for every
+/// statistic, with and without regions.
+#[test]
+fn the_estimate_counts_the_style_targets_the_objective_holds() {
+    use crate::config::{MemoryFormat, Pooling, Precision};
+    use crate::loss::{LossWeights, RegionStyles, StyleInputs, StyleObjective};
+    use crate::vgg::Vgg19;
+    use crate::weights::{Preprocess, VggWeights, WeightsInfo};
+    let convs = crate::weights::random(2, "relu3_1".parse().unwrap());
+    let weights = VggWeights {
+        info: WeightsInfo {
+            path: "random".into(),
+            preprocess: Preprocess::Caffe,
+            convs: convs.iter().map(|c| c.0).collect(),
+            metadata: Default::default(),
+            file_size: 0,
+        },
+        convs,
+    };
+    let (w, h) = (40i64, 28i64);
+    let content = Tensor::rand([1, 3, h, w], (Kind::Float, Device::Cpu));
+    let style = Tensor::rand([1, 3, 30, 36], (Kind::Float, Device::Cpu));
+    // Region a: the left 3/5 of the image, b the rest.
+    let labels = Tensor::arange(w, (Kind::Int64, Device::Cpu))
+        .ge(w * 3 / 5)
+        .to_kind(Kind::Int64)
+        .view([1, w])
+        .expand([h, w], false)
+        .contiguous();
+    for loss in ["gram", "mean_std", "histogram", "sliced_wasserstein"] {
+        for regions in [false, true] {
+            let images = if regions {
+                "mask = \"m.png\"\n[regions.a]\ncolor = \"white\"\nstyle = \"s.png\"\n[regions.b]\ncolor = \"black\"\nstyle = \"s.png\"\n"
+            } else {
+                "style = \"s.png\"\n"
+            };
+            let text = format!(
+                "[images]\ncontent = \"c.png\"\n{images}[loss]\nstyle_loss = \"{loss}\"\ncontent_layers = {{ relu2_2 = 1.0 }}\nstyle_layers = {{ relu1_1 = 1.0, relu2_1 = 1.0, relu3_1 = 1.0 }}\n"
+            );
+            let exp = stylelab_core::config::parse(std::path::Path::new("m.toml"), &text, &[]).unwrap();
+            let styles = if regions {
+                StyleInputs {
+                    regions: ["a", "b"]
+                        .iter()
+                        .map(|n| RegionStyles {
+                            name: Some(n.to_string()),
+                            weight: 1.0,
+                            styles: vec![(style.shallow_clone(), 1.0, None)],
+                        })
+                        .collect(),
+                    labels: Some(labels.shallow_clone()),
+                }
+            } else {
+                StyleInputs::everywhere(vec![(style.shallow_clone(), 1.0)])
+            };
+            let net = Vgg19::new(&weights, Pooling::Max, Device::Cpu, Precision::Fp32, MemoryFormat::Nchw);
+            let weights = LossWeights {
+                content: 1.0,
+                style: 1.0,
+                tv: 0.0,
+            };
+            let obj = StyleObjective::new(
+                net,
+                &content,
+                &styles,
+                &exp.content_layers,
+                &exp.style_layers,
+                weights,
+                0,
+            )
+            .unwrap();
+            let model = stylelab_core::memory::style_target_bytes(&exp, h as u32, w as u32);
+            assert_eq!(obj.style_target_bytes() as f64, model, "{loss}, regions {regions}");
+            assert!(model > 0.0);
+        }
+    }
+}

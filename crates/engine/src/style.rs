@@ -291,15 +291,14 @@ impl Target {
         }
     }
 
-    /// Bytes the target holds.
+    /// Bytes the target's statistic holds (sliced Wasserstein's directions
+    /// are the layer's, shared by its regions: not counted here).
     pub fn bytes(&self) -> i64 {
-        let b = |t: &Tensor| t.numel() as i64 * 4;
+        let b = |t: &Tensor| t.numel() as i64 * t.kind().elt_size_in_bytes() as i64;
         match self {
             Target::Gram(t) => b(t),
             Target::MeanStd { mean, std, .. } => b(mean) + b(std),
-            Target::Sorted {
-                quantiles, directions, ..
-            } => b(quantiles) + directions.as_ref().map_or(0, b),
+            Target::Sorted { quantiles, .. } => b(quantiles),
         }
     }
 }

@@ -32,9 +32,9 @@ fn short_value(v: &str) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     } else if let Ok(x) = v.parse::<f64>()
-        && (x.abs() >= 1e5 || (x != 0.0 && x.abs() < 1e-3))
+        && (x.abs() >= 1e4 || (x != 0.0 && x.abs() < 1e-3))
     {
-        // 800000000.0 reads as 8e8.
+        // 800000000.0 reads as 8e8, 10000.0 as 1e4.
         format!("{x:e}")
     } else {
         v.to_string()
@@ -215,6 +215,8 @@ mod tests {
     #[test]
     fn values_read_short() {
         assert_eq!(short_value("800000000.0"), "8e8");
+        assert_eq!(short_value("10000.0"), "1e4");
+        assert_eq!(short_value("2500.0"), "2500.0");
         assert_eq!(short_value("0.0001"), "1e-4");
         assert_eq!(short_value("100.0"), "100.0");
         assert_eq!(short_value("\"/a/b/starry.jpg\""), "starry.jpg");
