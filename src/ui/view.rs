@@ -136,7 +136,7 @@ fn status_bar(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         Tab::Runs if app.on_header.is_some() => {
             "j/k select  Enter fold/unfold  space mark its points  c compare  o sort"
         }
-        Tab::Runs => "j/k select  Enter open  space mark, next  c compare  o sort  O reverse  r refresh",
+        Tab::Runs => "j/k select  Enter open  space mark  c compare  o/O sort/reverse  r refresh",
         Tab::Live if running => {
             "space pause  s stop  n snapshot  t term  +/- ×2/÷2  l layers  m smooth  [ ] snapshots  v view"
         }
@@ -145,9 +145,26 @@ fn status_bar(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     };
     let text = match &app.message {
         Some(m) => Line::from(vec![Span::styled(m.clone(), theme.fg(Color::Yellow))]),
-        None => Line::from(Span::styled(keys, theme.dim())),
+        None => Line::from(Span::styled(whole_keys(keys, usize::from(area.width)), theme.dim())),
     };
     frame.render_widget(Paragraph::new(text), area);
+}
+
+/// As many of the `keys` (groups separated by two spaces) as fit in
+/// `width` columns, whole: a key is never cut mid-word (`?` lists them all).
+fn whole_keys(keys: &str, width: usize) -> String {
+    let mut out = String::new();
+    for group in keys.split("  ") {
+        let sep = if out.is_empty() { 0 } else { 2 };
+        if out.chars().count() + sep + group.chars().count() > width {
+            break;
+        }
+        if sep > 0 {
+            out.push_str("  ");
+        }
+        out.push_str(group);
+    }
+    out
 }
 
 /// A bordered box with `text`, for a tab that has nothing to show yet.

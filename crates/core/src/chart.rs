@@ -50,7 +50,8 @@ pub struct LossChart<'a> {
     /// Steps with a vertical marker.
     pub marks: &'a [u64],
     /// Draw in colour. Without it, curves differ by marker ([`MARKERS`], picked
-    /// by position in `series`) and faint curves are drawn in braille.
+    /// by position among the curves that are not faint) and faint curves are
+    /// not drawn.
     pub color: bool,
     /// The values are log10: label the axis in powers of ten.
     pub log: bool,
@@ -166,10 +167,18 @@ impl Widget for LossChart<'_> {
             );
         }
         let mut legend: Vec<Span> = Vec::new();
-        for (i, s) in self.series.iter().enumerate() {
+        // Markers go by position among the curves that have a legend entry:
+        // faint raw curves (drawn under their smoothed ones) take none.
+        // Without colour nothing can look faint: the raw curves are left
+        // out, and the rest differ by marker.
+        let mut shown = 0;
+        for s in self.series.iter().filter(|s| self.color || !s.faint) {
+            let i = shown;
+            if !s.faint {
+                shown += 1;
+            }
             let color = if s.faint { Color::DarkGray } else { s.color };
-            // Without colour, curves differ by marker instead.
-            let marker = if self.color || s.faint {
+            let marker = if self.color {
                 Marker::Braille
             } else {
                 MARKERS[i % MARKERS.len()]
@@ -445,6 +454,38 @@ mod tests {
         assert_eq!(floor_at_zero(-3.13e7, 10.0), 0.0);
         assert_eq!(floor_at_zero(-2.0, -1.0), -2.0);
     }
+    #[test]
+    fn without_colour_each_named_curve_has_its_own_marker_under_smoothing() {
+        // (and the raw curves, which cannot look faint, are not drawn)
+        use ratatui::{buffer::Buffer, layout::Rect, widgets::Widget};
+        // Smoothing draws each term twice: its raw curve faint, then smoothed.
+        let series: Vec<Series> = ["total", "content", "style", "tv"]
+            .iter()
+            .flat_map(|name| {
+                [true, false].map(|faint| Series {
+                    name: name.to_string(),
+                    points: vec![(0.0, 1.0), (10.0, 2.0)],
+                    color: Color::Cyan,
+                    faint,
+                })
+            })
+            .collect();
+        let area = Rect::new(0, 0, 60, 12);
+        let mut buf = Buffer::empty(area);
+        LossChart {
+            title: "t",
+            series: &series,
+            marks: &[],
+            color: false,
+            log: false,
+        }
+        .render(area, &mut buf);
+        let bottom: String = (0..area.width).map(|x| buf[(x, area.height - 1)].symbol()).collect();
+        for (glyph, name) in MARKER_GLYPHS.iter().zip(["total", "content", "style", "tv"]) {
+            assert!(bottom.contains(&format!("{glyph} {name}")), "{bottom}");
+        }
+    }
+
     #[test]
     fn ema_is_debiased_and_smooths() {
         let pts: Vec<(f64, f64)> = (0..10)
