@@ -527,3 +527,38 @@ fn a_failed_run_names_its_folder_and_the_image_it_kept() {
         "{out}"
     );
 }
+
+/// A bench row whose process fails is printed as failed, and the bench
+/// goes on with the others (issue 16: one failed reference row used to
+/// abort the whole bench).
+#[test]
+fn a_bench_row_that_fails_says_so_and_the_others_still_run() {
+    let out = common::stdout_of(stylelab().args([
+        "bench",
+        "--device",
+        "cpu",
+        "--sizes",
+        "32",
+        "--precisions",
+        "fp32",
+        "--repeats",
+        "1",
+        "--evals",
+        "1",
+        "--steps",
+        "1",
+        "--warmup",
+        "0",
+        "--python",
+        "/nonexistent/python",
+    ]));
+    assert!(
+        out.lines()
+            .any(|l| l.contains("pytorch") && l.contains("failed: cannot run it")),
+        "{out}"
+    );
+    assert!(
+        out.lines().any(|l| l.contains("stylelab") && l.contains("overhead")),
+        "the stylelab row still ran: {out}"
+    );
+}
