@@ -8,7 +8,7 @@ use crate::loss::{LossWeights, RegionStyles, StyleInputs, StyleObjective};
 use crate::optim::{Lbfgs, Objective, Optimizer, Point, StepOutcome, observe};
 use crate::reads;
 use crate::vgg::{self, Vgg19};
-use crate::weights::{Preprocess, VggWeights, WeightsInfo};
+use crate::weights::VggWeights;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -141,17 +141,7 @@ pub fn objective(
     let (size, height) = (args.size, args.height.unwrap_or(args.size));
     crate::device::configure(device);
     let deepest: Layer = "relu5_1".parse()?;
-    let convs = crate::weights::random(0, deepest);
-    let weights = VggWeights {
-        info: WeightsInfo {
-            path: PathBuf::from("random"),
-            preprocess: Preprocess::Caffe,
-            convs: convs.iter().map(|c| c.0).collect(),
-            metadata: Default::default(),
-            file_size: 0,
-        },
-        convs,
-    };
+    let weights = VggWeights::random(0, deepest);
     let layer = |s: &str| -> Result<Layer> { Ok(s.parse()?) };
     let style_layers: Vec<StyleLayer> = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
         .iter()

@@ -65,18 +65,7 @@ fn the_estimate_counts_the_style_targets_the_objective_holds() {
     use crate::config::{MemoryFormat, Pooling, Precision};
     use crate::loss::{LossWeights, RegionStyles, StyleInputs, StyleObjective};
     use crate::vgg::Vgg19;
-    use crate::weights::{Preprocess, VggWeights, WeightsInfo};
-    let convs = crate::weights::random(2, "relu3_1".parse().unwrap());
-    let weights = VggWeights {
-        info: WeightsInfo {
-            path: "random".into(),
-            preprocess: Preprocess::Caffe,
-            convs: convs.iter().map(|c| c.0).collect(),
-            metadata: Default::default(),
-            file_size: 0,
-        },
-        convs,
-    };
+    let weights = crate::weights::VggWeights::random(2, "relu3_1".parse().unwrap());
     let (w, h) = (40i64, 28i64);
     let content = Tensor::rand([1, 3, h, w], (Kind::Float, Device::Cpu));
     let style = Tensor::rand([1, 3, 30, 36], (Kind::Float, Device::Cpu));

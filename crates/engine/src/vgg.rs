@@ -292,20 +292,10 @@ fn time_pass(net: &Vgg19, device: Device, side: u32, layers: &[Layer]) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::weights::{VggWeights, WeightsInfo};
+    use crate::weights::VggWeights;
 
     fn weights() -> VggWeights {
-        let convs = crate::weights::random(4, "relu2_1".parse().unwrap());
-        VggWeights {
-            info: WeightsInfo {
-                path: "random".into(),
-                preprocess: Preprocess::Caffe,
-                convs: convs.iter().map(|c| c.0).collect(),
-                metadata: Default::default(),
-                file_size: 0,
-            },
-            convs,
-        }
+        VggWeights::random(4, "relu2_1".parse().unwrap())
     }
 
     #[test]

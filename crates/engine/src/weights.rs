@@ -377,6 +377,24 @@ pub struct VggWeights {
     pub convs: Vec<(Layer, Tensor, Tensor)>,
 }
 
+impl VggWeights {
+    /// A seeded random VGG19 up to `upto`, in memory, as if loaded from a
+    /// caffe file (the bench's network, and tests').
+    pub fn random(seed: u64, upto: Layer) -> Self {
+        let convs = random(seed, upto);
+        VggWeights {
+            info: WeightsInfo {
+                path: "random".into(),
+                preprocess: Preprocess::Caffe,
+                convs: convs.iter().map(|c| c.0).collect(),
+                metadata: Default::default(),
+                file_size: 0,
+            },
+            convs,
+        }
+    }
+}
+
 /// Loads the convolutions up to and including `deepest` (all when None).
 ///
 /// `deepest` may be any layer: its conv (see [`Layer::conv_at_or_before`])
