@@ -646,29 +646,45 @@ fn text_from_a_run_folder_reaches_the_terminal_defanged() {
 #[test]
 fn a_reader_that_goes_away_ends_a_report_quietly() {
     let results = common::root().join("tests/fixtures/results");
-    let mut child = std::process::Command::new(bin())
-        .args(["compare", "style-low", "style-high", "--results"])
-        .arg(&results)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Read one byte, then go away, as `| head -c1` does.
-    use std::io::Read;
-    let mut one = [0u8; 1];
-    child.stdout.take().unwrap().read_exact(&mut one).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
-        "{stderr}"
-    );
-    use std::os::unix::process::ExitStatusExt;
-    assert!(
-        out.status.success() || out.status.signal() == Some(libc::SIGPIPE),
-        "{:?}",
-        out.status
-    );
+    let experiment = common::root().join("experiments/texture.toml");
+    let commands: [&[&str]; 6] = [
+        &["compare", "style-low", "style-high"],
+        &["runs"],
+        &["runs", "--format", "csv"],
+        &["runs", "--format", "json"],
+        &["show", "style-high"],
+        &["check", "--json"],
+    ];
+    for args in commands {
+        let mut cmd = std::process::Command::new(bin());
+        cmd.args(args);
+        if args[0] == "check" {
+            cmd.arg(&experiment);
+        } else {
+            cmd.arg("--results").arg(&results);
+        }
+        let mut child = cmd
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Read one byte, then go away, as `| head -c1` does.
+        use std::io::Read;
+        let mut one = [0u8; 1];
+        child.stdout.take().unwrap().read_exact(&mut one).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+            "{args:?}: {stderr}"
+        );
+        use std::os::unix::process::ExitStatusExt;
+        assert!(
+            out.status.success() || out.status.signal() == Some(libc::SIGPIPE),
+            "{args:?}: {:?}",
+            out.status
+        );
+    }
 }
 
 #[test]
