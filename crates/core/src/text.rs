@@ -20,9 +20,35 @@ pub fn mib_text(mib: f64) -> String {
     }
 }
 
+/// A number as a config value is written (`800000000.0`, `0.0001`), in
+/// exponent form when that is shorter to read (`8e8`, `1e-4`): at or above
+/// 1e4 or below 1e-3. Exact (the shortest form that reads back the same);
+/// other text, and whole numbers written without a point, unchanged.
+pub fn compact_number(v: &str) -> String {
+    if v.parse::<i64>().is_err()
+        && let Ok(x) = v.parse::<f64>()
+        && x.is_finite()
+        && (x.abs() >= 1e4 || (x != 0.0 && x.abs() < 1e-3))
+    {
+        return format!("{x:e}");
+    }
+    v.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn config_numbers_read_compact_and_exact() {
+        assert_eq!(compact_number("800000000.0"), "8e8");
+        assert_eq!(compact_number("10000.0"), "1e4");
+        assert_eq!(compact_number("2500.0"), "2500.0");
+        assert_eq!(compact_number("0.0001"), "1e-4");
+        assert_eq!(compact_number("0.00012345678"), "1.2345678e-4");
+        assert_eq!(compact_number("100000"), "100000");
+        assert_eq!(compact_number("gram"), "gram");
+    }
 
     #[test]
     fn numbers_read_short() {

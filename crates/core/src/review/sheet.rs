@@ -31,13 +31,9 @@ fn short_value(v: &str) -> String {
             .map(|p| p.trim_matches('"').rsplit('/').next().unwrap_or(p))
             .collect::<Vec<_>>()
             .join(", ")
-    } else if let Ok(x) = v.parse::<f64>()
-        && (x.abs() >= 1e4 || (x != 0.0 && x.abs() < 1e-3))
-    {
-        // 800000000.0 reads as 8e8, 10000.0 as 1e4.
-        format!("{x:e}")
     } else {
-        v.to_string()
+        // 800000000.0 reads as 8e8, 10000.0 as 1e4.
+        crate::text::compact_number(v)
     }
 }
 

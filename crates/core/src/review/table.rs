@@ -149,7 +149,7 @@ impl Listing {
                 let varying = self.varying.iter().map(|k| match c.get(k) {
                     Some(v) => Cell {
                         value: toml_as_json(v),
-                        text: v.clone(),
+                        text: crate::text::compact_number(v),
                     },
                     None => Cell::data(serde_json::Value::Null),
                 });
