@@ -646,7 +646,9 @@ fn text_from_a_run_folder_reaches_the_terminal_defanged() {
 #[test]
 fn a_reader_that_goes_away_ends_a_report_quietly() {
     let results = common::root().join("tests/fixtures/results");
-    let experiment = common::root().join("experiments/texture.toml");
+    // On the random weights: a fresh clone has no weights/ of its own.
+    let tmp = tempfile::tempdir().unwrap();
+    let experiment = common::tiny_experiment(tmp.path(), "pipe", "");
     let commands: [&[&str]; 6] = [
         &["compare", "style-low", "style-high"],
         &["runs"],
@@ -671,8 +673,13 @@ fn a_reader_that_goes_away_ends_a_report_quietly() {
         // Read one byte, then go away, as `| head -c1` does.
         use std::io::Read;
         let mut one = [0u8; 1];
-        child.stdout.take().unwrap().read_exact(&mut one).unwrap();
+        let read = child.stdout.take().unwrap().read_exact(&mut one);
         let out = child.wait_with_output().unwrap();
+        assert!(
+            read.is_ok(),
+            "{args:?} wrote nothing: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
             !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
