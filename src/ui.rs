@@ -335,35 +335,41 @@ impl Runtime {
         });
     }
 
-    /// Starts `stylelab run EXP` in its own process group; its folder comes
-    /// back as a message.
-    fn launch(&mut self, experiment: &Path) {
+    /// This binary with `args`, from the project folder, in its own process
+    /// group (a Ctrl-C here does not reach it), stdin closed, stderr piped;
+    /// None, with a notice naming `what`, when it cannot start.
+    fn spawn_stylelab(&mut self, args: &[&std::ffi::OsStr], stdout: Stdio, what: &str) -> Option<std::process::Child> {
+        use std::os::unix::process::CommandExt;
         let exe = match std::env::current_exe() {
             Ok(e) => e,
             Err(e) => {
                 self.notice(format!("cannot find the stylelab binary: {e}"));
-                return;
+                return None;
             }
         };
-        let child = {
-            use std::os::unix::process::CommandExt;
-            Command::new(exe)
-                .arg("run")
-                .arg(experiment)
-                .arg("--print-dir")
-                .current_dir(&self.project)
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .process_group(0)
-                .spawn()
-        };
-        let mut child = match child {
-            Ok(c) => c,
+        let child = Command::new(exe)
+            .args(args)
+            .current_dir(&self.project)
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn();
+        match child {
+            Ok(c) => Some(c),
             Err(e) => {
-                self.notice(format!("cannot start a run: {e}"));
-                return;
+                self.notice(format!("cannot start {what}: {e}"));
+                None
             }
+        }
+    }
+
+    /// Starts `stylelab run EXP` in its own process group; its folder comes
+    /// back as a message.
+    fn launch(&mut self, experiment: &Path) {
+        let args = ["run".as_ref(), experiment.as_os_str(), "--print-dir".as_ref()];
+        let Some(mut child) = self.spawn_stylelab(&args, Stdio::piped(), "a run") else {
+            return;
         };
         let tx = self.tx.clone();
         std::thread::spawn(move || {
@@ -398,31 +404,9 @@ impl Runtime {
     /// ordinary runs, listed in Runs as they start. Its output goes to
     /// nothing; when it fails, its error's last line comes back as a message.
     fn launch_sweep(&mut self, experiment: &Path) {
-        let exe = match std::env::current_exe() {
-            Ok(e) => e,
-            Err(e) => {
-                self.notice(format!("cannot find the stylelab binary: {e}"));
-                return;
-            }
-        };
-        let child = {
-            use std::os::unix::process::CommandExt;
-            Command::new(exe)
-                .arg("sweep")
-                .arg(experiment)
-                .current_dir(&self.project)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .process_group(0)
-                .spawn()
-        };
-        let mut child = match child {
-            Ok(c) => c,
-            Err(e) => {
-                self.notice(format!("cannot start the sweep: {e}"));
-                return;
-            }
+        let args = ["sweep".as_ref(), experiment.as_os_str()];
+        let Some(mut child) = self.spawn_stylelab(&args, Stdio::null(), "the sweep") else {
+            return;
         };
         let tx = self.tx.clone();
         std::thread::spawn(move || {
