@@ -315,7 +315,12 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> Resul
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
-            let _ = e.print();
+            if e.use_stderr() {
+                // It may quote an argument: as text, never as escape codes.
+                eprint!("{}", crate::text::terminal_safe(&e.render().to_string()));
+            } else {
+                let _ = e.print();
+            }
             return Ok(ExitCode::from(if e.use_stderr() {
                 error::BAD_INPUT
             } else {
@@ -379,7 +384,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Doctor { weights } => {
             crate::doctor::report(&weights)
                 .iter()
-                .for_each(|line| println!("{line}"));
+                .for_each(|line| safe_println!("{line}"));
             Ok(ExitCode::SUCCESS)
         }
         Command::Weights(w) => weights_command(w),
@@ -446,7 +451,7 @@ fn check(path: &Path, overrides: &OverrideArgs, json: bool) -> Result<ExitCode> 
         exp: &exp,
         checked: &checked,
     };
-    print!("{}", if json { report.json() } else { report.text() });
+    safe_print!("{}", if json { report.json() } else { report.text() });
     checked.guard(&exp)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -455,7 +460,7 @@ fn run_experiment(path: &Path, overrides: &OverrideArgs, print_dir: bool, force:
     let (exp, checked) = load_checked(path, overrides)?;
     if let Some(table) = &exp.sweep {
         let points = crate::sweep::expand(table).map(|(_, _, p)| p.len()).unwrap_or(0);
-        eprintln!(
+        safe_eprintln!(
             "note: {} has a [sweep] table ({points} points): `run` runs its base experiment only; \
              `stylelab sweep {}` runs the points",
             path.display(),
@@ -479,7 +484,7 @@ fn weights_command(cmd: WeightsCommand) -> Result<ExitCode> {
     match cmd {
         WeightsCommand::Fetch { source, dir, url } => {
             let out = weights::fetch::fetch(source, url.as_deref(), &dir, std::io::stderr().is_terminal())?;
-            println!("wrote {}", out.display());
+            safe_println!("wrote {}", out.display());
         }
         WeightsCommand::Convert {
             input,
@@ -487,7 +492,7 @@ fn weights_command(cmd: WeightsCommand) -> Result<ExitCode> {
             preprocess,
         } => {
             let layers = weights::convert(&input, &output, preprocess)?;
-            println!(
+            safe_println!(
                 "wrote {} ({} convolutions, {} … {}, {preprocess})",
                 output.display(),
                 layers.len(),
@@ -495,7 +500,7 @@ fn weights_command(cmd: WeightsCommand) -> Result<ExitCode> {
                 layers[layers.len() - 1]
             );
         }
-        WeightsCommand::Info { file } => print!("{}", weights::describe_file(&file)?),
+        WeightsCommand::Info { file } => safe_print!("{}", weights::describe_file(&file)?),
         WeightsCommand::Random {
             output,
             seed,
@@ -504,7 +509,7 @@ fn weights_command(cmd: WeightsCommand) -> Result<ExitCode> {
         } => {
             let convs = weights::random(seed, upto);
             weights::save(&output, &convs, preprocess, &[("random_seed", seed.to_string())])?;
-            println!("wrote {} (random VGG19 up to {upto}, seed {seed})", output.display());
+            safe_println!("wrote {} (random VGG19 up to {upto}, seed {seed})", output.display());
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -523,7 +528,7 @@ fn runs(
         Ok((w, _)) if std::io::stdout().is_terminal() && !wide => Some(w as usize),
         _ => None,
     };
-    print!("{}", listing.render(format, width));
+    safe_print!("{}", listing.render(format, width));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -531,7 +536,7 @@ fn sheet(specs: &[String], results: &Path, out: &Path) -> Result<ExitCode> {
     let dirs = resolve_runs(specs, results)?;
     let cmp = crate::review::Comparison::load(&dirs);
     let sheet = crate::review::sheet::write_sheet(&cmp, out)?;
-    println!(
+    safe_println!(
         "wrote {} ({}×{}, {} runs)",
         out.display(),
         sheet.width,
@@ -539,7 +544,7 @@ fn sheet(specs: &[String], results: &Path, out: &Path) -> Result<ExitCode> {
         dirs.len()
     );
     if !sheet.without_image.is_empty() {
-        println!(
+        safe_println!(
             "  no final image, marked as such: {} (`stylelab show RUN --step N` shows a snapshot)",
             sheet.without_image.join(", ")
         );
@@ -578,17 +583,17 @@ fn score(
         scored.iter().map(|s| (s.run.clone(), Some(&s.scores))).collect();
     let report = crate::review::compare::scores(&runs, None);
     if json {
-        print!("{}", report.render(&crate::review::report::Export::JsonLines));
+        safe_print!("{}", report.render(&crate::review::report::Export::JsonLines));
     } else {
         let at = scored.first().map_or(size, |s| s.scores.size);
-        print!(
+        safe_print!(
             "{}",
             report.render(&crate::review::report::Export::Table {
                 width: None,
                 drop_order: &[]
             })
         );
-        println!("(at {at} px)");
+        safe_println!("(at {at} px)");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -622,11 +627,11 @@ fn compare(
     }
     let dirs = resolve_runs(specs, results)?;
     let cmp = crate::review::Comparison::load(&dirs);
-    print!("{}", crate::review::compare::text(&cmp, spec, chart_size())?);
+    safe_print!("{}", crate::review::compare::text(&cmp, spec, chart_size())?);
     if let Some(out) = out {
         let curves = crate::review::plot::curves(&cmp, spec)?;
         crate::review::plot::write_figure(out, &curves, spec.metric, spec.log, (1200, 750))?;
-        println!("\nwrote {}", out.display());
+        safe_println!("\nwrote {}", out.display());
     }
     if let Some(path) = scatter {
         let tradeoff = cmp.tradeoff();
@@ -636,7 +641,7 @@ fn compare(
             ));
         }
         crate::review::plot::write_scatter(path, &tradeoff, "content against style", (1200, 900))?;
-        println!("\nwrote {}", path.display());
+        safe_println!("\nwrote {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -649,20 +654,21 @@ fn show(spec: &str, results: &Path, step: Option<u64>, width: Option<u32>) -> Re
 
 fn sweep(args: &SweepArgs) -> Result<ExitCode> {
     let sweep = crate::sweep::Sweep::load(&args.experiment, &args.overrides.to_overrides()?)?;
-    if let Some(Scheduler::Slurm) = args.emit {
+    if args.dry_run {
+        // Writes nothing, whatever other flag is given.
+        sweep.bind(false)?;
+        safe_print!("{}", sweep.dry_run());
+    } else if let Some(Scheduler::Slurm) = args.emit {
         sweep.bind(true)?;
-        println!("{}", sweep.write_slurm_script(args.out.as_deref())?);
+        safe_println!("{}", sweep.write_slurm_script(args.out.as_deref())?);
     } else if args.collect {
         sweep.bind(false)?;
         let done = crate::sweep::collect(&sweep)?;
-        println!(
+        safe_println!(
             "{done} of {} points completed; wrote {}",
             sweep.points.len(),
             sweep.dir().join("index.csv").display()
         );
-    } else if args.dry_run {
-        sweep.bind(false)?;
-        print!("{}", sweep.dry_run());
     } else {
         // Before anything slow, so that a point stopped as it starts is stopped, not killed.
         let signals = Signals::install()?;

@@ -88,6 +88,7 @@ impl ConsoleSink {
 
     /// A line on stdout, above the bar; errors (a closed terminal) ignored.
     fn say(&self, line: &str) {
+        let line = crate::text::terminal_safe(line);
         match &self.bar {
             Some(bar) => bar.suspend(|| {
                 let _ = writeln!(std::io::stdout(), "{line}");

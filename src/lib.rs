@@ -13,6 +13,30 @@
 //! The core's and the engine's modules are re-exported under the names
 //! they have always had here (`stylelab::config`, `stylelab::engine`, …).
 
+/// `println!` through [`text::terminal_safe`]: the one rule for text that
+/// reaches a terminal. Every printer of the command line uses it (or
+/// `safe_print!`), so a path, key, value, metadata string or claim that
+/// holds an escape sequence is shown, never obeyed.
+macro_rules! safe_println {
+    ($($arg:tt)*) => {
+        println!("{}", $crate::text::terminal_safe(&format!($($arg)*)))
+    };
+}
+
+/// `print!` through [`text::terminal_safe`] (see `safe_println!`).
+macro_rules! safe_print {
+    ($($arg:tt)*) => {
+        print!("{}", $crate::text::terminal_safe(&format!($($arg)*)))
+    };
+}
+
+/// `eprintln!` through [`text::terminal_safe`] (see `safe_println!`).
+macro_rules! safe_eprintln {
+    ($($arg:tt)*) => {
+        eprintln!("{}", $crate::text::terminal_safe(&format!($($arg)*)))
+    };
+}
+
 pub mod bench;
 pub mod check;
 pub mod cli;

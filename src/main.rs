@@ -9,7 +9,7 @@ fn main() -> ExitCode {
     match stylelab::run(std::env::args_os()) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("Error: {e:#}");
+            eprintln!("Error: {}", stylelab::text::terminal_safe(&format!("{e:#}")));
             ExitCode::from(stylelab::error::exit_code(&e))
         }
     }

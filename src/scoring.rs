@@ -68,7 +68,7 @@ pub fn score_runs(req: &Request) -> Result<Vec<Scored>> {
             && !summary.weights_sha256.is_empty()
             && summary.weights_sha256 != sha
         {
-            eprintln!(
+            safe_eprintln!(
                 "warning: {} ran with weights of sha256 {}…, but {} now has sha256 {}…: the file changed since, \
                  so these scores are not under the network the run used",
                 dir.display(),

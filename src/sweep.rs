@@ -13,6 +13,7 @@
 
 pub mod claim;
 pub mod jobs;
+pub mod slurm;
 
 use crate::config::{self, DeviceChoice, Experiment, Override};
 use crate::error::bad_input;
@@ -88,17 +89,66 @@ pub struct Sweep {
 }
 
 /// Why `key` cannot be swept, if it cannot: points are named by the sweep
-/// and found in its results folder.
+/// and found in its results folder, so no value may set the name or move
+/// the results — `output.results` itself or any table that holds it
+/// (`"output" = [{ results = … }]`).
 fn unsweepable(key: &str) -> Option<&'static str> {
-    match key {
-        "name" => {
-            Some("points are named <name>-p000, <name>-p001, …, so a swept name changes nothing; sweep another key")
-        }
-        "output.results" => Some(
-            "every point goes to the sweep's results folder, where the sweep finds it again; give the folder with --results",
-        ),
-        _ => None,
+    let sets = |target: &str| key == target || target.strip_prefix(key).is_some_and(|rest| rest.starts_with('.'));
+    if sets("name") {
+        Some("points are named <name>-p000, <name>-p001, …, so a swept name changes nothing; sweep another key")
+    } else if sets("output.results") {
+        Some(
+            "every point goes to the sweep's results folder, where the sweep finds it again, so a sweep value may not \
+             set output.results (nor the table holding it); give the folder with --results",
+        )
+    } else {
+        None
     }
+}
+
+/// An [`expand`] error as `file:line: sweep."key": …`, the line found where
+/// the key is written (else the `[sweep]` table's).
+fn locate(path: &Path, error: &str) -> String {
+    let src = crate::files::read_text_bounded(path, config::EXPERIMENT_LIMIT).unwrap_or_default();
+    let locator = config::Locator::new(&src);
+    let key = error
+        .strip_prefix("sweep.\"")
+        .and_then(|rest| rest.split_once('"'))
+        .map(|(k, _)| k);
+    let line = key
+        .and_then(|k| {
+            // A quoted dotted key (`"loss.style_weight" = …`) is one key of [sweep].
+            locator
+                .line_of_key(&format!("sweep.{k}"))
+                .filter(|_| !k.contains('.'))
+                .or_else(|| sweep_key_line(&src, k))
+        })
+        .or_else(|| locator.line_of_key("sweep"));
+    match line {
+        Some(line) => format!("{}:{line}: {error}", path.display()),
+        None => format!("{}: {error}", path.display()),
+    }
+}
+
+/// The line of `key` inside the `[sweep]` table, written quoted
+/// (`"loss.style_weight" = …`) or bare.
+fn sweep_key_line(src: &str, key: &str) -> Option<usize> {
+    let mut in_sweep = false;
+    for (i, line) in src.lines().enumerate() {
+        let t = line.trim_start();
+        if t.starts_with('[') {
+            in_sweep = t.starts_with("[sweep]") || t.starts_with("[sweep.");
+            continue;
+        }
+        if in_sweep
+            && (t.starts_with(&format!("\"{key}\""))
+                || t.starts_with(&format!("{key} "))
+                || t.starts_with(&format!("{key}=")))
+        {
+            return Some(i + 1);
+        }
+    }
+    None
 }
 
 /// The points of a `[sweep]` table.
@@ -188,7 +238,7 @@ impl Sweep {
                 path.display()
             )));
         };
-        let (mode, keys, points) = expand(&table).map_err(|e| bad_input(format!("{}: {e}", path.display())))?;
+        let (mode, keys, points) = expand(&table).map_err(|e| bad_input(locate(path, &e)))?;
         let sweep = Sweep {
             source: path.to_path_buf(),
             name: base.name.clone(),
@@ -201,7 +251,19 @@ impl Sweep {
             device: base.device,
         };
         for p in &sweep.points {
-            sweep.experiment(p)?;
+            let exp = sweep.experiment(p)?;
+            // Whatever spelling a value used, a point's run goes where the sweep looks.
+            if config::absolute(&exp.results) != config::absolute(&sweep.results) {
+                return Err(bad_input(format!(
+                    "{}: sweep point {} ({}) would write to {} instead of the sweep's results folder {}; \
+                     a sweep value may not move the results (give the folder with --results)",
+                    path.display(),
+                    p.index,
+                    p.describe(),
+                    exp.results.display(),
+                    sweep.results.display()
+                )));
+            }
         }
         Ok(sweep)
     }
@@ -277,7 +339,7 @@ impl Sweep {
     pub fn bind(&self, write: bool) -> Result<()> {
         let dir = self.dir();
         let path = dir.join(OWNER_FILE);
-        match std::fs::read_to_string(&path) {
+        match crate::files::read_text_bounded(&path, crate::files::TEXT_LIMIT) {
             Ok(text) => {
                 let stored: toml::Table =
                     toml::from_str(&text).map_err(|e| bad_input(format!("{}: {}", path.display(), e.message())))?;
@@ -307,10 +369,7 @@ impl Sweep {
                         toml::Value::String(config::absolute(&self.source).display().to_string()),
                     );
                     owner.insert("sweep".into(), toml::Value::Table(self.table.clone()));
-                    let tmp = dir.join(format!(".{OWNER_FILE}.{}", std::process::id()));
-                    std::fs::write(&tmp, toml::to_string(&owner)?)
-                        .with_context(|| format!("cannot write {}", tmp.display()))?;
-                    std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
+                    crate::files::write_atomic(&path, toml::to_string(&owner)?.as_bytes())?;
                 }
                 Ok(())
             }
@@ -396,13 +455,12 @@ impl Sweep {
         }
         let exe = std::env::current_exe().context("cannot find the stylelab binary")?;
         let workdir = std::env::current_dir().context("no current folder")?;
-        std::fs::write(&script, slurm_script(self, &exe, &workdir, &script))
-            .with_context(|| format!("cannot write {}", script.display()))?;
+        crate::files::write_atomic(&script, &slurm::script(self, &exe, &workdir, &script))?;
         Ok(format!(
             "wrote {} ({} array tasks); submit it with: sbatch {}",
             script.display(),
             self.points.len(),
-            script.display()
+            slurm::shell_word(script.as_os_str())
         ))
     }
 
@@ -488,7 +546,11 @@ pub fn comparable(mut table: toml::Table) -> toml::Table {
 /// A run folder's experiment.toml in comparable form; None when missing or
 /// unreadable.
 fn run_experiment(dir: &Path) -> Option<toml::Table> {
-    let text = std::fs::read_to_string(crate::record::RunPaths::new(dir).experiment()).ok()?;
+    let text = crate::files::read_text_bounded(
+        &crate::record::RunPaths::new(dir).experiment(),
+        crate::files::TEXT_LIMIT,
+    )
+    .ok()?;
     toml::from_str::<toml::Table>(&text).ok().map(comparable)
 }
 
@@ -585,7 +647,8 @@ pub fn point_values(results: &Path, runs: &[RunEntry]) -> std::collections::Hash
             let owner = results
                 .join(format!("{}-sweep", crate::record::slug(&member.name)))
                 .join(OWNER_FILE);
-            let table: toml::Table = toml::from_str(&std::fs::read_to_string(owner).ok()?).ok()?;
+            let table: toml::Table =
+                toml::from_str(&crate::files::read_text_bounded(&owner, crate::files::TEXT_LIMIT).ok()?).ok()?;
             let sweep = table.get("sweep")?.as_table()?;
             expand(sweep).ok().map(|(_, keys, _)| keys)
         });
@@ -637,8 +700,9 @@ pub fn collect(sweep: &Sweep) -> Result<usize> {
     let dir = sweep.dir();
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let found = sweep.find_runs();
-    let mut w =
-        csv::Writer::from_path(dir.join("index.csv")).with_context(|| format!("cannot write {}", dir.display()))?;
+    // Built in memory and replaced by rename: an index.csv planted as a
+    // link is replaced, never written through.
+    let mut w = csv::Writer::from_writer(Vec::new());
     let mut header = vec!["point".to_string(), "run".into()];
     header.extend(sweep.keys.iter().cloned());
     header.extend(["status", "total", "content", "style", "tv"].map(String::from));
@@ -671,7 +735,10 @@ pub fn collect(sweep: &Sweep) -> Result<usize> {
             }
         }
     }
-    w.flush()?;
+    let index = w
+        .into_inner()
+        .map_err(|e| anyhow::anyhow!("cannot write index.csv: {e}"))?;
+    crate::files::write_atomic(&dir.join("index.csv"), &index)?;
     if !with_images.is_empty() {
         let cmp = review::Comparison::load(&with_images);
         crate::review::sheet::write_sheet(&cmp, &dir.join("sheet.png"))?;
@@ -682,69 +749,6 @@ pub fn collect(sweep: &Sweep) -> Result<usize> {
         }
     }
     Ok(done)
-}
-
-/// A Slurm batch script: a job array with one point per task on one GPU,
-/// writing to the sweep's results folder (which every node must see).
-///
-/// `stylelab` is the binary to run, `workdir` the folder to `cd` into and
-/// `script` where the script is written (its header says how to submit
-/// it); the command-line overrides are passed on as `--set`. Paths and values
-/// are quoted for the shell where they need it.
-pub fn slurm_script(sweep: &Sweep, stylelab: &Path, workdir: &Path, script: &Path) -> String {
-    let n = sweep.points.len();
-    let source = config::absolute(&sweep.source);
-    let sets: String = sweep
-        .set_args()
-        .chunks(2)
-        .map(|kv| format!(" {} '{}'", kv[0], kv[1].replace('\'', "'\\''")))
-        .collect();
-    let dir = sweep.dir();
-    format!(
-        r#"#!/bin/bash
-# Generated by stylelab {version} for {source}
-# {n} points ({mode}) over: {keys}
-# Results go to {results}: every node must see this path (shared storage).
-# Submit with:   sbatch {script}
-# When done:     stylelab sweep {source} --collect
-#SBATCH --job-name=stylelab-{slug}
-#SBATCH --array=0-{last}
-#SBATCH --gres=gpu:1
-#SBATCH --cpus-per-task=4
-#SBATCH --output={output}
-set -euo pipefail
-cd {workdir_q}
-exec {exe} sweep {source_q} --point "$SLURM_ARRAY_TASK_ID" --results {results_q}{sets}
-"#,
-        version = env!("CARGO_PKG_VERSION"),
-        source = source.display(),
-        mode = if sweep.mode == Mode::Zip { "zip" } else { "grid" },
-        keys = sweep.keys.join(", "),
-        results = sweep.results.display(),
-        script = config::absolute(script).display(),
-        slug = crate::record::slug(&sweep.name),
-        last = n.saturating_sub(1),
-        // #SBATCH lines are not read by a shell: no quotes there.
-        output = dir.join("slurm-%A_%a.out").display(),
-        workdir_q = shell_quote(&workdir.display().to_string()),
-        exe = shell_quote(&stylelab.display().to_string()),
-        source_q = shell_quote(&source.display().to_string()),
-        results_q = shell_quote(&sweep.results.display().to_string()),
-    )
-}
-
-/// `word` as one shell word: unchanged when it holds only characters no
-/// shell treats specially, else in single quotes.
-pub fn shell_quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@%".contains(c));
-    if plain {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', "'\\''"))
-    }
 }
 
 #[cfg(test)]

@@ -509,20 +509,20 @@ pub fn show_run(dir: &Path, step: Option<u64>, width: Option<u32>) -> Result<()>
         viuer::print(&img, &config).map_err(|e| anyhow::anyhow!("cannot draw the image: {e}"))?;
     } else {
         // Escape codes are for a terminal, not for a file or a pipe.
-        println!(
+        safe_println!(
             "(not a terminal: the image is not drawn; {}×{})",
             img.width(),
             img.height()
         );
     }
-    println!("{}", image.display());
+    safe_println!("{}", image.display());
     match crate::record::read_summary(dir) {
         Ok(s) => {
             for line in crate::console::summary_lines(&s, dir, paths.final_image().exists()) {
-                println!("{line}");
+                safe_println!("{line}");
             }
         }
-        Err(e) => println!("no summary: {e}"),
+        Err(e) => safe_println!("no summary: {e}"),
     }
     Ok(())
 }
@@ -544,7 +544,7 @@ fn show_large(path: &Path) -> Result<()> {
     };
     let img = image::open(path)?;
     viuer::print(&img, &config).map_err(|e| anyhow::anyhow!("{e}"))?;
-    println!("\r\n{} — press any key to return", path.display());
+    safe_println!("\r\n{} — press any key to return", path.display());
     enable_raw_mode()?;
     loop {
         if let Event::Key(k) = event::read()?

@@ -131,7 +131,7 @@ impl Claims {
             }
             if !said && waited >= LOCK_NOTICE {
                 said = true;
-                eprintln!(
+                safe_eprintln!(
                     "waiting for the lock on {} (another sweep process holds it; giving up after {:.0} s)",
                     path.display(),
                     patience.as_secs_f64()
@@ -159,9 +159,7 @@ impl Claims {
             return Ok(Taken::Held(claim));
         }
         let mine = Claim::mine();
-        let tmp = self.dir.join(format!(".p{point:03}.{}.tmp", mine.pid));
-        std::fs::write(&tmp, serde_json::to_vec(&mine)?).with_context(|| format!("cannot write {}", tmp.display()))?;
-        std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
+        crate::files::write_atomic(&path, &serde_json::to_vec(&mine)?)?;
         Ok(Taken::Mine(ClaimGuard::new(self.clone(), point, mine)))
     }
 
@@ -176,7 +174,8 @@ impl Claims {
 }
 
 fn read(path: &Path) -> Option<Claim> {
-    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+    // A claim is a few hundred bytes; a FIFO or a huge file planted there is no claim.
+    serde_json::from_slice(&crate::files::read_bounded(path, 64 << 10).ok()?).ok()
 }
 
 /// Whether the process behind a claim still runs: checked directly on its

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 /// away (an SSH session dropped) the points go on and the printing stops.
 macro_rules! say {
     ($($arg:tt)*) => {{
-        let _ = writeln!(std::io::stdout(), $($arg)*);
+        let _ = writeln!(std::io::stdout(), "{}", crate::text::terminal_safe(&format!($($arg)*)));
     }};
 }
 
@@ -201,12 +201,33 @@ pub fn run(sweep: &Sweep, plan: &Plan, signals: &Signals) -> Result<Outcome> {
         }
         run_here(sweep, plan, signals)?
     };
+    let mut status = status;
     if plan.point.is_none() {
         let done = super::collect(sweep)?;
         say!(
             "{done} of {n} points completed; index and sheet in {}",
             sweep.dir().display()
         );
+        // A sweep that ends with points neither done nor running elsewhere
+        // did not do its work, whatever each run said.
+        if done < n && status == Status::Completed {
+            let states = sweep.states();
+            let missing: Vec<String> = sweep
+                .points
+                .iter()
+                .zip(&states)
+                .filter(|(_, s)| !matches!(s, super::PointState::Done(_) | super::PointState::Running(_)))
+                .map(|(p, s)| format!("{} ({})", p.index, s.label()))
+                .collect();
+            if !missing.is_empty() {
+                say!(
+                    "not completed: point{} {}",
+                    if missing.len() == 1 { "" } else { "s" },
+                    missing.join(", ")
+                );
+                status = Status::Failed;
+            }
+        }
     }
     Ok(Outcome { status })
 }
@@ -559,11 +580,7 @@ fn end_status(exit: std::process::ExitStatus) -> Status {
 fn spawn(pool: &Pool, point: usize, device: Option<DeviceChoice>) -> Result<Job> {
     let (sweep, plan, exe, threads, logs, tx) = (pool.sweep, pool.plan, &pool.exe, pool.threads, &pool.logs, &pool.tx);
     let log = logs.join(format!("p{point:03}.log"));
-    let err = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log)
-        .with_context(|| format!("cannot open {}", log.display()))?;
+    let err = crate::files::append_no_follow(&log).with_context(|| format!("cannot open {}", log.display()))?;
     let mut cmd = Command::new(exe);
     cmd.arg("sweep")
         .arg(&sweep.source)

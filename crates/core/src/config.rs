@@ -322,9 +322,13 @@ impl Override {
     }
 }
 
+/// The most an experiment file may hold: a thousand times a long one.
+pub const EXPERIMENT_LIMIT: u64 = 4 << 20;
+
 /// Reads and validates an experiment file, with command-line overrides.
 pub fn load(path: &Path, overrides: &[Override]) -> Result<Experiment, ConfigError> {
-    let src = std::fs::read_to_string(path).map_err(|e| ConfigError {
+    // Non-blocking and bounded: a FIFO or /dev/zero named *.toml is refused at once.
+    let src = crate::files::read_text_bounded(path, EXPERIMENT_LIMIT).map_err(|e| ConfigError {
         file: path.to_path_buf(),
         origin: Origin::File(None),
         key: None,

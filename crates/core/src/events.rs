@@ -137,10 +137,7 @@ impl Control {
 /// runs it (in this process or another) to pick up between steps.
 pub fn send_control(run_dir: &Path, control: Control) -> std::io::Result<()> {
     use std::io::Write;
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(RunPaths::new(run_dir).control())?;
+    let mut f = crate::files::append_no_follow(&RunPaths::new(run_dir).control())?;
     writeln!(f, "{}", control.to_line())
 }
 

@@ -821,7 +821,7 @@ pub fn parse_metrics(text: &str) -> Result<Metrics, String> {
 }
 
 /// Writes `scores.csv`: `iter,content_dist,style_dist,color_dist,ssim`.
-pub fn write_step_scores(dir: &Path, rows: &[(u64, Scores)]) -> std::io::Result<()> {
+pub fn write_step_scores(dir: &Path, rows: &[(u64, Scores)]) -> anyhow::Result<()> {
     let mut text = format!("iter,{}\n", Scores::NAMES.join(","));
     for (iter, s) in rows {
         let values: Vec<String> = Scores::NAMES
@@ -830,13 +830,15 @@ pub fn write_step_scores(dir: &Path, rows: &[(u64, Scores)]) -> std::io::Result<
             .collect();
         text += &format!("{iter},{}\n", values.join(","));
     }
-    std::fs::write(RunPaths::new(dir).dir.join(SCORES_FILE), text)
+    // Replace by rename: a scores.csv planted as a link is replaced, never written through.
+    crate::files::write_atomic(&RunPaths::new(dir).dir.join(SCORES_FILE), text.as_bytes())
 }
 
 /// Reads `scores.csv`: (step, score) points of one of [`Scores::NAMES`];
 /// None when the run's snapshots were never scored.
 pub fn read_step_scores(dir: &Path, name: &str) -> Option<Vec<(f64, f64)>> {
-    let text = std::fs::read_to_string(RunPaths::new(dir).dir.join(SCORES_FILE)).ok()?;
+    let text =
+        crate::files::read_text_bounded(&RunPaths::new(dir).dir.join(SCORES_FILE), crate::files::TEXT_LIMIT).ok()?;
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next()?.split(',').collect();
     let col = header.iter().position(|h| *h == name)?;

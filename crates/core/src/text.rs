@@ -35,9 +35,41 @@ pub fn compact_number(v: &str) -> String {
     v.to_string()
 }
 
+/// Text from outside (a path, a key, a value, metadata, a claim, an
+/// error that quotes any of them) made safe to print on a terminal: every
+/// control character but newline and tab — ESC and the C1 controls that
+/// start terminal sequences, carriage returns, bells — shown as its
+/// escape (`\u{1b}`). The one rule for every printer; tables and other
+/// one-line fields use [`crate::record::printable`], which escapes newlines too.
+pub fn terminal_safe(text: &str) -> String {
+    let bad = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !text.chars().any(bad) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if bad(c) {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn terminal_text_keeps_lines_and_shows_escapes() {
+        assert_eq!(terminal_safe("a\tb\nc"), "a\tb\nc");
+        assert_eq!(
+            terminal_safe("x\u{1b}]0;t\u{7}\r\u{9b}2J"),
+            "x\\u{1b}]0;t\\u{7}\\r\\u{9b}2J"
+        );
+        assert!(!terminal_safe("\u{0}\u{1f}\u{7f}").chars().any(char::is_control));
+    }
 
     #[test]
     fn config_numbers_read_compact_and_exact() {

@@ -111,11 +111,8 @@ pub fn store(key: &Key, choice: &FormatChoice) {
     let Ok(text) = serde_json::to_string_pretty(&all) else {
         return;
     };
-    let tmp = dir.join(format!(".{FILE}.{}", std::process::id()));
-    let written = std::fs::create_dir_all(&dir)
-        .and_then(|()| std::fs::write(&tmp, text))
-        .and_then(|()| std::fs::rename(&tmp, dir.join(FILE)));
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    // A cache: a write that fails is forgotten.
+    if std::fs::create_dir_all(&dir).is_ok() {
+        let _ = stylelab_core::files::write_atomic(&dir.join(FILE), text.as_bytes());
     }
 }

@@ -31,7 +31,7 @@ pub struct Preflight {
 /// Checks an experiment against the files, the weights and the device.
 pub fn check(exp: &Experiment) -> Result<Preflight, ConfigError> {
     // Errors are placed on the line that names the bad file.
-    let src = std::fs::read_to_string(&exp.source).unwrap_or_default();
+    let src = stylelab_core::files::read_text_bounded(&exp.source, crate::config::EXPERIMENT_LIMIT).unwrap_or_default();
     let error = |key: &str, message: String| exp.error_at(&src, key, message);
     let mut content_size = (0, 0);
     let mut style_sizes = Vec::new();
@@ -167,7 +167,8 @@ impl Preflight {
         {
             options.push("optim.precision = \"bf16\"".into());
         }
-        let src = std::fs::read_to_string(&exp.source).unwrap_or_default();
+        let src =
+            stylelab_core::files::read_text_bounded(&exp.source, crate::config::EXPERIMENT_LIMIT).unwrap_or_default();
         let what = if options.is_empty() {
             "nothing smaller of this experiment fits either".to_string()
         } else {
