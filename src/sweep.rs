@@ -117,11 +117,9 @@ fn locate(path: &Path, error: &str) -> String {
         .map(|(k, _)| k);
     let line = key
         .and_then(|k| {
-            // A quoted dotted key (`"loss.style_weight" = …`) is one key of [sweep].
-            locator
-                .line_of_key(&format!("sweep.{k}"))
-                .filter(|_| !k.contains('.'))
-                .or_else(|| sweep_key_line(&src, k))
+            // A quoted dotted key (`"loss.style_weight" = …`) is one key of
+            // [sweep]; else the key is a path of tables (`output = { results = … }`).
+            sweep_key_line(&src, k).or_else(|| locator.line_of_key(&format!("sweep.{k}")))
         })
         .or_else(|| locator.line_of_key("sweep"));
     match line {

@@ -149,6 +149,14 @@ pub fn check_bounds(jobs: usize, threads: Option<usize>, devices: Option<&[Devic
             "--threads {t}: this machine gives this process {cores} core(s); use 1..={cores}"
         )));
     }
+    // A point on the CPU takes cores whichever flag put it there.
+    let on_cpu = devices.map_or(0, |d| d.iter().filter(|d| **d == DeviceChoice::Cpu).count());
+    if on_cpu > cores {
+        return Err(bad_input(format!(
+            "--devices names cpu {on_cpu} times: this machine gives this process {cores} core(s), \
+             so at most {cores} points can run on the CPU at once"
+        )));
+    }
     let most = cores.max(devices.map_or(0, <[_]>::len));
     if jobs > most {
         return Err(bad_input(format!(

@@ -58,12 +58,12 @@ pub fn tiny_experiment(dir: &Path, name: &str, extra: &str) -> PathBuf {
     let text = format!(
         r#"name = "{name}"
 [images]
-content = "{content}"
-style = ["{style}"]
+content = {content}
+style = [{style}]
 size = 64
 {images_extra}
 [model]
-weights = "{weights}"
+weights = {weights}
 [loss]
 content_layers = {{ relu4_2 = 1.0 }}
 style_layers = {{ relu1_1 = 1.0, relu2_1 = 1.0, relu3_1 = 1.0, relu4_1 = 1.0, relu5_1 = 1.0 }}
@@ -73,17 +73,22 @@ seed = 3
 [output]
 snapshot_every = 4
 score = false
-results = "{results}"
+results = {results}
 "#,
-        content = example("chelsea.png").display(),
-        style = example("starry_night.jpg").display(),
-        weights = random_weights().display(),
-        results = dir.join("results").display(),
+        content = toml_path(&example("chelsea.png")),
+        style = toml_path(&example("starry_night.jpg")),
+        weights = toml_path(random_weights()),
+        results = toml_path(&dir.join("results")),
         images_extra = extra,
     );
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(&path, text).unwrap();
     path
+}
+
+/// A path as a TOML string, escaped (a path may hold quotes, newlines, …).
+pub fn toml_path(path: &Path) -> String {
+    toml::Value::String(path.to_str().expect("a UTF-8 path").to_string()).to_string()
 }
 
 /// The single run folder under `dir/results`.

@@ -5,6 +5,7 @@
 //! - `cli`: the binary end to end on a seeded random VGG19 at 64 px.
 //! - `invalid_configs`: one bad experiment per file in tests/invalid_configs/.
 //! - `dashboard`: the views as insta snapshots of ratatui's TestBackend.
+//! - `hostile`: hostile paths, keys, values and files: no code, no escapes, no links, no blocking reads.
 //! - `engine`: the device-resident optimizers against the old CSVs, precision.
 //! - `tmux`: the real dashboard driven through tmux, as a person would.
 //! - `review`: the review commands on tests/fixtures/results, and sweeps.
@@ -24,6 +25,7 @@ mod cli;
 mod common;
 mod dashboard;
 mod engine;
+mod hostile;
 mod invalid_configs;
 mod review;
 mod scales;

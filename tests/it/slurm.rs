@@ -256,9 +256,13 @@ fn the_emitted_job_array_runs_unchanged_on_a_real_slurm() {
         eprintln!("SKIPPED the_emitted_job_array_runs_unchanged_on_a_real_slurm: {why}");
         return;
     }
-    let tmp = tempfile::tempdir().unwrap();
-    let exp = sweep_file(tmp.path(), "sl", 3);
-    let work = tmp.path().join("work");
+    let root = tempfile::tempdir().unwrap();
+    // The project's path holds `%`, spaces, quotes and `$(…)`: data to the
+    // script and to Slurm, never code or a file-name pattern.
+    let tmp = root.path().join(crate::hostile::HOSTILE[1]);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let exp = sweep_file(&tmp, "sl", 3);
+    let work = tmp.join("work");
     std::fs::create_dir_all(&work).unwrap();
     let stylelab = assert_cmd::cargo::cargo_bin("stylelab");
     let out = common::stdout_of(
@@ -268,11 +272,11 @@ fn the_emitted_job_array_runs_unchanged_on_a_real_slurm() {
             .arg(&exp)
             .args(["--emit", "slurm"]),
     );
-    let script = tmp.path().join("results/sl-sweep/sweep.sbatch");
+    let script = tmp.join("results/sl-sweep/sweep.sbatch");
     assert!(out.contains(&format!("wrote {}", script.display())), "{out}");
     let text = std::fs::read_to_string(&script).unwrap();
 
-    let cluster = Cluster::start(&tmp.path().join("slurm"));
+    let cluster = Cluster::start(&root.path().join("slurm"));
     let started = Instant::now();
     let mut sbatch = cluster
         .command("sbatch")
@@ -293,7 +297,7 @@ fn the_emitted_job_array_runs_unchanged_on_a_real_slurm() {
         }
         std::thread::sleep(Duration::from_millis(200));
     };
-    let task_logs: String = std::fs::read_dir(tmp.path().join("results/sl-sweep"))
+    let task_logs: String = std::fs::read_dir(tmp.join("results/sl-sweep"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "out"))
@@ -318,7 +322,7 @@ fn the_emitted_job_array_runs_unchanged_on_a_real_slurm() {
             .arg("--collect"),
     );
     assert!(out.contains("3 of 3 points completed"), "{out}{task_logs}");
-    let runs = runs_per_point(&tmp.path().join("results"));
+    let runs = runs_per_point(&tmp.join("results"));
     assert_eq!(runs.len(), 3, "{runs:?}");
     for (i, (name, rs)) in runs.iter().enumerate() {
         assert_eq!(name, &format!("sl-p{i:03}"));
@@ -334,7 +338,7 @@ fn the_emitted_job_array_runs_unchanged_on_a_real_slurm() {
         assert_eq!(s.device, "cpu (4 threads)", "{name}: threads from SLURM_CPUS_PER_TASK");
         assert_eq!(s.sweep.as_ref().map(|m| m.point), Some(i));
     }
-    let index = std::fs::read_to_string(tmp.path().join("results/sl-sweep/index.csv")).unwrap();
+    let index = std::fs::read_to_string(tmp.join("results/sl-sweep/index.csv")).unwrap();
     let lines: Vec<&str> = index.lines().collect();
     assert_eq!(lines.len(), 4, "{index}");
     for (i, w) in ["10.0", "100.0", "1000.0"].iter().enumerate() {
@@ -343,8 +347,48 @@ fn the_emitted_job_array_runs_unchanged_on_a_real_slurm() {
             "{index}"
         );
     }
-    let sheet = image::open(tmp.path().join("results/sl-sweep/sheet.png")).unwrap();
+    let sheet = image::open(tmp.join("results/sl-sweep/sheet.png")).unwrap();
     assert!(sheet.width() > 32 * 3, "a sheet with three results");
+    // A project path with a newline: no directive can name its folder, so
+    // the script's shell sends the task's output there.
+    let project = crate::hostile::hostile_project(root.path(), crate::hostile::HOSTILE[0]);
+    common::stdout_of(
+        assert_cmd::Command::new(&stylelab)
+            .current_dir(&project)
+            .args(["sweep", "experiments/s.toml", "--emit", "slurm"]),
+    );
+    let script = project.join("results/s-sweep/sweep.sbatch");
+    let status = cluster
+        .command("sbatch")
+        .arg("--wait")
+        .arg(&script)
+        .current_dir(&work)
+        .status()
+        .unwrap();
+    let outs: Vec<_> = std::fs::read_dir(project.join("results/s-sweep"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "out"))
+        .collect();
+    assert!(status.success(), "sbatch --wait: {status}; {outs:?}{}", cluster.logs());
+    assert_eq!(outs.len(), 1, "{outs:?}");
+    let runs = runs_per_point(&project.join("results"));
+    let s = runs["s-p000"][0].summary.as_ref().unwrap();
+    assert_eq!(s.status, stylelab::record::Status::Completed);
+    let mut found = Vec::new();
+    let mut stack = vec![root.path().to_path_buf(), work.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.file_name().to_string_lossy().starts_with("PWNED") {
+                found.push(e.path());
+            }
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push(e.path());
+            }
+        }
+    }
+    assert!(found.is_empty(), "the paths ran as commands: {found:?}");
+
     let pids: Vec<u32> = cluster.started.iter().map(|&(_, p)| p).collect();
     drop(cluster);
     for pid in pids {

@@ -1,0 +1,305 @@
+//! Hostile input on a shared server: every path, key, value and file
+//! another process left is data — never code in the script stylelab
+//! emits, never a terminal sequence, never a link to write through, never
+//! a read that blocks or has no end.
+
+use crate::common;
+use crate::sweeps::sweep_file;
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+
+fn stylelab() -> Command {
+    let mut c = Command::cargo_bin("stylelab").unwrap();
+    c.env("NO_COLOR", "1");
+    c
+}
+
+/// Every file under `dir` whose name starts with `PWNED`.
+fn planted(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if e.file_name().to_string_lossy().starts_with("PWNED") {
+                found.push(p.clone());
+            }
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push(p);
+            }
+        }
+    }
+    found
+}
+
+/// A project folder whose path holds `hostile`, with a 1-point sweep in
+/// `experiments/s.toml`; the project folder.
+pub fn hostile_project(tmp: &Path, hostile: &str) -> PathBuf {
+    let project = tmp.join(hostile);
+    std::fs::create_dir_all(project.join("experiments")).unwrap();
+    let exp = sweep_file(&project.join("experiments"), "s", 1);
+    // Results in the project (not in experiments/).
+    let text = std::fs::read_to_string(&exp).unwrap().replace(
+        &common::toml_path(&project.join("experiments/results")),
+        &common::toml_path(&project.join("results")),
+    );
+    std::fs::write(&exp, text).unwrap();
+    project
+}
+
+/// Projects whose paths hold a newline (a command on its own line), `%`,
+/// spaces, quotes, `$(…)` and backticks; and one without the newline, so
+/// that both ways of naming the output (directive, shell) are exercised.
+pub const HOSTILE: [&str; 2] = [
+    "a\ntouch PWNED-newline\n b 50% $(touch PWNED-subst) `touch PWNED-tick` it's \"q\" #c",
+    "p 100% $(touch PWNED-subst2) it's \"q\" #c",
+];
+
+#[test]
+fn the_slurm_script_from_hostile_paths_runs_the_point_and_runs_nothing_else() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (i, hostile) in HOSTILE.iter().enumerate() {
+        let project = hostile_project(tmp.path(), hostile);
+        let out = common::stdout_of(
+            stylelab()
+                .current_dir(&project)
+                .args(["sweep", "experiments/s.toml", "--emit", "slurm"]),
+        );
+        assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{out:?}");
+        let script = project.join("results/s-sweep/sweep.sbatch");
+        let text = std::fs::read_to_string(&script).unwrap();
+        // Every line is a comment, a directive or one of the three commands.
+        for line in text.lines() {
+            assert!(
+                line.starts_with('#')
+                    || line.starts_with("exec ")
+                    || line.starts_with("cd ")
+                    || line == "set -euo pipefail",
+                "line {line:?} of\n{text}"
+            );
+        }
+        assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text:?}");
+        let elsewhere = tmp.path().join(format!("cwd{i}"));
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        let run = std::process::Command::new("bash")
+            .arg(&script)
+            .current_dir(&elsewhere)
+            .env("SLURM_ARRAY_TASK_ID", "0")
+            .env("SLURM_ARRAY_JOB_ID", "77")
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "{hostile:?}: {run:?}\n{text}");
+        assert_eq!(planted(tmp.path()), Vec::<PathBuf>::new(), "{text}");
+        let runs = crate::sweeps::runs_per_point(&project.join("results"));
+        let s = runs["s-p000"][0].summary.as_ref().unwrap();
+        assert_eq!(s.status, stylelab::record::Status::Completed, "{hostile:?}");
+        if hostile.contains('\n') {
+            // No directive can name this folder: the shell sends the output there.
+            assert!(
+                text.contains("#SBATCH --output=/dev/null"),
+                "{text}"
+            );
+            let log = project.join("results/s-sweep/slurm-77_0.out");
+            assert!(log.exists(), "{}", log.display());
+        } else {
+            assert!(text.contains("100%% $(touch PWNED-subst2) it's \\\"q\\\" #c/results/s-sweep/slurm-%A_%a.out\""), "{text}");
+        }
+    }
+}
+
+#[test]
+fn a_sweep_value_may_not_move_the_results_by_any_spelling() {
+    let tmp = tempfile::tempdir().unwrap();
+    let outside = tmp.path().join("OUTSIDE");
+    for (spelling, line) in [
+        (format!("\"output\" = [{{ results = {} }}]", common::toml_path(&outside)), 0),
+        (format!("output = {{ results = [{}] }}", common::toml_path(&outside)), 0),
+        (format!("[sweep.output]\nresults = [{}]", common::toml_path(&outside)), 1),
+    ] {
+        let exp = common::tiny_experiment(tmp.path(), "mv", "");
+        let text = std::fs::read_to_string(&exp).unwrap();
+        let at = text.lines().count() + 3 + line;
+        std::fs::write(&exp, format!("{text}\n[sweep]\n{spelling}\n")).unwrap();
+        let err = common::stderr_of(stylelab().arg("sweep").arg(&exp), 2);
+        assert!(err.contains(&format!("mv.toml:{at}: sweep.\"output")), "{spelling}: {err}");
+        assert!(err.contains("may not set output.results"), "{err}");
+        let err = common::stderr_of(stylelab().arg("sweep").arg(&exp).arg("--dry-run"), 2);
+        assert!(err.contains("may not set output.results"), "{err}");
+        assert!(!outside.exists());
+    }
+}
+
+#[test]
+fn dry_run_writes_nothing_whatever_else_is_asked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = sweep_file(tmp.path(), "dr", 2);
+    for extra in [&["--collect"][..], &["--emit", "slurm"]] {
+        common::stdout_of(stylelab().arg("sweep").arg(&exp).arg("--dry-run").args(extra));
+        assert!(!tmp.path().join("results").exists(), "{extra:?} wrote results/");
+    }
+}
+
+#[test]
+fn cpu_devices_count_against_the_cores_like_jobs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = sweep_file(tmp.path(), "dv", 2);
+    let cores = std::thread::available_parallelism().unwrap().get();
+    let list = vec!["cpu"; cores + 1].join(",");
+    let err = common::stderr_of(
+        stylelab()
+            .arg("sweep")
+            .arg(&exp)
+            .args(["--devices", &list, "--jobs", &(cores + 1).to_string()]),
+        2,
+    );
+    assert!(err.contains(&format!("--devices names cpu {} times", cores + 1)), "{err}");
+    assert!(!tmp.path().join("results").exists());
+}
+
+/// Runs `f` on another thread and fails (instead of hanging the suite) if
+/// it has not returned after a minute: a read that blocks never returns.
+fn returns<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(60))
+        .unwrap_or_else(|_| panic!("{what} blocked"))
+}
+
+#[test]
+fn a_fifo_and_dev_zero_among_the_experiments_are_refused_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("experiments");
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("fifo.toml");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo on a path in our own temporary folder.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    let zero = dir.join("zero.toml");
+    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+    for (path, what) in [(fifo, "a FIFO"), (zero, "a device")] {
+        // The dashboard's checker calls this for every file in experiments/.
+        let p = path.clone();
+        let checked = returns("checking a FIFO", move || stylelab::check::describe(&p));
+        let err = checked.unwrap_err();
+        assert!(err.contains(what), "{err}");
+        let err = common::stderr_of(stylelab().arg("check").arg(&path), 2);
+        assert!(err.contains(what), "{err}");
+    }
+    // A file that is too large is refused, not read whole.
+    let big = dir.join("big.toml");
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len(stylelab::config::EXPERIMENT_LIMIT + 1).unwrap();
+    let err = stylelab::check::describe(&big).unwrap_err();
+    assert!(err.contains("more than the"), "{err}");
+}
+
+#[test]
+fn symlinks_planted_in_run_and_sweep_folders_are_never_written_through() {
+    let tmp = tempfile::tempdir().unwrap();
+    let victim = tmp.path().join("victim");
+    std::fs::write(&victim, "precious\n").unwrap();
+    // index.csv of a sweep, and a point's log under --jobs.
+    let exp = sweep_file(tmp.path(), "ln", 2);
+    let sweep_dir = tmp.path().join("results/ln-sweep");
+    std::fs::create_dir_all(sweep_dir.join("logs")).unwrap();
+    std::os::unix::fs::symlink(&victim, sweep_dir.join("index.csv")).unwrap();
+    std::os::unix::fs::symlink(&victim, sweep_dir.join("logs/p000.log")).unwrap();
+    let out = stylelab()
+        .arg("sweep")
+        .arg(&exp)
+        .args(["--jobs", "2", "--threads", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n", "{out:?}");
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("p000.log: it is a symbolic link"), "point 0's log is refused and said: {text}");
+    assert_eq!(out.status.code(), Some(1));
+    common::stdout_of(stylelab().arg("sweep").arg(&exp).arg("--collect"));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    assert!(
+        !std::fs::symlink_metadata(sweep_dir.join("index.csv")).unwrap().file_type().is_symlink(),
+        "index.csv was replaced by a file of its own"
+    );
+    // scores.csv of a run.
+    let exp = common::tiny_experiment(tmp.path(), "sc", "");
+    common::stdout_of(stylelab().arg("run").arg(&exp));
+    let run = crate::sweeps::runs_per_point(&tmp.path().join("results"))["sc"][0].dir.clone();
+    std::os::unix::fs::symlink(&victim, run.join("scores.csv")).unwrap();
+    common::stdout_of(
+        stylelab()
+            .arg("score")
+            .arg(&run)
+            .args(["--steps", "--size", "32"])
+            .arg("--results")
+            .arg(tmp.path().join("results")),
+    );
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    assert!(std::fs::read_to_string(run.join("scores.csv")).unwrap().starts_with("iter,"));
+}
+
+/// Every byte a command printed that a terminal would act on (below 0x20
+/// but newline and tab, DEL, and the C1 controls).
+fn controls(bytes: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(bytes)
+        .chars()
+        .filter(|c| c.is_control() && *c != '\n' && *c != '\t')
+        .map(|c| c.escape_default().to_string())
+        .collect()
+}
+
+#[test]
+fn no_printer_puts_an_escape_on_the_terminal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let esc = "\u{1b}]0;pwned\u{7}\u{1b}[2J\u{9b}31m\r";
+    // weights info: metadata and file name.
+    let weights = tmp.path().join(format!("w{esc}.safetensors"));
+    let convs = stylelab::weights::random(0, "relu1_1".parse().unwrap());
+    stylelab::weights::save(
+        &weights,
+        &convs,
+        stylelab::weights::Preprocess::Caffe,
+        &[("note", format!("hi{esc}")), (&*format!("k{esc}"), "v".into())],
+    )
+    .unwrap();
+    let mut printed: Vec<(String, std::process::Output)> = Vec::new();
+    let mut run = |what: &str, cmd: &mut Command| printed.push((what.to_string(), cmd.output().unwrap()));
+    run("weights info", stylelab().args(["weights", "info"]).arg(&weights));
+    // doctor: weights file names in weights/.
+    std::fs::create_dir_all(tmp.path().join("weights")).unwrap();
+    std::fs::copy(&weights, tmp.path().join("weights").join(format!("x{esc}.safetensors"))).unwrap();
+    run("doctor", stylelab().arg("doctor").current_dir(tmp.path()));
+    // check and run: a key, an image path, a --set value.
+    let exp = common::tiny_experiment(tmp.path(), "esc", "");
+    let text = std::fs::read_to_string(&exp).unwrap();
+    let bad_key = tmp.path().join("key.toml");
+    std::fs::write(&bad_key, format!("{text}\n[extra]\n\"k{esc}\" = 1\n")).unwrap();
+    run("check (key)", stylelab().arg("check").arg(&bad_key));
+    run("run (key)", stylelab().arg("run").arg(&bad_key));
+    let image = format!("images.content=/nowhere/{esc}.png");
+    run("check (image)", stylelab().arg("check").arg(&exp).args(["--set", &image]));
+    run("run (--set)", stylelab().arg("run").arg(&exp).args(["--set", &format!("optim.iterations=\"{esc}\"")]));
+    run("clap", stylelab().arg(format!("--{esc}")));
+    // sweep --dry-run: a claim's host and since.
+    let sweep = sweep_file(tmp.path(), "cl", 1);
+    let claims = tmp.path().join("results/cl-sweep/claims");
+    std::fs::create_dir_all(&claims).unwrap();
+    let claim = serde_json::json!({ "host": format!("h{esc}"), "pid": 1, "since": format!("s{esc}") });
+    std::fs::write(claims.join("p000"), claim.to_string()).unwrap();
+    run("sweep --dry-run", stylelab().arg("sweep").arg(&sweep).arg("--dry-run"));
+    for (what, out) in &printed {
+        for (stream, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+            assert_eq!(
+                controls(bytes),
+                Vec::<String>::new(),
+                "{what} {stream}: {}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+    }
+    // They did print the text, as escapes.
+    let info = String::from_utf8_lossy(&printed[0].1.stdout);
+    assert!(info.contains("hi\\u{1b}]0;pwned"), "{info}");
+}
