@@ -61,11 +61,12 @@ fn the_slurm_script_from_hostile_paths_runs_the_point_and_runs_nothing_else() {
     let tmp = tempfile::tempdir().unwrap();
     for (i, hostile) in HOSTILE.iter().enumerate() {
         let project = hostile_project(tmp.path(), hostile);
-        let out = common::stdout_of(
-            stylelab()
-                .current_dir(&project)
-                .args(["sweep", "experiments/s.toml", "--emit", "slurm"]),
-        );
+        let out = common::stdout_of(stylelab().current_dir(&project).args([
+            "sweep",
+            "experiments/s.toml",
+            "--emit",
+            "slurm",
+        ]));
         assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{out:?}");
         let script = project.join("results/s-sweep/sweep.sbatch");
         let text = std::fs::read_to_string(&script).unwrap();
@@ -96,14 +97,14 @@ fn the_slurm_script_from_hostile_paths_runs_the_point_and_runs_nothing_else() {
         assert_eq!(s.status, stylelab::record::Status::Completed, "{hostile:?}");
         if hostile.contains('\n') {
             // No directive can name this folder: the shell sends the output there.
-            assert!(
-                text.contains("#SBATCH --output=/dev/null"),
-                "{text}"
-            );
+            assert!(text.contains("#SBATCH --output=/dev/null"), "{text}");
             let log = project.join("results/s-sweep/slurm-77_0.out");
             assert!(log.exists(), "{}", log.display());
         } else {
-            assert!(text.contains("100%% $(touch PWNED-subst2) it's \\\"q\\\" #c/results/s-sweep/slurm-%A_%a.out\""), "{text}");
+            assert!(
+                text.contains("100%% $(touch PWNED-subst2) it's \\\"q\\\" #c/results/s-sweep/slurm-%A_%a.out\""),
+                "{text}"
+            );
         }
     }
 }
@@ -113,16 +114,25 @@ fn a_sweep_value_may_not_move_the_results_by_any_spelling() {
     let tmp = tempfile::tempdir().unwrap();
     let outside = tmp.path().join("OUTSIDE");
     for (spelling, line) in [
-        (format!("\"output\" = [{{ results = {} }}]", common::toml_path(&outside)), 0),
+        (
+            format!("\"output\" = [{{ results = {} }}]", common::toml_path(&outside)),
+            0,
+        ),
         (format!("output = {{ results = [{}] }}", common::toml_path(&outside)), 0),
-        (format!("[sweep.output]\nresults = [{}]", common::toml_path(&outside)), 1),
+        (
+            format!("[sweep.output]\nresults = [{}]", common::toml_path(&outside)),
+            1,
+        ),
     ] {
         let exp = common::tiny_experiment(tmp.path(), "mv", "");
         let text = std::fs::read_to_string(&exp).unwrap();
         let at = text.lines().count() + 3 + line;
         std::fs::write(&exp, format!("{text}\n[sweep]\n{spelling}\n")).unwrap();
         let err = common::stderr_of(stylelab().arg("sweep").arg(&exp), 2);
-        assert!(err.contains(&format!("mv.toml:{at}: sweep.\"output")), "{spelling}: {err}");
+        assert!(
+            err.contains(&format!("mv.toml:{at}: sweep.\"output")),
+            "{spelling}: {err}"
+        );
         assert!(err.contains("may not set output.results"), "{err}");
         let err = common::stderr_of(stylelab().arg("sweep").arg(&exp).arg("--dry-run"), 2);
         assert!(err.contains("may not set output.results"), "{err}");
@@ -153,7 +163,10 @@ fn cpu_devices_count_against_the_cores_like_jobs() {
             .args(["--devices", &list, "--jobs", &(cores + 1).to_string()]),
         2,
     );
-    assert!(err.contains(&format!("--devices names cpu {} times", cores + 1)), "{err}");
+    assert!(
+        err.contains(&format!("--devices names cpu {} times", cores + 1)),
+        "{err}"
+    );
     assert!(!tmp.path().join("results").exists());
 }
 
@@ -215,18 +228,26 @@ fn symlinks_planted_in_run_and_sweep_folders_are_never_written_through() {
         .unwrap();
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n", "{out:?}");
     let text = String::from_utf8_lossy(&out.stderr);
-    assert!(text.contains("p000.log: it is a symbolic link"), "point 0's log is refused and said: {text}");
+    assert!(
+        text.contains("p000.log: it is a symbolic link"),
+        "point 0's log is refused and said: {text}"
+    );
     assert_eq!(out.status.code(), Some(1));
     common::stdout_of(stylelab().arg("sweep").arg(&exp).arg("--collect"));
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
     assert!(
-        !std::fs::symlink_metadata(sweep_dir.join("index.csv")).unwrap().file_type().is_symlink(),
+        !std::fs::symlink_metadata(sweep_dir.join("index.csv"))
+            .unwrap()
+            .file_type()
+            .is_symlink(),
         "index.csv was replaced by a file of its own"
     );
     // scores.csv of a run.
     let exp = common::tiny_experiment(tmp.path(), "sc", "");
     common::stdout_of(stylelab().arg("run").arg(&exp));
-    let run = crate::sweeps::runs_per_point(&tmp.path().join("results"))["sc"][0].dir.clone();
+    let run = crate::sweeps::runs_per_point(&tmp.path().join("results"))["sc"][0]
+        .dir
+        .clone();
     std::os::unix::fs::symlink(&victim, run.join("scores.csv")).unwrap();
     common::stdout_of(
         stylelab()
@@ -237,7 +258,11 @@ fn symlinks_planted_in_run_and_sweep_folders_are_never_written_through() {
             .arg(tmp.path().join("results")),
     );
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
-    assert!(std::fs::read_to_string(run.join("scores.csv")).unwrap().starts_with("iter,"));
+    assert!(
+        std::fs::read_to_string(run.join("scores.csv"))
+            .unwrap()
+            .starts_with("iter,")
+    );
 }
 
 /// Every byte a command printed that a terminal would act on (below 0x20
@@ -279,8 +304,17 @@ fn no_printer_puts_an_escape_on_the_terminal() {
     run("check (key)", stylelab().arg("check").arg(&bad_key));
     run("run (key)", stylelab().arg("run").arg(&bad_key));
     let image = format!("images.content=/nowhere/{esc}.png");
-    run("check (image)", stylelab().arg("check").arg(&exp).args(["--set", &image]));
-    run("run (--set)", stylelab().arg("run").arg(&exp).args(["--set", &format!("optim.iterations=\"{esc}\"")]));
+    run(
+        "check (image)",
+        stylelab().arg("check").arg(&exp).args(["--set", &image]),
+    );
+    run(
+        "run (--set)",
+        stylelab()
+            .arg("run")
+            .arg(&exp)
+            .args(["--set", &format!("optim.iterations=\"{esc}\"")]),
+    );
     run("clap", stylelab().arg(format!("--{esc}")));
     // sweep --dry-run: a claim's host and since.
     let sweep = sweep_file(tmp.path(), "cl", 1);
@@ -302,4 +336,142 @@ fn no_printer_puts_an_escape_on_the_terminal() {
     // They did print the text, as escapes.
     let info = String::from_utf8_lossy(&printed[0].1.stdout);
     assert!(info.contains("hi\\u{1b}]0;pwned"), "{info}");
+}
+
+/// Writes PyTorch checkpoints with the project's own torch (`.venv`, which
+/// `make test` installs): a module's `state_dict()` (an OrderedDict with
+/// `_metadata`), a plain OrderedDict, fp16 tensors, a legacy save, a
+/// pickle that calls `os.system`, and two bombs — a storage declaring
+/// 4 GiB behind a 7 KB tensor, and a 7 KB tensor whose zip entry inflates
+/// to 256 MiB. `raw.bin`: conv1_1's weight as float32 bytes.
+const CHECKPOINTS: &str = r#"
+import collections, io, os, pickle, sys, zipfile, zlib
+import torch, torch.nn as nn
+out = sys.argv[1]
+torch.manual_seed(0)
+class Vgg(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(3, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 64, 3, padding=1))
+m = Vgg()
+sd = m.state_dict()
+torch.save(sd, f"{out}/module.pth")
+torch.save(collections.OrderedDict(sd.items()), f"{out}/ordered.pth")
+torch.save({k: v.half() for k, v in sd.items()}, f"{out}/half.pth")
+torch.save(sd, f"{out}/legacy.pth", _use_new_zipfile_serialization=False)
+open(f"{out}/raw.bin", "wb").write(bytes(sd["features.0.weight"].contiguous().untyped_storage()))
+class Evil:
+    def __reduce__(self):
+        return (os.system, ("touch " + out + "/PWNED-pickle",))
+with zipfile.ZipFile(f"{out}/evil.pth", "w") as z:
+    z.writestr("archive/data.pkl", pickle.dumps({"features.0.weight": Evil()}, protocol=2))
+class Storage:
+    pass
+class T:
+    def __init__(self, st, size, stride):
+        self.st, self.size, self.stride = st, size, stride
+    def __reduce__(self):
+        return (torch._utils._rebuild_tensor_v2, (self.st, 0, self.size, self.stride, False, collections.OrderedDict()))
+def bomb(path, numel, inflate):
+    class P(pickle.Pickler):
+        def persistent_id(self, obj):
+            return ("storage", torch.FloatStorage, "0", "cpu", numel) if isinstance(obj, Storage) else None
+    buf = io.BytesIO()
+    P(buf, protocol=2).dump({"features.0.weight": T(Storage(), (64, 3, 3, 3), (27, 9, 3, 1))})
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("archive/data.pkl", buf.getvalue())
+        with z.open("archive/data/0", "w", force_zip64=True) as f:
+            chunk = bytes(1 << 24)
+            for _ in range(inflate >> 24):
+                f.write(chunk)
+bomb(f"{out}/bomb-declared.pth", 1 << 30, 1 << 24)
+bomb(f"{out}/bomb-inflated.pth", 64 * 27, 1 << 28)
+"#;
+
+#[test]
+fn pytorch_checkpoints_convert_and_hostile_ones_are_refused_without_running_or_inflating() {
+    let python = common::root().join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "make test installs torch into .venv: {} is missing",
+        python.display()
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let made = std::process::Command::new(&python)
+        .args(["-c", CHECKPOINTS])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let raw = std::fs::read(tmp.path().join("raw.bin")).unwrap();
+    let want: Vec<f32> = raw
+        .chunks(4)
+        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+        .collect();
+    for name in ["module", "ordered", "half"] {
+        let out = tmp.path().join(format!("{name}.safetensors"));
+        let layers = stylelab::weights::convert(
+            &tmp.path().join(format!("{name}.pth")),
+            &out,
+            stylelab::weights::Preprocess::Torchvision,
+        )
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(layers.len(), 2, "{name}");
+        let tensors = tch::Tensor::read_safetensors(&out).unwrap();
+        let w = &tensors.iter().find(|(k, _)| k == "conv1_1.weight").unwrap().1;
+        let got = Vec::<f32>::try_from(w.flatten(0, -1)).unwrap();
+        let tolerance = if name == "half" { 1e-3 } else { 0.0 };
+        assert_eq!(got.len(), want.len());
+        assert!(
+            got.iter().zip(&want).all(|(a, b)| (a - b).abs() <= tolerance),
+            "{name}: values differ"
+        );
+        // Shared servers: the umask decides (0644 under the usual 022), not 0600.
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+        // SAFETY: umask only reads and restores this process's mask.
+        let mask = unsafe {
+            let m = libc::umask(0o022);
+            libc::umask(m);
+            m
+        };
+        assert_eq!(mode, 0o666 & !mask, "{name}: mode {mode:o}");
+    }
+    for (name, why) in [
+        ("legacy", "legacy format"),
+        ("evil", "system, which a file of weights has no need of"),
+        ("bomb-declared", "implausible"),
+        ("bomb-inflated", ""),
+    ] {
+        let input = tmp.path().join(format!("{name}.pth"));
+        let out = tmp.path().join(format!("{name}.safetensors"));
+        let run = std::process::Command::new(assert_cmd::cargo::cargo_bin("stylelab"))
+            .args(["weights", "convert"])
+            .arg(&input)
+            .arg(&out)
+            .args(["--preprocess", "torchvision"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&run.stderr);
+        if name == "bomb-inflated" {
+            // Read up to its declared 6912 bytes, never the 256 MiB it inflates to.
+            assert!(run.status.success(), "{err}");
+            continue;
+        }
+        assert_eq!(run.status.code(), Some(2), "{name}: {err}");
+        assert!(err.contains(why), "{name}: {err}");
+        assert!(!out.exists());
+    }
+    assert_eq!(planted(tmp.path()), Vec::<PathBuf>::new());
+}
+
+#[test]
+fn an_implausible_safetensors_header_is_called_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("big-header.safetensors");
+    let mut bytes = 200_000_000u64.to_le_bytes().to_vec();
+    bytes.extend(b"{}");
+    std::fs::write(&path, bytes).unwrap();
+    let err = common::stderr_of(stylelab().args(["weights", "info"]).arg(&path), 2);
+    assert!(err.contains("implausibly large"), "{err}");
 }

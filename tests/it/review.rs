@@ -296,9 +296,9 @@ fn a_sweep_emits_a_slurm_job_array() {
         "#SBATCH --array=0-1".into(),
         "#SBATCH --gres=gpu:1".into(),
         "#SBATCH --job-name=stylelab-sw".into(),
-        format!("#SBATCH --output={}/sw-sweep/slurm-%A_%a.out", results.display()),
+        format!("#SBATCH --output=\"{}/sw-sweep/slurm-%A_%a.out\"", results.display()),
         format!(
-            "sweep {} --point \"$SLURM_ARRAY_TASK_ID\" --results {} --set 'images.size=32'",
+            "sweep {} --point \"$SLURM_ARRAY_TASK_ID\" --results {} --set images.size=32",
             exp.display(),
             results.display()
         ),

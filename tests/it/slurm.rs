@@ -343,7 +343,9 @@ fn the_emitted_job_array_runs_unchanged_on_a_real_slurm() {
     assert_eq!(lines.len(), 4, "{index}");
     for (i, w) in ["10.0", "100.0", "1000.0"].iter().enumerate() {
         assert!(
-            lines[i + 1].starts_with(&format!("{i},")) && lines[i + 1].contains(&format!("-sl-p{i:03},{w},completed,")),
+            lines[i + 1].starts_with(&format!("{i},"))
+                && lines[i + 1].contains(&format!("-sl-p{i:03}"))
+                && lines[i + 1].contains(&format!(",{w},completed,")),
             "{index}"
         );
     }
@@ -352,11 +354,12 @@ fn the_emitted_job_array_runs_unchanged_on_a_real_slurm() {
     // A project path with a newline: no directive can name its folder, so
     // the script's shell sends the task's output there.
     let project = crate::hostile::hostile_project(root.path(), crate::hostile::HOSTILE[0]);
-    common::stdout_of(
-        assert_cmd::Command::new(&stylelab)
-            .current_dir(&project)
-            .args(["sweep", "experiments/s.toml", "--emit", "slurm"]),
-    );
+    common::stdout_of(assert_cmd::Command::new(&stylelab).current_dir(&project).args([
+        "sweep",
+        "experiments/s.toml",
+        "--emit",
+        "slurm",
+    ]));
     let script = project.join("results/s-sweep/sweep.sbatch");
     let status = cluster
         .command("sbatch")

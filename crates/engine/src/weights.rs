@@ -10,6 +10,7 @@
 //! [`save`], and [`fetch`].
 
 pub mod fetch;
+pub mod pth;
 
 use crate::layer::Layer;
 use serde::Deserialize;
@@ -291,7 +292,12 @@ fn read_header(path: &Path) -> Result<Header, WeightsError> {
     f.read_exact(&mut len)
         .map_err(|_| not("file is shorter than a header".into()))?;
     let n = u64::from_le_bytes(len);
-    if n > 100_000_000 || n + 8 > file_size {
+    if n > 100_000_000 {
+        return Err(not(format!(
+            "its header claims {n} bytes, implausibly large (a VGG19 header is a few kilobytes; over 100 MB is refused)"
+        )));
+    }
+    if n + 8 > file_size {
         return Err(not(format!("header length {n} does not fit a {file_size}-byte file")));
     }
     let mut buf = vec![0u8; n as usize];
@@ -484,10 +490,10 @@ pub fn save(
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| write(format!("cannot create {}: {e}", dir.display())))?;
     }
-    safetensors::tensor::serialize_to_file(views, Some(meta), path).map_err(|e| match e {
-        safetensors::SafeTensorError::IoError(source) => write(source.to_string()),
-        e => torch(format!("{e:?}")),
-    })
+    let bytes = safetensors::tensor::serialize(views, Some(meta)).map_err(|e| torch(format!("{e:?}")))?;
+    // Whole or not at all, mode from the umask (0644 typically: weights are
+    // shared on a server), never through a link planted at `path`.
+    crate::files::write_atomic(path, &bytes).map_err(|e| write(format!("{e:#}")))
 }
 
 /// Converts a PyTorch VGG19 checkpoint (`.pth`, read with libtorch's own
@@ -541,24 +547,61 @@ fn read_any(input: &Path) -> Result<HashMap<String, Tensor>, WeightsError> {
         path: input.to_path_buf(),
         message,
     };
-    let mut magic = [0u8; 2];
-    std::fs::File::open(input)
-        .and_then(|mut f| f.read_exact(&mut magic))
-        .map_err(|source| WeightsError::Io {
-            path: input.to_path_buf(),
-            source,
-        })?;
-    let named = if magic != *b"PK" {
-        Tensor::read_safetensors(input).map_err(|e| torch(e.to_string()))?
-    } else {
-        Tensor::loadz_multi(input).map_err(|e| {
-            torch(format!(
-                "cannot read it as a PyTorch checkpoint: {}",
-                first_line(&e.to_string())
-            ))
-        })?
+    let invalid = |message: String| WeightsError::Invalid {
+        path: input.to_path_buf(),
+        message,
     };
+    let io = |source| WeightsError::Io {
+        path: input.to_path_buf(),
+        source,
+    };
+    crate::files::regular_file(input).map_err(io)?;
+    let mut magic = [0u8; 12];
+    let mut f = std::fs::File::open(input).map_err(io)?;
+    let n = f.read(&mut magic).map_err(io)?;
+    if magic[..n].starts_with(b"PK") {
+        return read_checkpoint(input).map_err(|e| invalid(format!("cannot read it as a PyTorch checkpoint: {e}")));
+    }
+    if magic[..n] == pth::LEGACY_MAGIC {
+        return Err(invalid(
+            "a PyTorch checkpoint in the legacy format (before PyTorch 1.6), which stylelab does not read; \
+             re-save it in the zip format with PyTorch: torch.save(torch.load(F, weights_only=True), OUT)"
+                .into(),
+        ));
+    }
+    // A safetensors header is read (and bounded) first: its errors are clearer.
+    read_header(input)?;
+    let named = Tensor::read_safetensors(input).map_err(|e| torch(e.to_string()))?;
     Ok(named.into_iter().collect())
+}
+
+/// The VGG19 convolutions of a zip checkpoint, under either naming, each
+/// read only after its declared shape is VGG19's (see [`pth::Checkpoint`]).
+fn read_checkpoint(input: &Path) -> Result<HashMap<String, Tensor>, String> {
+    let mut cp = pth::Checkpoint::open(input)?;
+    let mut out = HashMap::new();
+    for (index, layer) in Layer::all().into_iter().enumerate() {
+        if layer.kind != crate::layer::LayerKind::Conv {
+            continue;
+        }
+        let (o, i) = layer.conv_channels();
+        for name in [format!("{layer}"), format!("features.{index}")] {
+            for (suffix, shape) in [("weight", vec![o, i, 3, 3]), ("bias", vec![o])] {
+                let key = format!("{name}.{suffix}");
+                if cp.tensors.contains_key(&key) {
+                    out.insert(key.clone(), cp.read(&key, &shape)?);
+                }
+            }
+        }
+    }
+    if out.is_empty() {
+        let mut sample: Vec<_> = cp.tensors.keys().take(5).cloned().collect();
+        sample.sort();
+        return Err(format!(
+            "it holds no VGG19 convolutions (found keys {sample:?}, expected 'features.0.weight' or 'conv1_1.weight')"
+        ));
+    }
+    Ok(out)
 }
 
 /// The convolutions found under our names (`conv1_1.weight`) or
@@ -584,11 +627,6 @@ fn vgg_convs(named: &HashMap<String, Tensor>) -> Vec<(Layer, Tensor, Tensor)> {
         }
     }
     convs
-}
-
-/// libtorch's messages run to many lines (a C++ backtrace); the first says enough.
-fn first_line(s: &str) -> &str {
-    s.lines().next().unwrap_or(s)
 }
 
 /// A seeded random VGG19 (He-normal weights, zero biases) up to `upto`:
