@@ -366,20 +366,25 @@ class Evil:
 with zipfile.ZipFile(f"{out}/evil.pth", "w") as z:
     z.writestr("archive/data.pkl", pickle.dumps({"features.0.weight": Evil()}, protocol=2))
 class Storage:
-    pass
+    def __init__(self, key, numel):
+        self.key, self.numel = key, numel
 class T:
     def __init__(self, st, size, stride):
         self.st, self.size, self.stride = st, size, stride
     def __reduce__(self):
         return (torch._utils._rebuild_tensor_v2, (self.st, 0, self.size, self.stride, False, collections.OrderedDict()))
+class P(pickle.Pickler):
+    def persistent_id(self, obj):
+        return ("storage", torch.FloatStorage, obj.key, "cpu", obj.numel) if isinstance(obj, Storage) else None
 def bomb(path, numel, inflate):
-    class P(pickle.Pickler):
-        def persistent_id(self, obj):
-            return ("storage", torch.FloatStorage, "0", "cpu", numel) if isinstance(obj, Storage) else None
     buf = io.BytesIO()
-    P(buf, protocol=2).dump({"features.0.weight": T(Storage(), (64, 3, 3, 3), (27, 9, 3, 1))})
+    P(buf, protocol=2).dump({
+        "features.0.weight": T(Storage("0", numel), (64, 3, 3, 3), (27, 9, 3, 1)),
+        "features.0.bias": T(Storage("1", 64), (64,), (1,)),
+    })
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("archive/data.pkl", buf.getvalue())
+        z.writestr("archive/data/1", bytes(256))
         with z.open("archive/data/0", "w", force_zip64=True) as f:
             chunk = bytes(1 << 24)
             for _ in range(inflate >> 24):
