@@ -196,17 +196,18 @@ fn ctrl_c_stops_at_the_next_step_with_files_intact() {
 fn a_loss_that_overflows_fails_the_run_and_keeps_the_last_finite_image() {
     let tmp = tempfile::tempdir().unwrap();
     let exp = common::tiny_experiment(tmp.path(), "nan", "");
+    let weights = common::amplified_weights(tmp.path(), 1e8);
     stylelab()
         .arg("run")
         .arg(&exp)
-        .args(["--set", "loss.style_weight=1e308"])
+        .args(["--set", &format!("model.weights={}", common::toml_path(&weights))])
         .assert()
         .code(1);
     let dir = common::only_run(tmp.path());
     let s = record::read_summary(&dir).unwrap();
     assert_eq!(s.status, Status::Failed);
     let err = s.error.unwrap();
-    assert!(err.contains("the total loss became inf at step 0"), "{err}");
+    assert!(err.contains("the style loss became inf at step 0"), "{err}");
     assert!(dir.join("final.png").exists());
 }
 
@@ -508,10 +509,11 @@ fn webp_bmp_and_tiff_images_are_read() {
 fn a_failed_run_names_its_folder_and_the_image_it_kept() {
     let tmp = tempfile::tempdir().unwrap();
     let exp = common::tiny_experiment(tmp.path(), "early", "");
+    let weights = common::amplified_weights(tmp.path(), 1e8);
     let out = stylelab()
         .arg("run")
         .arg(&exp)
-        .args(["--set", "loss.style_weight=1e308"])
+        .args(["--set", &format!("model.weights={}", common::toml_path(&weights))])
         .assert()
         .code(1)
         .get_output()

@@ -45,6 +45,17 @@ pub fn partial_weights() -> Option<&'static Path> {
     .as_deref()
 }
 
+/// The random network with conv1_1's weights multiplied by `factor`, in
+/// `dir`: features (and so losses) large enough to overflow fp32 without
+/// any weight beyond what `check` allows.
+pub fn amplified_weights(dir: &Path, factor: f64) -> PathBuf {
+    let path = dir.join(format!("vgg19-amplified-{factor:e}.safetensors"));
+    let mut convs = stylelab::weights::random(0, "relu5_1".parse().unwrap());
+    convs[0].1 = &convs[0].1 * factor;
+    stylelab::weights::save(&path, &convs, stylelab::weights::Preprocess::Caffe, &[]).unwrap();
+    path
+}
+
 /// Random weights up to `upto`, written into `dir`.
 pub fn random_weights_upto(dir: &Path, name: &str, upto: &str) -> PathBuf {
     let path = dir.join(name);

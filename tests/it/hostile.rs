@@ -480,3 +480,91 @@ fn an_implausible_safetensors_header_is_called_so() {
     let err = common::stderr_of(stylelab().args(["weights", "info"]).arg(&path), 2);
     assert!(err.contains("implausibly large"), "{err}");
 }
+
+#[test]
+fn weights_beyond_fp32_are_refused_and_failures_name_their_cause() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = common::tiny_experiment(tmp.path(), "ovf", "");
+    // check refuses a weight no fp32 loss can hold.
+    let err = common::stderr_of(
+        stylelab()
+            .arg("check")
+            .arg(&exp)
+            .args(["--set", "loss.style_weight=1e39"]),
+        2,
+    );
+    assert!(err.contains("--set loss.style_weight: 1e39 is too large"), "{err}");
+    // A run that goes NaN after a finite step: the summary, the last row
+    // and final.png are that step's, and the error names the weight.
+    let weights = common::amplified_weights(tmp.path(), 100.0);
+    let run = stylelab()
+        .arg("run")
+        .arg(&exp)
+        .args(["--set", &format!("model.weights={}", common::toml_path(&weights))])
+        .args(["--set", "loss.style_weight=1e30", "--set", "optim.optimizer=\"adam\""])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1), "{run:?}");
+    let dir = common::only_run(tmp.path());
+    let s = stylelab::record::read_summary(&dir).unwrap();
+    let err = s.error.clone().unwrap();
+    assert!(
+        err.contains("the style term weighted by loss.style_weight = 1e30") && err.contains("beyond what fp32 holds"),
+        "{err}"
+    );
+    let (_, rows, _) = stylelab::record::read_metrics(&dir).unwrap();
+    let last = rows.last().unwrap();
+    assert_eq!(last.iter, s.steps);
+    let l = s.final_losses.unwrap();
+    assert!(l.total.is_finite() && l.total == last.total, "{l:?} vs {last:?}");
+    assert!(dir.join("final.png").exists());
+    // A learning rate that overshoots is not called too small.
+    std::fs::remove_dir_all(tmp.path().join("results")).unwrap();
+    let run = stylelab()
+        .arg("run")
+        .arg(&exp)
+        .args(["--set", "optim.learning_rate=1e30", "--set", "images.init=\"noise\""])
+        .output()
+        .unwrap();
+    let s = stylelab::record::read_summary(&common::only_run(tmp.path())).unwrap();
+    let why = s.error.clone().unwrap_or_default();
+    assert!(
+        why.contains("overshoots") && !why.contains("too small"),
+        "{why} {run:?}"
+    );
+}
+
+#[test]
+fn steering_never_takes_a_weight_beyond_what_check_allows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = common::tiny_experiment(tmp.path(), "walk", "");
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("stylelab"))
+        .arg("run")
+        .arg(&exp)
+        .args(["--set", "optim.iterations=12", "--set", "loss.style_weight=1e27"])
+        .args(["--set", "images.init=\"noise\"", "--set", "output.snapshot_every=0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let results = tmp.path().join("results");
+    let dir = loop {
+        if let Some(d) = std::fs::read_dir(&results).ok().and_then(|mut d| d.next()) {
+            break d.unwrap().path();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    // Ten doublings' worth in one go, then a walk in steps of 10.
+    std::fs::write(
+        dir.join("control"),
+        "scale style_weight 10000\nscale style_weight 10\nscale style_weight 10\nscale style_weight 10\nscale style_weight 10\n",
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let events = std::fs::read_to_string(dir.join("events.log")).unwrap();
+    assert!(events.contains("style_weight 1e27 -> 1e28"), "{events}");
+    assert!(events.contains("style_weight 1e29 -> "), "{events}");
+    assert_eq!(events.matches("refused").count(), 2, "1e31 twice: {events}");
+    let s = stylelab::record::read_summary(&dir).unwrap();
+    assert_eq!(s.status, stylelab::record::Status::Completed);
+}

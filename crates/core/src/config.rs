@@ -322,6 +322,20 @@ impl Override {
     }
 }
 
+/// The largest loss weight: the loss is computed in fp32 (at most 3.4e38),
+/// and a weight above 1e30 overflows it for any term above 3.4e8 — a
+/// plain Gram loss at the first step. Weights only count by their ratios,
+/// so no experiment needs more.
+pub const MAX_WEIGHT: f64 = 1e30;
+
+/// Why a weight above [`MAX_WEIGHT`] is refused (by `check` and by steering).
+pub fn too_large_weight(w: f64) -> String {
+    format!(
+        "{w:e} is too large: above {MAX_WEIGHT:e} a weighted loss term overflows fp32 (3.4e38); \
+         only the weights' ratios count, so lower the others instead"
+    )
+}
+
 /// The most an experiment file may hold: a thousand times a long one.
 pub const EXPERIMENT_LIMIT: u64 = 4 << 20;
 

@@ -58,9 +58,15 @@ pub enum EngineError {
     MissingLayer(#[from] crate::weights::MissingLayer),
     /// A loss term stopped being a finite number: the run diverged.
     #[error(
-        "the {term} loss became {value} at step {step}; try smaller loss weights, a smaller learning rate, or another init"
+        "the {term} loss became {value} at step {step}{cause}; try smaller loss weights, a smaller learning rate, or another init"
     )]
-    Diverged { term: &'static str, value: f64, step: u64 },
+    Diverged {
+        term: &'static str,
+        value: f64,
+        step: u64,
+        /// What grew too large before, when known (` (at the step before …)`).
+        cause: String,
+    },
     /// libtorch failed (out of memory, mostly).
     #[error("{}", crate::torch_error::summarize(&.0.to_string()))]
     Torch(#[from] tch::TchError),

@@ -189,6 +189,13 @@ impl<'a> Runner<'a> {
     /// summary, and keeps a copy of its image; a loss that is not finite
     /// ends the run (the image kept is then the previous row's).
     pub(super) fn record(&mut self, summary: &mut Summary) -> Result<(), EngineError> {
+        if let Some(term) = self.info.non_finite_term()
+            && self.kept.is_some()
+        {
+            // The image kept is the last finite row's: the summary and the
+            // CSV go on describing it, and the error says what broke.
+            return Err(self.diverged(term, summary.final_losses.as_ref()));
+        }
         let info = &self.info;
         let row = StepMetrics {
             iter: self.step,
@@ -242,17 +249,49 @@ impl<'a> Runner<'a> {
         }
         match info.non_finite_term() {
             None => Ok(()),
-            Some(term) => {
-                let value = [info.content, info.style, info.tv, info.total]
-                    .into_iter()
-                    .find(|v| !v.is_finite())
-                    .unwrap_or(f64::NAN);
-                Err(EngineError::Diverged {
-                    term,
-                    value,
-                    step: self.step,
-                })
-            }
+            Some(term) => Err(self.diverged(term, None)),
+        }
+    }
+
+    /// The error of a loss that stopped being finite, naming the term and,
+    /// from the last finite row's weighted terms (`before`), the term that
+    /// grew too large — NaN spreads to every term once the image holds one.
+    fn diverged(&self, term: &'static str, before: Option<&Losses>) -> EngineError {
+        let info = &self.info;
+        let value = [info.content, info.style, info.tv, info.total]
+            .into_iter()
+            .find(|v| !v.is_finite())
+            .unwrap_or(f64::NAN);
+        let w = &self.objective.weights;
+        let cause = before
+            .and_then(|l| {
+                [
+                    ("content", l.content, w.content),
+                    ("style", l.style, w.style),
+                    ("tv", l.tv, w.tv),
+                ]
+                .into_iter()
+                .map(|(name, term, weight)| (name, term * weight, weight))
+                .filter(|(_, v, _)| v.is_finite())
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+            })
+            .map(|(name, v, weight)| {
+                let key = format!("loss.{name}_weight");
+                if v > f64::from(f32::MAX) / 1e3 {
+                    format!(
+                        " (at the step before, the {name} term weighted by {key} = {weight:e} was {v:.3e}, \
+                         beyond what fp32 holds in the gradient: lower {key})"
+                    )
+                } else {
+                    format!(" (at the step before, the largest weighted term was {name}, {v:.3e}; {key} = {weight:e})")
+                }
+            })
+            .unwrap_or_default();
+        EngineError::Diverged {
+            term,
+            value,
+            step: self.step,
+            cause,
         }
     }
 
@@ -288,10 +327,12 @@ impl<'a> Runner<'a> {
         };
         let from = *slot;
         let to = from * factor;
-        if !to.is_finite() || (to != 0.0 && !to.is_normal()) {
+        if !to.is_finite() || (to != 0.0 && !to.is_normal()) || to > crate::config::MAX_WEIGHT {
             let what = format!(
-                "multiply {} by {factor}: the weight would become {to:e}, which a loss cannot use; it stays {from:e}",
-                term.weight_key()
+                "multiply {} by {factor}: the weight would become {to:e}, which a loss cannot use (at most {:e}); \
+                 it stays {from:e}",
+                term.weight_key(),
+                crate::config::MAX_WEIGHT
             );
             return emit(self.sink, RunEvent::Refused { iter: self.step, what });
         }

@@ -409,13 +409,17 @@ fn loss(l: &RawLoss) -> Result<Loss, Invalid> {
     Ok(out)
 }
 
-/// A weight must be finite and >= 0; 0 turns its term (or layer) off.
+/// A weight must be finite, >= 0 and at most [`crate::config::MAX_WEIGHT`];
+/// 0 turns its term (or layer) off.
 fn check_weight(key: &str, w: f64) -> Result<f64, Invalid> {
     if !w.is_finite() {
         return Err(invalid(key, format!("{w} is not a finite number")));
     }
     if w < 0.0 {
         return Err(invalid(key, format!("{w} is negative; weights must be >= 0")));
+    }
+    if w > crate::config::MAX_WEIGHT {
+        return Err(invalid(key, crate::config::too_large_weight(w)));
     }
     Ok(w)
 }

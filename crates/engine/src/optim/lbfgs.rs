@@ -95,6 +95,32 @@ pub struct Lbfgs {
     prev: Option<Previous>,
 }
 
+/// Why the steepest descent found no step, by its likely cause: a gradient
+/// that is not finite (a loss weight too large for fp32), the rounding
+/// noise of reduced precision, or a learning rate far from L-BFGS's 1
+/// (too large overshoots every trial, too small moves nothing).
+fn stall_reason(why: &str, grad_max: f64, lr: f64, noise: f64) -> String {
+    if !grad_max.is_finite() {
+        return format!(
+            "along the steepest descent {why}: the gradient is not finite (its largest |value| is {grad_max}), \
+             so a weighted loss term overflows fp32; lower the loss weights (their ratio is what counts)"
+        );
+    }
+    let cause = if lr > 10.0 {
+        format!(
+            "an optim.learning_rate of {lr:e} overshoots: every trial step lands where the loss is higher; \
+             L-BFGS's usual value is 1"
+        )
+    } else if lr < 1e-3 {
+        format!("an optim.learning_rate of {lr:e} is too small to move the image measurably; L-BFGS's usual value is 1")
+    } else if noise > 0.0 {
+        "in reduced precision the loss's rounding noise can hide its decrease (try optim.precision = \"fp32\")".into()
+    } else {
+        "the loss may be at a minimum the line search cannot improve on".into()
+    };
+    format!("along the steepest descent {why}, though the largest |gradient| is {grad_max:.3e}, far from 0; {cause}")
+}
+
 /// What a step leaves for the next to form its curvature pair: s = t·d,
 /// y = g₁ − g₀, and sᵀy = t·(g₁ᵀd − g₀ᵀd) from numbers already read.
 struct Previous {
@@ -237,12 +263,7 @@ impl Lbfgs {
                     continue;
                 }
                 Err(why) => {
-                    let why = format!(
-                        "along the steepest descent {why}, though the largest |gradient| is {:.3e}, far from 0; \
-                         in reduced precision the loss's rounding noise can hide its decrease (try optim.precision \
-                         = \"fp32\"), and too small an optim.learning_rate moves nothing",
-                        current.grad_max
-                    );
+                    let why = stall_reason(&why, current.grad_max, self.lr, self.noise);
                     return Ok(StepOutcome::Stalled(current, why));
                 }
             };
