@@ -523,6 +523,16 @@ fn runs(
     wide: bool,
 ) -> Result<ExitCode> {
     let listing = crate::review::table::Listing::load(results, filter, sort).map_err(bad_input)?;
+    let unreadable = crate::review::unreadable_runs(results);
+    if !unreadable.is_empty() {
+        // On stderr: the table (or CSV, JSON) on stdout stays whole.
+        safe_eprintln!(
+            "{} run folder{} not readable (permissions?): {}",
+            unreadable.len(),
+            if unreadable.len() == 1 { "" } else { "s" },
+            unreadable.join(", ")
+        );
+    }
     // On a terminal the table fits its width; piped, or with --wide, it is whole.
     let width = match crossterm::terminal::size() {
         Ok((w, _)) if std::io::stdout().is_terminal() && !wide => Some(w as usize),

@@ -568,3 +568,84 @@ fn steering_never_takes_a_weight_beyond_what_check_allows() {
     let s = stylelab::record::read_summary(&dir).unwrap();
     assert_eq!(s.status, stylelab::record::Status::Completed);
 }
+
+#[test]
+fn runs_names_the_run_folders_it_cannot_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = common::tiny_experiment(tmp.path(), "mine", "");
+    common::stdout_of(stylelab().arg("run").arg(&exp).args(["--set", "optim.iterations=1"]));
+    let results = tmp.path().join("results");
+    let theirs = results.join("20260101-000000-theirs");
+    std::fs::create_dir_all(&theirs).unwrap();
+    std::fs::write(theirs.join("summary.json"), "{}").unwrap();
+    std::fs::set_permissions(&theirs, std::fs::Permissions::from_mode(0o700)).unwrap();
+    for d in [tmp.path(), results.as_path()] {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let out = if root {
+        // Root reads everything: list as another user, as on a shared server.
+        std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(assert_cmd::cargo::cargo_bin("stylelab"))
+            .arg("runs")
+            .arg("--results")
+            .arg(&results)
+            .output()
+            .unwrap()
+    } else {
+        std::fs::set_permissions(&theirs, std::fs::Permissions::from_mode(0o000)).unwrap();
+        stylelab().arg("runs").arg("--results").arg(&results).output().unwrap()
+    };
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("mine"), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("1 run folder not readable (permissions?): 20260101-000000-theirs"),
+        "{stderr}"
+    );
+    std::fs::set_permissions(&theirs, std::fs::Permissions::from_mode(0o700)).unwrap();
+}
+
+#[test]
+fn a_paused_run_whose_folder_is_removed_ends_failed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = common::tiny_experiment(tmp.path(), "gonepaused", "");
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("stylelab"))
+        .arg("run")
+        .arg(&exp)
+        .args(["--set", "optim.iterations=100000", "--set", "output.snapshot_every=0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let results = tmp.path().join("results");
+    let dir = loop {
+        if let Some(d) = std::fs::read_dir(&results).ok().and_then(|mut d| d.next()) {
+            break d.unwrap().path();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    stylelab::events::send_control(&dir, stylelab::events::Control::Pause).unwrap();
+    while !std::fs::read_to_string(dir.join("events.log")).is_ok_and(|t| t.contains(": paused")) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+    // Without the check the run would wait for a resume that cannot come.
+    let out = returns("a paused run whose folder is gone", move || {
+        child.wait_with_output().unwrap()
+    });
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("gonepaused: failed after"), "{stdout}");
+    assert!(stdout.contains("was removed while the run was paused"), "{stdout}");
+    assert!(stderr.contains("\"status\": \"failed\""), "{stderr}");
+}

@@ -181,6 +181,15 @@ impl Controls {
         }
     }
 
+    /// The run folder, when it no longer exists (removed under a run that
+    /// waits, paused, and so writes nothing that would notice).
+    pub fn folder_gone(&self) -> Option<PathBuf> {
+        let dir = self.file.as_ref()?.0.path().parent()?;
+        std::fs::symlink_metadata(dir)
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+            .then(|| dir.to_path_buf())
+    }
+
     /// Whether the stop flag has been set.
     pub fn stop_requested(&self) -> bool {
         self.stop.load(Ordering::SeqCst)

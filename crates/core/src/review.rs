@@ -284,6 +284,29 @@ pub fn list_runs_where(results: &Path, keep: impl Fn(&str) -> bool) -> Vec<RunEn
     dirs.iter().map(|d| load_entry(d)).collect()
 }
 
+/// The folders under `results` that may be runs but cannot be read (another
+/// user's run folder, mode 700): `runs` names them rather than leaving them
+/// out without a word. Folders are shown [`record::printable`].
+pub fn unreadable_runs(results: &Path) -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(results)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+        .filter(|e| {
+            let p = e.path();
+            let denied =
+                |r: std::io::Result<std::fs::Metadata>| r.is_err_and(|e| e.kind() != std::io::ErrorKind::NotFound);
+            std::fs::read_dir(&p).is_err()
+                || denied(std::fs::metadata(p.join(record::SUMMARY_FILE)))
+                    && denied(std::fs::metadata(p.join(record::EXPERIMENT_FILE)))
+        })
+        .map(|e| record::printable(&e.file_name().to_string_lossy()))
+        .collect();
+    out.sort();
+    out
+}
+
 /// A run's resolved experiment as dotted keys → TOML values:
 /// `loss.style_layers.relu1_1 = 1.0`.
 ///

@@ -355,7 +355,18 @@ impl<'a> Runner<'a> {
         let iter = self.step;
         emit(self.sink, RunEvent::Paused { iter, paused: true })?;
         self.clock.pause();
+        let mut waited = 0u32;
         let flow = 'wait: loop {
+            waited += 1;
+            if waited % 10 == 0
+                && let Some(dir) = controls.folder_gone()
+            {
+                // As a running run's next write would: the run ends failed.
+                return Err(EngineError::Record(format!(
+                    "the run folder {} was removed while the run was paused",
+                    dir.display()
+                )));
+            }
             for c in controls.wait(Duration::from_millis(100)) {
                 match c {
                     Control::Resume => break 'wait Flow::Go,

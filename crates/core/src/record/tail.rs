@@ -40,6 +40,11 @@ impl Tail {
         }
     }
 
+    /// The file followed.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
     /// Whole lines appended since the last call; a length check when
     /// nothing changed. A missing or unreadable file has no new lines.
     ///
