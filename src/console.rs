@@ -263,6 +263,7 @@ mod tests {
             stylelab: String::new(),
             weights: String::new(),
             weights_sha256: String::new(),
+            images_sha256: Default::default(),
             seed: 0,
             width: 0,
             height: 0,

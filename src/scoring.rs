@@ -130,6 +130,17 @@ fn score_run(scorer: &Scorer, dir: &Path, steps: bool) -> Result<Scored> {
         )));
     }
     let exp = config::load(&paths.experiment(), &[])?;
+    // Scores measure against the content and style images as they are now.
+    for (image, then) in &summary.images_sha256 {
+        let now = crate::weights::sha256_file(Path::new(image)).ok();
+        if now.as_deref() != Some(then.as_str()) {
+            safe_eprintln!(
+                "warning: {}: {image} {} since the run read it, so these scores measure against another image",
+                dir.display(),
+                if now.is_some() { "changed" } else { "cannot be read" }
+            );
+        }
+    }
     let targets = score::experiment_targets(scorer, &exp).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
     let measure = |img: &image::RgbImage| -> Result<Scores> {
         scorer

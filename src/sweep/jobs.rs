@@ -543,13 +543,10 @@ impl<'a> Pool<'a> {
                 (Status::Stopped, _) => say!("point {} stopped after {took:.0} s", j.point),
                 _ => {
                     self.counts.failed += 1;
-                    let last = std::fs::read_to_string(&j.log)
-                        .ok()
-                        .and_then(|t| t.lines().rev().find(|l| !l.trim().is_empty()).map(str::to_string))
-                        .unwrap_or_default();
                     say!(
-                        "point {} failed after {took:.0} s ({exit}): {last}\n  its output: {}",
+                        "point {} failed after {took:.0} s ({exit}): {}\n  its output: {}",
                         j.point,
+                        failure_reason(j.dir.as_deref(), &j.log),
                         j.log.display()
                     );
                 }
@@ -559,6 +556,26 @@ impl<'a> Pool<'a> {
         }
         Ok(())
     }
+}
+
+/// Why a child's point failed: its run's recorded error when it got as far
+/// as a run folder, else the `Error: …` line it printed, else its last line.
+fn failure_reason(dir: Option<&std::path::Path>, log: &std::path::Path) -> String {
+    if let Some(error) = dir
+        .and_then(|d| crate::record::read_summary(d).ok())
+        .and_then(|s| s.error)
+    {
+        return error;
+    }
+    let text = crate::files::read_text_bounded(log, crate::files::TEXT_LIMIT).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines
+        .iter()
+        .rev()
+        .find_map(|l| l.strip_prefix("Error: "))
+        .or(lines.last().copied())
+        .unwrap_or("it said nothing")
+        .to_string()
 }
 
 /// `1 thread`, `4 threads`.

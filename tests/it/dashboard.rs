@@ -34,6 +34,7 @@ fn summary(status: Status, steps: u64) -> Summary {
         stylelab: "0.1.0".into(),
         weights: "weights/vgg19.safetensors".into(),
         weights_sha256: "00".into(),
+        images_sha256: Default::default(),
         seed: 0,
         width: 64,
         height: 43,

@@ -649,3 +649,94 @@ fn a_paused_run_whose_folder_is_removed_ends_failed() {
     assert!(stdout.contains("was removed while the run was paused"), "{stdout}");
     assert!(stderr.contains("\"status\": \"failed\""), "{stderr}");
 }
+
+#[test]
+fn score_warns_when_an_input_image_changed_since_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let content = tmp.path().join("content.png");
+    std::fs::copy(common::example("chelsea.png"), &content).unwrap();
+    let exp = common::tiny_experiment(tmp.path(), "img", "");
+    let text = std::fs::read_to_string(&exp).unwrap().replace(
+        &common::toml_path(&common::example("chelsea.png")),
+        &common::toml_path(&content),
+    );
+    std::fs::write(&exp, text).unwrap();
+    common::stdout_of(stylelab().arg("run").arg(&exp).args(["--set", "optim.iterations=1"]));
+    let run = common::only_run(tmp.path());
+    let s = stylelab::record::read_summary(&run).unwrap();
+    assert_eq!(s.images_sha256.len(), 2, "{:?}", s.images_sha256);
+    let score = |cmd: &mut Command| {
+        String::from_utf8_lossy(
+            &cmd.arg("score")
+                .arg(&run)
+                .args(["--size", "32"])
+                .assert()
+                .success()
+                .get_output()
+                .stderr,
+        )
+        .into_owned()
+    };
+    assert!(!score(&mut stylelab()).contains("warning"));
+    // The content replaced by another picture.
+    std::fs::copy(common::example("starry_night.jpg"), &content).unwrap();
+    let err = score(&mut stylelab());
+    assert!(
+        err.contains(&format!("{} changed since the run read it", content.display())),
+        "{err}"
+    );
+}
+
+#[test]
+fn figures_into_a_folder_or_a_missing_one_say_why_in_words() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = common::tiny_experiment(tmp.path(), "fig", "");
+    for _ in 0..2 {
+        common::stdout_of(stylelab().arg("run").arg(&exp).args(["--set", "optim.iterations=2"]));
+    }
+    let runs: Vec<PathBuf> = crate::sweeps::runs_per_point(&tmp.path().join("results"))["fig"]
+        .iter()
+        .map(|r| r.dir.clone())
+        .collect();
+    std::fs::create_dir_all(tmp.path().join("taken.png")).unwrap();
+    for (out, why) in [
+        (tmp.path().join("missing/x.png"), "No such file or directory"),
+        (tmp.path().join("taken.png"), "Is a directory"),
+    ] {
+        let err = common::stderr_of(stylelab().arg("compare").args(&runs).arg("--out").arg(&out), 1);
+        assert!(
+            err.contains(why) && !err.contains("Error(") && !err.contains("BackendError"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn a_failed_point_under_jobs_is_reported_by_its_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = sweep_file(tmp.path(), "why", 1);
+    let loud = common::amplified_weights(tmp.path(), 1e15);
+    let text = std::fs::read_to_string(&exp).unwrap().replace(
+        "\"loss.style_weight\" = [10.0]",
+        &format!(
+            "\"model.weights\" = [{}, {}]",
+            common::toml_path(common::random_weights()),
+            common::toml_path(&loud)
+        ),
+    );
+    std::fs::write(&exp, text).unwrap();
+    let out = stylelab()
+        .arg("sweep")
+        .arg(&exp)
+        .args(["--jobs", "2", "--threads", "1"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("point 1 failed after") && l.contains("the style loss became inf")),
+        "{stdout}"
+    );
+}

@@ -177,6 +177,25 @@ pub struct Region {
     pub style_masks: Vec<PathBuf>,
 }
 
+impl Experiment {
+    /// Every image file the run reads: content, styles, the mask and the
+    /// regions' styles and style masks, each once, in that order.
+    pub fn input_images(&self) -> Vec<PathBuf> {
+        let mut out = vec![self.content.clone()];
+        out.extend(self.styles.iter().map(|s| s.path.clone()));
+        if let Some(r) = &self.regions {
+            out.push(r.mask.clone());
+            for region in &r.list {
+                out.extend(region.styles.iter().map(|s| s.path.clone()));
+                out.extend(region.style_masks.iter().cloned());
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        out.retain(|p| seen.insert(p.clone()));
+        out
+    }
+}
+
 /// A validated experiment: what the engine runs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Experiment {

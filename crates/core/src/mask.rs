@@ -113,7 +113,8 @@ pub fn label_some(img: &RgbImage, colors: &[[u8; 3]]) -> Result<Labels, MaskErro
             .sqrt()
     };
     let mut labels = Vec::with_capacity(img.width() as usize * img.height() as usize);
-    let mut strays: std::collections::BTreeMap<[u8; 3], (usize, (u32, u32))> = Default::default();
+    // Coarse colour → (count, first place, that place's exact colour).
+    let mut strays: std::collections::BTreeMap<[u8; 3], (usize, (u32, u32), [u8; 3])> = Default::default();
     for (x, y, p) in img.enumerate_pixels() {
         let (i, d) = colors
             .iter()
@@ -122,20 +123,21 @@ pub fn label_some(img: &RgbImage, colors: &[[u8; 3]]) -> Result<Labels, MaskErro
             .min_by(|a, b| a.1.total_cmp(&b.1))
             .unwrap_or((0, f64::INFINITY));
         if d > STRAY_DISTANCE {
-            // Counted by a coarse colour (4 bits a channel), first place kept.
-            let key = p.0.map(|v| v & 0xf0 | 0x08);
-            strays.entry(key).or_insert((0, (x, y))).0 += 1;
+            // Counted by a coarse colour (4 bits a channel, so that shades
+            // of one colour count together), reported exactly as first seen.
+            let key = p.0.map(|v| v & 0xf0);
+            strays.entry(key).or_insert((0, (x, y), p.0)).0 += 1;
         }
         labels.push(i as u8);
     }
     let total = labels.len().max(1);
     let stray: usize = strays.values().map(|s| s.0).sum();
     if stray as f64 > STRAY_SHARE * total as f64 {
-        let (color, (_, at)) = strays
-            .iter()
-            .max_by_key(|(_, (n, _))| *n)
-            .map(|(c, v)| (*c, *v))
-            .unwrap_or(([0; 3], (0, (0, 0))));
+        let (at, color) = strays
+            .values()
+            .max_by_key(|(n, _, _)| *n)
+            .map(|&(_, at, exact)| (at, exact))
+            .unwrap_or(((0, 0), [0; 3]));
         return Err(MaskError::Unnamed {
             color,
             share: stray as f64 / total as f64,
@@ -221,9 +223,10 @@ mod tests {
             img.put_pixel(x, 9, image::Rgb([250, 0, 0]));
         }
         match label(&img, &[[255; 3], [0; 3]]) {
-            Err(MaskError::Unnamed { share, at, .. }) => {
+            Err(MaskError::Unnamed { share, at, color }) => {
                 assert!((share - 0.1).abs() < 1e-9);
                 assert_eq!(at, (0, 9));
+                assert_eq!(color, [250, 0, 0], "the colour as painted, not its bin");
             }
             other => panic!("{other:?}"),
         }

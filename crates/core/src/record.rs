@@ -14,6 +14,7 @@ pub use log::{LogEvent, compact};
 pub use tail::Tail;
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -522,6 +523,10 @@ pub struct Summary {
     pub weights: String,
     /// SHA-256 of the weights file, lower-case hex.
     pub weights_sha256: String,
+    /// SHA-256 of each input image (content, styles, masks) by path, as
+    /// the run read them: `score` warns when one changed since.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub images_sha256: BTreeMap<String, String>,
     /// The experiment's seed (it seeds the noise initial image).
     pub seed: u64,
     /// Width of the generated image, px; 0 when the run failed before its

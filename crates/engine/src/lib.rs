@@ -175,6 +175,15 @@ pub struct RunContext<'a> {
     pub sweep: Option<crate::record::SweepMember>,
 }
 
+/// SHA-256 of every input image of `exp` by path (an unreadable one is
+/// left out: loading it fails the run with its own message).
+pub fn image_hashes(exp: &Experiment) -> std::collections::BTreeMap<String, String> {
+    exp.input_images()
+        .into_iter()
+        .filter_map(|p| Some((p.display().to_string(), crate::weights::sha256_file(&p).ok()?)))
+        .collect()
+}
+
 /// The summary of a run that is starting.
 fn initial_summary(ctx: &RunContext, device: Device) -> Summary {
     let exp = ctx.exp;
@@ -194,6 +203,7 @@ fn initial_summary(ctx: &RunContext, device: Device) -> Summary {
         stylelab: env!("CARGO_PKG_VERSION").to_string(),
         weights: exp.weights.display().to_string(),
         weights_sha256: ctx.weights_sha256.clone(),
+        images_sha256: image_hashes(exp),
         seed: exp.seed,
         width: 0,
         height: 0,

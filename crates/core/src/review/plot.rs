@@ -148,11 +148,45 @@ const PLOT_COLORS: [RGBColor; 6] = [
 /// bad-input error; a drawing or writing failure carries the path.
 pub fn write_figure(path: &Path, curves: &[Curve], metric: &str, log: bool, size: (u32, u32)) -> Result<()> {
     register_font_once();
-    match Format::of(path, "figure")? {
-        Format::Png => draw(BitMapBackend::new(path, size).into_drawing_area(), curves, metric, log),
-        Format::Svg => draw(SVGBackend::new(path, size).into_drawing_area(), curves, metric, log),
-    }
-    .with_context(|| format!("cannot write {}", path.display()))
+    render(
+        path,
+        Format::of(path, "figure")?,
+        size,
+        |area| draw(area, curves, metric, log),
+        |area| draw(area, curves, metric, log),
+    )
+}
+
+/// Draws a figure in memory, then writes it whole ([`crate::files::write_atomic`]):
+/// a folder that is missing or a path that is a folder gets the system's
+/// reason, never a drawing library's debug dump, and no half-written file.
+fn render(
+    path: &Path,
+    format: Format,
+    size: (u32, u32),
+    png: impl FnOnce(DrawingArea<BitMapBackend, plotters::coord::Shift>) -> Result<()>,
+    svg: impl FnOnce(DrawingArea<SVGBackend, plotters::coord::Shift>) -> Result<()>,
+) -> Result<()> {
+    let bytes = match format {
+        Format::Png => {
+            let mut rgb = vec![0u8; size.0 as usize * size.1 as usize * 3];
+            png(BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area())
+                .with_context(|| format!("cannot draw {}", path.display()))?;
+            let image = image::RgbImage::from_raw(size.0, size.1, rgb).context("a figure of no size")?;
+            let mut out = std::io::Cursor::new(Vec::new());
+            image
+                .write_to(&mut out, image::ImageFormat::Png)
+                .with_context(|| format!("cannot encode {}", path.display()))?;
+            out.into_inner()
+        }
+        Format::Svg => {
+            let mut text = String::new();
+            svg(SVGBackend::with_string(&mut text, size).into_drawing_area())
+                .with_context(|| format!("cannot draw {}", path.display()))?;
+            text.into_bytes()
+        }
+    };
+    crate::files::write_atomic(path, &bytes)
 }
 
 /// The file formats figures are written in.
@@ -283,11 +317,13 @@ pub type TradeoffPoint = (String, f64, f64);
 /// (.png or .svg) picks the format.
 pub fn write_scatter(path: &Path, points: &[TradeoffPoint], title: &str, size: (u32, u32)) -> Result<()> {
     register_font_once();
-    match Format::of(path, "picture")? {
-        Format::Png => draw_scatter(BitMapBackend::new(path, size).into_drawing_area(), points, title),
-        Format::Svg => draw_scatter(SVGBackend::new(path, size).into_drawing_area(), points, title),
-    }
-    .with_context(|| format!("cannot write {}", path.display()))
+    render(
+        path,
+        Format::of(path, "picture")?,
+        size,
+        |area| draw_scatter(area, points, title),
+        |area| draw_scatter(area, points, title),
+    )
 }
 
 /// Labels on each axis of the trade-off picture (plotters picks round values).
