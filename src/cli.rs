@@ -254,9 +254,17 @@ impl OverrideArgs {
         }
         if let Some(r) = &self.results {
             let abs = config::absolute(r);
+            // Never converted lossily: the run records its folder as text.
+            let text = abs.to_str().ok_or_else(|| {
+                bad_input(format!(
+                    "--results {}: the path is not valid UTF-8, which a run's experiment.toml cannot record; \
+                     use a folder whose name is UTF-8",
+                    crate::sweep::slurm::comment(&abs)
+                ))
+            })?;
             out.push(Override {
                 key: "output.results".into(),
-                value: toml::Value::String(abs.display().to_string()),
+                value: toml::Value::String(text.to_string()),
                 from_file: false,
             });
         }

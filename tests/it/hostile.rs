@@ -740,3 +740,28 @@ fn a_failed_point_under_jobs_is_reported_by_its_reason() {
         "{stdout}"
     );
 }
+
+#[test]
+fn paths_that_are_not_utf8_are_refused_never_converted_lossily() {
+    use std::os::unix::ffi::OsStrExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = common::tiny_experiment(tmp.path(), "nu", "");
+    let odd = tmp.path().join(std::ffi::OsStr::from_bytes(b"nu\xffdir"));
+    let err = common::stderr_of(stylelab().arg("run").arg(&exp).arg("--results").arg(&odd), 2);
+    assert!(err.contains("--results") && err.contains("not valid UTF-8"), "{err}");
+    assert!(!odd.exists());
+    assert!(!tmp.path().join("nu\u{fffd}dir").exists(), "a lossy folder was made");
+    // A project folder whose name is not UTF-8: relative paths resolve into it.
+    let project = tmp.path().join(std::ffi::OsStr::from_bytes(b"exp\xff"));
+    std::fs::create_dir_all(project.join("experiments")).unwrap();
+    std::fs::copy(common::example("chelsea.png"), project.join("c.png")).unwrap();
+    let text = std::fs::read_to_string(&exp)
+        .unwrap()
+        .replace(&common::toml_path(&common::example("chelsea.png")), "\"../c.png\"");
+    std::fs::write(project.join("experiments/e.toml"), text).unwrap();
+    let err = common::stderr_of(stylelab().arg("check").arg(project.join("experiments/e.toml")), 2);
+    assert!(
+        err.contains("images.content") && err.contains("not valid UTF-8"),
+        "{err}"
+    );
+}

@@ -61,7 +61,7 @@ impl Experiment {
         let loss = loss(&raw.loss)?;
         let optim = optim(&raw.optim, images.sizes.len())?;
         let (snapshot_every, results) = output(&raw.output, &paths)?;
-        Ok(Experiment {
+        let exp = Experiment {
             name,
             source: file.to_path_buf(),
             content: images.content,
@@ -93,7 +93,38 @@ impl Experiment {
             score: raw.output.score,
             sweep: raw.sweep,
             overridden: Vec::new(),
-        })
+        };
+        utf8_paths(&exp)?;
+        Ok(exp)
+    }
+}
+
+/// Every path the experiment names must be UTF-8: the run records its
+/// resolved experiment as TOML text, which cannot hold other bytes, and a
+/// path converted lossily would name another file when the run is re-run.
+/// (A relative path inside a folder whose name is not UTF-8 resolves to one.)
+fn utf8_paths(exp: &Experiment) -> Result<(), Invalid> {
+    let mut named: Vec<(&str, &Path)> = vec![("images.content", &exp.content)];
+    named.extend(exp.styles.iter().map(|s| ("images.style", s.path.as_path())));
+    if let Some(r) = &exp.regions {
+        named.push(("images.mask", &r.mask));
+        for region in &r.list {
+            named.extend(region.styles.iter().map(|s| ("regions.style", s.path.as_path())));
+            named.extend(region.style_masks.iter().map(|m| ("regions.style_mask", m.as_path())));
+        }
+    }
+    named.push(("model.weights", &exp.weights));
+    named.push(("output.results", &exp.results));
+    match named.into_iter().find(|(_, p)| p.to_str().is_none()) {
+        Some((key, p)) => Err(invalid(
+            key,
+            format!(
+                "{} is not valid UTF-8, which the run's experiment.toml cannot record (re-running it would \
+                 name another file); use a path whose folders' names are UTF-8",
+                p.to_string_lossy()
+            ),
+        )),
+        None => Ok(()),
     }
 }
 
