@@ -340,7 +340,7 @@ fn no_printer_puts_an_escape_on_the_terminal() {
 
 /// Writes PyTorch checkpoints with the project's own torch (`.venv`, which
 /// `make test` installs): a module's `state_dict()` (an OrderedDict with
-/// `_metadata`), a plain OrderedDict, fp16 tensors, a legacy save, a
+/// `_metadata`), a plain OrderedDict, fp16 tensors, a legacy (pre-1.6) save, a
 /// pickle that calls `os.system`, and two bombs — a storage declaring
 /// 4 GiB behind a 7 KB tensor, and a 7 KB tensor whose zip entry inflates
 /// to 256 MiB. `raw.bin`: conv1_1's weight as float32 bytes.
@@ -413,7 +413,7 @@ fn pytorch_checkpoints_convert_and_hostile_ones_are_refused_without_running_or_i
         .chunks(4)
         .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
         .collect();
-    for name in ["module", "ordered", "half"] {
+    for name in ["module", "ordered", "half", "legacy"] {
         let out = tmp.path().join(format!("{name}.safetensors"));
         let layers = stylelab::weights::convert(
             &tmp.path().join(format!("{name}.pth")),
@@ -443,7 +443,6 @@ fn pytorch_checkpoints_convert_and_hostile_ones_are_refused_without_running_or_i
         assert_eq!(mode, 0o666 & !mask, "{name}: mode {mode:o}");
     }
     for (name, why) in [
-        ("legacy", "legacy format"),
         ("evil", "system, which a file of weights has no need of"),
         ("bomb-declared", "implausible"),
         ("bomb-inflated", ""),

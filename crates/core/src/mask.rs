@@ -114,7 +114,8 @@ pub fn label_some(img: &RgbImage, colors: &[[u8; 3]]) -> Result<Labels, MaskErro
     };
     let mut labels = Vec::with_capacity(img.width() as usize * img.height() as usize);
     // Coarse colour → (count, first place, that place's exact colour).
-    let mut strays: std::collections::BTreeMap<[u8; 3], (usize, (u32, u32), [u8; 3])> = Default::default();
+    type Stray = (usize, (u32, u32), [u8; 3]);
+    let mut strays: std::collections::BTreeMap<[u8; 3], Stray> = Default::default();
     for (x, y, p) in img.enumerate_pixels() {
         let (i, d) = colors
             .iter()

@@ -560,14 +560,16 @@ fn read_any(input: &Path) -> Result<HashMap<String, Tensor>, WeightsError> {
     let mut f = std::fs::File::open(input).map_err(io)?;
     let n = f.read(&mut magic).map_err(io)?;
     if magic[..n].starts_with(b"PK") {
-        return read_checkpoint(input).map_err(|e| invalid(format!("cannot read it as a PyTorch checkpoint: {e}")));
+        return read_checkpoint(input, pth::Checkpoint::open)
+            .map_err(|e| invalid(format!("cannot read it as a PyTorch checkpoint: {e}")));
     }
     if magic[..n] == pth::LEGACY_MAGIC {
-        return Err(invalid(
-            "a PyTorch checkpoint in the legacy format (before PyTorch 1.6), which stylelab does not read; \
-             re-save it in the zip format with PyTorch: torch.save(torch.load(F, weights_only=True), OUT)"
-                .into(),
-        ));
+        return read_checkpoint(input, pth::Checkpoint::open_legacy).map_err(|e| {
+            invalid(format!(
+                "cannot read it as a PyTorch checkpoint (legacy format, before PyTorch 1.6): {e}; \
+                 re-saving it in the zip format may help: torch.save(torch.load(F, weights_only=True), OUT)"
+            ))
+        });
     }
     // A safetensors header is read (and bounded) first: its errors are clearer.
     read_header(input)?;
@@ -577,8 +579,11 @@ fn read_any(input: &Path) -> Result<HashMap<String, Tensor>, WeightsError> {
 
 /// The VGG19 convolutions of a zip checkpoint, under either naming, each
 /// read only after its declared shape is VGG19's (see [`pth::Checkpoint`]).
-fn read_checkpoint(input: &Path) -> Result<HashMap<String, Tensor>, String> {
-    let mut cp = pth::Checkpoint::open(input)?;
+fn read_checkpoint(
+    input: &Path,
+    open: fn(&Path) -> Result<pth::Checkpoint, String>,
+) -> Result<HashMap<String, Tensor>, String> {
+    let mut cp = open(input)?;
     let mut out = HashMap::new();
     for (index, layer) in Layer::all().into_iter().enumerate() {
         if layer.kind != crate::layer::LayerKind::Conv {

@@ -97,6 +97,11 @@ fn elem_bytes(kind: Kind) -> u64 {
 
 /// Runs the restricted unpickler over `data`; the pickled object.
 fn unpickle(data: &[u8]) -> Result<Value, String> {
+    unpickle_at(data).map(|(v, _)| v)
+}
+
+/// The pickled object at the start of `data`, and the bytes it took.
+fn unpickle_at(data: &[u8]) -> Result<(Value, usize), String> {
     let mut pos = 0usize;
     let mut stack: Vec<Value> = Vec::new();
     let mut memo: HashMap<u32, Value> = HashMap::new();
@@ -148,7 +153,9 @@ fn unpickle(data: &[u8]) -> Result<Value, String> {
                 let n = take(&mut pos, 1)?[0] as usize;
                 let b = take(&mut pos, n)?;
                 if n > 8 {
-                    return Err("an integer wider than 64 bits".into());
+                    // The legacy format's magic number: read, never used.
+                    stack.push(Value::Scalar);
+                    continue;
                 }
                 let mut v: i64 = 0;
                 for (i, &byte) in b.iter().enumerate() {
@@ -285,7 +292,7 @@ fn unpickle(data: &[u8]) -> Result<Value, String> {
                 let callable = pop(&mut stack)?;
                 stack.push(reduce(callable, args)?);
             }
-            b'.' => return pop(&mut stack),
+            b'.' => return pop(&mut stack).map(|v| (v, pos)),
             other => return Err(format!("pickle opcode 0x{other:02x} is not one a state dict uses")),
         }
     }
@@ -296,7 +303,12 @@ fn storage(pid: Value) -> Result<Value, String> {
     let Value::Tuple(t) = pid else {
         return Err("a persistent id that is not a tuple".into());
     };
-    match t.as_slice() {
+    // The zip format's five fields; the legacy one adds view metadata (None).
+    let fields = match t.as_slice() {
+        [head @ .., Value::None] if t.len() == 6 => head,
+        all => all,
+    };
+    match fields {
         [
             Value::Str(tag),
             Value::Global(g),
@@ -354,11 +366,25 @@ fn reduce(callable: Value, args: Value) -> Result<Value, String> {
     }
 }
 
+/// Where a checkpoint's storages are.
+enum Storages {
+    /// The zip format: `<prefix>data/<key>` entries.
+    Zip {
+        archive: zip::ZipArchive<std::fs::File>,
+        /// `archive/` — the folder inside the zip that holds `data.pkl`.
+        prefix: String,
+    },
+    /// The legacy format: each storage's file offset of its data, by key
+    /// (after its 8-byte element count, which was checked).
+    Legacy {
+        file: std::fs::File,
+        offsets: HashMap<String, u64>,
+    },
+}
+
 /// A checkpoint's tensors by key, before any storage is read.
 pub struct Checkpoint {
-    archive: zip::ZipArchive<std::fs::File>,
-    /// `archive/` — the folder inside the zip that holds `data.pkl`.
-    prefix: String,
+    storages: Storages,
     /// Every tensor the pickle names, by key (nested dicts as `a.b`).
     pub tensors: HashMap<String, TensorRef>,
 }
@@ -386,19 +412,73 @@ impl Checkpoint {
                 "its data.pkl holds more than {PICKLE_LIMIT} bytes: not a state dict"
             ));
         }
-        let mut tensors = HashMap::new();
-        match unpickle(&pickle)? {
-            Value::Dict(d) => flatten("", d, &mut tensors),
-            _ => {
-                return Err("it holds something other than a dict of tensors (a whole model?); \
-                     save its state_dict() instead: torch.save(model.state_dict(), F)"
-                    .into());
+        Ok(Checkpoint {
+            tensors: tensors_of(unpickle(&pickle)?)?,
+            storages: Storages::Zip { archive, prefix },
+        })
+    }
+
+    /// Opens a checkpoint in the legacy format (`torch.save` before 1.6,
+    /// as torchvision's published VGG19 is): five pickles — magic number,
+    /// protocol, system info, the object, the storage keys — then each
+    /// storage as an 8-byte element count and its bytes. Only the pickles
+    /// are read here (at most [`PICKLE_LIMIT`] bytes); the storages'
+    /// places are found by their declared sizes, each count checked.
+    pub fn open_legacy(path: &Path) -> Result<Checkpoint, String> {
+        use std::io::{Seek, SeekFrom};
+        let mut file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+        let len = file.metadata().map_err(|e| e.to_string())?.len();
+        let mut head = Vec::new();
+        (&mut file)
+            .take(PICKLE_LIMIT)
+            .read_to_end(&mut head)
+            .map_err(|e| e.to_string())?;
+        let mut pos = 0;
+        let mut next = || -> Result<Value, String> {
+            let (v, n) = unpickle_at(&head[pos..])?;
+            pos += n;
+            Ok(v)
+        };
+        next()?; // the magic number
+        next()?; // the protocol version
+        next()?; // system information
+        let object = next()?;
+        let Value::List(keys) = next()? else {
+            return Err("its list of storages is not a list".into());
+        };
+        let tensors = tensors_of(object)?;
+        let mut numel: HashMap<String, (u64, Kind)> = HashMap::new();
+        for t in tensors.values() {
+            numel.insert(t.storage.clone(), (t.storage_numel, t.kind));
+        }
+        let mut offsets = HashMap::new();
+        let mut at = pos as u64;
+        for key in keys {
+            let Value::Str(key) = key else {
+                return Err("a storage key that is not a string".into());
+            };
+            let (declared, kind) = *numel
+                .get(&key)
+                .ok_or_else(|| format!("storage {key} belongs to no tensor"))?;
+            let mut count = [0u8; 8];
+            file.seek(SeekFrom::Start(at))
+                .and_then(|_| file.read_exact(&mut count))
+                .map_err(|_| format!("the file ends before storage {key}"))?;
+            if u64::from_le_bytes(count) != declared {
+                return Err(format!(
+                    "storage {key} holds {} elements, its tensor declares {declared}",
+                    u64::from_le_bytes(count)
+                ));
             }
+            offsets.insert(key, at + 8);
+            at = at
+                .checked_add(8 + declared.saturating_mul(elem_bytes(kind)))
+                .filter(|&a| a <= len)
+                .ok_or("the file ends inside a storage")?;
         }
         Ok(Checkpoint {
-            archive,
-            prefix,
             tensors,
+            storages: Storages::Legacy { file, offsets },
         })
     }
 
@@ -430,14 +510,31 @@ impl Checkpoint {
                 "{key} ({needed} bytes) declares a storage of {bytes} bytes: implausible for these weights, refused"
             ));
         }
-        let name = format!("{}data/{}", self.prefix, t.storage);
         let mut data = Vec::with_capacity(bytes as usize);
-        self.archive
-            .by_name(&name)
-            .map_err(|e| format!("{name}: {e}"))?
-            .take(bytes)
-            .read_to_end(&mut data)
-            .map_err(|e| format!("{name}: {e}"))?;
+        let name = match &mut self.storages {
+            Storages::Zip { archive, prefix } => {
+                let name = format!("{prefix}data/{}", t.storage);
+                archive
+                    .by_name(&name)
+                    .map_err(|e| format!("{name}: {e}"))?
+                    .take(bytes)
+                    .read_to_end(&mut data)
+                    .map_err(|e| format!("{name}: {e}"))?;
+                name
+            }
+            Storages::Legacy { file, offsets } => {
+                use std::io::{Seek, SeekFrom};
+                let name = format!("storage {}", t.storage);
+                let at = *offsets
+                    .get(&t.storage)
+                    .ok_or_else(|| format!("{name} is not in the file"))?;
+                file.seek(SeekFrom::Start(at)).map_err(|e| format!("{name}: {e}"))?;
+                file.take(bytes)
+                    .read_to_end(&mut data)
+                    .map_err(|e| format!("{name}: {e}"))?;
+                name
+            }
+        };
         if data.len() as u64 != bytes {
             return Err(format!(
                 "{name} holds {} bytes, its tensor declares {bytes}",
@@ -450,6 +547,20 @@ impl Checkpoint {
             .to_kind(Kind::Float)
             .contiguous())
     }
+}
+
+/// The tensors of an unpickled checkpoint, which must be a dict.
+fn tensors_of(object: Value) -> Result<HashMap<String, TensorRef>, String> {
+    let mut tensors = HashMap::new();
+    match object {
+        Value::Dict(d) => flatten("", d, &mut tensors),
+        _ => {
+            return Err("it holds something other than a dict of tensors (a whole model?); \
+                 save its state_dict() instead: torch.save(model.state_dict(), F)"
+                .into());
+        }
+    }
+    Ok(tensors)
 }
 
 /// Tensors of a (possibly nested) dict, keyed `outer.inner`.
