@@ -358,7 +358,7 @@ impl<'a> Runner<'a> {
         let mut waited = 0u32;
         let flow = 'wait: loop {
             waited += 1;
-            if waited % 10 == 0
+            if waited.is_multiple_of(10)
                 && let Some(dir) = controls.folder_gone()
             {
                 // As a running run's next write would: the run ends failed.
