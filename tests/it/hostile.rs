@@ -764,3 +764,27 @@ fn paths_that_are_not_utf8_are_refused_never_converted_lossily() {
         "{err}"
     );
 }
+
+#[test]
+fn a_run_folder_whose_name_is_not_utf8_is_named_unreadable_not_listed() {
+    use std::os::unix::ffi::OsStrExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = common::tiny_experiment(tmp.path(), "ok", "");
+    common::stdout_of(stylelab().arg("run").arg(&exp).args(["--set", "optim.iterations=1"]));
+    let results = tmp.path().join("results");
+    let good = common::only_run(tmp.path());
+    let odd = results.join(std::ffi::OsStr::from_bytes(b"20260101-000000-nu\xff"));
+    std::fs::create_dir_all(&odd).unwrap();
+    for f in ["summary.json", "experiment.toml", "metrics.csv"] {
+        std::fs::copy(good.join(f), odd.join(f)).unwrap();
+    }
+    let out = stylelab().arg("runs").arg("--results").arg(&results).output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success());
+    assert!(stdout.contains("ok"), "{stdout}");
+    assert!(!stdout.contains("nu\u{fffd}"), "{stdout}");
+    assert!(stderr.contains("(its name is not UTF-8)"), "{stderr}");
+}

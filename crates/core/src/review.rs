@@ -274,7 +274,9 @@ pub fn list_runs_where(results: &Path, keep: impl Fn(&str) -> bool) -> Vec<RunEn
         .into_iter()
         .flatten()
         .flatten()
-        .filter(|e| keep(&e.file_name().to_string_lossy()))
+        // A folder whose name is not UTF-8 is no run any command could name
+        // (`unreadable_runs` lists it): left out here, as by `show`.
+        .filter(|e| e.file_name().to_str().is_some_and(&keep))
         .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
         .map(|e| e.path())
         .filter(|p| p.join(record::SUMMARY_FILE).exists() || p.join(record::EXPERIMENT_FILE).exists())
@@ -285,8 +287,9 @@ pub fn list_runs_where(results: &Path, keep: impl Fn(&str) -> bool) -> Vec<RunEn
 }
 
 /// The folders under `results` that may be runs but cannot be read (another
-/// user's run folder, mode 700): `runs` names them rather than leaving them
-/// out without a word. Folders are shown [`record::printable`].
+/// user's run folder, mode 700; a folder whose name is not UTF-8, which no
+/// command can be given): `runs` names them rather than leaving them out
+/// without a word. Folders are shown [`record::printable`].
 pub fn unreadable_runs(results: &Path) -> Vec<String> {
     let mut out: Vec<String> = std::fs::read_dir(results)
         .into_iter()
@@ -297,11 +300,20 @@ pub fn unreadable_runs(results: &Path) -> Vec<String> {
             let p = e.path();
             let denied =
                 |r: std::io::Result<std::fs::Metadata>| r.is_err_and(|e| e.kind() != std::io::ErrorKind::NotFound);
+            let name_ok = e.file_name().to_str().is_some();
+            let looks_like_run = || p.join(record::SUMMARY_FILE).exists() || p.join(record::EXPERIMENT_FILE).exists();
             std::fs::read_dir(&p).is_err()
                 || denied(std::fs::metadata(p.join(record::SUMMARY_FILE)))
                     && denied(std::fs::metadata(p.join(record::EXPERIMENT_FILE)))
+                || !name_ok && looks_like_run()
         })
-        .map(|e| record::printable(&e.file_name().to_string_lossy()))
+        .map(|e| match e.file_name().to_str() {
+            Some(name) => record::printable(name),
+            None => format!(
+                "{} (its name is not UTF-8)",
+                record::printable(&e.file_name().to_string_lossy())
+            ),
+        })
         .collect();
     out.sort();
     out
