@@ -146,15 +146,18 @@ fn no_module_uses_one_that_uses_it() {
         }
     }
     // The pipeline's direction inside the crates: validation reaches for
-    // nothing but layer names and colour names (two leaves); the run loop
-    // never calls the preflight.
+    // nothing but layer names, colour names and the bounded file reader
+    // (three leaves); the run loop never calls the preflight.
     let core = uses(&crates()[0].1);
     assert!(
-        core["config"].iter().all(|m| m == "layer" || m == "mask"),
+        core["config"]
+            .iter()
+            .all(|m| m == "layer" || m == "mask" || m == "files"),
         "config uses {:?}",
         core["config"]
     );
     assert!(core["mask"].is_empty(), "mask uses {:?}", core["mask"]);
+    assert!(core["files"].is_empty(), "files uses {:?}", core["files"]);
     let engine = uses(&crates()[1].1);
     assert!(!engine["runner"].contains("preflight"), "{:?}", engine["runner"]);
 }
