@@ -533,25 +533,46 @@ fn weights_beyond_fp32_are_refused_and_failures_name_their_cause() {
     );
 }
 
+/// Starts `run EXP --set …` in the background (output piped) and waits
+/// for its run folder under the experiment's `results/`.
+fn spawn_run(exp: &Path, sets: &[&str]) -> (std::process::Child, PathBuf) {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("stylelab"));
+    cmd.arg("run").arg(exp);
+    for s in sets {
+        cmd.args(["--set", s]);
+    }
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let dir = first_run_dir(&exp.parent().unwrap().join("results"));
+    (child, dir)
+}
+
+/// The first folder to appear in `results`.
+fn first_run_dir(results: &Path) -> PathBuf {
+    loop {
+        if let Some(d) = std::fs::read_dir(results).ok().and_then(|mut d| d.next()) {
+            return d.unwrap().path();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn steering_never_takes_a_weight_beyond_what_check_allows() {
     let tmp = tempfile::tempdir().unwrap();
     let exp = common::tiny_experiment(tmp.path(), "walk", "");
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("stylelab"))
-        .arg("run")
-        .arg(&exp)
-        .args(["--set", "optim.iterations=12", "--set", "loss.style_weight=1e27"])
-        .args(["--set", "images.init=\"noise\"", "--set", "output.snapshot_every=0"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let results = tmp.path().join("results");
-    let dir = loop {
-        if let Some(d) = std::fs::read_dir(&results).ok().and_then(|mut d| d.next()) {
-            break d.unwrap().path();
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
+    let (child, dir) = spawn_run(
+        &exp,
+        &[
+            "optim.iterations=12",
+            "loss.style_weight=1e27",
+            "images.init=\"noise\"",
+            "output.snapshot_every=0",
+        ],
+    );
     // Ten doublings' worth in one go, then a walk in steps of 10.
     std::fs::write(
         dir.join("control"),
@@ -615,21 +636,7 @@ fn runs_names_the_run_folders_it_cannot_read() {
 fn a_paused_run_whose_folder_is_removed_ends_failed() {
     let tmp = tempfile::tempdir().unwrap();
     let exp = common::tiny_experiment(tmp.path(), "gonepaused", "");
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("stylelab"))
-        .arg("run")
-        .arg(&exp)
-        .args(["--set", "optim.iterations=100000", "--set", "output.snapshot_every=0"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let results = tmp.path().join("results");
-    let dir = loop {
-        if let Some(d) = std::fs::read_dir(&results).ok().and_then(|mut d| d.next()) {
-            break d.unwrap().path();
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
+    let (child, dir) = spawn_run(&exp, &["optim.iterations=100000", "output.snapshot_every=0"]);
     stylelab::events::send_control(&dir, stylelab::events::Control::Pause).unwrap();
     while !std::fs::read_to_string(dir.join("events.log")).is_ok_and(|t| t.contains(": paused")) {
         std::thread::sleep(std::time::Duration::from_millis(20));

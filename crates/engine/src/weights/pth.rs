@@ -602,25 +602,23 @@ mod tests {
     fn reads_a_hand_made_ordered_dict_of_one_tensor() {
         // OrderedDict() with BUILD state, then one item whose value is
         // _rebuild_tensor_v2(storage('0', float, 4), 0, (2, 2), (2, 1), False, OrderedDict()).
+        // SHORT_BINUNICODE: a length byte, then the text.
+        let text = |p: &mut Vec<u8>, t: &str| {
+            p.push(0x8c);
+            p.push(t.len() as u8);
+            p.extend(t.as_bytes());
+        };
         let mut p: Vec<u8> = vec![0x80, 2];
         p.extend(b"ccollections\nOrderedDict\n)R");
         p.extend(b"}b"); // BUILD with an empty state
         p.extend(b"(");
-        p.push(0x8c);
-        p.push(1);
-        p.extend(b"w");
+        text(&mut p, "w");
         p.extend(b"ctorch._utils\n_rebuild_tensor_v2\n(");
         p.extend(b"(");
-        p.push(0x8c);
-        p.push(7);
-        p.extend(b"storage");
+        text(&mut p, "storage");
         p.extend(b"ctorch\nFloatStorage\n");
-        p.push(0x8c);
-        p.push(1);
-        p.extend(b"0");
-        p.push(0x8c);
-        p.push(3);
-        p.extend(b"cpu");
+        text(&mut p, "0");
+        text(&mut p, "cpu");
         p.extend(b"K\x04tQ");
         p.extend(b"K\x00");
         p.extend(b"K\x02K\x02\x86");
