@@ -156,6 +156,10 @@ fn memory_lines(c: &Preflight) -> Vec<String> {
 /// dashboard's Experiments view.
 pub fn describe(path: &std::path::Path) -> Result<String, String> {
     let exp = crate::config::load(path, &[]).map_err(|e| e.to_string())?;
+    if exp.sweep.is_some() {
+        // The dashboard marks a sweep invalid when one of its points is.
+        crate::sweep::Sweep::load(path, &[]).map_err(|e| format!("{e:#}"))?;
+    }
     let checked = crate::preflight::check(&exp).map_err(|e| e.to_string())?;
     checked.guard(&exp).map_err(|e| e.to_string())?;
     Ok(Checked {

@@ -454,6 +454,11 @@ pub fn load_checked(path: &Path, overrides: &OverrideArgs) -> Result<(Experiment
 
 fn check(path: &Path, overrides: &OverrideArgs, json: bool) -> Result<ExitCode> {
     let (exp, checked) = load_checked(path, overrides)?;
+    if exp.sweep.is_some() {
+        // Every point validates, as `sweep` will demand: a misspelt swept
+        // key or a bad value is bad input here too (file:line:key).
+        crate::sweep::Sweep::load(path, &overrides.to_overrides()?)?;
+    }
     let report = crate::check::Checked {
         path,
         exp: &exp,

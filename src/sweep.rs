@@ -116,37 +116,12 @@ fn locate(path: &Path, error: &str) -> String {
         .and_then(|rest| rest.split_once('"'))
         .map(|(k, _)| k);
     let line = key
-        .and_then(|k| {
-            // A quoted dotted key (`"loss.style_weight" = …`) is one key of
-            // [sweep]; else the key is a path of tables (`output = { results = … }`).
-            sweep_key_line(&src, k).or_else(|| locator.line_of_key(&format!("sweep.{k}")))
-        })
+        .and_then(|k| locator.line_of_sweep_key(k))
         .or_else(|| locator.line_of_key("sweep"));
     match line {
         Some(line) => format!("{}:{line}: {error}", path.display()),
         None => format!("{}: {error}", path.display()),
     }
-}
-
-/// The line of `key` inside the `[sweep]` table, written quoted
-/// (`"loss.style_weight" = …`) or bare.
-fn sweep_key_line(src: &str, key: &str) -> Option<usize> {
-    let mut in_sweep = false;
-    for (i, line) in src.lines().enumerate() {
-        let t = line.trim_start();
-        if t.starts_with('[') {
-            in_sweep = t.starts_with("[sweep]") || t.starts_with("[sweep.");
-            continue;
-        }
-        if in_sweep
-            && (t.starts_with(&format!("\"{key}\""))
-                || t.starts_with(&format!("{key} "))
-                || t.starts_with(&format!("{key}=")))
-        {
-            return Some(i + 1);
-        }
-    }
-    None
 }
 
 /// The points of a `[sweep]` table.

@@ -324,3 +324,31 @@ fn overrides_with_quotes_and_unicode_reach_the_children_unchanged() {
     );
     assert!(dry.contains("2 done, 0 running, 0 failed, 0 to do"), "{dry}");
 }
+
+#[test]
+fn check_validates_every_point_of_a_sweep_with_file_line_and_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = sweep_file(tmp.path(), "chk", 1);
+    let text = std::fs::read_to_string(&exp).unwrap();
+    let line = text.lines().count();
+    for (values, why) in [
+        ("\"loss.style_wieght\" = [1e3]", "unknown field 'style_wieght'"),
+        (
+            "\"loss.style_weight\" = [1e3, \"lots\"]",
+            "invalid type: string \"lots\"",
+        ),
+    ] {
+        let bad = text.replace("\"loss.style_weight\" = [10.0]", values);
+        std::fs::write(&exp, &bad).unwrap();
+        let key = if values.contains("wieght") {
+            "loss.style_wieght"
+        } else {
+            "loss.style_weight"
+        };
+        let err = common::stderr_of(stylelab().arg("check").arg(&exp), 2);
+        assert!(err.contains(&format!("chk.toml:{line}: [sweep] {key}: {why}")), "{err}");
+        // The dashboard's Experiments view marks the file invalid.
+        let dashboard = stylelab::check::describe(&exp).unwrap_err();
+        assert!(dashboard.contains(why), "{dashboard}");
+    }
+}

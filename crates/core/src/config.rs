@@ -27,8 +27,9 @@ pub enum Origin {
     File(Option<usize>),
     /// Given on the command line with `--set`.
     Override,
-    /// A value of the file's `[sweep]` table, set on one point.
-    Sweep,
+    /// A value of the file's `[sweep]` table, set on one point (its line
+    /// in the table when known).
+    Sweep(Option<usize>),
 }
 
 /// A problem with an experiment, located as precisely as possible.
@@ -55,7 +56,10 @@ impl fmt::Display for ConfigError {
             (Origin::Override, key) => {
                 write!(f, ": --set {}: {}", key.as_deref().unwrap_or("?"), self.message)
             }
-            (Origin::Sweep, key) => {
+            (Origin::Sweep(line), key) => {
+                if let Some(line) = line {
+                    write!(f, ":{line}")?;
+                }
                 write!(f, ": [sweep] {}: {}", key.as_deref().unwrap_or("?"), self.message)
             }
         }
@@ -391,7 +395,11 @@ pub fn parse(path: &Path, src: &str, overrides: &[Override]) -> Result<Experimen
     let exp = Experiment::from_raw(path, raw, &from_cli).map_err(|inv| match setter(&inv.key) {
         Some(o) => ConfigError {
             file: path.to_path_buf(),
-            origin: if o.from_file { Origin::Sweep } else { Origin::Override },
+            origin: if o.from_file {
+                Origin::Sweep(locator.line_of_sweep_key(&o.key))
+            } else {
+                Origin::Override
+            },
             key: Some(inv.key),
             message: inv.message,
         },
@@ -424,7 +432,11 @@ fn apply_overrides(
     for o in overrides {
         let err = |message: String| ConfigError {
             file: path.to_path_buf(),
-            origin: if o.from_file { Origin::Sweep } else { Origin::Override },
+            origin: if o.from_file {
+                Origin::Sweep(Locator::new(src).line_of_sweep_key(&o.key))
+            } else {
+                Origin::Override
+            },
             key: Some(o.key.clone()),
             message,
         };
@@ -626,7 +638,7 @@ impl Experiment {
     /// `[sweep]` value, or the file (at its line of `src`, when found).
     pub fn origin_of(&self, src: &str, key: &str) -> Origin {
         match self.overridden.iter().rev().find(|o| o.covers(key)) {
-            Some(o) if o.from_file => Origin::Sweep,
+            Some(o) if o.from_file => Origin::Sweep(Locator::new(src).line_of_sweep_key(&o.key)),
             Some(_) => Origin::Override,
             None => Origin::File(Locator::new(src).line_of_key(key)),
         }

@@ -44,6 +44,25 @@ impl<'a> Locator<'a> {
         line
     }
 
+    /// Line where `key` (dotted) is written in the `[sweep]` table — quoted
+    /// as one key (`"loss.style_weight" = …`), bare, or as a path of tables
+    /// (`output = { results = … }`) — else the `[sweep]` header's line.
+    pub fn line_of_sweep_key(&self, key: &str) -> Option<usize> {
+        let mut in_sweep = false;
+        let forms = [format!("\"{key}\""), format!("{key} "), format!("{key}=")];
+        for (i, line) in self.src.lines().enumerate() {
+            let t = line.trim_start();
+            if t.starts_with('[') {
+                in_sweep = t.starts_with("[sweep]") || t.starts_with("[sweep.");
+                continue;
+            }
+            if in_sweep && forms.iter().any(|f| t.starts_with(f.as_str())) {
+                return Some(i + 1);
+            }
+        }
+        self.line_of_key(&format!("sweep.{key}"))
+    }
+
     /// The dotted key whose key or value covers `offset`, deepest first.
     pub fn key_at(&self, offset: usize) -> Option<String> {
         fn walk(table: &DeTable<'_>, offset: usize, prefix: &str) -> Option<String> {
