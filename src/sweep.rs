@@ -108,19 +108,46 @@ fn unsweepable(key: &str) -> Option<&'static str> {
 
 /// An [`expand`] error as `file:line: sweep."key": …`, the line found where
 /// the key is written (else the `[sweep]` table's).
-fn locate(path: &Path, error: &str) -> String {
+fn locate(path: &Path, error: &ExpandError) -> String {
     let src = crate::files::read_text_bounded(path, config::EXPERIMENT_LIMIT).unwrap_or_default();
     let locator = config::Locator::new(&src);
-    let key = error
-        .strip_prefix("sweep.\"")
-        .and_then(|rest| rest.split_once('"'))
-        .map(|(k, _)| k);
-    let line = key
+    let line = error
+        .key
+        .as_deref()
         .and_then(|k| locator.line_of_sweep_key(k))
         .or_else(|| locator.line_of_key("sweep"));
     match line {
         Some(line) => format!("{}:{line}: {error}", path.display()),
         None => format!("{}: {error}", path.display()),
+    }
+}
+
+/// Why a `[sweep]` table does not expand: the message, and the swept key
+/// it is about when there is one (for [`Sweep::load`] to find its line).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExpandError {
+    /// The dotted key, as written in `[sweep]`.
+    pub key: Option<String>,
+    /// `sweep."loss.tv_weight": 3 is not a list; …`.
+    pub message: String,
+}
+
+impl ExpandError {
+    fn at(key: &str, message: String) -> Self {
+        ExpandError {
+            key: Some(key.to_string()),
+            message,
+        }
+    }
+
+    fn whole(message: String) -> Self {
+        ExpandError { key: None, message }
+    }
+}
+
+impl std::fmt::Display for ExpandError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
     }
 }
 
@@ -130,7 +157,7 @@ fn locate(path: &Path, error: &str) -> String {
 /// order (TOML tables sort theirs). A grid is capped at 100 000 points.
 /// Error messages name the offending key where there is one, but not the
 /// file: [`Sweep::load`] adds it.
-pub fn expand(table: &toml::Table) -> Result<(Mode, Vec<String>, Vec<Point>), String> {
+pub fn expand(table: &toml::Table) -> Result<(Mode, Vec<String>, Vec<Point>), ExpandError> {
     // `"loss.style_weight" = [...]` and `[sweep.loss] style_weight = [...]`
     // both give dotted keys.
     let entries = config::dotted_keys(table);
@@ -138,34 +165,47 @@ pub fn expand(table: &toml::Table) -> Result<(Mode, Vec<String>, Vec<Point>), St
     let mut lists: Vec<(String, Vec<toml::Value>)> = Vec::new();
     for (k, v) in entries {
         if let Some(why) = unsweepable(&k) {
-            return Err(format!("sweep.\"{k}\": {why}"));
+            return Err(ExpandError::at(&k, format!("sweep.\"{k}\": {why}")));
         }
         if k == "mode" {
             mode = match v.as_str() {
                 Some("grid") => Mode::Grid,
                 Some("zip") => Mode::Zip,
-                _ => return Err(format!("sweep.mode: {v} is not a mode; use \"grid\" or \"zip\"")),
+                _ => {
+                    return Err(ExpandError::at(
+                        "mode",
+                        format!("sweep.mode: {v} is not a mode; use \"grid\" or \"zip\""),
+                    ));
+                }
             };
             continue;
         }
         match v {
             toml::Value::Array(a) if !a.is_empty() => lists.push((k, a)),
-            toml::Value::Array(_) => return Err(format!("sweep.\"{k}\": the list is empty")),
-            other => return Err(format!("sweep.\"{k}\": {other} is not a list; write [value, value, …]")),
+            toml::Value::Array(_) => return Err(ExpandError::at(&k, format!("sweep.\"{k}\": the list is empty"))),
+            other => {
+                let message = format!("sweep.\"{k}\": {other} is not a list; write [value, value, …]");
+                return Err(ExpandError::at(&k, message));
+            }
         }
     }
     if lists.is_empty() {
-        return Err("[sweep] lists no keys to vary, e.g. \"loss.style_weight\" = [1e2, 1e3]".into());
+        return Err(ExpandError::whole(
+            "[sweep] lists no keys to vary, e.g. \"loss.style_weight\" = [1e2, 1e3]".into(),
+        ));
     }
     let keys: Vec<String> = lists.iter().map(|(k, _)| k.clone()).collect();
     let points: Vec<Point> = match mode {
         Mode::Zip => {
             let n = lists[0].1.len();
             if let Some((k, l)) = lists.iter().find(|(_, l)| l.len() != n) {
-                return Err(format!(
-                    "sweep: mode \"zip\" needs lists of one length; \"{}\" has {n} values, \"{k}\" has {}",
-                    lists[0].0,
-                    l.len()
+                return Err(ExpandError::at(
+                    k,
+                    format!(
+                        "sweep: mode \"zip\" needs lists of one length; \"{}\" has {n} values, \"{k}\" has {}",
+                        lists[0].0,
+                        l.len()
+                    ),
                 ));
             }
             (0..n)
@@ -178,7 +218,9 @@ pub fn expand(table: &toml::Table) -> Result<(Mode, Vec<String>, Vec<Point>), St
         Mode::Grid => {
             let total: usize = lists.iter().map(|(_, l)| l.len()).product();
             if total > 100_000 {
-                return Err(format!("sweep: the grid has {total} points; that is more than 100000"));
+                return Err(ExpandError::whole(format!(
+                    "sweep: the grid has {total} points; that is more than 100000"
+                )));
             }
             (0..total)
                 .map(|i| {
@@ -773,7 +815,12 @@ mod tests {
             vec!["loss.style_weight=1, optim.seed=7", "loss.style_weight=2, optim.seed=8"]
         );
         let bad = table("mode = \"zip\"\na = [1, 2]\nb = [1]\n");
-        assert!(expand(&bad).unwrap_err().contains("\"a\" has 2 values, \"b\" has 1"));
+        assert!(
+            expand(&bad)
+                .unwrap_err()
+                .to_string()
+                .contains("\"a\" has 2 values, \"b\" has 1")
+        );
     }
 
     #[test]
@@ -783,13 +830,15 @@ mod tests {
         assert!(
             expand(&table("\"loss.tv_weight\" = 3"))
                 .unwrap_err()
+                .to_string()
                 .contains("is not a list")
         );
         assert!(
             expand(&table("mode = \"cube\"\na = [1]"))
                 .unwrap_err()
+                .to_string()
                 .contains("use \"grid\" or \"zip\"")
         );
-        assert!(expand(&table("")).unwrap_err().contains("lists no keys"));
+        assert!(expand(&table("")).unwrap_err().to_string().contains("lists no keys"));
     }
 }
