@@ -21,8 +21,8 @@ mod listing;
 mod quality;
 mod style_losses;
 
-use crate::engine::measure as one;
 pub use one::{Measurement, OneArgs, run_one};
+use stylelab_engine::measure as one;
 
 use anyhow::{Context, Result, bail};
 use std::path::PathBuf;

@@ -3,11 +3,11 @@
 //! text, as JSON, or as the dashboard's short description. The checks
 //! themselves are the engine's preflight; this module says what they found.
 
-use crate::config::Experiment;
-use crate::engine::device;
-use crate::preflight::Preflight;
-use crate::review::report::{Cell, Export, Report};
-use crate::text::mib_text;
+use stylelab_core::config::Experiment;
+use stylelab_core::review::report::{Cell, Export, Report};
+use stylelab_core::text::mib_text;
+use stylelab_engine::device;
+use stylelab_engine::preflight::Preflight;
 
 /// What `check` prints about an experiment that passed its preflight.
 pub struct Checked<'a> {
@@ -92,8 +92,9 @@ impl Checked<'_> {
     /// The dashboard's description of an experiment that can run.
     pub fn describe(&self) -> String {
         let (exp, c) = (self.exp, self.checked);
-        let layers =
-            |ls: &crate::config::WeightedLayers| ls.iter().map(|(l, _)| l.to_string()).collect::<Vec<_>>().join(" ");
+        let layers = |ls: &stylelab_core::config::WeightedLayers| {
+            ls.iter().map(|(l, _)| l.to_string()).collect::<Vec<_>>().join(" ")
+        };
         let regions: String = exp.describe_regions().iter().map(|r| format!("\nregion {r}")).collect();
         format!(
             "{}\n{} px, {} {} steps on {}\ncontent {}\nstyle {}{regions}\nweights {} ({})\nmemory about {}{}\nresults {}",
@@ -155,12 +156,12 @@ fn memory_lines(c: &Preflight) -> Vec<String> {
 /// One line saying what an experiment will do, or why it cannot run: the
 /// dashboard's Experiments view.
 pub fn describe(path: &std::path::Path) -> Result<String, String> {
-    let exp = crate::config::load(path, &[]).map_err(|e| e.to_string())?;
+    let exp = stylelab_core::config::load(path, &[]).map_err(|e| e.to_string())?;
     if exp.sweep.is_some() {
         // The dashboard marks a sweep invalid when one of its points is.
         crate::sweep::Sweep::load(path, &[]).map_err(|e| format!("{e:#}"))?;
     }
-    let checked = crate::preflight::check(&exp).map_err(|e| e.to_string())?;
+    let checked = stylelab_engine::preflight::check(&exp).map_err(|e| e.to_string())?;
     checked.guard(&exp).map_err(|e| e.to_string())?;
     Ok(Checked {
         path,

@@ -1,18 +1,17 @@
 //! The command line: parses arguments and calls into the library. CLI types
 //! stop here; the engine sees only a validated [`Experiment`].
 
-use crate::config::{self, Experiment, Override};
-use crate::engine;
 use crate::error::{self, bad_input};
 use crate::headless::{Signals, execute};
-use crate::preflight::{self, Preflight};
-use crate::weights::{self, Preprocess, fetch::Source};
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use stylelab_core::config::{self, Experiment, Override};
+use stylelab_engine::preflight::{self, Preflight};
+use stylelab_engine::weights::{self, Preprocess, fetch::Source};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -72,7 +71,7 @@ pub enum Command {
         filter: Option<String>,
         /// table (fitted to the terminal), csv or json (every column).
         #[arg(long, value_enum, default_value = "table")]
-        format: crate::review::table::Format,
+        format: stylelab_core::review::table::Format,
         /// Every column of the table, however wide the terminal.
         #[arg(long)]
         wide: bool,
@@ -115,7 +114,7 @@ pub enum Command {
         #[arg(required = true)]
         runs: Vec<String>,
         /// Scoring size, longest side in px (the same for runs to compare).
-        #[arg(long, default_value_t = crate::engine::score::DEFAULT_SIZE)]
+        #[arg(long, default_value_t = stylelab_engine::score::DEFAULT_SIZE)]
         size: u32,
         /// One JSON object per run instead of the table.
         #[arg(long)]
@@ -310,7 +309,7 @@ pub enum WeightsCommand {
         seed: u64,
         /// Deepest layer to include.
         #[arg(long, default_value = "pool5")]
-        upto: crate::layer::Layer,
+        upto: stylelab_core::layer::Layer,
         /// The input convention recorded with the weights (caffe or torchvision).
         #[arg(long, default_value = "caffe")]
         preprocess: Preprocess,
@@ -319,13 +318,13 @@ pub enum WeightsCommand {
 
 /// Runs the command line; the exit code says how a run ended.
 pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> Result<ExitCode> {
-    crate::torch_error::install_panic_hook();
+    stylelab_core::torch_error::install_panic_hook();
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
             if e.use_stderr() {
                 // It may quote an argument: as text, never as escape codes.
-                eprint!("{}", crate::text::terminal_safe(&e.render().to_string()));
+                eprint!("{}", stylelab_core::text::terminal_safe(&e.render().to_string()));
             } else {
                 let _ = e.print();
             }
@@ -415,7 +414,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
         } => compare(
             &runs,
             &results,
-            &crate::review::plot::CurveSpec {
+            &stylelab_core::review::plot::CurveSpec {
                 metric: &metric,
                 smooth,
                 log: !linear,
@@ -532,11 +531,11 @@ fn runs(
     results: &Path,
     filter: Option<&str>,
     sort: Option<&str>,
-    format: crate::review::table::Format,
+    format: stylelab_core::review::table::Format,
     wide: bool,
 ) -> Result<ExitCode> {
-    let listing = crate::review::table::Listing::load(results, filter, sort).map_err(bad_input)?;
-    let unreadable = crate::review::unreadable_runs(results);
+    let listing = stylelab_core::review::table::Listing::load(results, filter, sort).map_err(bad_input)?;
+    let unreadable = stylelab_core::review::unreadable_runs(results);
     if !unreadable.is_empty() {
         // On stderr: the table (or CSV, JSON) on stdout stays whole.
         safe_eprintln!(
@@ -557,8 +556,8 @@ fn runs(
 
 fn sheet(specs: &[String], results: &Path, out: &Path) -> Result<ExitCode> {
     let dirs = resolve_runs(specs, results)?;
-    let cmp = crate::review::Comparison::load(&dirs);
-    let sheet = crate::review::sheet::write_sheet(&cmp, out)?;
+    let cmp = stylelab_core::review::Comparison::load(&dirs);
+    let sheet = stylelab_core::review::sheet::write_sheet(&cmp, out)?;
     safe_println!(
         "wrote {} ({}×{}, {} runs)",
         out.display(),
@@ -593,7 +592,7 @@ fn score(
     }
     let device = config::DeviceChoice::parse(device)
         .ok_or_else(|| bad_input(format!("--device {device}: use auto, cpu, cuda or cuda:N")))
-        .and_then(|d| engine::device::resolve(d).map_err(bad_input))?;
+        .and_then(|d| stylelab_engine::device::resolve(d).map_err(bad_input))?;
     let dirs = resolve_runs(specs, results)?;
     let scored = crate::scoring::score_runs(&crate::scoring::Request {
         dirs: &dirs,
@@ -602,16 +601,16 @@ fn score(
         steps,
         device,
     })?;
-    let runs: Vec<(String, Option<&crate::record::Scores>)> =
+    let runs: Vec<(String, Option<&stylelab_core::record::Scores>)> =
         scored.iter().map(|s| (s.run.clone(), Some(&s.scores))).collect();
-    let report = crate::review::compare::scores(&runs, None);
+    let report = stylelab_core::review::compare::scores(&runs, None);
     if json {
-        safe_print!("{}", report.render(&crate::review::report::Export::JsonLines));
+        safe_print!("{}", report.render(&stylelab_core::review::report::Export::JsonLines));
     } else {
         let at = scored.first().map_or(size, |s| s.scores.size);
         safe_print!(
             "{}",
-            report.render(&crate::review::report::Export::Table {
+            report.render(&stylelab_core::review::report::Export::Table {
                 width: None,
                 drop_order: &[]
             })
@@ -624,7 +623,7 @@ fn score(
 fn resolve_runs(specs: &[String], results: &Path) -> Result<Vec<PathBuf>> {
     specs
         .iter()
-        .map(|s| crate::review::resolve_run(results, s).map_err(bad_input))
+        .map(|s| stylelab_core::review::resolve_run(results, s).map_err(bad_input))
         .collect()
 }
 
@@ -639,7 +638,7 @@ fn chart_size() -> (u16, u16) {
 fn compare(
     specs: &[String],
     results: &Path,
-    spec: &crate::review::plot::CurveSpec,
+    spec: &stylelab_core::review::plot::CurveSpec,
     out: Option<&Path>,
     scatter: Option<&Path>,
 ) -> Result<ExitCode> {
@@ -649,11 +648,11 @@ fn compare(
         return Err(bad_input(format!("--smooth {a}: use a weight in [0, 1), e.g. 0.6")));
     }
     let dirs = resolve_runs(specs, results)?;
-    let cmp = crate::review::Comparison::load(&dirs);
-    safe_print!("{}", crate::review::compare::text(&cmp, spec, chart_size())?);
+    let cmp = stylelab_core::review::Comparison::load(&dirs);
+    safe_print!("{}", stylelab_core::review::compare::text(&cmp, spec, chart_size())?);
     if let Some(out) = out {
-        let curves = crate::review::plot::curves(&cmp, spec)?;
-        crate::review::plot::write_figure(out, &curves, spec.metric, spec.log, (1200, 750))?;
+        let curves = stylelab_core::review::plot::curves(&cmp, spec)?;
+        stylelab_core::review::plot::write_figure(out, &curves, spec.metric, spec.log, (1200, 750))?;
         safe_println!("\nwrote {}", out.display());
     }
     if let Some(path) = scatter {
@@ -663,14 +662,14 @@ fn compare(
                 "none of these runs has scores; measure them with `stylelab score RUN…`".to_string(),
             ));
         }
-        crate::review::plot::write_scatter(path, &tradeoff, "content against style", (1200, 900))?;
+        stylelab_core::review::plot::write_scatter(path, &tradeoff, "content against style", (1200, 900))?;
         safe_println!("\nwrote {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn show(spec: &str, results: &Path, step: Option<u64>, width: Option<u32>) -> Result<ExitCode> {
-    let dir = crate::review::resolve_run(results, spec).map_err(bad_input)?;
+    let dir = stylelab_core::review::resolve_run(results, spec).map_err(bad_input)?;
     crate::ui::show_run(&dir, step, width)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -7,15 +7,15 @@
 //! engine's events to the run folder first and to [`ConsoleSink`] second;
 //! `stylelab show` and the dashboard reuse [`summary_lines`].
 
-use crate::events::RunEvent;
-use crate::record::{Status, Summary};
-use crate::sinks::Sink;
-use crate::text::short;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+use stylelab_core::events::RunEvent;
+use stylelab_core::record::{Status, Summary};
+use stylelab_core::sinks::Sink;
+use stylelab_core::text::short;
 
 /// Prints a run's progress: the bar (or lines) and the steering, pause and
 /// end messages. Messages go to stdout, the bar to stderr.
@@ -81,14 +81,14 @@ impl ConsoleSink {
         }
         if self.gpu_checked.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
             self.gpu_checked = Some(Instant::now());
-            self.gpu_mib = crate::gpu::process_mib(std::process::id());
+            self.gpu_mib = stylelab_core::gpu::process_mib(std::process::id());
         }
         self.gpu_mib.map(|m| format!("  GPU {m:.0} MiB")).unwrap_or_default()
     }
 
     /// A line on stdout, above the bar; errors (a closed terminal) ignored.
     fn say(&self, line: &str) {
-        let line = crate::text::terminal_safe(line);
+        let line = stylelab_core::text::terminal_safe(line);
         match &self.bar {
             Some(bar) => bar.suspend(|| {
                 let _ = writeln!(std::io::stdout(), "{line}");

@@ -4,9 +4,9 @@
 //! questions `preflight` does (device, weights) of the machine as a whole,
 //! without an experiment, and prints the answers.
 
-use crate::engine::device;
-use crate::weights::WeightsInfo;
 use std::path::Path;
+use stylelab_engine::device;
+use stylelab_engine::weights::WeightsInfo;
 
 /// The report, as lines: versions, CUDA devices with their memory in MiB,
 /// cuDNN, thread counts, and every `*.safetensors` in `weights_dir` with its
@@ -16,7 +16,7 @@ use std::path::Path;
 /// memory come from `nvidia-smi`, matched to CUDA devices by position.
 pub fn report(weights_dir: &Path) -> Vec<String> {
     let mut out = vec![format!("stylelab     {}", env!("CARGO_PKG_VERSION"))];
-    out.push(format!("libtorch     {}", crate::LIBTORCH_VERSION));
+    out.push(format!("libtorch     {}", stylelab_engine::LIBTORCH_VERSION));
     let cuda = tch::Cuda::is_available();
     if cuda {
         let n = tch::Cuda::device_count();
@@ -42,7 +42,7 @@ pub fn report(weights_dir: &Path) -> Vec<String> {
     } else {
         out.push(format!(
             "CUDA         not available (no CUDA device is visible to libtorch {})",
-            crate::LIBTORCH_VERSION
+            stylelab_engine::LIBTORCH_VERSION
         ));
         out.push("cuDNN        not available".into());
     }
@@ -52,7 +52,7 @@ pub fn report(weights_dir: &Path) -> Vec<String> {
         tch::get_num_threads()
     ));
     out.push(format!("weights      in {}:", weights_dir.display()));
-    let files = crate::files::with_extension(weights_dir, "safetensors");
+    let files = stylelab_core::files::with_extension(weights_dir, "safetensors");
     if files.is_empty() {
         out.push("  none; run `stylelab weights fetch` (see the README)".into());
     }

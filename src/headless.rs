@@ -2,18 +2,17 @@
 //! and its record in the run folder — what `stylelab run` and every point of
 //! `stylelab sweep` do.
 
-use crate::config::Experiment;
 use crate::console::ConsoleSink;
-use crate::engine;
-use crate::events::Controls;
-use crate::preflight::Preflight;
-use crate::record::{RUN_DIR_PREFIX, RunPaths, Summary, SweepMember};
-use crate::sinks::{RunDirSink, Tee, create_run_dir};
 use anyhow::{Context, Result};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use stylelab_core::config::Experiment;
+use stylelab_core::events::Controls;
+use stylelab_core::record::{RUN_DIR_PREFIX, RunPaths, Summary, SweepMember};
+use stylelab_core::sinks::{RunDirSink, Tee, create_run_dir};
+use stylelab_engine::preflight::Preflight;
 
 /// Flags set by signal handlers, installed once per process: the first
 /// Ctrl-C or SIGTERM asks the engine to stop after the current step (a
@@ -57,21 +56,21 @@ pub fn execute(
     on_dir: &dyn Fn(&Path),
     sweep: Option<SweepMember>,
 ) -> Result<(Summary, PathBuf)> {
-    let sha =
-        crate::weights::sha256_file(&exp.weights).with_context(|| format!("cannot read {}", exp.weights.display()))?;
+    let sha = stylelab_engine::weights::sha256_file(&exp.weights)
+        .with_context(|| format!("cannot read {}", exp.weights.display()))?;
     let paths = create_run_dir(exp)?;
     on_dir(&paths.dir);
     let mut dir_sink = RunDirSink::new(paths.clone());
     let mut console = ConsoleSink::new(std::io::stderr().is_terminal(), signals.hangup.clone());
     let mut tee = Tee::new().with(&mut dir_sink).with(&mut console);
-    let ctx = engine::RunContext {
+    let ctx = stylelab_engine::RunContext {
         exp,
         dir: &paths.dir,
         weights_sha256: sha,
         sweep,
     };
     let mut controls = Controls::for_run(signals.stop.clone(), &paths.dir);
-    let summary = engine::run(&ctx, checked.device, &mut tee, &mut controls);
+    let summary = stylelab_engine::run(&ctx, checked.device, &mut tee, &mut controls);
     report(&summary, &paths, signals);
     Ok((summary, paths.dir))
 }

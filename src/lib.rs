@@ -11,29 +11,29 @@
 //! ```
 //!
 //! The core's and the engine's modules are re-exported under the names
-//! they have always had here (`stylelab::config`, `stylelab::engine`, …).
+//! they have always had here (`stylelab_core::config`, `stylelab_engine`, …).
 
-/// `println!` through [`text::terminal_safe`]: the one rule for text that
+/// `println!` through [`stylelab_core::text::terminal_safe`]: the one rule for text that
 /// reaches a terminal. Every printer of the command line uses it (or
 /// `safe_print!`), so a path, key, value, metadata string or claim that
 /// holds an escape sequence is shown, never obeyed.
 macro_rules! safe_println {
     ($($arg:tt)*) => {
-        println!("{}", $crate::text::terminal_safe(&format!($($arg)*)))
+        println!("{}", stylelab_core::text::terminal_safe(&format!($($arg)*)))
     };
 }
 
-/// `print!` through [`text::terminal_safe`] (see `safe_println!`).
+/// `print!` through [`stylelab_core::text::terminal_safe`] (see `safe_println!`).
 macro_rules! safe_print {
     ($($arg:tt)*) => {
-        print!("{}", $crate::text::terminal_safe(&format!($($arg)*)))
+        print!("{}", stylelab_core::text::terminal_safe(&format!($($arg)*)))
     };
 }
 
-/// `eprintln!` through [`text::terminal_safe`] (see `safe_println!`).
+/// `eprintln!` through [`stylelab_core::text::terminal_safe`] (see `safe_println!`).
 macro_rules! safe_eprintln {
     ($($arg:tt)*) => {
-        eprintln!("{}", $crate::text::terminal_safe(&format!($($arg)*)))
+        eprintln!("{}", stylelab_core::text::terminal_safe(&format!($($arg)*)))
     };
 }
 
@@ -49,9 +49,3 @@ pub mod sweep;
 pub mod ui;
 
 pub use cli::run;
-pub use stylelab_core::{
-    chart, config, events, files, gpu, imaging, layer, memory, procfs, record, review, rng, scales, sinks, text,
-    torch_error,
-};
-pub use stylelab_engine as engine;
-pub use stylelab_engine::{LIBTORCH_VERSION, preflight, weights};

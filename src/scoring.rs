@@ -4,13 +4,13 @@
 //! recomputing anything. `--steps` also scores every snapshot, into the
 //! run's `scores.csv`, for `compare --metric score.…`.
 
-use crate::config;
-use crate::engine::score::{self, Scorer};
 use crate::error::bad_input;
-use crate::record::{self, RunPaths, Scores, Status};
 use anyhow::{Context, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use stylelab_core::config;
+use stylelab_core::record::{self, RunPaths, Scores, Status};
+use stylelab_engine::score::{self, Scorer};
 
 /// What to score and how.
 pub struct Request<'a> {
@@ -53,10 +53,10 @@ pub fn score_runs(req: &Request) -> Result<Vec<Scored>> {
     let mut weights = None;
     for dir in req.dirs {
         if !RunPaths::new(dir).final_image().is_file() {
-            return Err(bad_input(crate::review::no_final_image(dir)));
+            return Err(bad_input(stylelab_core::review::no_final_image(dir)));
         }
         let path = weights_of(dir, req.weights)?;
-        let sha = crate::weights::sha256_file(&path).map_err(|e| {
+        let sha = stylelab_engine::weights::sha256_file(&path).map_err(|e| {
             bad_input(format!(
                 "{}: its weights file {} cannot be read ({e}); score with --weights FILE",
                 dir.display(),
@@ -123,7 +123,7 @@ fn load_image(p: &Path) -> Result<image::RgbImage> {
 fn score_run(scorer: &Scorer, dir: &Path, steps: bool) -> Result<Scored> {
     let paths = RunPaths::new(dir);
     let mut summary = record::read_summary(dir).map_err(|e| bad_input(e.to_string()))?;
-    if summary.status == Status::Running && summary.pid.is_some_and(crate::procfs::is_stylelab) {
+    if summary.status == Status::Running && summary.pid.is_some_and(stylelab_core::procfs::is_stylelab) {
         return Err(bad_input(format!(
             "{} is still running; score it when it has ended",
             dir.display()
@@ -132,7 +132,7 @@ fn score_run(scorer: &Scorer, dir: &Path, steps: bool) -> Result<Scored> {
     let exp = config::load(&paths.experiment(), &[])?;
     // Scores measure against the content and style images as they are now.
     for (image, then) in &summary.images_sha256 {
-        let now = crate::weights::sha256_file(Path::new(image)).ok();
+        let now = stylelab_engine::weights::sha256_file(Path::new(image)).ok();
         if now.as_deref() != Some(then.as_str()) {
             safe_eprintln!(
                 "warning: {}: {image} {} since the run read it, so these scores measure against another image",
@@ -160,7 +160,7 @@ fn score_run(scorer: &Scorer, dir: &Path, steps: bool) -> Result<Scored> {
     }
     summary.scores = Some(scores.clone());
     let json = serde_json::to_string_pretty(&summary).context("cannot write the summary as JSON")?;
-    crate::files::write_atomic(&paths.summary(), json.as_bytes())?;
+    stylelab_core::files::write_atomic(&paths.summary(), json.as_bytes())?;
     Ok(Scored {
         run: dir
             .file_name()

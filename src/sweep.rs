@@ -15,13 +15,13 @@ pub mod claim;
 pub mod jobs;
 pub mod slurm;
 
-use crate::config::{self, DeviceChoice, Experiment, Override};
 use crate::error::bad_input;
-use crate::review::{self, RunEntry, RunState};
 use anyhow::{Context, Result};
 use claim::{Claim, Claims};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use stylelab_core::config::{self, DeviceChoice, Experiment, Override};
+use stylelab_core::review::{self, RunEntry, RunState};
 
 /// The file in a sweep's folder that names the sweep it belongs to: its
 /// experiment file and `[sweep]` table. Another sweep of the same name but a
@@ -109,7 +109,7 @@ fn unsweepable(key: &str) -> Option<&'static str> {
 /// An [`expand`] error as `file:line: sweep."key": …`, the line found where
 /// the key is written (else the `[sweep]` table's).
 fn locate(path: &Path, error: &ExpandError) -> String {
-    let src = crate::files::read_text_bounded(path, config::EXPERIMENT_LIMIT).unwrap_or_default();
+    let src = stylelab_core::files::read_text_bounded(path, config::EXPERIMENT_LIMIT).unwrap_or_default();
     let locator = config::Locator::new(&src);
     let line = error
         .key
@@ -302,7 +302,8 @@ impl Sweep {
 
     /// `results/<name>-sweep/`: the index, the sheet and the Slurm script.
     pub fn dir(&self) -> PathBuf {
-        self.results.join(format!("{}-sweep", crate::record::slug(&self.name)))
+        self.results
+            .join(format!("{}-sweep", stylelab_core::record::slug(&self.name)))
     }
 
     /// The runs of each point, newest first, one `Vec` per point in index order.
@@ -326,7 +327,7 @@ impl Sweep {
     pub fn runs_of(&self, index: usize) -> Vec<RunEntry> {
         let name = self.point_name(index);
         // Folders are `<time>-<slug>[-N]`: read only those that can be this point's.
-        let slug = crate::record::slug(&name);
+        let slug = stylelab_core::record::slug(&name);
         review::list_runs_where(&self.results, |folder| folder.contains(&slug))
             .into_iter()
             .filter(|r| r.name() == name)
@@ -339,8 +340,8 @@ impl Sweep {
     }
 
     /// The summary's record of point `index` of this sweep.
-    pub fn member(&self, index: usize) -> crate::record::SweepMember {
-        crate::record::SweepMember {
+    pub fn member(&self, index: usize) -> stylelab_core::record::SweepMember {
+        stylelab_core::record::SweepMember {
             name: self.name.clone(),
             point: index,
             points: self.points.len(),
@@ -354,7 +355,7 @@ impl Sweep {
     pub fn bind(&self, write: bool) -> Result<()> {
         let dir = self.dir();
         let path = dir.join(OWNER_FILE);
-        match crate::files::read_text_bounded(&path, crate::files::TEXT_LIMIT) {
+        match stylelab_core::files::read_text_bounded(&path, stylelab_core::files::TEXT_LIMIT) {
             Ok(text) => {
                 let stored: toml::Table =
                     toml::from_str(&text).map_err(|e| bad_input(format!("{}: {}", path.display(), e.message())))?;
@@ -384,7 +385,7 @@ impl Sweep {
                         toml::Value::String(config::absolute(&self.source).display().to_string()),
                     );
                     owner.insert("sweep".into(), toml::Value::Table(self.table.clone()));
-                    crate::files::write_atomic(&path, toml::to_string(&owner)?.as_bytes())?;
+                    stylelab_core::files::write_atomic(&path, toml::to_string(&owner)?.as_bytes())?;
                 }
                 Ok(())
             }
@@ -470,7 +471,7 @@ impl Sweep {
         }
         let exe = std::env::current_exe().context("cannot find the stylelab binary")?;
         let workdir = std::env::current_dir().context("no current folder")?;
-        crate::files::write_atomic(&script, &slurm::script(self, &exe, &workdir, &script))?;
+        stylelab_core::files::write_atomic(&script, &slurm::script(self, &exe, &workdir, &script))?;
         Ok(format!(
             "wrote {} ({} array tasks); submit it with: sbatch {}",
             script.display(),
@@ -561,9 +562,9 @@ pub fn comparable(mut table: toml::Table) -> toml::Table {
 /// A run folder's experiment.toml in comparable form; None when missing or
 /// unreadable.
 fn run_experiment(dir: &Path) -> Option<toml::Table> {
-    let text = crate::files::read_text_bounded(
-        &crate::record::RunPaths::new(dir).experiment(),
-        crate::files::TEXT_LIMIT,
+    let text = stylelab_core::files::read_text_bounded(
+        &stylelab_core::record::RunPaths::new(dir).experiment(),
+        stylelab_core::files::TEXT_LIMIT,
     )
     .ok()?;
     toml::from_str::<toml::Table>(&text).ok().map(comparable)
@@ -660,10 +661,12 @@ pub fn point_values(results: &Path, runs: &[RunEntry]) -> std::collections::Hash
         let Some(member) = r.sweep() else { continue };
         let keys = keys_of.entry(member.name.clone()).or_insert_with(|| {
             let owner = results
-                .join(format!("{}-sweep", crate::record::slug(&member.name)))
+                .join(format!("{}-sweep", stylelab_core::record::slug(&member.name)))
                 .join(OWNER_FILE);
-            let table: toml::Table =
-                toml::from_str(&crate::files::read_text_bounded(&owner, crate::files::TEXT_LIMIT).ok()?).ok()?;
+            let table: toml::Table = toml::from_str(
+                &stylelab_core::files::read_text_bounded(&owner, stylelab_core::files::TEXT_LIMIT).ok()?,
+            )
+            .ok()?;
             let sweep = table.get("sweep")?.as_table()?;
             expand(sweep).ok().map(|(_, keys, _)| keys)
         });
@@ -721,7 +724,7 @@ pub fn collect(sweep: &Sweep) -> Result<usize> {
     let mut header = vec!["point".to_string(), "run".into()];
     header.extend(sweep.keys.iter().cloned());
     header.extend(["status", "total", "content", "style", "tv"].map(String::from));
-    header.extend(crate::record::Scores::NAMES.map(String::from));
+    header.extend(stylelab_core::record::Scores::NAMES.map(String::from));
     w.write_record(&header)?;
     let mut done = 0;
     let mut with_images = Vec::new();
@@ -734,18 +737,18 @@ pub fn collect(sweep: &Sweep) -> Result<usize> {
         row.extend(p.values.iter().map(|(_, v)| display_value(v)));
         row.push(rep.map(|r| r.state.to_string()).unwrap_or_else(|| "pending".into()));
         let l = rep.and_then(|r| r.losses());
-        let parts: [fn(&crate::record::Losses) -> f64; 4] = [|l| l.total, |l| l.content, |l| l.style, |l| l.tv];
+        let parts: [fn(&stylelab_core::record::Losses) -> f64; 4] = [|l| l.total, |l| l.content, |l| l.style, |l| l.tv];
         for f in parts {
             row.push(l.map(|l| format!("{:e}", f(&l))).unwrap_or_default());
         }
-        for name in crate::record::Scores::NAMES {
+        for name in stylelab_core::record::Scores::NAMES {
             let v = rep.and_then(|r| r.scores()).and_then(|s| s.get(name));
             row.push(v.map(|v| format!("{v:e}")).unwrap_or_default());
         }
         w.write_record(&row)?;
         if let Some(r) = rep {
             done += usize::from(r.state == RunState::Completed);
-            if crate::record::RunPaths::new(&r.dir).final_image().exists() {
+            if stylelab_core::record::RunPaths::new(&r.dir).final_image().exists() {
                 with_images.push(r.dir.clone());
             }
         }
@@ -753,14 +756,14 @@ pub fn collect(sweep: &Sweep) -> Result<usize> {
     let index = w
         .into_inner()
         .map_err(|e| anyhow::anyhow!("cannot write index.csv: {e}"))?;
-    crate::files::write_atomic(&dir.join("index.csv"), &index)?;
+    stylelab_core::files::write_atomic(&dir.join("index.csv"), &index)?;
     if !with_images.is_empty() {
         let cmp = review::Comparison::load(&with_images);
-        crate::review::sheet::write_sheet(&cmp, &dir.join("sheet.png"))?;
+        stylelab_core::review::sheet::write_sheet(&cmp, &dir.join("sheet.png"))?;
         let tradeoff = cmp.tradeoff();
         if !tradeoff.is_empty() {
             let title = format!("{}: content against style", sweep.name);
-            crate::review::plot::write_scatter(&dir.join("tradeoff.png"), &tradeoff, &title, (1200, 900))?;
+            stylelab_core::review::plot::write_scatter(&dir.join("tradeoff.png"), &tradeoff, &title, (1200, 900))?;
         }
     }
     Ok(done)

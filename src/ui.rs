@@ -18,8 +18,6 @@ pub mod state;
 pub mod view;
 pub mod widgets;
 
-use crate::events::{Control, send_control};
-use crate::review;
 use anyhow::{Context, Result};
 use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event, KeyEventKind};
 use crossterm::execute;
@@ -34,6 +32,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::{Duration, Instant};
+use stylelab_core::events::{Control, send_control};
+use stylelab_core::review;
 
 /// The dashboard's terminal: ratatui drawing through crossterm to stdout.
 type Screen = Terminal<CrosstermBackend<Stdout>>;
@@ -79,7 +79,7 @@ pub fn restore() {
 
 /// Opens the dashboard on a project folder (with `experiments/` and `results/`).
 pub fn run(project: &Path) -> Result<()> {
-    let project = crate::config::absolute(project);
+    let project = stylelab_core::config::absolute(project);
     let previous_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         restore();
@@ -304,7 +304,7 @@ impl Runtime {
     /// Checks every experiment on a background thread, one message per pass.
     fn validate(&self) {
         let dir = self.project.join("experiments");
-        let paths = crate::files::with_extension(&dir, "toml");
+        let paths = stylelab_core::files::with_extension(&dir, "toml");
         let pending: Vec<ExperimentEntry> = paths
             .iter()
             .map(|p| ExperimentEntry {
@@ -319,7 +319,7 @@ impl Runtime {
             let checked = paths
                 .into_iter()
                 .map(|path| {
-                    let sweep_points = crate::config::load(&path, &[])
+                    let sweep_points = stylelab_core::config::load(&path, &[])
                         .ok()
                         .and_then(|e| e.sweep)
                         .and_then(|t| crate::sweep::expand(&t).ok())
@@ -382,7 +382,7 @@ impl Runtime {
             });
             let mut announced = false;
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(dir) = line.strip_prefix(crate::record::RUN_DIR_PREFIX) {
+                if let Some(dir) = line.strip_prefix(stylelab_core::record::RUN_DIR_PREFIX) {
                     announced = true;
                     let _ = tx.send(Msg::Launched(PathBuf::from(dir)));
                 }
@@ -473,9 +473,9 @@ pub fn image_config(width: Option<u32>, height: Option<u32>) -> viuer::Config {
 pub fn show_run(dir: &Path, step: Option<u64>, width: Option<u32>) -> Result<()> {
     use crate::error::bad_input;
     use std::io::IsTerminal;
-    let paths = crate::record::RunPaths::new(dir);
+    let paths = stylelab_core::record::RunPaths::new(dir);
     let image = match step {
-        None if !paths.final_image().is_file() => return Err(bad_input(crate::review::no_final_image(dir))),
+        None if !paths.final_image().is_file() => return Err(bad_input(stylelab_core::review::no_final_image(dir))),
         None => paths.final_image(),
         Some(n) => {
             let path = paths.snapshot(n);
@@ -516,7 +516,7 @@ pub fn show_run(dir: &Path, step: Option<u64>, width: Option<u32>) -> Result<()>
         );
     }
     safe_println!("{}", image.display());
-    match crate::record::read_summary(dir) {
+    match stylelab_core::record::read_summary(dir) {
         Ok(s) => {
             for line in crate::console::summary_lines(&s, dir, paths.final_image().exists()) {
                 safe_println!("{line}");
@@ -572,7 +572,7 @@ pub fn load_compare(dirs: &[PathBuf]) -> CompareData {
             CompareRun {
                 name: r.name.clone(),
                 history,
-                image: follow::load_image(&crate::record::RunPaths::new(&r.dir).final_image()),
+                image: follow::load_image(&stylelab_core::record::RunPaths::new(&r.dir).final_image()),
             }
         })
         .collect();

@@ -13,12 +13,12 @@
 //! does.
 
 use super::{BenchArgs, Measurement, default_python, examples, last_json_line};
-use crate::record;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
+use stylelab_core::record;
 
 /// One whole run, as a row prints it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -70,8 +70,8 @@ snapshot_every = 0
 score = false
 results = "{results}"
 "#,
-        content = crate::config::absolute(&examples.join("chelsea.png")).display(),
-        style = crate::config::absolute(&examples.join("starry_night.jpg")).display(),
+        content = stylelab_core::config::absolute(&examples.join("chelsea.png")).display(),
+        style = stylelab_core::config::absolute(&examples.join("starry_night.jpg")).display(),
         weights = weights.display(),
         results = dir.join("results").display(),
     );
@@ -82,7 +82,10 @@ results = "{results}"
 
 /// The whole `stylelab run` process, and what its run folder says.
 fn stylelab_run(exe: &Path, exp: &Path, precision: &str, results: &Path) -> Result<WholeRun> {
-    let before: Vec<PathBuf> = crate::review::list_runs(results).into_iter().map(|r| r.dir).collect();
+    let before: Vec<PathBuf> = stylelab_core::review::list_runs(results)
+        .into_iter()
+        .map(|r| r.dir)
+        .collect();
     let started = Instant::now();
     let out = Command::new(exe)
         .arg("run")
@@ -101,7 +104,7 @@ fn stylelab_run(exe: &Path, exp: &Path, precision: &str, results: &Path) -> Resu
             .collect::<Vec<_>>()
             .join(" / ")
     );
-    let dir = crate::review::list_runs(results)
+    let dir = stylelab_core::review::list_runs(results)
         .into_iter()
         .map(|r| r.dir)
         .find(|d| !before.contains(d))
@@ -137,12 +140,12 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     let tmp = std::env::temp_dir().join(format!("stylelab-e2e-{}", std::process::id()));
     std::fs::create_dir_all(tmp.join("results"))?;
     let weights = tmp.join("vgg19-random.safetensors");
-    let convs = crate::weights::random(0, "relu5_1".parse()?);
-    crate::weights::save(&weights, &convs, crate::weights::Preprocess::Caffe, &[])?;
+    let convs = stylelab_engine::weights::random(0, "relu5_1".parse()?);
+    stylelab_engine::weights::save(&weights, &convs, stylelab_engine::weights::Preprocess::Caffe, &[])?;
     let exp = experiment(&tmp, &weights, size, args.run_steps, &device)?;
     // The shapes a run uses: the content's aspect, the style at the same longest side.
-    let (cw, ch) = crate::engine::imaging::fit_longest(451, 300, size);
-    let (sw, sh) = crate::engine::imaging::fit_longest(752, 600, size);
+    let (cw, ch) = stylelab_engine::imaging::fit_longest(451, 300, size);
+    let (sw, sh) = stylelab_engine::imaging::fit_longest(752, 600, size);
     let content = tmp.join("content.f32");
     let style = tmp.join("style.f32");
     super::one::write_raw_image(&examples()?.join("chelsea.png"), cw, ch, &content)?;

@@ -4,10 +4,10 @@
 //! and reports each run's final loss, and the evaluations and seconds bf16
 //! needed to reach the loss fp32 ended at (bf16 may go on to 150 steps).
 
-use crate::record::{self, StepMetrics};
 use anyhow::{Context, Result, bail};
 use std::path::Path;
 use std::process::{Command, ExitCode};
+use stylelab_core::record::{self, StepMetrics};
 
 /// One run's rows.
 fn run(exe: &Path, exp: &Path, results: &Path, sets: &[String]) -> Result<Vec<StepMetrics>> {

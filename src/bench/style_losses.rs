@@ -5,9 +5,9 @@
 //! alternately so that a slow spell of the machine hits every row.
 
 use super::{images, last_json_line, median_of};
-use crate::engine::measure::Measurement;
 use anyhow::{Context, Result};
 use std::process::{Command, ExitCode};
+use stylelab_engine::measure::Measurement;
 
 /// The rows: a style statistic, and how many regions.
 const ROWS: [(&str, u32); 5] = [

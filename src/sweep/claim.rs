@@ -43,7 +43,7 @@ pub struct Claim {
     pub pid: u32,
     /// When the claim was taken, RFC 3339.
     pub since: String,
-    /// The holder's start time ([`crate::procfs::start_ticks`]), so that a
+    /// The holder's start time ([`stylelab_core::procfs::start_ticks`]), so that a
     /// PID reused by another process after the holder died does not keep
     /// the claim. Absent in claims written by hand.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -54,10 +54,10 @@ impl Claim {
     /// A claim for this process, now.
     pub fn mine() -> Claim {
         Claim {
-            host: crate::procfs::hostname(),
+            host: stylelab_core::procfs::hostname(),
             pid: std::process::id(),
-            since: crate::record::now_rfc3339(),
-            start: crate::procfs::start_ticks(std::process::id()),
+            since: stylelab_core::record::now_rfc3339(),
+            start: stylelab_core::procfs::start_ticks(std::process::id()),
         }
     }
 
@@ -159,7 +159,7 @@ impl Claims {
             return Ok(Taken::Held(claim));
         }
         let mine = Claim::mine();
-        crate::files::write_atomic(&path, &serde_json::to_vec(&mine)?)?;
+        stylelab_core::files::write_atomic(&path, &serde_json::to_vec(&mine)?)?;
         Ok(Taken::Mine(ClaimGuard::new(self.clone(), point, mine)))
     }
 
@@ -175,16 +175,16 @@ impl Claims {
 
 fn read(path: &Path) -> Option<Claim> {
     // A claim is a few hundred bytes; a FIFO or a huge file planted there is no claim.
-    serde_json::from_slice(&crate::files::read_bounded(path, 64 << 10).ok()?).ok()
+    serde_json::from_slice(&stylelab_core::files::read_bounded(path, 64 << 10).ok()?).ok()
 }
 
 /// Whether the process behind a claim still runs: checked directly on its
 /// own host, by the claim's heartbeat from any other.
 fn is_live(claim: &Claim, path: &Path) -> bool {
-    if claim.host == crate::procfs::hostname() {
+    if claim.host == stylelab_core::procfs::hostname() {
         return match claim.start {
-            Some(start) => crate::procfs::start_ticks(claim.pid) == Some(start),
-            None => crate::procfs::is_stylelab(claim.pid),
+            Some(start) => stylelab_core::procfs::start_ticks(claim.pid) == Some(start),
+            None => stylelab_core::procfs::is_stylelab(claim.pid),
         };
     }
     let age = std::fs::metadata(path)
@@ -270,7 +270,7 @@ mod tests {
         let pid = child.id();
         child.wait().unwrap();
         let dead = Claim {
-            host: crate::procfs::hostname(),
+            host: stylelab_core::procfs::hostname(),
             pid,
             since: "2026-01-01T00:00:00+00:00".into(),
             start: None,
@@ -304,7 +304,7 @@ mod tests {
         let claims = Claims::new(tmp.path());
         std::fs::create_dir_all(tmp.path().join("claims")).unwrap();
         let other = Claim {
-            host: format!("{}-elsewhere", crate::procfs::hostname()),
+            host: format!("{}-elsewhere", stylelab_core::procfs::hostname()),
             pid: 1,
             since: "2026-01-01T00:00:00+00:00".into(),
             start: None,

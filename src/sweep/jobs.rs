@@ -9,10 +9,8 @@
 
 use super::claim::Taken;
 use super::{Completion, PointState, Sweep};
-use crate::config::DeviceChoice;
 use crate::error::bad_input;
 use crate::headless::{Signals, execute};
-use crate::record::Status;
 use anyhow::{Context, Result};
 use std::collections::VecDeque;
 use std::io::{BufRead, IsTerminal, Write};
@@ -21,12 +19,14 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+use stylelab_core::config::DeviceChoice;
+use stylelab_core::record::Status;
 
 /// A line on standard output that never panics: after the terminal went
 /// away (an SSH session dropped) the points go on and the printing stops.
 macro_rules! say {
     ($($arg:tt)*) => {{
-        let _ = writeln!(std::io::stdout(), "{}", crate::text::terminal_safe(&format!($($arg)*)));
+        let _ = writeln!(std::io::stdout(), "{}", stylelab_core::text::terminal_safe(&format!($($arg)*)));
     }};
 }
 
@@ -113,7 +113,7 @@ pub fn parse_devices(list: &[String]) -> Result<Vec<DeviceChoice>> {
         .map(|s| {
             let choice = DeviceChoice::parse(s.trim())
                 .ok_or_else(|| bad_input(format!("--devices: \"{s}\" is not a device; use cpu, cuda or cuda:N")))?;
-            crate::engine::device::resolve(choice).map_err(|e| bad_input(format!("--devices: {e}")))?;
+            stylelab_engine::device::resolve(choice).map_err(|e| bad_input(format!("--devices: {e}")))?;
             Ok(choice)
         })
         .collect()
@@ -241,7 +241,7 @@ pub fn run(sweep: &Sweep, plan: &Plan, signals: &Signals) -> Result<Outcome> {
 }
 
 /// The experiment of point `index` on the device its job slot gives it.
-fn point_experiment(sweep: &Sweep, plan: &Plan, index: usize) -> Result<crate::config::Experiment> {
+fn point_experiment(sweep: &Sweep, plan: &Plan, index: usize) -> Result<stylelab_core::config::Experiment> {
     let mut exp = sweep.experiment(&sweep.points[index])?;
     if let Some(devices) = &plan.devices {
         exp.device = devices[0];
@@ -258,8 +258,8 @@ fn precheck(sweep: &Sweep, plan: &Plan) -> Result<()> {
             continue;
         }
         let exp = point_experiment(sweep, plan, p.index)?;
-        let checked =
-            crate::preflight::check(&exp).with_context(|| format!("sweep point {} ({})", p.index, p.describe()))?;
+        let checked = stylelab_engine::preflight::check(&exp)
+            .with_context(|| format!("sweep point {} ({})", p.index, p.describe()))?;
         if !plan.force {
             checked
                 .guard_for(&exp, "sweep")
@@ -306,7 +306,7 @@ fn run_here(sweep: &Sweep, plan: &Plan, signals: &Signals) -> Result<Status> {
         }
         say!("point {} of {n}: {}", p.index, p.describe());
         let exp = point_experiment(sweep, plan, p.index)?;
-        let checked = crate::preflight::check(&exp)?;
+        let checked = stylelab_engine::preflight::check(&exp)?;
         if !plan.force {
             checked.guard_for(&exp, "sweep")?;
         }
@@ -331,7 +331,7 @@ fn run_here(sweep: &Sweep, plan: &Plan, signals: &Signals) -> Result<Status> {
 
 /// `completed in DIR` when `runs` (a point's) hold a completed run of the
 /// point's settings; says so when one ran with other settings.
-fn completed(sweep: &Sweep, p: &super::Point, runs: &[crate::review::RunEntry]) -> Option<String> {
+fn completed(sweep: &Sweep, p: &super::Point, runs: &[stylelab_core::review::RunEntry]) -> Option<String> {
     match sweep.completed_run(p, runs) {
         Completion::Same(done) => Some(format!("completed in {}", done.dir.display())),
         Completion::Other(r, diff) => {
@@ -562,12 +562,12 @@ impl<'a> Pool<'a> {
 /// as a run folder, else the `Error: …` line it printed, else its last line.
 fn failure_reason(dir: Option<&std::path::Path>, log: &std::path::Path) -> String {
     if let Some(error) = dir
-        .and_then(|d| crate::record::read_summary(d).ok())
+        .and_then(|d| stylelab_core::record::read_summary(d).ok())
         .and_then(|s| s.error)
     {
         return error;
     }
-    let text = crate::files::read_text_bounded(log, crate::files::TEXT_LIMIT).unwrap_or_default();
+    let text = stylelab_core::files::read_text_bounded(log, stylelab_core::files::TEXT_LIMIT).unwrap_or_default();
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     lines
         .iter()
@@ -605,7 +605,7 @@ fn end_status(exit: std::process::ExitStatus) -> Status {
 fn spawn(pool: &Pool, point: usize, device: Option<DeviceChoice>) -> Result<Job> {
     let (sweep, plan, exe, threads, logs, tx) = (pool.sweep, pool.plan, &pool.exe, pool.threads, &pool.logs, &pool.tx);
     let log = logs.join(format!("p{point:03}.log"));
-    let err = crate::files::append_no_follow(&log).with_context(|| format!("cannot open {}", log.display()))?;
+    let err = stylelab_core::files::append_no_follow(&log).with_context(|| format!("cannot open {}", log.display()))?;
     let mut cmd = Command::new(exe);
     cmd.arg("sweep")
         .arg(&sweep.source)
@@ -711,7 +711,7 @@ impl Progress {
             .flatten()
             .map(|j| {
                 let iterations = iterations.get(&j.point).copied().unwrap_or(0);
-                let step = j.dir.as_deref().and_then(crate::review::last_row);
+                let step = j.dir.as_deref().and_then(stylelab_core::review::last_row);
                 let progress = match &step {
                     Some(m) => format!("step {}/{iterations}  loss {:.4e}", m.iter, m.total),
                     None => "starting".into(),

@@ -15,10 +15,10 @@
 //! - shell lines (read by bash): [`shell_word`] makes one inert word.
 
 use super::{Mode, Sweep};
-use crate::config;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+use stylelab_core::config;
 
 /// `word` as one bash word that expands to exactly its bytes: unchanged
 /// when every byte is one no shell treats specially; in single quotes when
@@ -54,7 +54,7 @@ pub fn comment(path: &Path) -> String {
     let bytes = path.as_os_str().as_bytes();
     let mut out = String::new();
     for chunk in bytes.utf8_chunks() {
-        out.push_str(&crate::record::printable(chunk.valid()));
+        out.push_str(&stylelab_core::record::printable(chunk.valid()));
         for b in chunk.invalid() {
             out.push_str(&format!("\\x{b:02x}"));
         }
@@ -122,10 +122,10 @@ exec {exe} sweep {source_q} --point "$SLURM_ARRAY_TASK_ID" --results {results_q}
         version = env!("CARGO_PKG_VERSION"),
         source = comment(&source),
         mode = if sweep.mode == Mode::Zip { "zip" } else { "grid" },
-        keys = crate::record::printable(&sweep.keys.join(", ")),
+        keys = stylelab_core::record::printable(&sweep.keys.join(", ")),
         results = comment(&sweep.results),
         script = shell_word(config::absolute(script).as_os_str()),
-        slug = crate::record::slug(&sweep.name),
+        slug = stylelab_core::record::slug(&sweep.name),
         last = n.saturating_sub(1),
         workdir_q = shell_word(workdir.as_os_str()),
         exe = shell_word(stylelab.as_os_str()),

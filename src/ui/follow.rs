@@ -6,13 +6,15 @@
 //! can change and the follower returns.
 
 use super::widgets::DisplayImage;
-use crate::record::{LogEvent, MetricsHeader, MetricsReader, RunPaths, Status, StepMetrics, Summary, Tail, Term};
-use crate::review;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
+use stylelab_core::record::{
+    LogEvent, MetricsHeader, MetricsReader, RunPaths, Status, StepMetrics, Summary, Tail, Term,
+};
+use stylelab_core::review;
 
 /// Something new in a followed run folder.
 #[derive(Debug, Clone)]
@@ -157,7 +159,7 @@ impl Seen {
         let Some(m) = modified(&self.paths.summary()).filter(|m| self.summary_modified != Some(*m)) else {
             return;
         };
-        let Ok(s) = crate::record::read_summary(&self.paths.dir) else {
+        let Ok(s) = stylelab_core::record::read_summary(&self.paths.dir) else {
             return;
         };
         self.summary_modified = Some(m);
@@ -171,9 +173,9 @@ impl Seen {
     /// changes at whole-MiB resolution.
     fn process(&mut self, out: &mut Vec<LiveUpdate>) {
         let Some(pid) = self.pid else { return };
-        let alive = crate::procfs::is_stylelab(pid);
-        let rss = alive.then(|| crate::procfs::rss_mib(Some(pid))).flatten();
-        let gpu = alive.then(|| crate::gpu::process_mib(pid)).flatten();
+        let alive = stylelab_core::procfs::is_stylelab(pid);
+        let rss = alive.then(|| stylelab_core::procfs::rss_mib(Some(pid))).flatten();
+        let gpu = alive.then(|| stylelab_core::gpu::process_mib(pid)).flatten();
         let whole = |m: Option<f64>| m.map(|m| m.round() as u64);
         let now = (alive, whole(rss), whole(gpu));
         if self.process != Some(now) {

@@ -7,7 +7,7 @@
 //! follower reads from a run folder and asks for chart points when the
 //! state is updated, never while drawing.
 
-use crate::record::StepMetrics;
+use stylelab_core::record::StepMetrics;
 
 /// One run's loss curves for the dashboard: kept steps, their values, and
 /// the newest row.

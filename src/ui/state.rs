@@ -6,16 +6,16 @@
 use super::follow::LiveUpdate;
 use super::history::History;
 use super::widgets::DisplayImage;
-use crate::chart::{RUN_COLORS, Series, ema};
-use crate::events::Control;
-use crate::record::{MetricsHeader, StepMetrics, Summary, Term};
-use crate::review::{RunEntry, RunState};
 use chrono::{DateTime, FixedOffset};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
 use ratatui::style::Color;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
+use stylelab_core::chart::{RUN_COLORS, Series, ema};
+use stylelab_core::events::Control;
+use stylelab_core::record::{MetricsHeader, StepMetrics, Summary, Term};
+use stylelab_core::review::{RunEntry, RunState};
 
 /// Points kept per chart series.
 pub const HISTORY_POINTS: usize = 1024;
@@ -203,7 +203,7 @@ impl Live {
     pub fn is_running(&self) -> bool {
         self.summary
             .as_ref()
-            .is_none_or(|s| s.status == crate::record::Status::Running)
+            .is_none_or(|s| s.status == stylelab_core::record::Status::Running)
             && self.alive != Some(false)
     }
 
@@ -213,7 +213,7 @@ impl Live {
             && self
                 .summary
                 .as_ref()
-                .is_some_and(|s| s.status == crate::record::Status::Running)
+                .is_some_and(|s| s.status == stylelab_core::record::Status::Running)
     }
 
     /// Steps asked for over all scales, as the summary says; 0 before there is one.
@@ -238,7 +238,7 @@ impl Live {
         match update {
             LiveUpdate::Config(c) => self.config = c,
             LiveUpdate::Summary(s) => {
-                if s.status != crate::record::Status::Running {
+                if s.status != stylelab_core::record::Status::Running {
                     self.stopping = false;
                 }
                 self.summary = Some(*s);
@@ -373,7 +373,7 @@ impl Live {
     fn image_to_view(&self) -> Option<PathBuf> {
         match (self.browsing, self.is_running()) {
             (Some(i), _) => self.snapshots.get(i).map(|s| s.1.clone()),
-            (None, false) => Some(crate::record::RunPaths::new(&self.dir).final_image()),
+            (None, false) => Some(stylelab_core::record::RunPaths::new(&self.dir).final_image()),
             (None, true) => self.snapshots.last().map(|s| s.1.clone()),
         }
     }
@@ -495,7 +495,7 @@ impl CompareData {
     pub fn new(runs: Vec<CompareRun>, diff: Vec<(String, Vec<String>)>) -> Self {
         let diff = diff
             .into_iter()
-            .map(|(k, vals)| (k, crate::review::distinguishing_tails(&vals)))
+            .map(|(k, vals)| (k, stylelab_core::review::distinguishing_tails(&vals)))
             .collect();
         let mut data = CompareData {
             runs,
@@ -633,7 +633,7 @@ pub struct App {
     pub sweep_values: std::collections::HashMap<PathBuf, String>,
     /// Each sweep's progress among `runs`, by sweep name (derived when the
     /// runs arrive, for the Runs view's group rows).
-    pub sweeps: std::collections::HashMap<String, crate::review::SweepProgress>,
+    pub sweeps: std::collections::HashMap<String, stylelab_core::review::SweepProgress>,
     /// How the Runs table is sorted; `sort_desc` for largest (or newest) first.
     pub sort: SortKey,
     pub sort_desc: bool,
@@ -730,8 +730,8 @@ impl App {
     /// the same run selected.
     pub fn sort_runs(&mut self) {
         let selected = self.runs.get(self.run_sel).map(|r| r.dir.clone());
-        crate::review::sort::sort_by(&mut self.runs, self.sort.column(), self.sort_desc, |r| (r, None));
-        crate::review::sort::group_sweeps(&mut self.runs);
+        stylelab_core::review::sort::sort_by(&mut self.runs, self.sort.column(), self.sort_desc, |r| (r, None));
+        stylelab_core::review::sort::group_sweeps(&mut self.runs);
         if let Some(sel) = selected {
             self.run_sel = self.runs.iter().position(|r| r.dir == sel).unwrap_or(0);
         }
@@ -858,7 +858,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
                 .collect();
             let sweeps = names
                 .into_iter()
-                .map(|n| (n.to_string(), crate::review::SweepProgress::of(&app.runs, n)))
+                .map(|n| (n.to_string(), stylelab_core::review::SweepProgress::of(&app.runs, n)))
                 .collect();
             app.sweeps = sweeps;
             app.sort_runs();
@@ -884,7 +884,8 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
         }
         Msg::Live { follow_id, update } => {
             if let Some(live) = app.live.as_mut().filter(|l| l.follow_id == follow_id) {
-                let finished = matches!(&update, LiveUpdate::Summary(s) if s.status != crate::record::Status::Running);
+                let finished =
+                    matches!(&update, LiveUpdate::Summary(s) if s.status != stylelab_core::record::Status::Running);
                 let new_points = matches!(&update, LiveUpdate::Rows(_) | LiveUpdate::Header(_));
                 live.apply(update);
                 if new_points {

@@ -6,16 +6,16 @@
 
 use super::state::{App, COMPARE_METRICS, Live, Prompt, RunRow, SortKey, Tab};
 use super::widgets::{HalfBlockImage, TabBar};
-use crate::chart::{LossChart, RUN_COLORS};
-use crate::record::Term;
-use crate::review::RunState;
-use crate::text::short;
 use chrono::{DateTime, FixedOffset};
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Clear, Gauge, List, ListItem, ListState, Paragraph, Row, Table, TableState, Wrap};
+use stylelab_core::chart::{LossChart, RUN_COLORS};
+use stylelab_core::record::Term;
+use stylelab_core::review::RunState;
+use stylelab_core::text::short;
 
 /// Below this the dashboard asks for a bigger window.
 pub const MIN_WIDTH: u16 = 60;
@@ -259,7 +259,7 @@ fn duration(s: f64) -> String {
 struct RunColumn {
     title: String,
     width: u16,
-    cell: fn(&App, &crate::review::RunEntry) -> String,
+    cell: fn(&App, &stylelab_core::review::RunEntry) -> String,
 }
 
 /// The Runs table's columns in the order they show, each with its rank:
@@ -273,19 +273,19 @@ fn run_columns(app: &App) -> Vec<(u8, RunColumn)> {
             label.to_string()
         }
     };
-    fn total(_: &App, r: &crate::review::RunEntry) -> String {
+    fn total(_: &App, r: &stylelab_core::review::RunEntry) -> String {
         r.losses().map(|l| short(l.total)).unwrap_or_default()
     }
-    fn content(_: &App, r: &crate::review::RunEntry) -> String {
+    fn content(_: &App, r: &stylelab_core::review::RunEntry) -> String {
         r.losses().map(|l| short(l.content)).unwrap_or_default()
     }
-    fn style(_: &App, r: &crate::review::RunEntry) -> String {
+    fn style(_: &App, r: &stylelab_core::review::RunEntry) -> String {
         r.losses().map(|l| short(l.style)).unwrap_or_default()
     }
-    fn tv(_: &App, r: &crate::review::RunEntry) -> String {
+    fn tv(_: &App, r: &stylelab_core::review::RunEntry) -> String {
         r.losses().map(|l| short(l.tv)).unwrap_or_default()
     }
-    fn score(r: &crate::review::RunEntry, name: &str) -> String {
+    fn score(r: &stylelab_core::review::RunEntry, name: &str) -> String {
         r.scores()
             .and_then(|s| s.get(name))
             .map(|v| format!("{v:.3}"))
@@ -609,7 +609,7 @@ fn progress(live: &Live, theme: &Theme, frame: &mut Frame, area: Rect) {
     let steps = live.last.as_ref().map(|r| r.iter).unwrap_or(0);
     let total = live.iterations().max(1);
     let status = match &live.summary {
-        Some(s) if s.status != crate::record::Status::Running => s.status.to_string(),
+        Some(s) if s.status != stylelab_core::record::Status::Running => s.status.to_string(),
         _ if live.died() => "died".into(),
         _ if live.stopping => "stopping after the current step…".into(),
         _ if live.paused => "paused".into(),
@@ -820,7 +820,7 @@ fn compare(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         let [diff_area, scatter_area] =
             Layout::vertical([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(side);
         frame.render_widget(
-            crate::chart::Scatter {
+            stylelab_core::chart::Scatter {
                 title: " content_dist → style_dist ↑ ",
                 x_label: "",
                 y_label: "",

@@ -1,5 +1,5 @@
 //! Small widgets of the dashboard's own, one file each (the loss chart,
-//! shared with the review commands, lives in [`crate::chart`]).
+//! shared with the review commands, lives in [`stylelab_core::chart`]).
 
 mod halfblock;
 mod tab_bar;

@@ -5,7 +5,7 @@ use crate::common;
 use assert_cmd::Command;
 use std::path::Path;
 use std::time::{Duration, Instant};
-use stylelab::record::{self, Status};
+use stylelab_core::record::{self, Status};
 
 fn stylelab() -> Command {
     Command::cargo_bin("stylelab").unwrap()
@@ -75,10 +75,10 @@ fn a_run_writes_every_file_of_the_schema_and_the_loss_falls() {
     assert_eq!(s.weights_sha256.len(), 64);
     assert!(s.peak_rss_mib > 10.0 && s.wall_s > 0.0 && s.seconds_per_step > 0.0);
     assert_eq!(s.final_losses.unwrap().total, rows[8].total);
-    assert_eq!(s.libtorch, stylelab::LIBTORCH_VERSION);
+    assert_eq!(s.libtorch, stylelab_engine::LIBTORCH_VERSION);
     // The resolved experiment loads again and describes the same run.
-    let again = stylelab::config::load(&dir.join("experiment.toml"), &[]).unwrap();
-    let original = stylelab::config::load(&exp, &[]).unwrap();
+    let again = stylelab_core::config::load(&dir.join("experiment.toml"), &[]).unwrap();
+    let original = stylelab_core::config::load(&exp, &[]).unwrap();
     assert_eq!(again.to_raw(), original.to_raw());
     let events = std::fs::read_to_string(dir.join("events.log")).unwrap();
     assert!(
@@ -249,9 +249,9 @@ fn an_unwritable_results_folder_is_a_clear_error() {
 fn two_runs_in_the_same_second_get_their_own_folders() {
     let tmp = tempfile::tempdir().unwrap();
     let path = common::tiny_experiment(tmp.path(), "twin", "");
-    let exp = stylelab::config::load(&path, &[]).unwrap();
-    let a = stylelab::sinks::create_run_dir(&exp).unwrap();
-    let b = stylelab::sinks::create_run_dir(&exp).unwrap();
+    let exp = stylelab_core::config::load(&path, &[]).unwrap();
+    let a = stylelab_core::sinks::create_run_dir(&exp).unwrap();
+    let b = stylelab_core::sinks::create_run_dir(&exp).unwrap();
     assert_ne!(a.dir, b.dir);
     assert!(a.experiment().exists() && b.experiment().exists());
 }
@@ -271,8 +271,8 @@ fn weights_convert_reads_a_pytorch_checkpoint() {
         .stdout(predicates::str::contains(
             "2 convolutions, conv1_1 … conv1_2, torchvision",
         ));
-    let w = stylelab::weights::load(&out, None, tch::Device::Cpu).unwrap();
-    assert_eq!(w.info.preprocess, stylelab::weights::Preprocess::Torchvision);
+    let w = stylelab_engine::weights::load(&out, None, tch::Device::Cpu).unwrap();
+    assert_eq!(w.info.preprocess, stylelab_engine::weights::Preprocess::Torchvision);
     // Values written by torch.save: conv1_1.weight = arange / 1000, conv1_2.bias = -1.
     assert!((w.convs[0].1.double_value(&[0, 1, 0, 0]) - 0.009).abs() < 1e-7);
     assert_eq!(w.convs[1].2.double_value(&[5]), -1.0);
@@ -346,7 +346,7 @@ fn doctor_lists_libtorch_cuda_threads_and_weights() {
         .clone();
     let out = String::from_utf8(out).unwrap();
     assert!(
-        out.contains(&format!("libtorch     {}", stylelab::LIBTORCH_VERSION)),
+        out.contains(&format!("libtorch     {}", stylelab_engine::LIBTORCH_VERSION)),
         "{out}"
     );
     assert!(
@@ -435,7 +435,7 @@ fn every_shipped_experiment_passes_check() {
     let partial = common::partial_weights();
     let full = common::root().join("weights/vgg19-caffe.safetensors");
     let mut checked = 0;
-    for exp in stylelab::files::with_extension(&common::root().join("experiments"), "toml") {
+    for exp in stylelab_core::files::with_extension(&common::root().join("experiments"), "toml") {
         let text = std::fs::read_to_string(&exp).unwrap();
         let mut cmd = stylelab();
         cmd.arg("check").arg(&exp);

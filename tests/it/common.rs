@@ -20,8 +20,8 @@ pub fn random_weights() -> &'static Path {
         let dir = std::env::temp_dir().join(format!("stylelab-tests-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("vgg19-random.safetensors");
-        let convs = stylelab::weights::random(0, "relu5_1".parse().unwrap());
-        stylelab::weights::save(&path, &convs, stylelab::weights::Preprocess::Caffe, &[]).unwrap();
+        let convs = stylelab_engine::weights::random(0, "relu5_1".parse().unwrap());
+        stylelab_engine::weights::save(&path, &convs, stylelab_engine::weights::Preprocess::Caffe, &[]).unwrap();
         path
     })
 }
@@ -39,7 +39,7 @@ pub fn partial_weights() -> Option<&'static Path> {
         let dir = std::env::temp_dir().join(format!("stylelab-tests-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("vgg19-partial.safetensors");
-        stylelab::weights::convert(&shared, &path, stylelab::weights::Preprocess::Caffe).unwrap();
+        stylelab_engine::weights::convert(&shared, &path, stylelab_engine::weights::Preprocess::Caffe).unwrap();
         Some(path)
     })
     .as_deref()
@@ -50,17 +50,17 @@ pub fn partial_weights() -> Option<&'static Path> {
 /// any weight beyond what `check` allows.
 pub fn amplified_weights(dir: &Path, factor: f64) -> PathBuf {
     let path = dir.join(format!("vgg19-amplified-{factor:e}.safetensors"));
-    let mut convs = stylelab::weights::random(0, "relu5_1".parse().unwrap());
+    let mut convs = stylelab_engine::weights::random(0, "relu5_1".parse().unwrap());
     convs[0].1 = &convs[0].1 * factor;
-    stylelab::weights::save(&path, &convs, stylelab::weights::Preprocess::Caffe, &[]).unwrap();
+    stylelab_engine::weights::save(&path, &convs, stylelab_engine::weights::Preprocess::Caffe, &[]).unwrap();
     path
 }
 
 /// Random weights up to `upto`, written into `dir`.
 pub fn random_weights_upto(dir: &Path, name: &str, upto: &str) -> PathBuf {
     let path = dir.join(name);
-    let convs = stylelab::weights::random(1, upto.parse().unwrap());
-    stylelab::weights::save(&path, &convs, stylelab::weights::Preprocess::Caffe, &[]).unwrap();
+    let convs = stylelab_engine::weights::random(1, upto.parse().unwrap());
+    stylelab_engine::weights::save(&path, &convs, stylelab_engine::weights::Preprocess::Caffe, &[]).unwrap();
     path
 }
 

@@ -9,13 +9,13 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use std::path::PathBuf;
 use std::sync::Arc;
-use stylelab::events::{Control, Term};
-use stylelab::record::{Losses, MetricsHeader, Status, StepMetrics, Summary};
-use stylelab::review::{RunEntry, RunState};
 use stylelab::ui::follow::LiveUpdate;
 use stylelab::ui::state::{App, Effect, ExperimentEntry, Msg, Tab, update};
 use stylelab::ui::view::view;
 use stylelab::ui::widgets::DisplayImage;
+use stylelab_core::events::{Control, Term};
+use stylelab_core::record::{Losses, MetricsHeader, Status, StepMetrics, Summary};
+use stylelab_core::review::{RunEntry, RunState};
 
 fn summary(status: Status, steps: u64) -> Summary {
     Summary {
@@ -432,7 +432,7 @@ fn runs_view_groups_a_sweeps_points_with_their_progress() {
     let point = |id: &str, state: RunState, p: usize| {
         let mut r = run(id, state);
         if let Some(s) = r.summary.as_mut() {
-            s.sweep = Some(stylelab::record::SweepMember {
+            s.sweep = Some(stylelab_core::record::SweepMember {
                 name: "sw".into(),
                 point: p,
                 points: 5,
@@ -464,7 +464,7 @@ fn runs_view_groups_a_sweeps_points_with_their_progress() {
             "20260101-000000-layers",
         ]
     );
-    let progress = stylelab::review::SweepProgress::of(&app.runs, "sw");
+    let progress = stylelab_core::review::SweepProgress::of(&app.runs, "sw");
     assert_eq!(
         (progress.done, progress.running, progress.failed, progress.to_do()),
         (1, 1, 1, 2)
@@ -497,7 +497,7 @@ fn runs_view_at_80x24_cuts_no_number_and_handles_a_sweep_as_a_whole() {
     let point = |id: &str, p: usize| {
         let mut r = run_entry(id, RunState::Completed, losses);
         if let Some(s) = r.summary.as_mut() {
-            s.sweep = Some(stylelab::record::SweepMember {
+            s.sweep = Some(stylelab_core::record::SweepMember {
                 name: "sw".into(),
                 point: p,
                 points: 2,

@@ -6,7 +6,7 @@
 use crate::common;
 use assert_cmd::Command;
 use std::path::Path;
-use stylelab::record::{self, StepMetrics};
+use stylelab_core::record::{self, StepMetrics};
 
 fn stylelab() -> Command {
     Command::cargo_bin("stylelab").unwrap()
@@ -135,7 +135,7 @@ fn auto_measures_the_memory_format_at_a_real_size_once() {
                 ])
                 .assert()
                 .success();
-            let newest = stylelab::review::list_runs(&tmp.path().join("results")).remove(0);
+            let newest = stylelab_core::review::list_runs(&tmp.path().join("results")).remove(0);
             record::read_summary(&newest.dir).unwrap()
         })
         .collect();

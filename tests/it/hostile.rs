@@ -94,7 +94,7 @@ fn the_slurm_script_from_hostile_paths_runs_the_point_and_runs_nothing_else() {
         assert_eq!(planted(tmp.path()), Vec::<PathBuf>::new(), "{text}");
         let runs = crate::sweeps::runs_per_point(&project.join("results"));
         let s = runs["s-p000"][0].summary.as_ref().unwrap();
-        assert_eq!(s.status, stylelab::record::Status::Completed, "{hostile:?}");
+        assert_eq!(s.status, stylelab_core::record::Status::Completed, "{hostile:?}");
         if hostile.contains('\n') {
             // No directive can name this folder: the shell sends the output there.
             assert!(text.contains("#SBATCH --output=/dev/null"), "{text}");
@@ -204,7 +204,7 @@ fn a_fifo_and_dev_zero_among_the_experiments_are_refused_at_once() {
     // A file that is too large is refused, not read whole.
     let big = dir.join("big.toml");
     let f = std::fs::File::create(&big).unwrap();
-    f.set_len(stylelab::config::EXPERIMENT_LIMIT + 1).unwrap();
+    f.set_len(stylelab_core::config::EXPERIMENT_LIMIT + 1).unwrap();
     let err = stylelab::check::describe(&big).unwrap_err();
     assert!(err.contains("more than the"), "{err}");
 }
@@ -281,11 +281,11 @@ fn no_printer_puts_an_escape_on_the_terminal() {
     let esc = "\u{1b}]0;pwned\u{7}\u{1b}[2J\u{9b}31m\r";
     // weights info: metadata and file name.
     let weights = tmp.path().join(format!("w{esc}.safetensors"));
-    let convs = stylelab::weights::random(0, "relu1_1".parse().unwrap());
-    stylelab::weights::save(
+    let convs = stylelab_engine::weights::random(0, "relu1_1".parse().unwrap());
+    stylelab_engine::weights::save(
         &weights,
         &convs,
-        stylelab::weights::Preprocess::Caffe,
+        stylelab_engine::weights::Preprocess::Caffe,
         &[("note", format!("hi{esc}")), (&*format!("k{esc}"), "v".into())],
     )
     .unwrap();
@@ -415,10 +415,10 @@ fn pytorch_checkpoints_convert_and_hostile_ones_are_refused_without_running_or_i
         .collect();
     for name in ["module", "ordered", "half", "legacy"] {
         let out = tmp.path().join(format!("{name}.safetensors"));
-        let layers = stylelab::weights::convert(
+        let layers = stylelab_engine::weights::convert(
             &tmp.path().join(format!("{name}.pth")),
             &out,
-            stylelab::weights::Preprocess::Torchvision,
+            stylelab_engine::weights::Preprocess::Torchvision,
         )
         .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(layers.len(), 2, "{name}");
@@ -505,13 +505,13 @@ fn weights_beyond_fp32_are_refused_and_failures_name_their_cause() {
         .unwrap();
     assert_eq!(run.status.code(), Some(1), "{run:?}");
     let dir = common::only_run(tmp.path());
-    let s = stylelab::record::read_summary(&dir).unwrap();
+    let s = stylelab_core::record::read_summary(&dir).unwrap();
     let err = s.error.clone().unwrap();
     assert!(
         err.contains("the style term weighted by loss.style_weight = 1e30") && err.contains("beyond what fp32 holds"),
         "{err}"
     );
-    let (_, rows, _) = stylelab::record::read_metrics(&dir).unwrap();
+    let (_, rows, _) = stylelab_core::record::read_metrics(&dir).unwrap();
     let last = rows.last().unwrap();
     assert_eq!(last.iter, s.steps);
     let l = s.final_losses.unwrap();
@@ -525,7 +525,7 @@ fn weights_beyond_fp32_are_refused_and_failures_name_their_cause() {
         .args(["--set", "optim.learning_rate=1e30", "--set", "images.init=\"noise\""])
         .output()
         .unwrap();
-    let s = stylelab::record::read_summary(&common::only_run(tmp.path())).unwrap();
+    let s = stylelab_core::record::read_summary(&common::only_run(tmp.path())).unwrap();
     let why = s.error.clone().unwrap_or_default();
     assert!(
         why.contains("overshoots") && !why.contains("too small"),
@@ -585,8 +585,8 @@ fn steering_never_takes_a_weight_beyond_what_check_allows() {
     assert!(events.contains("style_weight 1e27 -> 1e28"), "{events}");
     assert!(events.contains("style_weight 1e29 -> "), "{events}");
     assert_eq!(events.matches("refused").count(), 2, "1e31 twice: {events}");
-    let s = stylelab::record::read_summary(&dir).unwrap();
-    assert_eq!(s.status, stylelab::record::Status::Completed);
+    let s = stylelab_core::record::read_summary(&dir).unwrap();
+    assert_eq!(s.status, stylelab_core::record::Status::Completed);
 }
 
 #[test]
@@ -637,7 +637,7 @@ fn a_paused_run_whose_folder_is_removed_ends_failed() {
     let tmp = tempfile::tempdir().unwrap();
     let exp = common::tiny_experiment(tmp.path(), "gonepaused", "");
     let (child, dir) = spawn_run(&exp, &["optim.iterations=100000", "output.snapshot_every=0"]);
-    stylelab::events::send_control(&dir, stylelab::events::Control::Pause).unwrap();
+    stylelab_core::events::send_control(&dir, stylelab_core::events::Control::Pause).unwrap();
     while !std::fs::read_to_string(dir.join("events.log")).is_ok_and(|t| t.contains(": paused")) {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
@@ -669,7 +669,7 @@ fn score_warns_when_an_input_image_changed_since_the_run() {
     std::fs::write(&exp, text).unwrap();
     common::stdout_of(stylelab().arg("run").arg(&exp).args(["--set", "optim.iterations=1"]));
     let run = common::only_run(tmp.path());
-    let s = stylelab::record::read_summary(&run).unwrap();
+    let s = stylelab_core::record::read_summary(&run).unwrap();
     assert_eq!(s.images_sha256.len(), 2, "{:?}", s.images_sha256);
     let score = |cmd: &mut Command| {
         String::from_utf8_lossy(

@@ -13,12 +13,12 @@ fn fixtures(dir: &Path) {
     common::random_weights_upto(dir, "w-relu2_1.safetensors", "relu2_1");
     std::fs::copy(common::random_weights(), dir.join("w-relu5_1.safetensors")).unwrap();
     // conv1_2 with half its output channels.
-    let mut convs = stylelab::weights::random(0, "relu1_2".parse().unwrap());
+    let mut convs = stylelab_engine::weights::random(0, "relu1_2".parse().unwrap());
     convs[1].1 = Tensor::zeros([32, 64, 3, 3], (Kind::Float, tch::Device::Cpu));
-    stylelab::weights::save(
+    stylelab_engine::weights::save(
         &dir.join("w-wrong-shapes.safetensors"),
         &convs,
-        stylelab::weights::Preprocess::Caffe,
+        stylelab_engine::weights::Preprocess::Caffe,
         &[],
     )
     .unwrap();
@@ -27,7 +27,7 @@ fn fixtures(dir: &Path) {
         ("encoder.bias", Tensor::zeros([4], (Kind::Float, tch::Device::Cpu))),
     ];
     Tensor::write_safetensors(&other, dir.join("w-other-net.safetensors")).unwrap();
-    let untagged: Vec<(String, Tensor)> = stylelab::weights::random(0, "relu1_1".parse().unwrap())
+    let untagged: Vec<(String, Tensor)> = stylelab_engine::weights::random(0, "relu1_1".parse().unwrap())
         .into_iter()
         .flat_map(|(l, w, b)| [(format!("{l}.weight"), w), (format!("{l}.bias"), b)])
         .collect();
@@ -85,10 +85,10 @@ fn every_invalid_config_gets_its_message() {
         let check_stage = text.lines().any(|l| l.trim() == "# stage: check");
         let path = dir.join(file.file_name().unwrap());
         std::fs::write(&path, &text).unwrap();
-        let result = stylelab::config::load(&path, &[]);
+        let result = stylelab_core::config::load(&path, &[]);
         let message = match (result, check_stage) {
             (Err(e), false) => e.to_string(),
-            (Ok(exp), true) => match stylelab::preflight::check(&exp) {
+            (Ok(exp), true) => match stylelab_engine::preflight::check(&exp) {
                 Err(e) => e.to_string(),
                 Ok(_) => "no error at check time".into(),
             },
@@ -114,25 +114,25 @@ fn every_invalid_config_gets_its_message() {
 fn overrides_are_validated_and_named() {
     let tmp = tempfile::tempdir().unwrap();
     let path = common::tiny_experiment(tmp.path(), "o", "");
-    let set = |s: &str| stylelab::config::Override::parse(s).unwrap();
-    let err = stylelab::config::load(&path, &[set("loss.style_weight=\"heavy\"")])
+    let set = |s: &str| stylelab_core::config::Override::parse(s).unwrap();
+    let err = stylelab_core::config::load(&path, &[set("loss.style_weight=\"heavy\"")])
         .unwrap_err()
         .to_string();
     assert!(
         err.ends_with("o.toml: --set loss.style_weight: invalid type: string \"heavy\", expected f64"),
         "{err}"
     );
-    let err = stylelab::config::load(&path, &[set("loss.style_layers.relu7_1=1")])
+    let err = stylelab_core::config::load(&path, &[set("loss.style_layers.relu7_1=1")])
         .unwrap_err()
         .to_string();
     assert!(
         err.contains("--set loss.style_layers.relu7_1: 'relu7_1' is not a VGG19 layer"),
         "{err}"
     );
-    let exp = stylelab::config::load(&path, &[set("loss.style_weight=1e3"), set("optim.iterations=3")]).unwrap();
+    let exp = stylelab_core::config::load(&path, &[set("loss.style_weight=1e3"), set("optim.iterations=3")]).unwrap();
     assert_eq!((exp.style_weight, exp.iterations), (1e3, vec![3]));
     assert!(
-        stylelab::config::Override::parse("nokey")
+        stylelab_core::config::Override::parse("nokey")
             .unwrap_err()
             .contains("expected KEY=VALUE")
     );

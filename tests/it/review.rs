@@ -51,11 +51,11 @@ fn runs_as_json_filtered() {
 
 #[test]
 fn corrupt_and_partial_runs_are_listed_with_a_clear_status() {
-    let listing = stylelab::review::table::Listing::load(&fixtures(), None, Some("run")).unwrap();
+    let listing = stylelab_core::review::table::Listing::load(&fixtures(), None, Some("run")).unwrap();
     let states: Vec<(String, String, String)> = listing
         .runs
         .iter()
-        .map(|r| (r.id.clone(), r.state.to_string(), stylelab::review::table::note(r)))
+        .map(|r| (r.id.clone(), r.state.to_string(), stylelab_core::review::table::note(r)))
         .collect();
     assert_eq!(
         states,
@@ -77,7 +77,7 @@ fn corrupt_and_partial_runs_are_listed_with_a_clear_status() {
     );
     // The cut run's numbers come from its last whole row.
     assert_eq!(listing.runs[2].steps(), 3);
-    let err = stylelab::review::table::Listing::load(&fixtures(), None, Some("colour"))
+    let err = stylelab_core::review::table::Listing::load(&fixtures(), None, Some("colour"))
         .err()
         .unwrap();
     assert!(err.contains("cannot sort by 'colour'"), "{err}");
@@ -149,7 +149,7 @@ fn compare_writes_png_and_svg_figures() {
 
 #[test]
 fn runs_are_named_by_unique_prefixes() {
-    let r = |s: &str| stylelab::review::resolve_run(&fixtures(), s);
+    let r = |s: &str| stylelab_core::review::resolve_run(&fixtures(), s);
     assert!(r("style-low").unwrap().ends_with("20260101-100000-style-low"));
     assert!(r("20260101-11").unwrap().ends_with("20260101-110000-style-high"));
     assert!(r("style").unwrap_err().contains("matches 2 runs"));
@@ -171,11 +171,11 @@ fn sheet_is_a_grid_of_labelled_images() {
     let img = image::open(&out).unwrap().to_rgb8();
     // 2 columns × 2 rows of 344-pixel-wide cells; labels under each image.
     assert_eq!(img.width(), 2 * 344);
-    let cmp = stylelab::review::Comparison::load(&[
+    let cmp = stylelab_core::review::Comparison::load(&[
         fixtures().join("20260101-100000-style-low"),
         fixtures().join("20260101-110000-style-high"),
     ]);
-    let labels = stylelab::review::sheet::labels(&cmp);
+    let labels = stylelab_core::review::sheet::labels(&cmp);
     assert_eq!(
         labels[0],
         vec!["style-low (completed)", "style_layers.relu2_1=—", "style_weight=100.0"]
@@ -260,7 +260,7 @@ fn a_sweep_runs_its_points_resumes_and_collects() {
     );
     assert!(image::open(sweep_dir.join("sheet.png")).is_ok());
     // Each point is an ordinary run with its own resolved experiment.
-    let run = stylelab::review::list_runs(&tmp.path().join("results"))
+    let run = stylelab_core::review::list_runs(&tmp.path().join("results"))
         .into_iter()
         .find(|r| r.name() == "sw-p001")
         .unwrap();
@@ -307,7 +307,7 @@ fn a_sweep_emits_a_slurm_job_array() {
         assert!(text.contains(&want), "missing {want:?} in\n{text}");
     }
     assert!(
-        stylelab::review::list_runs(&results).is_empty(),
+        stylelab_core::review::list_runs(&results).is_empty(),
         "emitting runs nothing"
     );
     assert!(

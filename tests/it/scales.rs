@@ -4,8 +4,8 @@
 use crate::common;
 use assert_cmd::Command;
 use std::path::Path;
-use stylelab::engine::{color, imaging};
-use stylelab::record::{self, LogEvent};
+use stylelab_core::record::{self, LogEvent};
+use stylelab_engine::{color, imaging};
 use tch::{Device, Kind, Tensor};
 
 fn stylelab() -> Command {
@@ -136,8 +136,8 @@ fn luminance_mode_keeps_the_contents_colours() {
 fn histogram_mode_gives_the_style_the_contents_colour_statistics() {
     let tmp = tempfile::tempdir().unwrap();
     let path = common::tiny_experiment(tmp.path(), "hist", "preserve_colors = \"histogram\"");
-    let exp = stylelab::config::load(&path, &[]).unwrap();
-    let inputs = stylelab::engine::inputs::Inputs::load(&exp, Device::Cpu).unwrap();
+    let exp = stylelab_core::config::load(&path, &[]).unwrap();
+    let inputs = stylelab_engine::inputs::Inputs::load(&exp, Device::Cpu).unwrap();
     let scale = inputs.at(0).unwrap();
     let (m_style, c_style) = color::color_stats(&scale.styles.regions[0].styles[0].0).unwrap();
     let (m_content, c_content) = color::color_stats(&scale.content_rgb).unwrap();
@@ -241,9 +241,9 @@ fn the_estimate_is_within_a_quarter_of_the_measured_peak() {
 fn the_guard_offers_every_change_that_would_fit() {
     let tmp = tempfile::tempdir().unwrap();
     let path = common::tiny_experiment(tmp.path(), "tight", "");
-    let set = |s: &str| stylelab::config::Override::parse(s).unwrap();
-    let exp = stylelab::config::load(&path, &[set("images.size=1024"), set("optim.iterations=500")]).unwrap();
-    let mut pf = stylelab::preflight::check(&exp).unwrap();
+    let set = |s: &str| stylelab_core::config::Override::parse(s).unwrap();
+    let exp = stylelab_core::config::load(&path, &[set("images.size=1024"), set("optim.iterations=500")]).unwrap();
+    let mut pf = stylelab_engine::preflight::check(&exp).unwrap();
     // As if 1 GiB less were free than the run needs: its 200 image-sized
     // L-BFGS vectors (about 1.6 GiB at 1024 px) are what to give up.
     pf.available_mib = Some(pf.estimate.estimated_peak_mib - 1024.0);

@@ -4,8 +4,8 @@
 use crate::common;
 use assert_cmd::Command;
 use std::path::Path;
-use stylelab::engine::{imaging, score};
-use stylelab::record;
+use stylelab_core::record;
+use stylelab_engine::{imaging, score};
 
 fn stylelab() -> Command {
     Command::cargo_bin("stylelab").unwrap()
@@ -14,11 +14,11 @@ fn stylelab() -> Command {
 #[test]
 fn the_content_itself_scores_content_dist_0_and_ssim_1() {
     let weights = common::random_weights();
-    let sha = stylelab::weights::sha256_file(weights).unwrap();
+    let sha = stylelab_engine::weights::sha256_file(weights).unwrap();
     let scorer = score::Scorer::new(weights, &sha, 128, tch::Device::Cpu).unwrap();
     let content = imaging::decode(&common::example("chelsea.png")).unwrap();
     let style = imaging::decode(&common::example("starry_night.jpg")).unwrap();
-    let styles = stylelab::engine::score::ScoreStyles {
+    let styles = stylelab_engine::score::ScoreStyles {
         styles: vec![(style.clone(), 1.0, None)],
     };
     let targets = scorer.targets(&content, &[styles], None).unwrap();
@@ -135,7 +135,7 @@ fn listing_reads_scores_from_summaries_and_old_runs_have_none() {
     // The fixture summaries name a weights file that does not exist: a
     // listing that recomputed anything would fail.
     let fixtures = common::root().join("tests/fixtures/results");
-    let listing = stylelab::review::table::Listing::load(&fixtures, None, Some("style_dist")).unwrap();
+    let listing = stylelab_core::review::table::Listing::load(&fixtures, None, Some("style_dist")).unwrap();
     let names: Vec<&str> = listing.runs.iter().map(|r| r.name()).collect();
     assert_eq!(
         &names[..2],

@@ -328,7 +328,7 @@ fn the_emitted_job_array_runs_unchanged_on_a_real_slurm() {
         assert_eq!(name, &format!("sl-p{i:03}"));
         assert_eq!(rs.len(), 1, "{name} ran {} times{task_logs}", rs.len());
         let s = rs[0].summary.as_ref().unwrap();
-        assert_eq!(s.status, stylelab::record::Status::Completed);
+        assert_eq!(s.status, stylelab_core::record::Status::Completed);
         // Slurm gave the task one of the two GPUs and 4 CPUs; the point saw both.
         let gpu = s.visible_devices.as_deref();
         assert!(
@@ -377,7 +377,7 @@ fn the_emitted_job_array_runs_unchanged_on_a_real_slurm() {
     assert_eq!(outs.len(), 1, "{outs:?}");
     let runs = runs_per_point(&project.join("results"));
     let s = runs["s-p000"][0].summary.as_ref().unwrap();
-    assert_eq!(s.status, stylelab::record::Status::Completed);
+    assert_eq!(s.status, stylelab_core::record::Status::Completed);
     let mut found = Vec::new();
     let mut stack = vec![root.path().to_path_buf(), work.clone()];
     while let Some(d) = stack.pop() {

@@ -6,7 +6,7 @@
 use crate::common;
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};
-use stylelab::record;
+use stylelab_core::record;
 
 fn stylelab() -> Command {
     Command::cargo_bin("stylelab").unwrap()

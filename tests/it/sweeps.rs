@@ -29,9 +29,9 @@ pub fn sweep_file(dir: &Path, name: &str, n: usize) -> PathBuf {
 }
 
 /// Run folders per point name (`sw-p000` → folders) under `results`.
-pub fn runs_per_point(results: &Path) -> BTreeMap<String, Vec<stylelab::review::RunEntry>> {
+pub fn runs_per_point(results: &Path) -> BTreeMap<String, Vec<stylelab_core::review::RunEntry>> {
     let mut out: BTreeMap<String, Vec<_>> = BTreeMap::new();
-    for r in stylelab::review::list_runs(results) {
+    for r in stylelab_core::review::list_runs(results) {
         out.entry(r.name().to_string()).or_default().push(r);
     }
     out
@@ -58,11 +58,11 @@ fn jobs_run_every_point_once_with_the_cores_shared() {
         assert_eq!(name, &format!("jb-p{i:03}"));
         assert_eq!(rs.len(), 1, "{name} ran {} times", rs.len());
         let s = rs[0].summary.as_ref().unwrap();
-        assert_eq!(s.status, stylelab::record::Status::Completed);
+        assert_eq!(s.status, stylelab_core::record::Status::Completed);
         assert_eq!(s.device, "cpu (1 threads)", "each job got its share of the cores");
         assert_eq!(
             s.sweep,
-            Some(stylelab::record::SweepMember {
+            Some(stylelab_core::record::SweepMember {
                 name: "jb".into(),
                 point: i,
                 points: 4
@@ -107,7 +107,7 @@ fn two_sweeps_at_once_run_each_point_exactly_once() {
     assert_eq!(runs.len(), 4, "{runs:?}");
     for (name, rs) in &runs {
         assert_eq!(rs.len(), 1, "{name} ran {} times", rs.len());
-        assert_eq!(rs[0].state, stylelab::review::RunState::Completed);
+        assert_eq!(rs[0].state, stylelab_core::review::RunState::Completed);
     }
     // Each skipped what the other ran or was running.
     let said = String::from_utf8_lossy(&a.stdout).into_owned() + &String::from_utf8_lossy(&b.stdout);
@@ -154,7 +154,7 @@ fn dry_run_shows_states_failed_points_are_retried_and_dead_claims_are_free() {
     let mut gone = std::process::Command::new("true").spawn().unwrap();
     let dead = gone.id();
     gone.wait().unwrap();
-    write_claim(&sweep_dir, 3, &stylelab::procfs::hostname(), dead);
+    write_claim(&sweep_dir, 3, &stylelab_core::procfs::hostname(), dead);
 
     let dry = common::stdout_of(stylelab().arg("sweep").arg(&exp).arg("--dry-run"));
     assert!(
@@ -185,7 +185,7 @@ fn dry_run_shows_states_failed_points_are_retried_and_dead_claims_are_free() {
     let runs = runs_per_point(&results);
     assert_eq!(runs["st-p000"].len(), 1);
     assert_eq!(runs["st-p001"].len(), 2, "the failed point ran again");
-    assert_eq!(runs["st-p001"][0].state, stylelab::review::RunState::Completed);
+    assert_eq!(runs["st-p001"][0].state, stylelab_core::review::RunState::Completed);
     assert!(!runs.contains_key("st-p002"));
     assert_eq!(runs["st-p003"].len(), 1);
     let dry = common::stdout_of(stylelab().arg("sweep").arg(&exp).arg("--dry-run"));
@@ -266,7 +266,7 @@ fn ctrl_c_stops_every_running_point_and_keeps_its_results() {
         .unwrap();
     // Wait until both points have taken steps.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while stylelab::review::list_runs(&results)
+    while stylelab_core::review::list_runs(&results)
         .iter()
         .filter(|r| r.last.as_ref().is_some_and(|m| m.iter >= 1))
         .count()
@@ -287,7 +287,7 @@ fn ctrl_c_stops_every_running_point_and_keeps_its_results() {
     let runs = runs_per_point(&results);
     assert_eq!(runs.len(), 2, "the third point never started: {runs:?}");
     for rs in runs.values() {
-        assert_eq!(rs[0].state, stylelab::review::RunState::Stopped);
+        assert_eq!(rs[0].state, stylelab_core::review::RunState::Stopped);
         assert!(rs[0].dir.join("final.png").exists());
     }
     let dry = common::stdout_of(stylelab().arg("sweep").arg(&exp).arg("--dry-run"));

@@ -8,7 +8,7 @@ use crate::common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use stylelab::record::{self, Status};
+use stylelab_core::record::{self, Status};
 
 struct Tmux {
     socket: String,
@@ -82,7 +82,7 @@ struct StopRuns(PathBuf);
 impl Drop for StopRuns {
     fn drop(&mut self) {
         for run in std::fs::read_dir(&self.0).into_iter().flatten().flatten() {
-            let _ = stylelab::events::send_control(&run.path(), stylelab::events::Control::Stop);
+            let _ = stylelab_core::events::send_control(&run.path(), stylelab_core::events::Control::Stop);
         }
     }
 }
@@ -216,7 +216,7 @@ fn quitting_asks_and_sigterm_restores_the_terminal() {
         std::thread::sleep(Duration::from_millis(100));
     }
     // Re-attach the way a user would after an SSH drop: its control file.
-    stylelab::events::send_control(&run, stylelab::events::Control::Stop).unwrap();
+    stylelab_core::events::send_control(&run, stylelab_core::events::Control::Stop).unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     while record::read_summary(&run).unwrap().status == Status::Running {
         assert!(Instant::now() < deadline, "the run ignored stop");

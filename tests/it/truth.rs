@@ -12,7 +12,7 @@ use assert_cmd::Command;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use stylelab::record::{self, Status};
+use stylelab_core::record::{self, Status};
 
 fn stylelab() -> Command {
     let mut c = Command::cargo_bin("stylelab").unwrap();
@@ -97,11 +97,11 @@ fn every_form_of_an_experiments_name_gives_the_same_results_folder() {
     assert!(bare.contains("2 done, 0 running, 0 failed, 0 to do"), "{bare}");
     let after_name = |s: &str| s.split_once(": ").map(|(_, rest)| rest.to_string()).unwrap();
     assert_eq!(after_name(&bare), after_name(&dry(&proj, "./sw.toml")));
-    for r in stylelab::review::list_runs(&proj.join("results"))
+    for r in stylelab_core::review::list_runs(&proj.join("results"))
         .iter()
         .filter(|r| r.name().starts_with("sw-"))
     {
-        let exp = stylelab::config::load(&r.dir.join("experiment.toml"), &[]).unwrap();
+        let exp = stylelab_core::config::load(&r.dir.join("experiment.toml"), &[]).unwrap();
         assert!(exp.content.starts_with(proj.join("img")), "{}", exp.content.display());
     }
 }
@@ -306,9 +306,9 @@ struct StopAt {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
-impl stylelab::sinks::Sink for StopAt {
-    fn handle(&mut self, event: &stylelab::events::RunEvent) -> anyhow::Result<()> {
-        if let stylelab::events::RunEvent::Step(row) = event
+impl stylelab_core::sinks::Sink for StopAt {
+    fn handle(&mut self, event: &stylelab_core::events::RunEvent) -> anyhow::Result<()> {
+        if let stylelab_core::events::RunEvent::Step(row) = event
             && row.iter == self.at
         {
             self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -319,7 +319,7 @@ impl stylelab::sinks::Sink for StopAt {
 
 #[test]
 fn a_stop_at_a_scale_change_leaves_records_that_agree() {
-    use stylelab::sinks::{RunDirSink, Tee, create_run_dir};
+    use stylelab_core::sinks::{RunDirSink, Tee, create_run_dir};
     let tmp = tempfile::tempdir().unwrap();
     let path = common::tiny_experiment(tmp.path(), "edge", "");
     let sets = [
@@ -327,8 +327,8 @@ fn a_stop_at_a_scale_change_leaves_records_that_agree() {
         "optim.iterations=[3, 3]",
         "output.snapshot_every=0",
     ]
-    .map(|s| stylelab::config::Override::parse(s).unwrap());
-    let exp = stylelab::config::load(&path, &sets).unwrap();
+    .map(|s| stylelab_core::config::Override::parse(s).unwrap());
+    let exp = stylelab_core::config::load(&path, &sets).unwrap();
     let paths = create_run_dir(&exp).unwrap();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     // The stop comes with the last row of the first scale: the engine moves
@@ -339,14 +339,14 @@ fn a_stop_at_a_scale_change_leaves_records_that_agree() {
     };
     let mut dir_sink = RunDirSink::new(paths.clone());
     let mut tee = Tee::new().with(&mut dir_sink).with(&mut at);
-    let ctx = stylelab::engine::RunContext {
+    let ctx = stylelab_engine::RunContext {
         exp: &exp,
         dir: &paths.dir,
         weights_sha256: String::new(),
         sweep: None,
     };
-    let mut controls = stylelab::events::Controls::with_flag(stop);
-    let summary = stylelab::engine::run(&ctx, tch::Device::Cpu, &mut tee, &mut controls);
+    let mut controls = stylelab_core::events::Controls::with_flag(stop);
+    let summary = stylelab_engine::run(&ctx, tch::Device::Cpu, &mut tee, &mut controls);
     assert_eq!(summary.status, Status::Stopped);
     let (_, rows, _) = record::read_metrics(&paths.dir).unwrap();
     let last = rows.last().unwrap();

@@ -63,7 +63,7 @@ fn the_trade_off_picture_reads_distinct_ticks_and_names_only_a_drawn_front() {
         .map(|(i, (c, s))| (format!("run-p00{i} style_weight=1e{i}"), *c, *s))
         .collect();
     let svg = tmp.path().join("t.svg");
-    stylelab::review::plot::write_scatter(&svg, &points, "t", (1200, 900)).unwrap();
+    stylelab_core::review::plot::write_scatter(&svg, &points, "t", (1200, 900)).unwrap();
     let text = std::fs::read_to_string(&svg).unwrap();
     let ticks = numbers_in_svg(&text);
     assert!(ticks.len() >= 6, "{ticks:?}");
@@ -73,7 +73,7 @@ fn the_trade_off_picture_reads_distinct_ticks_and_names_only_a_drawn_front() {
     }
     assert!(text.contains("Pareto front"));
     // One point: no front is drawn, and the legend does not name one.
-    stylelab::review::plot::write_scatter(&svg, &points[..1], "t", (1200, 900)).unwrap();
+    stylelab_core::review::plot::write_scatter(&svg, &points[..1], "t", (1200, 900)).unwrap();
     assert!(!std::fs::read_to_string(&svg).unwrap().contains("Pareto front"));
 }
 
@@ -104,16 +104,16 @@ fn runs_takes_the_documented_sort_and_filters_on_values() {
 
 #[test]
 fn the_runs_table_fits_the_terminal_and_the_json_keeps_full_precision() {
-    let listing = stylelab::review::table::Listing::load(&fixtures(), None, None).unwrap();
-    let fitted = listing.render(stylelab::review::table::Format::Table, Some(80));
+    let listing = stylelab_core::review::table::Listing::load(&fixtures(), None, None).unwrap();
+    let fitted = listing.render(stylelab_core::review::table::Format::Table, Some(80));
     for line in fitted.lines() {
         assert!(line.chars().count() <= 80, "{} columns: {line}", line.chars().count());
     }
     assert!(fitted.contains("--wide shows all)"), "{fitted}");
-    let wide = listing.render(stylelab::review::table::Format::Table, None);
+    let wide = listing.render(stylelab_core::review::table::Format::Table, None);
     assert!(wide.lines().any(|l| l.chars().count() > 80));
     let json: serde_json::Value =
-        serde_json::from_str(&listing.render(stylelab::review::table::Format::Json, None)).unwrap();
+        serde_json::from_str(&listing.render(stylelab_core::review::table::Format::Json, None)).unwrap();
     let run = json
         .as_array()
         .unwrap()
@@ -122,7 +122,7 @@ fn the_runs_table_fits_the_terminal_and_the_json_keeps_full_precision() {
         .unwrap();
     assert!(run["steps"].is_u64(), "steps as an integer: {run}");
     let total = run["total"].as_f64().unwrap();
-    let summary = stylelab::record::read_summary(&fixtures().join("20260101-110000-style-high")).unwrap();
+    let summary = stylelab_core::record::read_summary(&fixtures().join("20260101-110000-style-high")).unwrap();
     assert_eq!(total, summary.final_losses.unwrap().total, "full precision");
 }
 

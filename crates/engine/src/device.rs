@@ -1,6 +1,6 @@
 //! Choosing the device, configuring it for a run, and describing it.
 
-use crate::config::DeviceChoice;
+use stylelab_core::config::DeviceChoice;
 use tch::Device;
 
 /// The tch device for a choice; an error when CUDA is asked for but absent.

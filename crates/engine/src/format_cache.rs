@@ -10,11 +10,11 @@
 //! cannot be read or written is no error: the run measures.
 
 use super::vgg::FormatChoice;
-use crate::config::{Experiment, MemoryFormat};
-use crate::layer::Layer;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use stylelab_core::config::{Experiment, MemoryFormat};
+use stylelab_core::layer::Layer;
 
 /// The cache file's name in the cache folder.
 pub const FILE: &str = "memory-formats.json";
@@ -27,7 +27,7 @@ impl Key {
     /// The key of a probe of `exp`'s network at `side` px on `device`.
     pub fn new(exp: &Experiment, device: tch::Device, side: u32, layers: &[Layer]) -> Key {
         let machine = match device {
-            tch::Device::Cuda(n) => crate::gpu::name(n).unwrap_or_else(|| format!("cuda:{n}")),
+            tch::Device::Cuda(n) => stylelab_core::gpu::name(n).unwrap_or_else(|| format!("cuda:{n}")),
             _ => format!("{} ({} threads)", cpu_model(), tch::get_num_threads()),
         };
         let layers: Vec<String> = layers.iter().map(Layer::to_string).collect();
@@ -105,7 +105,7 @@ pub fn store(key: &Key, choice: &FormatChoice) {
         Entry {
             format: choice.format.to_string(),
             how: choice.how.clone(),
-            when: crate::record::now_rfc3339(),
+            when: stylelab_core::record::now_rfc3339(),
         },
     );
     let Ok(text) = serde_json::to_string_pretty(&all) else {

@@ -7,9 +7,9 @@ pub use stylelab_core::scales::{ScalePlan, plan};
 
 use super::loss::{RegionStyles, StyleInputs};
 use super::{color, imaging};
-use crate::config::{Experiment, Init, PreserveColors};
-use crate::mask::{self, Labels};
 use image::RgbImage;
+use stylelab_core::config::{Experiment, Init, PreserveColors};
+use stylelab_core::mask::{self, Labels};
 use tch::{Device, TchError, Tensor};
 
 /// The tensors of one scale, on the run's device.
@@ -125,7 +125,7 @@ impl Inputs {
     /// with a message naming the file when one cannot be opened or decoded.
     pub fn load(exp: &Experiment, device: Device) -> Result<Inputs, String> {
         let content = imaging::decode(&exp.content)?;
-        let decode = |styles: &[crate::config::StyleImage], masks: Option<Vec<Labels>>| {
+        let decode = |styles: &[stylelab_core::config::StyleImage], masks: Option<Vec<Labels>>| {
             let mut masks = masks.map(Vec::into_iter);
             styles
                 .iter()
@@ -244,7 +244,7 @@ impl Inputs {
         let x = match (&exp.init, &self.init) {
             (Init::Noise, _) => {
                 let n = 3 * p.width as usize * p.height as usize;
-                let noise = crate::rng::SplitMix64::new(exp.seed).uniform_vec(n);
+                let noise = stylelab_core::rng::SplitMix64::new(exp.seed).uniform_vec(n);
                 Tensor::from_slice(&noise)
                     .view([1, 3, p.height as i64, p.width as i64])
                     .to_device(self.device)

@@ -1,6 +1,6 @@
 //! The engine: loads images and weights for an [`Experiment`], plans its
 //! scales, computes the targets, and runs the optimizer loop, reporting
-//! [`RunEvent`]s to a [`Sink`] and obeying [`Control`](crate::events::Control)s between steps. It
+//! [`RunEvent`]s to a [`Sink`] and obeying [`Control`](stylelab_core::events::Control)s between steps. It
 //! owns every tensor, on one thread, and reads from the device only through
 //! [`reads`].
 //!
@@ -27,21 +27,18 @@ pub mod style;
 pub mod vgg;
 pub mod weights;
 
-// The core's modules, under the names the engine's code uses for them.
-use stylelab_core::{config, events, files, gpu, layer, mask, memory, procfs, record, rng, sinks, torch_error};
-
 /// The libtorch this crate was built against.
 pub const LIBTORCH_VERSION: &str = env!("STYLELAB_LIBTORCH_VERSION");
 
-use crate::config::{Experiment, OptimizerKind};
-use crate::events::{Controls, RunEvent, RunInfo};
-use crate::record::{MetricsHeader, Scale, Status, Summary};
-use crate::sinks::Sink;
 use inputs::Inputs;
 use loss::{LossWeights, StyleObjective};
 use runner::{Advance, Flow, Runner};
 use std::path::Path;
 use std::sync::Arc;
+use stylelab_core::config::{Experiment, OptimizerKind};
+use stylelab_core::events::{Controls, RunEvent, RunInfo};
+use stylelab_core::record::{MetricsHeader, Scale, Status, Summary};
+use stylelab_core::sinks::Sink;
 use tch::Device;
 
 /// Why a run could not go on.
@@ -68,10 +65,10 @@ pub enum EngineError {
         cause: String,
     },
     /// libtorch failed (out of memory, mostly).
-    #[error("{}", crate::torch_error::summarize(&.0.to_string()))]
+    #[error("{}", stylelab_core::torch_error::summarize(&.0.to_string()))]
     Torch(#[from] tch::TchError),
     /// libtorch failed while doing `during` (e.g. loading the weights onto cuda:0).
-    #[error("{during}: {}", crate::torch_error::summarize(&source.to_string()))]
+    #[error("{during}: {}", stylelab_core::torch_error::summarize(&source.to_string()))]
     TorchDuring { during: String, source: tch::TchError },
     /// A sink could not take an event: the run folder could not be written.
     #[error("writing results failed: {0}")]
@@ -84,7 +81,7 @@ impl EngineError {
     pub fn detail(&self) -> Option<String> {
         match self {
             EngineError::Torch(e) | EngineError::TorchDuring { source: e, .. } => {
-                crate::torch_error::detail(&e.to_string())
+                stylelab_core::torch_error::detail(&e.to_string())
             }
             _ => None,
         }
@@ -139,7 +136,7 @@ pub fn prepare(exp: &Experiment, device: Device) -> Result<Prepared, EngineError
         },
         exp.seed,
     )?;
-    let objective = if exp.precision == crate::config::Precision::Fp16 {
+    let objective = if exp.precision == stylelab_core::config::Precision::Fp16 {
         objective.with_loss_scaling()
     } else {
         objective
@@ -172,7 +169,7 @@ pub struct RunContext<'a> {
     /// SHA-256 of the weights file, hex: recorded with the run and its scores.
     pub weights_sha256: String,
     /// The sweep the run is a point of, if any.
-    pub sweep: Option<crate::record::SweepMember>,
+    pub sweep: Option<stylelab_core::record::SweepMember>,
 }
 
 /// SHA-256 of every input image of `exp` by path (an unreadable one is
@@ -191,7 +188,7 @@ fn initial_summary(ctx: &RunContext, device: Device) -> Summary {
         name: exp.name.clone(),
         status: Status::Running,
         error: None,
-        started: crate::record::now_rfc3339(),
+        started: stylelab_core::record::now_rfc3339(),
         finished: None,
         steps: 0,
         iterations: exp.total_iterations(),
@@ -229,7 +226,7 @@ fn initial_summary(ctx: &RunContext, device: Device) -> Summary {
             .unwrap_or_default(),
         scores: None,
         sweep: ctx.sweep.clone(),
-        host: Some(crate::procfs::hostname()),
+        host: Some(stylelab_core::procfs::hostname()),
         visible_devices: std::env::var("CUDA_VISIBLE_DEVICES").ok(),
         cuda_alloc_conf: device
             .is_cuda()
@@ -243,14 +240,15 @@ fn initial_summary(ctx: &RunContext, device: Device) -> Summary {
 pub fn run(ctx: &RunContext, device: Device, sink: &mut dyn Sink, controls: &mut Controls) -> Summary {
     let mut summary = initial_summary(ctx, device);
     let mut last_image = None;
-    let outcome = crate::torch_error::catch(|| optimise(ctx, device, sink, controls, &mut summary, &mut last_image));
+    let outcome =
+        stylelab_core::torch_error::catch(|| optimise(ctx, device, sink, controls, &mut summary, &mut last_image));
     let (error, detail) = match outcome {
         Ok(Ok(status)) => {
             summary.status = status;
             (None, None)
         }
         Ok(Err(e)) => (Some(e.to_string()), e.detail()),
-        Err(panic) => (Some(panic.summary()), crate::torch_error::detail(&panic.0)),
+        Err(panic) => (Some(panic.summary()), stylelab_core::torch_error::detail(&panic.0)),
     };
     if let Some(text) = detail {
         // The backtrace is for whoever debugs libtorch, not for the console.
@@ -272,8 +270,8 @@ pub fn run(ctx: &RunContext, device: Device, sink: &mut dyn Sink, controls: &mut
             }
         }
     }
-    summary.finished = Some(crate::record::now_rfc3339());
-    summary.peak_rss_mib = crate::procfs::peak_rss_mib();
+    summary.finished = Some(stylelab_core::record::now_rfc3339());
+    summary.peak_rss_mib = stylelab_core::procfs::peak_rss_mib();
     summary.pid = None;
     if let Err(e) = sink.handle(&RunEvent::Finished {
         summary: Box::new(summary.clone()),
@@ -290,7 +288,7 @@ fn score_final(
     ctx: &RunContext,
     device: Device,
     image: &image::RgbImage,
-) -> Result<crate::record::Scores, score::ScoreError> {
+) -> Result<stylelab_core::record::Scores, score::ScoreError> {
     let size = score::DEFAULT_SIZE.min(image.width().max(image.height()));
     let scorer = score::Scorer::new(&ctx.exp.weights, &ctx.weights_sha256, size, device)?;
     let targets = score::experiment_targets(&scorer, ctx.exp)?;
@@ -305,7 +303,7 @@ fn emit(sink: &mut dyn Sink, event: RunEvent) -> Result<(), EngineError> {
 /// What the run's opening event says about it.
 fn run_info(ctx: &RunContext, objective: &StyleObjective, summary: &Summary, device: Device) -> RunInfo {
     let exp = ctx.exp;
-    let describe = |ls: &[(crate::layer::Layer, f64)]| ls.iter().map(|(l, w)| (l.to_string(), *w)).collect();
+    let describe = |ls: &[(stylelab_core::layer::Layer, f64)]| ls.iter().map(|(l, w)| (l.to_string(), *w)).collect();
     RunInfo {
         name: exp.name.clone(),
         dir: ctx.dir.to_path_buf(),
@@ -320,7 +318,7 @@ fn run_info(ctx: &RunContext, objective: &StyleObjective, summary: &Summary, dev
             .iter()
             .map(|s| {
                 let name = match s.loss {
-                    crate::config::StyleLoss::Gram => s.layer.to_string(),
+                    stylelab_core::config::StyleLoss::Gram => s.layer.to_string(),
                     other => format!("{} ({other})", s.layer),
                 };
                 (name, s.weight)
@@ -330,10 +328,10 @@ fn run_info(ctx: &RunContext, objective: &StyleObjective, summary: &Summary, dev
             OptimizerKind::Lbfgs => format!(
                 "lbfgs (history {}, lr {}, {})",
                 exp.history,
-                crate::record::compact(exp.learning_rate),
+                stylelab_core::record::compact(exp.learning_rate),
                 optim::Form::for_device(device)
             ),
-            OptimizerKind::Adam => format!("adam (lr {})", crate::record::compact(exp.learning_rate)),
+            OptimizerKind::Adam => format!("adam (lr {})", stylelab_core::record::compact(exp.learning_rate)),
         },
         summary: summary.clone(),
     }
@@ -438,7 +436,7 @@ mod tests {
         // More than any machine has: libtorch's CPU allocator refuses it.
         let err = tch::Tensor::f_empty([1i64 << 50], (tch::Kind::Float, tch::Device::Cpu)).expect_err("too large");
         let text = err.to_string();
-        let short = crate::torch_error::summarize(&text);
+        let short = stylelab_core::torch_error::summarize(&text);
         assert_eq!(short.lines().count(), 1, "{short}");
         assert!(short.starts_with("out of memory ("), "{short}");
         assert!(!short.contains("frame #"), "{short}");

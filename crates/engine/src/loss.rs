@@ -7,9 +7,9 @@
 use super::optim::{Evaluation, Objective};
 use super::style::{self, Target};
 use super::vgg::Vgg19;
-use crate::config::{StyleLayer, StyleLoss};
-use crate::layer::Layer;
 use std::collections::HashMap;
+use stylelab_core::config::{StyleLayer, StyleLoss};
+use stylelab_core::layer::Layer;
 use tch::{Kind, TchError, Tensor};
 
 /// Gram matrix of a `1×C×H×W` (or `C×H×W`) feature map, `C×C`, divided by C·H·W.
@@ -230,7 +230,7 @@ impl StyleObjective {
         weights: LossWeights,
         seed: u64,
     ) -> Result<Self, TchError> {
-        let layers = crate::layer::in_forward_order(
+        let layers = stylelab_core::layer::in_forward_order(
             content_layers
                 .iter()
                 .map(|(l, _)| *l)
@@ -298,7 +298,7 @@ impl StyleObjective {
                 *target = feats[l].detach().copy();
             }
         }
-        let style_layers = crate::layer::in_forward_order(self.style_terms.iter().map(|t| t.layer));
+        let style_layers = stylelab_core::layer::in_forward_order(self.style_terms.iter().map(|t| t.layer));
         if style_layers.is_empty() {
             return Ok(());
         }

@@ -2,8 +2,6 @@
 //! JSON line — what `stylelab bench` runs in fresh processes, and what the
 //! PyTorch reference prints too.
 
-use crate::config::{MemoryFormat, Pooling, Precision, StyleLayer, StyleLoss};
-use crate::layer::Layer;
 use crate::loss::{LossWeights, RegionStyles, StyleInputs, StyleObjective};
 use crate::optim::{Lbfgs, Objective, Optimizer, Point, StepOutcome, observe};
 use crate::reads;
@@ -14,6 +12,8 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
+use stylelab_core::config::{MemoryFormat, Pooling, Precision, StyleLayer, StyleLoss};
+use stylelab_core::layer::Layer;
 use tch::{Device, Tensor};
 
 #[derive(clap::Args, Debug)]
@@ -116,7 +116,7 @@ pub struct Measurement {
 /// A device as `bench` and `bench-one` take it; an error when it is not a
 /// device name or libtorch cannot see it.
 pub fn parse_device(s: &str) -> Result<Device> {
-    match crate::config::DeviceChoice::parse(s) {
+    match stylelab_core::config::DeviceChoice::parse(s) {
         Some(choice) => crate::device::resolve(choice).map_err(anyhow::Error::msg),
         None => bail!("'{s}' is not a device (cpu, cuda, cuda:N)"),
     }
@@ -160,7 +160,7 @@ pub fn objective(
         .chain(content_layers.iter().map(|l| l.0))
         .collect();
     layers.sort();
-    let exp = crate::config::Experiment {
+    let exp = stylelab_core::config::Experiment {
         memory_format: format,
         precision,
         pooling: Pooling::Max,
@@ -227,9 +227,13 @@ pub fn objective(
 }
 
 /// A placeholder experiment: only the network's settings are read from it.
-fn bench_experiment() -> Result<crate::config::Experiment> {
+fn bench_experiment() -> Result<stylelab_core::config::Experiment> {
     let text = "[images]\ncontent = \"c.png\"\nstyle = \"s.png\"\n";
-    Ok(crate::config::parse(std::path::Path::new("bench.toml"), text, &[])?)
+    Ok(stylelab_core::config::parse(
+        std::path::Path::new("bench.toml"),
+        text,
+        &[],
+    )?)
 }
 
 /// The objective with the time its evaluations take (waiting for the
@@ -317,9 +321,9 @@ pub fn run_one(args: &OneArgs) -> Result<ExitCode> {
         evals_per_step,
         host_reads_per_step,
         peak_mib: if device.is_cuda() {
-            crate::gpu::process_mib(std::process::id()).unwrap_or(0.0)
+            stylelab_core::gpu::process_mib(std::process::id()).unwrap_or(0.0)
         } else {
-            crate::procfs::peak_rss_mib()
+            stylelab_core::procfs::peak_rss_mib()
         },
         memory_format: format,
         threads: tch::get_num_threads() as i64,

@@ -62,9 +62,9 @@ fn the_estimate_counts_the_history_the_optimizer_allocates() {
 /// statistic, with and without regions.
 #[test]
 fn the_estimate_counts_the_style_targets_the_objective_holds() {
-    use crate::config::{MemoryFormat, Pooling, Precision};
     use crate::loss::{LossWeights, RegionStyles, StyleInputs, StyleObjective};
     use crate::vgg::Vgg19;
+    use stylelab_core::config::{MemoryFormat, Pooling, Precision};
     let weights = crate::weights::VggWeights::random(2, "relu3_1".parse().unwrap());
     let (w, h) = (40i64, 28i64);
     let content = Tensor::rand([1, 3, h, w], (Kind::Float, Device::Cpu));

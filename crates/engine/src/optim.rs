@@ -290,7 +290,8 @@ mod tests {
             (clean, obj.inner.evals)
         };
         let (strict, _) = quadratic_left(Lbfgs::new(1.0, 10));
-        let (tolerant, evals) = quadratic_left(Lbfgs::new(1.0, 10).with_precision(crate::config::Precision::Bf16));
+        let (tolerant, evals) =
+            quadratic_left(Lbfgs::new(1.0, 10).with_precision(stylelab_core::config::Precision::Bf16));
         assert!(strict > 1e-3, "the strict search got to {strict}");
         assert!(tolerant < 1e-6, "the noise-tolerant search got to {tolerant}");
         assert!(evals < 40, "{evals} evaluations");

@@ -7,10 +7,10 @@
 //! to the engine. A problem is a [`ConfigError`] on the key that named the
 //! file, like any bad value.
 
-use crate::config::{ConfigError, Experiment, Init, OptimizerKind, Precision};
-use crate::memory::{self, Estimate};
 use crate::weights::{WeightsError, WeightsInfo};
 use std::path::Path;
+use stylelab_core::config::{ConfigError, Experiment, Init, OptimizerKind, Precision};
+use stylelab_core::memory::{self, Estimate};
 
 /// What the preflight found: the device to run on, the weights' header and
 /// the memory the run will need.
@@ -31,7 +31,8 @@ pub struct Preflight {
 /// Checks an experiment against the files, the weights and the device.
 pub fn check(exp: &Experiment) -> Result<Preflight, ConfigError> {
     // Errors are placed on the line that names the bad file.
-    let src = stylelab_core::files::read_text_bounded(&exp.source, crate::config::EXPERIMENT_LIMIT).unwrap_or_default();
+    let src = stylelab_core::files::read_text_bounded(&exp.source, stylelab_core::config::EXPERIMENT_LIMIT)
+        .unwrap_or_default();
     let error = |key: &str, message: String| exp.error_at(&src, key, message);
     let mut content_size = (0, 0);
     let mut style_sizes = Vec::new();
@@ -102,13 +103,16 @@ pub fn target(device: tch::Device) -> memory::Target {
 /// it); on CUDA the device's free memory (NVML). None when unknown.
 pub fn available_mib(device: tch::Device) -> Option<f64> {
     match device {
-        tch::Device::Cuda(n) => crate::gpu::free_mib(n),
+        tch::Device::Cuda(n) => stylelab_core::gpu::free_mib(n),
         _ => {
-            let free = match (crate::procfs::available_mib(), crate::procfs::cgroup_available_mib()) {
+            let free = match (
+                stylelab_core::procfs::available_mib(),
+                stylelab_core::procfs::cgroup_available_mib(),
+            ) {
                 (Some(a), Some(c)) => a.min(c),
                 (a, c) => a.or(c)?,
             };
-            Some(free + crate::procfs::rss_mib(None).unwrap_or(0.0))
+            Some(free + stylelab_core::procfs::rss_mib(None).unwrap_or(0.0))
         }
     }
 }
@@ -167,8 +171,8 @@ impl Preflight {
         {
             options.push("optim.precision = \"bf16\"".into());
         }
-        let src =
-            stylelab_core::files::read_text_bounded(&exp.source, crate::config::EXPERIMENT_LIMIT).unwrap_or_default();
+        let src = stylelab_core::files::read_text_bounded(&exp.source, stylelab_core::config::EXPERIMENT_LIMIT)
+            .unwrap_or_default();
         let what = if options.is_empty() {
             "nothing smaller of this experiment fits either".to_string()
         } else {
@@ -195,7 +199,7 @@ fn largest_size(exp: &Experiment, fits: &dyn Fn(&Experiment) -> bool) -> Option<
         .iter()
         .rev()
         .nth(1)
-        .map_or(crate::config::MIN_SIZE as u32, |s| s + 1);
+        .map_or(stylelab_core::config::MIN_SIZE as u32, |s| s + 1);
     let at = |size: u32| {
         let mut sizes = exp.sizes.clone();
         if let Some(last) = sizes.last_mut() {
@@ -221,7 +225,7 @@ fn schedule(exp: &Experiment, fits: &dyn Fn(&Experiment) -> bool) -> Option<Stri
     let size = exp.final_size();
     let sizes: Vec<u32> = [size / 4, size / 2, size]
         .into_iter()
-        .filter(|&s| s >= crate::config::MIN_SIZE as u32)
+        .filter(|&s| s >= stylelab_core::config::MIN_SIZE as u32)
         .collect();
     let steps = exp.total_iterations().max(3);
     let last = (1..=exp.history as u64).rev().find(|&k| {

@@ -5,14 +5,15 @@
 use super::inputs::{self, Inputs, ScaleInputs};
 use super::loss::{Breakdown, StyleObjective};
 use super::optim::{self, Adam, Lbfgs, Objective, Optimizer, Point, StepOutcome, observe};
-use super::{EngineError, Prepared, emit, imaging, is_renormalize_step, memory, reads};
-use crate::config::{Experiment, Normalize, OptimizerKind};
-use crate::events::{Control, Controls, RunEvent, Term};
-use crate::gpu;
-use crate::record::{Losses, StepMetrics, Summary};
-use crate::sinks::Sink;
+use super::{EngineError, Prepared, emit, imaging, is_renormalize_step, reads};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use stylelab_core::config::{Experiment, Normalize, OptimizerKind};
+use stylelab_core::events::{Control, Controls, RunEvent, Term};
+use stylelab_core::gpu;
+use stylelab_core::memory;
+use stylelab_core::record::{Losses, StepMetrics, Summary};
+use stylelab_core::sinks::Sink;
 use tch::Tensor;
 
 /// What a step did, for the loop.
@@ -89,7 +90,7 @@ impl<'a> Runner<'a> {
             ..
         } = prepared;
         let optimizer = new_optimizer(exp, &x, inputs.plan[0].iterations);
-        let startup_s = crate::procfs::process_age_s().map(|s| (s * 1e3).round() / 1e3);
+        let startup_s = stylelab_core::procfs::process_age_s().map(|s| (s * 1e3).round() / 1e3);
         let clock = ActiveClock::start();
         let current = first_evaluation(exp, &mut objective, &x)?;
         let info = objective.breakdown(&current.values);
@@ -215,7 +216,7 @@ impl<'a> Runner<'a> {
         summary.steps = self.step;
         summary.seconds_to_first_evaluation = self.startup_s;
         if self.step == 1 && summary.seconds_to_first_step.is_none() {
-            summary.seconds_to_first_step = crate::procfs::process_age_s().map(|s| (s * 1e3).round() / 1e3);
+            summary.seconds_to_first_step = stylelab_core::procfs::process_age_s().map(|s| (s * 1e3).round() / 1e3);
         }
         summary.width = row.width;
         summary.height = row.height;
@@ -327,12 +328,12 @@ impl<'a> Runner<'a> {
         };
         let from = *slot;
         let to = from * factor;
-        if !to.is_finite() || (to != 0.0 && !to.is_normal()) || to > crate::config::MAX_WEIGHT {
+        if !to.is_finite() || (to != 0.0 && !to.is_normal()) || to > stylelab_core::config::MAX_WEIGHT {
             let what = format!(
                 "multiply {} by {factor}: the weight would become {to:e}, which a loss cannot use (at most {:e}); \
                  it stays {from:e}",
                 term.weight_key(),
-                crate::config::MAX_WEIGHT
+                stylelab_core::config::MAX_WEIGHT
             );
             return emit(self.sink, RunEvent::Refused { iter: self.step, what });
         }

@@ -25,13 +25,13 @@
 use super::imaging;
 use super::style;
 use super::vgg::Vgg19;
-use crate::config::{MemoryFormat, Pooling, Precision};
-use crate::layer::{Layer, LayerKind};
-use crate::mask::Labels;
-use crate::record::Scores;
 use image::RgbImage;
 use std::collections::HashMap;
 use std::path::Path;
+use stylelab_core::config::{MemoryFormat, Pooling, Precision};
+use stylelab_core::layer::{Layer, LayerKind};
+use stylelab_core::mask::Labels;
+use stylelab_core::record::Scores;
 use tch::{Device, Kind, Tensor};
 
 /// The yardstick's version, recorded with every score.
@@ -307,7 +307,7 @@ pub fn sliced_wasserstein(a: &[[f32; 3]], b: &[[f32; 3]]) -> f64 {
     if a.is_empty() || b.is_empty() {
         return f64::NAN;
     }
-    let mut rng = crate::rng::SplitMix64::new(1);
+    let mut rng = stylelab_core::rng::SplitMix64::new(1);
     let mut sum = 0.0;
     for _ in 0..DIRECTIONS {
         let v = [rng.normal(), rng.normal(), rng.normal()];
@@ -390,23 +390,24 @@ pub fn ssim(a: &[f32], b: &[f32], w: usize, h: usize) -> f64 {
 
 /// The targets of an experiment: its content and style images from its
 /// files, with its blend weights.
-pub fn experiment_targets(scorer: &Scorer, exp: &crate::config::Experiment) -> Result<Targets, ScoreError> {
+pub fn experiment_targets(scorer: &Scorer, exp: &stylelab_core::config::Experiment) -> Result<Targets, ScoreError> {
     let content = imaging::decode(&exp.content).map_err(ScoreError::Image)?;
-    let decode = |styles: &[crate::config::StyleImage], masks: Vec<Labels>| -> Result<ScoreStyles, ScoreError> {
-        let mut masks = masks.into_iter();
-        Ok(ScoreStyles {
-            styles: styles
-                .iter()
-                .map(|s| {
-                    Ok((
-                        imaging::decode(&s.path).map_err(ScoreError::Image)?,
-                        s.blend,
-                        masks.next(),
-                    ))
-                })
-                .collect::<Result<_, ScoreError>>()?,
-        })
-    };
+    let decode =
+        |styles: &[stylelab_core::config::StyleImage], masks: Vec<Labels>| -> Result<ScoreStyles, ScoreError> {
+            let mut masks = masks.into_iter();
+            Ok(ScoreStyles {
+                styles: styles
+                    .iter()
+                    .map(|s| {
+                        Ok((
+                            imaging::decode(&s.path).map_err(ScoreError::Image)?,
+                            s.blend,
+                            masks.next(),
+                        ))
+                    })
+                    .collect::<Result<_, ScoreError>>()?,
+            })
+        };
     let masks = super::inputs::read_masks(exp, content.dimensions()).map_err(ScoreError::Image)?;
     match (&exp.regions, masks) {
         (
@@ -433,7 +434,7 @@ mod tests {
     use super::*;
 
     fn picture(seed: u64, w: u32, h: u32) -> RgbImage {
-        let mut rng = crate::rng::SplitMix64::new(seed);
+        let mut rng = stylelab_core::rng::SplitMix64::new(seed);
         RgbImage::from_fn(w, h, |x, y| {
             let n = (rng.uniform() * 40.0) as u8;
             image::Rgb([(x * 3) as u8 + n, (y * 5) as u8, 90 + n])

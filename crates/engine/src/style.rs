@@ -16,7 +16,7 @@
 //! Grams and means and deviations as before, quantile functions too (the
 //! Wasserstein barycentre of one-dimensional distributions).
 
-use crate::config::StyleLoss;
+use stylelab_core::config::StyleLoss;
 use tch::{Device, Kind, TchError, Tensor};
 
 /// Added to a channel's variance before its square root, so that a dead
@@ -186,7 +186,7 @@ pub fn quantiles(sorted: &Tensor, n: i64) -> Result<Tensor, TchError> {
 /// C unit directions in channel space (columns of a C × C matrix), drawn
 /// from `seed`: the same on every device and every run with that seed.
 pub fn directions(channels: i64, seed: u64, device: Device) -> Tensor {
-    let mut rng = crate::rng::SplitMix64::new(seed);
+    let mut rng = stylelab_core::rng::SplitMix64::new(seed);
     let v: Vec<f32> = (0..channels * channels).map(|_| rng.normal() as f32).collect();
     let v = Tensor::from_slice(&v).view([channels, channels]);
     let norms = v.square().sum_dim_intlist(0, true, Kind::Float).sqrt();
@@ -402,7 +402,7 @@ mod tests {
 
     #[test]
     fn the_radix_order_is_libtorchs_sort_order() {
-        let mut rng = crate::rng::SplitMix64::new(8);
+        let mut rng = stylelab_core::rng::SplitMix64::new(8);
         let mut v: Vec<f32> = (0..3 * 1000).map(|_| (rng.normal() * 3.0) as f32).collect();
         // Zeros (ReLU's), negative zero, ties, extremes.
         v[..200].fill(0.0);
@@ -437,7 +437,7 @@ mod tests {
     fn sliced_wasserstein_is_the_sorted_difference_along_each_direction() {
         // Computed here by hand, in f64: project, sort, compare.
         let (n, c) = (5usize, 3usize);
-        let mut rng = crate::rng::SplitMix64::new(4);
+        let mut rng = stylelab_core::rng::SplitMix64::new(4);
         let x: Vec<f64> = (0..n * c).map(|_| rng.normal()).collect();
         let y: Vec<f64> = (0..n * c).map(|_| rng.normal() * 2.0 + 1.0).collect();
         let v = directions(c as i64, 11, Device::Cpu);
@@ -478,7 +478,7 @@ mod tests {
     #[test]
     fn every_style_loss_has_the_gradient_finite_differences_give() {
         let (n, c) = (7i64, 3i64);
-        let mut rng = crate::rng::SplitMix64::new(5);
+        let mut rng = stylelab_core::rng::SplitMix64::new(5);
         let mut mat = |scale: f64| {
             let v: Vec<f64> = (0..n * c).map(|_| rng.normal() * scale + 0.5).collect();
             Tensor::from_slice(&v).view([n, c])

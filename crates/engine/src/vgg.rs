@@ -11,10 +11,10 @@
 //! and pooling are positively homogeneous) so that Caffe-scale activations,
 //! in the thousands, stay far from fp16's limit of 65504.
 
-use crate::config::{MemoryFormat, Pooling, Precision};
-use crate::layer::{Layer, LayerKind};
 use crate::weights::{Preprocess, VggWeights};
 use std::collections::HashMap;
+use stylelab_core::config::{MemoryFormat, Pooling, Precision};
+use stylelab_core::layer::{Layer, LayerKind};
 use tch::{Device, Kind, Tensor};
 
 /// Activations are multiplied by this inside an fp16 network, and divided
@@ -214,7 +214,7 @@ pub fn default_format(device: Device, precision: Precision) -> MemoryFormat {
 /// later runs of the same kind take it from there.
 pub fn choose_format(
     weights: &VggWeights,
-    exp: &crate::config::Experiment,
+    exp: &stylelab_core::config::Experiment,
     device: Device,
     side: u32,
     layers: &[Layer],

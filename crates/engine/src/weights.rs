@@ -12,7 +12,6 @@
 pub mod fetch;
 pub mod pth;
 
-use crate::layer::Layer;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
@@ -20,6 +19,7 @@ use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use stylelab_core::layer::Layer;
 use tch::{Device, Kind, Tensor};
 
 /// How images are turned into network input for a given weights file.
@@ -83,7 +83,7 @@ pub enum WeightsError {
     Truncated { path: PathBuf, expected: u64, actual: u64 },
     /// The tensors could not be put on the device (out of memory, mostly):
     /// the file is not at fault.
-    #[error("cannot put the weights of {} on {device}: {}", path.display(), crate::torch_error::summarize(&source.to_string()))]
+    #[error("cannot put the weights of {} on {device}: {}", path.display(), stylelab_core::torch_error::summarize(&source.to_string()))]
     Device {
         path: PathBuf,
         device: String,
@@ -285,7 +285,7 @@ fn read_header(path: &Path) -> Result<Header, WeightsError> {
         path: path.to_path_buf(),
         reason,
     };
-    crate::files::regular_file(path).map_err(io)?;
+    stylelab_core::files::regular_file(path).map_err(io)?;
     let mut f = std::fs::File::open(path).map_err(io)?;
     let file_size = f.metadata().map_err(io)?.len();
     let mut len = [0u8; 8];
@@ -356,7 +356,7 @@ pub fn describe_file(file: &Path) -> Result<String, WeightsError> {
 /// Hex SHA-256 of a file, lower case, read in 1 MiB chunks. Recorded as
 /// `weights_sha256` in each run's summary.
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    crate::files::regular_file(path)?;
+    stylelab_core::files::regular_file(path)?;
     let mut f = std::fs::File::open(path)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
@@ -493,7 +493,7 @@ pub fn save(
     let bytes = safetensors::tensor::serialize(views, Some(meta)).map_err(|e| torch(format!("{e:?}")))?;
     // Whole or not at all, mode from the umask (0644 typically: weights are
     // shared on a server), never through a link planted at `path`.
-    crate::files::write_atomic(path, &bytes).map_err(|e| write(format!("{e:#}")))
+    stylelab_core::files::write_atomic(path, &bytes).map_err(|e| write(format!("{e:#}")))
 }
 
 /// Converts a PyTorch VGG19 checkpoint (`.pth`, read with libtorch's own
@@ -555,7 +555,7 @@ fn read_any(input: &Path) -> Result<HashMap<String, Tensor>, WeightsError> {
         path: input.to_path_buf(),
         source,
     };
-    crate::files::regular_file(input).map_err(io)?;
+    stylelab_core::files::regular_file(input).map_err(io)?;
     let mut magic = [0u8; 12];
     let mut f = std::fs::File::open(input).map_err(io)?;
     let n = f.read(&mut magic).map_err(io)?;
@@ -586,7 +586,7 @@ fn read_checkpoint(
     let mut cp = open(input)?;
     let mut out = HashMap::new();
     for (index, layer) in Layer::all().into_iter().enumerate() {
-        if layer.kind != crate::layer::LayerKind::Conv {
+        if layer.kind != stylelab_core::layer::LayerKind::Conv {
             continue;
         }
         let (o, i) = layer.conv_channels();
@@ -616,7 +616,7 @@ fn vgg_convs(named: &HashMap<String, Tensor>) -> Vec<(Layer, Tensor, Tensor)> {
     let mut convs = Vec::new();
     // A conv's index in torchvision's `features` is its position among all layers.
     for (index, layer) in Layer::all().into_iter().enumerate() {
-        if layer.kind != crate::layer::LayerKind::Conv {
+        if layer.kind != stylelab_core::layer::LayerKind::Conv {
             continue;
         }
         let candidates = [format!("{layer}"), format!("features.{index}")];
@@ -640,7 +640,7 @@ fn vgg_convs(named: &HashMap<String, Tensor>) -> Vec<(Layer, Tensor, Tensor)> {
 /// Every conv up to `upto`'s (see [`Layer::conv_at_or_before`]), F32 on the
 /// CPU, weights drawn with std √(2 / (in_channels·9)) from `rng::SplitMix64`.
 pub fn random(seed: u64, upto: Layer) -> Vec<(Layer, Tensor, Tensor)> {
-    let mut rng = crate::rng::SplitMix64::new(seed);
+    let mut rng = stylelab_core::rng::SplitMix64::new(seed);
     let upto = upto.conv_at_or_before();
     Layer::convs()
         .into_iter()

@@ -29,8 +29,8 @@
 //! it (one or more function evaluations).
 
 use super::{Evaluation, Objective, Point, StepOutcome, dot, observe};
-use crate::config::Precision;
 use std::collections::VecDeque;
+use stylelab_core::config::Precision;
 use tch::{Kind, Scalar, TchError, Tensor};
 
 /// Sufficient-decrease constant (Armijo).
@@ -1001,7 +1001,7 @@ mod tests {
     #[test]
     fn the_compact_form_gives_the_two_loop_direction() {
         let n = 40;
-        let mut rng = crate::rng::SplitMix64::new(9);
+        let mut rng = stylelab_core::rng::SplitMix64::new(9);
         let mut vec = |scale: f64| -> Vec<f64> { (0..n).map(|_| rng.normal() * scale).collect() };
         let mut history = Compact::new(5);
         let mut pairs = Vec::new();
