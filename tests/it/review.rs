@@ -55,7 +55,7 @@ fn corrupt_and_partial_runs_are_listed_with_a_clear_status() {
     let states: Vec<(String, String, String)> = listing
         .runs
         .iter()
-        .map(|r| (r.id.clone(), r.state.to_string(), stylelab_core::review::table::note(r)))
+        .map(|r| (r.id.clone(), r.state.to_string(), r.note()))
         .collect();
     assert_eq!(
         states,

@@ -73,6 +73,16 @@ pub struct RunEntry {
 /// The accessors prefer the latest metrics row, then the summary, then a
 /// zero or empty value, so a listing has something to show for every run.
 impl RunEntry {
+    /// Why a run needs a second look, if it does: the reason a run is
+    /// broken, the last step of one that died, or a failed run's error;
+    /// empty otherwise.
+    pub fn note(&self) -> String {
+        match &self.state {
+            RunState::Broken(reason) => reason.clone(),
+            RunState::Died => format!("process gone after step {}", self.steps()),
+            _ => self.summary.as_ref().and_then(|s| s.error.clone()).unwrap_or_default(),
+        }
+    }
     /// The sweep this run is a point of, if its summary says so.
     pub fn sweep(&self) -> Option<&crate::record::SweepMember> {
         self.summary.as_ref().and_then(|s| s.sweep.as_ref())

@@ -11,11 +11,11 @@
 
 pub mod color;
 pub mod device;
-pub mod format_cache;
 pub mod imaging;
 pub mod inputs;
 pub mod loss;
 pub mod measure;
+pub mod memory_format;
 #[cfg(test)]
 mod memory_tests;
 pub mod optim;
@@ -102,7 +102,7 @@ pub struct Prepared {
     /// Where the run's tensors live.
     pub device: Device,
     /// The memory format the network uses, and how it was chosen.
-    pub format: vgg::FormatChoice,
+    pub format: memory_format::FormatChoice,
 }
 
 /// Loads images and weights, plans the scales and computes the first
@@ -120,7 +120,7 @@ pub fn prepare(exp: &Experiment, device: Device) -> Result<Prepared, EngineError
     })?;
     weights.info.check_layers(&layers)?;
     let first_plan = &inputs.plan[0];
-    let format = vgg::choose_format(&weights, exp, device, first_plan.width.max(first_plan.height), &layers)?;
+    let format = memory_format::choose(&weights, exp, device, first_plan.width.max(first_plan.height), &layers)?;
     let net = vgg::Vgg19::new(&weights, exp.pooling, device, exp.precision, format.format);
     let first = inputs.at(0)?;
     let objective = StyleObjective::new(

@@ -5,7 +5,7 @@
 use crate::loss::{LossWeights, RegionStyles, StyleInputs, StyleObjective};
 use crate::optim::{Lbfgs, Objective, Optimizer, Point, StepOutcome, observe};
 use crate::reads;
-use crate::vgg::{self, Vgg19};
+use crate::vgg::Vgg19;
 use crate::weights::VggWeights;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
@@ -166,7 +166,7 @@ pub fn objective(
         pooling: Pooling::Max,
         ..bench_experiment()?
     };
-    let choice = vgg::choose_format(&weights, &exp, device, size.max(height), &layers)?;
+    let choice = crate::memory_format::choose(&weights, &exp, device, size.max(height), &layers)?;
     let net = Vgg19::new(&weights, Pooling::Max, device, precision, choice.format);
     let image = |path: &std::path::Path| -> Result<Tensor> {
         let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;

@@ -54,7 +54,7 @@ pub fn value(run: &RunEntry, config: Option<&BTreeMap<String, String>>, column: 
         "run" | "started" => Value::Text(run.id.clone()),
         "name" => Value::Text(run.name().to_string()),
         "status" => Value::Text(run.state.to_string()),
-        "note" => Value::Text(super::table::note(run)),
+        "note" => Value::Text(run.note()),
         "size" => Value::Text(run.size_text()),
         "content_dist" | "style_dist" | "color_dist" | "ssim" => number(
             run.summary

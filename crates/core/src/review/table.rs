@@ -6,7 +6,7 @@
 //! for `cli` (and for `bench`, which times a listing).
 
 use super::report::{Cell, Export, Report};
-use super::{RunEntry, RunState, differing_keys, flat_config, list_runs};
+use super::{RunEntry, differing_keys, flat_config, list_runs};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -33,16 +33,6 @@ pub struct Listing {
     /// Config keys whose values differ among `runs` (see [`differing_keys`]);
     /// empty when fewer than two runs are listed.
     pub varying: Vec<String>,
-}
-
-/// Why a run needs a second look, if it does: the reason a run is broken,
-/// the last step of one that died, or a failed run's error; empty otherwise.
-pub fn note(r: &RunEntry) -> String {
-    match &r.state {
-        RunState::Broken(reason) => reason.clone(),
-        RunState::Died => format!("process gone after step {}", r.steps()),
-        _ => r.summary.as_ref().and_then(|s| s.error.clone()).unwrap_or_default(),
-    }
 }
 
 /// Whether a run matches `--filter TEXT`, case aside: TEXT in its folder,
@@ -144,7 +134,7 @@ impl Listing {
                     score("style_dist"),
                     score("color_dist"),
                     score("ssim"),
-                    Cell::text(note(r)),
+                    Cell::text(r.note()),
                 ];
                 let varying = self.varying.iter().map(|k| match c.get(k) {
                     Some(v) => Cell {

@@ -9,7 +9,7 @@
 //! `~/.cache/stylelab`. Delete the file to measure again. A cache that
 //! cannot be read or written is no error: the run measures.
 
-use super::vgg::FormatChoice;
+use super::FormatChoice;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
