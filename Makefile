@@ -53,13 +53,15 @@ texture: weights-partial
 # binary, unit and integration tests) with clippy's lints and warnings as
 # errors, while the dependencies are the release artifacts `make run` built
 # (a separate `cargo clippy` and a dev-profile test build would each build
-# every dependency again). Then every test, in the release profile.
+# every dependency again). Then every test, in the release profile, the
+# `#[ignore = "needs …"]` ones included: they need root (a tmpfs, Slurm),
+# tmux or ../shared, which CI provides; without them they fail saying why.
 CLIPPY_DRIVER = $(shell rustup which clippy-driver 2>/dev/null || command -v clippy-driver)
 test: setup lint-tools
 	@command -v tmux >/dev/null || { apt-get install -y -qq tmux >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq tmux); } || echo "tmux unavailable: the dashboard's tmux test will fail"
 	cargo fmt --all --check
 	RUSTC_WORKSPACE_WRAPPER="$(CLIPPY_DRIVER)" CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__" \
-	  cargo test --workspace --release
+	  cargo test --workspace --release -- --include-ignored
 
 # The core's tests alone: no libtorch is built or linked (seconds once built).
 test-core:

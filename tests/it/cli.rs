@@ -304,9 +304,10 @@ fn weights_convert_reads_a_pytorch_checkpoint() {
 #[test]
 fn fetch_without_network_fails_fast_and_says_how_to_place_the_file() {
     let tmp = tempfile::tempdir().unwrap();
-    let started = Instant::now();
     let err = common::stderr_of(
         stylelab()
+            // A guard against a hang (retrying forever), not a speed bound.
+            .timeout(Duration::from_secs(120))
             .args([
                 "weights",
                 "fetch",
@@ -319,7 +320,6 @@ fn fetch_without_network_fails_fast_and_says_how_to_place_the_file() {
             .arg(tmp.path()),
         1,
     );
-    assert!(started.elapsed() < Duration::from_secs(30));
     assert!(
         err.contains("could not download http://127.0.0.1:9/vgg19-dcbb9e9d.pth"),
         "{err}"
@@ -360,16 +360,12 @@ fn doctor_lists_libtorch_cuda_threads_and_weights() {
 }
 
 /// The real (partial) VGG19 from ../shared: the texture experiment, small,
-/// must cut the style loss at least 100-fold. CI has the file; elsewhere
-/// the test says it could not run, and fails under CI.
+/// must cut the style loss at least 100-fold.
 #[test]
+#[ignore = "needs the real partial VGG19 in ../shared/weights (CI provides it; make test runs ignored tests)"]
 fn real_weights_stylise_the_texture_experiment() {
-    let shared = common::root().join("../shared/weights/vgg19_conv1_1-conv3_4_caffe_bgr.safetensors");
-    if !shared.exists() {
-        assert!(std::env::var_os("CI").is_none(), "CI must provide {}", shared.display());
-        eprintln!("SKIPPED: {} not found", shared.display());
-        return;
-    }
+    let shared = common::shared_weights();
+    assert!(shared.exists(), "this test needs {}", shared.display());
     let tmp = tempfile::tempdir().unwrap();
     let weights = tmp.path().join("partial.safetensors");
     stylelab()
@@ -432,7 +428,9 @@ fn exit_codes_say_what_went_wrong() {
 #[test]
 fn every_shipped_experiment_passes_check() {
     let tmp = tempfile::tempdir().unwrap();
-    let partial = common::partial_weights();
+    // The real partial weights where ../shared has them; else a random
+    // VGG19 of the same shapes checks everything but the values.
+    let partial = common::shared_weights().exists().then(common::partial_weights);
     let full = common::root().join("weights/vgg19-caffe.safetensors");
     let mut checked = 0;
     for exp in stylelab_core::files::with_extension(&common::root().join("experiments"), "toml") {
@@ -441,11 +439,8 @@ fn every_shipped_experiment_passes_check() {
         cmd.arg("check").arg(&exp);
         if text.contains("vgg19-caffe-conv1_1-conv3_4") {
             // Made for the partial real weights from ../shared.
-            let Some(partial) = partial else {
-                eprintln!("SKIPPED {}: ../shared/weights is not here", exp.display());
-                continue;
-            };
-            cmd.args(["--set", &format!("model.weights=\"{}\"", partial.display())]);
+            let weights = partial.unwrap_or_else(common::random_weights);
+            cmd.args(["--set", &format!("model.weights=\"{}\"", weights.display())]);
         } else if !full.exists() {
             // The full VGG19 cannot be fetched here: a random VGG19 of the
             // same shapes stands in, which checks everything but its values.

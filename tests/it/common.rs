@@ -26,23 +26,30 @@ pub fn random_weights() -> &'static Path {
     })
 }
 
-/// The real partial VGG19 from ../shared (conv1_1 … conv3_4), converted
-/// once; None where ../shared is absent (CI has it).
-pub fn partial_weights() -> Option<&'static Path> {
-    static PATH: OnceLock<Option<PathBuf>> = OnceLock::new();
+/// The real partial VGG19 (conv1_1 … conv3_4) as ../shared holds it.
+pub fn shared_weights() -> PathBuf {
+    root().join("../shared/weights/vgg19_conv1_1-conv3_4_caffe_bgr.safetensors")
+}
+
+/// The real partial VGG19 from ../shared, converted once. The tests that
+/// call it are `#[ignore = "needs ../shared/weights …"]`: `make test` (and
+/// so CI, which has ../shared) runs them with `--include-ignored`, and
+/// without the file they fail saying so.
+pub fn partial_weights() -> &'static Path {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
-        let shared = root().join("../shared/weights/vgg19_conv1_1-conv3_4_caffe_bgr.safetensors");
-        if !shared.exists() {
-            assert!(std::env::var_os("CI").is_none(), "CI must provide {}", shared.display());
-            return None;
-        }
+        let shared = shared_weights();
+        assert!(
+            shared.exists(),
+            "this test needs {} (the real partial VGG19; CI provides it)",
+            shared.display()
+        );
         let dir = std::env::temp_dir().join(format!("stylelab-tests-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("vgg19-partial.safetensors");
         stylelab_engine::weights::convert(&shared, &path, stylelab_engine::weights::Preprocess::Caffe).unwrap();
-        Some(path)
+        path
     })
-    .as_deref()
 }
 
 /// The random network with conv1_1's weights multiplied by `factor`, in

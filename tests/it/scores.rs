@@ -151,11 +151,9 @@ fn listing_reads_scores_from_summaries_and_old_runs_have_none() {
 /// The yardstick orders a trade-off as a person would: 1000× the style
 /// weight, on the real weights, takes more style and keeps less content.
 #[test]
+#[ignore = "needs the real partial VGG19 in ../shared/weights (CI provides it; make test runs ignored tests)"]
 fn a_heavier_style_weight_scores_closer_to_the_style_and_further_from_the_content() {
-    let Some(weights) = common::partial_weights() else {
-        eprintln!("SKIPPED: ../shared/weights not found");
-        return;
-    };
+    let weights = common::partial_weights();
     let tmp = tempfile::tempdir().unwrap();
     let exp = common::root().join("experiments/texture.toml");
     let mut scores = Vec::new();

@@ -250,11 +250,10 @@ impl Drop for Cluster {
 }
 
 #[test]
+#[ignore = "needs root and Slurm (installed with apt-get when missing; CI runs as root; make test runs ignored tests)"]
 fn the_emitted_job_array_runs_unchanged_on_a_real_slurm() {
     if let Some(why) = cannot_run() {
-        assert!(std::env::var_os("CI").is_none(), "CI must run the Slurm test: {why}");
-        eprintln!("SKIPPED the_emitted_job_array_runs_unchanged_on_a_real_slurm: {why}");
-        return;
+        panic!("this test cannot run here: {why}");
     }
     let root = tempfile::tempdir().unwrap();
     // The project's path holds `%`, spaces, quotes and `$(…)`: data to the

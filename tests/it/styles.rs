@@ -268,11 +268,9 @@ fn a_sweep_over_region_weights_and_losses_is_listed_and_compared_by_them() {
 /// match: its own style term falls at least tenfold in 100 steps, from the
 /// content image, with the shipped experiment's weights.
 #[test]
+#[ignore = "needs the real partial VGG19 in ../shared/weights (CI provides it; make test runs ignored tests)"]
 fn on_real_weights_each_style_loss_lowers_its_own_term_tenfold() {
-    let Some(weights) = common::partial_weights() else {
-        eprintln!("SKIPPED: ../shared/weights not found");
-        return;
-    };
+    let weights = common::partial_weights();
     let tmp = tempfile::tempdir().unwrap();
     let exp = common::root().join("experiments/style-losses.toml");
     for (loss, weight) in LOSSES.iter().zip(["1e4", "8e8", "8e8", "8e8"]) {

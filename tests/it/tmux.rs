@@ -134,6 +134,7 @@ fn the_run(results: &Path) -> PathBuf {
 }
 
 #[test]
+#[ignore = "needs tmux (make test installs it and runs ignored tests)"]
 fn launch_watch_stop_and_quit_through_tmux() {
     let tmp = tempfile::tempdir().unwrap();
     let results = project(tmp.path());
@@ -177,6 +178,7 @@ fn launch_watch_stop_and_quit_through_tmux() {
 }
 
 #[test]
+#[ignore = "needs tmux (make test installs it and runs ignored tests)"]
 fn quitting_asks_and_sigterm_restores_the_terminal() {
     let tmp = tempfile::tempdir().unwrap();
     let results = project(tmp.path());
@@ -226,6 +228,7 @@ fn quitting_asks_and_sigterm_restores_the_terminal() {
 }
 
 #[test]
+#[ignore = "needs tmux (make test installs it and runs ignored tests)"]
 fn a_hang_up_ends_the_dashboard_and_not_its_run() {
     let tmp = tempfile::tempdir().unwrap();
     let results = project(tmp.path());
@@ -254,6 +257,7 @@ fn a_hang_up_ends_the_dashboard_and_not_its_run() {
 }
 
 #[test]
+#[ignore = "needs tmux (make test installs it and runs ignored tests)"]
 fn editing_an_experiment_revalidates_it() {
     let tmp = tempfile::tempdir().unwrap();
     project(tmp.path());

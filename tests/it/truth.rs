@@ -111,7 +111,7 @@ fn every_form_of_an_experiments_name_gives_the_same_results_folder() {
 struct Tmpfs(PathBuf);
 
 impl Tmpfs {
-    fn mount(dir: &Path, kib: u32) -> Option<Tmpfs> {
+    fn mount(dir: &Path, kib: u32) -> Tmpfs {
         let at = dir.join("small-disk");
         std::fs::create_dir_all(&at).unwrap();
         let ok = std::process::Command::new("mount")
@@ -119,15 +119,8 @@ impl Tmpfs {
             .arg(&at)
             .status()
             .is_ok_and(|s| s.success());
-        if !ok {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "CI must allow mounting a tmpfs (run as root)"
-            );
-            eprintln!("skipped: cannot mount a tmpfs here (not root?)");
-            return None;
-        }
-        Some(Tmpfs(at))
+        assert!(ok, "this test mounts a tmpfs: it needs root");
+        Tmpfs(at)
     }
 }
 
@@ -138,11 +131,10 @@ impl Drop for Tmpfs {
 }
 
 #[test]
+#[ignore = "needs root to mount a small tmpfs (CI runs as root; make test runs ignored tests)"]
 fn a_disk_that_fills_ends_the_run_failed_with_the_reason_and_no_temporaries() {
     let tmp = tempfile::tempdir().unwrap();
-    let Some(disk) = Tmpfs::mount(tmp.path(), 600) else {
-        return;
-    };
+    let disk = Tmpfs::mount(tmp.path(), 600);
     let exp = common::tiny_experiment(tmp.path(), "full", "");
     let out = stylelab()
         .arg("run")
@@ -175,11 +167,10 @@ fn a_disk_that_fills_ends_the_run_failed_with_the_reason_and_no_temporaries() {
 }
 
 #[test]
+#[ignore = "needs root to mount a small tmpfs (CI runs as root; make test runs ignored tests)"]
 fn a_full_disk_at_the_start_leaves_no_run_folder() {
     let tmp = tempfile::tempdir().unwrap();
-    let Some(disk) = Tmpfs::mount(tmp.path(), 32) else {
-        return;
-    };
+    let disk = Tmpfs::mount(tmp.path(), 32);
     let exp = common::tiny_experiment(tmp.path(), "nospace", "");
     let err = common::stderr_of(stylelab().arg("run").arg(&exp).arg("--results").arg(&disk.0), 1);
     assert!(err.contains("No space left on device"), "{err}");
@@ -427,7 +418,6 @@ fn a_fifo_is_refused_without_waiting_for_a_writer() {
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
     let exp = common::tiny_experiment(tmp.path(), "fifo", "");
     for (cmd, key) in [("check", "images.content"), ("run", "images.init")] {
-        let started = Instant::now();
         let err = common::stderr_of(
             stylelab()
                 .timeout(Duration::from_secs(30))
@@ -438,7 +428,6 @@ fn a_fifo_is_refused_without_waiting_for_a_writer() {
             2,
         );
         assert!(err.contains("it is a FIFO (named pipe), not a regular file"), "{err}");
-        assert!(started.elapsed() < Duration::from_secs(20));
     }
 }
 
@@ -447,7 +436,6 @@ fn threads_and_jobs_beyond_the_machine_are_refused_at_once() {
     let tmp = tempfile::tempdir().unwrap();
     let exp = crate::sweeps::sweep_file(tmp.path(), "many", 2);
     for args in [["--threads", "99999"], ["--jobs", "99999"]] {
-        let started = Instant::now();
         let err = common::stderr_of(
             stylelab()
                 .timeout(Duration::from_secs(30))
@@ -460,7 +448,6 @@ fn threads_and_jobs_beyond_the_machine_are_refused_at_once() {
             err.contains(&format!("{} 99999: this machine gives this process", args[0])),
             "{err}"
         );
-        assert!(started.elapsed() < Duration::from_secs(20));
     }
     assert!(!tmp.path().join("results").exists());
 }
