@@ -164,17 +164,17 @@ fn no_module_uses_one_that_uses_it() {
 
 #[test]
 fn the_readme_table_names_every_module() {
-    let readme = std::fs::read_to_string(common::root().join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(common::root().join("docs/ARCHITECTURE.md")).unwrap();
     let table = readme.split("## How the code is laid out").nth(1).unwrap();
     for (name, src) in crates() {
         assert!(
             table.contains(&format!("`{name}`")),
-            "the README lacks the crate `{name}`"
+            "docs/ARCHITECTURE.md lacks the crate `{name}`"
         );
         for module in uses(&src).keys() {
             assert!(
                 table.contains(&format!("`{module}`")),
-                "the README's module table lacks `{module}` of {name}"
+                "docs/ARCHITECTURE.md's module table lacks `{module}` of {name}"
             );
         }
     }
