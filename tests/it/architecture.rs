@@ -522,17 +522,17 @@ fn the_test_sees_circles_through_super_self_groups_and_reexports() {
 
 #[test]
 fn the_readme_table_names_every_module() {
-    let readme = std::fs::read_to_string(common::root().join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(common::root().join("docs/ARCHITECTURE.md")).unwrap();
     let table = readme.split("## How the code is laid out").nth(1).unwrap();
     for (name, src) in crates() {
         assert!(
             table.contains(&format!("`{name}`")),
-            "the README lacks the crate `{name}`"
+            "docs/ARCHITECTURE.md lacks the crate `{name}`"
         );
         for module in uses(&src).keys() {
             assert!(
                 table.contains(&format!("`{module}`")),
-                "the README's module table lacks `{module}` of {name}"
+                "docs/ARCHITECTURE.md's module table lacks `{module}` of {name}"
             );
         }
     }

@@ -1,7 +1,8 @@
 //! stylelab's integration tests, in one test binary: each binary links
 //! libtorch, so one binary instead of five builds and links once.
 //!
-//! - `architecture`: the module graph has no cycles, the README names every module.
+//! - `architecture`: the module graph has no cycles, docs/ARCHITECTURE.md names every module.
+//! - `docs`: every relative link, anchor and repository path in the README and docs/ exists.
 //! - `cli`: the binary end to end on a seeded random VGG19 at 64 px.
 //! - `invalid_configs`: one bad experiment per file in tests/invalid_configs/.
 //! - `dashboard`: the views as insta snapshots of ratatui's TestBackend.
@@ -24,6 +25,7 @@ mod architecture;
 mod cli;
 mod common;
 mod dashboard;
+mod docs;
 mod engine;
 mod hostile;
 mod invalid_configs;

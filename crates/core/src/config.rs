@@ -7,7 +7,8 @@
 //!
 //! This box is pure: it reads the experiment file and nothing else. Whether
 //! the images decode, the weights fit and the device exists is checked by
-//! [`crate::preflight`], which both `check` and `run` call.
+//! the engine's `preflight` module (`stylelab_engine::preflight`), which
+//! both `check` and `run` call.
 
 mod locate;
 pub mod raw;

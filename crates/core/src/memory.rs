@@ -4,7 +4,8 @@
 //! state, and the process's fixed footprint. `stylelab check` prints it;
 //! `run` refuses to start when it does not fit in what the device has free
 //! (`--force` runs anyway). The model's terms are sums of tensor sizes; its
-//! few constants were fitted to peak RSS measured on CPU (README, "Memory").
+//! few constants were fitted to peak RSS measured on CPU (docs/reference.md,
+//! "Memory: the model").
 
 use crate::config::{Experiment, OptimizerKind, Precision, StyleLoss};
 use crate::layer::{Layer, LayerKind};
@@ -37,8 +38,9 @@ pub const MIB: f64 = 1024.0 * 1024.0;
 /// tiny network, on CPU, MiB (measured: a 16 px run's peak RSS).
 pub const CPU_FIXED_MIB: f64 = 460.0;
 /// Device memory CUDA takes before any tensor: the context and the cuDNN
-/// and cuBLAS handles and workspaces, MiB. Not measured here (no GPU was
-/// available); taken from NVIDIA's and PyTorch's published figures.
+/// and cuBLAS handles and workspaces, MiB. Not measured by stylelab's own
+/// tests, which run on CPU; taken from NVIDIA's and PyTorch's published
+/// figures.
 pub const CUDA_FIXED_MIB: f64 = 600.0;
 /// oneDNN and cuDNN keep reordered copies and workspaces beside the
 /// activations; fitted on CPU.
@@ -48,8 +50,8 @@ const WORKSPACE_FACTOR: f64 = 1.25;
 /// keeps, as a multiple of the largest feature map (conv1's). Fitted to the
 /// two H200 runs issue 16 measured whose optimizer state the old model did
 /// count right once the history buffer is sized by the scale's steps
-/// (2048 px fp32: 2.2 GiB = 3.3 maps; 4096 px bf16: 4.1 GiB = 3.1 maps);
-/// not measured here, where no GPU was lent.
+/// (2048 px fp32: 2.2 GiB = 3.3 maps; 4096 px bf16: 4.1 GiB = 3.1 maps).
+/// Only those two runs measured it; the tests, on CPU, do not.
 const CUDA_WORKSPACE_MAPS: f64 = 3.0;
 
 /// The estimate for one scale.
