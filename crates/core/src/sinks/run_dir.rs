@@ -7,10 +7,11 @@
 
 use super::Sink;
 use crate::config::Experiment;
-use crate::events::RunEvent;
+use crate::events::{RunEvent, RunInfo};
 use crate::files::{save_png, write_atomic};
 use crate::record::{LogEvent, MetricsHeader, RunPaths, Summary, slug};
 use anyhow::{Context, Result};
+use image::RgbImage;
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -123,22 +124,7 @@ impl RunDirSink {
 impl Sink for RunDirSink {
     fn handle(&mut self, event: &RunEvent) -> Result<()> {
         match event {
-            RunEvent::Started(info) => {
-                self.header = info.header.clone();
-                let path = self.paths.metrics();
-                let mut w =
-                    BufWriter::new(File::create(&path).with_context(|| format!("cannot write {}", path.display()))?);
-                writeln!(w, "{}", self.header.columns().join(","))?;
-                w.flush()?;
-                self.csv = Some(w);
-                write_summary(&self.paths, &info.summary)?;
-                self.log_event(&LogEvent::Started {
-                    device: info.device.clone(),
-                    width: info.width,
-                    height: info.height,
-                    optimizer: info.optimizer.clone(),
-                })?;
-            }
+            RunEvent::Started(info) => self.start(info)?,
             RunEvent::Step(row) => {
                 let w = self.csv.as_mut().context("metrics row before the run started")?;
                 writeln!(w, "{}", row.to_fields(&self.header).join(","))
@@ -156,71 +142,99 @@ impl Sink for RunDirSink {
                 writeln!(f, "{} {text}", crate::record::now_rfc3339())
                     .with_context(|| format!("cannot write {}", path.display()))?;
             }
-            RunEvent::Steered { iter, term, from, to } => {
-                self.log_event(&LogEvent::Steered {
-                    iter: *iter,
-                    term: *term,
-                    from: *from,
-                    to: *to,
-                })?;
-            }
-            RunEvent::Paused { iter, paused } => {
-                self.log_event(&LogEvent::Paused {
-                    iter: *iter,
-                    paused: *paused,
-                })?;
-            }
-            RunEvent::Warning(what) => self.log_event(&LogEvent::Warning(what.clone()))?,
-            RunEvent::Refused { iter, what } => {
-                self.log_event(&LogEvent::Refused {
-                    iter: *iter,
-                    what: what.clone(),
-                })?;
-            }
-            RunEvent::Scale {
-                iter,
-                index,
-                count,
-                width,
-                height,
-            } => {
-                self.log_event(&LogEvent::Scale {
-                    iter: *iter,
-                    index: *index,
-                    count: *count,
-                    width: *width,
-                    height: *height,
-                })?;
-            }
-            RunEvent::Finished { summary, image } => {
-                // Image first: a summary that says "completed" has its final.png.
-                let mut result = Ok(());
-                if let Some(image) = image {
-                    result = save_png(&self.paths.final_image(), image);
+            RunEvent::Finished { summary, image } => self.finish(summary, image.as_deref())?,
+            other => {
+                if let Some(line) = log_line(other) {
+                    self.log_event(&line)?;
                 }
-                if let Some(w) = self.csv.take()
-                    && let Err(e) = w.into_inner().map_err(|e| e.into_error())
-                    && result.is_ok()
-                {
-                    result =
-                        Err(anyhow::Error::new(e).context(format!("cannot write {}", self.paths.metrics().display())));
-                }
-                let mut summary = (**summary).clone();
-                if let Err(e) = &result {
-                    summary.status = crate::record::Status::Failed;
-                    summary.error.get_or_insert(format!("{e:#}"));
-                }
-                // The room set aside at the start is for what follows.
-                let _ = fs::remove_file(self.paths.dir.join(RESERVE_FILE));
-                let _ = self.log_event(&LogEvent::Ended {
-                    status: summary.status,
-                    steps: summary.steps,
-                    error: summary.error.clone(),
-                });
-                write_summary(&self.paths, &summary)?;
-                result?;
             }
         }
         Ok(())
+    }
+}
+
+/// The events.log line of an event that is one line there and nothing
+/// else (steering, pauses, warnings, refusals, scale changes).
+fn log_line(event: &RunEvent) -> Option<LogEvent> {
+    Some(match event {
+        RunEvent::Steered { iter, term, from, to } => LogEvent::Steered {
+            iter: *iter,
+            term: *term,
+            from: *from,
+            to: *to,
+        },
+        RunEvent::Paused { iter, paused } => LogEvent::Paused {
+            iter: *iter,
+            paused: *paused,
+        },
+        RunEvent::Warning(what) => LogEvent::Warning(what.clone()),
+        RunEvent::Refused { iter, what } => LogEvent::Refused {
+            iter: *iter,
+            what: what.clone(),
+        },
+        RunEvent::Scale {
+            iter,
+            index,
+            count,
+            width,
+            height,
+        } => LogEvent::Scale {
+            iter: *iter,
+            index: *index,
+            count: *count,
+            width: *width,
+            height: *height,
+        },
+        _ => return None,
+    })
+}
+
+impl RunDirSink {
+    /// The run has started: metrics.csv's header, the first summary, the
+    /// first events.log line.
+    fn start(&mut self, info: &RunInfo) -> Result<()> {
+        self.header = info.header.clone();
+        let path = self.paths.metrics();
+        let mut w = BufWriter::new(File::create(&path).with_context(|| format!("cannot write {}", path.display()))?);
+        writeln!(w, "{}", self.header.columns().join(","))?;
+        w.flush()?;
+        self.csv = Some(w);
+        write_summary(&self.paths, &info.summary)?;
+        self.log_event(&LogEvent::Started {
+            device: info.device.clone(),
+            width: info.width,
+            height: info.height,
+            optimizer: info.optimizer.clone(),
+        })
+    }
+
+    /// The run has ended: the final image first (a summary that says
+    /// "completed" has its final.png), metrics.csv flushed, then the
+    /// summary — failed, with the reason, if either could not be written.
+    fn finish(&mut self, summary: &Summary, image: Option<&RgbImage>) -> Result<()> {
+        let mut result = Ok(());
+        if let Some(image) = image {
+            result = save_png(&self.paths.final_image(), image);
+        }
+        if let Some(w) = self.csv.take()
+            && let Err(e) = w.into_inner().map_err(|e| e.into_error())
+            && result.is_ok()
+        {
+            result = Err(anyhow::Error::new(e).context(format!("cannot write {}", self.paths.metrics().display())));
+        }
+        let mut summary = summary.clone();
+        if let Err(e) = &result {
+            summary.status = crate::record::Status::Failed;
+            summary.error.get_or_insert(format!("{e:#}"));
+        }
+        // The room set aside at the start is for what follows.
+        let _ = fs::remove_file(self.paths.dir.join(RESERVE_FILE));
+        let _ = self.log_event(&LogEvent::Ended {
+            status: summary.status,
+            steps: summary.steps,
+            error: summary.error.clone(),
+        });
+        write_summary(&self.paths, &summary)?;
+        result
     }
 }
