@@ -115,28 +115,28 @@ pub struct StyleObjective {
 }
 
 /// Dynamic loss scaling for fp16 (as PyTorch's `GradScaler`): the loss is
-/// multiplied by `scale` before the backward pass, so that small gradients
+/// multiplied by `factor` before the backward pass, so that small gradients
 /// do not flush to zero in fp16, and the gradient divided by it after. An
-/// overflow (a gradient that is not finite) halves the scale and the
+/// overflow (a gradient that is not finite) halves the factor and the
 /// evaluation is done again; after `GROWTH_INTERVAL` good ones it doubles.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LossScaler {
     /// The factor the loss is multiplied by; starts at 2¹⁶.
-    pub scale: f64,
-    /// Finite evaluations since the last change of `scale`.
+    pub factor: f64,
+    /// Finite evaluations since the last change of `factor`.
     good: u32,
 }
 
 impl LossScaler {
-    /// Finite evaluations in a row after which the scale doubles.
+    /// Finite evaluations in a row after which the factor doubles.
     const GROWTH_INTERVAL: u32 = 200;
-    /// Below this an overflow is blamed on the loss itself, not the scale.
-    const MIN_SCALE: f64 = 1.0 / 65536.0;
+    /// Below this an overflow is blamed on the loss itself, not the factor.
+    const MIN_FACTOR: f64 = 1.0 / 65536.0;
 
     /// A scaler at 2¹⁶, PyTorch's starting scale.
     pub fn new() -> Self {
         LossScaler {
-            scale: 65536.0,
+            factor: 65536.0,
             good: 0,
         }
     }
@@ -148,15 +148,15 @@ impl LossScaler {
             self.good += 1;
             if self.good >= Self::GROWTH_INTERVAL {
                 self.good = 0;
-                self.scale *= 2.0;
+                self.factor *= 2.0;
             }
             true
         } else {
             self.good = 0;
-            self.scale /= 2.0;
+            self.factor /= 2.0;
             // At the floor the overflow is not the scale's doing: keep it,
             // and let the non-finite loss end the run with its message.
-            self.scale < Self::MIN_SCALE
+            self.factor < Self::MIN_FACTOR
         }
     }
 }
@@ -397,7 +397,7 @@ impl StyleObjective {
 
     /// The loss scale in force (1 without loss scaling).
     pub fn loss_scale(&self) -> f64 {
-        self.scaler.as_ref().map_or(1.0, |s| s.scale)
+        self.scaler.as_ref().map_or(1.0, |s| s.factor)
     }
 
     /// The number of values an evaluation reports: one per content layer,

@@ -6,7 +6,7 @@
 //! or fp16 the weights are converted once and the convolutions run in that
 //! precision (what `torch.autocast` does for them), while the image going in
 //! and the features coming out are fp32, so Gram matrices and losses stay
-//! fp32. In fp16 the activations are run scaled down by [`FP16_SCALE`]
+//! fp32. In fp16 the activations are run scaled down by [`FP16_ACTIVATION_FACTOR`]
 //! (input and biases scaled, which scales every layer exactly, since ReLU
 //! and pooling are positively homogeneous) so that Caffe-scale activations,
 //! in the thousands, stay far from fp16's limit of 65504.
@@ -19,7 +19,7 @@ use tch::{Device, Kind, Tensor};
 
 /// Activations are multiplied by this inside an fp16 network, and divided
 /// by it again on the way out.
-pub const FP16_SCALE: f64 = 1.0 / 32.0;
+pub const FP16_ACTIVATION_FACTOR: f64 = 1.0 / 32.0;
 
 /// The same NCHW tensor stored channels-last (NHWC strides), which
 /// libtorch's convolutions recognise; tch has no memory-format API.
@@ -40,12 +40,12 @@ pub fn kind_of(precision: Precision) -> Kind {
 /// RGB images in [0, 1] and applies its weights' preprocessing itself.
 pub struct Vgg19 {
     /// Each conv layer's (weight, bias), in the compute kind and memory format;
-    /// the bias is pre-multiplied by `activation_scale`.
+    /// the bias is pre-multiplied by `activation_factor`.
     convs: HashMap<Layer, (Tensor, Tensor)>,
     /// Max or average pooling between blocks.
     pooling: Pooling,
-    /// Per-channel `input·scale + shift`, after the channel reorder (fp32).
-    scale: Tensor,
+    /// Per-channel `input·gain + shift`, after the channel reorder (fp32).
+    gain: Tensor,
     shift: Tensor,
     /// BGR order for Caffe weights.
     bgr: bool,
@@ -55,7 +55,7 @@ pub struct Vgg19 {
     channels_last: bool,
     /// Activations inside the network are this many times the real ones
     /// (1 except in fp16).
-    activation_scale: f64,
+    activation_factor: f64,
 }
 
 impl Vgg19 {
@@ -68,7 +68,7 @@ impl Vgg19 {
         precision: Precision,
         format: MemoryFormat,
     ) -> Self {
-        let (scale, shift, bgr) = match weights.info.preprocess {
+        let (gain, shift, bgr) = match weights.info.preprocess {
             // BGR, 0..255, minus (B, G, R) means.
             Preprocess::Caffe => ([255.0f32; 3], [-103.939f32, -116.779, -123.68], true),
             // (x - mean) / std  =  x·(1/std) + (-mean/std)
@@ -84,33 +84,37 @@ impl Vgg19 {
         let as_tensor = |v: [f32; 3]| Tensor::from_slice(&v).view([1, 3, 1, 1]).to_device(device);
         let channels_last = format == MemoryFormat::ChannelsLast;
         let compute = kind_of(precision);
-        let activation_scale = if precision == Precision::Fp16 { FP16_SCALE } else { 1.0 };
+        let activation_factor = if precision == Precision::Fp16 {
+            FP16_ACTIVATION_FACTOR
+        } else {
+            1.0
+        };
         let convs = weights
             .convs
             .iter()
             .map(|(l, w, b)| {
                 let w = w.to_device(device).to_kind(compute);
                 let w = if channels_last { to_channels_last(&w) } else { w };
-                let b = (b.to_device(device) * activation_scale).to_kind(compute);
+                let b = (b.to_device(device) * activation_factor).to_kind(compute);
                 (*l, (w, b))
             })
             .collect();
         Vgg19 {
             convs,
             pooling,
-            scale: as_tensor(scale),
+            gain: as_tensor(gain),
             shift: as_tensor(shift),
             bgr,
             compute,
             channels_last,
-            activation_scale,
+            activation_factor,
         }
     }
 
     /// Network input for an RGB image in [0, 1] (fp32, as the weights expect).
     pub fn preprocess(&self, rgb: &Tensor) -> Tensor {
         let x = if self.bgr { rgb.flip([1]) } else { rgb.shallow_clone() };
-        x * &self.scale + &self.shift
+        x * &self.gain + &self.shift
     }
 
     /// Activations at `wanted` (any order) for an RGB image in [0, 1], as
@@ -120,8 +124,8 @@ impl Vgg19 {
             return Ok(HashMap::new());
         };
         let mut x = self.preprocess(rgb);
-        if self.activation_scale != 1.0 {
-            x *= self.activation_scale;
+        if self.activation_factor != 1.0 {
+            x *= self.activation_factor;
         }
         if self.compute != Kind::Float {
             x = x.f_to_kind(self.compute)?;
@@ -160,8 +164,8 @@ impl Vgg19 {
             return Ok(x.shallow_clone());
         }
         let x = x.f_to_kind(Kind::Float)?;
-        Ok(if self.activation_scale != 1.0 {
-            x / self.activation_scale
+        Ok(if self.activation_factor != 1.0 {
+            x / self.activation_factor
         } else {
             x
         })
@@ -210,9 +214,9 @@ mod tests {
         let layer: Layer = "relu2_1".parse().unwrap();
         let mut net = Vgg19::new(&w, Pooling::Max, Device::Cpu, Precision::Fp32, MemoryFormat::Nchw);
         let plain = net.forward(&img, &[layer]).unwrap().remove(&layer).unwrap();
-        net.activation_scale = FP16_SCALE;
+        net.activation_factor = FP16_ACTIVATION_FACTOR;
         for (_, b) in net.convs.values_mut() {
-            *b = &*b * FP16_SCALE;
+            *b = &*b * FP16_ACTIVATION_FACTOR;
         }
         net.compute = Kind::Double; // fp32 in, fp64 inside: an exact-enough stand-in
         for (wt, b) in net.convs.values_mut() {
