@@ -25,7 +25,7 @@ fn run(dir: &Path, name: &str, sets: &[&str]) -> std::path::PathBuf {
 }
 
 fn old_rows(file: &str) -> Vec<StepMetrics> {
-    let text = std::fs::read_to_string(common::root().join("tests/fixtures/before-device-lbfgs").join(file)).unwrap();
+    let text = std::fs::read_to_string(common::root().join("tests/fixtures/optimizer-loss-curves").join(file)).unwrap();
     record::parse_metrics(&text).unwrap().1
 }
 
