@@ -2,7 +2,10 @@
 //!
 //! The Elm Architecture: [`state::App`] holds everything, [`state::update`]
 //! changes it in response to a [`state::Msg`] and returns effects, and
-//! [`view::view`] draws it. This module is the runtime: it owns the
+//! [`view::view`] draws it. Each view — [`experiments`], [`runs`],
+//! [`live`], [`compare`] — owns its state, its table of keys ([`keys`]) and
+//! its drawing; `state` and `view` dispatch to the current one. This
+//! module is the runtime: it owns the
 //! terminal, turns keys, timers and background work into messages, and
 //! performs the effects.
 //!
@@ -12,19 +15,31 @@
 //! dashboard talks to every run — its own or one it re-attached to — the
 //! same way: it reads the run folder and appends to its control file.
 
+pub mod compare;
+pub mod effect;
+pub mod experiments;
 pub mod follow;
 pub mod history;
+pub mod keys;
+pub mod live;
+pub mod runs;
 pub mod state;
+pub mod tab;
+pub mod theme;
+pub mod times;
 pub mod view;
 pub mod widgets;
 
 use anyhow::{Context, Result};
+use compare::{CompareData, CompareRun};
 use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event, KeyEventKind};
 use crossterm::execute;
 use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
+use effect::Effect;
+use experiments::ExperimentEntry;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
-use state::{App, CompareData, CompareRun, Effect, ExperimentEntry, Msg};
+use state::{App, Msg};
 use std::io::{BufRead, BufReader, Read, Stdout};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -565,7 +580,7 @@ pub fn load_compare(dirs: &[PathBuf]) -> CompareData {
         .runs
         .iter()
         .map(|r| {
-            let mut history = history::History::new(state::HISTORY_POINTS);
+            let mut history = history::History::new(history::HISTORY_POINTS);
             for row in &r.rows {
                 history.push(row);
             }

@@ -3,11 +3,14 @@
 //! a 100-step one. When full, every other point is dropped and the stride
 //! between kept steps doubles; the newest row is always kept apart.
 //!
-//! Reading side, dashboard only: `ui::state` pushes each metrics row the
+//! Reading side, dashboard only: the Live and Compare views push each metrics row the
 //! follower reads from a run folder and asks for chart points when the
 //! state is updated, never while drawing.
 
 use stylelab_core::record::StepMetrics;
+
+/// Points kept per chart series, in Live and in Compare.
+pub const HISTORY_POINTS: usize = 1024;
 
 /// One run's loss curves for the dashboard: kept steps, their values, and
 /// the newest row.

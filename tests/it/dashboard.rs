@@ -9,8 +9,12 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use std::path::PathBuf;
 use std::sync::Arc;
+use stylelab::ui::effect::Effect;
+use stylelab::ui::experiments::ExperimentEntry;
 use stylelab::ui::follow::LiveUpdate;
-use stylelab::ui::state::{App, Effect, ExperimentEntry, Msg, Tab, update};
+use stylelab::ui::keys::{Keymap, bound_names};
+use stylelab::ui::state::{App, Msg, update};
+use stylelab::ui::tab::Tab;
 use stylelab::ui::view::view;
 use stylelab::ui::widgets::DisplayImage;
 use stylelab_core::events::{Control, Term};
@@ -153,8 +157,8 @@ fn key(c: KeyCode) -> Msg {
 /// An app following the recorded run, in the Live tab.
 fn live_app(color: bool) -> App {
     let mut app = new_app(color);
-    app.runs = vec![run_entry("20260102-030405-starry-cat", RunState::Running, None)];
-    app.run_sel = 0;
+    app.runs.entries = vec![run_entry("20260102-030405-starry-cat", RunState::Running, None)];
+    app.runs.sel = 0;
     let effects = update(&mut app, key(KeyCode::Enter)); // Runs tab is not active: nothing
     assert!(effects.is_empty());
     app.tab = Tab::Runs;
@@ -210,14 +214,14 @@ fn live_view_smoothed_per_layer_no_color() {
     let mut app = live_app(false);
     update(&mut app, key(KeyCode::Char('m')));
     update(&mut app, key(KeyCode::Char('l')));
-    assert!(app.smooth && app.per_layer);
+    assert!(app.live.smooth && app.live.per_layer);
     assert_snapshot!(render(&app, 120, 40));
 }
 
 #[test]
 fn live_keys_become_control_lines_for_the_run() {
     let mut app = live_app(true);
-    let dir = app.live.as_ref().unwrap().dir.clone();
+    let dir = app.live.run.as_ref().unwrap().dir.clone();
     let sent = |app: &mut App, c: KeyCode| update(app, key(c));
     assert_eq!(
         sent(&mut app, KeyCode::Char(' ')),
@@ -228,7 +232,7 @@ fn live_keys_become_control_lines_for_the_run() {
         vec![Effect::Control(dir.clone(), Control::Steer(Term::Style, 2.0))]
     );
     sent(&mut app, KeyCode::Char('t'));
-    assert_eq!(app.steer, Term::Tv);
+    assert_eq!(app.live.steer, Term::Tv);
     assert_eq!(
         sent(&mut app, KeyCode::Char('-')),
         vec![Effect::Control(dir.clone(), Control::Steer(Term::Tv, 0.5))]
@@ -245,7 +249,7 @@ fn live_keys_become_control_lines_for_the_run() {
     let fx = sent(&mut app, KeyCode::Char('['));
     assert!(matches!(&fx[..], [Effect::LoadImage { iter: 25, .. }]), "{fx:?}");
     // Once the run is over, steering keys do nothing.
-    let follow_id = app.live.as_ref().unwrap().follow_id;
+    let follow_id = app.live.run.as_ref().unwrap().follow_id;
     update(
         &mut app,
         Msg::Live {
@@ -259,7 +263,7 @@ fn live_keys_become_control_lines_for_the_run() {
 #[test]
 fn a_long_run_draws_from_a_bounded_history() {
     let mut app = live_app(true);
-    let follow_id = app.live.as_ref().unwrap().follow_id;
+    let follow_id = app.live.run.as_ref().unwrap().follow_id;
     for chunk in (61..100_000u64).collect::<Vec<_>>().chunks(5000) {
         let rows = chunk.iter().map(|&i| row(i, 200.0)).collect();
         update(
@@ -270,14 +274,14 @@ fn a_long_run_draws_from_a_bounded_history() {
             },
         );
     }
-    let live = app.live.as_ref().unwrap();
-    assert!(live.history.len() <= stylelab::ui::state::HISTORY_POINTS);
+    let live = app.live.run.as_ref().unwrap();
+    assert!(live.history.len() <= stylelab::ui::history::HISTORY_POINTS);
     let series = live.chart_series(true, true);
     assert!(!live.series.is_empty(), "the drawn curves are derived as rows arrive");
     assert!(
         series
             .iter()
-            .all(|s| s.points.len() <= stylelab::ui::state::HISTORY_POINTS + 1)
+            .all(|s| s.points.len() <= stylelab::ui::history::HISTORY_POINTS + 1)
     );
     assert!(render(&app, 120, 40).contains("99999/200"));
 }
@@ -334,7 +338,11 @@ fn runs_view_sorts_and_marks() {
     for _ in 0..5 {
         update(&mut app, key(KeyCode::Char('o'))); // started → … → total
     }
-    assert_eq!(app.runs[0].name(), "layers-shallow", "sorted by total, descending");
+    assert_eq!(
+        app.runs.entries[0].name(),
+        "layers-shallow",
+        "sorted by total, descending"
+    );
     assert_snapshot!(render(&app, 100, 16 + 4));
     let fx = update(&mut app, key(KeyCode::Char('c')));
     assert!(matches!(&fx[..], [Effect::LoadCompare(d)] if d.len() == 2), "{fx:?}");
@@ -343,7 +351,7 @@ fn runs_view_sorts_and_marks() {
 #[test]
 fn help_prompt_and_small_window() {
     let mut app = live_app(true);
-    app.launched.push(app.live.as_ref().unwrap().dir.clone());
+    app.launched.push(app.live.run.as_ref().unwrap().dir.clone());
     update(&mut app, key(KeyCode::Char('?')));
     assert_snapshot!("help", render(&app, 80, 24));
     update(&mut app, key(KeyCode::Esc));
@@ -367,13 +375,13 @@ fn compare_view_overlays_runs_and_lists_differences() {
             r.total *= scale;
             h.push(&r);
         }
-        stylelab::ui::state::CompareRun {
+        stylelab::ui::compare::CompareRun {
             name: name.into(),
             history: h,
             image: Some(gradient()),
         }
     };
-    let data = stylelab::ui::state::CompareData::new(
+    let data = stylelab::ui::compare::CompareData::new(
         vec![mk("layers-shallow", 1.0), mk("layers-deep", 10.0)],
         vec![("loss.style_layers.relu3_1".into(), vec!["—".into(), "1.0".into()])],
     );
@@ -452,7 +460,7 @@ fn runs_view_groups_a_sweeps_points_with_their_progress() {
         ]),
     );
     // Newest first, but the sweep's points stay together under its row.
-    let names: Vec<&str> = app.runs.iter().map(|r| r.id.as_str()).collect();
+    let names: Vec<&str> = app.runs.entries.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(
         names,
         [
@@ -464,14 +472,14 @@ fn runs_view_groups_a_sweeps_points_with_their_progress() {
             "20260101-000000-layers",
         ]
     );
-    let progress = stylelab_core::review::SweepProgress::of(&app.runs, "sw");
+    let progress = stylelab_core::review::SweepProgress::of(&app.runs.entries, "sw");
     assert_eq!(
         (progress.done, progress.running, progress.failed, progress.to_do()),
         (1, 1, 1, 2)
     );
     // The selection stays on the run, below the sweep's row.
     update(&mut app, key(KeyCode::Down));
-    assert_eq!(app.runs[app.run_sel].id, "20260101-000300-sw-p001");
+    assert_eq!(app.runs.entries[app.runs.sel].id, "20260101-000300-sw-p001");
     let screen = render(&app, 120, 18);
     assert!(screen.contains("▾ sw (5 points)"), "{screen}");
     assert!(
@@ -518,8 +526,8 @@ fn runs_view_at_80x24_cuts_no_number_and_handles_a_sweep_as_a_whole() {
         ]),
     );
     let values = [
-        (app.runs[0].dir.clone(), "style_weight=1e4".to_string()),
-        (app.runs[1].dir.clone(), "style_weight=1e3".to_string()),
+        (app.runs.entries[0].dir.clone(), "style_weight=1e4".to_string()),
+        (app.runs.entries[1].dir.clone(), "style_weight=1e3".to_string()),
     ];
     update(&mut app, Msg::SweepValues(values.into()));
     let screen = render(&app, 80, 24);
@@ -532,16 +540,16 @@ fn runs_view_at_80x24_cuts_no_number_and_handles_a_sweep_as_a_whole() {
     assert!(screen.contains("style_weight=1e4"), "the swept values show: {screen}");
     // The selection starts on the first run; up reaches the sweep's row.
     update(&mut app, key(KeyCode::Up));
-    assert_eq!(app.on_header.as_deref(), Some("sw"));
+    assert_eq!(app.runs.on_header.as_deref(), Some("sw"));
     update(&mut app, key(KeyCode::Char(' ')));
-    assert_eq!(app.marked.len(), 2, "space on the sweep's row marks its points");
+    assert_eq!(app.runs.marked.len(), 2, "space on the sweep's row marks its points");
     update(&mut app, key(KeyCode::Up));
     update(&mut app, key(KeyCode::Enter));
-    assert!(app.collapsed.contains("sw"), "Enter folds the sweep");
-    assert_eq!(app.rows.len(), 2, "its header and the other run");
+    assert!(app.runs.collapsed.contains("sw"), "Enter folds the sweep");
+    assert_eq!(app.runs.rows.len(), 2, "its header and the other run");
     assert!(render(&app, 80, 24).contains("▸ sw (2 points)"));
     update(&mut app, key(KeyCode::Enter));
-    assert_eq!(app.rows.len(), 4, "Enter unfolds it");
+    assert_eq!(app.runs.rows.len(), 4, "Enter unfolds it");
 }
 
 /// Keys pressed faster than snapshots decode (issue 17): the view ends on
@@ -549,7 +557,7 @@ fn runs_view_at_80x24_cuts_no_number_and_handles_a_sweep_as_a_whole() {
 #[test]
 fn fast_keys_end_on_the_snapshot_browsed_to() {
     let mut app = live_app(true);
-    let follow_id = app.live.as_ref().unwrap().follow_id;
+    let follow_id = app.live.run.as_ref().unwrap().follow_id;
     update(
         &mut app,
         Msg::Live {
@@ -577,7 +585,7 @@ fn fast_keys_end_on_the_snapshot_browsed_to() {
             },
         );
     }
-    assert_eq!(app.live.as_ref().unwrap().image.as_ref().map(|i| i.0), Some(0));
+    assert_eq!(app.live.run.as_ref().unwrap().image.as_ref().map(|i| i.0), Some(0));
 }
 
 /// Live feedback (issue 17): a weight change shows at once, even paused;
@@ -586,7 +594,7 @@ fn fast_keys_end_on_the_snapshot_browsed_to() {
 #[test]
 fn live_feedback_says_what_is_pending_and_what_works() {
     let mut app = live_app(true);
-    let follow_id = app.live.as_ref().unwrap().follow_id;
+    let follow_id = app.live.run.as_ref().unwrap().follow_id;
     let live = |u| Msg::Live { follow_id, update: u };
     update(&mut app, live(LiveUpdate::Paused(true)));
     update(&mut app, key(KeyCode::Char('+')));
@@ -633,7 +641,7 @@ fn live_feedback_says_what_is_pending_and_what_works() {
     let screen = render(&app, 120, 40);
     assert!(screen.contains("ETA -"), "no ETA from the first step: {screen}");
     let mut app = new_app(true);
-    app.live = Some(stylelab::ui::state::Live::new("results/x".into(), 1, true));
+    app.live.run = Some(stylelab::ui::live::run::Live::new("results/x".into(), 1, true));
     app.tab = Tab::Live;
     let screen = render(&app, 120, 40);
     assert!(screen.contains("starting… (loading libtorch"), "{screen}");
@@ -667,7 +675,7 @@ fn enter_on_a_sweep_file_starts_the_sweep() {
 #[test]
 fn live_view_shows_the_style_statistics_and_the_regions() {
     let mut app = new_app(false);
-    app.runs = vec![run_entry("20260102-030405-regions", RunState::Running, None)];
+    app.runs.entries = vec![run_entry("20260102-030405-regions", RunState::Running, None)];
     app.tab = Tab::Runs;
     let Some(Effect::Follow { follow_id, .. }) = update(&mut app, key(KeyCode::Enter)).first().cloned() else {
         panic!("no follow")
@@ -707,4 +715,98 @@ fn live_view_shows_the_style_statistics_and_the_regions() {
         "{screen}"
     );
     assert!(screen.contains("regions ground(black) sky(white)"), "{screen}");
+}
+
+/// The key names a view's table binds, and each footer group's keys as
+/// written with the names of the keys its binding binds.
+fn table<K: Keymap>() -> (Vec<String>, Vec<(String, Vec<String>)>) {
+    let footers = K::KEYS
+        .iter()
+        .filter_map(|b| {
+            let (keys, _) = b.footer?;
+            Some((keys.to_string(), b.keys.iter().map(|(k, _)| k.name()).collect()))
+        })
+        .collect();
+    (bound_names(K::KEYS), footers)
+}
+
+/// One table per view is read by the key handler, the footer and the help
+/// (issue 24): every key a view binds (and every global one) is named in
+/// that view's help as drawn, a footer names only keys its binding binds,
+/// and `m` is described as what it does in each view.
+#[test]
+fn each_views_help_and_footer_come_from_its_key_table() {
+    use stylelab::ui::compare::CompareView;
+    use stylelab::ui::experiments::ExperimentsView;
+    use stylelab::ui::live::LiveView;
+    use stylelab::ui::runs::RunsView;
+    use stylelab::ui::view::help_text;
+    for tab in Tab::ALL {
+        let (bound, footers) = match tab {
+            Tab::Experiments => table::<ExperimentsView>(),
+            Tab::Runs => table::<RunsView>(),
+            Tab::Live => table::<LiveView>(),
+            Tab::Compare => table::<CompareView>(),
+        };
+        let help = help_text(tab);
+        let named: Vec<&str> = help.iter().flat_map(|(k, _)| k.split(' ')).collect();
+        for name in bound.iter().chain(&bound_names(stylelab::ui::state::GLOBAL_KEYS)) {
+            assert!(
+                named.contains(&name.as_str()),
+                "{tab:?}: {name} is bound but not in the help"
+            );
+        }
+        for (written, keys) in &footers {
+            for token in written.split(['/', ' ']) {
+                assert!(
+                    keys.iter().any(|k| k == token),
+                    "{tab:?}: the footer's {token:?} is not bound"
+                );
+            }
+        }
+        // The help drawn is that text.
+        let mut app = live_app(false);
+        app.tab = tab;
+        update(&mut app, key(KeyCode::Char('?')));
+        let screen = render(&app, 120, 40);
+        assert!(screen.contains(&format!("{} keys", tab.title())), "{screen}");
+        for (k, what) in help.iter().filter(|(k, _)| !k.is_empty()) {
+            assert!(
+                screen.contains(&format!("{k:<22}{what}")),
+                "{tab:?}: {k} {what}\n{screen}"
+            );
+        }
+    }
+    let m = |tab| help_text(tab).into_iter().find(|(k, _)| k == "m").map(|(_, what)| what);
+    assert_eq!(m(Tab::Live), Some("smoothed curves on / off"));
+    assert_eq!(m(Tab::Compare), Some("next metric: total, content, style, tv"));
+    assert_eq!(m(Tab::Runs), None, "m does nothing in Runs");
+}
+
+/// The footer offers only what the keys do there: on a sweep's row, Enter
+/// folds; on a run, it opens; every footer group's keys act.
+#[test]
+fn the_footer_follows_the_selection() {
+    let mut app = new_app(true);
+    app.tab = Tab::Runs;
+    let mut point = run_entry("20260103-000000-sw-p000", RunState::Completed, None);
+    if let Some(s) = point.summary.as_mut() {
+        s.sweep = Some(stylelab_core::record::SweepMember {
+            name: "sw".into(),
+            point: 0,
+            points: 1,
+        });
+    }
+    update(&mut app, Msg::Runs(vec![point]));
+    let on_run = stylelab::ui::view::footer(&app);
+    assert!(on_run.contains("Enter open") && !on_run.contains("fold"), "{on_run}");
+    update(&mut app, key(KeyCode::Up));
+    assert_eq!(app.runs.on_header.as_deref(), Some("sw"));
+    let on_sweep = stylelab::ui::view::footer(&app);
+    assert_eq!(
+        on_sweep,
+        "j/k select  Enter fold/unfold  space mark its points  c compare  o sort"
+    );
+    update(&mut app, key(KeyCode::Enter));
+    assert!(app.runs.collapsed.contains("sw"), "Enter on the sweep's row folds it");
 }

@@ -9,6 +9,7 @@
 //! into text, charts and images.
 
 pub mod compare;
+pub mod fit;
 pub mod plot;
 pub mod report;
 pub mod sheet;

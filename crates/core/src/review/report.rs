@@ -6,8 +6,10 @@
 //! A [`Report`] is columns and rows of [`Cell`]s; each cell carries its value
 //! at full precision (what JSON gets: integers as integers, numbers as
 //! numbers, nested data as it is) and the text a person reads (what the
-//! table and CSV get).
+//! table and CSV get). The table's columns fit the terminal by
+//! [`super::fit`], as the dashboard's Runs view's do.
 
+use super::fit::{ellipsize, fit_columns};
 use serde_json::Value;
 
 /// One cell: its value, and how it reads.
@@ -141,56 +143,43 @@ impl Report {
     }
 
     fn table(&self, width: Option<usize>, drop_order: &[&str]) -> String {
-        let mut show: Vec<usize> = (0..self.columns.len()).collect();
-        let measure = |show: &[usize]| -> Vec<usize> {
-            show.iter()
-                .map(|&c| {
-                    self.rows
-                        .iter()
-                        .map(|r| r[c].text.chars().count())
-                        .chain([self.columns[c].chars().count()])
-                        .max()
-                        .unwrap_or(0)
-                })
-                .collect()
-        };
-        let total = |widths: &[usize]| widths.iter().sum::<usize>() + 2 * widths.len().saturating_sub(1);
-        let mut left_out = Vec::new();
-        if let Some(limit) = width {
-            let mut order: Vec<usize> = drop_order
-                .iter()
-                .filter_map(|name| self.columns.iter().position(|c| c == name))
-                .collect();
-            let rest: Vec<usize> = (0..self.columns.len()).rev().filter(|i| !order.contains(i)).collect();
-            order.extend(rest);
-            order.retain(|&i| self.columns[i] != "name");
-            for i in order {
-                if total(&measure(&show)) <= limit || show.len() <= 2 {
-                    break;
-                }
-                show.retain(|&s| s != i);
-                left_out.push(self.columns[i].clone());
-            }
-        }
+        let widths: Vec<usize> = (0..self.columns.len())
+            .map(|c| {
+                self.rows
+                    .iter()
+                    .map(|r| r[c].text.chars().count())
+                    .chain([self.columns[c].chars().count()])
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        // Leave out the named columns first, then from the last; never the name.
+        let mut order: Vec<usize> = drop_order
+            .iter()
+            .filter_map(|name| self.columns.iter().position(|c| c == name))
+            .collect();
+        let rest: Vec<usize> = (0..self.columns.len()).rev().filter(|i| !order.contains(i)).collect();
+        order.extend(rest);
+        order.retain(|&i| self.columns[i] != "name");
+        let fitted = fit_columns(&widths, 2, width, &order, 2);
+        let show = &fitted.kept;
+        let left_out: Vec<String> = fitted.left_out.iter().map(|&i| self.columns[i].clone()).collect();
         let head: Vec<String> = show.iter().map(|&i| self.columns[i].clone()).collect();
         let mut body: Vec<Vec<String>> = self
             .rows
             .iter()
             .map(|r| show.iter().map(|&i| r[i].text.clone()).collect())
             .collect();
-        let mut widths = measure(&show);
+        let mut widths: Vec<usize> = show.iter().map(|&i| widths[i]).collect();
         // Still too wide: the name column gives way, ending in `…`.
-        if let (Some(limit), Some(name)) = (width, head.iter().position(|h| h == "name")) {
-            let over = total(&widths).saturating_sub(limit);
-            if over > 0 {
-                let keep = widths[name].saturating_sub(over).max(6);
-                for r in &mut body {
-                    if r[name].chars().count() > keep {
-                        r[name] = r[name].chars().take(keep - 1).collect::<String>() + "…";
-                    }
-                }
-                widths[name] = keep;
+        if let Some(name) = head.iter().position(|h| h == "name")
+            && !fitted.fits()
+        {
+            let keep = fitted.room_for(show[name]).max(6);
+            for r in &mut body {
+                r[name] = ellipsize(&r[name], keep);
             }
+            widths[name] = keep;
         }
         let line = |r: &[String]| {
             r.iter()

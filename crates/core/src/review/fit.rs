@@ -1,0 +1,113 @@
+//! Fitting a table's columns to a width, for every table that must fit a
+//! terminal: columns are left out whole (a number is never cut), in an
+//! order the table gives, until the rest fit; then one column (the name)
+//! may take what room is left or give way, ending in `…`. The `stylelab
+//! runs` table ([`super::report`]) and the dashboard's Runs view both fit
+//! their columns here.
+
+/// Which columns of a table fit in a width, and how wide they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fitted {
+    /// Indices of the columns kept, in table order.
+    pub kept: Vec<usize>,
+    /// Indices of the columns left out, in the order they went.
+    pub left_out: Vec<usize>,
+    /// Every column's width, kept or not.
+    widths: Vec<usize>,
+    /// Cells between two columns.
+    gap: usize,
+    /// The width to fit in; None for no limit.
+    room: Option<usize>,
+}
+
+/// Leaves columns out whole, in `order` (indices into `widths`), until the
+/// kept ones, `gap` cells apart, fit in `room`, or until only `min_kept`
+/// are left. Columns not in `order` always stay; a `room` of None keeps
+/// them all.
+pub fn fit_columns(widths: &[usize], gap: usize, room: Option<usize>, order: &[usize], min_kept: usize) -> Fitted {
+    let mut fitted = Fitted {
+        kept: (0..widths.len()).collect(),
+        left_out: Vec::new(),
+        widths: widths.to_vec(),
+        gap,
+        room,
+    };
+    if let Some(room) = room {
+        for &i in order {
+            if fitted.width() <= room || fitted.kept.len() <= min_kept {
+                break;
+            }
+            fitted.kept.retain(|&k| k != i);
+            fitted.left_out.push(i);
+        }
+    }
+    fitted
+}
+
+impl Fitted {
+    /// The kept columns' total width, the gaps between them included.
+    pub fn width(&self) -> usize {
+        self.kept.iter().map(|&i| self.widths[i]).sum::<usize>() + self.gap * self.kept.len().saturating_sub(1)
+    }
+
+    /// Whether the kept columns fit the room (always, without a limit).
+    pub fn fits(&self) -> bool {
+        self.room.is_none_or(|room| self.width() <= room)
+    }
+
+    /// How wide the kept column `col` may be with the others as they are:
+    /// the room less the rest of the table (0 when the rest fill it); its
+    /// own width when there is no limit.
+    pub fn room_for(&self, col: usize) -> usize {
+        let own = self.widths.get(col).copied().unwrap_or(0);
+        match self.room {
+            None => own,
+            Some(room) => room.saturating_sub(self.width().saturating_sub(own)),
+        }
+    }
+}
+
+/// `text` cut to `width` characters, ending in `…` when cut.
+pub fn ellipsize(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        text.to_string()
+    } else {
+        text.chars().take(width.saturating_sub(1)).collect::<String>() + "…"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_leave_in_order_until_the_rest_fit() {
+        // 4 + 3 + 5 + 2, one apart: 17 in all.
+        let widths = [4, 3, 5, 2];
+        let all = fit_columns(&widths, 1, None, &[2, 1], 1);
+        assert_eq!(
+            (all.kept.clone(), all.width(), all.fits()),
+            (vec![0, 1, 2, 3], 17, true)
+        );
+        let fitted = fit_columns(&widths, 1, Some(11), &[2, 1], 1);
+        assert_eq!(fitted.kept, vec![0, 1, 3], "column 2 went first, and then it fit");
+        assert_eq!(fitted.left_out, vec![2]);
+        assert_eq!(fitted.width(), 11);
+        assert_eq!(fitted.room_for(0), 4);
+        // Too narrow for anything but the columns not in the order.
+        let narrow = fit_columns(&widths, 1, Some(3), &[2, 1], 1);
+        assert_eq!((narrow.kept.clone(), narrow.left_out.clone()), (vec![0, 3], vec![2, 1]));
+        assert!(!narrow.fits());
+        assert_eq!(narrow.room_for(0), 0, "the rest take all the room");
+        // Never fewer than `min_kept`.
+        let kept = fit_columns(&widths, 1, Some(3), &[2, 1, 3], 3);
+        assert_eq!(kept.kept, vec![0, 1, 3]);
+    }
+
+    #[test]
+    fn a_name_cut_ends_in_an_ellipsis() {
+        assert_eq!(ellipsize("layers-deep", 20), "layers-deep");
+        assert_eq!(ellipsize("layers-deep", 6), "layer…");
+        assert_eq!(ellipsize("layers-deep", 6).chars().count(), 6);
+    }
+}
