@@ -18,11 +18,11 @@
 
 mod end_to_end;
 mod listing;
+pub mod one;
 mod quality;
 mod style_losses;
 
-pub use one::{Measurement, OneArgs, run_one};
-use stylelab_engine::measure as one;
+use stylelab_engine::measure::{Measurement, write_raw_image};
 
 use anyhow::{Context, Result, bail};
 use std::path::PathBuf;
@@ -159,8 +159,8 @@ fn images(width: u32, height: u32) -> Result<(PathBuf, PathBuf)> {
         dir.join(format!("style-{width}x{height}.f32")),
     );
     if !content.exists() {
-        one::write_raw_image(&examples.join("chelsea.png"), width, height, &content)?;
-        one::write_raw_image(&examples.join("starry_night.jpg"), width, height, &style)?;
+        write_raw_image(&examples.join("chelsea.png"), width, height, &content)?;
+        write_raw_image(&examples.join("starry_night.jpg"), width, height, &style)?;
     }
     Ok((content, style))
 }

@@ -3,7 +3,7 @@
 //! on top of two library crates:
 //!
 //! ```text
-//! stylelab (this crate: cli, ui, headless, console, sweep, scoring, doctor, bench)
+//! stylelab (this crate: cli, commands, ui, headless, console, sweep, scoring, doctor, bench)
 //!    │                 │
 //!    ▼                 ▼
 //! stylelab-engine ──▶ stylelab-core
@@ -40,6 +40,7 @@ macro_rules! safe_eprintln {
 pub mod bench;
 pub mod check;
 pub mod cli;
+pub mod commands;
 pub mod console;
 pub mod doctor;
 pub mod error;

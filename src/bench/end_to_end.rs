@@ -12,13 +12,14 @@
 //! against `bench-one`'s at the same shape: the bench must time what a run
 //! does.
 
-use super::{BenchArgs, Measurement, default_python, examples, last_json_line};
+use super::{BenchArgs, default_python, examples, last_json_line};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 use stylelab_core::record;
+use stylelab_engine::measure::Measurement;
 
 /// One whole run, as a row prints it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -148,12 +149,12 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     let (sw, sh) = stylelab_engine::imaging::fit_longest(752, 600, size);
     let content = tmp.join("content.f32");
     let style = tmp.join("style.f32");
-    super::one::write_raw_image(&examples()?.join("chelsea.png"), cw, ch, &content)?;
-    super::one::write_raw_image(&examples()?.join("starry_night.jpg"), sw, sh, &style)?;
+    stylelab_engine::measure::write_raw_image(&examples()?.join("chelsea.png"), cw, ch, &content)?;
+    stylelab_engine::measure::write_raw_image(&examples()?.join("starry_night.jpg"), sw, sh, &style)?;
     // bench-one takes both images at one shape: the style's shape only
     // sets the targets, which are not timed.
     let style_as_content = tmp.join("style-at-content-shape.f32");
-    super::one::write_raw_image(&examples()?.join("starry_night.jpg"), cw, ch, &style_as_content)?;
+    stylelab_engine::measure::write_raw_image(&examples()?.join("starry_night.jpg"), cw, ch, &style_as_content)?;
     let script = tmp.join("reference.py");
     std::fs::write(&script, super::REFERENCE_SCRIPT)?;
     if !args.json {

@@ -1,6 +1,8 @@
-//! `stylelab bench-one`: one measurement in this process, printed as one
-//! JSON line — what `stylelab bench` runs in fresh processes, and what the
-//! PyTorch reference prints too.
+//! One benchmark measurement in this process: the bench's problem (random
+//! VGG19 to relu5_1, the classic layers) at one [`Probe`]'s shape, device
+//! and precision, timed into a [`Measurement`] — what `stylelab bench-one`
+//! prints as a JSON line in the fresh processes `stylelab bench` runs, and
+//! the same record the PyTorch reference prints.
 
 use crate::loss::{LossWeights, RegionStyles, StyleInputs, StyleObjective};
 use crate::optim::{Lbfgs, Objective, Optimizer, Point, StepOutcome, observe};
@@ -10,65 +12,47 @@ use crate::weights::VggWeights;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::Instant;
 use stylelab_core::config::{MemoryFormat, Pooling, Precision, StyleLayer, StyleLoss};
 use stylelab_core::layer::Layer;
 use tch::{Device, Tensor};
 
-#[derive(clap::Args, Debug)]
-pub struct OneArgs {
-    /// Width of the image, px (and its height unless --height says).
-    #[arg(long)]
+/// What to measure: the bench's problem at one shape, device and precision.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    /// Width of the image, px.
     pub size: u32,
-    /// Height of the image, px (default: --size, a square).
-    #[arg(long)]
+    /// Height of the image, px (`None`: `size`, a square).
     pub height: Option<u32>,
-    /// `cpu`, `cuda` or `cuda:N`.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
-    /// `fp32`, `bf16` or `fp16`.
-    #[arg(long, default_value = "fp32")]
-    pub precision: String,
-    /// auto (measured, as a run does), nchw or channels_last.
-    #[arg(long, default_value = "auto")]
-    pub memory_format: String,
+    /// Where the network runs.
+    pub device: Device,
+    /// The convolutions' precision.
+    pub precision: Precision,
+    /// How the network is stored (`Auto`: measured, as a run does).
+    pub memory_format: MemoryFormat,
     /// Timed evaluations (forward and backward passes); at least one is made.
-    #[arg(long, default_value_t = 5)]
     pub evals: usize,
     /// Timed L-BFGS steps; at least one is made.
-    #[arg(long, default_value_t = 5)]
     pub steps: usize,
     /// Untimed evaluations, then untimed steps, made first.
-    #[arg(long, default_value_t = 2)]
     pub warmup: usize,
-    /// The content and style images, as raw float32 `1×3×height×size` RGB
-    /// in [0, 1] (written by `bench`: examples/chelsea.png and
-    /// examples/starry_night.jpg, resized).
-    #[arg(long)]
+    /// The content image, as raw float32 `1×3×height×size` RGB in [0, 1]
+    /// (see [`write_raw_image`]).
     pub content: PathBuf,
     /// The style image, in the same raw form as `content`.
-    #[arg(long)]
     pub style: PathBuf,
-    /// The statistic every style layer matches: gram, mean_std, histogram
-    /// or sliced_wasserstein.
-    #[arg(long, default_value = "gram", value_parser = parse_style_loss)]
+    /// The statistic every style layer matches.
     pub style_loss: StyleLoss,
     /// Regions the image is cut into (vertical bands, one style each); 1
     /// for none.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=16))]
     pub regions: u32,
-}
-
-/// `--style-loss` as the experiment file spells it.
-fn parse_style_loss(s: &str) -> Result<StyleLoss, String> {
-    parse("style loss", s).map_err(|e| e.to_string())
 }
 
 /// One measurement, as both implementations print it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Measurement {
-    /// The device as asked for (`--device`).
+    /// The device: [`device_name`]'s from [`measure`]; as asked for
+    /// (`--device`) from `bench-one` and the PyTorch reference.
     pub device: String,
     /// Width of the image, px.
     pub size: u32,
@@ -113,32 +97,19 @@ pub struct Measurement {
     pub regions: Option<u32>,
 }
 
-/// A device as `bench` and `bench-one` take it; an error when it is not a
-/// device name or libtorch cannot see it.
-pub fn parse_device(s: &str) -> Result<Device> {
-    match stylelab_core::config::DeviceChoice::parse(s) {
-        Some(choice) => crate::device::resolve(choice).map_err(anyhow::Error::msg),
-        None => bail!("'{s}' is not a device (cpu, cuda, cuda:N)"),
+/// A device's name in a [`Measurement`]: `cpu`, or `cuda:N`.
+pub fn device_name(device: Device) -> String {
+    match device {
+        Device::Cuda(n) => format!("cuda:{n}"),
+        _ => "cpu".into(),
     }
-}
-
-/// A config enum (precision, memory format) from its TOML spelling; `what`
-/// names it in the error.
-fn parse<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T> {
-    toml::Value::String(s.to_string())
-        .try_into()
-        .map_err(|_| anyhow::anyhow!("'{s}' is not a {what}"))
 }
 
 /// The benchmark objective: random VGG19 to relu5_1, random content and
 /// style images, the classic layers; the network set up as a run does.
-pub fn objective(
-    args: &OneArgs,
-    device: Device,
-    precision: Precision,
-    format: MemoryFormat,
-) -> Result<(StyleObjective, Tensor, String)> {
-    let (size, height) = (args.size, args.height.unwrap_or(args.size));
+pub fn objective(probe: &Probe) -> Result<(StyleObjective, Tensor, String)> {
+    let (size, height) = (probe.size, probe.height.unwrap_or(probe.size));
+    let (device, precision) = (probe.device, probe.precision);
     crate::device::configure(device);
     let deepest: Layer = "relu5_1".parse()?;
     let weights = VggWeights::random(0, deepest);
@@ -149,7 +120,7 @@ pub fn objective(
             Ok(StyleLayer {
                 layer: layer(s)?,
                 weight: 1.0,
-                loss: args.style_loss,
+                loss: probe.style_loss,
             })
         })
         .collect::<Result<_>>()?;
@@ -161,7 +132,7 @@ pub fn objective(
         .collect();
     layers.sort();
     let exp = stylelab_core::config::Experiment {
-        memory_format: format,
+        memory_format: probe.memory_format,
         precision,
         pooling: Pooling::Max,
         ..bench_experiment()?
@@ -181,11 +152,11 @@ pub fn objective(
             .view([1, 3, height as i64, size as i64])
             .to_device(device))
     };
-    let content = image(&args.content)?;
-    let style = image(&args.style)?;
-    let styles = if args.regions > 1 {
+    let content = image(&probe.content)?;
+    let style = image(&probe.style)?;
+    let styles = if probe.regions > 1 {
         // Regions as vertical bands, one style each (the same image).
-        let n = args.regions as i64;
+        let n = probe.regions as i64;
         let band: Vec<i64> = (0..height as i64 * size as i64)
             .map(|i| (i % size as i64) * n / size as i64)
             .collect();
@@ -193,7 +164,7 @@ pub fn objective(
             .view([height as i64, size as i64])
             .to_device(device);
         StyleInputs {
-            regions: (0..args.regions)
+            regions: (0..probe.regions)
                 .map(|i| RegionStyles {
                     name: Some(format!("r{i}")),
                     weight: 1.0,
@@ -266,21 +237,21 @@ fn evaluate(obj: &mut StyleObjective, x: &Tensor) -> Result<Point> {
     Ok(observe(obj, eval, &[])?.0)
 }
 
-/// Measures stylelab in this process and prints one JSON line.
-pub fn run_one(args: &OneArgs) -> Result<ExitCode> {
-    let device = parse_device(&args.device)?;
-    let precision: Precision = parse("precision", &args.precision)?;
-    let format: MemoryFormat = parse("memory format", &args.memory_format)?;
-    let (mut obj, x, format) = objective(args, device, precision, format)?;
-    for _ in 0..args.warmup {
+/// Measures stylelab in this process: seconds per evaluation and per
+/// L-BFGS step, reads per step, peak memory. The measurement's `device` is
+/// [`device_name`]'s.
+pub fn measure(probe: &Probe) -> Result<Measurement> {
+    let (device, precision) = (probe.device, probe.precision);
+    let (mut obj, x, format) = objective(probe)?;
+    for _ in 0..probe.warmup {
         evaluate(&mut obj, &x)?;
     }
     let started = Instant::now();
-    for _ in 0..args.evals.max(1) {
+    for _ in 0..probe.evals.max(1) {
         // The read that ends each evaluation waits for the device.
         evaluate(&mut obj, &x)?;
     }
-    let s_per_eval = started.elapsed().as_secs_f64() / args.evals.max(1) as f64;
+    let s_per_eval = started.elapsed().as_secs_f64() / probe.evals.max(1) as f64;
     let form = crate::optim::Form::for_device(device);
     let mut lbfgs = Optimizer::Lbfgs(Lbfgs::with_form(1.0, 100, form).with_precision(precision));
     let mut x = x.copy();
@@ -295,15 +266,15 @@ pub fn run_one(args: &OneArgs) -> Result<ExitCode> {
             StepOutcome::Moved(p) | StepOutcome::Converged(p) | StepOutcome::Stalled(p, _) => p,
         })
     };
-    for _ in 0..args.warmup {
+    for _ in 0..probe.warmup {
         current = step(&mut timed, &mut x, current)?;
     }
     timed.seconds = 0.0;
     let (evals0, reads0, started) = (timed.inner.evals, reads::count(), Instant::now());
-    for _ in 0..args.steps.max(1) {
+    for _ in 0..probe.steps.max(1) {
         current = step(&mut timed, &mut x, current)?;
     }
-    let steps = args.steps.max(1) as f64;
+    let steps = probe.steps.max(1) as f64;
     let s_per_step = started.elapsed().as_secs_f64() / steps;
     let s_overhead = (s_per_step - timed.seconds / steps).max(0.0);
     let obj = timed.inner;
@@ -311,9 +282,9 @@ pub fn run_one(args: &OneArgs) -> Result<ExitCode> {
     let evals_per_step = (obj.evals - evals0) as f64 / steps;
     let s_per_direction_full = Some(crate::optim::time_direction(&x, 100, form, 3)?);
     let m = Measurement {
-        device: args.device.clone(),
-        size: args.size,
-        height: args.height,
+        device: device_name(device),
+        size: probe.size,
+        height: probe.height,
         precision: precision.to_string(),
         implementation: "stylelab".into(),
         s_per_eval,
@@ -329,12 +300,11 @@ pub fn run_one(args: &OneArgs) -> Result<ExitCode> {
         threads: tch::get_num_threads() as i64,
         s_per_direction_full,
         s_overhead: Some(s_overhead),
-        style_loss: (args.style_loss != StyleLoss::Gram).then(|| args.style_loss.to_string()),
-        regions: (args.regions > 1).then_some(args.regions),
+        style_loss: (probe.style_loss != StyleLoss::Gram).then(|| probe.style_loss.to_string()),
+        regions: (probe.regions > 1).then_some(probe.regions),
     };
     drop(current);
-    println!("{}", serde_json::to_string(&m)?);
-    Ok(ExitCode::SUCCESS)
+    Ok(m)
 }
 
 /// Writes an example image as `bench-one` reads it: raw little-endian

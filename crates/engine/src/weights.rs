@@ -1,16 +1,18 @@
 //! VGG19 weights in stylelab's format: safetensors with keys
 //! `conv1_1.weight`, `conv1_1.bias`, … (the first k convolutions, k ≤ 16) and
 //! metadata `preprocess = "caffe" | "torchvision"`. Inspecting, loading,
-//! converting from PyTorch `.pth`, seeded random weights, and fetching.
+//! converting from PyTorch `.pth`, seeded random weights, and where the
+//! official checkpoints come from ([`source`]; the download itself is the
+//! application's).
 //!
 //! Pipeline position: `preflight` (and `doctor`, and `stylelab weights
 //! info`) check a file with [`WeightsInfo::read`], which reads the header
 //! only; the engine then calls [`load`] to put the tensors on its device.
 //! The `stylelab weights` subcommands use [`convert`], [`random`] with
-//! [`save`], and [`fetch`].
+//! [`save`], and [`source::Source`].
 
-pub mod fetch;
 pub mod pth;
+pub mod source;
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};

@@ -218,6 +218,14 @@ impl std::fmt::Display for MemoryFormat {
     }
 }
 
+/// `auto`, `nchw` or `channels_last`, as the experiment file spells it.
+impl std::str::FromStr for MemoryFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        by_name("memory format", s)
+    }
+}
+
 /// `[model]`: the network.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -317,6 +325,15 @@ impl std::fmt::Display for StyleLoss {
             StyleLoss::SlicedWasserstein => "sliced_wasserstein",
             StyleLoss::Histogram => "histogram",
         })
+    }
+}
+
+/// `gram`, `mean_std`, `sliced_wasserstein` or `histogram`, as the
+/// experiment file spells it.
+impl std::str::FromStr for StyleLoss {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        by_name("style loss", s)
     }
 }
 
@@ -441,6 +458,22 @@ impl std::fmt::Display for Precision {
             Precision::Fp16 => "fp16",
         })
     }
+}
+
+/// `fp32`, `bf16` or `fp16`, as the experiment file spells it.
+impl std::str::FromStr for Precision {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        by_name("precision", s)
+    }
+}
+
+/// A unit enum from its TOML spelling (serde's names, so the command line
+/// and the experiment file accept the same words); `what` names it in the
+/// error: `'fp64' is not a precision`.
+fn by_name<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T, String> {
+    T::deserialize(serde::de::value::StrDeserializer::<serde::de::value::Error>::new(s))
+        .map_err(|_| format!("'{s}' is not a {what}"))
 }
 
 /// `[optim]`: how the image is optimised.
@@ -574,4 +607,34 @@ fn default_memory_format() -> MemoryFormat {
 }
 fn default_snapshot_every() -> i64 {
     50
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_back_to_what_they_display_and_others_are_refused() {
+        for p in [Precision::Fp32, Precision::Bf16, Precision::Fp16] {
+            assert_eq!(p.to_string().parse::<Precision>(), Ok(p));
+        }
+        for m in [MemoryFormat::Auto, MemoryFormat::Nchw, MemoryFormat::ChannelsLast] {
+            assert_eq!(m.to_string().parse::<MemoryFormat>(), Ok(m));
+        }
+        for l in StyleLoss::ALL {
+            assert_eq!(l.to_string().parse::<StyleLoss>(), Ok(l));
+        }
+        assert_eq!(
+            "fp64".parse::<Precision>(),
+            Err("'fp64' is not a precision".to_string())
+        );
+        assert_eq!(
+            "NCHW".parse::<MemoryFormat>(),
+            Err("'NCHW' is not a memory format".to_string())
+        );
+        assert_eq!(
+            "gramm".parse::<StyleLoss>(),
+            Err("'gramm' is not a style loss".to_string())
+        );
+    }
 }

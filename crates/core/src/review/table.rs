@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Output format of `stylelab runs` (its `--format` value).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// Aligned columns for a terminal; drops the `run` column and shortens `started`.
     Table,
@@ -19,6 +19,33 @@ pub enum Format {
     Csv,
     /// A pretty-printed array with one object per run.
     Json,
+}
+
+impl Format {
+    /// Every format, in the order `--help` lists them.
+    pub const ALL: [Format; 3] = [Format::Table, Format::Csv, Format::Json];
+}
+
+/// `table`, `csv` or `json`.
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Format::Table => "table",
+            Format::Csv => "csv",
+            Format::Json => "json",
+        })
+    }
+}
+
+/// The `--format` words, as [`Format`]'s `Display` writes them.
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Format::ALL
+            .into_iter()
+            .find(|f| f.to_string() == s)
+            .ok_or_else(|| format!("'{s}' is not a format; use table, csv or json"))
+    }
 }
 
 /// Fixed columns, before the varying config keys.
@@ -242,5 +269,21 @@ fn toml_as_json(v: &str) -> serde_json::Value {
         "true" => serde_json::Value::Bool(true),
         "false" => serde_json::Value::Bool(false),
         _ => serde_json::Value::String(v.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_parse_back_to_what_they_display() {
+        for f in Format::ALL {
+            assert_eq!(f.to_string().parse::<Format>(), Ok(f));
+        }
+        assert_eq!(
+            "yaml".parse::<Format>(),
+            Err("'yaml' is not a format; use table, csv or json".to_string())
+        );
     }
 }
