@@ -456,7 +456,7 @@ fn check(path: &Path, overrides: &OverrideArgs, json: bool) -> Result<ExitCode> 
     if exp.sweep.is_some() {
         // Every point validates, as `sweep` will demand: a misspelt swept
         // key or a bad value is bad input here too (file:line:key).
-        crate::sweep::Sweep::load(path, &overrides.to_overrides()?)?;
+        stylelab_core::config::sweep::SweepSpec::load(&exp, &overrides.to_overrides()?)?;
     }
     let report = crate::check::Checked {
         path,
@@ -471,7 +471,9 @@ fn check(path: &Path, overrides: &OverrideArgs, json: bool) -> Result<ExitCode> 
 fn run_experiment(path: &Path, overrides: &OverrideArgs, print_dir: bool, force: bool) -> Result<ExitCode> {
     let (exp, checked) = load_checked(path, overrides)?;
     if let Some(table) = &exp.sweep {
-        let points = crate::sweep::expand(table).map(|(_, _, p)| p.len()).unwrap_or(0);
+        let points = stylelab_core::config::sweep::SweepSpec::expand(table)
+            .map(|s| s.points.len())
+            .unwrap_or(0);
         safe_eprintln!(
             "note: {} has a [sweep] table ({points} points): `run` runs its base experiment only; \
              `stylelab sweep {}` runs the points",
@@ -685,10 +687,10 @@ fn sweep(args: &SweepArgs) -> Result<ExitCode> {
         safe_println!("{}", sweep.write_slurm_script(args.out.as_deref())?);
     } else if args.collect {
         sweep.bind(false)?;
-        let done = crate::sweep::collect(&sweep)?;
+        let done = sweep.collect()?;
         safe_println!(
             "{done} of {} points completed; wrote {}",
-            sweep.points.len(),
+            sweep.spec.points.len(),
             sweep.dir().join("index.csv").display()
         );
     } else {
@@ -696,18 +698,18 @@ fn sweep(args: &SweepArgs) -> Result<ExitCode> {
         let signals = Signals::install()?;
         let jobs = args.jobs as usize;
         let devices = match &args.devices {
-            Some(list) => Some(crate::sweep::jobs::parse_devices(list)?),
-            None => crate::sweep::jobs::default_devices(&sweep, jobs),
+            Some(list) => Some(crate::sweep::jobs::plan::parse_devices(list)?),
+            None => crate::sweep::jobs::plan::default_devices(&sweep, jobs),
         };
-        crate::sweep::jobs::check_bounds(jobs, args.threads.map(|t| t as usize), devices.as_deref())?;
-        let plan = crate::sweep::jobs::Plan {
+        crate::sweep::jobs::plan::check_bounds(jobs, args.threads.map(|t| t as usize), devices.as_deref())?;
+        let plan = crate::sweep::jobs::plan::Plan {
             point: args.point,
             jobs,
             devices,
             threads: args.threads.map(|t| t as usize),
             force: args.force,
             report: if args.child {
-                Some(crate::sweep::jobs::Reporter::take_stdout()?)
+                Some(crate::sweep::jobs::report::Reporter::take_stdout()?)
             } else {
                 None
             },
