@@ -157,10 +157,8 @@ fn memory_lines(c: &Preflight) -> Vec<String> {
 /// dashboard's Experiments view.
 pub fn describe(path: &std::path::Path) -> Result<String, String> {
     let exp = stylelab_core::config::load(path, &[]).map_err(|e| e.to_string())?;
-    if exp.sweep.is_some() {
-        // The dashboard marks a sweep invalid when one of its points is.
-        crate::sweep::Sweep::load(path, &[]).map_err(|e| format!("{e:#}"))?;
-    }
+    // The dashboard marks a sweep invalid when one of its points is.
+    stylelab_core::config::sweep::SweepSpec::load(&exp, &[]).map_err(|e| e.to_string())?;
     let checked = stylelab_engine::preflight::check(&exp).map_err(|e| e.to_string())?;
     checked.guard(&exp).map_err(|e| e.to_string())?;
     Ok(Checked {

@@ -6,6 +6,7 @@
 //! made: [`BadInput`] in the core, `WeightsError` in the engine.
 
 use stylelab_core::config::ConfigError;
+use stylelab_core::config::sweep::SweepError;
 pub use stylelab_core::error::{BAD_INPUT, BadInput, FAILED, STOPPED, SUCCESS, bad_input};
 use stylelab_engine::weights::WeightsError;
 
@@ -15,6 +16,7 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
     let bad = e.chain().any(|cause| {
         cause.is::<BadInput>()
             || cause.is::<ConfigError>()
+            || cause.is::<SweepError>()
             || cause
                 .downcast_ref::<WeightsError>()
                 .is_some_and(WeightsError::is_bad_input)

@@ -338,8 +338,8 @@ impl Runtime {
                     let sweep_points = stylelab_core::config::load(&path, &[])
                         .ok()
                         .and_then(|e| e.sweep)
-                        .and_then(|t| crate::sweep::expand(&t).ok())
-                        .map(|(_, _, points)| points.len());
+                        .and_then(|t| stylelab_core::config::sweep::SweepSpec::expand(&t).ok())
+                        .map(|spec| spec.points.len());
                     ExperimentEntry {
                         check: Some(crate::check::describe(&path)),
                         path,

@@ -26,7 +26,7 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode> {
     if exp.sweep.is_some() {
         // Every point validates, as `sweep` will demand: a misspelt swept
         // key or a bad value is bad input here too (file:line:key).
-        crate::sweep::Sweep::load(path, &args.overrides.to_overrides()?)?;
+        stylelab_core::config::sweep::SweepSpec::load(&exp, &args.overrides.to_overrides()?)?;
     }
     let report = crate::check::Checked {
         path,

@@ -32,7 +32,9 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
     let path = args.experiment.as_path();
     let (exp, checked) = load_checked(path, &args.overrides)?;
     if let Some(table) = &exp.sweep {
-        let points = crate::sweep::expand(table).map(|(_, _, p)| p.len()).unwrap_or(0);
+        let points = stylelab_core::config::sweep::SweepSpec::expand(table)
+            .map(|s| s.points.len())
+            .unwrap_or(0);
         safe_eprintln!(
             "note: {} has a [sweep] table ({points} points): `run` runs its base experiment only; \
              `stylelab sweep {}` runs the points",

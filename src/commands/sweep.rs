@@ -81,10 +81,10 @@ pub fn run(args: &SweepArgs) -> Result<ExitCode> {
         safe_println!("{}", sweep.write_slurm_script(args.out.as_deref())?);
     } else if args.collect {
         sweep.bind(false)?;
-        let done = crate::sweep::collect(&sweep)?;
+        let done = sweep.collect()?;
         safe_println!(
             "{done} of {} points completed; wrote {}",
-            sweep.points.len(),
+            sweep.spec.points.len(),
             sweep.dir().join("index.csv").display()
         );
     } else {
@@ -99,18 +99,18 @@ fn run_points(sweep: &crate::sweep::Sweep, args: &SweepArgs) -> Result<ExitCode>
     let signals = Signals::install()?;
     let jobs = args.jobs as usize;
     let devices = match &args.devices {
-        Some(list) => Some(crate::sweep::jobs::parse_devices(list)?),
-        None => crate::sweep::jobs::default_devices(sweep, jobs),
+        Some(list) => Some(crate::sweep::jobs::plan::parse_devices(list)?),
+        None => crate::sweep::jobs::plan::default_devices(sweep, jobs),
     };
-    crate::sweep::jobs::check_bounds(jobs, args.threads.map(|t| t as usize), devices.as_deref())?;
-    let plan = crate::sweep::jobs::Plan {
+    crate::sweep::jobs::plan::check_bounds(jobs, args.threads.map(|t| t as usize), devices.as_deref())?;
+    let plan = crate::sweep::jobs::plan::Plan {
         point: args.point,
         jobs,
         devices,
         threads: args.threads.map(|t| t as usize),
         force: args.force,
         report: if args.child {
-            Some(crate::sweep::jobs::Reporter::take_stdout()?)
+            Some(crate::sweep::jobs::report::Reporter::take_stdout()?)
         } else {
             None
         },

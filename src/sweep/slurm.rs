@@ -1,5 +1,5 @@
-//! `sweep --emit slurm`: the job-array script, and the one way stylelab
-//! writes a value into it.
+//! `sweep --emit slurm`: the job-array script, where it is written, and
+//! the one way stylelab writes a value into it.
 //!
 //! Every path and value in the script is data, whatever bytes it holds — a
 //! newline, `%`, a space, quotes, `$(…)`, bytes that are not UTF-8. Three
@@ -14,7 +14,8 @@
 //!   is redirected by the shell instead;
 //! - shell lines (read by bash): [`shell_word`] makes one inert word.
 
-use super::{Mode, Sweep};
+use crate::sweep::Sweep;
+use anyhow::{Context, Result};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -85,7 +86,7 @@ pub fn directive_path(path: &Path, pattern: &str) -> Option<String> {
 /// output goes to `<sweep dir>/slurm-<job>_<task>.out`: by the directive
 /// where one can name the folder, else by the shell's first command.
 pub fn script(sweep: &Sweep, stylelab: &Path, workdir: &Path, script: &Path) -> Vec<u8> {
-    let n = sweep.points.len();
+    let n = sweep.spec.points.len();
     let source = config::absolute(&sweep.source);
     let sets: String = sweep
         .set_args()
@@ -121,8 +122,8 @@ exec {exe} sweep {source_q} --point "$SLURM_ARRAY_TASK_ID" --results {results_q}
 "#,
         version = env!("CARGO_PKG_VERSION"),
         source = comment(&source),
-        mode = if sweep.mode == Mode::Zip { "zip" } else { "grid" },
-        keys = stylelab_core::record::printable(&sweep.keys.join(", ")),
+        mode = sweep.spec.mode,
+        keys = stylelab_core::record::printable(&sweep.spec.keys.join(", ")),
         results = comment(&sweep.results),
         script = shell_word(config::absolute(script).as_os_str()),
         slug = stylelab_core::record::slug(&sweep.name),
@@ -133,6 +134,28 @@ exec {exe} sweep {source_q} --point "$SLURM_ARRAY_TASK_ID" --results {results_q}
         results_q = shell_word(sweep.results.as_os_str()),
     )
     .into_bytes()
+}
+
+impl Sweep {
+    /// `sweep --emit slurm`: writes the job-array script to `out` (default
+    /// `<sweep dir>/sweep.sbatch`) and says how to submit it.
+    pub fn write_slurm_script(&self, out: Option<&Path>) -> Result<String> {
+        let path = out
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| self.dir().join("sweep.sbatch"));
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let exe = std::env::current_exe().context("cannot find the stylelab binary")?;
+        let workdir = std::env::current_dir().context("no current folder")?;
+        stylelab_core::files::write_atomic(&path, &script(self, &exe, &workdir, &path))?;
+        Ok(format!(
+            "wrote {} ({} array tasks); submit it with: sbatch {}",
+            path.display(),
+            self.spec.points.len(),
+            shell_word(path.as_os_str())
+        ))
+    }
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 
 mod locate;
 pub mod raw;
+pub mod sweep;
 mod validate;
 
 pub use locate::Locator;
@@ -262,7 +263,8 @@ pub struct Experiment {
     pub results: PathBuf,
     /// Score the final image when the run ends (`output.score`).
     pub score: bool,
-    /// The `[sweep]` table, for `stylelab sweep`; a run ignores it.
+    /// The `[sweep]` table as written, for `stylelab sweep`; a run ignores
+    /// it. [`sweep::SweepSpec::load`] expands it and checks every point.
     pub sweep: Option<toml::Table>,
     /// Values set over the file's (`--set`, a sweep point's values), for
     /// locating errors found later.
