@@ -344,7 +344,15 @@ fn a_stop_at_a_scale_change_leaves_records_that_agree() {
     assert_eq!((last.iter, last.width, last.height), (3, 64, 43));
     let s = record::read_summary(&paths.dir).unwrap();
     assert_eq!((s.steps, s.width, s.height), (3, 64, 43));
-    assert_eq!(s.final_losses.unwrap().total, last.total);
+    // The same step's total; on the 2-core AMD EPYC (AVX-512) of 2026-12-02
+    // the two records differed in the last bit (26065.2047676112 against
+    // 26065.204767611198), so they are compared to 1e-12 of the value.
+    let total = s.final_losses.unwrap().total;
+    assert!(
+        (total - last.total).abs() <= 1e-12 * last.total.abs(),
+        "{total} vs {}",
+        last.total
+    );
     let img = image::open(paths.final_image()).unwrap();
     assert_eq!((img.width(), img.height()), (64, 43));
 }
