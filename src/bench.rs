@@ -223,6 +223,11 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
              evaluations, and a direction from a full history of 100 pairs)"
         );
     }
+    let programs = Programs {
+        exe: &exe,
+        python: &python,
+        script: &script,
+    };
     for device in devices(&args.device)? {
         for precision in &args.precisions {
             if precision == "fp16" && device == "cpu" {
@@ -248,37 +253,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
                     "--warmup".into(),
                     args.warmup.to_string(),
                 ];
-                let mut rows = vec![Row::new("stylelab")];
-                if !args.no_reference {
-                    rows.push(Row::new("pytorch"));
-                    if args.cuda_graph && device.starts_with("cuda") {
-                        rows.push(Row::new("pytorch-graph"));
-                    }
-                }
-                // Alternate, so that a slow spell of a shared machine hits both.
-                for _ in 0..args.repeats.max(1) {
-                    for row in rows.iter_mut().filter(|r| r.failed.is_none()) {
-                        let out = match row.implementation {
-                            "stylelab" => Command::new(&exe).arg("bench-one").args(&common).output(),
-                            graph => Command::new(&python)
-                                .arg(&script)
-                                .args(&common)
-                                .args(if graph == "pytorch-graph" {
-                                    &["--cuda-graph"][..]
-                                } else {
-                                    &[]
-                                })
-                                .output(),
-                        };
-                        let measured = out
-                            .context("cannot run it (set --python, or --no-reference)")
-                            .and_then(|out| last_json_line::<Measurement>(&out, row.implementation));
-                        match measured {
-                            Ok(m) => row.runs.push(m),
-                            Err(e) => row.failed = Some(format!("{e:#}")),
-                        }
-                    }
-                }
+                let rows = measure_rows(args, &programs, &common, &device);
                 print_config(&device, size, precision, &rows, args.json)?;
             }
         }
@@ -286,6 +261,54 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     let _ = std::fs::remove_file(&script);
     let _ = std::fs::remove_dir_all(std::env::temp_dir().join(format!("stylelab-bench-{}", std::process::id())));
     Ok(ExitCode::SUCCESS)
+}
+
+/// The programs a configuration is measured with.
+struct Programs<'a> {
+    /// This stylelab binary (`bench-one`).
+    exe: &'a std::path::Path,
+    /// Python with torch, for the reference.
+    python: &'a std::path::Path,
+    /// The reference script, written to a temporary file.
+    script: &'a std::path::Path,
+}
+
+/// One configuration's rows (stylelab, then the references asked for),
+/// measured in `args.repeats` alternating rounds of fresh processes, each
+/// given `common`; a row's first failure ends its measuring.
+fn measure_rows(args: &BenchArgs, programs: &Programs, common: &[String], device: &str) -> Vec<Row> {
+    let mut rows = vec![Row::new("stylelab")];
+    if !args.no_reference {
+        rows.push(Row::new("pytorch"));
+        if args.cuda_graph && device.starts_with("cuda") {
+            rows.push(Row::new("pytorch-graph"));
+        }
+    }
+    // Alternate, so that a slow spell of a shared machine hits both.
+    for _ in 0..args.repeats.max(1) {
+        for row in rows.iter_mut().filter(|r| r.failed.is_none()) {
+            let out = match row.implementation {
+                "stylelab" => Command::new(programs.exe).arg("bench-one").args(common).output(),
+                graph => Command::new(programs.python)
+                    .arg(programs.script)
+                    .args(common)
+                    .args(if graph == "pytorch-graph" {
+                        &["--cuda-graph"][..]
+                    } else {
+                        &[]
+                    })
+                    .output(),
+            };
+            let measured = out
+                .context("cannot run it (set --python, or --no-reference)")
+                .and_then(|out| last_json_line::<Measurement>(&out, row.implementation));
+            match measured {
+                Ok(m) => row.runs.push(m),
+                Err(e) => row.failed = Some(format!("{e:#}")),
+            }
+        }
+    }
+    rows
 }
 
 /// One implementation's measurements of one configuration, or why it failed.

@@ -139,43 +139,9 @@ pub fn objective(probe: &Probe) -> Result<(StyleObjective, Tensor, String)> {
     };
     let choice = crate::memory_format::choose(&weights, &exp, device, size.max(height), &layers)?;
     let net = Vgg19::new(&weights, Pooling::Max, device, precision, choice.format);
-    let image = |path: &std::path::Path| -> Result<Tensor> {
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let v: Vec<f32> = bytes
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
-        if v.len() != 3 * size as usize * height as usize {
-            bail!("{} does not hold a {size}×{height} image", path.display());
-        }
-        Ok(Tensor::from_slice(&v)
-            .view([1, 3, height as i64, size as i64])
-            .to_device(device))
-    };
-    let content = image(&probe.content)?;
-    let style = image(&probe.style)?;
-    let styles = if probe.regions > 1 {
-        // Regions as vertical bands, one style each (the same image).
-        let n = probe.regions as i64;
-        let band: Vec<i64> = (0..height as i64 * size as i64)
-            .map(|i| (i % size as i64) * n / size as i64)
-            .collect();
-        let labels = Tensor::from_slice(&band)
-            .view([height as i64, size as i64])
-            .to_device(device);
-        StyleInputs {
-            regions: (0..probe.regions)
-                .map(|i| RegionStyles {
-                    name: Some(format!("r{i}")),
-                    weight: 1.0,
-                    styles: vec![(style.shallow_clone(), 1.0, None)],
-                })
-                .collect(),
-            labels: Some(labels),
-        }
-    } else {
-        StyleInputs::everywhere(vec![(style, 1.0)])
-    };
+    let content = read_raw_image(&probe.content, size, height, device)?;
+    let style = read_raw_image(&probe.style, size, height, device)?;
+    let styles = style_inputs(style, probe.regions, size, height, device);
     let obj = StyleObjective::new(
         net,
         &content,
@@ -195,6 +161,47 @@ pub fn objective(probe: &Probe) -> Result<(StyleObjective, Tensor, String)> {
         obj
     };
     Ok((obj, content, choice.to_string()))
+}
+
+/// An image as [`write_raw_image`] writes it, on `device`; an error when
+/// the file cannot be read or does not hold `size × height` pixels.
+fn read_raw_image(path: &std::path::Path, size: u32, height: u32, device: Device) -> Result<Tensor> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let v: Vec<f32> = bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    if v.len() != 3 * size as usize * height as usize {
+        bail!("{} does not hold a {size}×{height} image", path.display());
+    }
+    Ok(Tensor::from_slice(&v)
+        .view([1, 3, height as i64, size as i64])
+        .to_device(device))
+}
+
+/// The style everywhere, or with `regions > 1` the image cut into that many
+/// vertical bands, each a region with the same style.
+fn style_inputs(style: Tensor, regions: u32, size: u32, height: u32, device: Device) -> StyleInputs {
+    if regions <= 1 {
+        return StyleInputs::everywhere(vec![(style, 1.0)]);
+    }
+    let n = regions as i64;
+    let band: Vec<i64> = (0..height as i64 * size as i64)
+        .map(|i| (i % size as i64) * n / size as i64)
+        .collect();
+    let labels = Tensor::from_slice(&band)
+        .view([height as i64, size as i64])
+        .to_device(device);
+    StyleInputs {
+        regions: (0..regions)
+            .map(|i| RegionStyles {
+                name: Some(format!("r{i}")),
+                weight: 1.0,
+                styles: vec![(style.shallow_clone(), 1.0, None)],
+            })
+            .collect(),
+        labels: Some(labels),
+    }
 }
 
 /// A placeholder experiment: only the network's settings are read from it.
