@@ -50,13 +50,15 @@ texture: weights-partial
 
 # Formatting first, then clippy as documented (every target, warnings as
 # errors; it checks the dependencies' metadata once, ~50 s on 2 cores),
-# then every test in the release profile, the `#[ignore = "needs …"]` ones
+# then the API docs with warnings as errors (a broken intra-doc link fails;
+# ~40 s), then every test in the release profile, the `#[ignore = "needs …"]` ones
 # included: they need root (a tmpfs, Slurm), tmux or ../shared, which CI
 # provides; without them they fail saying why.
 test: setup lint-tools
 	@command -v tmux >/dev/null || { apt-get install -y -qq tmux >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq tmux); } || echo "tmux unavailable: the dashboard's tmux test will fail"
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --release -- -D warnings
+	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --release
 	cargo test --workspace --release -- --include-ignored
 
 # The core's tests alone: no libtorch is built or linked (seconds once built).
@@ -79,6 +81,7 @@ gpu-check: build
 lint: lint-tools
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 
 clean:
 	cargo clean

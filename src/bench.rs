@@ -43,15 +43,8 @@ pub struct BenchArgs {
     /// Precisions: fp32, bf16, and fp16 (CUDA only).
     #[arg(long, value_delimiter = ',', default_value = "fp32,bf16")]
     pub precisions: Vec<String>,
-    /// Timed evaluations per measurement.
-    #[arg(long, default_value_t = 5)]
-    pub evals: usize,
-    /// Timed L-BFGS steps per measurement.
-    #[arg(long, default_value_t = 5)]
-    pub steps: usize,
-    /// Untimed evaluations (and as many steps) first.
-    #[arg(long, default_value_t = 2)]
-    pub warmup: usize,
+    #[command(flatten)]
+    pub counts: one::Counts,
     /// Fresh processes per implementation and configuration, run
     /// alternately; the figures are their medians.
     #[arg(long, default_value_t = 3)]
@@ -199,7 +192,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         } else {
             args.device.as_str()
         };
-        return style_losses::run(&args.sizes, device, args.evals, args.repeats, args.json);
+        return style_losses::run(&args.sizes, device, args.counts.evals, args.repeats, args.json);
     }
     let exe = std::env::current_exe().context("cannot find the stylelab binary")?;
     let python = args.python.clone().unwrap_or_else(default_python);
@@ -212,7 +205,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
             "VGG19 to relu5_1, random weights; chelsea.png in the style of starry_night.jpg, squared; content relu4_2, \
              style relu1_1..relu5_1; L-BFGS history 100; {} evaluations and {} steps timed after {} warm-up each; \
              median of {} alternating processes",
-            args.evals, args.steps, args.warmup, args.repeats
+            args.counts.evals, args.counts.steps, args.counts.warmup, args.repeats
         );
         println!(
             "{:<6} {:>5} {:<5} {:<13} {:>9} {:>9} {:>7} {:>8} {:>8} {:>9} {:>9}",
@@ -235,7 +228,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
             }
             for &size in &args.sizes {
                 let (content, style) = images(size, size)?;
-                let common = [
+                let mut common = vec![
                     "--content".to_string(),
                     content.display().to_string(),
                     "--style".into(),
@@ -246,13 +239,8 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
                     device.clone(),
                     "--precision".into(),
                     precision.clone(),
-                    "--evals".into(),
-                    args.evals.to_string(),
-                    "--steps".into(),
-                    args.steps.to_string(),
-                    "--warmup".into(),
-                    args.warmup.to_string(),
                 ];
+                common.extend(args.counts.to_args());
                 let rows = measure_rows(args, &programs, &common, &device);
                 print_config(&device, size, precision, &rows, args.json)?;
             }

@@ -4,7 +4,7 @@
 //! themselves are the engine's preflight; this module says what they found.
 
 use stylelab_core::config::Experiment;
-use stylelab_core::review::report::{Cell, Export, Report};
+use stylelab_core::review::export::{Cell, Export, Tabular};
 use stylelab_core::text::mib_text;
 use stylelab_engine::device;
 use stylelab_engine::preflight::Preflight;
@@ -28,7 +28,7 @@ impl Checked<'_> {
     /// `check --json`: one object with the estimate per scale as data.
     pub fn json(&self) -> String {
         let c = self.checked;
-        let report = Report {
+        let report = Tabular {
             columns: [
                 "experiment",
                 "ok",

@@ -60,7 +60,7 @@ pub enum Command {
     Show(ShowArgs),
     /// A contact sheet: final images in a grid, labelled with the parameters that differ.
     Sheet(SheetArgs),
-    /// Run every point of an experiment's [sweep] table; completed points are skipped.
+    /// Run every point of an experiment's sweep table; completed points are skipped.
     Sweep(SweepArgs),
     /// Show libtorch, CUDA, threads and the weights files found.
     Doctor(DoctorArgs),

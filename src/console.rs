@@ -213,23 +213,15 @@ impl Sink for ConsoleSink {
                 }
             }
             RunEvent::Snapshot { .. } | RunEvent::Debug(_) => {}
-            RunEvent::Steered { iter, term, from, to } => {
-                self.say(&format!("step {iter}: {} {from} → {to}", term.weight_key()));
+            RunEvent::Steered { .. }
+            | RunEvent::Scale { .. }
+            | RunEvent::Paused { .. }
+            | RunEvent::Refused { .. }
+            | RunEvent::Warning(_) => {
+                if let Some(line) = stylelab_core::sinks::log_line(event) {
+                    self.say(&line.text());
+                }
             }
-            RunEvent::Scale {
-                iter,
-                index,
-                count,
-                width,
-                height,
-            } => {
-                self.say(&format!("step {iter}: scale {index}/{count} at {width}×{height}"));
-            }
-            RunEvent::Paused { iter, paused } => {
-                self.say(&format!("step {iter}: {}", if *paused { "paused" } else { "resumed" }));
-            }
-            RunEvent::Refused { iter, what } => self.say(&format!("step {iter}: refused: {what}")),
-            RunEvent::Warning(what) => self.say(&format!("warning: {what}")),
             // The outcome is printed by the caller once the run folder has
             // taken it: writing the final image or summary can still fail.
             RunEvent::Finished { .. } => {

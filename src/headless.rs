@@ -71,7 +71,7 @@ pub fn execute(
     };
     let mut controls = Controls::for_run(signals.stop.clone(), &paths.dir);
     let summary = stylelab_engine::run(&ctx, checked.device, &mut tee, &mut controls);
-    report(&summary, &paths, signals);
+    print_ending(&summary, &paths, signals);
     Ok((summary, paths.dir))
 }
 
@@ -87,7 +87,7 @@ pub fn print_dir(dir: &Path) {
 /// to). When summary.json does not hold the run's end — the disk filled,
 /// the folder was removed — the summary goes to standard error whole, so
 /// that what the run did is not lost with it.
-fn report(summary: &Summary, paths: &RunPaths, signals: &Signals) {
+fn print_ending(summary: &Summary, paths: &RunPaths, signals: &Signals) {
     let json = serde_json::to_string_pretty(summary).unwrap_or_default();
     let on_disk = std::fs::read_to_string(paths.summary());
     if !matches!(&on_disk, Ok(text) if *text == json) {

@@ -32,16 +32,11 @@ pub mod state;
 
 use crate::error::bad_input;
 use anyhow::Result;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use stylelab_core::config::sweep::{SweepPoint, SweepSpec};
 use stylelab_core::config::{self, DeviceChoice, Experiment, Override};
-use stylelab_core::review::{self, RunEntry};
 
-/// The file in a sweep's folder that names the sweep it belongs to: its
-/// experiment file and `[sweep]` table. Another sweep of the same name but a
-/// different table is refused there, so points are never mixed up.
-pub const OWNER_FILE: &str = "sweep.toml";
+pub use stylelab_core::review::sweeps::OWNER_FILE;
 
 /// A sweep of an experiment file, every point checked.
 #[derive(Debug, Clone)]
@@ -97,7 +92,7 @@ impl Sweep {
 
     /// `results/<name>-sweep/`: the index, the sheet and the Slurm script.
     pub fn dir(&self) -> PathBuf {
-        sweep_dir(&self.results, &self.name)
+        stylelab_core::review::sweeps::folder(&self.results, &self.name)
     }
 
     /// Who is running which point: `<sweep dir>/claims/`.
@@ -124,54 +119,4 @@ impl Sweep {
             .flat_map(|o| ["--set".to_string(), format!("{}={}", o.key, o.value)])
             .collect()
     }
-}
-
-/// The folder of the sweep `name` in `results`: `<results>/<name>-sweep/`.
-fn sweep_dir(results: &Path, name: &str) -> PathBuf {
-    results.join(format!("{}-sweep", stylelab_core::record::slug(name)))
-}
-
-/// The keys the sweep `name` in `results` varies, as its folder's
-/// [`OWNER_FILE`] records them; None when it records none that expand.
-fn swept_keys(results: &Path, name: &str) -> Option<Vec<String>> {
-    let owner = sweep_dir(results, name).join(OWNER_FILE);
-    let text = stylelab_core::files::read_text_bounded(&owner, stylelab_core::files::TEXT_LIMIT).ok()?;
-    let table: toml::Table = toml::from_str(&text).ok()?;
-    let sweep = table.get("sweep")?.as_table()?;
-    SweepSpec::expand(sweep).ok().map(|s| s.keys)
-}
-
-/// Each sweep point's values of its sweep's keys, as `style_weight=1e3
-/// layers=…` (keys without their section), by run folder: for the runs of
-/// every sweep whose folder (`<results>/<name>-sweep/sweep.toml`) says
-/// which keys it sweeps. Runs of sweeps without one are left out.
-pub fn point_values(results: &Path, runs: &[RunEntry]) -> HashMap<PathBuf, String> {
-    let mut keys_of: HashMap<String, Option<Vec<String>>> = HashMap::new();
-    let mut out = HashMap::new();
-    for r in runs {
-        let Some(member) = r.sweep() else { continue };
-        let keys = keys_of
-            .entry(member.name.clone())
-            .or_insert_with(|| swept_keys(results, &member.name));
-        let Some(keys) = keys else { continue };
-        let config = review::flat_config(&r.dir);
-        let text: Vec<String> = keys
-            .iter()
-            .map(|k| {
-                let short = k.rsplit('.').next().unwrap_or(k);
-                let v = config.get(k).cloned().unwrap_or_else(|| {
-                    // A table swept whole: its entries, as `relu1_1,relu2_1`.
-                    let prefix = format!("{k}.");
-                    config
-                        .keys()
-                        .filter_map(|c| c.strip_prefix(&prefix))
-                        .collect::<Vec<_>>()
-                        .join(",")
-                });
-                format!("{short}={v}")
-            })
-            .collect();
-        out.insert(r.dir.clone(), text.join(" "));
-    }
-    out
 }

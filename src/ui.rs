@@ -154,7 +154,7 @@ impl Runtime {
             loop {
                 let runs = review::list_runs(&results);
                 if last.as_ref() != Some(&runs) {
-                    let values = crate::sweep::point_values(&results, &runs);
+                    let values = review::sweeps::point_values(&results, &runs);
                     last = Some(runs.clone());
                     if runs_tx.send(Msg::Runs(runs)).is_err() || runs_tx.send(Msg::SweepValues(values)).is_err() {
                         return;

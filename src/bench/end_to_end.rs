@@ -128,6 +128,109 @@ fn stylelab_run(exe: &Path, exp: &Path, precision: &str, results: &Path) -> Resu
     })
 }
 
+/// What every row of the end-to-end bench reads, written once to a
+/// temporary folder: random VGG19 weights, the experiment, and the images
+/// as raw f32 at the run's shapes for bench-one and the reference.
+struct Inputs {
+    tmp: PathBuf,
+    exp: PathBuf,
+    /// The content's and the style's (width, height).
+    content_wh: (u32, u32),
+    style_wh: (u32, u32),
+    content: PathBuf,
+    style: PathBuf,
+    /// The style at the content's shape: bench-one takes both images at
+    /// one shape, and the style's shape only sets the targets, which are
+    /// not timed.
+    style_as_content: PathBuf,
+    script: PathBuf,
+}
+
+impl Inputs {
+    fn write(args: &BenchArgs, device: &str) -> Result<Inputs> {
+        let size = args.sizes.first().copied().unwrap_or(512);
+        let tmp = std::env::temp_dir().join(format!("stylelab-e2e-{}", std::process::id()));
+        std::fs::create_dir_all(tmp.join("results"))?;
+        let weights = tmp.join("vgg19-random.safetensors");
+        let convs = stylelab_engine::weights::random(0, "relu5_1".parse()?);
+        stylelab_engine::weights::save(&weights, &convs, stylelab_engine::weights::Preprocess::Caffe, &[])?;
+        let exp = experiment(&tmp, &weights, size, args.run_steps, device)?;
+        // The shapes a run uses: the content's aspect, the style at the same longest side.
+        let (cw, ch) = stylelab_engine::imaging::fit_longest(451, 300, size);
+        let (sw, sh) = stylelab_engine::imaging::fit_longest(752, 600, size);
+        let raw = |name: &str, (w, h): (u32, u32), file: &str| -> Result<PathBuf> {
+            let out = tmp.join(file);
+            stylelab_engine::measure::write_raw_image(&examples()?.join(name), w, h, &out)?;
+            Ok(out)
+        };
+        let content = raw("chelsea.png", (cw, ch), "content.f32")?;
+        let style = raw("starry_night.jpg", (sw, sh), "style.f32")?;
+        let style_as_content = raw("starry_night.jpg", (cw, ch), "style-at-content-shape.f32")?;
+        let script = tmp.join("reference.py");
+        std::fs::write(&script, super::REFERENCE_SCRIPT)?;
+        Ok(Inputs {
+            tmp,
+            exp,
+            content_wh: (cw, ch),
+            style_wh: (sw, sh),
+            content,
+            style,
+            style_as_content,
+            script,
+        })
+    }
+
+    /// The bench's step at the run's own shape.
+    fn bench_step(&self, exe: &Path, device: &str, precision: &str) -> Result<Measurement> {
+        let (cw, ch) = self.content_wh;
+        let o = Command::new(exe)
+            .arg("bench-one")
+            .args([
+                "--size",
+                &cw.to_string(),
+                "--height",
+                &ch.to_string(),
+                "--device",
+                device,
+            ])
+            .args(["--precision", precision, "--steps", "5", "--evals", "3"])
+            .arg("--content")
+            .arg(&self.content)
+            .arg("--style")
+            .arg(&self.style_as_content)
+            .output()?;
+        last_json_line::<Measurement>(&o, "bench-one")
+    }
+
+    /// The PyTorch reference's whole run, timed from its start to its exit.
+    fn reference(&self, python: &Path, args: &BenchArgs, device: &str, precision: &str) -> Result<WholeRun> {
+        let ((cw, ch), (sw, sh)) = (self.content_wh, self.style_wh);
+        let started = Instant::now();
+        let o = Command::new(python)
+            .arg(&self.script)
+            .args(["--run-steps", &args.run_steps.to_string(), "--device", device])
+            .args(["--precision", precision])
+            .args([
+                "--content-hw",
+                &format!("{ch},{cw}"),
+                "--style-hw",
+                &format!("{sh},{sw}"),
+            ])
+            .arg("--content")
+            .arg(&self.content)
+            .arg("--style")
+            .arg(&self.style)
+            .arg("--out")
+            .arg(self.tmp.join("reference-final.f32"))
+            .output()?;
+        let r = last_json_line::<WholeRun>(&o, "the PyTorch reference")?;
+        Ok(WholeRun {
+            process_s: started.elapsed().as_secs_f64(),
+            ..r
+        })
+    }
+}
+
 /// Runs the end-to-end rows and prints them.
 pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     let exe = std::env::current_exe().context("cannot find the stylelab binary")?;
@@ -137,26 +240,8 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         "all" => "cpu".to_string(),
         d => d.to_string(),
     };
-    let size = args.sizes.first().copied().unwrap_or(512);
-    let tmp = std::env::temp_dir().join(format!("stylelab-e2e-{}", std::process::id()));
-    std::fs::create_dir_all(tmp.join("results"))?;
-    let weights = tmp.join("vgg19-random.safetensors");
-    let convs = stylelab_engine::weights::random(0, "relu5_1".parse()?);
-    stylelab_engine::weights::save(&weights, &convs, stylelab_engine::weights::Preprocess::Caffe, &[])?;
-    let exp = experiment(&tmp, &weights, size, args.run_steps, &device)?;
-    // The shapes a run uses: the content's aspect, the style at the same longest side.
-    let (cw, ch) = stylelab_engine::imaging::fit_longest(451, 300, size);
-    let (sw, sh) = stylelab_engine::imaging::fit_longest(752, 600, size);
-    let content = tmp.join("content.f32");
-    let style = tmp.join("style.f32");
-    stylelab_engine::measure::write_raw_image(&examples()?.join("chelsea.png"), cw, ch, &content)?;
-    stylelab_engine::measure::write_raw_image(&examples()?.join("starry_night.jpg"), sw, sh, &style)?;
-    // bench-one takes both images at one shape: the style's shape only
-    // sets the targets, which are not timed.
-    let style_as_content = tmp.join("style-at-content-shape.f32");
-    stylelab_engine::measure::write_raw_image(&examples()?.join("starry_night.jpg"), cw, ch, &style_as_content)?;
-    let script = tmp.join("reference.py");
-    std::fs::write(&script, super::REFERENCE_SCRIPT)?;
+    let inputs = Inputs::write(args, &device)?;
+    let (cw, ch) = inputs.content_wh;
     if !args.json {
         println!(
             "the whole run: chelsea.png ({cw}×{ch}) in the style of starry_night.jpg, {} steps of L-BFGS, random \
@@ -172,26 +257,8 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         if precision == "fp16" && device == "cpu" {
             continue;
         }
-        let ours = stylelab_run(&exe, &exp, precision, &tmp.join("results"));
-        // The bench's step at the run's own shape.
-        let bench = Command::new(&exe)
-            .arg("bench-one")
-            .args([
-                "--size",
-                &cw.to_string(),
-                "--height",
-                &ch.to_string(),
-                "--device",
-                &device,
-            ])
-            .args(["--precision", precision, "--steps", "5", "--evals", "3"])
-            .arg("--content")
-            .arg(&content)
-            .arg("--style")
-            .arg(&style_as_content)
-            .output()
-            .map_err(anyhow::Error::from)
-            .and_then(|o| last_json_line::<Measurement>(&o, "bench-one"));
+        let ours = stylelab_run(&exe, &inputs.exp, precision, &inputs.tmp.join("results"));
+        let bench = inputs.bench_step(&exe, &device, precision);
         let ratio = match (&ours, &bench) {
             (Ok(r), Ok(b)) => format!(
                 "{:.2} ({:.1} ms ÷ {:.1} ms)",
@@ -207,42 +274,12 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
             ..r
         });
         print_whole(precision, "stylelab", ours, &ratio, args.json);
-        if args.no_reference {
-            continue;
+        if !args.no_reference {
+            let theirs = inputs.reference(&python, args, &device, precision);
+            print_whole(precision, "pytorch", theirs, "", args.json);
         }
-        let started = Instant::now();
-        let theirs = Command::new(&python)
-            .arg(&script)
-            .args([
-                "--run-steps",
-                &args.run_steps.to_string(),
-                "--device",
-                &device,
-                "--precision",
-                precision,
-            ])
-            .args([
-                "--content-hw",
-                &format!("{ch},{cw}"),
-                "--style-hw",
-                &format!("{sh},{sw}"),
-            ])
-            .arg("--content")
-            .arg(&content)
-            .arg("--style")
-            .arg(&style)
-            .arg("--out")
-            .arg(tmp.join("reference-final.f32"))
-            .output()
-            .map_err(anyhow::Error::from)
-            .and_then(|o| last_json_line::<WholeRun>(&o, "the PyTorch reference"))
-            .map(|r| WholeRun {
-                process_s: started.elapsed().as_secs_f64(),
-                ..r
-            });
-        print_whole(precision, "pytorch", theirs, "", args.json);
     }
-    let _ = std::fs::remove_dir_all(&tmp);
+    let _ = std::fs::remove_dir_all(&inputs.tmp);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -27,15 +27,8 @@ pub struct OneArgs {
     /// auto (measured, as a run does), nchw or channels_last.
     #[arg(long, default_value = "auto")]
     pub memory_format: String,
-    /// Timed evaluations (forward and backward passes); at least one is made.
-    #[arg(long, default_value_t = 5)]
-    pub evals: usize,
-    /// Timed L-BFGS steps; at least one is made.
-    #[arg(long, default_value_t = 5)]
-    pub steps: usize,
-    /// Untimed evaluations, then untimed steps, made first.
-    #[arg(long, default_value_t = 2)]
-    pub warmup: usize,
+    #[command(flatten)]
+    pub counts: Counts,
     /// The content and style images, as raw float32 `1×3×height×size` RGB
     /// in [0, 1] (written by `bench`: examples/chelsea.png and
     /// examples/starry_night.jpg, resized).
@@ -52,6 +45,35 @@ pub struct OneArgs {
     /// for none.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=16))]
     pub regions: u32,
+}
+
+/// How much `bench` and `bench-one` time: the same three flags, one struct.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct Counts {
+    /// Timed evaluations (forward and backward passes) per measurement; at
+    /// least one is made.
+    #[arg(long, default_value_t = 5)]
+    pub evals: usize,
+    /// Timed L-BFGS steps per measurement; at least one is made.
+    #[arg(long, default_value_t = 5)]
+    pub steps: usize,
+    /// Untimed evaluations, then as many untimed steps, made first.
+    #[arg(long, default_value_t = 2)]
+    pub warmup: usize,
+}
+
+impl Counts {
+    /// The flags again, for a `bench-one` child.
+    pub fn to_args(self) -> [String; 6] {
+        [
+            "--evals".into(),
+            self.evals.to_string(),
+            "--steps".into(),
+            self.steps.to_string(),
+            "--warmup".into(),
+            self.warmup.to_string(),
+        ]
+    }
 }
 
 /// A device as `bench` and `bench-one` take it; an error when it is not a
@@ -74,9 +96,9 @@ impl OneArgs {
             device: parse_device(&self.device)?,
             precision: self.precision.parse::<Precision>().map_err(anyhow::Error::msg)?,
             memory_format: self.memory_format.parse::<MemoryFormat>().map_err(anyhow::Error::msg)?,
-            evals: self.evals,
-            steps: self.steps,
-            warmup: self.warmup,
+            evals: self.counts.evals,
+            steps: self.counts.steps,
+            warmup: self.counts.warmup,
             content: self.content.clone(),
             style: self.style.clone(),
             style_loss: self.style_loss,

@@ -8,7 +8,7 @@ use anyhow::Result;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use stylelab_core::config::{self, DeviceChoice};
-use stylelab_core::review::report::Export;
+use stylelab_core::review::export::Export;
 
 /// `stylelab score`'s arguments.
 #[derive(clap::Args, Debug)]

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 /// `stylelab sweep`'s arguments.
 #[derive(clap::Args, Debug)]
 pub struct SweepArgs {
-    /// The experiment file (TOML) with a [sweep] table.
+    /// The experiment file (TOML) with a sweep table.
     pub experiment: PathBuf,
     #[command(flatten)]
     pub overrides: OverrideArgs,
@@ -29,7 +29,7 @@ pub struct SweepArgs {
     /// Write a batch script for a cluster scheduler instead of running.
     #[arg(long, value_enum)]
     pub emit: Option<Scheduler>,
-    /// Where --emit writes (default: <results>/<name>-sweep/sweep.sbatch).
+    /// Where --emit writes (default: RESULTS/NAME-sweep/sweep.sbatch).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Run points even when their memory estimate exceeds what is free.
@@ -74,13 +74,13 @@ pub fn run(args: &SweepArgs) -> Result<ExitCode> {
     let sweep = crate::sweep::Sweep::load(&args.experiment, &args.overrides.to_overrides()?)?;
     if args.dry_run {
         // Writes nothing, whatever other flag is given.
-        sweep.bind(false)?;
+        sweep.check_folder()?;
         safe_print!("{}", sweep.dry_run());
     } else if let Some(Scheduler::Slurm) = args.emit {
-        sweep.bind(true)?;
+        sweep.claim_folder()?;
         safe_println!("{}", sweep.write_slurm_script(args.out.as_deref())?);
     } else if args.collect {
-        sweep.bind(false)?;
+        sweep.check_folder()?;
         let done = sweep.collect()?;
         safe_println!(
             "{done} of {} points completed; wrote {}",
@@ -109,8 +109,8 @@ fn run_points(sweep: &crate::sweep::Sweep, args: &SweepArgs) -> Result<ExitCode>
         devices,
         threads: args.threads.map(|t| t as usize),
         force: args.force,
-        report: if args.child {
-            Some(crate::sweep::jobs::report::Reporter::take_stdout()?)
+        parent: if args.child {
+            Some(crate::sweep::jobs::message::Messenger::take_stdout()?)
         } else {
             None
         },

@@ -19,10 +19,10 @@ macro_rules! say {
 }
 
 pub mod inline;
+pub mod message;
 pub mod plan;
 pub mod pool;
 pub mod progress;
-pub mod report;
 pub mod status;
 
 use crate::error::bad_input;
@@ -55,7 +55,7 @@ pub fn run(sweep: &Sweep, plan: &Plan, signals: &Signals) -> Result<Outcome> {
     if plan.point.is_none() {
         precheck(sweep, plan)?;
     }
-    sweep.bind(true)?;
+    sweep.claim_folder()?;
     let status = if plan.jobs > 1 && plan.point.is_none() {
         pool::run(sweep, plan, signals)?
     } else {

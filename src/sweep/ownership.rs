@@ -9,11 +9,20 @@ use anyhow::{Context, Result};
 use stylelab_core::config;
 
 impl Sweep {
-    /// Checks that the sweep's folder belongs to this sweep — no other
-    /// sweep of the same name with a different `[sweep]` table uses it —
-    /// and, with `write`, records that it does ([`OWNER_FILE`]).
-    /// Bad-input error otherwise, before anything runs.
-    pub fn bind(&self, write: bool) -> Result<()> {
+    /// Checks that the sweep's folder belongs to this sweep: no other
+    /// sweep of the same name with a different `[sweep]` table uses it.
+    /// Bad-input error otherwise. Writes nothing.
+    pub fn check_folder(&self) -> Result<()> {
+        self.bind(false)
+    }
+
+    /// As [`Sweep::check_folder`], then records that the folder is this
+    /// sweep's ([`OWNER_FILE`]) if nothing did yet: before anything runs.
+    pub fn claim_folder(&self) -> Result<()> {
+        self.bind(true)
+    }
+
+    fn bind(&self, write: bool) -> Result<()> {
         let dir = self.dir();
         let path = dir.join(OWNER_FILE);
         match stylelab_core::files::read_text_bounded(&path, stylelab_core::files::TEXT_LIMIT) {

@@ -15,7 +15,7 @@ use stylelab_core::review::{self, RunEntry, RunState};
 /// whichever device is free.)
 const NOT_COMPARED: [&str; 3] = ["name", "output", "optim.device"];
 
-/// A resolved experiment as runs are compared: without [`NOT_COMPARED`]
+/// A resolved experiment as runs are compared: without `NOT_COMPARED`
 /// and without a `[sweep]` table.
 pub fn comparable(mut table: toml::Table) -> toml::Table {
     table.remove("sweep");

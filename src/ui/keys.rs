@@ -137,6 +137,16 @@ pub fn help_lines<A, W>(table: &[Binding<A, W>]) -> Vec<(String, &'static str)> 
         .collect()
 }
 
+/// The action `key` maps to in a table whose bindings always hold: the
+/// first that has the key.
+pub fn lookup<A: Copy>(table: &[Binding<A, ()>], key: &KeyEvent) -> Option<A> {
+    table
+        .iter()
+        .flat_map(|b| b.keys.iter())
+        .find(|(k, _)| k.matches(key))
+        .map(|(_, a)| *a)
+}
+
 /// Every key a table binds, by name.
 pub fn bound_names<A, W>(table: &[Binding<A, W>]) -> Vec<String> {
     table

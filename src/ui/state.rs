@@ -17,7 +17,7 @@ use super::runs::RunsView;
 use super::tab::Tab;
 use super::widgets::DisplayImage;
 use chrono::{DateTime, FixedOffset};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
+use crossterm::event::{KeyCode, KeyEvent, MouseEvent, MouseEventKind};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -114,6 +114,44 @@ pub const GLOBAL_KEYS: &[Binding<Global, ()>] = &[
         when: (),
         footer: None,
         help: Some("quit (asks first while runs go on)"),
+    },
+];
+
+/// An answer to the quit prompt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuitAnswer {
+    /// Stop the runs launched here, then quit.
+    Stop,
+    /// Quit and leave them running, detached.
+    Detach,
+    /// Close the prompt.
+    Cancel,
+}
+
+/// The quit prompt's keys: its handler and its lines both read them.
+/// Ctrl-C comes before `c`, which a plain binding would match with Ctrl
+/// held too.
+pub const QUIT_KEYS: &[Binding<QuitAnswer, ()>] = &[
+    Binding {
+        keys: &[(Key::char('s'), QuitAnswer::Stop), (Key::ctrl('c'), QuitAnswer::Stop)],
+        when: (),
+        footer: None,
+        help: Some("stop them (status stopped, files kept), then quit"),
+    },
+    Binding {
+        keys: &[(Key::char('d'), QuitAnswer::Detach)],
+        when: (),
+        footer: None,
+        help: Some("leave them running detached (re-attach from Runs)"),
+    },
+    Binding {
+        keys: &[
+            (Key::code(KeyCode::Esc), QuitAnswer::Cancel),
+            (Key::char('c'), QuitAnswer::Cancel),
+        ],
+        when: (),
+        footer: None,
+        help: Some("cancel"),
     },
 ];
 
@@ -285,16 +323,14 @@ fn on_mouse(app: &mut App, m: MouseEvent) {
 /// Quitting with runs launched here still going asks first.
 fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     if let Some(Prompt::Quit { .. }) = app.prompt {
-        let ctrl_c = key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
-        return match key.code {
-            KeyCode::Char('s') => vec![Effect::Quit { stop_launched: true }],
-            KeyCode::Char('d') => vec![Effect::Quit { stop_launched: false }],
-            _ if ctrl_c => vec![Effect::Quit { stop_launched: true }],
-            KeyCode::Esc | KeyCode::Char('c') => {
+        return match crate::ui::keys::lookup(QUIT_KEYS, &key) {
+            Some(QuitAnswer::Stop) => vec![Effect::Quit { stop_launched: true }],
+            Some(QuitAnswer::Detach) => vec![Effect::Quit { stop_launched: false }],
+            Some(QuitAnswer::Cancel) => {
                 app.prompt = None;
                 Vec::new()
             }
-            _ => Vec::new(),
+            None => Vec::new(),
         };
     }
     if app.help {

@@ -142,15 +142,17 @@ fn prompt(p: &Prompt, theme: &Theme, frame: &mut Frame, area: Rect) {
     let Prompt::Quit { running } = p;
     let rect = centered(area, 62, 8);
     frame.render_widget(Clear, rect);
-    let lines = vec![
+    let mut lines = vec![
         Line::from(Span::styled(
             format!("{running} run(s) started here are still going."),
             theme.bold(),
         )),
         Line::from(""),
-        Line::from("  s  stop them (status stopped, files kept), then quit"),
-        Line::from("  d  leave them running detached (re-attach from Runs)"),
-        Line::from("  Esc  cancel"),
     ];
+    lines.extend(
+        crate::ui::keys::help_lines(crate::ui::state::QUIT_KEYS)
+            .into_iter()
+            .map(|(keys, what)| Line::from(format!("  {keys}  {what}"))),
+    );
     frame.render_widget(Paragraph::new(lines).block(Block::bordered().title(" quit? ")), rect);
 }

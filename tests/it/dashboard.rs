@@ -358,6 +358,26 @@ fn help_prompt_and_small_window() {
     // A run started here is going: quitting asks first.
     assert!(update(&mut app, key(KeyCode::Char('q'))).is_empty());
     assert_snapshot!("quit_prompt", render(&app, 80, 24));
+    // The prompt's lines name every key its handler answers (one table).
+    let screen = render(&app, 80, 24);
+    for (keys, what) in stylelab::ui::keys::help_lines(stylelab::ui::state::QUIT_KEYS) {
+        assert!(screen.contains(&format!("{keys}  {what}")), "{keys}: {screen}");
+    }
+    // `c` cancels; Ctrl-C, which a plain `c` would match, stops.
+    assert!(update(&mut app, key(KeyCode::Char('c'))).is_empty());
+    assert!(app.prompt.is_none());
+    update(&mut app, key(KeyCode::Char('q')));
+    assert_eq!(
+        update(
+            &mut app,
+            Msg::Key(crossterm::event::KeyEvent::new(
+                KeyCode::Char('c'),
+                crossterm::event::KeyModifiers::CONTROL
+            ))
+        ),
+        vec![Effect::Quit { stop_launched: true }]
+    );
+    update(&mut app, key(KeyCode::Char('q')));
     assert_eq!(
         update(&mut app, key(KeyCode::Char('d'))),
         vec![Effect::Quit { stop_launched: false }]

@@ -9,14 +9,14 @@
 //! - `hostile`: hostile paths, keys, values and files: no code, no escapes, no links, no blocking reads.
 //! - `engine`: the device-resident optimizers against the old CSVs, precision.
 //! - `tmux`: the real dashboard driven through tmux, as a person would.
-//! - `review`: the review commands on tests/fixtures/results, and sweeps.
+//! - `review`: the review commands on tests/fixtures/results.
 //! - `scales`: multi-scale runs, colour preservation, the memory estimate and guard.
 //! - `scores`: the yardstick, `score`, and where scores show.
-//! - `styles`: the four style statistics and styles by region, end to end.
-//! - `sweeps`: `--jobs`, point claims, `--dry-run` states, bad sweep input.
+//! - `style_statistics`: the four style statistics and styles by region, end to end.
+//! - `sweeps`: every sweep test: points, resume, collect, the script, `--jobs`, claims, `--dry-run` states, bad input.
 //! - `slurm`: the emitted job array on a real one-node Slurm cluster.
-//! - `truth`: what stylelab says about a run is true: names, full disks, failures, sweeps, limits.
-//! - `ux`: the command line and figures as a newcomer meets them.
+//! - `run_records`: what a run's folder and messages say is true: names, full disks, failures, limits.
+//! - `newcomer`: the command line and figures as a newcomer meets them.
 
 // Tests may unwrap: a panic here is a failed test with its message.
 #![allow(clippy::unwrap_used)]
@@ -29,12 +29,12 @@ mod docs;
 mod engine;
 mod hostile;
 mod invalid_configs;
+mod newcomer;
 mod review;
+mod run_records;
 mod scales;
 mod scores;
 mod slurm;
-mod styles;
+mod style_statistics;
 mod sweeps;
 mod tmux;
-mod truth;
-mod ux;

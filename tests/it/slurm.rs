@@ -106,7 +106,33 @@ impl Cluster {
             conf: dir.join("slurm.conf"),
             started: Vec::new(),
         };
-        // munged, unless one already answers.
+        cluster.start_munge();
+        // A state folder of its own (slurmctld refuses another cluster's),
+        // PID files in a folder owned by the slurm user, ports of its own;
+        // addresses given, so nothing depends on the host name resolving.
+        for sub in ["state", "spool", "run"] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+        }
+        run(Command::new("chown")
+            .arg("slurm:slurm")
+            .arg(dir.join("state"))
+            .arg(dir.join("run")));
+        for gpu in ["gpu0", "gpu1"] {
+            run(Command::new("mknod").arg(dir.join(gpu)).args(["c", "1", "3"]));
+        }
+        cluster.write_conf(&host);
+        run(Command::new("/usr/sbin/slurmctld").arg("-f").arg(&cluster.conf));
+        cluster
+            .started
+            .push(("slurmctld", pid_in(&dir.join("run/slurmctld.pid"))));
+        run(Command::new("/usr/sbin/slurmd").arg("-f").arg(&cluster.conf));
+        cluster.started.push(("slurmd", pid_in(&dir.join("run/slurmd.pid"))));
+        cluster.wait_idle();
+        cluster
+    }
+
+    /// Starts munged, unless one already answers.
+    fn start_munge(&mut self) {
         let munge_ok = || {
             Command::new("munge")
                 .arg("-n")
@@ -122,53 +148,45 @@ impl Cluster {
             }
             let _ = std::fs::remove_file("/run/munge/munged.pid");
             run(Command::new("runuser").args(["-u", "munge", "--", "/usr/sbin/munged"]));
-            cluster
-                .started
+            self.started
                 .push(("munged", pid_in(Path::new("/run/munge/munged.pid"))));
             assert!(munge_ok(), "munged started but `munge -n` fails");
         }
-        // A state folder of its own (slurmctld refuses another cluster's),
-        // PID files in a folder owned by the slurm user, ports of its own;
-        // addresses given, so nothing depends on the host name resolving.
-        for sub in ["state", "spool", "run"] {
-            std::fs::create_dir_all(dir.join(sub)).unwrap();
-        }
-        run(Command::new("chown")
-            .arg("slurm:slurm")
-            .arg(dir.join("state"))
-            .arg(dir.join("run")));
-        for gpu in ["gpu0", "gpu1"] {
-            run(Command::new("mknod").arg(dir.join(gpu)).args(["c", "1", "3"]));
-        }
+    }
+
+    /// slurm.conf and gres.conf: one node of 8 CPUs and two GPUs (device
+    /// nodes of their own), ports of its own.
+    fn write_conf(&self, host: &str) {
+        let dir = &self.dir;
         let port = 20000 + (std::process::id() % 10000) * 2;
         let d = dir.display();
         std::fs::write(
-            &cluster.conf,
+            &self.conf,
             format!(
                 "ClusterName=stylelab{pid}\n\
-                 SlurmctldHost={host}(127.0.0.1)\n\
-                 SlurmUser=slurm\n\
-                 SlurmctldPort={port}\n\
-                 SlurmdPort={port1}\n\
-                 AuthType=auth/munge\n\
-                 StateSaveLocation={d}/state\n\
-                 SlurmdSpoolDir={d}/spool\n\
-                 SlurmctldPidFile={d}/run/slurmctld.pid\n\
-                 SlurmdPidFile={d}/run/slurmd.pid\n\
-                 SlurmctldLogFile={d}/slurmctld.log\n\
-                 SlurmdLogFile={d}/slurmd.log\n\
-                 ProctrackType=proctrack/linuxproc\n\
-                 TaskPlugin=task/none\n\
-                 SelectType=select/cons_tres\n\
-                 SelectTypeParameters=CR_Core\n\
-                 SlurmdParameters=config_overrides\n\
-                 GresTypes=gpu\n\
-                 ReturnToService=2\n\
-                 JobCompType=jobcomp/none\n\
-                 AccountingStorageType=accounting_storage/none\n\
-                 MpiDefault=none\n\
-                 NodeName={host} NodeAddr=127.0.0.1 CPUs=8 Gres=gpu:2 State=UNKNOWN\n\
-                 PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP\n",
+             SlurmctldHost={host}(127.0.0.1)\n\
+             SlurmUser=slurm\n\
+             SlurmctldPort={port}\n\
+             SlurmdPort={port1}\n\
+             AuthType=auth/munge\n\
+             StateSaveLocation={d}/state\n\
+             SlurmdSpoolDir={d}/spool\n\
+             SlurmctldPidFile={d}/run/slurmctld.pid\n\
+             SlurmdPidFile={d}/run/slurmd.pid\n\
+             SlurmctldLogFile={d}/slurmctld.log\n\
+             SlurmdLogFile={d}/slurmd.log\n\
+             ProctrackType=proctrack/linuxproc\n\
+             TaskPlugin=task/none\n\
+             SelectType=select/cons_tres\n\
+             SelectTypeParameters=CR_Core\n\
+             SlurmdParameters=config_overrides\n\
+             GresTypes=gpu\n\
+             ReturnToService=2\n\
+             JobCompType=jobcomp/none\n\
+             AccountingStorageType=accounting_storage/none\n\
+             MpiDefault=none\n\
+             NodeName={host} NodeAddr=127.0.0.1 CPUs=8 Gres=gpu:2 State=UNKNOWN\n\
+             PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP\n",
                 pid = std::process::id(),
                 port1 = port + 1,
             ),
@@ -179,16 +197,13 @@ impl Cluster {
             format!("Name=gpu File={d}/gpu0\nName=gpu File={d}/gpu1\n"),
         )
         .unwrap();
-        run(Command::new("/usr/sbin/slurmctld").arg("-f").arg(&cluster.conf));
-        cluster
-            .started
-            .push(("slurmctld", pid_in(&dir.join("run/slurmctld.pid"))));
-        run(Command::new("/usr/sbin/slurmd").arg("-f").arg(&cluster.conf));
-        cluster.started.push(("slurmd", pid_in(&dir.join("run/slurmd.pid"))));
-        // The node is idle about a second after start.
+    }
+
+    /// Waits for the node to be idle, about a second after start.
+    fn wait_idle(&self) {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let state = cluster.command("sinfo").args(["-h", "-o", "%t"]).output().unwrap();
+            let state = self.command("sinfo").args(["-h", "-o", "%t"]).output().unwrap();
             let state = String::from_utf8_lossy(&state.stdout).trim().to_string();
             if state == "idle" {
                 break;
@@ -196,11 +211,10 @@ impl Cluster {
             assert!(
                 Instant::now() < deadline,
                 "the node is {state:?}, not idle, a minute after start; {}",
-                cluster.logs()
+                self.logs()
             );
             std::thread::sleep(Duration::from_millis(250));
         }
-        cluster
     }
 
     /// A Slurm client command talking to this cluster.
@@ -276,12 +290,33 @@ fn the_emitted_job_array_runs_unchanged_on_a_real_slurm() {
     let text = std::fs::read_to_string(&script).unwrap();
 
     let cluster = Cluster::start(&root.path().join("slurm"));
+    let task_logs = sbatch_wait(&cluster, &script, &work, &text);
+    let out = common::stdout_of(
+        assert_cmd::Command::new(&stylelab)
+            .arg("sweep")
+            .arg(&exp)
+            .arg("--collect"),
+    );
+    assert!(out.contains("3 of 3 points completed"), "{out}{task_logs}");
+    check_points(&tmp.join("results"), &task_logs);
+    newline_in_the_project_path(&cluster, root.path(), &work);
+
+    let pids: Vec<u32> = cluster.started.iter().map(|&(_, p)| p).collect();
+    drop(cluster);
+    for pid in pids {
+        assert!(!alive(pid), "daemon {pid} still running");
+    }
+}
+
+/// `sbatch --wait` on the script, with a five-minute bound; the tasks'
+/// output files, for failure messages.
+fn sbatch_wait(cluster: &Cluster, script: &Path, work: &Path, text: &str) -> String {
     let started = Instant::now();
     let mut sbatch = cluster
         .command("sbatch")
         .arg("--wait")
-        .arg(&script)
-        .current_dir(&work)
+        .arg(script)
+        .current_dir(work)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -296,7 +331,7 @@ fn the_emitted_job_array_runs_unchanged_on_a_real_slurm() {
         }
         std::thread::sleep(Duration::from_millis(200));
     };
-    let task_logs: String = std::fs::read_dir(tmp.join("results/sl-sweep"))
+    let task_logs: String = std::fs::read_dir(script.parent().unwrap())
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "out"))
@@ -313,15 +348,13 @@ fn the_emitted_job_array_runs_unchanged_on_a_real_slurm() {
         "sbatch --wait: {status}\n{text}{task_logs}{}",
         cluster.logs()
     );
+    task_logs
+}
 
-    let out = common::stdout_of(
-        assert_cmd::Command::new(&stylelab)
-            .arg("sweep")
-            .arg(&exp)
-            .arg("--collect"),
-    );
-    assert!(out.contains("3 of 3 points completed"), "{out}{task_logs}");
-    let runs = runs_per_point(&tmp.join("results"));
+/// Each of the three points ran once, completed, saw one GPU and four
+/// CPUs; the sweep's index and sheet hold all three.
+fn check_points(results: &Path, task_logs: &str) {
+    let runs = runs_per_point(results);
     assert_eq!(runs.len(), 3, "{runs:?}");
     for (i, (name, rs)) in runs.iter().enumerate() {
         assert_eq!(name, &format!("sl-p{i:03}"));
@@ -337,7 +370,7 @@ fn the_emitted_job_array_runs_unchanged_on_a_real_slurm() {
         assert_eq!(s.device, "cpu (4 threads)", "{name}: threads from SLURM_CPUS_PER_TASK");
         assert_eq!(s.sweep.as_ref().map(|m| m.point), Some(i));
     }
-    let index = std::fs::read_to_string(tmp.join("results/sl-sweep/index.csv")).unwrap();
+    let index = std::fs::read_to_string(results.join("sl-sweep/index.csv")).unwrap();
     let lines: Vec<&str> = index.lines().collect();
     assert_eq!(lines.len(), 4, "{index}");
     for (i, w) in ["10.0", "100.0", "1000.0"].iter().enumerate() {
@@ -348,11 +381,16 @@ fn the_emitted_job_array_runs_unchanged_on_a_real_slurm() {
             "{index}"
         );
     }
-    let sheet = image::open(tmp.join("results/sl-sweep/sheet.png")).unwrap();
+    let sheet = image::open(results.join("sl-sweep/sheet.png")).unwrap();
     assert!(sheet.width() > 32 * 3, "a sheet with three results");
-    // A project path with a newline: no directive can name its folder, so
-    // the script's shell sends the task's output there.
-    let project = crate::hostile::hostile_project(root.path(), crate::hostile::HOSTILE[0]);
+}
+
+/// A project path with a newline: no directive can name its folder, so
+/// the script's shell sends the task's output there; no path runs as a
+/// command.
+fn newline_in_the_project_path(cluster: &Cluster, root: &Path, work: &Path) {
+    let stylelab = assert_cmd::cargo::cargo_bin("stylelab");
+    let project = crate::hostile::hostile_project(root, crate::hostile::HOSTILE[0]);
     common::stdout_of(assert_cmd::Command::new(&stylelab).current_dir(&project).args([
         "sweep",
         "experiments/s.toml",
@@ -364,7 +402,7 @@ fn the_emitted_job_array_runs_unchanged_on_a_real_slurm() {
         .command("sbatch")
         .arg("--wait")
         .arg(&script)
-        .current_dir(&work)
+        .current_dir(work)
         .status()
         .unwrap();
     let outs: Vec<_> = std::fs::read_dir(project.join("results/s-sweep"))
@@ -378,7 +416,7 @@ fn the_emitted_job_array_runs_unchanged_on_a_real_slurm() {
     let s = runs["s-p000"][0].summary.as_ref().unwrap();
     assert_eq!(s.status, stylelab_core::record::Status::Completed);
     let mut found = Vec::new();
-    let mut stack = vec![root.path().to_path_buf(), work.clone()];
+    let mut stack = vec![root.to_path_buf(), work.to_path_buf()];
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
             if e.file_name().to_string_lossy().starts_with("PWNED") {
@@ -390,10 +428,4 @@ fn the_emitted_job_array_runs_unchanged_on_a_real_slurm() {
         }
     }
     assert!(found.is_empty(), "the paths ran as commands: {found:?}");
-
-    let pids: Vec<u32> = cluster.started.iter().map(|&(_, p)| p).collect();
-    drop(cluster);
-    for pid in pids {
-        assert!(!alive(pid), "daemon {pid} still running");
-    }
 }

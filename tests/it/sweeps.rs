@@ -1,7 +1,10 @@
-//! Sweeps at scale: `--jobs` on the CPU, claims (two sweeps at once run
-//! each point once; a dead holder's claim is free; a failed point is
-//! retried), `--dry-run`'s states, bad input. The real Slurm cluster is in
-//! `slurm.rs`.
+//! Every sweep test but the real cluster's (`slurm.rs`), the dashboard's
+//! and the hostile ones: points run, resumed and collected, the Slurm
+//! script, `--jobs` on the CPU, claims (two sweeps at once run each point
+//! once; a dead holder's claim is free; a failed point is retried),
+//! `--dry-run`'s states, a point done only by a run of its own settings,
+//! sweeps too large for memory, `run` on a sweep file, sweeps over region
+//! weights and losses, bad input.
 
 use crate::common;
 
@@ -351,4 +354,291 @@ fn check_validates_every_point_of_a_sweep_with_file_line_and_key() {
         let dashboard = stylelab::check::describe(&exp).unwrap_err();
         assert!(dashboard.contains(why), "{dashboard}");
     }
+}
+
+/// A two-point sweep on the random network.
+fn review_sweep_file(dir: &Path) -> PathBuf {
+    let path = common::tiny_experiment(dir, "sw", "");
+    let mut text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("iterations = 8", "iterations = 2");
+    text += "\n[sweep]\n\"loss.style_weight\" = [10.0, 1000.0]\n";
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn a_sweep_runs_its_points_resumes_and_collects() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = review_sweep_file(tmp.path());
+    let dry = common::stdout_of(stylelab().arg("sweep").arg(&exp).arg("--dry-run"));
+    assert!(dry.contains("2 points (grid) over loss.style_weight: 0 done"), "{dry}");
+    assert!(
+        dry.contains("0    to do    loss.style_weight=10.0") && dry.contains("1    to do    loss.style_weight=1000.0"),
+        "{dry}"
+    );
+    // One point, as a cluster task would.
+    stylelab()
+        .arg("sweep")
+        .arg(&exp)
+        .args(["--point", "1"])
+        .assert()
+        .success();
+    let dry = common::stdout_of(stylelab().arg("sweep").arg(&exp).arg("--dry-run"));
+    assert!(dry.contains("0    to do") && dry.contains("1    done"), "{dry}");
+    // The whole sweep skips what is done.
+    let out = common::stdout_of(stylelab().arg("sweep").arg(&exp));
+    assert!(
+        out.contains("point 1 (loss.style_weight=1000.0): completed in"),
+        "{out}"
+    );
+    assert!(out.contains("2 of 2 points completed"), "{out}");
+    let sweep_dir = tmp.path().join("results/sw-sweep");
+    let index = std::fs::read_to_string(sweep_dir.join("index.csv")).unwrap();
+    let lines: Vec<&str> = index.lines().collect();
+    assert_eq!(
+        lines[0],
+        "point,run,loss.style_weight,status,total,content,style,tv,content_dist,style_dist,color_dist,ssim"
+    );
+    assert!(
+        lines[1].starts_with("0,") && lines[1].contains("-sw-p000,10.0,completed,"),
+        "{index}"
+    );
+    assert!(
+        lines[2].starts_with("1,") && lines[2].contains("-sw-p001,1000.0,completed,"),
+        "{index}"
+    );
+    assert!(image::open(sweep_dir.join("sheet.png")).is_ok());
+    // Each point is an ordinary run with its own resolved experiment.
+    let run = stylelab_core::review::list_runs(&tmp.path().join("results"))
+        .into_iter()
+        .find(|r| r.name() == "sw-p001")
+        .unwrap();
+    let resolved = std::fs::read_to_string(run.dir.join("experiment.toml")).unwrap();
+    assert!(
+        resolved.contains("style_weight = 1000.0") && !resolved.contains("[sweep]"),
+        "{resolved}"
+    );
+    // --collect rebuilds the index from the runs alone.
+    std::fs::remove_file(sweep_dir.join("index.csv")).unwrap();
+    let out = common::stdout_of(stylelab().arg("sweep").arg(&exp).arg("--collect"));
+    assert!(out.contains("2 of 2 points completed"), "{out}");
+    assert_eq!(std::fs::read_to_string(sweep_dir.join("index.csv")).unwrap(), index);
+}
+
+#[test]
+fn a_sweep_emits_a_slurm_job_array() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = review_sweep_file(tmp.path());
+    let script = tmp.path().join("job.sbatch");
+    stylelab()
+        .arg("sweep")
+        .arg(&exp)
+        .args(["--emit", "slurm", "--out"])
+        .arg(&script)
+        .args(["--set", "images.size=32"])
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(&script).unwrap();
+    let results = tmp.path().join("results");
+    for want in [
+        "#!/bin/bash".to_string(),
+        "#SBATCH --array=0-1".into(),
+        "#SBATCH --gres=gpu:1".into(),
+        "#SBATCH --job-name=stylelab-sw".into(),
+        format!("#SBATCH --output=\"{}/sw-sweep/slurm-%A_%a.out\"", results.display()),
+        format!(
+            "sweep {} --point \"$SLURM_ARRAY_TASK_ID\" --results {} --set images.size=32",
+            exp.display(),
+            results.display()
+        ),
+        "stylelab sweep".into(),
+    ] {
+        assert!(text.contains(&want), "missing {want:?} in\n{text}");
+    }
+    assert!(
+        stylelab_core::review::list_runs(&results).is_empty(),
+        "emitting runs nothing"
+    );
+    assert!(
+        results.join("sw-sweep/sweep.toml").exists(),
+        "but takes the sweep's folder"
+    );
+}
+
+#[test]
+fn sweep_errors_name_the_point() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = review_sweep_file(tmp.path());
+    let text = std::fs::read_to_string(&exp)
+        .unwrap()
+        .replace("[10.0, 1000.0]", "[10.0, -1.0]");
+    std::fs::write(&exp, text).unwrap();
+    let err = common::stderr_of(stylelab().arg("sweep").arg(&exp).arg("--dry-run"), 2);
+    assert!(
+        err.contains("sweep point 1 (loss.style_weight=-1.0)") && err.contains("-1 is negative"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_sweep_point_is_done_only_by_a_run_of_its_own_settings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = sweep_file(tmp.path(), "sw4", 1);
+    stylelab().arg("sweep").arg(&exp).assert().success();
+    let dry = |sets: &[&str]| {
+        let mut c = stylelab();
+        c.arg("sweep").arg(&exp).arg("--dry-run");
+        for s in sets {
+            c.args(["--set", s]);
+        }
+        common::stdout_of(&mut c)
+    };
+    assert!(dry(&[]).contains("1 done"), "{}", dry(&[]));
+    let other = dry(&["images.size=48", "loss.content_weight=1000"]);
+    assert!(other.contains("0 done, 0 running, 0 failed, 1 to do"), "{other}");
+    assert!(other.contains("done with other settings in"), "{other}");
+    assert!(
+        other.contains("images.size 32 ≠ 48") && other.contains("loss.content_weight 5.0 ≠ 1000.0"),
+        "{other}"
+    );
+    // A plain run of another experiment under the point's name does not count either.
+    let tmp2 = tempfile::tempdir().unwrap();
+    let plain = common::tiny_experiment(tmp2.path(), "plain", "");
+    stylelab()
+        .arg("run")
+        .arg(&plain)
+        .args(["--set", "name=sw4-p000", "--set", "optim.iterations=1", "--results"])
+        .arg(tmp.path().join("results"))
+        .assert()
+        .success();
+    assert!(dry(&[]).contains("1 done"), "the point's own run still counts");
+    let runs = crate::sweeps::runs_per_point(&tmp.path().join("results"));
+    assert_eq!(runs["sw4-p000"].len(), 2);
+    // The sweep with other settings runs the point again, saying why.
+    let out = common::stdout_of(stylelab().arg("sweep").arg(&exp).args(["--set", "images.size=48"]));
+    assert!(
+        out.contains("completed with other settings (images.size 32 ≠ 48"),
+        "{out}"
+    );
+    let runs = crate::sweeps::runs_per_point(&tmp.path().join("results"));
+    assert_eq!(runs["sw4-p000"].len(), 3);
+    // Swept names are refused.
+    let text = std::fs::read_to_string(&exp).unwrap() + "\"name\" = [\"a\", \"b\"]\n";
+    std::fs::write(&exp, text).unwrap();
+    let err = common::stderr_of(stylelab().arg("sweep").arg(&exp).arg("--dry-run"), 2);
+    assert!(err.contains("sweep.\"name\": points are named"), "{err}");
+}
+
+#[test]
+fn a_sweep_says_which_points_another_process_runs_and_what_it_waits_for() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = sweep_file(tmp.path(), "held", 2);
+    let sweep_dir = tmp.path().join("results/held-sweep");
+    // This test process holds point 0, as a live sweep would.
+    std::fs::create_dir_all(sweep_dir.join("claims")).unwrap();
+    let mine = stylelab::sweep::claim::Claim::mine();
+    std::fs::write(sweep_dir.join("claims/p000"), serde_json::to_vec(&mine).unwrap()).unwrap();
+    let out = common::stdout_of(
+        stylelab()
+            .arg("sweep")
+            .arg(&exp)
+            .args(["--jobs", "2", "--threads", "1"]),
+    );
+    assert!(!out.contains("point 0 completed"), "{out}");
+    assert!(out.contains("point 0: running on"), "{out}");
+    assert!(out.contains("point 1 completed"), "{out}");
+    // A point's child process that finds its point held reports it as
+    // skipped, in one JSON line, and says so in its log.
+    let child = std::process::Command::new(crate::run_records::bin())
+        .arg("sweep")
+        .arg(&exp)
+        .args(["--point", "0", "--child"])
+        .output()
+        .unwrap();
+    assert!(child.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&child.stdout).unwrap();
+    assert_eq!(report["event"], "skipped");
+    assert_eq!(report["done"], false);
+    assert!(report["why"].as_str().unwrap().starts_with("running on"), "{report}");
+    assert!(String::from_utf8_lossy(&child.stderr).contains("point 0 (loss.style_weight=10.0): running on"));
+    // Each point's log holds its progress.
+    let log = std::fs::read_to_string(sweep_dir.join("logs/p001.log")).unwrap();
+    assert!(log.contains("held-p001: completed after 2 of 2 steps"), "{log}");
+    // A lock that is never let go: the sweep says so and gives up.
+    let lock = std::fs::File::create(sweep_dir.join("claims/.lock")).unwrap();
+    lock.lock().unwrap();
+    std::fs::remove_file(sweep_dir.join("claims/p000")).unwrap();
+    let err = common::stderr_of(stylelab().env("STYLELAB_LOCK_TIMEOUT", "2").arg("sweep").arg(&exp), 1);
+    assert!(err.contains("waiting for the lock on"), "{err}");
+    assert!(err.contains("gave up after 2 s waiting for the lock"), "{err}");
+}
+
+#[test]
+fn a_sweep_too_large_for_memory_names_sweep_force_and_makes_no_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = sweep_file(tmp.path(), "huge", 2);
+    let err = common::stderr_of(
+        stylelab().arg("sweep").arg(&exp).args([
+            "--set",
+            "images.size=8192",
+            "--set",
+            "optim.history=1000",
+            "--set",
+            "optim.iterations=1000",
+        ]),
+        2,
+    );
+    assert!(err.contains("`sweep --force` to try anyway"), "{err}");
+    assert!(!tmp.path().join("results/huge-sweep").exists());
+}
+
+#[test]
+fn run_on_a_sweep_file_says_it_runs_the_base_experiment_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = sweep_file(tmp.path(), "base", 3);
+    let err = String::from_utf8(
+        stylelab()
+            .arg("run")
+            .arg(&exp)
+            .assert()
+            .success()
+            .get_output()
+            .stderr
+            .clone(),
+    )
+    .unwrap();
+    assert!(
+        err.contains("has a [sweep] table (3 points): `run` runs its base experiment only"),
+        "{err}"
+    );
+    assert!(err.contains("stylelab sweep"), "{err}");
+}
+
+#[test]
+fn a_sweep_over_region_weights_and_losses_is_listed_and_compared_by_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = crate::style_statistics::regions_experiment(
+        tmp.path(),
+        "size = 48",
+        "[sweep]\nmode = \"zip\"\n\"regions.right.style_weight\" = [0.5, 4.0]\n\"loss.style_loss\" = [\"gram\", \"histogram\"]",
+    );
+    stylelab()
+        .arg("sweep")
+        .arg(&exp)
+        .args(["--set", "optim.iterations=2"])
+        .assert()
+        .success();
+    let results = tmp.path().join("results");
+    let out = common::stdout_of(stylelab().arg("runs").arg("--wide").arg("--results").arg(&results));
+    assert!(out.contains("loss.style_loss"), "{out}");
+    assert!(out.contains("regions.right.style_weight"), "{out}");
+    assert!(out.contains("histogram"), "{out}");
+    let out = common::stdout_of(
+        stylelab()
+            .args(["compare", "regions-p000", "regions-p001", "--results"])
+            .arg(&results),
+    );
+    assert!(out.contains("style_loss=gram"), "{out}");
+    assert!(out.contains("style_loss=histogram"), "{out}");
 }

@@ -128,49 +128,37 @@ fn step_label(v: f64) -> String {
     }
 }
 
-impl Widget for LossChart<'_> {
-    fn render(self, area: Rect, buf: &mut Buffer) {
-        let all = || self.series.iter().flat_map(|s| s.points.iter().copied());
-        let b = bounds(all());
-        let xmax = b.xmax;
-        let max_labels = (area.height as usize / 3).max(2);
-        // Whole decades on a log axis, so the ticks fall on the edges.
-        let (ylo, yhi, ylabels) = if self.log {
+impl LossChart<'_> {
+    /// A style for colour `c`, or the plain style without colour.
+    fn style(&self, c: Color) -> Style {
+        if self.color {
+            Style::default().fg(c)
+        } else {
+            Style::default()
+        }
+    }
+
+    /// The y axis: whole decades on a log axis (so the ticks fall on the
+    /// edges), padded bounds from 0 up for a positive linear one.
+    fn y_axis(&self, b: &Bounds, max_labels: usize) -> (f64, f64, Vec<String>) {
+        if self.log {
             log_axis(b.ylo, b.yhi, max_labels)
         } else {
             let (lo, hi) = b.padded(false);
             let lo = floor_at_zero(lo, b.ylo);
             (lo, hi, linear_ticks(lo, hi, max_labels.min(5)))
-        };
-        // A change at step 0 would sit on the y axis, where it says nothing.
-        let mark_lines: Vec<Vec<(f64, f64)>> = self
-            .marks
-            .iter()
-            .filter(|&&m| m > 0)
-            .map(|&m| vec![(m as f64, ylo), (m as f64, yhi)])
-            .collect();
-        let style = |c: Color| {
-            if self.color {
-                Style::default().fg(c)
-            } else {
-                Style::default()
-            }
-        };
-        let mut datasets: Vec<Dataset> = Vec::new();
-        for line in &mark_lines {
-            datasets.push(
-                Dataset::default()
-                    .marker(Marker::Dot)
-                    .graph_type(GraphType::Line)
-                    .style(style(Color::Yellow))
-                    .data(line),
-            );
         }
-        let mut legend: Vec<Span> = Vec::new();
-        // Markers go by position among the curves that have a legend entry:
-        // faint raw curves (drawn under their smoothed ones) take none.
-        // Without colour nothing can look faint: the raw curves are left
-        // out, and the rest differ by marker.
+    }
+
+    /// The curves as datasets, each with its legend entry.
+    ///
+    /// Markers go by position among the curves that have a legend entry:
+    /// faint raw curves (drawn under their smoothed ones) take none.
+    /// Without colour nothing can look faint: the raw curves are left
+    /// out, and the rest differ by marker.
+    fn curves(&self) -> (Vec<Dataset<'_>>, Vec<Span<'static>>) {
+        let mut datasets = Vec::new();
+        let mut legend = Vec::new();
         let mut shown = 0;
         for s in self.series.iter().filter(|s| self.color || !s.faint) {
             let i = shown;
@@ -187,7 +175,7 @@ impl Widget for LossChart<'_> {
                 Dataset::default()
                     .marker(marker)
                     .graph_type(GraphType::Line)
-                    .style(style(color))
+                    .style(self.style(color))
                     .data(&s.points),
             );
             if !s.faint {
@@ -196,9 +184,37 @@ impl Widget for LossChart<'_> {
                 } else {
                     MARKER_GLYPHS[i % MARKER_GLYPHS.len()]
                 };
-                legend.push(Span::styled(format!(" {glyph} {} ", s.name), style(color)));
+                legend.push(Span::styled(format!(" {glyph} {} ", s.name), self.style(color)));
             }
         }
+        (datasets, legend)
+    }
+}
+
+impl Widget for LossChart<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let b = bounds(self.series.iter().flat_map(|s| s.points.iter().copied()));
+        let xmax = b.xmax;
+        let (ylo, yhi, ylabels) = self.y_axis(&b, (area.height as usize / 3).max(2));
+        // A change at step 0 would sit on the y axis, where it says nothing.
+        let mark_lines: Vec<Vec<(f64, f64)>> = self
+            .marks
+            .iter()
+            .filter(|&&m| m > 0)
+            .map(|&m| vec![(m as f64, ylo), (m as f64, yhi)])
+            .collect();
+        let mut datasets: Vec<Dataset> = mark_lines
+            .iter()
+            .map(|line| {
+                Dataset::default()
+                    .marker(Marker::Dot)
+                    .graph_type(GraphType::Line)
+                    .style(self.style(Color::Yellow))
+                    .data(line)
+            })
+            .collect();
+        let (curves, legend) = self.curves();
+        datasets.extend(curves);
         let ylabels: Vec<Span> = ylabels.into_iter().map(Span::raw).collect();
         let xlabels = vec![
             Span::raw("0"),
@@ -216,13 +232,13 @@ impl Widget for LossChart<'_> {
                 Axis::default()
                     .bounds([0.0, xmax])
                     .labels(xlabels)
-                    .style(style(Color::Gray)),
+                    .style(self.style(Color::Gray)),
             )
             .y_axis(
                 Axis::default()
                     .bounds([ylo, yhi])
                     .labels(ylabels)
-                    .style(style(Color::Gray)),
+                    .style(self.style(Color::Gray)),
             )
             .render(area, buf);
     }
@@ -402,7 +418,20 @@ impl Widget for Scatter<'_> {
                     .style(style(Color::Gray)),
             )
             .render(area, buf);
-        // Number the points (1-based, as in the key), beside their marks.
+        self.number_points(area, chart_area, (x0, x1), (y0, y1), buf);
+    }
+}
+
+impl Scatter<'_> {
+    /// Numbers the points (1-based, as in the key), beside their marks.
+    fn number_points(
+        &self,
+        area: Rect,
+        chart_area: Rect,
+        (x0, x1): (f64, f64),
+        (y0, y1): (f64, f64),
+        buf: &mut Buffer,
+    ) {
         let (w, h) = (
             chart_area.width.saturating_sub(8) as f64,
             chart_area.height.saturating_sub(2) as f64,

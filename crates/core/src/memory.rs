@@ -63,7 +63,7 @@ pub struct ScaleEstimate {
     /// Activations kept for the backward pass, and the gradients in flight.
     pub activations_mib: f64,
     /// On CUDA: cuDNN's workspaces and the allocator's transient blocks
-    /// ([`CUDA_WORKSPACE_MAPS`] × the largest feature map); 0 on CPU.
+    /// (`CUDA_WORKSPACE_MAPS` × the largest feature map); 0 on CPU.
     pub workspace_mib: f64,
     /// Content features and Gram matrices the loss compares against.
     pub targets_mib: f64,

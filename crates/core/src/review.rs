@@ -9,11 +9,12 @@
 //! into text, charts and images.
 
 pub mod compare;
+pub mod export;
 pub mod fit;
 pub mod plot;
-pub mod report;
 pub mod sheet;
 pub mod sort;
+pub mod sweeps;
 pub mod table;
 
 use crate::record::{self, Losses, MetricsHeader, RunPaths, Status, StepMetrics, Summary};

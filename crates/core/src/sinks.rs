@@ -10,6 +10,7 @@ mod run_dir;
 pub use run_dir::{RunDirSink, create_run_dir};
 
 use crate::events::RunEvent;
+use crate::record::LogEvent;
 
 /// A consumer of run events. An error stops the run (status `failed`), so
 /// only sinks whose loss loses results (the run folder) should return one.
@@ -50,4 +51,41 @@ impl Sink for Tee<'_> {
         }
         first_error.map_or(Ok(()), Err)
     }
+}
+
+/// The events.log line of an event that is one line there and nothing
+/// else (steering, pauses, warnings, refusals, scale changes): the one
+/// text of these events, which the console prints too.
+pub fn log_line(event: &RunEvent) -> Option<LogEvent> {
+    Some(match event {
+        RunEvent::Steered { iter, term, from, to } => LogEvent::Steered {
+            iter: *iter,
+            term: *term,
+            from: *from,
+            to: *to,
+        },
+        RunEvent::Paused { iter, paused } => LogEvent::Paused {
+            iter: *iter,
+            paused: *paused,
+        },
+        RunEvent::Warning(what) => LogEvent::Warning(what.clone()),
+        RunEvent::Refused { iter, what } => LogEvent::Refused {
+            iter: *iter,
+            what: what.clone(),
+        },
+        RunEvent::Scale {
+            iter,
+            index,
+            count,
+            width,
+            height,
+        } => LogEvent::Scale {
+            iter: *iter,
+            index: *index,
+            count: *count,
+            width: *width,
+            height: *height,
+        },
+        _ => return None,
+    })
 }

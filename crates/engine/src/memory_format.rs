@@ -1,6 +1,6 @@
 //! The memory format a run's network uses (`model.memory_format`): as
 //! set, or with `auto` the faster of NCHW and channels-last, measured once
-//! per kind of run and kept in the user's cache folder ([`cache`]).
+//! per kind of run and kept in the user's cache folder (the private `cache` module).
 
 mod cache;
 
@@ -47,7 +47,7 @@ pub fn default_format(device: Device, precision: Precision) -> MemoryFormat {
 /// of NCHW and channels-last for this machine, precision and network,
 /// timed on a forward and backward pass at the run's size (at most
 /// 256 px), as cuDNN's benchmark mode does for algorithms — once: the
-/// choice is kept in the user's cache folder ([`cache`]) and
+/// choice is kept in the user's cache folder (the private `cache` module) and
 /// later runs of the same kind take it from there.
 pub fn choose(
     weights: &VggWeights,

@@ -5,8 +5,8 @@
 use crate::headless::{Signals, execute};
 use crate::sweep::Sweep;
 use crate::sweep::claim::Taken;
+use crate::sweep::jobs::message::Message;
 use crate::sweep::jobs::plan::Plan;
-use crate::sweep::jobs::report::Report;
 use crate::sweep::jobs::status::worse;
 use crate::sweep::runs::Completion;
 use anyhow::Result;
@@ -21,8 +21,8 @@ pub fn run(sweep: &Sweep, plan: &Plan, signals: &Signals) -> Result<Status> {
     let mut status = Status::Completed;
     let skip = |p: &SweepPoint, why: String, done: bool| {
         say!("point {} ({}): {why}, skipped", p.index, p.describe());
-        if let Some(r) = &plan.report {
-            r.send(&Report::Skipped {
+        if let Some(r) = &plan.parent {
+            r.send(&Message::Skipped {
                 point: p.index,
                 why,
                 done,
@@ -69,8 +69,8 @@ fn run_point(sweep: &Sweep, plan: &Plan, signals: &Signals, p: &SweepPoint) -> R
         checked.guard_for(&exp, "sweep")?;
     }
     let on_dir = |dir: &std::path::Path| {
-        if let Some(r) = &plan.report {
-            r.send(&Report::RunDir {
+        if let Some(r) = &plan.parent {
+            r.send(&Message::RunDir {
                 point: p.index,
                 dir: dir.to_path_buf(),
             });

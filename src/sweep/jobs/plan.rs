@@ -4,7 +4,7 @@
 
 use crate::error::bad_input;
 use crate::sweep::Sweep;
-use crate::sweep::jobs::report::Reporter;
+use crate::sweep::jobs::message::Messenger;
 use anyhow::Result;
 use stylelab_core::config::{DeviceChoice, Experiment};
 
@@ -23,8 +23,8 @@ pub struct Plan {
     pub threads: Option<usize>,
     /// Run points whose memory estimate exceeds what is free.
     pub force: bool,
-    /// This process is a `--jobs` child: where it reports to its parent.
-    pub report: Option<Reporter>,
+    /// This process is a `--jobs` child: its line to the parent.
+    pub parent: Option<Messenger>,
 }
 
 impl Plan {

@@ -4,9 +4,9 @@
 
 use crate::headless::Signals;
 use crate::sweep::Sweep;
+use crate::sweep::jobs::message::Message;
 use crate::sweep::jobs::plan::{Plan, threads_per_job, threads_text};
 use crate::sweep::jobs::progress::{Counts, Progress, Running};
-use crate::sweep::jobs::report::Report;
 use crate::sweep::jobs::status::{end_status, worse};
 use crate::sweep::state::PointState;
 use anyhow::{Context, Result};
@@ -38,7 +38,7 @@ struct Job {
 /// A report from the child running `point`.
 struct Said {
     point: usize,
-    report: Report,
+    message: Message,
 }
 
 /// Up to `plan.jobs` points at once, each in a child `stylelab sweep
@@ -177,9 +177,9 @@ impl<'a> Pool<'a> {
             let Some(job) = self.slots.iter_mut().flatten().find(|j| j.point == said.point) else {
                 continue;
             };
-            match said.report {
-                Report::RunDir { dir, .. } => job.dir = Some(dir),
-                Report::Skipped { why, done, point } => {
+            match said.message {
+                Message::RunDir { dir, .. } => job.dir = Some(dir),
+                Message::Skipped { why, done, point } => {
                     job.skipped = Some(done);
                     self.display.clear();
                     say!("point {point}: {why}, skipped");
@@ -291,10 +291,10 @@ fn listen(out: std::process::ChildStdout, point: usize, tx: mpsc::Sender<Said>) 
     std::thread::spawn(move || {
         for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
             // Anything that is not a report (there should be none) is dropped.
-            let Ok(report) = serde_json::from_str::<Report>(&line) else {
+            let Ok(message) = serde_json::from_str::<Message>(&line) else {
                 continue;
             };
-            if tx.send(Said { point, report }).is_err() {
+            if tx.send(Said { point, message }).is_err() {
                 break;
             }
         }

@@ -209,7 +209,7 @@ const COLUMNS: [RunColumn; 11] = [
     },
 ];
 
-/// The columns for these runs: [`COLUMNS`], with a `values` column (as
+/// The columns for these runs: `COLUMNS`, with a `values` column (as
 /// wide as the longest value, within 6–28) second when any run is a sweep point.
 pub fn run_columns(runs: &[RunEntry], sweep_values: &HashMap<PathBuf, String>) -> Vec<RunColumn> {
     let mut cols = COLUMNS.to_vec();

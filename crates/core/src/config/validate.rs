@@ -349,59 +349,8 @@ fn regions(
     }
     let mut list: Vec<Region> = Vec::new();
     for (name, r) in regions {
-        let section = format!("regions.{name}");
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-            return Err(invalid(
-                &section,
-                format!("'{name}' is not a region name; use letters, digits, '_' and '-' (it names metrics columns)"),
-            ));
-        }
-        let color = crate::mask::parse_color(&r.color).ok_or_else(|| {
-            invalid(
-                format!("{section}.color"),
-                format!(
-                    "'{}' is not a colour; use \"white\", \"black\", \"red\", \"green\", \"blue\", \"yellow\", \"cyan\", \"magenta\", \"gray\" or \"#rrggbb\"",
-                    r.color
-                ),
-            )
-        })?;
-        if let Some(other) = list.iter().find(|o| o.color == color) {
-            return Err(invalid(
-                format!("{section}.color"),
-                format!(
-                    "{} is region '{}''s colour already; each region needs its own",
-                    crate::mask::color_name(color),
-                    other.name
-                ),
-            ));
-        }
-        let styles = styles(&section, &r.style, r.style_blend.as_deref(), paths)?;
-        let style_weight = check_weight(&format!("{section}.style_weight"), r.style_weight)?;
-        let mask_key = format!("{section}.style_mask");
-        let style_masks: Vec<PathBuf> = match &r.style_mask {
-            None => Vec::new(),
-            Some(m) => {
-                let m = m.to_vec();
-                if m.len() != styles.len() {
-                    return Err(invalid(
-                        &mask_key,
-                        format!(
-                            "has {} mask(s) but {section}.style lists {} image(s); give one mask per style image",
-                            m.len(),
-                            styles.len()
-                        ),
-                    ));
-                }
-                m.iter().map(|p| paths.resolve(&mask_key, p)).collect()
-            }
-        };
-        list.push(Region {
-            name: name.clone(),
-            color,
-            styles,
-            style_weight,
-            style_masks,
-        });
+        let region = region(name, r, &list, paths)?;
+        list.push(region);
     }
     if list.len() > u8::MAX as usize {
         return Err(invalid("regions", format!("has {} regions; at most 255", list.len())));
@@ -410,6 +359,63 @@ fn regions(
         mask: paths.resolve("images.mask", mask),
         list,
     }))
+}
+
+/// One `[regions.NAME]` table, checked against the regions before it.
+fn region(name: &str, r: &RawRegion, before: &[Region], paths: &Paths) -> Result<Region, Invalid> {
+    let section = format!("regions.{name}");
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        return Err(invalid(
+            &section,
+            format!("'{name}' is not a region name; use letters, digits, '_' and '-' (it names metrics columns)"),
+        ));
+    }
+    let color = crate::mask::parse_color(&r.color).ok_or_else(|| {
+        invalid(
+            format!("{section}.color"),
+            format!(
+                "'{}' is not a colour; use \"white\", \"black\", \"red\", \"green\", \"blue\", \"yellow\", \"cyan\", \"magenta\", \"gray\" or \"#rrggbb\"",
+                r.color
+            ),
+        )
+    })?;
+    if let Some(other) = before.iter().find(|o| o.color == color) {
+        return Err(invalid(
+            format!("{section}.color"),
+            format!(
+                "{} is region '{}''s colour already; each region needs its own",
+                crate::mask::color_name(color),
+                other.name
+            ),
+        ));
+    }
+    let styles = styles(&section, &r.style, r.style_blend.as_deref(), paths)?;
+    let style_weight = check_weight(&format!("{section}.style_weight"), r.style_weight)?;
+    let mask_key = format!("{section}.style_mask");
+    let style_masks: Vec<PathBuf> = match &r.style_mask {
+        None => Vec::new(),
+        Some(m) => {
+            let m = m.to_vec();
+            if m.len() != styles.len() {
+                return Err(invalid(
+                    &mask_key,
+                    format!(
+                        "has {} mask(s) but {section}.style lists {} image(s); give one mask per style image",
+                        m.len(),
+                        styles.len()
+                    ),
+                ));
+            }
+            m.iter().map(|p| paths.resolve(&mask_key, p)).collect()
+        }
+    };
+    Ok(Region {
+        name: name.to_string(),
+        color,
+        styles,
+        style_weight,
+        style_masks,
+    })
 }
 
 /// `[loss]`, validated.
@@ -609,22 +615,7 @@ impl Experiment {
                 normalize: self.normalize,
                 content_layers: layers(&self.content_layers),
                 style_loss: self.style_loss,
-                style_layers: self
-                    .style_layers
-                    .iter()
-                    .map(|s| {
-                        // A layer with the common loss reads back as its weight alone.
-                        let v = if s.loss == self.style_loss {
-                            RawStyleLayer::Weight(s.weight)
-                        } else {
-                            RawStyleLayer::Spec(RawStyleLayerSpec {
-                                weight: s.weight,
-                                loss: Some(s.loss),
-                            })
-                        };
-                        (s.layer.to_string(), v)
-                    })
-                    .collect(),
+                style_layers: self.raw_style_layers(),
             },
             optim: RawOptim {
                 optimizer: self.optimizer,
@@ -644,24 +635,49 @@ impl Experiment {
                 results: Some(path(&self.results)),
                 score: self.score,
             },
-            regions: self.regions.as_ref().map(|r| {
-                r.list
-                    .iter()
-                    .map(|g| {
-                        let raw = RawRegion {
-                            color: crate::mask::color_name(g.color),
-                            style: OneOrMany::Many(g.styles.iter().map(|s| path(&s.path)).collect()),
-                            style_blend: Some(g.styles.iter().map(|s| s.blend).collect()),
-                            style_weight: g.style_weight,
-                            style_mask: (!g.style_masks.is_empty())
-                                .then(|| OneOrMany::Many(g.style_masks.iter().map(|p| path(p)).collect())),
-                        };
-                        (g.name.clone(), raw)
-                    })
-                    .collect()
-            }),
+            regions: self.raw_regions(),
             sweep: self.sweep.clone(),
         }
+    }
+
+    /// The style layers as written: a layer with the common loss reads
+    /// back as its weight alone.
+    fn raw_style_layers(&self) -> std::collections::BTreeMap<String, RawStyleLayer> {
+        self.style_layers
+            .iter()
+            .map(|s| {
+                let v = if s.loss == self.style_loss {
+                    RawStyleLayer::Weight(s.weight)
+                } else {
+                    RawStyleLayer::Spec(RawStyleLayerSpec {
+                        weight: s.weight,
+                        loss: Some(s.loss),
+                    })
+                };
+                (s.layer.to_string(), v)
+            })
+            .collect()
+    }
+
+    /// `[regions]` as written, paths absolute.
+    fn raw_regions(&self) -> Option<std::collections::BTreeMap<String, RawRegion>> {
+        let path = |p: &Path| p.display().to_string();
+        self.regions.as_ref().map(|r| {
+            r.list
+                .iter()
+                .map(|g| {
+                    let raw = RawRegion {
+                        color: crate::mask::color_name(g.color),
+                        style: OneOrMany::Many(g.styles.iter().map(|s| path(&s.path)).collect()),
+                        style_blend: Some(g.styles.iter().map(|s| s.blend).collect()),
+                        style_weight: g.style_weight,
+                        style_mask: (!g.style_masks.is_empty())
+                            .then(|| OneOrMany::Many(g.style_masks.iter().map(|p| path(p)).collect())),
+                    };
+                    (g.name.clone(), raw)
+                })
+                .collect()
+        })
     }
 }
 

@@ -1,15 +1,15 @@
 //! What `stylelab compare` prints: the runs' curves of one metric in the
 //! terminal, their final values, their scores, the config keys that differ
-//! and the trade-off picture — every table a [`Report`], the scores' the
+//! and the trade-off picture — every table a [`Tabular`], the scores' the
 //! same one `stylelab score` prints.
 
 use super::Comparison;
+use super::export::{Cell, Export, Tabular};
 use super::plot::{self, CurveSpec};
-use super::report::{Cell, Export, Report};
 use crate::record::Scores;
 
 /// Each run's status, steps and final losses.
-pub fn final_values(cmp: &Comparison) -> Report {
+pub fn final_values(cmp: &Comparison) -> Tabular {
     let rows = cmp
         .runs
         .iter()
@@ -27,7 +27,7 @@ pub fn final_values(cmp: &Comparison) -> Report {
             ]
         })
         .collect();
-    Report {
+    Tabular {
         columns: ["run", "status", "steps", "total", "content", "style", "tv"]
             .map(String::from)
             .to_vec(),
@@ -38,7 +38,7 @@ pub fn final_values(cmp: &Comparison) -> Report {
 /// The yardstick's four numbers per run (`not scored` where there are
 /// none), with each run's size when `sizes` are given: `score`'s table and
 /// `compare`'s.
-pub fn scores(runs: &[(String, Option<&Scores>)], sizes: Option<&[String]>) -> Report {
+pub fn scores(runs: &[(String, Option<&Scores>)], sizes: Option<&[String]>) -> Tabular {
     let mut columns: Vec<String> = std::iter::once("run".to_string())
         .chain(Scores::NAMES.iter().map(|s| s.to_string()))
         .collect();
@@ -61,12 +61,12 @@ pub fn scores(runs: &[(String, Option<&Scores>)], sizes: Option<&[String]>) -> R
             row
         })
         .collect();
-    Report { columns, rows }
+    Tabular { columns, rows }
 }
 
 /// The config keys that differ: one column per run, paths cut to the part
 /// that tells them apart.
-pub fn differences(cmp: &Comparison) -> Report {
+pub fn differences(cmp: &Comparison) -> Tabular {
     let columns = std::iter::once("key".to_string())
         .chain(cmp.runs.iter().map(|r| r.name.clone()))
         .collect();
@@ -79,7 +79,7 @@ pub fn differences(cmp: &Comparison) -> Report {
                 .collect()
         })
         .collect();
-    Report { columns, rows }
+    Tabular { columns, rows }
 }
 
 /// Everything `compare` prints, for a terminal of `width × height`

@@ -2,7 +2,7 @@
 //! terminal: columns are left out whole (a number is never cut), in an
 //! order the table gives, until the rest fit; then one column (the name)
 //! may take what room is left or give way, ending in `…`. The `stylelab
-//! runs` table ([`super::report`]) and the dashboard's Runs view both fit
+//! runs` table ([`super::export`]) and the dashboard's Runs view both fit
 //! their columns here.
 
 /// Which columns of a table fit in a width, and how wide they are.

@@ -384,7 +384,36 @@ where
             .label("Pareto front")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], RGBColor(214, 39, 40).stroke_width(3)));
     }
-    let middle = (x0 + x1) / 2.0;
+    draw_points(&mut chart, points, (x0 + x1) / 2.0)?;
+    if drawn_front {
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .label_font(("sans-serif", 16))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+    }
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+/// One dot and label per finite point; labels of points right of `middle`
+/// read leftwards, so none runs off the picture's right edge.
+fn draw_points<DB: DrawingBackend>(
+    chart: &mut ChartContext<
+        '_,
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    points: &[TradeoffPoint],
+    middle: f64,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow::anyhow!("{e:?}");
     for (label, x, y) in points.iter().filter(|p| p.1.is_finite() && p.2.is_finite()) {
         chart
             .draw_series(std::iter::once(Circle::new(
@@ -393,8 +422,6 @@ where
                 RGBColor(31, 119, 180).filled(),
             )))
             .map_err(err)?;
-        // Labels of points on the right half read leftwards, so none runs
-        // off the picture's right edge.
         let pos = if *x > middle {
             Pos::new(HPos::Right, VPos::Bottom)
         } else {
@@ -408,17 +435,6 @@ where
             )))
             .map_err(err)?;
     }
-    if drawn_front {
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .label_font(("sans-serif", 16))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
-    }
-    root.present().map_err(err)?;
     Ok(())
 }
 

@@ -107,9 +107,6 @@ pub fn write_sheet(cmp: &Comparison, out: &Path) -> Result<Sheet> {
     }
     let labels = labels(cmp);
     let lines = labels.iter().map(Vec::len).max().unwrap_or(1) as u32;
-    let n = cmp.runs.len() as u32;
-    let cols = (n as f64).sqrt().ceil() as u32;
-    let rows = n.div_ceil(cols);
     // Thumbnails first: each row is as tall as its tallest image, so a row
     // of landscape images has no blank band above it.
     let thumbs: Vec<Option<RgbImage>> = cmp
@@ -121,30 +118,12 @@ pub fn write_sheet(cmp: &Comparison, out: &Path) -> Result<Sheet> {
                 .map(|img| img.thumbnail(CELL, CELL).to_rgb8())
         })
         .collect();
-    let row_heights: Vec<u32> = (0..rows)
-        .map(|r| {
-            (r * cols..((r + 1) * cols).min(n))
-                .map(|i| thumbs[i as usize].as_ref().map_or(CELL, RgbImage::height))
-                .max()
-                .unwrap_or(CELL)
-        })
-        .collect();
-    let cw = CELL + 2 * PAD;
-    let label_h = lines * LINE_H;
-    // Top of each row's cell, and the total height.
-    let mut tops = Vec::with_capacity(rows as usize);
-    let mut h = 0;
-    for rh in &row_heights {
-        tops.push(h);
-        h += rh + 2 * PAD + label_h;
-    }
-    let w = cols * cw;
+    let grid = Grid::new(&thumbs, lines * LINE_H);
+    let (w, h) = (grid.width(), grid.height);
     let mut canvas = RgbImage::from_pixel(w, h, Rgb([255, 255, 255]));
     let mut without_image = Vec::new();
     for (i, run) in cmp.runs.iter().enumerate() {
-        let (col, row) = (i as u32 % cols, i as u32 / cols);
-        let (cx, cy) = (col * cw + PAD, tops[row as usize] + PAD);
-        let rh = row_heights[row as usize];
+        let (cx, cy, rh) = grid.cell(i);
         match &thumbs[i] {
             Some(thumb) => {
                 // Bottom-aligned in its row: each image sits right above its label.
@@ -159,41 +138,8 @@ pub fn write_sheet(cmp: &Comparison, out: &Path) -> Result<Sheet> {
             }
         }
     }
-    super::plot::register_font_once();
-    {
-        let root = BitMapBackend::with_buffer(canvas.as_mut(), (w, h)).into_drawing_area();
-        let err = |e: DrawingAreaErrorKind<_>| anyhow::anyhow!("{e:?}");
-        for (i, _) in &without_image {
-            let row = *i as u32 / cols;
-            let (cx, cy) = ((*i as u32 % cols) * cw + PAD, tops[row as usize] + PAD);
-            let style = ("sans-serif", 20).into_font().color(&RGBColor(90, 90, 90));
-            let middle = cy + row_heights[row as usize] / 2;
-            root.draw_text("no final image", &style, (cx as i32 + 90, middle as i32 - 10))
-                .map_err(err)?;
-        }
-        for (i, lines) in labels.iter().enumerate() {
-            let row = i as u32 / cols;
-            let (cx, cy) = (
-                (i as u32 % cols) * cw + PAD,
-                tops[row as usize] + PAD + row_heights[row as usize] + 4,
-            );
-            for (j, line) in lines.iter().enumerate() {
-                let style = if j == 0 {
-                    ("sans-serif", 17).into_font().style(FontStyle::Bold)
-                } else {
-                    ("sans-serif", 15).into_font()
-                };
-                let clipped: String = line.chars().take(40).collect();
-                root.draw_text(
-                    &clipped,
-                    &style.color(&BLACK),
-                    (cx as i32, (cy + j as u32 * LINE_H) as i32),
-                )
-                .map_err(err)?;
-            }
-        }
-        root.present().map_err(err)?;
-    }
+    let missing: Vec<usize> = without_image.iter().map(|(i, _)| *i).collect();
+    draw_text(&mut canvas, &grid, &missing, &labels)?;
     canvas
         .save(out)
         .with_context(|| format!("cannot write {}", out.display()))?;
@@ -202,6 +148,92 @@ pub fn write_sheet(cmp: &Comparison, out: &Path) -> Result<Sheet> {
         height: h,
         without_image: without_image.into_iter().map(|(_, name)| name).collect(),
     })
+}
+
+/// The sheet's layout: ⌈√n⌉ columns, each row as tall as its tallest
+/// image plus the label lines.
+struct Grid {
+    cols: u32,
+    /// Top of each row's cell, px.
+    tops: Vec<u32>,
+    row_heights: Vec<u32>,
+    height: u32,
+}
+
+impl Grid {
+    /// The cell's width, px.
+    const CELL_W: u32 = CELL + 2 * PAD;
+
+    fn new(thumbs: &[Option<RgbImage>], label_h: u32) -> Grid {
+        let n = thumbs.len() as u32;
+        let cols = (n as f64).sqrt().ceil() as u32;
+        let rows = n.div_ceil(cols);
+        let row_heights: Vec<u32> = (0..rows)
+            .map(|r| {
+                (r * cols..((r + 1) * cols).min(n))
+                    .map(|i| thumbs[i as usize].as_ref().map_or(CELL, RgbImage::height))
+                    .max()
+                    .unwrap_or(CELL)
+            })
+            .collect();
+        let mut tops = Vec::with_capacity(rows as usize);
+        let mut height = 0;
+        for rh in &row_heights {
+            tops.push(height);
+            height += rh + 2 * PAD + label_h;
+        }
+        Grid {
+            cols,
+            tops,
+            row_heights,
+            height,
+        }
+    }
+
+    fn width(&self) -> u32 {
+        self.cols * Self::CELL_W
+    }
+
+    /// Run `i`'s image box: left, top and its row's image height, px.
+    fn cell(&self, i: usize) -> (u32, u32, u32) {
+        let (col, row) = (i as u32 % self.cols, (i as u32 / self.cols) as usize);
+        (col * Self::CELL_W + PAD, self.tops[row] + PAD, self.row_heights[row])
+    }
+}
+
+/// "no final image" in the grey boxes of `missing`, and each run's label
+/// lines under its image (the name bold, every line cut to 40 characters).
+fn draw_text(canvas: &mut RgbImage, grid: &Grid, missing: &[usize], labels: &[Vec<String>]) -> Result<()> {
+    super::plot::register_font_once();
+    let (w, h) = (canvas.width(), canvas.height());
+    let root = BitMapBackend::with_buffer(canvas.as_mut(), (w, h)).into_drawing_area();
+    let err = |e: DrawingAreaErrorKind<_>| anyhow::anyhow!("{e:?}");
+    for &i in missing {
+        let (cx, cy, rh) = grid.cell(i);
+        let style = ("sans-serif", 20).into_font().color(&RGBColor(90, 90, 90));
+        let middle = cy + rh / 2;
+        root.draw_text("no final image", &style, (cx as i32 + 90, middle as i32 - 10))
+            .map_err(err)?;
+    }
+    for (i, lines) in labels.iter().enumerate() {
+        let (cx, cy, rh) = grid.cell(i);
+        let top = cy + rh + 4;
+        for (j, line) in lines.iter().enumerate() {
+            let style = if j == 0 {
+                ("sans-serif", 17).into_font().style(FontStyle::Bold)
+            } else {
+                ("sans-serif", 15).into_font()
+            };
+            let clipped: String = line.chars().take(40).collect();
+            root.draw_text(
+                &clipped,
+                &style.color(&BLACK),
+                (cx as i32, (top + j as u32 * LINE_H) as i32),
+            )
+            .map_err(err)?;
+        }
+    }
+    root.present().map_err(err)
 }
 
 #[cfg(test)]

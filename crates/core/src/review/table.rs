@@ -5,7 +5,7 @@
 //! [`super::flat_config`], orders them with [`super::sort`], and renders text
 //! for `cli` (and for `bench`, which times a listing).
 
-use super::report::{Cell, Export, Report};
+use super::export::{Cell, Export, Tabular};
 use super::{RunEntry, differing_keys, flat_config, list_runs};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -79,7 +79,7 @@ pub fn matches(r: &RunEntry, config: &BTreeMap<String, String>, filter: &str) ->
 }
 
 impl Listing {
-    /// Lists `results`, keeps runs matching `filter` (see [`matches`]),
+    /// Lists `results`, keeps runs matching `filter` (see [`matches()`]),
     /// and sorts by `sort` (a column or config key; `-KEY` for descending;
     /// default: newest first).
     ///
@@ -120,16 +120,16 @@ impl Listing {
         Ok(Listing { runs, configs, varying })
     }
 
-    /// The listing as a [`Report`]: the `COLUMNS` (counts as integers,
+    /// The listing as a [`Tabular`]: the `COLUMNS` (counts as integers,
     /// measurements at full precision, shown as the table shows them), then
     /// the varying config keys (TOML values as JSON values) — each its own
     /// column, or with `nested` one `varying` column holding them all (the
     /// JSON's shape).
-    pub fn report(&self) -> Report {
-        self.report_shaped(false)
+    pub fn tabular(&self) -> Tabular {
+        self.tabular_shaped(false)
     }
 
-    fn report_shaped(&self, nested: bool) -> Report {
+    fn tabular_shaped(&self, nested: bool) -> Tabular {
         let mut columns: Vec<String> = COLUMNS.iter().map(|s| s.to_string()).collect();
         if nested {
             columns.push("varying".into());
@@ -179,13 +179,13 @@ impl Listing {
                 row
             })
             .collect();
-        Report { columns, rows }
+        Tabular { columns, rows }
     }
 
     /// Every row's fields as the table and CSV show them, in `COLUMNS` then
     /// `varying` order.
     pub fn rows(&self) -> Vec<Vec<String>> {
-        self.report()
+        self.tabular()
             .rows
             .into_iter()
             .map(|r| r.into_iter().map(|c| c.text).collect())
@@ -194,7 +194,7 @@ impl Listing {
 
     /// Column names: `COLUMNS`, then the `varying` config keys.
     pub fn header(&self) -> Vec<String> {
-        self.report().columns
+        self.tabular().columns
     }
 
     /// The whole listing as text, ending in a newline. The table leaves out
@@ -203,14 +203,14 @@ impl Listing {
     /// ([`DROP_ORDER`], then the varying keys from the last), and config
     /// keys lose their section (`style_weight`).
     pub fn render(&self, format: Format, width: Option<usize>) -> String {
-        let mut report = self.report();
+        let mut tabular = self.tabular();
         match format {
-            Format::Csv => report.render(&Export::Csv),
-            Format::Json => self.report_shaped(true).render(&Export::Json),
+            Format::Csv => tabular.render(&Export::Csv),
+            Format::Json => self.tabular_shaped(true).render(&Export::Json),
             Format::Table => {
-                let run = report.columns.iter().position(|c| c == "run");
-                let started = report.columns.iter().position(|c| c == "started");
-                for row in &mut report.rows {
+                let run = tabular.columns.iter().position(|c| c == "run");
+                let started = tabular.columns.iter().position(|c| c == "started");
+                for row in &mut tabular.rows {
                     if let Some(i) = started {
                         let t = &row[i].text;
                         row[i].text = t.get(0..19).unwrap_or(t).replace('T', " ");
@@ -220,16 +220,16 @@ impl Listing {
                     }
                 }
                 if let Some(i) = run {
-                    report.columns.remove(i);
+                    tabular.columns.remove(i);
                 }
                 if width.is_some() {
-                    for c in report.columns.iter_mut().skip(COLUMNS.len() - 1) {
+                    for c in tabular.columns.iter_mut().skip(COLUMNS.len() - 1) {
                         if let Some((_, rest)) = c.split_once('.') {
                             *c = rest.to_string();
                         }
                     }
                 }
-                report.render(&Export::Table {
+                tabular.render(&Export::Table {
                     width,
                     drop_order: &DROP_ORDER,
                 })

@@ -144,49 +144,13 @@ impl Sink for RunDirSink {
             }
             RunEvent::Finished { summary, image } => self.finish(summary, image.as_deref())?,
             other => {
-                if let Some(line) = log_line(other) {
+                if let Some(line) = super::log_line(other) {
                     self.log_event(&line)?;
                 }
             }
         }
         Ok(())
     }
-}
-
-/// The events.log line of an event that is one line there and nothing
-/// else (steering, pauses, warnings, refusals, scale changes).
-fn log_line(event: &RunEvent) -> Option<LogEvent> {
-    Some(match event {
-        RunEvent::Steered { iter, term, from, to } => LogEvent::Steered {
-            iter: *iter,
-            term: *term,
-            from: *from,
-            to: *to,
-        },
-        RunEvent::Paused { iter, paused } => LogEvent::Paused {
-            iter: *iter,
-            paused: *paused,
-        },
-        RunEvent::Warning(what) => LogEvent::Warning(what.clone()),
-        RunEvent::Refused { iter, what } => LogEvent::Refused {
-            iter: *iter,
-            what: what.clone(),
-        },
-        RunEvent::Scale {
-            iter,
-            index,
-            count,
-            width,
-            height,
-        } => LogEvent::Scale {
-            iter: *iter,
-            index: *index,
-            count: *count,
-            width: *width,
-            height: *height,
-        },
-        _ => return None,
-    })
 }
 
 impl RunDirSink {

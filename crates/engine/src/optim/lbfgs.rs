@@ -20,7 +20,7 @@
 //! the strong Wolfe test then refuses every trial and the run stalls. There
 //! the search also accepts a step by Hager & Zhang's approximate Wolfe
 //! conditions (CG_DESCENT, 2005): the loss no higher than the start's plus
-//! the noise ([`loss_noise`]), and the slope gᵀd risen from g₀ᵀd to at
+//! the noise (`loss_noise`), and the slope gᵀd risen from g₀ᵀd to at
 //! least σ·g₀ᵀd but not past (2δ − 1)·g₀ᵀd — a test on the slope, a sum
 //! over every pixel that rounding hardly blurs. In fp32 the tolerance is
 //! 0 and the search is the strong Wolfe one, bit for bit.
@@ -159,7 +159,7 @@ impl Lbfgs {
     }
 
     /// The same, with the line search tolerating the loss's rounding
-    /// noise of `precision` ([`loss_noise`]).
+    /// noise of `precision` (`loss_noise`).
     pub fn with_precision(mut self, precision: Precision) -> Self {
         self.noise = loss_noise(precision);
         self
@@ -199,7 +199,7 @@ impl Lbfgs {
     /// One iteration from `current`: a direction, then a strong-Wolfe line
     /// search along it; `x` is moved to the accepted point.
     ///
-    /// Returns `Converged` at a minimum ([`at_minimum`], or a steepest
+    /// Returns `Converged` at a minimum (`at_minimum`, or a steepest
     /// descent whose slope vanishes in rounding). When the
     /// quasi-Newton direction is no descent direction, or its line search
     /// finds no lower loss or no measurable change, the history no longer

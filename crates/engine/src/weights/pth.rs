@@ -102,174 +102,246 @@ fn unpickle(data: &[u8]) -> Result<Value, String> {
 
 /// The pickled object at the start of `data`, and the bytes it took.
 fn unpickle_at(data: &[u8]) -> Result<(Value, usize), String> {
-    let mut pos = 0usize;
-    let mut stack: Vec<Value> = Vec::new();
-    let mut memo: HashMap<u32, Value> = HashMap::new();
-    let take = |pos: &mut usize, n: usize| -> Result<&[u8], String> {
-        let end = pos
-            .checked_add(n)
-            .filter(|&e| e <= data.len())
-            .ok_or("the pickle ends early")?;
-        let s = &data[*pos..end];
-        *pos = end;
-        Ok(s)
+    let mut m = Machine {
+        data,
+        pos: 0,
+        stack: Vec::new(),
+        memo: HashMap::new(),
     };
-    let pop = |stack: &mut Vec<Value>| stack.pop().ok_or_else(|| "the pickle pops an empty stack".to_string());
-    let since_mark = |stack: &mut Vec<Value>| -> Result<Vec<Value>, String> {
-        let at = stack
+    loop {
+        let op = *m.take(1)?.first().ok_or("the pickle ends early")?;
+        if op == b'.' {
+            return m.pop().map(|v| (v, m.pos));
+        }
+        m.step(op)?;
+    }
+}
+
+/// The restricted unpickler's state: the bytes, where it reads, its stack
+/// and its memo.
+struct Machine<'a> {
+    data: &'a [u8],
+    pos: usize,
+    stack: Vec<Value>,
+    memo: HashMap<u32, Value>,
+}
+
+impl<'a> Machine<'a> {
+    /// The next `n` bytes.
+    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.data.len())
+            .ok_or("the pickle ends early")?;
+        let s = &self.data[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+
+    fn take4(&mut self) -> Result<[u8; 4], String> {
+        let b = self.take(4)?;
+        Ok([b[0], b[1], b[2], b[3]])
+    }
+
+    fn pop(&mut self) -> Result<Value, String> {
+        self.stack
+            .pop()
+            .ok_or_else(|| "the pickle pops an empty stack".to_string())
+    }
+
+    /// The items pushed since the last mark, the mark dropped.
+    fn since_mark(&mut self) -> Result<Vec<Value>, String> {
+        let at = self
+            .stack
             .iter()
             .rposition(|v| matches!(v, Value::Mark))
             .ok_or("the pickle has no mark")?;
-        let items = stack.split_off(at + 1);
-        stack.pop();
+        let items = self.stack.split_off(at + 1);
+        self.stack.pop();
         Ok(items)
-    };
-    let text = |b: &[u8]| String::from_utf8(b.to_vec()).map_err(|_| "a string that is not UTF-8".to_string());
-    loop {
-        let op = *take(&mut pos, 1)?.first().ok_or("the pickle ends early")?;
+    }
+
+    fn top(&self) -> Result<Value, String> {
+        self.stack
+            .last()
+            .cloned()
+            .ok_or_else(|| "memo of an empty stack".to_string())
+    }
+
+    /// Runs one opcode other than STOP.
+    fn step(&mut self, op: u8) -> Result<(), String> {
         match op {
-            0x80 => {
-                take(&mut pos, 1)?;
+            0x80 => drop(self.take(1)?),
+            0x95 => drop(self.take(8)?),
+            b'}' => self.stack.push(Value::Dict(Vec::new())),
+            b']' => self.stack.push(Value::List(Vec::new())),
+            b')' => self.stack.push(Value::Tuple(Vec::new())),
+            b'(' => self.stack.push(Value::Mark),
+            b'N' => self.stack.push(Value::None),
+            0x88 | 0x89 => self.stack.push(Value::Scalar),
+            b'K' | b'M' | b'J' | 0x8a | b'G' => self.number(op)?,
+            b'X' | 0x8c => {
+                let n = if op == b'X' {
+                    u32::from_le_bytes(self.take4()?) as usize
+                } else {
+                    self.take(1)?[0] as usize
+                };
+                let s = text(self.take(n)?)?;
+                self.stack.push(Value::Str(s));
             }
-            0x95 => {
-                take(&mut pos, 8)?;
+            b'c' | 0x93 => self.global(op)?,
+            b'q' | b'r' | 0x94 | b'h' | b'j' => self.memo_op(op)?,
+            b't' | 0x85..=0x87 | b'a' | b'e' | b's' | b'u' => self.build(op)?,
+            b'b' => {
+                // A state dict's `_metadata` attribute, a parameter's state: not needed.
+                self.pop()?;
             }
-            b'}' => stack.push(Value::Dict(Vec::new())),
-            b']' => stack.push(Value::List(Vec::new())),
-            b')' => stack.push(Value::Tuple(Vec::new())),
-            b'(' => stack.push(Value::Mark),
-            b'N' => stack.push(Value::None),
-            0x88 | 0x89 => stack.push(Value::Scalar),
-            b'K' => stack.push(Value::Int(i64::from(take(&mut pos, 1)?[0]))),
+            b'Q' => {
+                let pid = self.pop()?;
+                self.stack.push(storage(pid)?);
+            }
+            b'R' => {
+                let args = self.pop()?;
+                let callable = self.pop()?;
+                self.stack.push(reduce(callable, args)?);
+            }
+            other => return Err(format!("pickle opcode 0x{other:02x} is not one a state dict uses")),
+        }
+        Ok(())
+    }
+
+    /// BININT1, BININT2, BININT, LONG1 and BINFLOAT.
+    fn number(&mut self, op: u8) -> Result<(), String> {
+        let v = match op {
+            b'K' => Value::Int(i64::from(self.take(1)?[0])),
             b'M' => {
-                let b = take(&mut pos, 2)?;
-                stack.push(Value::Int(i64::from(u16::from_le_bytes([b[0], b[1]]))));
+                let b = self.take(2)?;
+                Value::Int(i64::from(u16::from_le_bytes([b[0], b[1]])))
             }
-            b'J' => {
-                let b = take(&mut pos, 4)?;
-                stack.push(Value::Int(i64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]]))));
+            b'J' => Value::Int(i64::from(i32::from_le_bytes(self.take4()?))),
+            b'G' => {
+                self.take(8)?;
+                Value::Scalar
             }
-            0x8a => {
-                let n = take(&mut pos, 1)?[0] as usize;
-                let b = take(&mut pos, n)?;
+            _ => {
+                let n = self.take(1)?[0] as usize;
+                let b = self.take(n)?;
                 if n > 8 {
                     // The legacy format's magic number: read, never used.
-                    stack.push(Value::Scalar);
-                    continue;
+                    Value::Scalar
+                } else {
+                    let mut v: i64 = 0;
+                    for (i, &byte) in b.iter().enumerate() {
+                        v |= i64::from(byte) << (8 * i);
+                    }
+                    if n > 0 && n < 8 && b[n - 1] & 0x80 != 0 {
+                        v -= 1i64 << (8 * n);
+                    }
+                    Value::Int(v)
                 }
-                let mut v: i64 = 0;
-                for (i, &byte) in b.iter().enumerate() {
-                    v |= i64::from(byte) << (8 * i);
-                }
-                if n > 0 && n < 8 && b[n - 1] & 0x80 != 0 {
-                    v -= 1i64 << (8 * n);
-                }
-                stack.push(Value::Int(v));
             }
-            b'G' => {
-                take(&mut pos, 8)?;
-                stack.push(Value::Scalar);
-            }
-            b'X' => {
-                let b = take(&mut pos, 4)?;
-                let n = u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
-                stack.push(Value::Str(text(take(&mut pos, n)?)?));
-            }
-            0x8c => {
-                let n = take(&mut pos, 1)?[0] as usize;
-                stack.push(Value::Str(text(take(&mut pos, n)?)?));
-            }
-            b'c' => {
-                let rest = &data[pos..];
-                let mut lines = rest.splitn(3, |&b| b == b'\n');
-                let (module, name) = (lines.next().unwrap_or_default(), lines.next().unwrap_or_default());
-                pos += module.len() + name.len() + 2;
-                let global = format!("{}.{}", text(module)?, text(name)?);
-                if !allowed(&global) {
-                    return Err(format!(
-                        "it calls {global}, which a file of weights has no need of (a pickle can run code): refused"
-                    ));
-                }
-                stack.push(Value::Global(global));
-            }
-            0x93 => {
-                let name = pop(&mut stack)?;
-                let module = pop(&mut stack)?;
-                let (Value::Str(m), Value::Str(n)) = (module, name) else {
-                    return Err("a global that is not named by strings".into());
-                };
-                let global = format!("{m}.{n}");
-                if !allowed(&global) {
-                    return Err(format!(
-                        "it calls {global}, which a file of weights has no need of (a pickle can run code): refused"
-                    ));
-                }
-                stack.push(Value::Global(global));
-            }
+        };
+        self.stack.push(v);
+        Ok(())
+    }
+
+    /// GLOBAL and STACK_GLOBAL, refused unless [`allowed`].
+    fn global(&mut self, op: u8) -> Result<(), String> {
+        let global = if op == b'c' {
+            let rest = &self.data[self.pos..];
+            let mut lines = rest.splitn(3, |&b| b == b'\n');
+            let (module, name) = (lines.next().unwrap_or_default(), lines.next().unwrap_or_default());
+            self.pos += module.len() + name.len() + 2;
+            format!("{}.{}", text(module)?, text(name)?)
+        } else {
+            let name = self.pop()?;
+            let module = self.pop()?;
+            let (Value::Str(m), Value::Str(n)) = (module, name) else {
+                return Err("a global that is not named by strings".into());
+            };
+            format!("{m}.{n}")
+        };
+        if !allowed(&global) {
+            return Err(format!(
+                "it calls {global}, which a file of weights has no need of (a pickle can run code): refused"
+            ));
+        }
+        self.stack.push(Value::Global(global));
+        Ok(())
+    }
+
+    /// BINPUT, LONG_BINPUT, MEMOIZE, BINGET and LONG_BINGET.
+    fn memo_op(&mut self, op: u8) -> Result<(), String> {
+        match op {
             b'q' => {
-                let i = u32::from(take(&mut pos, 1)?[0]);
-                memo.insert(i, stack.last().cloned().ok_or("memo of an empty stack")?);
+                let i = u32::from(self.take(1)?[0]);
+                let top = self.top()?;
+                self.memo.insert(i, top);
             }
             b'r' => {
-                let b = take(&mut pos, 4)?;
-                memo.insert(
-                    u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
-                    stack.last().cloned().ok_or("memo of an empty stack")?,
-                );
+                let i = u32::from_le_bytes(self.take4()?);
+                let top = self.top()?;
+                self.memo.insert(i, top);
             }
             0x94 => {
-                let i = memo.len() as u32;
-                memo.insert(i, stack.last().cloned().ok_or("memo of an empty stack")?);
+                let i = self.memo.len() as u32;
+                let top = self.top()?;
+                self.memo.insert(i, top);
             }
-            b'h' => {
-                let i = u32::from(take(&mut pos, 1)?[0]);
-                stack.push(memo.get(&i).cloned().ok_or("the pickle reads an unset memo")?);
+            _ => {
+                let i = if op == b'h' {
+                    u32::from(self.take(1)?[0])
+                } else {
+                    u32::from_le_bytes(self.take4()?)
+                };
+                let v = self.memo.get(&i).cloned().ok_or("the pickle reads an unset memo")?;
+                self.stack.push(v);
             }
-            b'j' => {
-                let b = take(&mut pos, 4)?;
-                let i = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-                stack.push(memo.get(&i).cloned().ok_or("the pickle reads an unset memo")?);
-            }
+        }
+        Ok(())
+    }
+
+    /// TUPLE, TUPLE1–3, APPEND, APPENDS, SETITEM and SETITEMS.
+    fn build(&mut self, op: u8) -> Result<(), String> {
+        match op {
             b't' => {
-                let items = since_mark(&mut stack)?;
-                stack.push(Value::Tuple(items));
+                let items = self.since_mark()?;
+                self.stack.push(Value::Tuple(items));
             }
             0x85..=0x87 => {
                 let n = (op - 0x84) as usize;
-                if stack.len() < n {
+                if self.stack.len() < n {
                     return Err("the pickle pops an empty stack".into());
                 }
-                let items = stack.split_off(stack.len() - n);
-                stack.push(Value::Tuple(items));
+                let items = self.stack.split_off(self.stack.len() - n);
+                self.stack.push(Value::Tuple(items));
             }
-            b'a' => {
-                let v = pop(&mut stack)?;
-                match stack.last_mut() {
-                    Some(Value::List(l)) => l.push(v),
-                    _ => return Err("append to what is not a list".into()),
-                }
-            }
-            b'e' => {
-                let items = since_mark(&mut stack)?;
-                match stack.last_mut() {
+            b'a' | b'e' => {
+                let items = if op == b'a' {
+                    vec![self.pop()?]
+                } else {
+                    self.since_mark()?
+                };
+                match self.stack.last_mut() {
                     Some(Value::List(l)) => l.extend(items),
                     _ => return Err("append to what is not a list".into()),
                 }
             }
             b's' => {
-                let v = pop(&mut stack)?;
-                let k = pop(&mut stack)?;
-                match stack.last_mut() {
+                let v = self.pop()?;
+                let k = self.pop()?;
+                match self.stack.last_mut() {
                     Some(Value::Dict(d)) => d.push((k, v)),
                     _ => return Err("an item set on what is not a dict".into()),
                 }
             }
-            b'u' => {
-                let items = since_mark(&mut stack)?;
+            _ => {
+                let items = self.since_mark()?;
                 if items.len() % 2 != 0 {
                     return Err("an odd number of dict items".into());
                 }
-                match stack.last_mut() {
+                match self.stack.last_mut() {
                     Some(Value::Dict(d)) => {
                         let mut it = items.into_iter();
                         while let (Some(k), Some(v)) = (it.next(), it.next()) {
@@ -279,23 +351,14 @@ fn unpickle_at(data: &[u8]) -> Result<(Value, usize), String> {
                     _ => return Err("items set on what is not a dict".into()),
                 }
             }
-            b'b' => {
-                // A state dict's `_metadata` attribute, a parameter's state: not needed.
-                pop(&mut stack)?;
-            }
-            b'Q' => {
-                let pid = pop(&mut stack)?;
-                stack.push(storage(pid)?);
-            }
-            b'R' => {
-                let args = pop(&mut stack)?;
-                let callable = pop(&mut stack)?;
-                stack.push(reduce(callable, args)?);
-            }
-            b'.' => return pop(&mut stack).map(|v| (v, pos)),
-            other => return Err(format!("pickle opcode 0x{other:02x} is not one a state dict uses")),
         }
+        Ok(())
     }
+}
+
+/// Pickle text, which must be UTF-8.
+fn text(b: &[u8]) -> Result<String, String> {
+    String::from_utf8(b.to_vec()).map_err(|_| "a string that is not UTF-8".to_string())
 }
 
 /// A persistent id: `('storage', torch.FloatStorage, key, location, numel)`.
@@ -422,7 +485,7 @@ impl Checkpoint {
     /// as torchvision's published VGG19 is): five pickles — magic number,
     /// protocol, system info, the object, the storage keys — then each
     /// storage as an 8-byte element count and its bytes. Only the pickles
-    /// are read here (at most [`PICKLE_LIMIT`] bytes); the storages'
+    /// are read here (at most `PICKLE_LIMIT` bytes); the storages'
     /// places are found by their declared sizes, each count checked.
     pub fn open_legacy(path: &Path) -> Result<Checkpoint, String> {
         use std::io::{Seek, SeekFrom};

@@ -20,7 +20,7 @@ fn stylelab() -> Command {
     c
 }
 
-fn bin() -> PathBuf {
+pub fn bin() -> PathBuf {
     assert_cmd::cargo::cargo_bin("stylelab")
 }
 
@@ -458,118 +458,6 @@ fn threads_and_jobs_beyond_the_machine_are_refused_at_once() {
         );
     }
     assert!(!tmp.path().join("results").exists());
-}
-
-#[test]
-fn a_sweep_point_is_done_only_by_a_run_of_its_own_settings() {
-    let tmp = tempfile::tempdir().unwrap();
-    let exp = crate::sweeps::sweep_file(tmp.path(), "sw4", 1);
-    stylelab().arg("sweep").arg(&exp).assert().success();
-    let dry = |sets: &[&str]| {
-        let mut c = stylelab();
-        c.arg("sweep").arg(&exp).arg("--dry-run");
-        for s in sets {
-            c.args(["--set", s]);
-        }
-        common::stdout_of(&mut c)
-    };
-    assert!(dry(&[]).contains("1 done"), "{}", dry(&[]));
-    let other = dry(&["images.size=48", "loss.content_weight=1000"]);
-    assert!(other.contains("0 done, 0 running, 0 failed, 1 to do"), "{other}");
-    assert!(other.contains("done with other settings in"), "{other}");
-    assert!(
-        other.contains("images.size 32 ≠ 48") && other.contains("loss.content_weight 5.0 ≠ 1000.0"),
-        "{other}"
-    );
-    // A plain run of another experiment under the point's name does not count either.
-    let tmp2 = tempfile::tempdir().unwrap();
-    let plain = common::tiny_experiment(tmp2.path(), "plain", "");
-    stylelab()
-        .arg("run")
-        .arg(&plain)
-        .args(["--set", "name=sw4-p000", "--set", "optim.iterations=1", "--results"])
-        .arg(tmp.path().join("results"))
-        .assert()
-        .success();
-    assert!(dry(&[]).contains("1 done"), "the point's own run still counts");
-    let runs = crate::sweeps::runs_per_point(&tmp.path().join("results"));
-    assert_eq!(runs["sw4-p000"].len(), 2);
-    // The sweep with other settings runs the point again, saying why.
-    let out = common::stdout_of(stylelab().arg("sweep").arg(&exp).args(["--set", "images.size=48"]));
-    assert!(
-        out.contains("completed with other settings (images.size 32 ≠ 48"),
-        "{out}"
-    );
-    let runs = crate::sweeps::runs_per_point(&tmp.path().join("results"));
-    assert_eq!(runs["sw4-p000"].len(), 3);
-    // Swept names are refused.
-    let text = std::fs::read_to_string(&exp).unwrap() + "\"name\" = [\"a\", \"b\"]\n";
-    std::fs::write(&exp, text).unwrap();
-    let err = common::stderr_of(stylelab().arg("sweep").arg(&exp).arg("--dry-run"), 2);
-    assert!(err.contains("sweep.\"name\": points are named"), "{err}");
-}
-
-#[test]
-fn a_sweep_says_which_points_another_process_runs_and_what_it_waits_for() {
-    let tmp = tempfile::tempdir().unwrap();
-    let exp = crate::sweeps::sweep_file(tmp.path(), "held", 2);
-    let sweep_dir = tmp.path().join("results/held-sweep");
-    // This test process holds point 0, as a live sweep would.
-    std::fs::create_dir_all(sweep_dir.join("claims")).unwrap();
-    let mine = stylelab::sweep::claim::Claim::mine();
-    std::fs::write(sweep_dir.join("claims/p000"), serde_json::to_vec(&mine).unwrap()).unwrap();
-    let out = common::stdout_of(
-        stylelab()
-            .arg("sweep")
-            .arg(&exp)
-            .args(["--jobs", "2", "--threads", "1"]),
-    );
-    assert!(!out.contains("point 0 completed"), "{out}");
-    assert!(out.contains("point 0: running on"), "{out}");
-    assert!(out.contains("point 1 completed"), "{out}");
-    // A point's child process that finds its point held reports it as
-    // skipped, in one JSON line, and says so in its log.
-    let child = std::process::Command::new(bin())
-        .arg("sweep")
-        .arg(&exp)
-        .args(["--point", "0", "--child"])
-        .output()
-        .unwrap();
-    assert!(child.status.success());
-    let report: serde_json::Value = serde_json::from_slice(&child.stdout).unwrap();
-    assert_eq!(report["event"], "skipped");
-    assert_eq!(report["done"], false);
-    assert!(report["why"].as_str().unwrap().starts_with("running on"), "{report}");
-    assert!(String::from_utf8_lossy(&child.stderr).contains("point 0 (loss.style_weight=10.0): running on"));
-    // Each point's log holds its progress.
-    let log = std::fs::read_to_string(sweep_dir.join("logs/p001.log")).unwrap();
-    assert!(log.contains("held-p001: completed after 2 of 2 steps"), "{log}");
-    // A lock that is never let go: the sweep says so and gives up.
-    let lock = std::fs::File::create(sweep_dir.join("claims/.lock")).unwrap();
-    lock.lock().unwrap();
-    std::fs::remove_file(sweep_dir.join("claims/p000")).unwrap();
-    let err = common::stderr_of(stylelab().env("STYLELAB_LOCK_TIMEOUT", "2").arg("sweep").arg(&exp), 1);
-    assert!(err.contains("waiting for the lock on"), "{err}");
-    assert!(err.contains("gave up after 2 s waiting for the lock"), "{err}");
-}
-
-#[test]
-fn a_sweep_too_large_for_memory_names_sweep_force_and_makes_no_folder() {
-    let tmp = tempfile::tempdir().unwrap();
-    let exp = crate::sweeps::sweep_file(tmp.path(), "huge", 2);
-    let err = common::stderr_of(
-        stylelab().arg("sweep").arg(&exp).args([
-            "--set",
-            "images.size=8192",
-            "--set",
-            "optim.history=1000",
-            "--set",
-            "optim.iterations=1000",
-        ]),
-        2,
-    );
-    assert!(err.contains("`sweep --force` to try anyway"), "{err}");
-    assert!(!tmp.path().join("results/huge-sweep").exists());
 }
 
 #[test]

@@ -159,28 +159,6 @@ fn every_argument_of_every_command_says_what_it_is() {
 }
 
 #[test]
-fn run_on_a_sweep_file_says_it_runs_the_base_experiment_only() {
-    let tmp = tempfile::tempdir().unwrap();
-    let exp = crate::sweeps::sweep_file(tmp.path(), "base", 3);
-    let err = String::from_utf8(
-        stylelab()
-            .arg("run")
-            .arg(&exp)
-            .assert()
-            .success()
-            .get_output()
-            .stderr
-            .clone(),
-    )
-    .unwrap();
-    assert!(
-        err.contains("has a [sweep] table (3 points): `run` runs its base experiment only"),
-        "{err}"
-    );
-    assert!(err.contains("stylelab sweep"), "{err}");
-}
-
-#[test]
 fn the_slurm_script_names_the_file_it_was_written_to() {
     let tmp = tempfile::tempdir().unwrap();
     let exp = crate::sweeps::sweep_file(tmp.path(), "sl", 2);

@@ -3,7 +3,7 @@
 //! for it (as hyperfine's): an aligned table fitted to the terminal, CSV,
 //! a JSON array, JSON lines, or a single JSON object.
 //!
-//! A [`Report`] is columns and rows of [`Cell`]s; each cell carries its value
+//! A [`Tabular`] is columns and rows of [`Cell`]s; each cell carries its value
 //! at full precision (what JSON gets: integers as integers, numbers as
 //! numbers, nested data as it is) and the text a person reads (what the
 //! table and CSV get). The table's columns fit the terminal by
@@ -71,7 +71,7 @@ impl Cell {
 
 /// Columns and rows.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Report {
+pub struct Tabular {
     /// Column names, in order.
     pub columns: Vec<String>,
     /// One row per record, a cell per column.
@@ -98,7 +98,7 @@ pub enum Export<'a> {
     JsonObject,
 }
 
-impl Report {
+impl Tabular {
     /// The report in `export`'s form, ending in a newline.
     pub fn render(&self, export: &Export) -> String {
         match export {
@@ -212,8 +212,8 @@ impl Report {
 mod tests {
     use super::*;
 
-    fn report() -> Report {
-        Report {
+    fn tabular() -> Tabular {
+        Tabular {
             columns: vec!["name".into(), "steps".into(), "total".into(), "note".into()],
             rows: vec![vec![
                 Cell::text("a-rather-long-run-name"),
@@ -226,7 +226,7 @@ mod tests {
 
     #[test]
     fn every_format_comes_from_the_same_cells() {
-        let r = report();
+        let r = tabular();
         assert_eq!(
             r.render(&Export::Csv),
             "name,steps,total,note\na-rather-long-run-name,60,3.0900e6,a note that takes room\n"
@@ -241,7 +241,7 @@ mod tests {
 
     #[test]
     fn a_narrow_table_leaves_columns_out_whole_and_says_so() {
-        let r = report();
+        let r = tabular();
         let fitted = r.render(&Export::Table {
             width: Some(40),
             drop_order: &["note"],

@@ -147,7 +147,7 @@ fn halves_mask(dir: &Path) -> PathBuf {
 }
 
 /// Two regions on the random network: `extra` goes into [images].
-fn regions_experiment(dir: &Path, extra: &str, sweep: &str) -> PathBuf {
+pub fn regions_experiment(dir: &Path, extra: &str, sweep: &str) -> PathBuf {
     let mask = halves_mask(dir);
     let text = format!(
         r#"name = "regions"
@@ -234,34 +234,6 @@ fn regions_run_end_to_end_with_scales_colours_and_scores() {
     let scores = summary.scores.expect("scored at the end");
     assert!(scores.style_dist.is_finite() && scores.style_dist > 0.0, "{scores:?}");
     assert!(image::open(dir.join("final.png")).is_ok());
-}
-
-#[test]
-fn a_sweep_over_region_weights_and_losses_is_listed_and_compared_by_them() {
-    let tmp = tempfile::tempdir().unwrap();
-    let exp = regions_experiment(
-        tmp.path(),
-        "size = 48",
-        "[sweep]\nmode = \"zip\"\n\"regions.right.style_weight\" = [0.5, 4.0]\n\"loss.style_loss\" = [\"gram\", \"histogram\"]",
-    );
-    stylelab()
-        .arg("sweep")
-        .arg(&exp)
-        .args(["--set", "optim.iterations=2"])
-        .assert()
-        .success();
-    let results = tmp.path().join("results");
-    let out = common::stdout_of(stylelab().arg("runs").arg("--wide").arg("--results").arg(&results));
-    assert!(out.contains("loss.style_loss"), "{out}");
-    assert!(out.contains("regions.right.style_weight"), "{out}");
-    assert!(out.contains("histogram"), "{out}");
-    let out = common::stdout_of(
-        stylelab()
-            .args(["compare", "regions-p000", "regions-p001", "--results"])
-            .arg(&results),
-    );
-    assert!(out.contains("style_loss=gram"), "{out}");
-    assert!(out.contains("style_loss=histogram"), "{out}");
 }
 
 /// On the real partial weights at 128 px, each statistic is one L-BFGS can

@@ -1,6 +1,6 @@
 //! What a point's child process tells the sweep that started it: one JSON
-//! [`Report`] per line on the child's standard output, written by its
-//! [`Reporter`]. Its human output — progress lines, the run's summary —
+//! [`Message`] per line on the child's standard output, written by its
+//! [`Messenger`]. Its human output — progress lines, the run's summary —
 //! goes to its standard error, which the parent sends to `logs/pNNN.log`.
 
 use anyhow::{Context, Result};
@@ -10,7 +10,7 @@ use std::path::PathBuf;
 /// A child's line to its parent.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
-pub enum Report {
+pub enum Message {
     /// The point's run folder exists.
     RunDir { point: usize, dir: PathBuf },
     /// The point was not run: `why`. `done`: a completed run of its
@@ -18,16 +18,16 @@ pub enum Report {
     Skipped { point: usize, why: String, done: bool },
 }
 
-/// A child's line to its parent ([`Report`]), on the standard output the
+/// A child's line to its parent ([`Message`]), on the standard output the
 /// process started with.
 #[derive(Debug, Clone)]
-pub struct Reporter(std::sync::Arc<std::sync::Mutex<std::fs::File>>);
+pub struct Messenger(std::sync::Arc<std::sync::Mutex<std::fs::File>>);
 
-impl Reporter {
-    /// Keeps the standard output for reports and points file descriptor 1
+impl Messenger {
+    /// Keeps the standard output for messages and points file descriptor 1
     /// at standard error, so that everything else this process prints goes
     /// to its log.
-    pub fn take_stdout() -> Result<Reporter> {
+    pub fn take_stdout() -> Result<Messenger> {
         use std::os::fd::{AsRawFd, FromRawFd};
         let _ = std::io::stdout().flush();
         // SAFETY: dup(2) and dup2(2) on this process's standard descriptors;
@@ -35,16 +35,16 @@ impl Reporter {
         let file = unsafe {
             let fd = libc::dup(std::io::stdout().as_raw_fd());
             if fd < 0 || libc::dup2(std::io::stderr().as_raw_fd(), std::io::stdout().as_raw_fd()) < 0 {
-                return Err(std::io::Error::last_os_error()).context("cannot set up the report to the parent sweep");
+                return Err(std::io::Error::last_os_error()).context("cannot set up the line to the parent sweep");
             }
             std::fs::File::from_raw_fd(fd)
         };
-        Ok(Reporter(std::sync::Arc::new(std::sync::Mutex::new(file))))
+        Ok(Messenger(std::sync::Arc::new(std::sync::Mutex::new(file))))
     }
 
-    /// Sends one report; a parent that went away is not an error here.
-    pub fn send(&self, report: &Report) {
-        if let (Ok(mut out), Ok(line)) = (self.0.lock(), serde_json::to_string(report)) {
+    /// Sends one message; a parent that went away is not an error here.
+    pub fn send(&self, message: &Message) {
+        if let (Ok(mut out), Ok(line)) = (self.0.lock(), serde_json::to_string(message)) {
             let _ = writeln!(out, "{line}");
             let _ = out.flush();
         }
