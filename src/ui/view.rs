@@ -140,8 +140,6 @@ fn help(tab: Tab, theme: &Theme, frame: &mut Frame, area: Rect) {
 /// The quit prompt: stop the runs launched here, leave them running, or cancel.
 fn prompt(p: &Prompt, theme: &Theme, frame: &mut Frame, area: Rect) {
     let Prompt::Quit { running } = p;
-    let rect = centered(area, 62, 8);
-    frame.render_widget(Clear, rect);
     let mut lines = vec![
         Line::from(Span::styled(
             format!("{running} run(s) started here are still going."),
@@ -154,5 +152,9 @@ fn prompt(p: &Prompt, theme: &Theme, frame: &mut Frame, area: Rect) {
             .into_iter()
             .map(|(keys, what)| Line::from(format!("  {keys}  {what}"))),
     );
+    // As wide as its longest line, borders and a margin included.
+    let width = lines.iter().map(Line::width).max().unwrap_or(0) as u16 + 4;
+    let rect = centered(area, width, lines.len() as u16 + 2);
+    frame.render_widget(Clear, rect);
     frame.render_widget(Paragraph::new(lines).block(Block::bordered().title(" quit? ")), rect);
 }
