@@ -97,11 +97,12 @@ impl Checked<'_> {
         };
         let regions: String = exp.describe_regions().iter().map(|r| format!("\nregion {r}")).collect();
         format!(
-            "{}\n{} px, {} {} steps on {}\ncontent {}\nstyle {}{regions}\nweights {} ({})\nmemory about {}{}\nresults {}",
+            "{}\n{} px, {} {} step{} on {}\ncontent {}\nstyle {}{regions}\nweights {} ({})\nmemory about {}{}\nresults {}",
             exp.name,
             exp.describe_sizes(),
             exp.total_iterations(),
             exp.optimizer,
+            if exp.total_iterations() == 1 { "" } else { "s" },
             device::describe(c.device),
             layers(&exp.content_layers),
             exp.describe_style_losses(),

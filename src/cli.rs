@@ -27,7 +27,8 @@ use std::process::ExitCode;
 #[command(
     name = "stylelab",
     version,
-    about = "A terminal workbench for neural style transfer experiments"
+    about = "A terminal workbench for neural style transfer experiments",
+    after_help = "Without a command, on a terminal, stylelab opens the dashboard on the project the current folder is in (as `stylelab tui`)."
 )]
 pub struct Cli {
     /// Without a command, on a terminal: the dashboard on the current folder.
@@ -41,7 +42,8 @@ pub struct Cli {
 pub enum Command {
     /// The dashboard: launch, watch, steer and compare runs.
     Tui {
-        /// Project folder (with experiments/ and results/).
+        /// A folder of the project (with experiments/ and results/), or any
+        /// folder inside it.
         #[arg(default_value = ".")]
         dir: PathBuf,
     },
@@ -97,7 +99,7 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> Resul
     };
     let Some(command) = cli.command else {
         if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
-            crate::ui::run(Path::new("."))?;
+            crate::ui::run(&project_of(Path::new(".")))?;
             return Ok(ExitCode::SUCCESS);
         }
         let _ = <Cli as clap::CommandFactory>::command().print_help();
@@ -133,7 +135,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
     }
     match command {
         Command::Tui { dir } => {
-            crate::ui::run(&dir)?;
+            crate::ui::run(&project_of(&dir))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Run(args) => commands::run::run(&args),
@@ -149,4 +151,9 @@ fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Bench(args) => crate::bench::run(&args),
         Command::BenchOne(args) => crate::bench::one::run_one(&args),
     }
+}
+
+/// The project `dir` is in (see `config::find_project`), else `dir` itself.
+fn project_of(dir: &Path) -> PathBuf {
+    stylelab_core::config::find_project(dir).unwrap_or_else(|| dir.to_path_buf())
 }

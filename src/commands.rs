@@ -22,6 +22,18 @@ use std::path::{Path, PathBuf};
 use stylelab_core::config::{self, Experiment, Override};
 use stylelab_engine::preflight::{self, Preflight};
 
+/// The folder of run folders a review command reads: `--results` as
+/// given, else `results/` of the project the current folder is in (found
+/// from any folder inside it, `experiments/` included), else `./results`.
+pub fn results_folder(given: Option<&Path>) -> PathBuf {
+    match given {
+        Some(p) => p.to_path_buf(),
+        None => config::find_project(Path::new("."))
+            .unwrap_or_else(|| PathBuf::from("."))
+            .join("results"),
+    }
+}
+
 /// The overrides `run`, `check` and `sweep` take on top of the experiment file.
 #[derive(clap::Args, Debug, Default, Clone)]
 pub struct OverrideArgs {

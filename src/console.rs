@@ -107,8 +107,11 @@ impl ConsoleSink {
 /// final losses if any, and the run folder with a note on its image.
 pub fn summary_lines(summary: &Summary, dir: &std::path::Path, has_image: bool) -> Vec<String> {
     let mut lines = vec![format!(
-        "{}: {} after {} of {} steps",
-        summary.name, summary.status, summary.steps, summary.iterations
+        "{}: {} after {} of {}",
+        summary.name,
+        summary.status,
+        summary.steps,
+        stylelab_core::text::count(summary.iterations, "step")
     )];
     if let Some(e) = &summary.error {
         let label = if summary.status == Status::Stalled {
@@ -172,9 +175,9 @@ impl Sink for ConsoleSink {
                     bar.set_length(info.iterations);
                 }
                 self.say(&format!(
-                    "{}: {} steps of {} on {} at {} → {}",
+                    "{}: {} of {} on {} at {} → {}",
                     info.name,
-                    info.iterations,
+                    stylelab_core::text::count(info.iterations, "step"),
                     info.optimizer,
                     info.device,
                     info.summary.size_text(),

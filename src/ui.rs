@@ -448,9 +448,7 @@ impl Runtime {
         terminal.draw(|f| view::view(&self.app, f))?;
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
-            let going = dirs
-                .iter()
-                .any(|d| matches!(review::load_entry(d).state, review::RunState::Running));
+            let going = dirs.iter().any(|d| review::load_entry(d).state.is_going());
             if !going {
                 break;
             }

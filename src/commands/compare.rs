@@ -35,9 +35,10 @@ pub struct CompareArgs {
     /// Also write the trade-off picture (content_dist against style_dist, .png or .svg).
     #[arg(long, value_name = "FILE")]
     pub scatter: Option<PathBuf>,
-    /// The folder of run folders.
-    #[arg(long, default_value = "results")]
-    pub results: PathBuf,
+    /// The folder of run folders (default: results/ of the project the
+    /// current folder is in, found from any folder inside it).
+    #[arg(long)]
+    pub results: Option<PathBuf>,
 }
 
 /// `--smooth`: a weight in [0, 1).
@@ -64,7 +65,7 @@ pub fn run(args: &CompareArgs) -> Result<ExitCode> {
         smooth: args.smooth,
         log: !args.linear,
     };
-    let dirs = resolve_runs(&args.runs, &args.results)?;
+    let dirs = resolve_runs(&args.runs, &crate::commands::results_folder(args.results.as_deref()))?;
     let cmp = stylelab_core::review::Comparison::load(&dirs);
     safe_print!("{}", stylelab_core::review::compare::text(&cmp, &spec, chart_size())?);
     if let Some(out) = &args.out {

@@ -26,9 +26,10 @@ pub struct RunsArgs {
     /// Every column of the table, however wide the terminal.
     #[arg(long)]
     pub wide: bool,
-    /// The folder of run folders.
-    #[arg(long, default_value = "results")]
-    pub results: PathBuf,
+    /// The folder of run folders (default: results/ of the project the
+    /// current folder is in, found from any folder inside it).
+    #[arg(long)]
+    pub results: Option<PathBuf>,
 }
 
 /// `--format`'s values: the core's [`Format`], with the help clap shows
@@ -55,7 +56,7 @@ impl From<FormatArg> for Format {
 
 /// Prints the listing; unreadable run folders are named on stderr.
 pub fn run(args: &RunsArgs) -> Result<ExitCode> {
-    let results = args.results.as_path();
+    let results = &crate::commands::results_folder(args.results.as_deref());
     let listing = Listing::load(results, args.filter.as_deref(), args.sort.as_deref()).map_err(bad_input)?;
     let unreadable = stylelab_core::review::unreadable_runs(results);
     if !unreadable.is_empty() {

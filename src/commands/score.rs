@@ -35,9 +35,10 @@ pub struct ScoreArgs {
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto", value_parser = device_choice)]
     pub device: DeviceChoice,
-    /// The folder of run folders.
-    #[arg(long, default_value = "results")]
-    pub results: PathBuf,
+    /// The folder of run folders (default: results/ of the project the
+    /// current folder is in, found from any folder inside it).
+    #[arg(long)]
+    pub results: Option<PathBuf>,
 }
 
 /// `--device`: a device's name, whether or not this machine has it.
@@ -49,7 +50,7 @@ fn device_choice(s: &str) -> Result<DeviceChoice, String> {
 /// JSON object per run; bad input for a device libtorch does not have.
 pub fn run(args: &ScoreArgs) -> Result<ExitCode> {
     let device = stylelab_engine::device::resolve(args.device).map_err(bad_input)?;
-    let dirs = resolve_runs(&args.runs, &args.results)?;
+    let dirs = resolve_runs(&args.runs, &crate::commands::results_folder(args.results.as_deref()))?;
     let scored = crate::scoring::score_runs(&crate::scoring::Request {
         dirs: &dirs,
         size: args.size,

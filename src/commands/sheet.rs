@@ -12,17 +12,18 @@ pub struct SheetArgs {
     /// Run folders, or unique prefixes of their names.
     #[arg(required = true)]
     pub runs: Vec<String>,
-    /// The sheet to write (.png).
+    /// The sheet to write: .png, or .jpg/.jpeg for JPEG.
     #[arg(long, value_name = "FILE.png")]
     pub out: PathBuf,
-    /// The folder of run folders.
-    #[arg(long, default_value = "results")]
-    pub results: PathBuf,
+    /// The folder of run folders (default: results/ of the project the
+    /// current folder is in, found from any folder inside it).
+    #[arg(long)]
+    pub results: Option<PathBuf>,
 }
 
 /// Writes the sheet and says what it holds.
 pub fn run(args: &SheetArgs) -> Result<ExitCode> {
-    let dirs = resolve_runs(&args.runs, &args.results)?;
+    let dirs = resolve_runs(&args.runs, &crate::commands::results_folder(args.results.as_deref()))?;
     let cmp = stylelab_core::review::Comparison::load(&dirs);
     let sheet = stylelab_core::review::sheet::write_sheet(&cmp, &args.out)?;
     safe_println!(

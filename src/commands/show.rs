@@ -23,14 +23,16 @@ pub struct ShowArgs {
     /// Width in terminal columns.
     #[arg(long)]
     pub width: Option<u32>,
-    /// The folder of run folders.
-    #[arg(long, default_value = "results")]
-    pub results: PathBuf,
+    /// The folder of run folders (default: results/ of the project the
+    /// current folder is in, found from any folder inside it).
+    #[arg(long)]
+    pub results: Option<PathBuf>,
 }
 
 /// Finds the run and shows it ([`show_run`]).
 pub fn run(args: &ShowArgs) -> Result<ExitCode> {
-    let dir = stylelab_core::review::resolve_run(&args.results, &args.run).map_err(bad_input)?;
+    let dir = stylelab_core::review::resolve_run(&crate::commands::results_folder(args.results.as_deref()), &args.run)
+        .map_err(bad_input)?;
     show_run(&dir, args.step, args.width)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -105,6 +107,10 @@ pub fn show_run(dir: &Path, step: Option<u64>, width: Option<u32>) -> Result<()>
         );
     }
     safe_println!("{}", image.display());
+    if let Some(n) = step {
+        // The snapshot's own losses first: the summary's are the run's last.
+        safe_println!("{}", step_losses(dir, n));
+    }
     match stylelab_core::record::read_summary(dir) {
         Ok(s) => {
             for line in crate::console::summary_lines(&s, dir, paths.final_image().exists()) {
@@ -116,10 +122,42 @@ pub fn show_run(dir: &Path, step: Option<u64>, width: Option<u32>) -> Result<()>
     Ok(())
 }
 
+/// `step 5: total … content … style … tv …` from metrics.csv's row of
+/// that step, or why there is none.
+fn step_losses(dir: &Path, step: u64) -> String {
+    use stylelab_core::text::short;
+    match stylelab_core::record::read_metrics(dir) {
+        Ok((_, rows, _)) => match rows.iter().find(|r| r.iter == step) {
+            Some(r) => format!(
+                "step {step}: total {}  content {}  style {}  tv {}",
+                short(r.total),
+                short(r.content),
+                short(r.style),
+                short(r.tv)
+            ),
+            None => format!("step {step}: no metrics row"),
+        },
+        Err(e) => format!("step {step}: no metrics ({e})"),
+    }
+}
+
 /// Shows an image with viuer in the best protocol the terminal offers
 /// (kitty, iTerm2, sixel; half blocks otherwise), then waits for a key:
-/// the dashboard's full-screen view of an image.
+/// the dashboard's full-screen view of an image. It draws on the
+/// alternate screen and leaves it, whatever happens, so the shell's
+/// screen never shows the image.
 pub fn show_large(path: &Path) -> Result<()> {
+    let img = image::open(path)?;
+    execute!(std::io::stdout(), crossterm::terminal::EnterAlternateScreen)?;
+    let shown = draw_and_wait(path, &img);
+    let left = execute!(std::io::stdout(), crossterm::terminal::LeaveAlternateScreen);
+    let _ = disable_raw_mode();
+    shown?;
+    Ok(left?)
+}
+
+/// The image over the whole alternate screen, its path under it, until a key.
+fn draw_and_wait(path: &Path, img: &image::DynamicImage) -> Result<()> {
     let (w, h) = crossterm::terminal::size().unwrap_or((80, 24));
     execute!(
         std::io::stdout(),
@@ -132,17 +170,14 @@ pub fn show_large(path: &Path) -> Result<()> {
         y: 0,
         ..image_config(Some(w as u32), Some(h.saturating_sub(2) as u32))
     };
-    let img = image::open(path)?;
-    viuer::print(&img, &config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    viuer::print(img, &config).map_err(|e| anyhow::anyhow!("{e}"))?;
     safe_println!("\r\n{} — press any key to return", path.display());
     enable_raw_mode()?;
     loop {
         if let Event::Key(k) = event::read()?
             && k.kind == KeyEventKind::Press
         {
-            break;
+            return Ok(());
         }
     }
-    disable_raw_mode()?;
-    Ok(())
 }

@@ -32,8 +32,10 @@ pub enum WeightsCommand {
         input: PathBuf,
         /// The file to write (.safetensors).
         output: PathBuf,
-        /// The input convention the weights were trained with.
-        #[arg(long)]
+        /// The input convention the weights were trained with: caffe (BGR,
+        /// 0..255, mean subtracted) or torchvision (RGB, 0..1, ImageNet
+        /// mean and deviation).
+        #[arg(long, value_parser = preprocess_parser())]
         preprocess: Preprocess,
     },
     /// List a weights file's layers, shapes, convention and sha256.
@@ -52,9 +54,15 @@ pub enum WeightsCommand {
         #[arg(long, default_value = "pool5")]
         upto: stylelab_core::layer::Layer,
         /// The input convention recorded with the weights (caffe or torchvision).
-        #[arg(long, default_value = "caffe")]
+        #[arg(long, default_value = "caffe", value_parser = preprocess_parser())]
         preprocess: Preprocess,
     },
+}
+
+/// `--preprocess`'s values, listed by `--help` and in clap's error.
+fn preprocess_parser() -> impl clap::builder::TypedValueParser<Value = Preprocess> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(["caffe", "torchvision"]).try_map(|s| s.parse::<Preprocess>())
 }
 
 /// `--source`'s values: the engine's [`Source`], with the help clap shows

@@ -6,7 +6,6 @@ use crate::sweep::Sweep;
 use crate::sweep::claim::Claim;
 use crate::sweep::runs::Completion;
 use std::path::PathBuf;
-use stylelab_core::review::RunState;
 
 /// Where a point stands ([`Sweep::states`]).
 #[derive(Debug, Clone, PartialEq)]
@@ -56,7 +55,7 @@ impl Sweep {
                     return PointState::Running(claim);
                 }
                 match (runs.first(), other) {
-                    (Some(r), _) if r.state == RunState::Running => PointState::Running(Claim {
+                    (Some(r), _) if r.state.is_going() => PointState::Running(Claim {
                         host: r
                             .summary
                             .as_ref()

@@ -26,8 +26,9 @@ use stylelab_core::review::{RunEntry, RunState};
 /// A question that needs an answer before anything else.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Prompt {
-    /// Quitting while runs launched here are going.
-    Quit { running: usize },
+    /// Quitting while runs launched here are going: how many, and how
+    /// many of them are paused (left running, they stay paused).
+    Quit { running: usize, paused: usize },
 }
 
 /// Input to `update`.
@@ -224,11 +225,28 @@ impl App {
                 }
                 match self.runs.entries.iter().find(|r| &r.dir == *d) {
                     // No summary yet: still starting.
-                    Some(r) => matches!(r.state, RunState::Running | RunState::Broken(_)),
+                    Some(r) => r.state.is_going() || matches!(r.state, RunState::Broken(_)),
                     // Not listed yet: just launched.
                     None => true,
                 }
             })
+            .count()
+    }
+
+    /// Runs launched here that are paused.
+    pub fn launched_paused(&self) -> usize {
+        self.launched
+            .iter()
+            .filter(
+                |d| match self.live.run.as_ref().filter(|l| &l.dir == *d && l.summary.is_some()) {
+                    Some(live) => live.is_running() && live.paused,
+                    None => self
+                        .runs
+                        .entries
+                        .iter()
+                        .any(|r| &r.dir == *d && r.state == RunState::Paused),
+                },
+            )
             .count()
     }
 
@@ -341,7 +359,8 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
         Some(Global::Quit) => {
             let running = app.launched_running();
             if running > 0 {
-                app.prompt = Some(Prompt::Quit { running });
+                let paused = app.launched_paused();
+                app.prompt = Some(Prompt::Quit { running, paused });
                 return Vec::new();
             }
             return vec![Effect::Quit { stop_launched: false }];

@@ -48,10 +48,12 @@ impl Theme {
         }
     }
 
-    /// A run state's colour: green running, cyan completed, yellow stopped, red otherwise.
+    /// A run state's colour: green running, yellow paused, stopped or
+    /// stalled, cyan completed, red otherwise.
     pub fn state(&self, s: &RunState) -> Style {
         self.fg(match s {
             RunState::Running => Color::Green,
+            RunState::Paused => Color::Yellow,
             RunState::Completed => Color::Cyan,
             RunState::Stopped => Color::Yellow,
             RunState::Failed | RunState::Died | RunState::Broken(_) => Color::Red,

@@ -139,14 +139,17 @@ fn help(tab: Tab, theme: &Theme, frame: &mut Frame, area: Rect) {
 
 /// The quit prompt: stop the runs launched here, leave them running, or cancel.
 fn prompt(p: &Prompt, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let Prompt::Quit { running } = p;
-    let mut lines = vec![
-        Line::from(Span::styled(
-            format!("{running} run(s) started here are still going."),
-            theme.bold(),
-        )),
-        Line::from(""),
-    ];
+    let Prompt::Quit { running, paused } = p;
+    let mut lines = vec![Line::from(Span::styled(
+        format!("{running} run(s) started here are still going."),
+        theme.bold(),
+    ))];
+    if *paused > 0 {
+        lines.push(Line::from(format!(
+            "{paused} of them paused: left running, they stay paused (resume from Live)."
+        )));
+    }
+    lines.push(Line::from(""));
     lines.extend(
         crate::ui::keys::help_lines(crate::ui::state::QUIT_KEYS)
             .into_iter()

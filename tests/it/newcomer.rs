@@ -227,7 +227,137 @@ fn a_paused_run_takes_snapshots_and_weight_changes_at_once() {
         "no weight change while paused",
     );
     assert!(!events().contains("resumed"), "all of it while paused: {}", events());
+    // A paused run is listed paused, not running (issue 24, item 11).
+    assert_eq!(stylelab_core::review::load_entry(&dir).state.to_string(), "paused");
+    let listed = common::stdout_of(
+        assert_cmd::Command::cargo_bin("stylelab")
+            .unwrap()
+            .args(["runs", "--format", "csv", "--results"])
+            .arg(&results),
+    );
+    assert!(listed.contains(",paused,"), "{listed}");
     send("resume");
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
+}
+
+#[test]
+fn review_commands_find_the_project_from_any_folder_inside_it() {
+    // `run` from experiments/ writes to ../results; `runs`, `show` and
+    // `compare` from there (or deeper) read the same folder.
+    let tmp = tempfile::tempdir().unwrap();
+    let exps = tmp.path().join("experiments");
+    std::fs::create_dir_all(&exps).unwrap();
+    let exp = common::tiny_experiment(&exps, "rooted", "");
+    let text = std::fs::read_to_string(&exp)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("results = "))
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&exp, text).unwrap();
+    assert_cmd::Command::cargo_bin("stylelab")
+        .unwrap()
+        .current_dir(&exps)
+        .args(["run", "rooted.toml", "--set", "optim.iterations=2"])
+        .assert()
+        .success();
+    assert!(tmp.path().join("results").is_dir(), "run wrote elsewhere");
+    let deeper = exps.join("drafts/old");
+    std::fs::create_dir_all(&deeper).unwrap();
+    for dir in [&exps, &deeper] {
+        let out = common::stdout_of(
+            assert_cmd::Command::cargo_bin("stylelab")
+                .unwrap()
+                .current_dir(dir)
+                .args(["runs", "--format", "csv"]),
+        );
+        assert!(out.contains(",rooted,completed,"), "from {}: {out}", dir.display());
+        let shown = common::stdout_of(
+            assert_cmd::Command::cargo_bin("stylelab")
+                .unwrap()
+                .current_dir(dir)
+                .args(["show", "rooted"]),
+        );
+        assert!(shown.contains("rooted: completed after 2 of 2 steps"), "{shown}");
+    }
+}
+
+#[test]
+fn the_smaller_truths_of_issue_24() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = common::tiny_experiment(tmp.path(), "one", "");
+    // One step is "1 step".
+    let out = common::stdout_of(
+        assert_cmd::Command::cargo_bin("stylelab")
+            .unwrap()
+            .arg("run")
+            .arg(&exp)
+            .args(["--set", "optim.iterations=1", "--set", "output.snapshot_every=1"]),
+    );
+    assert!(out.contains("after 1 of 1 step\n"), "{out}");
+    assert!(!out.contains("1 steps"), "{out}");
+    // A snapshot's own losses under it, not only the run's last.
+    let results = tmp.path().join("results");
+    let shown = common::stdout_of(
+        assert_cmd::Command::cargo_bin("stylelab")
+            .unwrap()
+            .args(["show", "one", "--step", "1", "--results"])
+            .arg(&results),
+    );
+    let (_, rows, _) = stylelab_core::record::read_metrics(&the_only_run(&results)).unwrap();
+    assert!(
+        shown.contains(&format!("step 1: total {}", stylelab_core::text::short(rows[1].total))),
+        "{shown}"
+    );
+    // A size that is not a number says what it should be.
+    let bad = assert_cmd::Command::cargo_bin("stylelab")
+        .unwrap()
+        .args(["check"])
+        .arg(&exp)
+        .args(["--set", "images.size=\"big\""])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("a whole number or a list of whole numbers"), "{err}");
+    assert!(!err.contains("i64"), "{err}");
+    // --preprocess lists its values; the bare command says it opens the dashboard.
+    let help = common::stdout_of(
+        assert_cmd::Command::cargo_bin("stylelab")
+            .unwrap()
+            .args(["weights", "convert", "--help"]),
+    );
+    assert!(help.contains("[possible values: caffe, torchvision]"), "{help}");
+    let help = common::stdout_of(assert_cmd::Command::cargo_bin("stylelab").unwrap().arg("--help"));
+    assert!(
+        help.contains("Without a command, on a terminal, stylelab opens the dashboard"),
+        "{help}"
+    );
+    // A sheet may be a JPEG, as the README's is.
+    let sheet = tmp.path().join("sheet.jpg");
+    assert_cmd::Command::cargo_bin("stylelab")
+        .unwrap()
+        .args(["sheet", "one", "--out"])
+        .arg(&sheet)
+        .arg("--results")
+        .arg(&results)
+        .assert()
+        .success();
+    assert_eq!(image::ImageFormat::from_path(&sheet).unwrap(), image::ImageFormat::Jpeg);
+    assert!(image::open(&sheet).is_ok());
+    // examples/README.md names every shipped image.
+    let root = common::root();
+    let readme = std::fs::read_to_string(root.join("examples/README.md")).unwrap();
+    for e in std::fs::read_dir(root.join("examples")).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        if name != "README.md" {
+            assert!(readme.contains(&name), "examples/README.md leaves out {name}");
+        }
+    }
+}
+
+fn the_only_run(results: &std::path::Path) -> PathBuf {
+    let runs: Vec<PathBuf> = std::fs::read_dir(results).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    runs[0].clone()
 }

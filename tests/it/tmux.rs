@@ -155,6 +155,19 @@ fn launch_watch_stop_and_quit_through_tmux() {
     );
     t.wait_for("more progress", |s| step_on(s).is_some_and(|n| n > first_step + 2));
     t.wait_for("a snapshot", |s| s.contains('▀'));
+    // `v` shows the image on the alternate screen, and a key comes back to
+    // the dashboard: the shell's screen never sees it (checked at the end).
+    t.keys(&["v"]);
+    t.wait_for("the full-screen image", |s| s.contains("press any key to return"));
+    assert_eq!(
+        t.display("#{alternate_on}"),
+        "1",
+        "the image is drawn on the shell's screen"
+    );
+    t.keys(&["x"]);
+    t.wait_for("the dashboard again", |s| {
+        s.contains("stylelab    1 Experiments") && !s.contains("press any key")
+    });
     t.keys(&["s"]);
     t.wait_for("the run to stop", |s| s.contains(" stopped"));
     t.keys(&["q"]);
@@ -162,6 +175,10 @@ fn launch_watch_stop_and_quit_through_tmux() {
     assert!(
         !end.contains("stylelab    1 Experiments"),
         "the dashboard is still drawn:\n{end}"
+    );
+    assert!(
+        !end.contains("press any key to return"),
+        "the full-screen image was drawn on the shell's screen:\n{end}"
     );
     assert_eq!(
         t.display("#{alternate_on} #{cursor_flag}"),

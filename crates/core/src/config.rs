@@ -489,6 +489,21 @@ pub fn project_root(file: &Path) -> PathBuf {
     }
 }
 
+/// The project folder `start` is in, found as git finds its repository:
+/// `start` or the nearest folder above it that holds `experiments/` or
+/// `results/` (a folder named `experiments` counts as inside its parent).
+/// None when no folder up to the root does.
+pub fn find_project(start: &Path) -> Option<PathBuf> {
+    let start = absolute(start);
+    start
+        .ancestors()
+        .find(|d| {
+            d.file_name().is_none_or(|n| n != "experiments")
+                && (d.join("experiments").is_dir() || d.join("results").is_dir())
+        })
+        .map(Path::to_path_buf)
+}
+
 /// The folder of a file, absolute: a bare name (`my.toml`, whose parent is
 /// the empty path) lives in the current folder, like `./my.toml`.
 pub fn file_dir(file: &Path) -> PathBuf {

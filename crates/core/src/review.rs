@@ -27,6 +27,9 @@ use std::path::{Path, PathBuf};
 pub enum RunState {
     /// Its summary says so and its process is alive.
     Running,
+    /// Running, but paused: its process is alive and its events.log's last
+    /// pause event says `paused` (it waits for a resume or a stop).
+    Paused,
     /// Its summary says `completed`.
     Completed,
     /// Its summary says `stopped` (a stop command or a signal).
@@ -42,10 +45,18 @@ pub enum RunState {
     Broken(String),
 }
 
+impl RunState {
+    /// Whether the run's process is alive and still has it: running or paused.
+    pub fn is_going(&self) -> bool {
+        matches!(self, RunState::Running | RunState::Paused)
+    }
+}
+
 impl fmt::Display for RunState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RunState::Running => f.write_str("running"),
+            RunState::Paused => f.write_str("paused"),
             RunState::Completed => f.write_str("completed"),
             RunState::Stopped => f.write_str("stopped"),
             RunState::Failed => f.write_str("failed"),
@@ -166,7 +177,7 @@ pub fn no_final_image(dir: &Path) -> String {
     let entry = load_entry(dir);
     let snapshots = RunPaths::new(dir).list_snapshots();
     let why = match &entry.state {
-        RunState::Running => format!("it is still running (step {})", entry.steps()),
+        RunState::Running | RunState::Paused => format!("it is still {} (step {})", entry.state, entry.steps()),
         RunState::Died => format!("its process died at step {} before writing it", entry.steps()),
         RunState::Broken(why) => format!("it is broken: {why}"),
         other => format!("it {other} without one"),
@@ -199,7 +210,13 @@ pub fn load_entry(dir: &Path) -> RunEntry {
         ),
         Ok(s) => {
             let state = match s.status {
-                Status::Running if s.pid.is_some_and(crate::procfs::is_stylelab) => RunState::Running,
+                Status::Running if s.pid.is_some_and(crate::procfs::is_stylelab) => {
+                    if is_paused(dir) {
+                        RunState::Paused
+                    } else {
+                        RunState::Running
+                    }
+                }
                 Status::Running => RunState::Died,
                 Status::Completed => RunState::Completed,
                 Status::Stopped => RunState::Stopped,
@@ -211,7 +228,7 @@ pub fn load_entry(dir: &Path) -> RunEntry {
     };
     // Runs that are going (or died going) have newer numbers in their CSV.
     let last = match state {
-        RunState::Running | RunState::Died | RunState::Broken(_) => last_row(dir),
+        RunState::Running | RunState::Paused | RunState::Died | RunState::Broken(_) => last_row(dir),
         _ => None,
     };
     RunEntry {
@@ -221,6 +238,21 @@ pub fn load_entry(dir: &Path) -> RunEntry {
         summary,
         last,
     }
+}
+
+/// Whether a run's events.log says it is paused: its last pause event
+/// is `paused` (read bounded; a missing or unreadable log says no).
+fn is_paused(dir: &Path) -> bool {
+    let Ok(text) = crate::files::read_text_bounded(&RunPaths::new(dir).events(), crate::files::TEXT_LIMIT) else {
+        return false;
+    };
+    text.lines()
+        .rev()
+        .find_map(|l| match record::LogEvent::parse_line(l) {
+            Some(record::LogEvent::Paused { paused, .. }) => Some(paused),
+            _ => None,
+        })
+        .unwrap_or(false)
 }
 
 /// How far a sweep has got, counted over the runs listed: each point
@@ -254,7 +286,7 @@ impl SweepProgress {
             points = points.max(m.points);
             let rank = match r.state {
                 RunState::Completed => 3,
-                RunState::Running => 2,
+                RunState::Running | RunState::Paused => 2,
                 _ => 1,
             };
             let b = best.entry(m.point).or_insert(0);

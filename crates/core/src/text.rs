@@ -11,6 +11,15 @@ pub fn short(v: f64) -> String {
     }
 }
 
+/// `1 step`, `2 steps`: a count and its noun, plural unless one.
+pub fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// `12.3 GiB` or `850 MiB`.
 pub fn mib_text(mib: f64) -> String {
     if mib >= 1024.0 {

@@ -92,13 +92,14 @@ impl Serialize for IntOrList {
 
 impl<'de> Deserialize<'de> for IntOrList {
     // By hand rather than `untagged`, so that a wrong value is named:
-    // "invalid type: string "big", expected i64 or a list of i64".
+    // "invalid type: string "big", expected a whole number or a list of
+    // whole numbers (512 or [256, 512])".
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct Visitor;
         impl<'de> serde::de::Visitor<'de> for Visitor {
             type Value = IntOrList;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("i64 or a list of i64")
+                f.write_str("a whole number or a list of whole numbers (512 or [256, 512])")
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<IntOrList, E> {
                 Ok(IntOrList::One(v))

@@ -94,14 +94,16 @@ pub struct Sheet {
 ///
 /// Runs fill a grid of ⌈√n⌉ columns, left to right; each row is as tall as
 /// its tallest image. A run whose final.png cannot be opened gets a grey
-/// box saying so; label lines are cut to 40 characters. Bad-input errors: no runs, or `out` not named `*.png`.
+/// box saying so; label lines are cut to 40 characters. The extension picks
+/// PNG or JPEG. Bad-input errors: no runs, or `out` not named `*.png`, `*.jpg` or `*.jpeg`.
 pub fn write_sheet(cmp: &Comparison, out: &Path) -> Result<Sheet> {
     if cmp.runs.is_empty() {
         return Err(bad_input("no runs to put on a sheet"));
     }
-    if !out.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")) {
+    let ext = out.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    if !matches!(ext.as_deref(), Some("png" | "jpg" | "jpeg")) {
         return Err(bad_input(format!(
-            "{}: the sheet is written as PNG; name it *.png",
+            "{}: the sheet is written as PNG or JPEG; name it *.png or *.jpg",
             out.display()
         )));
     }
