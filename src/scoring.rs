@@ -34,6 +34,9 @@ pub struct Scored {
     pub run: String,
     /// The yardstick's numbers and the size they were measured at.
     pub scores: Scores,
+    /// The size of the scores these replaced, when they were measured at
+    /// another size.
+    pub replaced: Option<u32>,
 }
 
 /// The weights file a run is scored with.
@@ -158,6 +161,7 @@ fn score_run(scorer: &Scorer, dir: &Path, steps: bool) -> Result<Scored> {
         rows.dedup_by_key(|r| r.0);
         record::write_step_scores(dir, &rows)?;
     }
+    let replaced = summary.scores.as_ref().map(|s| s.size).filter(|&s| s != scores.size);
     summary.scores = Some(scores.clone());
     let json = serde_json::to_string_pretty(&summary).context("cannot write the summary as JSON")?;
     stylelab_core::files::write_atomic(&paths.summary(), json.as_bytes())?;
@@ -167,5 +171,6 @@ fn score_run(scorer: &Scorer, dir: &Path, steps: bool) -> Result<Scored> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
         scores,
+        replaced,
     })
 }

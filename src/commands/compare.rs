@@ -80,7 +80,19 @@ pub fn run(args: &CompareArgs) -> Result<ExitCode> {
                 "none of these runs has scores; measure them with `stylelab score RUN…`".to_string(),
             ));
         }
-        plot::write_scatter(path, &tradeoff, "content against style", (1200, 900))?;
+        // Scores of different sizes on one picture: the title says so.
+        let title = match cmp.score_sizes().as_slice() {
+            [_, _, ..] => format!(
+                "content against style — scores at {} px do not compare",
+                cmp.score_sizes()
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            ),
+            _ => "content against style".to_string(),
+        };
+        plot::write_scatter(path, &tradeoff, &title, (1200, 900))?;
         safe_println!("\nwrote {}", path.display());
     }
     Ok(ExitCode::SUCCESS)

@@ -58,6 +58,16 @@ pub fn run(args: &ScoreArgs) -> Result<ExitCode> {
         steps: args.steps,
         device,
     })?;
+    for s in &scored {
+        if let Some(old) = s.replaced {
+            // Said on stderr: the table (or JSON) on stdout stays whole.
+            safe_eprintln!(
+                "{}: replaced scores measured at {old} px with these at {} px; runs scored at another size do not compare with it",
+                s.run,
+                s.scores.size
+            );
+        }
+    }
     let runs: Vec<(String, Option<&stylelab_core::record::Scores>)> =
         scored.iter().map(|s| (s.run.clone(), Some(&s.scores))).collect();
     let report = stylelab_core::review::compare::scores(&runs, None);

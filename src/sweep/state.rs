@@ -92,7 +92,19 @@ impl Sweep {
         );
         for (p, state) in self.spec.points.iter().zip(&states) {
             let detail = match state {
-                PointState::Done(dir) => format!("  {}", dir.display()),
+                PointState::Done(dir) => {
+                    // Done with its own settings, then steered: say so.
+                    let steers = stylelab_core::review::steering(dir);
+                    if steers.is_empty() {
+                        format!("  {}", dir.display())
+                    } else {
+                        format!(
+                            "  {} (steered: {})",
+                            dir.display(),
+                            stylelab_core::review::steering_text(&steers)
+                        )
+                    }
+                }
                 PointState::Running(by) => format!("  on {}", by.describe()),
                 PointState::Failed(how, dir) => format!("  {how} in {}; the next sweep runs it again", dir.display()),
                 PointState::Changed(dir, diff) => format!("  done with other settings in {}: {diff}", dir.display()),

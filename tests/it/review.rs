@@ -205,3 +205,182 @@ fn show_prints_the_image_and_the_key_numbers() {
     );
     assert!(err.contains("no snapshot at step 7 (snapshots at: 2)"));
 }
+
+/// Runs `exp` with 60 steps, steering it with `control` lines sent at
+/// once with a pause and a resume after its fifth step (none: not
+/// steered); its run folder.
+fn steered_run(exp: &std::path::Path, results: &std::path::Path, control: &[&str]) -> PathBuf {
+    use std::time::{Duration, Instant};
+    let before: Vec<PathBuf> = std::fs::read_dir(results)
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("stylelab"))
+        .arg("run")
+        .arg(exp)
+        .args(["--set", "optim.iterations=60", "--set", "output.score=true"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let dir = loop {
+        let new = std::fs::read_dir(results)
+            .into_iter()
+            .flatten()
+            .map(|e| e.unwrap().path())
+            .find(|p| !before.contains(p) && p.join("summary.json").exists());
+        if let Some(d) = new {
+            break d;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "no run folder");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    if !control.is_empty() {
+        let rows = || {
+            std::fs::read_to_string(dir.join("metrics.csv"))
+                .map(|t| t.lines().count())
+                .unwrap_or(0)
+        };
+        while rows() < 6 {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the run never reached step 5"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let send = |line: &str| {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join("control"))
+                .unwrap();
+            writeln!(f, "{line}").unwrap();
+        };
+        send("pause");
+        for line in control {
+            send(line);
+        }
+        send("resume");
+    }
+    assert!(child.wait().unwrap().success());
+    dir
+}
+
+#[test]
+fn steering_and_score_sizes_show_wherever_runs_are_compared() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = common::tiny_experiment(tmp.path(), "pair", "");
+    let results = tmp.path().join("results");
+    let plain = steered_run(&exp, &results, &[]);
+    let steered = steered_run(&exp, &results, &["scale style_weight 2"]);
+    let steers = stylelab_core::review::steering(&steered);
+    assert_eq!(steers.len(), 1, "the steered run recorded one change");
+    let change = stylelab_core::review::steering_text(&steers);
+    assert!(change.starts_with("style_weight 100→200@"), "{change}");
+    // `runs`: the steering is a varying key.
+    let csv = stdout(stylelab().args(["runs", "--format", "csv", "--results"]).arg(&results));
+    assert!(csv.lines().next().unwrap().contains(",steering"), "{csv}");
+    assert!(csv.contains(&change), "{csv}");
+    // `compare`: a difference in the key table, named the same whichever
+    // order the runs are given in (both are `pair`: by folder).
+    let ids: Vec<String> = [&plain, &steered]
+        .iter()
+        .map(|d| d.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    let ab = stdout(stylelab().arg("compare").args(&ids).arg("--results").arg(&results));
+    let ba = stdout(
+        stylelab()
+            .arg("compare")
+            .arg(&ids[1])
+            .arg(&ids[0])
+            .arg("--results")
+            .arg(&results),
+    );
+    for out in [&ab, &ba] {
+        let row = out
+            .lines()
+            .find(|l| l.starts_with("steering"))
+            .unwrap_or_else(|| panic!("{out}"));
+        assert!(row.contains('—') && row.contains(&change), "{row}");
+        assert!(
+            out.contains(&ids[0]) && out.contains(&ids[1]),
+            "labelled by folder: {out}"
+        );
+    }
+    // The sheet's and the trade-off picture's labels carry it too.
+    let cmp = stylelab_core::review::Comparison::load(&[plain.clone(), steered.clone()]);
+    let labels = stylelab_core::review::sheet::labels(&cmp);
+    assert!(
+        labels[1].iter().any(|l| l == &format!("steering={change}")),
+        "{labels:?}"
+    );
+    let tradeoff = cmp.tradeoff();
+    assert_eq!(tradeoff.len(), 2, "both runs were scored");
+    assert!(tradeoff[1].0.contains("steering="), "{tradeoff:?}");
+    // `compare --out`: a marker at the change, in the steered run's colour.
+    let fig = tmp.path().join("fig.png");
+    stdout(
+        stylelab()
+            .arg("compare")
+            .args(&ids)
+            .arg("--out")
+            .arg(&fig)
+            .arg("--results")
+            .arg(&results),
+    );
+    let curves = stylelab_core::review::plot::curves(
+        &cmp,
+        &stylelab_core::review::plot::CurveSpec {
+            metric: "total",
+            smooth: None,
+            log: true,
+        },
+    )
+    .unwrap();
+    assert_eq!(curves[1].marks, vec![steers[0].iter]);
+    let unmarked: Vec<_> = curves
+        .iter()
+        .map(|c| stylelab_core::review::plot::Curve {
+            marks: Vec::new(),
+            ..c.clone()
+        })
+        .collect();
+    let plain_fig = tmp.path().join("plain.png");
+    stylelab_core::review::plot::write_figure(&plain_fig, &unmarked, "total", true, (1200, 750)).unwrap();
+    assert_ne!(
+        std::fs::read(&fig).unwrap(),
+        std::fs::read(&plain_fig).unwrap(),
+        "no marker drawn"
+    );
+    // Re-scoring one run at another size: said when done, and flagged
+    // wherever the two runs' scores meet.
+    let rescored = stylelab()
+        .args(["score"])
+        .arg(&ids[1])
+        .args(["--size", "32", "--results"])
+        .arg(&results)
+        .output()
+        .unwrap();
+    assert!(rescored.status.success());
+    let err = String::from_utf8_lossy(&rescored.stderr);
+    assert!(
+        err.contains("replaced scores measured at 64 px with these at 32 px"),
+        "{err}"
+    );
+    let csv = stdout(stylelab().args(["runs", "--format", "csv", "--results"]).arg(&results));
+    assert!(csv.lines().next().unwrap().contains(",score_size"), "{csv}");
+    let out = stdout(stylelab().arg("compare").args(&ids).arg("--results").arg(&results));
+    assert!(out.contains("scores measured at 32 px and 64 px"), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("score_size")), "{out}");
+    let scatter = tmp.path().join("tradeoff.png");
+    stdout(
+        stylelab()
+            .arg("compare")
+            .args(&ids)
+            .arg("--scatter")
+            .arg(&scatter)
+            .arg("--results")
+            .arg(&results),
+    );
+    assert!(image::open(&scatter).is_ok());
+}

@@ -324,7 +324,9 @@ pub fn pareto_front(points: &[(f64, f64)]) -> Vec<usize> {
     let mut front = Vec::new();
     let mut best_y = f64::INFINITY;
     for i in order {
-        if points[i].1 < best_y {
+        // A point equal to the last on the front (a run repeated with the
+        // same settings and the same result) is on it too.
+        if points[i].1 < best_y || front.last().is_some_and(|&j| points[j] == points[i]) {
             best_y = points[i].1;
             front.push(i);
         }

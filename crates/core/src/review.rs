@@ -363,14 +363,19 @@ pub fn unreadable_runs(results: &Path) -> Vec<String> {
     out
 }
 
-/// A run's resolved experiment as dotted keys → TOML values:
-/// `loss.style_layers.relu1_1 = 1.0`.
-///
-/// Strings are given without quotes. Empty when experiment.toml is missing or
-/// does not parse.
+/// A run's resolved experiment as flat `section.key` → value text (TOML;
+/// strings without quotes), every text [`printable`](record::printable),
+/// and, for a run that was steered, a `steering` key: what changed, e.g.
+/// `style_weight 1e4→2e4@19` (see [`steering_text`]), so that a steered
+/// run differs from an unsteered one wherever configs are compared. Empty
+/// when experiment.toml is missing or unreadable; read bounded.
 pub fn flat_config(dir: &Path) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    let Ok(text) = std::fs::read_to_string(RunPaths::new(dir).experiment()) else {
+    let steers = steering(dir);
+    if !steers.is_empty() {
+        out.insert(STEERING_KEY.to_string(), steering_text(&steers));
+    }
+    let Ok(text) = crate::files::read_text_bounded(&RunPaths::new(dir).experiment(), crate::files::TEXT_LIMIT) else {
         return out;
     };
     let Ok(table) = toml::from_str::<toml::Table>(&text) else {
@@ -384,6 +389,66 @@ pub fn flat_config(dir: &Path) -> BTreeMap<String, String> {
         out.insert(record::printable(&key), record::printable(&text));
     }
     out
+}
+
+/// A run's [`flat_config`] with its scores' size as `score_size` (px)
+/// when it was scored: scores measured at different sizes do not compare,
+/// so the size differs wherever configs are compared.
+pub fn review_config(entry: &RunEntry) -> BTreeMap<String, String> {
+    let mut c = flat_config(&entry.dir);
+    if let Some(s) = entry.scores() {
+        c.insert(SCORE_SIZE_KEY.to_string(), s.size.to_string());
+    }
+    c
+}
+
+/// The key [`review_config`] gives a scored run's scoring size.
+pub const SCORE_SIZE_KEY: &str = "score_size";
+
+/// The key [`flat_config`] gives a steered run's weight changes.
+pub const STEERING_KEY: &str = "steering";
+
+/// A loss weight changed while a run went: after step `iter`, `term`'s
+/// weight went from `from` to `to`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Steer {
+    pub iter: u64,
+    pub term: record::Term,
+    pub from: f64,
+    pub to: f64,
+}
+
+/// Every weight change events.log records, in order (read bounded; none
+/// when the log is missing or unreadable).
+pub fn steering(dir: &Path) -> Vec<Steer> {
+    let Ok(text) = crate::files::read_text_bounded(&RunPaths::new(dir).events(), crate::files::TEXT_LIMIT) else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter_map(|l| match record::LogEvent::parse_line(l) {
+            Some(record::LogEvent::Steered { iter, term, from, to }) => Some(Steer { iter, term, from, to }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `style_weight 1e4→2e4@19, tv_weight 1→0.5@30`: each change as the
+/// weight, its values before and after ([`crate::text::number`]) and the
+/// step after which it applied.
+pub fn steering_text(steers: &[Steer]) -> String {
+    steers
+        .iter()
+        .map(|s| {
+            format!(
+                "{} {}→{}@{}",
+                s.term.weight_key(),
+                crate::text::number(s.from),
+                crate::text::number(s.to),
+                s.iter
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Values as short as they can be while still telling the different ones
@@ -412,12 +477,19 @@ pub fn distinguishing_tails(values: &[String]) -> Vec<String> {
     values.to_vec()
 }
 
+/// Whether a config key says where a run wrote or how often, not what it
+/// computed: `name` and `output.*` (snapshots, results, scoring). Never a
+/// difference between runs.
+pub fn is_noise_key(key: &str) -> bool {
+    key == "name" || key.starts_with("output.")
+}
+
 /// Keys whose values are not the same in every config (a key missing from
-/// one counts as different). `name` is left out: it always differs.
+/// one counts as different); [noise keys](is_noise_key) are left out.
 pub fn differing_keys(configs: &[BTreeMap<String, String>]) -> Vec<String> {
     let all: BTreeSet<&String> = configs.iter().flat_map(|c| c.keys()).collect();
     all.into_iter()
-        .filter(|k| k.as_str() != "name")
+        .filter(|k| !is_noise_key(k))
         .filter(|k| configs.windows(2).any(|w| w[0].get(*k) != w[1].get(*k)))
         .cloned()
         .collect()
@@ -460,13 +532,29 @@ pub fn resolve_run(results: &Path, spec: &str) -> Result<PathBuf, String> {
     }
 }
 
+/// What to call each of `runs` in a report, the one rule of every report:
+/// its experiment's name where no other run of the set has it, else its
+/// folder's name (`20261201-201753-texture`) — for every run sharing the
+/// name, so the labels do not depend on the order the runs were given in.
+pub fn run_labels(runs: &[RunEntry]) -> Vec<String> {
+    runs.iter()
+        .map(|r| {
+            if runs.iter().filter(|o| o.name() == r.name()).count() > 1 {
+                r.id.clone()
+            } else {
+                r.name().to_string()
+            }
+        })
+        .collect()
+}
+
 /// A run as the compare views need it.
 #[derive(Debug, Clone)]
 pub struct ComparedRun {
     /// The run folder.
     pub dir: PathBuf,
-    /// The experiment's name, or the folder name when an earlier run in the
-    /// comparison already has that name.
+    /// What every report calls it ([`run_labels`]): its experiment's name,
+    /// or its folder's name when another compared run has the same name.
     pub name: String,
     /// metrics.csv's columns; empty when the file is missing or invalid.
     pub header: MetricsHeader,
@@ -474,6 +562,8 @@ pub struct ComparedRun {
     pub rows: Vec<StepMetrics>,
     /// The run as a listing shows it.
     pub entry: RunEntry,
+    /// The weight changes steering made, in order.
+    pub steering: Vec<Steer>,
 }
 
 /// Runs side by side: their metrics, and the config keys that differ.
@@ -489,7 +579,8 @@ impl Comparison {
     /// Reads every folder in `dirs`. Never fails: a run whose files are
     /// missing or broken comes back with no rows and no config keys.
     pub fn load(dirs: &[PathBuf]) -> Comparison {
-        let configs: Vec<_> = dirs.iter().map(|d| flat_config(d)).collect();
+        let entries: Vec<RunEntry> = dirs.iter().map(|d| load_entry(d)).collect();
+        let configs: Vec<_> = entries.iter().map(review_config).collect();
         let diff = differing_keys(&configs)
             .into_iter()
             .map(|k| {
@@ -500,24 +591,20 @@ impl Comparison {
                 (k, vals)
             })
             .collect();
-        let mut names: Vec<String> = Vec::new();
+        let names = run_labels(&entries);
         let runs = dirs
             .iter()
-            .map(|d| {
-                let entry = load_entry(d);
+            .zip(entries)
+            .zip(names)
+            .map(|((d, entry), name)| {
                 let (header, rows) = record::read_metrics(d).map(|(h, r, _)| (h, r)).unwrap_or_default();
-                // Two runs of one experiment: tell them apart by folder.
-                let mut name = entry.name().to_string();
-                if names.contains(&name) {
-                    name = entry.id.clone();
-                }
-                names.push(name.clone());
                 ComparedRun {
                     dir: d.clone(),
                     name,
                     header,
                     rows,
                     entry,
+                    steering: steering(d),
                 }
             })
             .collect();
@@ -526,6 +613,19 @@ impl Comparison {
 }
 
 impl Comparison {
+    /// The distinct sizes the compared runs' scores were measured at,
+    /// smallest first: more than one, and their scores do not compare.
+    pub fn score_sizes(&self) -> Vec<u32> {
+        let mut sizes: Vec<u32> = self
+            .runs
+            .iter()
+            .filter_map(|r| r.entry.scores().map(|s| s.size))
+            .collect();
+        sizes.sort_unstable();
+        sizes.dedup();
+        sizes
+    }
+
     /// The scored runs as trade-off points: (label, content_dist,
     /// style_dist); runs without scores are left out.
     pub fn tradeoff(&self) -> Vec<plot::TradeoffPoint> {

@@ -29,19 +29,30 @@ pub fn mib_text(mib: f64) -> String {
     }
 }
 
-/// A number as a config value is written (`800000000.0`, `0.0001`), in
-/// exponent form when that is shorter to read (`8e8`, `1e-4`): at or above
-/// 1e4 or below 1e-3. Exact (the shortest form that reads back the same);
-/// other text, and whole numbers written without a point, unchanged.
+/// A config value as people read it, the one number format of every
+/// human-facing output (tables, labels, the dry-run; CSV and JSON keep the
+/// value as written): a number in exponent form at or above 1e4 or below
+/// 1e-3 (`800000000.0` → `8e8`, `0.0001` → `1e-4`), plainly otherwise and
+/// without a bare `.0` (`1000.0` → `1000`, `0.5`). Exact: the shortest
+/// form that reads back the same. Whole numbers written without a point
+/// (a seed, a size) and other text unchanged.
 pub fn compact_number(v: &str) -> String {
-    if v.parse::<i64>().is_err()
-        && let Ok(x) = v.parse::<f64>()
-        && x.is_finite()
-        && (x.abs() >= 1e4 || (x != 0.0 && x.abs() < 1e-3))
-    {
-        return format!("{x:e}");
+    if v.parse::<i64>().is_ok() {
+        return v.to_string();
     }
-    v.to_string()
+    match v.parse::<f64>() {
+        Ok(x) if x.is_finite() => number(x),
+        _ => v.to_string(),
+    }
+}
+
+/// An f64 in [`compact_number`]'s form.
+pub fn number(x: f64) -> String {
+    if x.abs() >= 1e4 || (x != 0.0 && x.abs() < 1e-3) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
 }
 
 /// Text from outside (a path, a key, a value, metadata, a claim, an
@@ -84,7 +95,9 @@ mod tests {
     fn config_numbers_read_compact_and_exact() {
         assert_eq!(compact_number("800000000.0"), "8e8");
         assert_eq!(compact_number("10000.0"), "1e4");
-        assert_eq!(compact_number("2500.0"), "2500.0");
+        assert_eq!(compact_number("2500.0"), "2500");
+        assert_eq!(compact_number("1000.0"), "1000");
+        assert_eq!(compact_number("0.5"), "0.5");
         assert_eq!(compact_number("0.0001"), "1e-4");
         assert_eq!(compact_number("0.00012345678"), "1.2345678e-4");
         assert_eq!(compact_number("100000"), "100000");

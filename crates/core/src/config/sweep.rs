@@ -46,7 +46,7 @@ impl SweepPoint {
     pub fn describe(&self) -> String {
         self.values
             .iter()
-            .map(|(k, v)| format!("{k}={}", value_text(v)))
+            .map(|(k, v)| format!("{k}={}", crate::text::compact_number(&value_text(v))))
             .collect::<Vec<_>>()
             .join(", ")
     }

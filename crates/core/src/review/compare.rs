@@ -75,11 +75,29 @@ pub fn differences(cmp: &Comparison) -> Tabular {
         .iter()
         .map(|(k, vals)| {
             std::iter::once(Cell::text(k.clone()))
-                .chain(super::distinguishing_tails(vals).into_iter().map(Cell::text))
+                .chain(
+                    super::distinguishing_tails(vals)
+                        .into_iter()
+                        .map(|v| Cell::text(crate::text::compact_number(&v))),
+                )
                 .collect()
         })
         .collect();
     Tabular { columns, rows }
+}
+
+/// What to say when the compared runs' scores were measured at more than
+/// one size (`score_size` in the key table tells which): they do not
+/// compare, and how to measure them alike.
+pub fn mixed_sizes(cmp: &Comparison) -> Option<String> {
+    let sizes = cmp.score_sizes();
+    (sizes.len() > 1).then(|| {
+        let px: Vec<String> = sizes.iter().map(|s| format!("{s} px")).collect();
+        format!(
+            "scores measured at {}: scores of different sizes do not compare; measure them at one with `stylelab score RUN… --size N`",
+            px.join(" and ")
+        )
+    })
 }
 
 /// Everything `compare` prints, for a terminal of `width × height`
@@ -104,6 +122,9 @@ pub fn text(cmp: &Comparison, spec: &CurveSpec, (width, height): (u16, u16)) -> 
         let sizes: Vec<String> = cmp.runs.iter().map(|r| r.entry.size_text()).collect();
         out += "\n";
         out += &scores(&runs, Some(&sizes)).render(&table);
+        if let Some(note) = mixed_sizes(cmp) {
+            out += &format!("{note}\n");
+        }
     }
     out += "\n";
     if cmp.diff.is_empty() {
@@ -114,6 +135,9 @@ pub fn text(cmp: &Comparison, spec: &CurveSpec, (width, height): (u16, u16)) -> 
     let tradeoff = cmp.tradeoff();
     if tradeoff.len() >= 2 {
         out += "\n";
+        if let Some(note) = mixed_sizes(cmp) {
+            out += &format!("trade-off picture: {note}\n");
+        }
         out += &plot::terminal_scatter(&tradeoff, width, height);
     }
     Ok(out)

@@ -28,8 +28,15 @@ pub struct CurveSpec<'a> {
     pub log: bool,
 }
 
-/// A named curve: (step, value) points, value already log10 on a log axis.
-pub type Curve = (String, Vec<(f64, f64)>);
+/// A named curve: (step, value) points, value already log10 on a log
+/// axis, and the steps after which steering changed a weight (drawn as
+/// markers).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Curve {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+    pub marks: Vec<u64>,
+}
 
 /// (run name, points) for each run that has the metric; the values are
 /// log10 when `log`.
@@ -60,7 +67,11 @@ pub fn curves(cmp: &Comparison, spec: &CurveSpec) -> Result<Vec<Curve>> {
         if let Some(w) = spec.smooth {
             pts = ema(&pts, w);
         }
-        out.push((run.name.clone(), pts));
+        out.push(Curve {
+            name: run.name.clone(),
+            points: pts,
+            marks: run.steering.iter().map(|st| st.iter).collect(),
+        });
     }
     if out.is_empty()
         && let Some(name) = score
@@ -90,19 +101,22 @@ pub fn terminal_chart(curves: &[Curve], title: &str, log: bool, width: u16, heig
     let series: Vec<Series> = curves
         .iter()
         .enumerate()
-        .map(|(i, (name, pts))| Series {
-            name: name.clone(),
-            points: pts.clone(),
+        .map(|(i, c)| Series {
+            name: c.name.clone(),
+            points: c.points.clone(),
             color: RUN_COLORS[i % RUN_COLORS.len()],
             faint: false,
         })
         .collect();
+    let mut marks: Vec<u64> = curves.iter().flat_map(|c| c.marks.iter().copied()).collect();
+    marks.sort_unstable();
+    marks.dedup();
     let area = Rect::new(0, 0, width, height);
     let mut buf = Buffer::empty(area);
     LossChart {
         title,
         series: &series,
-        marks: &[],
+        marks: &marks,
         color: false,
         log,
     }
@@ -228,7 +242,7 @@ where
 {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow::anyhow!("{e:?}");
     root.fill(&WHITE).map_err(err)?;
-    let b = bounds(curves.iter().flat_map(|(_, p)| p.iter().copied()));
+    let b = bounds(curves.iter().flat_map(|c| c.points.iter().copied()));
     let (ylo, yhi) = b.padded(log);
     let ylo = if log { ylo } else { floor_at_zero(ylo, b.ylo) };
     let title = format!("{metric} loss{}", if log { " (log scale)" } else { "" });
@@ -263,13 +277,30 @@ where
         .light_line_style(WHITE.mix(0.0))
         .draw()
         .map_err(err)?;
-    for (i, (name, pts)) in curves.iter().enumerate() {
+    for (i, c) in curves.iter().enumerate() {
         let color = PLOT_COLORS[i % PLOT_COLORS.len()];
         chart
-            .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
+            .draw_series(LineSeries::new(c.points.iter().copied(), color.stroke_width(2)))
             .map_err(err)?
-            .label(name.clone())
+            .label(c.name.clone())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(3)));
+    }
+    // Each run's weight changes: a dashed line in its colour at the step
+    // after which the new weight applied (the dashboard's markers).
+    let mut marked = false;
+    for (i, c) in curves.iter().enumerate() {
+        let color = PLOT_COLORS[i % PLOT_COLORS.len()];
+        for &m in c.marks.iter().filter(|&&m| m > 0) {
+            let x = m as f64;
+            let dashes = DashedLineSeries::new(vec![(x, ylo), (x, yhi)], 8, 6, color.stroke_width(2));
+            let drawn = chart.draw_series(dashes).map_err(err)?;
+            if !marked {
+                marked = true;
+                drawn
+                    .label("weight changed (steering)")
+                    .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], BLACK.mix(0.6).stroke_width(2)));
+            }
+        }
     }
     chart
         .configure_series_labels()

@@ -246,9 +246,9 @@ mod tests {
     fn values_read_short() {
         assert_eq!(short_value("800000000.0"), "8e8");
         assert_eq!(short_value("10000.0"), "1e4");
-        assert_eq!(short_value("2500.0"), "2500.0");
+        assert_eq!(short_value("2500.0"), "2500");
         assert_eq!(short_value("0.0001"), "1e-4");
-        assert_eq!(short_value("100.0"), "100.0");
+        assert_eq!(short_value("100.0"), "100");
         assert_eq!(short_value("\"/a/b/starry.jpg\""), "starry.jpg");
         assert_eq!(short_value("\"gram\""), "gram");
     }

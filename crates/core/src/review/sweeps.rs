@@ -56,7 +56,7 @@ pub fn point_values(results: &Path, runs: &[RunEntry]) -> HashMap<PathBuf, Strin
                         .collect::<Vec<_>>()
                         .join(",")
                 });
-                format!("{short}={v}")
+                format!("{short}={}", crate::text::compact_number(&v))
             })
             .collect();
         out.insert(r.dir.clone(), text.join(" "));

@@ -2,11 +2,11 @@
 //! config keys that vary across the runs listed.
 //!
 //! Review side: reads run folders through [`super::list_runs`] and
-//! [`super::flat_config`], orders them with [`super::sort`], and renders text
+//! [`super::review_config`], orders them with [`super::sort`], and renders text
 //! for `cli` (and for `bench`, which times a listing).
 
 use super::export::{Cell, Export, Tabular};
-use super::{RunEntry, differing_keys, flat_config, list_runs};
+use super::{RunEntry, differing_keys, list_runs, review_config};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -55,7 +55,7 @@ pub use super::sort::COLUMNS;
 pub struct Listing {
     /// The runs kept by the filter, in sorted order.
     pub runs: Vec<RunEntry>,
-    /// Each run's [`flat_config`], index for index with `runs`.
+    /// Each run's [`review_config`], index for index with `runs`.
     pub configs: Vec<BTreeMap<String, String>>,
     /// Config keys whose values differ among `runs` (see [`differing_keys`]);
     /// empty when fewer than two runs are listed.
@@ -94,7 +94,7 @@ impl Listing {
         let mut pairs: Vec<(RunEntry, BTreeMap<String, String>)> = all
             .into_iter()
             .map(|r| {
-                let c = flat_config(&r.dir);
+                let c = review_config(&r);
                 (r, c)
             })
             .filter(|(r, c)| filter.is_none_or(|f| matches(r, c, f)))

@@ -8,6 +8,7 @@ use crate::inputs::{self, Inputs, ScaleInputs};
 use crate::loss::{Breakdown, StyleObjective};
 use crate::optim::{self, Adam, Lbfgs, Objective, Optimizer, Point, StepOutcome, observe};
 use crate::{EngineError, imaging, reads};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use stylelab_core::config::{Experiment, Normalize, OptimizerKind};
@@ -309,7 +310,11 @@ impl<'a> Runner<'a> {
     /// Carries out the commands that came in since the last step, oldest
     /// first. A pause waits here; steering applies from the next step.
     pub(super) fn obey(&mut self, controls: &mut Controls) -> Result<Flow, EngineError> {
-        for control in controls.drain() {
+        // One queue for the commands read together and those read while
+        // paused: `pause`, `multiply …`, `resume` written at once must all
+        // be carried out, in order.
+        let mut queue: VecDeque<Control> = controls.drain().into();
+        while let Some(control) = queue.pop_front() {
             match control {
                 Control::Stop => return Ok(Flow::Stop),
                 Control::SnapshotNow => {
@@ -318,7 +323,7 @@ impl<'a> Runner<'a> {
                 }
                 Control::Steer(term, factor) => self.steer(term, factor)?,
                 Control::Pause => {
-                    if self.pause(controls)? == Flow::Stop {
+                    if self.pause(controls, &mut queue)? == Flow::Stop {
                         return Ok(Flow::Stop);
                     }
                 }
@@ -358,11 +363,12 @@ impl<'a> Runner<'a> {
         emit(self.sink, event)
     }
 
-    /// Waits for resume or stop. A snapshot or a weight change asked for
+    /// Waits for resume or stop, taking first the commands read with the
+    /// pause (`queue`), then new ones. A snapshot or a weight change asked for
     /// meanwhile is carried out at once (the weight applies from the next
     /// step), so whoever asked sees it while the run waits. The clock does
     /// not run while paused.
-    fn pause(&mut self, controls: &mut Controls) -> Result<Flow, EngineError> {
+    fn pause(&mut self, controls: &mut Controls, queue: &mut VecDeque<Control>) -> Result<Flow, EngineError> {
         let iter = self.step;
         emit(self.sink, RunEvent::Paused { iter, paused: true })?;
         self.clock.pause();
@@ -378,7 +384,10 @@ impl<'a> Runner<'a> {
                     dir.display()
                 )));
             }
-            for c in controls.wait(Duration::from_millis(100)) {
+            if queue.is_empty() {
+                queue.extend(controls.wait(Duration::from_millis(100)));
+            }
+            while let Some(c) = queue.pop_front() {
                 match c {
                     Control::Resume => break 'wait Flow::Go,
                     Control::Stop => break 'wait Flow::Stop,
