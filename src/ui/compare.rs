@@ -62,7 +62,8 @@ impl CompareData {
             .iter()
             .enumerate()
             .map(|(i, r)| Series {
-                name: r.name.clone(),
+                // Numbered as the trade-off picture numbers its points.
+                name: format!("{} {}", i + 1, r.name),
                 points: r.history.log_points(self.metric),
                 color: RUN_COLORS[i % RUN_COLORS.len()],
                 faint: false,

@@ -443,18 +443,19 @@ fn no_module_uses_one_that_uses_it() {
         assert!(circles.is_empty(), "{name}: module circles:\n{}", circles.join("\n"));
     }
     // The pipeline's direction inside the crates: validation reaches for
-    // nothing but layer names, colour names and the bounded file reader
-    // (three leaves); the run loop never calls the preflight.
+    // nothing but layer names, colour names, the bounded file reader and
+    // the number format (four leaves); the run loop never calls the preflight.
     let core = uses(&crates()[0].1);
     assert!(
         core["config"]
             .iter()
-            .all(|m| m == "layer" || m == "mask" || m == "files"),
+            .all(|m| m == "layer" || m == "mask" || m == "files" || m == "text"),
         "config uses {:?}",
         core["config"]
     );
     assert!(core["mask"].is_empty(), "mask uses {:?}", core["mask"]);
     assert!(core["files"].is_empty(), "files uses {:?}", core["files"]);
+    assert!(core["text"].is_empty(), "text uses {:?}", core["text"]);
     let engine = uses(&crates()[1].1);
     assert!(!engine["runner"].contains("preflight"), "{:?}", engine["runner"]);
 }

@@ -178,9 +178,9 @@ fn sheet_is_a_grid_of_labelled_images() {
     let labels = stylelab_core::review::sheet::labels(&cmp);
     assert_eq!(
         labels[0],
-        vec!["style-low (completed)", "style_layers.relu2_1=—", "style_weight=100.0"]
+        vec!["style-low (completed)", "style_layers.relu2_1=—", "style_weight=100"]
     );
-    assert_eq!(labels[1][2], "style_weight=1000.0");
+    assert_eq!(labels[1][2], "style_weight=1000");
     // The image is there, at the top of its row: no blank band above it
     // (each row is as tall as its tallest image, here 16×12 drawn 320×240).
     let p = img.get_pixel(12 + 160, 12 + 120).0;
@@ -383,4 +383,34 @@ fn steering_and_score_sizes_show_wherever_runs_are_compared() {
             .arg(&results),
     );
     assert!(image::open(&scatter).is_ok());
+}
+
+#[test]
+fn runs_fitted_to_80_120_and_200_columns_keep_what_a_reader_compares() {
+    use stylelab_core::review::table::{Format, Listing};
+    let listing = Listing::load(&fixtures(), None, None).unwrap();
+    for width in [80, 120, 200] {
+        let out = listing.render(Format::Table, Some(width));
+        for line in out.lines() {
+            assert!(line.chars().count() <= width, "{width}: {line}");
+        }
+        let head = out.lines().next().unwrap();
+        // Name, status, steps, total, style, the scores and the varying
+        // keys come first and go last.
+        for col in [
+            "name",
+            "status",
+            "steps",
+            "total",
+            "style",
+            "content_dist",
+            "style_dist",
+        ] {
+            assert!(head.split_whitespace().any(|c| c == col), "{width}: no {col} in {head}");
+        }
+        if width >= 120 {
+            assert!(head.contains("style_weight"), "{width}: {head}");
+        }
+        assert_snapshot!(format!("runs_fitted_{width}"), out);
+    }
 }

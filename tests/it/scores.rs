@@ -110,7 +110,8 @@ fn score_writes_summaries_and_feeds_runs_compare_and_the_scatter() {
     );
     assert!(out.contains("content_dist") && out.contains("Pareto front"), "{out}");
     let img = image::open(&png).unwrap();
-    assert_eq!((img.width(), img.height()), (1200, 900));
+    // 1200×900 for the plot, and a key line per run under it.
+    assert_eq!((img.width(), img.height()), (1200, 900 + 12 + 2 * 24));
 }
 
 #[test]

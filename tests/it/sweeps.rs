@@ -164,24 +164,24 @@ fn dry_run_shows_states_failed_points_are_retried_and_dead_claims_are_free() {
         dry.contains("4 points (grid) over loss.style_weight: 1 done, 1 running, 1 failed, 1 to do"),
         "{dry}"
     );
-    assert!(dry.contains("  0    done     loss.style_weight=10.0  "), "{dry}");
+    assert!(dry.contains("  0    done     loss.style_weight=10  "), "{dry}");
     assert!(
-        dry.contains("  1    failed   loss.style_weight=100.0  failed in ")
+        dry.contains("  1    failed   loss.style_weight=100  failed in ")
             && dry.contains("the next sweep runs it again"),
         "{dry}"
     );
     assert!(
         dry.contains(
-            "  2    running  loss.style_weight=1000.0  on gpu-node-7 (pid 4242) since 2026-11-21T10:00:00+00:00"
+            "  2    running  loss.style_weight=1000  on gpu-node-7 (pid 4242) since 2026-11-21T10:00:00+00:00"
         ),
         "{dry}"
     );
-    assert!(dry.contains("  3    to do    loss.style_weight=10000.0"), "{dry}");
+    assert!(dry.contains("  3    to do    loss.style_weight=1e4"), "{dry}");
 
     // The sweep retries 1, leaves 2 to its holder, takes 3 from the dead one.
     let out = common::stdout_of(stylelab().arg("sweep").arg(&exp).args(["--threads", "1"]));
     assert!(
-        out.contains("point 2 (loss.style_weight=1000.0): running on gpu-node-7 (pid 4242)"),
+        out.contains("point 2 (loss.style_weight=1000): running on gpu-node-7 (pid 4242)"),
         "{out}"
     );
     assert!(out.contains("3 of 4 points completed"), "{out}");
@@ -374,7 +374,7 @@ fn a_sweep_runs_its_points_resumes_and_collects() {
     let dry = common::stdout_of(stylelab().arg("sweep").arg(&exp).arg("--dry-run"));
     assert!(dry.contains("2 points (grid) over loss.style_weight: 0 done"), "{dry}");
     assert!(
-        dry.contains("0    to do    loss.style_weight=10.0") && dry.contains("1    to do    loss.style_weight=1000.0"),
+        dry.contains("0    to do    loss.style_weight=10") && dry.contains("1    to do    loss.style_weight=1000"),
         "{dry}"
     );
     // One point, as a cluster task would.
@@ -388,10 +388,7 @@ fn a_sweep_runs_its_points_resumes_and_collects() {
     assert!(dry.contains("0    to do") && dry.contains("1    done"), "{dry}");
     // The whole sweep skips what is done.
     let out = common::stdout_of(stylelab().arg("sweep").arg(&exp));
-    assert!(
-        out.contains("point 1 (loss.style_weight=1000.0): completed in"),
-        "{out}"
-    );
+    assert!(out.contains("point 1 (loss.style_weight=1000): completed in"), "{out}");
     assert!(out.contains("2 of 2 points completed"), "{out}");
     let sweep_dir = tmp.path().join("results/sw-sweep");
     let index = std::fs::read_to_string(sweep_dir.join("index.csv")).unwrap();
@@ -476,7 +473,7 @@ fn sweep_errors_name_the_point() {
     std::fs::write(&exp, text).unwrap();
     let err = common::stderr_of(stylelab().arg("sweep").arg(&exp).arg("--dry-run"), 2);
     assert!(
-        err.contains("sweep point 1 (loss.style_weight=-1.0)") && err.contains("-1 is negative"),
+        err.contains("sweep point 1 (loss.style_weight=-1)") && err.contains("-1 is negative"),
         "{err}"
     );
 }
@@ -561,7 +558,7 @@ fn a_sweep_says_which_points_another_process_runs_and_what_it_waits_for() {
     assert_eq!(report["event"], "skipped");
     assert_eq!(report["done"], false);
     assert!(report["why"].as_str().unwrap().starts_with("running on"), "{report}");
-    assert!(String::from_utf8_lossy(&child.stderr).contains("point 0 (loss.style_weight=10.0): running on"));
+    assert!(String::from_utf8_lossy(&child.stderr).contains("point 0 (loss.style_weight=10): running on"));
     // Each point's log holds its progress.
     let log = std::fs::read_to_string(sweep_dir.join("logs/p001.log")).unwrap();
     assert!(log.contains("held-p001: completed after 2 of 2 steps"), "{log}");

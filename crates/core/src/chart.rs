@@ -335,7 +335,9 @@ pub fn pareto_front(points: &[(f64, f64)]) -> Vec<usize> {
 }
 
 /// Runs as points in a plane (content distance across, style distance up):
-/// each point numbered as its run is in the key, the Pareto front joined.
+/// each point numbered as its run is in the key (1-based, in `points`
+/// order) and, in colour, drawn in its run's colour ([`RUN_COLORS`]); the
+/// Pareto front joined; the axes fitted to the points.
 pub struct Scatter<'a> {
     /// The block's title.
     pub title: &'a str,
@@ -348,52 +350,54 @@ pub struct Scatter<'a> {
     pub color: bool,
 }
 
+/// The range of `values`' finite ones, padded 8 % each side (a single
+/// value: ±8 % of itself, or ±1 for 0); 0..1 when there are none.
+fn fitted_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    let span = if hi > lo { hi - lo } else { lo.abs().max(1e-12) };
+    let pad = span * 0.08;
+    (lo - pad, hi + pad)
+}
+
+impl Scatter<'_> {
+    fn style(&self, c: Color) -> Style {
+        if self.color {
+            Style::default().fg(c)
+        } else {
+            Style::default()
+        }
+    }
+}
+
 impl Widget for Scatter<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let b = bounds(
-            self.points
-                .iter()
-                .copied()
-                .filter(|p| p.0.is_finite() && p.1.is_finite()),
-        );
-        let xmin = self
-            .points
-            .iter()
-            .map(|p| p.0)
-            .filter(|x| x.is_finite())
-            .fold(f64::INFINITY, f64::min);
-        let (x0, x1) = if xmin.is_finite() && xmin < b.xmax {
-            let pad = (b.xmax - xmin) * 0.08;
-            (xmin - pad, b.xmax + pad)
-        } else {
-            (0.0, b.xmax.max(1.0))
-        };
-        let (y0, y1) = b.padded(false);
+        let (x0, x1) = fitted_range(self.points.iter().map(|p| p.0));
+        let (y0, y1) = fitted_range(self.points.iter().map(|p| p.1));
         let front: Vec<(f64, f64)> = pareto_front(self.points).iter().map(|&i| self.points[i]).collect();
-        let style = |c: Color| {
-            if self.color {
-                Style::default().fg(c)
-            } else {
-                Style::default()
-            }
-        };
         // A front of one point draws no line: no legend entry for it then.
         let mut front_line = Dataset::default()
             .marker(Marker::Braille)
             .graph_type(GraphType::Line)
-            .style(style(Color::Yellow))
+            .style(self.style(Color::Yellow))
             .data(&front);
         if front.len() >= 2 {
             front_line = front_line.name("Pareto front");
         }
-        let datasets = vec![
-            front_line,
-            Dataset::default()
-                .marker(Marker::Block)
-                .graph_type(GraphType::Scatter)
-                .style(style(Color::Cyan))
-                .data(self.points),
-        ];
+        let mut datasets = vec![front_line];
+        for (i, p) in self.points.iter().enumerate() {
+            datasets.push(
+                Dataset::default()
+                    .marker(Marker::Block)
+                    .graph_type(GraphType::Scatter)
+                    .style(self.style(RUN_COLORS[i % RUN_COLORS.len()]))
+                    .data(std::slice::from_ref(p)),
+            );
+        }
         let labels = |lo: f64, hi: f64| -> Vec<Span> {
             distinct_labels(&[lo, (lo + hi) / 2.0, hi])
                 .into_iter()
@@ -410,14 +414,14 @@ impl Widget for Scatter<'_> {
                     .title(self.x_label)
                     .bounds([x0, x1])
                     .labels(labels(x0, x1))
-                    .style(style(Color::Gray)),
+                    .style(self.style(Color::Gray)),
             )
             .y_axis(
                 Axis::default()
                     .title(self.y_label)
                     .bounds([y0, y1])
                     .labels(labels(y0, y1))
-                    .style(style(Color::Gray)),
+                    .style(self.style(Color::Gray)),
             )
             .render(area, buf);
         self.number_points(area, chart_area, (x0, x1), (y0, y1), buf);
@@ -425,7 +429,9 @@ impl Widget for Scatter<'_> {
 }
 
 impl Scatter<'_> {
-    /// Numbers the points (1-based, as in the key), beside their marks.
+    /// Numbers the points (1-based, as in the key) beside their marks, on
+    /// the right where those cells are free, else on the left; never over
+    /// an axis label, a tick or another number.
     fn number_points(
         &self,
         area: Rect,
@@ -438,18 +444,34 @@ impl Scatter<'_> {
             chart_area.width.saturating_sub(8) as f64,
             chart_area.height.saturating_sub(2) as f64,
         );
+        // Plot cells: blank or a curve's braille dot.
+        let free = |buf: &Buffer, x: u16, y: u16| {
+            x > chart_area.x + 7
+                && x < area.right().saturating_sub(1)
+                && y < area.bottom().saturating_sub(2)
+                && buf[(x, y)]
+                    .symbol()
+                    .chars()
+                    .all(|c| c == ' ' || ('\u{2800}'..='\u{28ff}').contains(&c))
+        };
         for (i, p) in self.points.iter().enumerate() {
-            if !(p.0.is_finite() && p.1.is_finite()) || x1 <= x0 || y1 <= y0 {
+            if !(p.0.is_finite() && p.1.is_finite()) {
                 continue;
             }
             let cx = chart_area.x + 8 + ((p.0 - x0) / (x1 - x0) * w) as u16;
             let cy = chart_area.y + ((y1 - p.1) / (y1 - y0) * h) as u16;
             let text = format!("{}", i + 1);
+            let n = text.chars().count() as u16;
+            let right = cx + 1;
+            let left = cx.saturating_sub(n);
+            let start = [right, left]
+                .into_iter()
+                .find(|&x0| (x0..x0 + n).all(|x| free(buf, x, cy)));
+            let Some(start) = start else { continue };
             for (k, ch) in text.chars().enumerate() {
-                let x = cx + 1 + k as u16;
-                if x < area.right().saturating_sub(1) && cy < area.bottom().saturating_sub(1) {
-                    buf[(x, cy)].set_char(ch);
-                }
+                let cell = &mut buf[(start + k as u16, cy)];
+                cell.set_char(ch);
+                cell.set_style(self.style(RUN_COLORS[i % RUN_COLORS.len()]));
             }
         }
     }

@@ -391,18 +391,24 @@ pub fn flat_config(dir: &Path) -> BTreeMap<String, String> {
     out
 }
 
-/// A run's [`flat_config`] with its scores' size as `score_size` (px)
-/// when it was scored: scores measured at different sizes do not compare,
-/// so the size differs wherever configs are compared.
-pub fn review_config(entry: &RunEntry) -> BTreeMap<String, String> {
-    let mut c = flat_config(&entry.dir);
-    if let Some(s) = entry.scores() {
-        c.insert(SCORE_SIZE_KEY.to_string(), s.size.to_string());
+/// Each run's [`flat_config`], and, when the scored ones among them were
+/// measured at more than one size, each scored run's size as
+/// `score_size` (px): scores of different sizes do not compare, so then
+/// the size differs wherever configs are compared.
+pub fn review_configs(entries: &[RunEntry]) -> Vec<BTreeMap<String, String>> {
+    let mut configs: Vec<_> = entries.iter().map(|e| flat_config(&e.dir)).collect();
+    let sizes: BTreeSet<u32> = entries.iter().filter_map(|e| e.scores().map(|s| s.size)).collect();
+    if sizes.len() > 1 {
+        for (c, e) in configs.iter_mut().zip(entries) {
+            if let Some(s) = e.scores() {
+                c.insert(SCORE_SIZE_KEY.to_string(), s.size.to_string());
+            }
+        }
     }
-    c
+    configs
 }
 
-/// The key [`review_config`] gives a scored run's scoring size.
+/// The key [`review_configs`] gives a scored run's scoring size.
 pub const SCORE_SIZE_KEY: &str = "score_size";
 
 /// The key [`flat_config`] gives a steered run's weight changes.
@@ -580,7 +586,7 @@ impl Comparison {
     /// missing or broken comes back with no rows and no config keys.
     pub fn load(dirs: &[PathBuf]) -> Comparison {
         let entries: Vec<RunEntry> = dirs.iter().map(|d| load_entry(d)).collect();
-        let configs: Vec<_> = entries.iter().map(review_config).collect();
+        let configs = review_configs(&entries);
         let diff = differing_keys(&configs)
             .into_iter()
             .map(|k| {

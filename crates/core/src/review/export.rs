@@ -9,7 +9,7 @@
 //! table and CSV get). The table's columns fit the terminal by
 //! [`super::fit`], as the dashboard's Runs view's do.
 
-use super::fit::{ellipsize, fit_columns};
+use super::fit::{ellipsize_distinct, fit_columns};
 use serde_json::Value;
 
 /// One cell: its value, and how it reads.
@@ -98,6 +98,11 @@ pub enum Export<'a> {
     JsonObject,
 }
 
+/// How wide a table's `name` column counts while its columns are chosen:
+/// past this, a name gives way (keeping what tells names apart) before a
+/// column is left out.
+const NAME_ROOM: usize = 16;
+
 impl Tabular {
     /// The report in `export`'s form, ending in a newline.
     pub fn render(&self, export: &Export) -> String {
@@ -161,7 +166,15 @@ impl Tabular {
         let rest: Vec<usize> = (0..self.columns.len()).rev().filter(|i| !order.contains(i)).collect();
         order.extend(rest);
         order.retain(|&i| self.columns[i] != "name");
-        let fitted = fit_columns(&widths, 2, width, &order, 2);
+        // The name counts as at most NAME_ROOM wide while columns are
+        // chosen: a long name gives way before a column that compares.
+        let name_col = self.columns.iter().position(|c| c == "name");
+        let mut fit_widths = widths.clone();
+        if let Some(n) = name_col {
+            fit_widths[n] = fit_widths[n].min(NAME_ROOM);
+        }
+        let chosen = fit_columns(&fit_widths, 2, width, &order, 2);
+        let fitted = fit_columns(&widths, 2, width, &chosen.left_out, 0);
         let show = &fitted.kept;
         let left_out: Vec<String> = fitted.left_out.iter().map(|&i| self.columns[i].clone()).collect();
         let head: Vec<String> = show.iter().map(|&i| self.columns[i].clone()).collect();
@@ -176,8 +189,9 @@ impl Tabular {
             && !fitted.fits()
         {
             let keep = fitted.room_for(show[name]).max(6);
-            for r in &mut body {
-                r[name] = ellipsize(&r[name], keep);
+            let names: Vec<String> = body.iter().map(|r| r[name].clone()).collect();
+            for (r, cut) in body.iter_mut().zip(ellipsize_distinct(&names, keep)) {
+                r[name] = cut;
             }
             widths[name] = keep;
         }

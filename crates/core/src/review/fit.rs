@@ -76,6 +76,31 @@ pub fn ellipsize(text: &str, width: usize) -> String {
     }
 }
 
+/// `values` cut to `width` characters each so that values that differ
+/// still read differently: from the end (`layer…`) where that keeps them
+/// apart, else from the start (`…weight-p000`), keeping the tail that
+/// tells sweep points and stamped folders apart.
+pub fn ellipsize_distinct(values: &[String], width: usize) -> Vec<String> {
+    let clash = |cut: &[String]| (0..values.len()).any(|i| (0..i).any(|j| values[i] != values[j] && cut[i] == cut[j]));
+    let head: Vec<String> = values.iter().map(|v| ellipsize(v, width)).collect();
+    if !clash(&head) {
+        return head;
+    }
+    let tail: Vec<String> = values.iter().map(|v| ellipsize_front(v, width)).collect();
+    if clash(&tail) { head } else { tail }
+}
+
+/// `text` cut to `width` characters from the front, starting with `…`
+/// when cut.
+pub fn ellipsize_front(text: &str, width: usize) -> String {
+    let n = text.chars().count();
+    if n <= width {
+        text.to_string()
+    } else {
+        "…".to_string() + &text.chars().skip(n - width.saturating_sub(1)).collect::<String>()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,6 +127,17 @@ mod tests {
         // Never fewer than `min_kept`.
         let kept = fit_columns(&widths, 1, Some(3), &[2, 1, 3], 3);
         assert_eq!(kept.kept, vec![0, 1, 3]);
+    }
+
+    #[test]
+    fn names_cut_keep_what_tells_them_apart() {
+        let points: Vec<String> = (0..3).map(|i| format!("sweep-style-weight-p00{i}")).collect();
+        assert_eq!(
+            ellipsize_distinct(&points, 12),
+            ["…weight-p000", "…weight-p001", "…weight-p002"]
+        );
+        let names = vec!["layers-deep".to_string(), "texture".to_string()];
+        assert_eq!(ellipsize_distinct(&names, 6), ["layer…", "textu…"]);
     }
 
     #[test]

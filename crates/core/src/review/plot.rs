@@ -346,33 +346,48 @@ pub type TradeoffPoint = (String, f64, f64);
 /// Writes the trade-off picture: content distance across, style distance
 /// up, one labelled point per run, the Pareto front drawn. The extension
 /// (.png or .svg) picks the format.
+///
+/// Points are numbered (1-based, in `points` order) and each number's
+/// label is in the key under the plot, one line per run in the point's
+/// colour, so labels of nearby points never overprint; points that fall on
+/// the same spot share one label (`1,2`). `size` is the plot's; the key
+/// adds to its height.
 pub fn write_scatter(path: &Path, points: &[TradeoffPoint], title: &str, size: (u32, u32)) -> Result<()> {
     register_font_once();
+    let key_h = KEY_TOP + KEY_LINE * points.len() as u32;
+    let whole = (size.0, size.1 + key_h);
     render(
         path,
         Format::of(path, "picture")?,
-        size,
-        |area| draw_scatter(area, points, title),
-        |area| draw_scatter(area, points, title),
+        whole,
+        |area| draw_scatter(area, points, title, size.1),
+        |area| draw_scatter(area, points, title, size.1),
     )
 }
+
+/// The key under the trade-off picture: space above its first line, and
+/// each line's height, px.
+const KEY_TOP: u32 = 12;
+const KEY_LINE: u32 = 24;
 
 /// Labels on each axis of the trade-off picture (plotters picks round values).
 const SCATTER_LABELS: usize = 7;
 
 /// Draws the trade-off figure on any plotters backend: one labelled dot per
-/// scored run, the Pareto front in red, axes padded 12% around the finite
+/// scored run, the Pareto front in grey, axes padded 12% around the finite
 /// points (0..1 when there are none). Non-finite points are left out.
 fn draw_scatter<DB: DrawingBackend>(
-    root: DrawingArea<DB, plotters::coord::Shift>,
+    whole: DrawingArea<DB, plotters::coord::Shift>,
     points: &[TradeoffPoint],
     title: &str,
+    plot_h: u32,
 ) -> Result<()>
 where
     DB::ErrorType: 'static,
 {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow::anyhow!("{e:?}");
-    root.fill(&WHITE).map_err(err)?;
+    whole.fill(&WHITE).map_err(err)?;
+    let (root, key) = whole.split_vertically(plot_h);
     let xy: Vec<(f64, f64)> = points.iter().map(|p| (p.1, p.2)).collect();
     let finite = || xy.iter().filter(|p| p.0.is_finite() && p.1.is_finite());
     let (mut x0, mut x1) = finite().fold((f64::MAX, f64::MIN), |(lo, hi), p| (lo.min(p.0), hi.max(p.0)));
@@ -410,12 +425,13 @@ where
     let drawn_front = front.len() >= 2;
     if drawn_front {
         chart
-            .draw_series(LineSeries::new(front, RGBColor(214, 39, 40).stroke_width(2)))
+            .draw_series(LineSeries::new(front, RGBColor(110, 110, 110).stroke_width(2)))
             .map_err(err)?
             .label("Pareto front")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], RGBColor(214, 39, 40).stroke_width(3)));
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], RGBColor(110, 110, 110).stroke_width(3)));
     }
-    draw_points(&mut chart, points, (x0 + x1) / 2.0)?;
+    draw_points(&mut chart, points)?;
+    draw_key(&key, points)?;
     if drawn_front {
         chart
             .configure_series_labels()
@@ -426,12 +442,14 @@ where
             .draw()
             .map_err(err)?;
     }
-    root.present().map_err(err)?;
+    whole.present().map_err(err)?;
     Ok(())
 }
 
-/// One dot and label per finite point; labels of points right of `middle`
-/// read leftwards, so none runs off the picture's right edge.
+/// One dot per finite point in its run's colour, numbered beside it;
+/// points on the same spot (within a dot's size) share one number label,
+/// `1,2`. Labels of points on the right half read leftwards, so none runs
+/// off the picture's right edge.
 fn draw_points<DB: DrawingBackend>(
     chart: &mut ChartContext<
         '_,
@@ -439,32 +457,83 @@ fn draw_points<DB: DrawingBackend>(
         Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
     >,
     points: &[TradeoffPoint],
-    middle: f64,
 ) -> Result<()>
 where
     DB::ErrorType: 'static,
 {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow::anyhow!("{e:?}");
-    for (label, x, y) in points.iter().filter(|p| p.1.is_finite() && p.2.is_finite()) {
+    let finite: Vec<usize> = (0..points.len())
+        .filter(|&i| points[i].1.is_finite() && points[i].2.is_finite())
+        .collect();
+    // Each point's pixel, computed once (the chart is drawn on below).
+    let px: Vec<(i32, i32)> = (0..points.len())
+        .map(|i| chart.backend_coord(&(points[i].1, points[i].2)))
+        .collect();
+    let at = |i: usize| px[i];
+    // Groups of points within 12 px of the group's first.
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for &i in &finite {
+        let (px, py) = at(i);
+        match groups.iter_mut().find(|g| {
+            let (gx, gy) = at(g[0]);
+            (gx - px).abs() <= 12 && (gy - py).abs() <= 12
+        }) {
+            Some(g) => g.push(i),
+            None => groups.push(vec![i]),
+        }
+    }
+    let (x_mid, _) = chart.backend_coord(&(
+        (chart.x_range().start + chart.x_range().end) / 2.0,
+        chart.y_range().start,
+    ));
+    for &i in &finite {
+        let color = PLOT_COLORS[i % PLOT_COLORS.len()];
         chart
             .draw_series(std::iter::once(Circle::new(
-                (*x, *y),
-                6,
-                RGBColor(31, 119, 180).filled(),
+                (points[i].1, points[i].2),
+                7,
+                color.filled(),
             )))
             .map_err(err)?;
-        let pos = if *x > middle {
+    }
+    for g in &groups {
+        let text: Vec<String> = g.iter().map(|i| (i + 1).to_string()).collect();
+        let first = g[0];
+        let pos = if at(first).0 > x_mid {
             Pos::new(HPos::Right, VPos::Bottom)
         } else {
             Pos::new(HPos::Left, VPos::Bottom)
         };
         chart
             .draw_series(std::iter::once(Text::new(
-                format!(" {label} "),
-                (*x, *y),
-                ("sans-serif", 15).into_font().color(&BLACK).pos(pos),
+                format!(" {} ", text.join(",")),
+                (points[first].1, points[first].2),
+                ("sans-serif", 20)
+                    .into_font()
+                    .style(FontStyle::Bold)
+                    .color(&BLACK)
+                    .pos(pos),
             )))
             .map_err(err)?;
+    }
+    Ok(())
+}
+
+/// The key: `N  label (content …, style …)` per run, in its point's colour.
+fn draw_key<DB: DrawingBackend>(key: &DrawingArea<DB, plotters::coord::Shift>, points: &[TradeoffPoint]) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow::anyhow!("{e:?}");
+    for (i, (label, x, y)) in points.iter().enumerate() {
+        let color = PLOT_COLORS[i % PLOT_COLORS.len()];
+        let line = format!("{:>2}  {label}  (content_dist {x:.4}, style_dist {y:.4})", i + 1);
+        key.draw_text(
+            &line,
+            &("sans-serif", 17).into_font().color(&color),
+            (40, (KEY_TOP + KEY_LINE * i as u32) as i32),
+        )
+        .map_err(err)?;
     }
     Ok(())
 }

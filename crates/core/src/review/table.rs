@@ -2,11 +2,11 @@
 //! config keys that vary across the runs listed.
 //!
 //! Review side: reads run folders through [`super::list_runs`] and
-//! [`super::review_config`], orders them with [`super::sort`], and renders text
+//! [`super::review_configs`], orders them with [`super::sort`], and renders text
 //! for `cli` (and for `bench`, which times a listing).
 
 use super::export::{Cell, Export, Tabular};
-use super::{RunEntry, differing_keys, list_runs, review_config};
+use super::{RunEntry, differing_keys, list_runs, review_configs};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -55,7 +55,7 @@ pub use super::sort::COLUMNS;
 pub struct Listing {
     /// The runs kept by the filter, in sorted order.
     pub runs: Vec<RunEntry>,
-    /// Each run's [`review_config`], index for index with `runs`.
+    /// Each run's config ([`review_configs`]), index for index with `runs`.
     pub configs: Vec<BTreeMap<String, String>>,
     /// Config keys whose values differ among `runs` (see [`differing_keys`]);
     /// empty when fewer than two runs are listed.
@@ -91,12 +91,10 @@ impl Listing {
             return Err(format!("{} is not a folder of runs", results.display()));
         }
         let all = list_runs(results);
+        let configs = review_configs(&all);
         let mut pairs: Vec<(RunEntry, BTreeMap<String, String>)> = all
             .into_iter()
-            .map(|r| {
-                let c = review_config(&r);
-                (r, c)
-            })
+            .zip(configs)
             .filter(|(r, c)| filter.is_none_or(|f| matches(r, c, f)))
             .collect();
         let (key, desc) = match sort.unwrap_or("-started") {
@@ -198,35 +196,34 @@ impl Listing {
     }
 
     /// The whole listing as text, ending in a newline. The table leaves out
-    /// the `run` column, cuts `started` to `YYYY-MM-DD HH:MM:SS`, and with a
-    /// `width` fits in it: columns go whole, least telling first
-    /// ([`DROP_ORDER`], then the varying keys from the last), and config
-    /// keys lose their section (`style_weight`).
+    /// the `run` column and cuts `started` to `YYYY-MM-DD HH:MM:SS`. With a
+    /// `width` it is fitted for a reader comparing runs: the columns come in
+    /// [`TABLE_ORDER`] with the varying config keys after the scores, keys
+    /// lose their section (`style_weight`) and paths read as the part that
+    /// tells them apart (file names); columns go whole, least telling first
+    /// ([`DROP_ORDER`], then the varying keys from the last), and the name
+    /// gives way last, keeping what tells the names apart. Without a width
+    /// (piped, `--wide`) every column is whole, in `COLUMNS` order.
     pub fn render(&self, format: Format, width: Option<usize>) -> String {
         let mut tabular = self.tabular();
         match format {
             Format::Csv => tabular.render(&Export::Csv),
             Format::Json => self.tabular_shaped(true).render(&Export::Json),
             Format::Table => {
-                let run = tabular.columns.iter().position(|c| c == "run");
                 let started = tabular.columns.iter().position(|c| c == "started");
                 for row in &mut tabular.rows {
                     if let Some(i) = started {
                         let t = &row[i].text;
                         row[i].text = t.get(0..19).unwrap_or(t).replace('T', " ");
                     }
-                    if let Some(i) = run {
-                        row.remove(i);
-                    }
-                }
-                if let Some(i) = run {
-                    tabular.columns.remove(i);
                 }
                 if width.is_some() {
-                    for c in tabular.columns.iter_mut().skip(COLUMNS.len() - 1) {
-                        if let Some((_, rest)) = c.split_once('.') {
-                            *c = rest.to_string();
-                        }
+                    tabular = self.fitted_order(tabular);
+                }
+                if let Some(i) = tabular.columns.iter().position(|c| c == "run") {
+                    tabular.columns.remove(i);
+                    for row in &mut tabular.rows {
+                        row.remove(i);
                     }
                 }
                 tabular.render(&Export::Table {
@@ -236,24 +233,84 @@ impl Listing {
             }
         }
     }
+
+    /// The table's columns for a terminal: [`TABLE_ORDER`]'s, with the
+    /// varying keys (short names, path values cut to what tells them
+    /// apart) after `style_dist`.
+    fn fitted_order(&self, t: Tabular) -> Tabular {
+        let fixed = COLUMNS.len();
+        let pos = |name: &str| t.columns.iter().position(|c| c == name);
+        let mut order: Vec<usize> = Vec::new();
+        for name in TABLE_ORDER {
+            if let Some(i) = pos(name) {
+                order.push(i);
+            }
+            if name == "style_dist" {
+                order.extend(fixed..t.columns.len());
+            }
+        }
+        let rest: Vec<usize> = (0..fixed).filter(|i| !order.contains(i)).collect();
+        order.extend(rest);
+        let mut columns: Vec<String> = order.iter().map(|&i| t.columns[i].clone()).collect();
+        for c in columns.iter_mut() {
+            if self.varying.contains(c)
+                && let Some((_, rest)) = c.split_once('.')
+            {
+                *c = rest.to_string();
+            }
+        }
+        let mut rows: Vec<Vec<super::export::Cell>> = t
+            .rows
+            .iter()
+            .map(|r| order.iter().map(|&i| r[i].clone()).collect())
+            .collect();
+        for (k, &i) in order.iter().enumerate() {
+            if i < fixed {
+                continue;
+            }
+            let values: Vec<String> = rows.iter().map(|r| r[k].text.clone()).collect();
+            for (r, v) in rows.iter_mut().zip(super::distinguishing_tails(&values)) {
+                r[k].text = v;
+            }
+        }
+        Tabular { columns, rows }
+    }
 }
 
-/// The table's columns, the first to leave out when the terminal is narrow
-/// (after them, the varying config keys, last first).
-pub const DROP_ORDER: [&str; 13] = [
-    "note",
-    "color_dist",
+/// The order of a fitted table's fixed columns, what a reader compares
+/// first: the varying config keys come right after `style_dist`.
+pub const TABLE_ORDER: [&str; 17] = [
+    "run",
+    "name",
+    "status",
+    "steps",
+    "total",
+    "style",
+    "content_dist",
+    "style_dist",
+    "content",
+    "tv",
     "ssim",
+    "color_dist",
+    "size",
+    "wall_s",
     "steps_per_s",
     "started",
-    "tv",
+    "note",
+];
+
+/// The table's columns, the first to leave out when the terminal is narrow
+/// (after them, the varying config keys, last first; the name never).
+pub const DROP_ORDER: [&str; 9] = [
+    "note",
+    "started",
+    "steps_per_s",
     "wall_s",
-    "content",
     "size",
-    "content_dist",
-    "steps",
-    "style_dist",
-    "style",
+    "color_dist",
+    "ssim",
+    "tv",
+    "content",
 ];
 
 /// A config value as `flat_config` keeps it (TOML, strings without quotes)
