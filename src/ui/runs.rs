@@ -17,7 +17,7 @@ use ratatui::text::Span;
 use ratatui::widgets::{Block, Cell, Row, Table, TableState};
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
-use stylelab_core::review::fit::{ellipsize, fit_columns};
+use stylelab_core::review::fit::{ellipsize, ellipsize_distinct, fit_columns};
 use stylelab_core::review::{RunEntry, SweepProgress};
 
 /// A row of the Runs table: a sweep's header, or a run (by its index in
@@ -46,6 +46,9 @@ pub struct RunsView {
     pub rows: Vec<RunRow>,
     /// Sweep points' values of their sweep's keys, by run folder.
     pub sweep_values: HashMap<PathBuf, String>,
+    /// Each sweep's number of settings sets (more than one: some point ran
+    /// with other settings too).
+    pub sweep_settings: HashMap<String, usize>,
     /// Each sweep's progress among `entries`, by sweep name (derived when
     /// the runs arrive, for the group rows).
     pub sweeps: HashMap<String, SweepProgress>,
@@ -180,6 +183,7 @@ impl Default for RunsView {
             collapsed: BTreeSet::new(),
             rows: Vec::new(),
             sweep_values: HashMap::new(),
+            sweep_settings: HashMap::new(),
             sweeps: HashMap::new(),
             sort: SortKey::Started,
             sort_desc: true,
@@ -352,23 +356,15 @@ impl RunsView {
     /// The table of run folders, with ▼/▲ on the sort column. A sweep's
     /// points sit together under a row with its progress, which can be
     /// selected. Columns that do not fit are left out whole (by
-    /// `review::fit`, as `stylelab runs` does), and names end in `…`
-    /// rather than run into the next column.
+    /// `review::fit`, as `stylelab runs` does); the room left goes to what
+    /// tells runs apart: the sweep values first, then the names, which are
+    /// cut (ending or starting with `…`) so that two names never read alike.
     pub fn draw(&self, now: &DateTime<FixedOffset>, theme: &Theme, frame: &mut Frame, area: Rect) {
         if self.entries.is_empty() {
             return empty(frame, area, "No runs under results/ yet.");
         }
-        // Inside the border: the mark, the name (at least 12), the columns, a space between each.
-        let all = run_columns(&self.entries, &self.sweep_values);
-        let widths: Vec<usize> = [1, 12]
-            .into_iter()
-            .chain(all.iter().map(|c| usize::from(c.width)))
-            .collect();
-        let mut order: Vec<usize> = (2..widths.len()).collect();
-        order.sort_by_key(|&i| all[i - 2].rank);
-        let fitted = fit_columns(&widths, 1, Some(usize::from(area.width.saturating_sub(2))), &order, 2);
-        let cols: Vec<RunColumn> = fitted.kept.iter().filter(|&&i| i >= 2).map(|&i| all[i - 2]).collect();
-        let name_width = fitted.room_for(1).max(12);
+        let names: Vec<String> = self.rows.iter().map(|row| self.row_name(row)).collect();
+        let (cols, name_width) = self.fit(&names, usize::from(area.width.saturating_sub(2)));
         let header = Row::new(
             [
                 Cell::from(" "),
@@ -382,12 +378,14 @@ impl RunsView {
             now,
             sweep_values: &self.sweep_values,
         };
+        let names = ellipsize_distinct(&names, name_width);
         let rows: Vec<Row> = self
             .rows
             .iter()
-            .map(|row| match row {
-                RunRow::Sweep(name) => self.sweep_row(name, name_width, theme),
-                RunRow::Run(i) => self.run_row(&self.entries[*i], &cols, &sources, name_width, theme),
+            .zip(names)
+            .map(|(row, name)| match row {
+                RunRow::Sweep(sweep) => self.sweep_row(sweep, name, &cols, theme),
+                RunRow::Run(i) => self.run_row(&self.entries[*i], name, &cols, &sources, theme),
             })
             .collect();
         let widths: Vec<Constraint> = [Constraint::Length(1), Constraint::Length(name_width as u16)]
@@ -406,54 +404,129 @@ impl RunsView {
         );
     }
 
-    /// A sweep's row: ● when all its points are marked, ▾/▸ unfolded or
-    /// folded, its name and size, then its progress in the columns.
-    fn sweep_row(&self, name: &str, name_width: usize, theme: &Theme) -> Row<'static> {
+    /// The columns kept in `room` cells and the name column's width. The
+    /// values column enters at most [`VALUES_MIN`] wide and the name at
+    /// [`NAME_MIN`]; columns are left out by rank until the rest fit; what
+    /// room is left widens the values to their longest, then the names.
+    fn fit(&self, names: &[String], room: usize) -> (Vec<RunColumn>, usize) {
+        let all = run_columns(&self.entries, &self.sweep_values);
+        // The values column at its longest: the points' values, the sweeps' progress.
+        let progress = self.sweeps.keys().map(|n| self.sweep_rest(n).chars().count());
+        let values_full = all
+            .iter()
+            .filter(|c| c.title == "values")
+            .map(|c| usize::from(c.width))
+            .chain(progress)
+            .max()
+            .unwrap_or(0);
+        let chosen = |c: &RunColumn| c.sort == Some(self.sort) && self.sort != SortKey::Started;
+        let longest_name = names.iter().map(|n| n.chars().count()).max().unwrap_or(0).max(NAME_MIN);
+        let fit_with = |name: usize, values: usize| {
+            let widths: Vec<usize> = [1, name]
+                .into_iter()
+                .chain(all.iter().map(|c| if c.title == "values" { values } else { usize::from(c.width) }))
+                .collect();
+            // A column chosen to sort by goes last, whatever its rank.
+            let mut order: Vec<usize> = (2..widths.len()).collect();
+            order.sort_by_key(|&i| (chosen(&all[i - 2]), all[i - 2].rank));
+            fit_columns(&widths, 1, Some(room), &order, 2)
+        };
+        // Names and values whole when only the least telling columns give
+        // way for them (time, tv, start, size, content), else narrowed to
+        // share what room is left, the values first.
+        let whole = fit_with(longest_name, values_full);
+        let telling = |i: &usize| all[i - 2].rank >= WHOLE_VALUES_RANK || chosen(&all[i - 2]);
+        let (fitted, name, values) = if !whole.left_out.iter().any(telling) {
+            (whole, longest_name, values_full)
+        } else {
+            let narrow = values_full.min(usize::from(VALUES_MIN));
+            (fit_with(NAME_MIN, narrow), NAME_MIN, narrow)
+        };
+        let mut cols: Vec<RunColumn> = fitted.kept.iter().filter(|&&i| i >= 2).map(|&i| all[i - 2]).collect();
+        let mut spare = room.saturating_sub(fitted.width());
+        for c in cols.iter_mut().filter(|c| c.title == "values") {
+            let more = values_full.saturating_sub(values).min(spare);
+            c.width = (values + more) as u16;
+            spare -= more;
+        }
+        (cols, name + longest_name.saturating_sub(name).min(spare))
+    }
+
+    /// The name cell's text of a row before any cut: a sweep's fold mark,
+    /// name and size; a run's name, indented under its sweep.
+    fn row_name(&self, row: &RunRow) -> String {
+        match row {
+            RunRow::Sweep(name) => {
+                let p = self.sweeps.get(name).copied().unwrap_or_default();
+                let folded = self.collapsed.contains(name);
+                format!("{} {name} ({} points)", if folded { "▸" } else { "▾" }, p.points)
+            }
+            RunRow::Run(i) => {
+                let r = &self.entries[*i];
+                if r.sweep().is_some() {
+                    format!("  {}", r.name())
+                } else {
+                    r.name().to_string()
+                }
+            }
+        }
+    }
+
+    /// A sweep's row: ● when all its points are marked, its name, then its
+    /// progress: done in the status column, the rest (other settings sets,
+    /// running, failed, to do; what is not zero) in the values column.
+    fn sweep_row(&self, name: &str, title: String, cols: &[RunColumn], theme: &Theme) -> Row<'static> {
         let p = self.sweeps.get(name).copied().unwrap_or_default();
-        let folded = self.collapsed.contains(name);
         let dirs = self.sweep_dirs(name);
         let all_marked = !dirs.is_empty() && dirs.iter().all(|d| self.marked.contains(d));
-        let title = format!("{} {name} ({} points)", if folded { "▸" } else { "▾" }, p.points);
-        let progress = [
-            format!("{} done", p.done),
-            format!("{} running", p.running),
-            format!("{} failed", p.failed),
-            format!("{} to do", p.to_do()),
-        ];
+        let rest = self.sweep_rest(name);
+        let cells = cols.iter().map(|c| match c.title {
+            "status" => Cell::from(format!("{} done", p.done)),
+            "values" => Cell::from(ellipsize(&rest, usize::from(c.width))),
+            _ => Cell::from(""),
+        });
         Row::new(
-            [
-                Cell::from(if all_marked { "●" } else { " " }),
-                Cell::from(ellipsize(&title, name_width)),
-            ]
-            .into_iter()
-            .chain(progress.into_iter().map(Cell::from)),
+            [Cell::from(if all_marked { "●" } else { " " }), Cell::from(title)]
+                .into_iter()
+                .chain(cells),
         )
         .style(theme.bold())
     }
 
-    /// A run's row: ● when marked, its name (indented under its sweep), its
+    /// A sweep's progress beyond its points done, what is not zero: other
+    /// settings sets, running, failed, to do (`× 2 settings · 1 failed`).
+    fn sweep_rest(&self, name: &str) -> String {
+        let p = self.sweeps.get(name).copied().unwrap_or_default();
+        let mut rest = Vec::new();
+        if let Some(n) = self.sweep_settings.get(name).copied().filter(|&n| n > 1) {
+            rest.push(format!("× {n} settings"));
+        }
+        for (n, what) in [(p.running, "running"), (p.failed, "failed"), (p.to_do(), "to do")] {
+            if n > 0 {
+                rest.push(format!("{n} {what}"));
+            }
+        }
+        rest.join(" · ")
+    }
+
+    /// A run's row: ● when marked, its name (cut as the table needs), its
     /// columns; the status in its state's colour.
     fn run_row(
         &self,
         r: &RunEntry,
+        name: String,
         cols: &[RunColumn],
         sources: &Sources,
-        name_width: usize,
         theme: &Theme,
     ) -> Row<'static> {
-        let name = if r.sweep().is_some() {
-            format!("  {}", r.name())
-        } else {
-            r.name().to_string()
-        };
         Row::new(
             [
                 Cell::from(if self.marked.contains(&r.dir) { "●" } else { " " }),
-                Cell::from(ellipsize(&name, name_width)),
+                Cell::from(name),
             ]
             .into_iter()
             .chain(cols.iter().map(|c| {
-                let text = (c.cell)(sources, r);
+                let text = ellipsize(&(c.cell)(sources, r), usize::from(c.width));
                 if c.sort == Some(SortKey::Status) {
                     Cell::from(Span::styled(text, theme.state(&r.state)))
                 } else {
@@ -463,3 +536,11 @@ impl RunsView {
         )
     }
 }
+
+/// The name column's narrowest width.
+const NAME_MIN: usize = 12;
+/// The values column's width when it cannot have its longest.
+const VALUES_MIN: u16 = 20;
+/// Columns of this rank or above (steps, the scores, total, style,
+/// status) are not left out to show the values whole.
+const WHOLE_VALUES_RANK: u8 = 6;

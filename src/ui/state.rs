@@ -18,7 +18,6 @@ use super::tab::Tab;
 use super::widgets::DisplayImage;
 use chrono::{DateTime, FixedOffset};
 use crossterm::event::{KeyCode, KeyEvent, MouseEvent, MouseEventKind};
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use stylelab_core::review::{RunEntry, RunState};
@@ -52,7 +51,7 @@ pub enum Msg {
     Runs(Vec<RunEntry>),
     /// Each sweep point's values of its sweep's keys (`style_weight=1e3`),
     /// by run folder: the Runs view's `values` column.
-    SweepValues(HashMap<PathBuf, String>),
+    SweepValues(stylelab_core::review::sweeps::SweepValues),
     /// A run launched from here has its folder.
     Launched(PathBuf),
     /// Launching failed; the message goes to the status bar.
@@ -295,7 +294,10 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
         Msg::Resize => {}
         Msg::Experiments(list) => app.experiments.set(list),
         Msg::Runs(list) => app.runs.set(list),
-        Msg::SweepValues(values) => app.runs.sweep_values = values,
+        Msg::SweepValues(values) => {
+            app.runs.sweep_values = values.by_run;
+            app.runs.sweep_settings = values.settings;
+        }
         Msg::Launched(dir) => {
             app.message = Some(format!("launched {}", dir.display()));
             app.launched.push(dir.clone());

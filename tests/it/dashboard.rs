@@ -549,7 +549,13 @@ fn runs_view_at_80x24_cuts_no_number_and_handles_a_sweep_as_a_whole() {
         (app.runs.entries[0].dir.clone(), "style_weight=1e4".to_string()),
         (app.runs.entries[1].dir.clone(), "style_weight=1e3".to_string()),
     ];
-    update(&mut app, Msg::SweepValues(values.into()));
+    update(
+        &mut app,
+        Msg::SweepValues(stylelab_core::review::sweeps::SweepValues {
+            by_run: values.into(),
+            settings: Default::default(),
+        }),
+    );
     let screen = render(&app, 80, 24);
     assert_snapshot!("runs_view_80x24", screen);
     for line in screen.lines() {

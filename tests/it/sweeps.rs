@@ -639,3 +639,33 @@ fn a_sweep_over_region_weights_and_losses_is_listed_and_compared_by_them() {
     assert!(out.contains("style_loss=gram"), "{out}");
     assert!(out.contains("style_loss=histogram"), "{out}");
 }
+
+#[test]
+fn a_sweep_run_again_with_other_settings_shows_its_two_sets() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = sweep_file(tmp.path(), "sets", 2);
+    common::stdout_of(stylelab().arg("sweep").arg(&exp));
+    common::stdout_of(stylelab().arg("sweep").arg(&exp).args(["--set", "optim.iterations=3"]));
+    let results = tmp.path().join("results");
+    let runs = stylelab_core::review::list_runs(&results);
+    assert_eq!(runs.len(), 4, "each point ran under both settings");
+    let values = stylelab_core::review::sweeps::point_values(&results, &runs);
+    assert_eq!(values.settings.get("sets"), Some(&2), "{values:?}");
+    // Each run's values name its swept key and the key that tells the sets apart.
+    for r in &runs {
+        let text = &values.by_run[&r.dir];
+        assert!(text.contains("style_weight=") && text.contains("iterations="), "{text}");
+    }
+    let texts: std::collections::BTreeSet<&String> = values.by_run.values().collect();
+    assert_eq!(texts.len(), 4, "four runs read four ways: {texts:?}");
+    // The dashboard's sweep row says so.
+    let mut app = stylelab::ui::state::App::new(false);
+    stylelab::ui::state::update(&mut app, stylelab::ui::state::Msg::Runs(runs));
+    stylelab::ui::state::update(&mut app, stylelab::ui::state::Msg::SweepValues(values));
+    app.tab = stylelab::ui::tab::Tab::Runs;
+    let backend = ratatui::backend::TestBackend::new(120, 30);
+    let mut terminal = ratatui::Terminal::new(backend).unwrap();
+    terminal.draw(|f| stylelab::ui::view::view(&app, f)).unwrap();
+    let screen = format!("{:?}", terminal.backend().buffer());
+    assert!(screen.contains("2 done") && screen.contains("× 2 settings"), "{screen}");
+}

@@ -210,17 +210,19 @@ const COLUMNS: [RunColumn; 11] = [
 ];
 
 /// The columns for these runs: `COLUMNS`, with a `values` column (as
-/// wide as the longest value, within 6–28) second when any run is a sweep point.
+/// wide as the longest value, within 6–200; the view narrows it to fit)
+/// second when any run is a sweep point: its points' swept values, and
+/// on a sweep's own row its progress.
 pub fn run_columns(runs: &[RunEntry], sweep_values: &HashMap<PathBuf, String>) -> Vec<RunColumn> {
     let mut cols = COLUMNS.to_vec();
-    if !sweep_values.is_empty() {
+    if !sweep_values.is_empty() || runs.iter().any(|r| r.sweep().is_some()) {
         let width = runs
             .iter()
             .filter_map(|r| sweep_values.get(&r.dir))
             .map(|v| v.chars().count())
             .max()
             .unwrap_or(0)
-            .clamp(6, 28) as u16;
+            .clamp(6, 200) as u16;
         let values = RunColumn {
             title: "values",
             sort: None,

@@ -384,15 +384,15 @@ mod tests {
         assert_eq!(spec.keys, vec!["loss.style_layers", "loss.style_weight"]);
         assert_eq!(
             points[0].describe(),
-            "loss.style_layers={ relu1_1 = 1.0 }, loss.style_weight=100.0"
+            "loss.style_layers={ relu1_1 = 1.0 }, loss.style_weight=100"
         );
         assert_eq!(
             points[1].describe(),
-            "loss.style_layers={ relu1_1 = 1.0 }, loss.style_weight=1000.0"
+            "loss.style_layers={ relu1_1 = 1.0 }, loss.style_weight=1000"
         );
         assert_eq!(
             points[5].describe(),
-            "loss.style_layers={ relu1_1 = 1.0, relu2_1 = 1.0 }, loss.style_weight=10000.0"
+            "loss.style_layers={ relu1_1 = 1.0, relu2_1 = 1.0 }, loss.style_weight=1e4"
         );
         assert_eq!(
             points.iter().map(|p| p.index).collect::<Vec<_>>(),

@@ -22,7 +22,8 @@ pub struct Fitted {
 
 /// Leaves columns out whole, in `order` (indices into `widths`), until the
 /// kept ones, `gap` cells apart, fit in `room`, or until only `min_kept`
-/// are left. Columns not in `order` always stay; a `room` of None keeps
+/// are left; then takes back, last gone first, those that fit in the room
+/// a wider one left. Columns not in `order` always stay; a `room` of None keeps
 /// them all.
 pub fn fit_columns(widths: &[usize], gap: usize, room: Option<usize>, order: &[usize], min_kept: usize) -> Fitted {
     let mut fitted = Fitted {
@@ -39,6 +40,16 @@ pub fn fit_columns(widths: &[usize], gap: usize, room: Option<usize>, order: &[u
             }
             fitted.kept.retain(|&k| k != i);
             fitted.left_out.push(i);
+        }
+        // Leaving a wide column out may have made room for a narrower one
+        // that went before it: the last to go come back first.
+        for i in fitted.left_out.clone().into_iter().rev() {
+            let gap = if fitted.kept.is_empty() { 0 } else { gap };
+            if fitted.width() + gap + widths[i] <= room {
+                fitted.left_out.retain(|&k| k != i);
+                let at = fitted.kept.partition_point(|&k| k < i);
+                fitted.kept.insert(at, i);
+            }
         }
     }
     fitted
@@ -127,6 +138,10 @@ mod tests {
         // Never fewer than `min_kept`.
         let kept = fit_columns(&widths, 1, Some(3), &[2, 1, 3], 3);
         assert_eq!(kept.kept, vec![0, 1, 3]);
+        // Column 1 went, then column 2 (wider): 1 fits again in what 2 left.
+        let back = fit_columns(&widths, 1, Some(11), &[1, 2], 1);
+        assert_eq!((back.kept.clone(), back.left_out.clone()), (vec![0, 1, 3], vec![2]));
+        assert!(back.fits());
     }
 
     #[test]
