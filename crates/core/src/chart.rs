@@ -15,14 +15,34 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
 use ratatui::symbols::Marker;
-use ratatui::text::Span;
+use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, LegendPosition, Widget};
 
 /// Markers that tell curves apart without colour, in order, and how each
-/// looks.
+/// looks; after them, curves draw with [`MARKER_CHARS`].
 pub const MARKERS: [Marker; 4] = [Marker::Braille, Marker::Dot, Marker::Block, Marker::Bar];
 /// The glyph each of [`MARKERS`] draws, for legends printed as text.
 pub const MARKER_GLYPHS: [&str; 4] = ["⣿", "•", "█", "▄"];
+/// The characters that draw the curves after the first [`MARKERS`]: every
+/// curve of a chart without colour has a marker of its own.
+pub const MARKER_CHARS: &str = "+x*o#%@=~abcdefghijklmnopqrstuvwyz0123456789";
+/// The character of the vertical lines at steering steps without colour,
+/// which no curve draws with.
+const MARK_CHAR: char = '┆';
+
+/// The `i`-th curve's marker without colour, and the glyph its legend shows.
+/// Distinct for every `i` below `MARKERS.len() + MARKER_CHARS`' length; past
+/// that the characters repeat.
+pub fn marker(i: usize) -> (Marker, String) {
+    match MARKERS.get(i) {
+        Some(&m) => (m, MARKER_GLYPHS[i].to_string()),
+        None => {
+            let chars: Vec<char> = MARKER_CHARS.chars().collect();
+            let c = chars[(i - MARKERS.len()) % chars.len()];
+            (Marker::Custom(c), c.to_string())
+        }
+    }
+}
 
 /// One curve, already in (step, value) points, the value log10 when the
 /// chart's `log` is set.
@@ -166,10 +186,10 @@ impl LossChart<'_> {
                 shown += 1;
             }
             let color = if s.faint { Color::DarkGray } else { s.color };
-            let marker = if self.color {
-                Marker::Braille
+            let (marker, glyph) = if self.color {
+                (Marker::Braille, "━".to_string())
             } else {
-                MARKERS[i % MARKERS.len()]
+                marker(i)
             };
             datasets.push(
                 Dataset::default()
@@ -179,11 +199,6 @@ impl LossChart<'_> {
                     .data(&s.points),
             );
             if !s.faint {
-                let glyph = if self.color {
-                    "━"
-                } else {
-                    MARKER_GLYPHS[i % MARKER_GLYPHS.len()]
-                };
                 legend.push(Span::styled(format!(" {glyph} {} ", s.name), self.style(color)));
             }
         }
@@ -192,7 +207,64 @@ impl LossChart<'_> {
 }
 
 impl Widget for LossChart<'_> {
+    /// The block, then the chart inside it; the legend on the bottom border
+    /// when it fits there, else in lines of its own under the plot (so no
+    /// curve's name is cut).
     fn render(self, area: Rect, buf: &mut Buffer) {
+        let (curves, legend) = self.curves();
+        let block = Block::bordered().title(self.title);
+        let inner = block.inner(area);
+        let border_room = usize::from(area.width.saturating_sub(2));
+        let lines = legend_lines(legend, border_room);
+        let plot = if lines.len() <= 1 {
+            let block = match lines.into_iter().next() {
+                Some(line) => block.title_bottom(line),
+                None => block,
+            };
+            block.render(area, buf);
+            inner
+        } else {
+            block.render(area, buf);
+            // The legend takes at most half the inside; the plot keeps the rest.
+            let rows = (lines.len() as u16).min(inner.height / 2);
+            let plot = Rect {
+                height: inner.height - rows,
+                ..inner
+            };
+            let key = Rect {
+                y: inner.y + plot.height,
+                height: rows,
+                ..inner
+            };
+            ratatui::widgets::Paragraph::new(lines).render(key, buf);
+            plot
+        };
+        self.plot(curves, plot, buf);
+    }
+}
+
+/// The legend's entries in lines at most `width` cells wide, an entry never
+/// split over two lines (one wider than a line is cut at its end).
+fn legend_lines(entries: Vec<Span<'static>>, width: usize) -> Vec<Line<'static>> {
+    let mut lines: Vec<Vec<Span<'static>>> = Vec::new();
+    let mut used = 0;
+    for e in entries {
+        let w = e.width();
+        if lines.is_empty() || (used + w > width && used > 0) {
+            lines.push(Vec::new());
+            used = 0;
+        }
+        used += w;
+        if let Some(line) = lines.last_mut() {
+            line.push(e);
+        }
+    }
+    lines.into_iter().map(Line::from).collect()
+}
+
+impl LossChart<'_> {
+    /// The axes, the steering marks and the curves, in `area` (no block).
+    fn plot(&self, curves: Vec<Dataset<'_>>, area: Rect, buf: &mut Buffer) {
         let b = bounds(self.series.iter().flat_map(|s| s.points.iter().copied()));
         let xmax = b.xmax;
         let (ylo, yhi, ylabels) = self.y_axis(&b, (area.height as usize / 3).max(2));
@@ -203,17 +275,17 @@ impl Widget for LossChart<'_> {
             .filter(|&&m| m > 0)
             .map(|&m| vec![(m as f64, ylo), (m as f64, yhi)])
             .collect();
+        let mark = if self.color { Marker::Dot } else { Marker::Custom(MARK_CHAR) };
         let mut datasets: Vec<Dataset> = mark_lines
             .iter()
             .map(|line| {
                 Dataset::default()
-                    .marker(Marker::Dot)
+                    .marker(mark)
                     .graph_type(GraphType::Line)
                     .style(self.style(Color::Yellow))
                     .data(line)
             })
             .collect();
-        let (curves, legend) = self.curves();
         datasets.extend(curves);
         let ylabels: Vec<Span> = ylabels.into_iter().map(Span::raw).collect();
         let xlabels = vec![
@@ -222,11 +294,6 @@ impl Widget for LossChart<'_> {
             Span::raw(step_label(xmax)),
         ];
         Chart::new(datasets)
-            .block(
-                Block::bordered()
-                    .title(self.title)
-                    .title_bottom(ratatui::text::Line::from(legend)),
-            )
             .legend_position(None)
             .x_axis(
                 Axis::default()
