@@ -16,7 +16,7 @@ use ratatui::text::Span;
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table};
 use std::sync::Arc;
 use stylelab_core::chart::{LossChart, RUN_COLORS, Series};
-use stylelab_core::review::fit::ellipsize;
+use stylelab_core::review::fit::{ellipsize_distinct, without_common_start, wrap_at_parts};
 
 /// Runs being compared: data loaded once when the view opens.
 #[derive(Debug, Clone)]
@@ -37,11 +37,18 @@ pub struct CompareData {
 
 impl CompareData {
     /// Runs and their config differences, showing the total loss.
-    /// Path values keep only the part that tells them apart.
+    /// Path values keep only the part that tells them apart; numbers read
+    /// in the one number format.
     pub fn new(runs: Vec<CompareRun>, diff: Vec<(String, Vec<String>)>) -> Self {
         let diff = diff
             .into_iter()
-            .map(|(k, vals)| (k, stylelab_core::review::distinguishing_tails(&vals)))
+            .map(|(k, vals)| {
+                let vals = stylelab_core::review::distinguishing_tails(&vals)
+                    .iter()
+                    .map(|v| stylelab_core::text::compact_number(v))
+                    .collect();
+                (k, vals)
+            })
             .collect();
         let mut data = CompareData {
             runs,
@@ -187,15 +194,23 @@ impl CompareView {
     }
 }
 
-/// The config keys that differ, a column per run; values wrap in their
-/// column rather than being cut.
+/// The config keys that differ, a column per run headed by its number in
+/// the chart's legend and its name without the start all names share
+/// (what tells them apart); keys and values wrap after their parts rather
+/// than being cut.
 fn diff_table(data: &CompareData, theme: &Theme, frame: &mut Frame, area: Rect) {
     let inner_w = area.width.saturating_sub(2) as usize;
     let n_runs = data.runs.len().max(1);
+    let names: Vec<String> = data.runs.iter().map(|r| r.name.clone()).collect();
+    let heads: Vec<String> = without_common_start(&names)
+        .iter()
+        .enumerate()
+        .map(|(i, n)| format!("{} {n}", i + 1))
+        .collect();
     let longest = |it: &mut dyn Iterator<Item = usize>| it.max().unwrap_or(0);
     let longest_key = longest(&mut data.diff.iter().map(|(k, _)| k.chars().count())).max(3);
     let longest_value = longest(&mut data.diff.iter().flat_map(|(_, v)| v.iter().map(|v| v.chars().count())))
-        .max(longest(&mut data.runs.iter().map(|r| r.name.chars().count())))
+        .max(longest(&mut heads.iter().map(|h| h.chars().count())))
         .max(4);
     // The keys as long as they are when the values still fit beside them.
     let key_w = longest_key
@@ -205,15 +220,15 @@ fn diff_table(data: &CompareData, theme: &Theme, frame: &mut Frame, area: Rect) 
         .max(3);
     let val_w = (inner_w.saturating_sub(key_w + n_runs) / n_runs).max(4);
     let header = Row::new(
-        std::iter::once(Cell::from("key")).chain(data.runs.iter().map(|r| Cell::from(ellipsize(&r.name, val_w)))),
+        std::iter::once(Cell::from("key")).chain(ellipsize_distinct(&heads, val_w).into_iter().map(Cell::from)),
     )
     .style(theme.bold());
     let rows: Vec<Row> = data
         .diff
         .iter()
         .map(|(k, vals)| {
-            let key = wrap(k, key_w);
-            let cells: Vec<Vec<String>> = vals.iter().map(|v| wrap(v, val_w)).collect();
+            let key = wrap_at_parts(k, key_w);
+            let cells: Vec<Vec<String>> = vals.iter().map(|v| wrap_at_parts(v, val_w)).collect();
             let height = cells.iter().map(Vec::len).chain([key.len()]).max().unwrap_or(1);
             Row::new(
                 std::iter::once(Cell::from(key.join("\n"))).chain(cells.into_iter().map(|c| Cell::from(c.join("\n")))),
@@ -236,22 +251,22 @@ fn diff_table(data: &CompareData, theme: &Theme, frame: &mut Frame, area: Rect) 
     );
 }
 
-/// `text` in lines of `w` characters (one empty line for no text).
-fn wrap(text: &str, w: usize) -> Vec<String> {
-    let chars: Vec<char> = text.chars().collect();
-    if chars.is_empty() {
-        return vec![String::new()];
-    }
-    chars.chunks(w.max(1)).map(|c| c.iter().collect()).collect()
-}
-
 /// Each run's final image, side by side, titled in its curve's colour.
 fn images(data: &CompareData, theme: &Theme, frame: &mut Frame, area: Rect) {
     let n = data.runs.len().max(1) as u32;
     let cols = Layout::horizontal((0..n).map(|_| Constraint::Ratio(1, n))).split(area);
+    let names: Vec<String> = data.runs.iter().map(|r| r.name.clone()).collect();
+    let short = without_common_start(&names);
     for (i, r) in data.runs.iter().enumerate() {
+        // Numbered as in the legend; the name whole when the border holds it.
+        let room = usize::from(cols[i].width.saturating_sub(4));
+        let name = if r.name.chars().count() + 2 + i.to_string().len() <= room {
+            &r.name
+        } else {
+            &short[i]
+        };
         let block = Block::bordered().title(Span::styled(
-            format!(" {} ", r.name),
+            format!(" {} {name} ", i + 1),
             theme.fg(RUN_COLORS[i % RUN_COLORS.len()]),
         ));
         let inner = block.inner(cols[i]);

@@ -307,7 +307,10 @@ impl LiveView {
         };
         let [left, right] = Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(area);
         let [chart_area, progress_area] = Layout::vertical([Constraint::Min(6), Constraint::Length(7)]).areas(left);
-        let [image_area, params_area] = Layout::vertical([Constraint::Min(4), Constraint::Length(8)]).areas(right);
+        // The parameters as tall as their lines, from 8 rows up to half the side.
+        let params_h = panels::params_height(live, self.steer, theme, right.width).clamp(8, (right.height / 2).max(8));
+        let [image_area, params_area] =
+            Layout::vertical([Constraint::Min(4), Constraint::Length(params_h)]).areas(right);
         panels::chart(live, self.smooth, self.per_layer, theme, frame, chart_area);
         panels::progress(live, theme, frame, progress_area);
         panels::image(live, theme, frame, image_area);

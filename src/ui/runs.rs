@@ -424,7 +424,13 @@ impl RunsView {
         let fit_with = |name: usize, values: usize| {
             let widths: Vec<usize> = [1, name]
                 .into_iter()
-                .chain(all.iter().map(|c| if c.title == "values" { values } else { usize::from(c.width) }))
+                .chain(all.iter().map(|c| {
+                    if c.title == "values" {
+                        values
+                    } else {
+                        usize::from(c.width)
+                    }
+                }))
                 .collect();
             // A column chosen to sort by goes last, whatever its rank.
             let mut order: Vec<usize> = (2..widths.len()).collect();

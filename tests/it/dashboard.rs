@@ -410,6 +410,50 @@ fn compare_view_overlays_runs_and_lists_differences() {
     assert_snapshot!(render(&app, 120, 40));
 }
 
+/// Two sweep points compared at 80×24, 120×40 and 200×60 (issue 24): the
+/// key table's heads are the legend's numbers and what tells the names
+/// apart (never `sweep-st… sweep-st…`), numbers are never broken, long
+/// keys break after their parts, and the legend names every run whole.
+#[test]
+fn compare_view_heads_show_what_tells_runs_apart_at_every_size() {
+    let mut app = new_app(true);
+    let mk = |name: &str, scale: f64| {
+        let mut h = stylelab::ui::history::History::new(64);
+        for i in 0..=50 {
+            let mut r = row(i, 100.0);
+            r.total *= scale;
+            h.push(&r);
+        }
+        stylelab::ui::compare::CompareRun {
+            name: name.into(),
+            history: h,
+            image: Some(gradient()),
+        }
+    };
+    let data = stylelab::ui::compare::CompareData::new(
+        vec![mk("sweep-style-weight-p000", 1.0), mk("sweep-style-weight-p001", 3.0)],
+        vec![
+            ("loss.style_weight".into(), vec!["1000.0".into(), "10000.0".into()]),
+            ("loss.style_layers.relu3_1".into(), vec!["—".into(), "1.0".into()]),
+        ],
+    );
+    update(&mut app, Msg::Compare(Box::new(data)));
+    for (w, h) in [(80, 24), (120, 40), (200, 60)] {
+        let screen = render(&app, w, h);
+        assert!(
+            screen.contains("1 p000") && screen.contains("2 p001"),
+            "{w}×{h}: {screen}"
+        );
+        assert!(!screen.contains("sweep-st…"), "{w}×{h}: {screen}");
+        assert!(screen.contains("1000 ") && screen.contains("1e4"), "{w}×{h}: {screen}");
+        assert!(
+            screen.contains("1 sweep-style-weight-p000"),
+            "the legend names it whole: {screen}"
+        );
+        assert_snapshot!(format!("compare_view_sweep_{w}x{h}"), screen);
+    }
+}
+
 #[test]
 fn clicking_a_tab_title_opens_that_tab() {
     use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
@@ -741,6 +785,16 @@ fn live_view_shows_the_style_statistics_and_the_regions() {
         "{screen}"
     );
     assert!(screen.contains("regions ground(black) sky(white)"), "{screen}");
+    // At 80×24 the panel grows to show it all; lower, the layers give way
+    // (ending in …), never a weight (issue 24).
+    let small = render(&app, 80, 24);
+    assert!(small.contains("regions ground(black) sky(white)"), "{small}");
+    assert_snapshot!("live_view_regions_80x24", small);
+    let low = render(&app, 80, 18);
+    for weight in ["content_weight", "style_weight", "tv_weight"] {
+        assert!(low.contains(weight), "{weight} missing at 80×18: {low}");
+    }
+    assert!(low.contains(" …"), "the layers cut say so: {low}");
 }
 
 /// The key names a view's table binds, and each footer group's keys as

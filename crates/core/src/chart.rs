@@ -275,7 +275,11 @@ impl LossChart<'_> {
             .filter(|&&m| m > 0)
             .map(|&m| vec![(m as f64, ylo), (m as f64, yhi)])
             .collect();
-        let mark = if self.color { Marker::Dot } else { Marker::Custom(MARK_CHAR) };
+        let mark = if self.color {
+            Marker::Dot
+        } else {
+            Marker::Custom(MARK_CHAR)
+        };
         let mut datasets: Vec<Dataset> = mark_lines
             .iter()
             .map(|line| {

@@ -192,8 +192,43 @@ fn scale(live: &Live) -> String {
 /// The parameters panel: content and style layers (with their weights
 /// when not 1.0), the style statistic (a layer with its own in brackets),
 /// the regions, each term's weight with ▶ on the one being steered, and
-/// the last weight change.
+/// the last weight change. Every weight shows whatever the height: the
+/// layers give way first (their last line kept ends in …), after the last
+/// weight change.
 pub fn params(live: &Live, steer: Term, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let (mut lines, weights, steered) = params_lines(live, steer, theme, usize::from(area.width.saturating_sub(2)));
+    let rows = usize::from(area.height.saturating_sub(2));
+    let room = rows.saturating_sub(weights.len());
+    let steered = steered.filter(|_| lines.len() < room);
+    if lines.len() > room {
+        lines.truncate(room);
+        if let Some(last) = lines.last_mut() {
+            last.spans.push(Span::raw(" …"));
+        }
+    }
+    lines.extend(weights);
+    lines.extend(steered);
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(" parameters ")),
+        area,
+    );
+}
+
+/// The parameters panel's height with every line shown, its border
+/// included, at `width` cells wide.
+pub fn params_height(live: &Live, steer: Term, theme: &Theme, width: u16) -> u16 {
+    let (lines, weights, steered) = params_lines(live, steer, theme, usize::from(width.saturating_sub(2)));
+    (lines.len() + weights.len() + usize::from(steered.is_some()) + 2) as u16
+}
+
+/// The panel's lines at `width`: the layers and regions, the weights, the
+/// last weight change.
+fn params_lines(
+    live: &Live,
+    steer: Term,
+    theme: &Theme,
+    width: usize,
+) -> (Vec<Line<'static>>, Vec<Line<'static>>, Option<Line<'static>>) {
     let content: Vec<String> = live
         .config
         .iter()
@@ -211,7 +246,6 @@ pub fn params(live: &Live, steer: Term, theme: &Theme, frame: &mut Frame, area: 
             Some(format!("{name}({})", v.trim_matches('"')))
         })
         .collect();
-    let width = usize::from(area.width.saturating_sub(2));
     let mut lines = wrapped("content ", content, 0, width, theme);
     let style = std::iter::once(common.to_string())
         .chain(style_layers(&live.config, common))
@@ -220,11 +254,8 @@ pub fn params(live: &Live, steer: Term, theme: &Theme, frame: &mut Frame, area: 
     if !regions.is_empty() {
         lines.extend(wrapped("regions ", regions, 0, width, theme));
     }
-    lines.extend(weights(live, steer, theme));
-    frame.render_widget(
-        Paragraph::new(lines).block(Block::bordered().title(" parameters ")),
-        area,
-    );
+    let (weights, steered) = weights(live, steer, theme);
+    (lines, weights, steered)
 }
 
 /// `layer`, or `layer×weight` when the weight is not 1.0.
@@ -270,8 +301,8 @@ fn style_layers(config: &BTreeMap<String, String>, common: &str) -> Vec<String> 
 }
 
 /// Each term's weight (a pending one after it), ▶ and bold on the one
-/// `+`/`-` steer; then the last weight change, dim.
-fn weights(live: &Live, steer: Term, theme: &Theme) -> Vec<Line<'static>> {
+/// `+`/`-` steer; and the last weight change, dim, when there was one.
+fn weights(live: &Live, steer: Term, theme: &Theme) -> (Vec<Line<'static>>, Option<Line<'static>>) {
     let mut lines = Vec::new();
     for term in Term::ALL {
         let mut w = live.weight(term).map(short).unwrap_or_else(|| "-".into());
@@ -291,8 +322,8 @@ fn weights(live: &Live, steer: Term, theme: &Theme) -> Vec<Line<'static>> {
             style,
         )));
     }
-    if let Some(m) = live.marks.last() {
-        lines.push(Line::from(Span::styled(
+    let steered = live.marks.last().map(|m| {
+        Line::from(Span::styled(
             format!(
                 "step {}: {} {} → {}",
                 m.iter,
@@ -301,9 +332,9 @@ fn weights(live: &Live, steer: Term, theme: &Theme) -> Vec<Line<'static>> {
                 short(m.to)
             ),
             theme.dim(),
-        )));
-    }
-    lines
+        ))
+    });
+    (lines, steered)
 }
 
 /// `label` and then `words`, broken into lines no wider than `width` (a

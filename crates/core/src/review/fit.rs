@@ -112,6 +112,53 @@ pub fn ellipsize_front(text: &str, width: usize) -> String {
     }
 }
 
+/// Names with the start they all share taken off, up to and including its
+/// last separator (`-`, `_`, `.`, `/`, space), so that a narrow column
+/// shows what tells them apart: `sweep-style-weight-p000` and
+/// `sweep-style-weight-p001` read `p000` and `p001`. Fewer than two names,
+/// or names that share no whole part, come back as they are.
+pub fn without_common_start(names: &[String]) -> Vec<String> {
+    let Some(first) = names.first() else {
+        return Vec::new();
+    };
+    if names.len() < 2 {
+        return names.to_vec();
+    }
+    let shared = names[1..].iter().fold(first.len(), |n, name| {
+        first
+            .char_indices()
+            .zip(name.chars())
+            .find(|((_, a), b)| a != b)
+            .map_or(n.min(name.len()).min(first.len()), |((i, _), _)| n.min(i))
+    });
+    let cut = first[..shared].rfind(['-', '_', '.', '/', ' ']).map_or(0, |i| i + 1);
+    // Never take a whole name away.
+    if cut == 0 || names.iter().any(|n| n.len() <= cut) {
+        return names.to_vec();
+    }
+    names.iter().map(|n| n[cut..].to_string()).collect()
+}
+
+/// `text` in lines of at most `width` characters, broken after a `.`,
+/// `_`, `,`, `/` or space where one falls in the line's second half, else
+/// at the width (one empty line for no text).
+pub fn wrap_at_parts(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut rest: Vec<char> = text.chars().collect();
+    let mut lines = Vec::new();
+    while rest.len() > width {
+        let at = (width / 2..width)
+            .rev()
+            .find(|&i| matches!(rest[i], '.' | '_' | ',' | '/' | ' '))
+            .map_or(width, |i| i + 1);
+        lines.push(rest.drain(..at).collect());
+    }
+    if !rest.is_empty() || lines.is_empty() {
+        lines.push(rest.into_iter().collect());
+    }
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,6 +200,30 @@ mod tests {
         );
         let names = vec!["layers-deep".to_string(), "texture".to_string()];
         assert_eq!(ellipsize_distinct(&names, 6), ["layer…", "textu…"]);
+    }
+
+    #[test]
+    fn a_shared_start_is_taken_off_whole_parts() {
+        let names: Vec<String> = ["sweep-style-weight-p000", "sweep-style-weight-p001"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(without_common_start(&names), ["p000", "p001"]);
+        let apart: Vec<String> = ["layers-deep", "layers-shallow", "texture"].map(String::from).to_vec();
+        assert_eq!(without_common_start(&apart), apart, "nothing shared by all");
+        let inside: Vec<String> = ["run-a", "run-ab"].map(String::from).to_vec();
+        assert_eq!(without_common_start(&inside), ["a", "ab"]);
+        let whole: Vec<String> = ["run", "run-b"].map(String::from).to_vec();
+        assert_eq!(without_common_start(&whole), whole, "a name is never taken away whole");
+    }
+
+    #[test]
+    fn long_keys_wrap_after_their_parts() {
+        assert_eq!(
+            wrap_at_parts("loss.style_layers.relu3_1", 18),
+            ["loss.style_layers.", "relu3_1"]
+        );
+        assert_eq!(wrap_at_parts("1000", 3), ["100", "0"], "no part to break at");
+        assert_eq!(wrap_at_parts("", 5), [""]);
     }
 
     #[test]
