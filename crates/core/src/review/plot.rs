@@ -285,23 +285,7 @@ where
             .label(c.name.clone())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(3)));
     }
-    // Each run's weight changes: a dashed line in its colour at the step
-    // after which the new weight applied (the dashboard's markers).
-    let mut marked = false;
-    for (i, c) in curves.iter().enumerate() {
-        let color = PLOT_COLORS[i % PLOT_COLORS.len()];
-        for &m in c.marks.iter().filter(|&&m| m > 0) {
-            let x = m as f64;
-            let dashes = DashedLineSeries::new(vec![(x, ylo), (x, yhi)], 8, 6, color.stroke_width(2));
-            let drawn = chart.draw_series(dashes).map_err(err)?;
-            if !marked {
-                marked = true;
-                drawn
-                    .label("weight changed (steering)")
-                    .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], BLACK.mix(0.6).stroke_width(2)));
-            }
-        }
-    }
+    draw_marks(&mut chart, curves, (ylo, yhi)).map_err(err)?;
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::UpperRight)
@@ -311,6 +295,35 @@ where
         .draw()
         .map_err(err)?;
     root.present().map_err(err)?;
+    Ok(())
+}
+
+/// Each run's weight changes: a dashed line in its colour at the step
+/// after which the new weight applied (the dashboard's markers), with one
+/// legend entry for them all.
+fn draw_marks<DB: DrawingBackend>(
+    chart: &mut ChartContext<
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    curves: &[Curve],
+    (ylo, yhi): (f64, f64),
+) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let mut marked = false;
+    for (i, c) in curves.iter().enumerate() {
+        let color = PLOT_COLORS[i % PLOT_COLORS.len()];
+        for &m in c.marks.iter().filter(|&&m| m > 0) {
+            let x = m as f64;
+            let dashes = DashedLineSeries::new(vec![(x, ylo), (x, yhi)], 8, 6, color.stroke_width(2));
+            let drawn = chart.draw_series(dashes)?;
+            if !marked {
+                marked = true;
+                drawn
+                    .label("weight changed (steering)")
+                    .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], BLACK.mix(0.6).stroke_width(2)));
+            }
+        }
+    }
     Ok(())
 }
 

@@ -43,6 +43,9 @@ pub struct SweepValues {
     pub settings: HashMap<String, usize>,
 }
 
+/// A sweep's run, its point and its flattened config.
+type Member<'a> = (&'a RunEntry, usize, BTreeMap<String, String>);
+
 /// [`SweepValues`] for the runs of every sweep whose folder
 /// (`<results>/<name>-sweep/sweep.toml`) says which keys it sweeps. Runs of
 /// sweeps without one are left out.
@@ -53,7 +56,7 @@ pub struct SweepValues {
 pub fn point_values(results: &Path, runs: &[RunEntry]) -> SweepValues {
     let mut keys_of: HashMap<String, Option<Vec<String>>> = HashMap::new();
     // Per sweep: (run, point, config) of its runs.
-    let mut members: HashMap<String, Vec<(&RunEntry, usize, BTreeMap<String, String>)>> = HashMap::new();
+    let mut members: HashMap<String, Vec<Member>> = HashMap::new();
     for r in runs {
         let Some(member) = r.sweep() else { continue };
         let keys = keys_of
