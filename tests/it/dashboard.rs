@@ -437,6 +437,11 @@ fn compare_view_heads_show_what_tells_runs_apart_at_every_size() {
             ("loss.style_layers.relu3_1".into(), vec!["—".into(), "1.0".into()]),
         ],
     );
+    // Scored: the trade-off picture numbers its points as the legend does.
+    let data = stylelab::ui::compare::CompareData {
+        tradeoff: vec![(0.58, 0.31), (0.64, 0.22)],
+        ..data
+    };
     update(&mut app, Msg::Compare(Box::new(data)));
     for (w, h) in [(80, 24), (120, 40), (200, 60)] {
         let screen = render(&app, w, h);
