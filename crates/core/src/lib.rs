@@ -30,4 +30,5 @@ pub mod rng;
 pub mod scales;
 pub mod sinks;
 pub mod text;
+pub mod tiling;
 pub mod torch_error;

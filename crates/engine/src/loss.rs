@@ -4,6 +4,8 @@
 //! layer may match another statistic instead of the Gram matrix, and over
 //! each region of a mask separately ([`super::style`]).
 
+mod tiled;
+
 use super::optim::{Evaluation, Objective};
 use super::style::{self, Target};
 use super::vgg::Vgg19;
@@ -112,6 +114,9 @@ pub struct StyleObjective {
     pub evals: u64,
     /// fp16's dynamic loss scaling; None in fp32 and bf16.
     scaler: Option<LossScaler>,
+    /// Tiles' side in pixels when the scale is evaluated tile by tile
+    /// (exactly: [`stylelab_core::tiling`]); None for one pass.
+    tile: Option<u32>,
 }
 
 /// Dynamic loss scaling for fp16 (as PyTorch's `GradScaler`): the loss is
@@ -201,6 +206,16 @@ impl StyleInputs {
     }
 }
 
+/// What a run is told when a region covers no position of a term's layer
+/// at a `w × h` scale.
+fn empty_region(term: &StyleTerm, w: i64, h: i64) -> String {
+    let name = term.region.as_ref().map_or("", |r| r.1.as_str());
+    format!(
+        "region '{name}' covers no position of {} at {w}×{h} (in the content or in its style masks); its style there counts 0 at this scale",
+        term.layer
+    )
+}
+
 /// One term of the style loss: a layer, in a region or everywhere.
 struct StyleTerm {
     layer: Layer,
@@ -215,6 +230,9 @@ struct StyleTerm {
     /// None when the region covers no position of this layer at this
     /// scale (the term is 0 there).
     target: Option<Target>,
+    /// Tiled: each of the layer's cells' region at this scale (`H' × W'`
+    /// int64), from which a tile finds its own positions; None without regions.
+    labels: Option<Tensor>,
 }
 
 impl StyleObjective {
@@ -248,6 +266,7 @@ impl StyleObjective {
                     region: r.name.clone().map(|n| (i, n)),
                     positions: None,
                     target: None,
+                    labels: None,
                 })
             })
             .collect();
@@ -263,9 +282,35 @@ impl StyleObjective {
             norms: [1.0; 3],
             evals: 0,
             scaler: None,
+            tile: None,
         };
         objective.retarget(content, styles)?;
         Ok(objective)
+    }
+
+    /// Evaluates (and computes the targets) tile by tile, in tiles of at
+    /// most `tile` px, from the next [`StyleObjective::retarget`] on; None:
+    /// in one pass. Refused for a style statistic without sums over
+    /// positions (`histogram`, `sliced_wasserstein`), which needs every
+    /// position at once.
+    pub fn set_tile(&mut self, tile: Option<u32>) -> Result<(), String> {
+        if tile.is_some()
+            && let Some(t) = self.style_terms.iter().find(|t| !t.loss.sums_over_positions())
+        {
+            return Err(format!(
+                "{} cannot be tiled: it sorts every position of the image at once (tiles need gram or mean_std)",
+                t.loss
+            ));
+        }
+        self.tile = tile;
+        Ok(())
+    }
+
+    /// The tiles an `h × w` image is evaluated in, when tiled and more than one.
+    fn plan(&self, h: i64, w: i64) -> Option<stylelab_core::tiling::TilePlan> {
+        let deepest = *self.layers.last()?;
+        let plan = stylelab_core::tiling::TilePlan::new(w as u32, h as u32, self.tile?, deepest);
+        (!plan.is_whole()).then_some(plan)
     }
 
     /// Sliced Wasserstein's directions at `layer`: C of them, drawn from
@@ -290,6 +335,9 @@ impl StyleObjective {
     /// warning per style term whose region covers no position of its layer
     /// at this scale (the term is 0 there): see [`StyleObjective::take_warnings`].
     pub fn retarget(&mut self, content: &Tensor, styles: &StyleInputs) -> Result<(), TchError> {
+        if let Some(plan) = self.plan(content.size()[2], content.size()[3]) {
+            return self.retarget_tiled(content, styles, &plan);
+        }
         let _guard = tch::no_grad_guard();
         let content_layers: Vec<Layer> = self.content_targets.iter().map(|t| t.0).collect();
         if !content_layers.is_empty() {
@@ -336,15 +384,13 @@ impl StyleObjective {
                     (loss == StyleLoss::SlicedWasserstein).then(|| self.directions_at(layer, content.device()));
                 let term = &mut self.style_terms[i];
                 term.target = if n == 0 || mats.iter().all(|m| m.1 == 0.0) {
-                    let name = term.region.as_ref().map_or("", |r| r.1.as_str());
-                    self.warnings.push(format!(
-                        "region '{name}' covers no position of {layer} at {w}×{h} (in the content or in its style masks); its style there counts 0 at this scale"
-                    ));
+                    self.warnings.push(empty_region(term, w, h));
                     None
                 } else {
                     Some(Target::new(loss, &mats, n, directions.as_ref())?)
                 };
                 term.positions = positions;
+                term.labels = None;
             }
         }
         Ok(())
@@ -426,8 +472,12 @@ impl StyleObjective {
         }
     }
 
-    /// One forward and backward pass at `x`, at the loss scale in force.
+    /// One forward and backward pass at `x` (tile by tile when tiled), at
+    /// the loss scale in force.
     fn try_evaluate(&mut self, x: &Tensor) -> Result<Evaluation, TchError> {
+        if let Some(plan) = self.plan(x.size()[2], x.size()[3]) {
+            return self.evaluate_tiled(x, &plan);
+        }
         let x = x.detach().set_requires_grad(true);
         let feats = self.net.forward(&x, &self.layers)?;
         let mut parts: Vec<Tensor> = Vec::with_capacity(self.value_count());

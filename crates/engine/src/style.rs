@@ -303,6 +303,218 @@ impl Target {
     }
 }
 
+/// A statistic's sums over positions, which add up tile by tile into the
+/// whole image's: Σ MᵀM for `gram`, Σ M and Σ M² per channel for
+/// `mean_std`, each with its count of positions, in f64. The other
+/// statistics sort every position at once and have no sums.
+pub enum Sums {
+    /// Σ MᵀM (C × C) over `n` positions.
+    Gram { mtm: Tensor, n: i64 },
+    /// Σ M and Σ M² (C each) over `n` positions.
+    Moments { s1: Tensor, s2: Tensor, n: i64 },
+}
+
+impl Sums {
+    /// The sums of `loss` over the rows of `m` (an N × C matrix); None for
+    /// a statistic without sums.
+    pub fn of(loss: StyleLoss, m: &Tensor) -> Result<Option<Sums>, TchError> {
+        let n = m.size()[0];
+        Ok(match loss {
+            StyleLoss::Gram => Some(Sums::Gram {
+                mtm: m.f_tr()?.f_mm(m)?.f_to_kind(Kind::Double)?,
+                n,
+            }),
+            StyleLoss::MeanStd => {
+                let d = m.f_to_kind(Kind::Double)?;
+                Some(Sums::Moments {
+                    s1: d.f_sum_dim_intlist(0, false, Kind::Double)?,
+                    s2: d.f_square()?.f_sum_dim_intlist(0, false, Kind::Double)?,
+                    n,
+                })
+            }
+            StyleLoss::Histogram | StyleLoss::SlicedWasserstein => None,
+        })
+    }
+
+    /// These sums and `other`'s (of the same statistic), as one.
+    pub fn add(self, other: Sums) -> Result<Sums, TchError> {
+        Ok(match (self, other) {
+            (Sums::Gram { mtm, n }, Sums::Gram { mtm: b, n: m }) => Sums::Gram {
+                mtm: mtm.f_add(&b)?,
+                n: n + m,
+            },
+            (Sums::Moments { s1, s2, n }, Sums::Moments { s1: b1, s2: b2, n: m }) => Sums::Moments {
+                s1: s1.f_add(&b1)?,
+                s2: s2.f_add(&b2)?,
+                n: n + m,
+            },
+            (a, _) => a,
+        })
+    }
+
+    /// `Some(a + b)`, or whichever of them there is.
+    pub fn merge(a: Option<Sums>, b: Option<Sums>) -> Result<Option<Sums>, TchError> {
+        Ok(match (a, b) {
+            (Some(a), Some(b)) => Some(a.add(b)?),
+            (a, b) => a.or(b),
+        })
+    }
+
+    /// Positions counted.
+    pub fn count(&self) -> i64 {
+        match self {
+            Sums::Gram { n, .. } | Sums::Moments { n, .. } => *n,
+        }
+    }
+
+    /// Each channel's mean and variance (population, as [`mean_std`]'s)
+    /// from the moments, f64.
+    fn moments(s1: &Tensor, s2: &Tensor, n: i64) -> Result<(Tensor, Tensor), TchError> {
+        let n = n.max(1) as f64;
+        let mean = s1 / n;
+        let var = (s2 / n).f_sub(&mean.f_square()?)?.f_clamp_min(0.0)?;
+        Ok((mean, var))
+    }
+}
+
+/// What a style term's value needs from the generated image's sums to
+/// give its gradient tile by tile: the value (f64) and, per statistic,
+/// ∂value/∂Σ MᵀM, or ∂value/∂mean and ∂value/∂variance with the mean.
+pub enum SumsGrad {
+    /// ∂value/∂(Σ MᵀM), C × C (fp32, for the tiles' surrogate).
+    Gram(Tensor),
+    /// ∂value/∂mean and ∂value/∂variance (C each) and the means, fp32,
+    /// and the count of positions.
+    Moments {
+        dmean: Tensor,
+        dvar: Tensor,
+        mean: Tensor,
+        n: i64,
+    },
+}
+
+impl SumsGrad {
+    /// The tile's surrogate for its own rows `m` of the statistic: a value
+    /// whose gradient with respect to `m` is the tile's part of the whole
+    /// value's gradient. Gram: ⟨∂v/∂S, MᵀM⟩; moments: Σ ∂v/∂μ·M/n +
+    /// ∂v/∂σ²·(M − μ)²/n.
+    pub fn surrogate(&self, m: &Tensor) -> Result<Tensor, TchError> {
+        match self {
+            SumsGrad::Gram(d) => m.f_mm(d)?.f_mul(m)?.f_sum(Kind::Float),
+            SumsGrad::Moments { dmean, dvar, mean, n } => {
+                let n = (*n).max(1) as f64;
+                let first = m
+                    .f_sum_dim_intlist(0, false, Kind::Float)?
+                    .f_mul(dmean)?
+                    .f_sum(Kind::Float)?;
+                let second = (m - mean)
+                    .f_square()?
+                    .f_sum_dim_intlist(0, false, Kind::Float)?
+                    .f_mul(dvar)?
+                    .f_sum(Kind::Float)?;
+                Ok((first + second) / n)
+            }
+        }
+    }
+}
+
+impl Target {
+    /// The target of `loss` (`gram` or `mean_std`) from each style image's
+    /// sums with its blend: what [`Target::new`] gives from the images'
+    /// matrices, summed tile by tile. None for a statistic without sums.
+    pub fn from_sums(parts: &[(Sums, f64)], device: Device) -> Result<Option<Target>, TchError> {
+        let _guard = tch::no_grad_guard();
+        let Some((first, _)) = parts.first() else {
+            return Ok(None);
+        };
+        let f32 = |t: Tensor| t.f_to_kind(Kind::Float)?.f_to_device(device);
+        Ok(Some(match first {
+            Sums::Gram { .. } => {
+                let mut grams = Vec::with_capacity(parts.len());
+                for (s, b) in parts {
+                    if let Sums::Gram { mtm, n } = s {
+                        let c = mtm.size()[0];
+                        grams.push((f32(mtm / (c * (*n).max(1)) as f64)?, *b));
+                    }
+                }
+                Target::Gram(blend(grams))
+            }
+            Sums::Moments { .. } => {
+                let (mut means, mut stds) = (Vec::new(), Vec::new());
+                for (s, b) in parts {
+                    if let Sums::Moments { s1, s2, n } = s {
+                        let (mean, var) = Sums::moments(s1, s2, *n)?;
+                        means.push((f32(mean)?, *b));
+                        stds.push((f32((var + VARIANCE_EPS).f_sqrt()?)?, *b));
+                    }
+                }
+                let (mean, std) = (blend(means), blend(stds));
+                let energy = mean.square().sum(mean.kind()) + std.square().sum(std.kind());
+                Target::MeanStd { mean, std, energy }
+            }
+        }))
+    }
+
+    /// The value against the generated image's `sums` (over all of its
+    /// positions in the region), in f64, and its gradient with respect to
+    /// them; None for a statistic without sums.
+    pub fn value_of_sums(&self, sums: &Sums) -> Result<Option<(Tensor, SumsGrad)>, TchError> {
+        let leaf = |t: &Tensor| -> Result<Tensor, TchError> {
+            Ok(t.f_to_kind(Kind::Double)?.f_detach()?.f_set_requires_grad(true)?)
+        };
+        let grad = |t: &Tensor| -> Result<Tensor, TchError> { t.f_grad()?.f_to_kind(Kind::Float) };
+        tch::with_grad(|| match (self, sums) {
+            (Target::Gram(t), Sums::Gram { mtm, n }) => {
+                let s = leaf(mtm)?;
+                let c = mtm.size()[0];
+                let g = &s / (c * (*n).max(1)) as f64;
+                let value = (g - t.f_to_kind(Kind::Double)?).f_square()?.f_mean(Kind::Double)?;
+                value.f_backward()?;
+                Ok(Some((value.f_detach()?, SumsGrad::Gram(grad(&s)?))))
+            }
+            (Target::MeanStd { mean, std, energy }, Sums::Moments { s1, s2, n }) => {
+                let (m, v) = Sums::moments(s1, s2, *n)?;
+                let (m, v) = (leaf(&m)?, leaf(&v)?);
+                let sigma = (&v + VARIANCE_EPS).f_sqrt()?;
+                let d = (&m - mean.f_to_kind(Kind::Double)?).f_square()?.f_sum(Kind::Double)?
+                    + (sigma - std.f_to_kind(Kind::Double)?).f_square()?.f_sum(Kind::Double)?;
+                let value = d / energy.f_to_kind(Kind::Double)?.f_clamp_min(f64::MIN_POSITIVE)?;
+                value.f_backward()?;
+                Ok(Some((
+                    value.f_detach()?,
+                    SumsGrad::Moments {
+                        dmean: grad(&m)?,
+                        dvar: grad(&v)?,
+                        mean: m.f_detach()?.f_to_kind(Kind::Float)?,
+                        n: *n,
+                    },
+                )))
+            }
+            _ => Ok(None),
+        })
+    }
+}
+
+/// Each cell's region at a layer `pools` poolings deep, from a label map
+/// `H × W` (int64) at the image's size: the region covering most of the
+/// 2^pools × 2^pools pixels under it (as [`positions`] counts them), as an
+/// `H' × W'` int64 map.
+pub fn labels_at(labels: &Tensor, regions: i64, pools: u32) -> Result<Tensor, TchError> {
+    let _guard = tch::no_grad_guard();
+    if pools == 0 {
+        return Ok(labels.shallow_clone());
+    }
+    let k = 1i64 << pools;
+    labels
+        .f_one_hot(regions)?
+        .f_permute([2, 0, 1])?
+        .f_to_kind(Kind::Float)?
+        .f_unsqueeze(0)?
+        .f_avg_pool2d([k, k], [k, k], [0, 0], false, true, None::<i64>)?
+        .f_squeeze_dim(0)?
+        .f_argmax(0, false)
+}
+
 /// The positions (row-major indices at a layer `pools` poolings deep) of
 /// region `region` among `regions`, from a label map `H × W` (int64) at
 /// the image's size: each of the layer's cells belongs to the region that
@@ -310,21 +522,11 @@ impl Target {
 /// down, as VGG19's do).
 pub fn positions(labels: &Tensor, region: i64, regions: i64, pools: u32) -> Result<Tensor, TchError> {
     let _guard = tch::no_grad_guard();
-    let at_layer = if pools == 0 {
-        labels.shallow_clone()
-    } else {
-        let k = 1i64 << pools;
-        let one_hot = labels
-            .f_one_hot(regions)?
-            .f_permute([2, 0, 1])?
-            .f_to_kind(Kind::Float)?;
-        one_hot
-            .f_unsqueeze(0)?
-            .f_avg_pool2d([k, k], [k, k], [0, 0], false, true, None::<i64>)?
-            .f_squeeze_dim(0)?
-            .f_argmax(0, false)?
-    };
-    at_layer.f_eq(region)?.f_flatten(0, -1)?.f_nonzero()?.f_flatten(0, -1)
+    labels_at(labels, regions, pools)?
+        .f_eq(region)?
+        .f_flatten(0, -1)?
+        .f_nonzero()?
+        .f_flatten(0, -1)
 }
 
 #[cfg(test)]

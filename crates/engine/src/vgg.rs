@@ -111,6 +111,11 @@ impl Vgg19 {
         }
     }
 
+    /// The device the network's weights are on.
+    pub fn device(&self) -> tch::Device {
+        self.gain.device()
+    }
+
     /// Network input for an RGB image in [0, 1] (fp32, as the weights expect).
     pub fn preprocess(&self, rgb: &Tensor) -> Tensor {
         let x = if self.bgr { rgb.flip([1]) } else { rgb.shallow_clone() };

@@ -309,6 +309,13 @@ pub enum StyleLoss {
 }
 
 impl StyleLoss {
+    /// Whether the statistic is a sum over positions (`gram`,
+    /// `mean_std`), which tiles can compute part by part; the others sort
+    /// every position at once.
+    pub fn sums_over_positions(self) -> bool {
+        matches!(self, StyleLoss::Gram | StyleLoss::MeanStd)
+    }
+
     /// Every kind, in the order the README lists them.
     pub const ALL: [StyleLoss; 4] = [
         StyleLoss::Gram,
