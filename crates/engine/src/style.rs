@@ -337,7 +337,7 @@ impl Sums {
     }
 
     /// These sums and `other`'s (of the same statistic), as one.
-    pub fn add(self, other: Sums) -> Result<Sums, TchError> {
+    pub fn plus(self, other: Sums) -> Result<Sums, TchError> {
         Ok(match (self, other) {
             (Sums::Gram { mtm, n }, Sums::Gram { mtm: b, n: m }) => Sums::Gram {
                 mtm: mtm.f_add(&b)?,
@@ -355,7 +355,7 @@ impl Sums {
     /// `Some(a + b)`, or whichever of them there is.
     pub fn merge(a: Option<Sums>, b: Option<Sums>) -> Result<Option<Sums>, TchError> {
         Ok(match (a, b) {
-            (Some(a), Some(b)) => Some(a.add(b)?),
+            (Some(a), Some(b)) => Some(a.plus(b)?),
             (a, b) => a.or(b),
         })
     }
@@ -460,7 +460,7 @@ impl Target {
     /// them; None for a statistic without sums.
     pub fn value_of_sums(&self, sums: &Sums) -> Result<Option<(Tensor, SumsGrad)>, TchError> {
         let leaf = |t: &Tensor| -> Result<Tensor, TchError> {
-            Ok(t.f_to_kind(Kind::Double)?.f_detach()?.f_set_requires_grad(true)?)
+            t.f_to_kind(Kind::Double)?.f_detach()?.f_set_requires_grad(true)
         };
         let grad = |t: &Tensor| -> Result<Tensor, TchError> { t.f_grad()?.f_to_kind(Kind::Float) };
         tch::with_grad(|| match (self, sums) {

@@ -307,7 +307,7 @@ impl StyleObjective {
             into += crop.f_grad()?.f_to_device(grad.device())?;
         }
         if scale != 1.0 {
-            grad = grad / scale;
+            grad /= scale;
         }
         self.evals += 1;
         let values: Vec<Tensor> = content_sums
