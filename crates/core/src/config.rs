@@ -16,7 +16,9 @@ pub mod sweep;
 mod validate;
 
 pub use locate::Locator;
-pub use raw::{MemoryFormat, Normalize, OptimizerKind, Pooling, Precision, PreserveColors, RawExperiment, StyleLoss};
+pub use raw::{
+    MemoryFormat, Normalize, OptimizerKind, Pooling, Precision, PreserveColors, RawExperiment, StyleLoss, Tiling,
+};
 
 use crate::layer::Layer;
 use std::fmt;
@@ -230,6 +232,9 @@ pub struct Experiment {
     pub pooling: Pooling,
     /// How the network is stored; `Auto` is decided at the start of a run.
     pub memory_format: MemoryFormat,
+    /// Whether scales are evaluated tile by tile (`Px` is a multiple of
+    /// [`TILE_ALIGN`] within [`MIN_TILE`]..=[`MAX_TILED_SIZE`]).
+    pub tile: Tiling,
     /// Term weights at the start, each finite and >= 0; steering changes the
     /// running objective's copy, not these.
     pub content_weight: f64,
@@ -271,8 +276,16 @@ pub struct Experiment {
     pub overridden: Vec<Override>,
 }
 
-/// Largest accepted `images.size`.
+/// Largest accepted `images.size` evaluated in one pass (`model.tile =
+/// "off"`, or a style statistic that cannot be tiled).
 pub const MAX_SIZE: i64 = 8192;
+/// Largest accepted `images.size` when scales may be tiled.
+pub const MAX_TILED_SIZE: i64 = 32768;
+/// `model.tile` in pixels is a multiple of this: VGG19's four poolings
+/// before relu5_1 (tiles start on them).
+pub const TILE_ALIGN: i64 = 16;
+/// The smallest `model.tile` in pixels.
+pub const MIN_TILE: i64 = 64;
 /// Smallest accepted `images.size`: VGG19's four poolings need room.
 pub const MIN_SIZE: i64 = 16;
 

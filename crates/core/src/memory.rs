@@ -7,8 +7,9 @@
 //! few constants were fitted to peak RSS measured on CPU (docs/reference.md,
 //! "Memory: the model").
 
-use crate::config::{Experiment, OptimizerKind, Precision, StyleLoss};
+use crate::config::{Experiment, MAX_SIZE, OptimizerKind, Precision, StyleLoss, TILE_ALIGN, Tiling};
 use crate::layer::{Layer, LayerKind};
+use crate::tiling::TilePlan;
 use serde::Serialize;
 
 /// Whose memory an estimate is of: the process's resident set on a CPU,
@@ -70,8 +71,30 @@ pub struct ScaleEstimate {
     /// The image, its gradient, the line search's trial, and the
     /// optimizer's state (L-BFGS: 2 × history image-sized vectors).
     pub optimizer_mib: f64,
-    /// Everything, with the fixed footprint and the weights.
+    /// Everything on the device (the resident set on a CPU), with the
+    /// fixed footprint and the weights.
     pub estimated_peak_mib: f64,
+    /// The scale evaluated tile by tile: how; None for one pass.
+    pub tiling: Option<TileChoice>,
+    /// The one-pass estimate, for comparison (the peak when not tiled).
+    pub one_pass_mib: f64,
+    /// On CUDA, what the run keeps in host memory because the device cannot
+    /// hold it (the image, its gradient, the optimizer's state and the
+    /// content targets; crops go to the device); 0 when it all stays there.
+    pub host_mib: f64,
+}
+
+/// How a scale is tiled, for the estimate and `check`'s plan.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct TileChoice {
+    /// The tiles' side, px.
+    pub tile: u32,
+    /// Pixels of halo around each tile.
+    pub halo: u32,
+    /// How many tiles.
+    pub tiles: usize,
+    /// Pixels the crops cover over the image's (the halos' cost).
+    pub overlap: f64,
 }
 
 /// The estimate for a run.
@@ -150,8 +173,23 @@ fn pass_bytes(exp: &Experiment, h: u32, w: u32, device: Target) -> f64 {
     (kept + largest[0] + largest[1]) * WORKSPACE_FACTOR + selected_f32
 }
 
-/// Estimates the peak memory of a run whose content image is `cw × ch`.
+/// Estimates the peak memory of a run whose content image is `cw × ch`,
+/// without knowing what the device has free: `model.tile = "auto"` then
+/// tiles only the scales beyond one pass's [`MAX_SIZE`], in tiles of
+/// [`AUTO_TILE_UNKNOWN`] px.
 pub fn estimate(exp: &Experiment, cw: u32, ch: u32, device: Target) -> Estimate {
+    estimate_within(exp, cw, ch, device, None)
+}
+
+/// The tiles `auto` takes for a scale beyond one pass's size when the free
+/// memory is not known, px.
+pub const AUTO_TILE_UNKNOWN: u32 = 4096;
+
+/// [`estimate`] for a device with `available` MiB free: with `model.tile =
+/// "auto"`, each scale whose one-pass estimate does not fit is tiled with
+/// the largest tiles that fit (the smallest when none does), its state
+/// kept in host memory on CUDA when the device cannot hold it.
+pub fn estimate_within(exp: &Experiment, cw: u32, ch: u32, device: Target, available: Option<f64>) -> Estimate {
     let fixed_mib = if device == Target::Cuda {
         CUDA_FIXED_MIB
     } else {
@@ -173,7 +211,7 @@ pub fn estimate(exp: &Experiment, cw: u32, ch: u32, device: Target) -> Estimate 
     let weights_mib = params * (4.0 + 2.0 * copy) / MIB;
     let scales: Vec<ScaleEstimate> = crate::scales::plan(exp, cw, ch)
         .iter()
-        .map(|p| scale(exp, p, fixed_mib + weights_mib, device))
+        .map(|p| choose(exp, p, fixed_mib + weights_mib, device, available))
         .collect();
     let estimated_peak_mib = scales.iter().map(|s| s.estimated_peak_mib).fold(fixed_mib, f64::max);
     Estimate {
@@ -183,6 +221,74 @@ pub fn estimate(exp: &Experiment, cw: u32, ch: u32, device: Target) -> Estimate 
         scales,
         estimated_peak_mib,
     }
+}
+
+/// Whether the experiment's style statistics can be tiled.
+fn tileable(exp: &Experiment) -> bool {
+    exp.style_layers.iter().all(|s| s.loss.sums_over_positions()) && !exp.layers().is_empty()
+}
+
+/// A scale's estimate as the experiment's `model.tile` decides it.
+fn choose(
+    exp: &Experiment,
+    p: &crate::scales::ScalePlan,
+    base_mib: f64,
+    device: Target,
+    available: Option<f64>,
+) -> ScaleEstimate {
+    let one_pass = scale(exp, p, base_mib, device, None);
+    let longest = p.width.max(p.height);
+    let Some(&deepest) = exp.layers().last() else {
+        return one_pass;
+    };
+    let tiled = |tile: u32, host: bool| ScaleEstimate {
+        one_pass_mib: one_pass.estimated_peak_mib,
+        ..scale(exp, p, base_mib, device, Some((tile, host)))
+    };
+    let whole = |tile: u32| TilePlan::new(p.width, p.height, tile, deepest).is_whole();
+    match exp.tile {
+        Tiling::Off => one_pass,
+        _ if !tileable(exp) => one_pass,
+        Tiling::Px(px) if whole(px as u32) => one_pass,
+        Tiling::Px(px) => {
+            let on_device = tiled(px as u32, false);
+            match available {
+                Some(a) if on_device.estimated_peak_mib > a && device == Target::Cuda => tiled(px as u32, true),
+                _ => on_device,
+            }
+        }
+        Tiling::Auto => match available {
+            None if longest as i64 > MAX_SIZE => tiled(AUTO_TILE_UNKNOWN, false),
+            None => one_pass,
+            Some(a) if one_pass.estimated_peak_mib <= a => one_pass,
+            Some(a) => {
+                // The largest tiles that fit: state on the device, else on the host.
+                let hosts: &[bool] = if device == Target::Cuda { &[false, true] } else { &[false] };
+                for &host in hosts {
+                    if let Some(tile) = largest_tile(longest, |t| tiled(t, host).estimated_peak_mib <= a) {
+                        return tiled(tile, host);
+                    }
+                }
+                tiled(crate::config::MIN_TILE as u32, device == Target::Cuda)
+            }
+        },
+    }
+}
+
+/// The largest multiple of [`TILE_ALIGN`] from [`crate::config::MIN_TILE`]
+/// up to below `longest` for which `fits`, by bisection (smaller tiles
+/// need less); None when not even the smallest does.
+fn largest_tile(longest: u32, fits: impl Fn(u32) -> bool) -> Option<u32> {
+    let step = TILE_ALIGN as u32;
+    let (mut lo, mut hi) = (crate::config::MIN_TILE as u32 / step, longest.saturating_sub(1) / step);
+    if hi < lo || !fits(lo * step) {
+        return None;
+    }
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        if fits(mid * step) { lo = mid } else { hi = mid - 1 }
+    }
+    Some(lo * step)
 }
 
 /// Curvature pairs L-BFGS keeps at a scale of `steps` steps: no more than
@@ -248,14 +354,25 @@ pub fn style_target_bytes(exp: &Experiment, h: u32, w: u32) -> f64 {
     bytes
 }
 
-/// The estimate for one scale, on top of `base_mib` (fixed footprint and weights).
-fn scale(exp: &Experiment, p: &crate::scales::ScalePlan, base_mib: f64, device: Target) -> ScaleEstimate {
+/// The estimate for one scale, on top of `base_mib` (fixed footprint and
+/// weights): in one pass, or tiled in tiles of `tile` px with the state on
+/// the host (`true`) or the device.
+fn scale(
+    exp: &Experiment,
+    p: &crate::scales::ScalePlan,
+    base_mib: f64,
+    device: Target,
+    tiled: Option<(u32, bool)>,
+) -> ScaleEstimate {
     let (w, h, style_side) = (p.width, p.height, p.style_side);
     let n = 3.0 * w as f64 * h as f64;
     let image = n * 4.0;
-    let activations = pass_bytes(exp, h, w, device);
+    let plan = tiled.and_then(|(tile, _)| Some(TilePlan::new(w, h, tile, *exp.layers().last()?)));
+    // One pass holds the whole image's maps; a tiled one the largest crop's.
+    let (pw, ph) = plan.map_or((w, h), |t| t.largest_crop());
+    let activations = pass_bytes(exp, ph, pw, device);
     // Targets: content features (fp32) and Gram matrices; while they are
-    // computed, a no-grad pass over the largest style image runs.
+    // computed, a no-grad pass over the largest style image (or crop) runs.
     let content_targets: f64 = exp
         .content_layers
         .iter()
@@ -264,8 +381,21 @@ fn scale(exp: &Experiment, p: &crate::scales::ScalePlan, base_mib: f64, device: 
             l.channels() as f64 * lh * lw * 4.0
         })
         .sum();
-    let (style_targets, style_kept) = style_bytes(exp, h, w);
-    let targets = content_targets + style_targets;
+    // The statistics are the whole image's; what an evaluation keeps, the pass's.
+    let (style_targets, _) = style_bytes(exp, h, w);
+    let (_, style_kept) = style_bytes(exp, ph, pw);
+    // Tiled with regions: each style layer's map of its cells' regions (1 byte each).
+    let labels: f64 = match (&plan, &exp.regions) {
+        (Some(_), Some(_)) => exp
+            .style_layers
+            .iter()
+            .map(|s| {
+                let (lh, lw) = layer_hw(s.layer, h, w);
+                lh * lw
+            })
+            .sum(),
+        _ => 0.0,
+    };
     let activations = activations + style_kept;
     let state_vectors = match exp.optimizer {
         // s and y per pair (the buffer holds lbfgs_pairs slots); d, the
@@ -278,22 +408,36 @@ fn scale(exp: &Experiment, p: &crate::scales::ScalePlan, base_mib: f64, device: 
     // the last good image the run keeps as its result.
     let optimizer = image * (4.0 + state_vectors);
     // A pass without gradients (the style targets) holds two maps at a
-    // time, the largest being conv1's 64 channels at the style's size.
-    let side = style_side as f64;
+    // time, the largest being conv1's 64 channels at the style's size (a
+    // crop's, tiled).
+    let side = style_side.min(plan.map_or(u32::MAX, |t| t.tile + 2 * t.halo)) as f64;
     let style_pass = 2.0 * 64.0 * side * side * activation_bytes(exp.precision, device);
     let working = activations.max(style_pass);
     let workspace = if device == Target::Cuda {
-        CUDA_WORKSPACE_MAPS * 64.0 * w as f64 * h as f64 * activation_bytes(exp.precision, device)
+        CUDA_WORKSPACE_MAPS * 64.0 * pw as f64 * ph as f64 * activation_bytes(exp.precision, device)
     } else {
         0.0
     };
+    // The image's side of the run, where it lives.
+    let state = optimizer + content_targets;
+    let host = tiled.is_some_and(|t| t.1) && device == Target::Cuda;
+    let on_device = working + workspace + style_targets + labels + if host { 0.0 } else { state };
+    let estimated_peak_mib = base_mib + on_device / MIB;
     ScaleEstimate {
         width: w,
         height: h,
         activations_mib: activations / MIB,
         workspace_mib: workspace / MIB,
-        targets_mib: targets / MIB,
+        targets_mib: (content_targets + style_targets + labels) / MIB,
         optimizer_mib: optimizer / MIB,
-        estimated_peak_mib: base_mib + (working + workspace + targets + optimizer) / MIB,
+        estimated_peak_mib,
+        tiling: plan.map(|t| TileChoice {
+            tile: t.tile,
+            halo: t.halo,
+            tiles: t.count(),
+            overlap: t.overlap(),
+        }),
+        one_pass_mib: estimated_peak_mib,
+        host_mib: if host { state / MIB } else { 0.0 },
     }
 }

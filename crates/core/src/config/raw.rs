@@ -240,6 +240,70 @@ pub struct RawModel {
     /// NCHW, channels-last, or `auto` to measure both.
     #[serde(default = "default_memory_format")]
     pub memory_format: MemoryFormat,
+    /// Evaluate tile by tile: `auto` (where one pass would not fit), `off`,
+    /// or the tiles' side in pixels.
+    #[serde(default)]
+    pub tile: Tiling,
+}
+
+/// `model.tile`: whether a scale is evaluated tile by tile (exactly; see
+/// `stylelab_core::tiling`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tiling {
+    /// Tile the scales whose one-pass estimate does not fit the device's
+    /// free memory, with the largest tiles that fit.
+    #[default]
+    Auto,
+    /// Never tile.
+    Off,
+    /// Tile every scale larger than this many pixels, in tiles of this side.
+    Px(i64),
+}
+
+impl std::fmt::Display for Tiling {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            Tiling::Auto => f.write_str("auto"),
+            Tiling::Off => f.write_str("off"),
+            Tiling::Px(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+impl Serialize for Tiling {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Tiling::Px(n) => s.serialize_i64(*n),
+            other => s.serialize_str(&other.to_string()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Tiling {
+    // By hand, so that a wrong value is named with what is allowed.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Tiling;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("\"auto\", \"off\" or the tiles' side in pixels (e.g. 1024)")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Tiling, E> {
+                Ok(Tiling::Px(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Tiling, E> {
+                Ok(Tiling::Px(i64::try_from(v).unwrap_or(i64::MAX)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Tiling, E> {
+                match v {
+                    "auto" => Ok(Tiling::Auto),
+                    "off" => Ok(Tiling::Off),
+                    other => Err(E::invalid_value(serde::de::Unexpected::Str(other), &self)),
+                }
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 impl Default for RawModel {
@@ -248,6 +312,7 @@ impl Default for RawModel {
             weights: None,
             pooling: default_pooling(),
             memory_format: default_memory_format(),
+            tile: Tiling::Auto,
         }
     }
 }

@@ -9,8 +9,9 @@ use super::raw::{
     RawStyleLayerSpec,
 };
 use super::{
-    DEFAULT_WEIGHTS, DeviceChoice, Experiment, Init, Invalid, MAX_SIZE, MIN_SIZE, Region, Regions, StyleImage,
-    StyleLayer, WeightedLayers, absolute, clean, file_dir, invalid, project_root,
+    DEFAULT_WEIGHTS, DeviceChoice, Experiment, Init, Invalid, MAX_SIZE, MAX_TILED_SIZE, MIN_SIZE, MIN_TILE, Region,
+    Regions, StyleImage, StyleLayer, TILE_ALIGN, Tiling, WeightedLayers, absolute, clean, file_dir, invalid,
+    project_root,
 };
 use crate::layer::Layer;
 use std::collections::BTreeMap;
@@ -59,6 +60,7 @@ impl Experiment {
             Some(w) => paths.resolve("model.weights", w),
         };
         let loss = loss(&raw.loss)?;
+        let tile = tiling(raw.model.tile, &loss.style_layers, &images)?;
         let optim = optim(&raw.optim, images.sizes.len())?;
         let (snapshot_every, results) = output(&raw.output, &paths)?;
         let exp = Experiment {
@@ -74,6 +76,7 @@ impl Experiment {
             weights,
             pooling: raw.model.pooling,
             memory_format: raw.model.memory_format,
+            tile,
             content_weight: loss.content_weight,
             style_weight: loss.style_weight,
             tv_weight: loss.tv_weight,
@@ -211,10 +214,10 @@ fn images(img: &RawImages, paths: &Paths) -> Result<Images, Invalid> {
     }
     for &size in &sizes {
         let style_px = (size as f64 * img.style_scale).round() as i64;
-        if !(MIN_SIZE..=MAX_SIZE).contains(&style_px) {
+        if !(MIN_SIZE..=MAX_TILED_SIZE).contains(&style_px) {
             return Err(invalid(
                 "images.style_scale",
-                format!("size × style_scale = {style_px} px is out of range {MIN_SIZE}..={MAX_SIZE}"),
+                format!("size × style_scale = {style_px} px is out of range {MIN_SIZE}..={MAX_TILED_SIZE}"),
             ));
         }
     }
@@ -227,6 +230,55 @@ fn images(img: &RawImages, paths: &Paths) -> Result<Images, Invalid> {
     })
 }
 
+/// Checks `model.tile` against the style statistics and the sizes: a
+/// size in pixels is a multiple of [`TILE_ALIGN`] within
+/// [`MIN_TILE`]..=[`MAX_TILED_SIZE`]; tiles need statistics that sum over
+/// positions; sizes above [`MAX_SIZE`] need tiles.
+fn tiling(tile: Tiling, style_layers: &[StyleLayer], images: &Images) -> Result<Tiling, Invalid> {
+    if let Tiling::Px(px) = tile
+        && (px % TILE_ALIGN != 0 || !(MIN_TILE..=MAX_TILED_SIZE).contains(&px))
+    {
+        let near = (px / TILE_ALIGN * TILE_ALIGN).clamp(MIN_TILE, MAX_TILED_SIZE);
+        return Err(invalid(
+            "model.tile",
+            format!(
+                "{px} px: tiles are a multiple of {TILE_ALIGN} px (VGG19's poolings) within {MIN_TILE}..={MAX_TILED_SIZE}, e.g. {near}; or \"auto\", or \"off\""
+            ),
+        ));
+    }
+    let unsummed = style_layers.iter().find(|s| !s.loss.sums_over_positions());
+    if let (Tiling::Px(_), Some(s)) = (tile, unsummed) {
+        return Err(invalid(
+            "model.tile",
+            format!(
+                "{} (at {}) cannot be tiled: it sorts every position of the image at once; tiles need gram or mean_std, or use model.tile = \"off\"",
+                s.loss, s.layer
+            ),
+        ));
+    }
+    let largest = images.sizes.iter().copied().max().unwrap_or(0) as i64;
+    let style_px = (largest as f64 * images.style_scale).round() as i64;
+    if largest.max(style_px) > MAX_SIZE {
+        let why = match (tile, unsummed) {
+            (Tiling::Off, _) => Some("model.tile = \"off\"".to_string()),
+            (_, Some(s)) => Some(format!("{} (at {}) sorts every position at once and cannot be tiled", s.loss, s.layer)),
+            _ => None,
+        };
+        if let Some(why) = why {
+            let (key, what) = if largest > MAX_SIZE {
+                ("images.size", format!("{largest} px"))
+            } else {
+                ("images.style_scale", format!("size × style_scale = {style_px} px"))
+            };
+            return Err(invalid(
+                key,
+                format!("{what} is more than one pass takes ({MAX_SIZE} px), and {why}; larger images are evaluated tile by tile with gram or mean_std"),
+            ));
+        }
+    }
+    Ok(tile)
+}
+
 /// The output's longest side at each scale: one size, or a list that grows.
 fn sizes(size: &IntOrList) -> Result<Vec<u32>, Invalid> {
     let sizes = size.to_vec();
@@ -237,10 +289,12 @@ fn sizes(size: &IntOrList) -> Result<Vec<u32>, Invalid> {
         ));
     }
     for &s in &sizes {
-        if !(MIN_SIZE..=MAX_SIZE).contains(&s) {
+        if !(MIN_SIZE..=MAX_TILED_SIZE).contains(&s) {
             return Err(invalid(
                 "images.size",
-                format!("{s} px is out of range; use {MIN_SIZE}..={MAX_SIZE} (the longest side of the output)"),
+                format!(
+                    "{s} px is out of range; use {MIN_SIZE}..={MAX_TILED_SIZE} (the longest side of the output; above {MAX_SIZE}, evaluated tile by tile)"
+                ),
             ));
         }
     }
@@ -607,6 +661,7 @@ impl Experiment {
                 weights: Some(path(&self.weights)),
                 pooling: self.pooling,
                 memory_format: self.memory_format,
+                tile: self.tile,
             },
             loss: RawLoss {
                 content_weight: self.content_weight,
