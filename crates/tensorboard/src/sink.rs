@@ -1,0 +1,272 @@
+//! The TensorBoard sink: a run's events as an event file in its folder,
+//! written as they come — every metrics.csv column as a scalar, the
+//! snapshots and the final image, the experiment and the outcome as text,
+//! the experiment's keys and how it ended for the HParams plugin.
+//!
+//! One writer, two callers: a live run (`stylelab run`, each sweep point)
+//! hands it the engine's events; `stylelab export tensorboard` hands it the
+//! same events rebuilt from a run's record (`stylelab_core::replay`).
+
+use crate::writer::EventWriter;
+use crate::{hparams, summary, tags};
+use anyhow::{Context, Result};
+use image::RgbImage;
+use prost::Message;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use stylelab_core::events::{RunEvent, RunInfo};
+use stylelab_core::record::{LogEvent, MetricsHeader, Summary};
+use stylelab_core::sinks::{Sink, log_line};
+
+/// Records wait at most this long in memory while steps come in; snapshots,
+/// pauses and the end are written at once.
+pub const FLUSH_EVERY: Duration = Duration::from_secs(2);
+
+/// Who feeds the sink, which says what its clock is and what a failure does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feed {
+    /// A run as it happens: events are stamped with the time now, and a
+    /// write that fails ends the event file, not the run (the sink says so
+    /// once, as a warning the other sinks record).
+    Live,
+    /// A recorded run read back: events are stamped with the run's start
+    /// plus each step's `elapsed_s`, and a failure is an error.
+    Replay,
+}
+
+/// Writes a run's events into an event file in one folder.
+pub struct TensorBoardSink {
+    /// The folder the event file goes in (the run folder, or an export's).
+    dir: PathBuf,
+    /// The resolved experiment (experiment.toml's text), when known.
+    experiment: Option<String>,
+    /// Who feeds it.
+    feed: Feed,
+    /// The event file, from the first event on until `Finished`.
+    writer: Option<EventWriter>,
+    /// Where the event file is, once created.
+    file: Option<PathBuf>,
+    /// metrics.csv's columns, from `Started`.
+    header: MetricsHeader,
+    /// The last step seen, and its `elapsed_s`.
+    step: u64,
+    elapsed: f64,
+    /// The run's start, seconds since the epoch (summary's `started`).
+    started: Option<f64>,
+    /// Set after a live failure: nothing more is written.
+    failed: bool,
+    /// A warning not yet taken by the tee.
+    warning: Option<String>,
+}
+
+impl TensorBoardSink {
+    /// A sink that writes into `dir` once events come; `experiment` is the
+    /// run's resolved experiment (TOML), for the text and the hparams.
+    pub fn new(dir: &Path, experiment: Option<String>, feed: Feed) -> Self {
+        TensorBoardSink {
+            dir: dir.to_path_buf(),
+            experiment,
+            feed,
+            writer: None,
+            file: None,
+            header: MetricsHeader::default(),
+            step: 0,
+            elapsed: 0.0,
+            started: None,
+            failed: false,
+            warning: None,
+        }
+    }
+
+    /// The event file, once created (also after the run's end).
+    pub fn path(&self) -> Option<&Path> {
+        self.file.as_deref()
+    }
+
+    /// Whether a write failed (live runs): the event file ends before the run.
+    pub fn failed(&self) -> bool {
+        self.failed
+    }
+
+    /// The time to stamp an event with.
+    fn wall_time(&self) -> f64 {
+        match (self.feed, self.started) {
+            (Feed::Replay, Some(start)) => start + self.elapsed,
+            _ => now(),
+        }
+    }
+
+    /// The event file, created (with the experiment and the hparams' start)
+    /// on the first event.
+    fn writer(&mut self, name: &str) -> Result<&mut EventWriter> {
+        if self.writer.is_none() {
+            let wall = self.wall_time();
+            let mut w = EventWriter::create(&self.dir, name, wall)
+                .with_context(|| format!("cannot create an event file in {}", self.dir.display()))?;
+            let toml = self.experiment.as_deref().unwrap_or("");
+            let mut values = Vec::new();
+            if self.experiment.is_some() {
+                values.push(summary::text(tags::EXPERIMENT, &summary::toml_block(toml)));
+            }
+            let start = hparams::session_start(toml, self.started.unwrap_or(wall));
+            values.push(summary::plugin(
+                hparams::SESSION_START_INFO_TAG,
+                hparams::PLUGIN_NAME,
+                start.encode_to_vec(),
+            ));
+            w.summary(wall, 0, values);
+            self.file = Some(w.path().to_path_buf());
+            self.writer = Some(w);
+        }
+        self.writer.as_mut().context("the event file is open")
+    }
+
+    /// Writes the pending records now.
+    fn flush(&mut self) -> Result<()> {
+        let Some(w) = self.writer.as_mut() else { return Ok(()) };
+        w.flush()
+            .with_context(|| format!("cannot write {}", w.path().display()))
+    }
+
+    /// One event into the file.
+    fn record(&mut self, event: &RunEvent) -> Result<()> {
+        match event {
+            RunEvent::Started(info) => self.start(info),
+            RunEvent::Step(row) => {
+                self.step = row.iter;
+                self.elapsed = row.elapsed_s;
+                let wall = self.wall_time();
+                let values = tags::scalars(&self.header, row)
+                    .into_iter()
+                    .map(|(tag, v)| summary::scalar(&tag, v))
+                    .collect();
+                let w = self.writer("run")?;
+                w.summary(wall, row.iter, values);
+                w.flush_if_due(FLUSH_EVERY)
+                    .with_context(|| format!("cannot write {}", w.path().display()))
+            }
+            RunEvent::Snapshot { iter, image } => {
+                let value = summary::image(tags::SNAPSHOT, image)?;
+                let wall = self.wall_time();
+                self.writer("run")?.summary(wall, *iter, vec![value]);
+                self.flush()
+            }
+            RunEvent::Finished { summary, image } => self.finish(summary, image.as_deref()),
+            RunEvent::Debug(_) => Ok(()),
+            other => match log_line(other) {
+                Some(line) => {
+                    let step = log_step(&line).unwrap_or(self.step);
+                    let wall = self.wall_time();
+                    let value = summary::text(tags::LOG, &line.text());
+                    self.writer("run")?.summary(wall, step, vec![value]);
+                    // A paused run shows everything it did.
+                    if matches!(other, RunEvent::Paused { .. }) {
+                        self.flush()?;
+                    }
+                    Ok(())
+                }
+                None => Ok(()),
+            },
+        }
+    }
+
+    /// The run has started: the file, its first records, written at once.
+    fn start(&mut self, info: &RunInfo) -> Result<()> {
+        self.header = info.header.clone();
+        self.started = seconds(&info.summary.started);
+        self.writer(&info.name)?;
+        self.flush()
+    }
+
+    /// The run has ended: the final image, the final losses and scores,
+    /// the outcome, the hparams' end; all written, the file closed.
+    fn finish(&mut self, s: &Summary, image: Option<&RgbImage>) -> Result<()> {
+        if self.started.is_none() {
+            self.started = seconds(&s.started);
+        }
+        let wall = match (self.feed, s.finished.as_deref().and_then(seconds)) {
+            (Feed::Replay, Some(end)) => end,
+            _ => self.wall_time(),
+        };
+        let mut values = Vec::new();
+        if let Some(image) = image {
+            values.push(summary::image(tags::FINAL_IMAGE, image)?);
+        }
+        if let Some(l) = &s.final_losses {
+            for (tag, v) in tags::FINAL.iter().zip([l.total, l.content, l.style, l.tv]) {
+                values.push(summary::scalar(tag, v));
+            }
+        }
+        if let Some(scores) = &s.scores {
+            for (tag, name) in tags::SCORES.iter().zip(stylelab_core::record::Scores::NAMES) {
+                values.extend(scores.get(name).map(|v| summary::scalar(tag, v)));
+            }
+        }
+        let outcome = LogEvent::Ended {
+            status: s.status,
+            steps: s.steps,
+            error: s.error.clone(),
+        };
+        values.push(summary::text(tags::OUTCOME, &outcome.text()));
+        let end = hparams::session_end(s.status, wall);
+        values.push(summary::plugin(
+            hparams::SESSION_END_INFO_TAG,
+            hparams::PLUGIN_NAME,
+            end.encode_to_vec(),
+        ));
+        self.writer(&s.name)?.summary(wall, s.steps, values);
+        self.flush()?;
+        self.writer = None;
+        Ok(())
+    }
+}
+
+/// Live: a failure ends the event file and becomes a warning; replay: an error.
+impl Sink for TensorBoardSink {
+    fn handle(&mut self, event: &RunEvent) -> Result<()> {
+        if self.failed {
+            return Ok(());
+        }
+        match self.record(event) {
+            Err(e) if self.feed == Feed::Live => {
+                self.failed = true;
+                self.writer = None;
+                self.warning = Some(format!(
+                    "TensorBoard: {e:#}; the run goes on without its event file (`stylelab export tensorboard` \
+                     can write one from the run's folder when it has ended)"
+                ));
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    fn take_warning(&mut self) -> Option<String> {
+        self.warning.take()
+    }
+}
+
+/// The step an events.log line belongs to; None for a warning.
+fn log_step(line: &LogEvent) -> Option<u64> {
+    match line {
+        LogEvent::Steered { iter, .. }
+        | LogEvent::Paused { iter, .. }
+        | LogEvent::Refused { iter, .. }
+        | LogEvent::Scale { iter, .. } => Some(*iter),
+        _ => None,
+    }
+}
+
+/// Seconds since the epoch now.
+fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// An RFC 3339 time as seconds since the epoch.
+fn seconds(rfc3339: &str) -> Option<f64> {
+    let t = chrono::DateTime::parse_from_rfc3339(rfc3339).ok()?;
+    Some(t.timestamp() as f64 + f64::from(t.timestamp_subsec_millis()) / 1e3)
+}
