@@ -82,7 +82,10 @@ fn tensorboard(args: &TensorboardArgs) -> Result<ExitCode> {
         }
     }
     if dirs.is_empty() {
-        safe_println!("no run in {} lacks an event file", results.display());
+        safe_println!(
+            "every run in {} that has ended has an event file already",
+            results.display()
+        );
     }
     for name in sweeps {
         match export_sweep(&results, &name, args.out.as_deref()) {
@@ -132,9 +135,10 @@ fn export_run(dir: &Path, out: Option<&Path>) -> Result<PathBuf> {
     }
     let to = target(dir, out)?;
     if let Some(existing) = stylelab_tensorboard::writer::event_files(&to).next() {
+        let name = existing.file_name().unwrap_or_default().to_string_lossy().into_owned();
         anyhow::bail!(
-            "already has an event file, {}: not written again (remove it to write a new one)",
-            existing.display()
+            "{} already has an event file ({name}): not written again; remove it to write a new one",
+            to.display()
         );
     }
     std::fs::create_dir_all(&to).with_context(|| format!("cannot create {}", to.display()))?;

@@ -8,10 +8,9 @@ as JSON on standard output (for tests/it/tensorboard.rs).
                                            computes them for the dashboard
 
 Numbers travel as repr() strings (exact, and NaN/inf survive); images as
-base64 PNG; plugin data parsed with the plugins' own protobufs.
+hexadecimal PNG; plugin data parsed with the plugins' own protobufs.
 """
 
-import base64
 import json
 import sys
 
@@ -37,7 +36,7 @@ def events(run_dir):
         out["scalars"][tag] = [[e.step, repr(e.value)] for e in acc.Scalars(tag)]
     for tag in tags["images"]:
         out["images"][tag] = [
-            [e.step, e.width, e.height, base64.b64encode(e.encoded_image_string).decode()]
+            [e.step, e.width, e.height, e.encoded_image_string.hex()]
             for e in acc.Images(tag)
         ]
     for tag in acc.PluginTagToContent("text"):

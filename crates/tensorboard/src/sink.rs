@@ -53,6 +53,8 @@ pub struct TensorBoardSink {
     elapsed: f64,
     /// The run's start, seconds since the epoch (summary's `started`).
     started: Option<f64>,
+    /// How long step records may wait in memory ([`FLUSH_EVERY`]).
+    flush_every: Duration,
     /// Set after a live failure: nothing more is written.
     failed: bool,
     /// A warning not yet taken by the tee.
@@ -73,9 +75,18 @@ impl TensorBoardSink {
             step: 0,
             elapsed: 0.0,
             started: None,
+            flush_every: FLUSH_EVERY,
             failed: false,
             warning: None,
         }
+    }
+
+    /// Step records wait at most `every` in memory instead of
+    /// [`FLUSH_EVERY`] (`Duration::ZERO`: written at every step, as when
+    /// each step takes longer than that; the bench's worst case).
+    pub fn with_flush_every(mut self, every: Duration) -> Self {
+        self.flush_every = every;
+        self
     }
 
     /// The event file, once created (also after the run's end).
@@ -140,9 +151,10 @@ impl TensorBoardSink {
                     .into_iter()
                     .map(|(tag, v)| summary::scalar(&tag, v))
                     .collect();
+                let every = self.flush_every;
                 let w = self.writer("run")?;
                 w.summary(wall, row.iter, values);
-                w.flush_if_due(FLUSH_EVERY)
+                w.flush_if_due(every)
                     .with_context(|| format!("cannot write {}", w.path().display()))
             }
             RunEvent::Snapshot { iter, image } => {
@@ -269,4 +281,151 @@ fn now() -> f64 {
 fn seconds(rfc3339: &str) -> Option<f64> {
     let t = chrono::DateTime::parse_from_rfc3339(rfc3339).ok()?;
     Some(t.timestamp() as f64 + f64::from(t.timestamp_subsec_millis()) / 1e3)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::{Event, Kind, What};
+    use crate::record::read_records;
+    use std::sync::Arc;
+    use stylelab_core::record::{Losses, Status, StepMetrics, Term};
+
+    fn summary(status: Status, steps: u64) -> Summary {
+        let json = format!(
+            r#"{{"name":"t","status":"{status}","started":"2026-12-01T10:00:00+00:00","steps":{steps},
+            "iterations":2,"evals":3,"wall_s":1.0,"seconds_per_step":0.5,"device":"cpu","libtorch":"x",
+            "stylelab":"x","weights":"w","weights_sha256":"s","seed":0,"width":4,"height":2,"peak_rss_mib":1.0}}"#
+        );
+        serde_json::from_str(&json).unwrap()
+    }
+
+    fn row(iter: u64, style_weight: f64) -> StepMetrics {
+        StepMetrics {
+            iter,
+            evals: iter + 1,
+            elapsed_s: iter as f64 * 0.5,
+            total: 10.0 - iter as f64,
+            content: 1.0,
+            style: 2.0,
+            tv: 3.0,
+            layers: vec![0.5],
+            content_weight: 5.0,
+            style_weight,
+            tv_weight: 1e-3,
+            width: 4,
+            height: 2,
+        }
+    }
+
+    /// (step, tag, kind) of every value in the file, after its version.
+    fn values(path: &Path) -> Vec<(i64, String, Option<Kind>)> {
+        let bytes = std::fs::read(path).unwrap();
+        let r = read_records(&bytes);
+        assert!(!r.corrupt && r.torn == 0);
+        let mut out = Vec::new();
+        for data in &r.records[1..] {
+            let e = Event::decode(*data).unwrap();
+            let Some(What::Summary(s)) = e.what else {
+                panic!("a summary")
+            };
+            out.extend(s.value.into_iter().map(|v| (e.step, v.tag, v.kind)));
+        }
+        out
+    }
+
+    #[test]
+    fn a_runs_events_become_tagged_values_at_their_steps() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sink = TensorBoardSink::new(dir.path(), Some("[loss]\nstyle_weight = 100.0\n".into()), Feed::Replay);
+        let mut start = summary(Status::Running, 0);
+        start.final_losses = None;
+        let info = RunInfo {
+            name: "t".into(),
+            dir: dir.path().to_path_buf(),
+            device: "cpu".into(),
+            iterations: 2,
+            width: 4,
+            height: 2,
+            header: MetricsHeader::new(vec!["style:relu1_1".into()]),
+            content_layers: Vec::new(),
+            style_layers: Vec::new(),
+            optimizer: String::new(),
+            summary: start,
+        };
+        let image = Arc::new(RgbImage::new(4, 2));
+        let mut end = summary(Status::Stopped, 2);
+        end.final_losses = Some(Losses {
+            total: 8.0,
+            content: 1.0,
+            style: 2.0,
+            tv: 3.0,
+        });
+        for e in [
+            RunEvent::Started(Box::new(info)),
+            RunEvent::Step(row(0, 100.0)),
+            RunEvent::Steered {
+                iter: 0,
+                term: Term::Style,
+                from: 100.0,
+                to: 200.0,
+            },
+            RunEvent::Step(row(1, 200.0)),
+            RunEvent::Snapshot {
+                iter: 1,
+                image: image.clone(),
+            },
+            RunEvent::Step(row(2, 200.0)),
+            RunEvent::Finished {
+                summary: Box::new(end),
+                image: Some(image),
+            },
+        ] {
+            sink.handle(&e).unwrap();
+        }
+        let v = values(sink.path().unwrap());
+        let at = |tag: &str| -> Vec<(i64, Option<Kind>)> {
+            v.iter()
+                .filter(|(_, t, _)| t == tag)
+                .map(|(s, _, k)| (*s, k.clone()))
+                .collect()
+        };
+        let scalar = |x: f32| Some(Kind::SimpleValue(x));
+        assert_eq!(
+            at("weight/style_weight"),
+            vec![(0, scalar(100.0)), (1, scalar(200.0)), (2, scalar(200.0))]
+        );
+        assert_eq!(at("layer/style:relu1_1").len(), 3);
+        assert_eq!(at("final/total"), vec![(2, scalar(8.0))]);
+        assert_eq!(at("image/snapshot").len(), 1);
+        assert_eq!(at("image/final")[0].0, 2);
+        let text = |tag: &str| match &at(tag)[..] {
+            [(step, Some(Kind::Tensor(t)))] => (*step, String::from_utf8(t.string_val[0].clone()).unwrap()),
+            other => panic!("{tag}: {other:?}"),
+        };
+        assert_eq!(
+            text("run/log"),
+            (0, "step 0: style_weight 100 -> 200 (from step 1)".into())
+        );
+        assert_eq!(text("run/outcome"), (2, "stopped after 2 steps".into()));
+        assert!(text("config/experiment").1.contains("style_weight = 100.0"));
+        let steps = |tag: &str| at(tag).iter().map(|(s, _)| *s).collect::<Vec<_>>();
+        assert_eq!(steps(hparams::SESSION_START_INFO_TAG), [0]);
+        assert_eq!(steps(hparams::SESSION_END_INFO_TAG), [2]);
+    }
+
+    #[test]
+    fn a_live_failure_is_one_warning_and_no_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sink = TensorBoardSink::new(&dir.path().join("gone"), None, Feed::Live);
+        assert!(sink.handle(&RunEvent::Step(row(0, 1.0))).is_ok());
+        assert!(sink.failed());
+        let w = sink.take_warning().unwrap();
+        assert!(w.starts_with("TensorBoard: cannot create an event file in"), "{w}");
+        assert!(sink.handle(&RunEvent::Step(row(1, 1.0))).is_ok());
+        assert_eq!(sink.take_warning(), None, "said once");
+        // Replayed, the same failure is an error.
+        let mut replay = TensorBoardSink::new(&dir.path().join("gone"), None, Feed::Replay);
+        assert!(replay.handle(&RunEvent::Step(row(0, 1.0))).is_err());
+    }
 }
