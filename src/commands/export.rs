@@ -40,8 +40,8 @@ pub struct TensorboardArgs {
     /// Run folders, or unique prefixes of their names (default: every run
     /// of the results folder that has ended and has no event file).
     pub runs: Vec<String>,
-    /// Write DIR/<run folder>/events.out.tfevents… (and DIR/<name>-sweep/
-    /// for sweeps) instead of into the runs' own folders.
+    /// Write DIR/RUN_FOLDER/events.out.tfevents… (and DIR/NAME-sweep/ for
+    /// sweeps) instead of into the runs' own folders.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// The folder of run folders (default: results/ of the project the

@@ -162,7 +162,7 @@ mod tests {
     fn names_hold_no_path_and_files_are_never_replaced() {
         assert_eq!(
             file_name(1700000000, "gpu-07.lab", 42, "../a b/é"),
-            "events.out.tfevents.1700000000.gpu-07.lab.42.._a_b__"
+            "events.out.tfevents.1700000000.gpu-07.lab.42._a_b__"
         );
         assert_eq!(file_safe("..x"), "x");
         assert_eq!(file_safe(""), "_");
