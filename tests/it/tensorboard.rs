@@ -450,6 +450,16 @@ fn a_sweeps_points_are_sessions_with_the_swept_keys_as_columns() {
             .unwrap();
         assert_eq!(value as f32, total, "{}", run.id);
     }
+    // Exported elsewhere, the sweep alone: its points and its columns.
+    let alone = tmp.path().join("alone");
+    let mut export = stylelab();
+    export.args(["export", "tensorboard", "--results"]).arg(&results);
+    export.args(runs.iter().map(|r| &r.dir)).arg("--out").arg(&alone);
+    let out = common::stdout_of(&mut export);
+    assert_eq!(out.matches("wrote ").count(), 5, "4 runs and the sweep: {out}");
+    let hp = read("hparams", &alone);
+    assert_eq!(hp["experiment"]["hparam_infos"].as_array().unwrap().len(), 2);
+    assert_eq!(hp["groups"]["session_groups"].as_array().unwrap().len(), 4);
 }
 
 /// A TensorBoard sink that cannot write does not fail the run: it says so
