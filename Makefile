@@ -53,9 +53,11 @@ texture: weights-partial
 # then the API docs with warnings as errors (a broken intra-doc link fails;
 # ~40 s), then every test in the release profile, the `#[ignore = "needs …"]` ones
 # included: they need root (a tmpfs, Slurm), tmux or ../shared, which CI
-# provides; without them they fail saying why.
+# provides; without them they fail saying why. TensorBoard's Python package
+# goes into .venv: the TensorBoard tests read stylelab's event files with it.
 test: setup lint-tools
 	@command -v tmux >/dev/null || { apt-get install -y -qq tmux >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq tmux); } || echo "tmux unavailable: the dashboard's tmux test will fail"
+	@$(PY) -c 'import tensorboard' 2>/dev/null || $(PY) -m pip install --quiet --disable-pip-version-check tensorboard || echo "tensorboard unavailable: the TensorBoard tests will fail"
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --release -- -D warnings
 	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --release

@@ -21,6 +21,7 @@ mod listing;
 pub mod one;
 mod quality;
 mod style_losses;
+mod tensorboard;
 
 use stylelab_engine::measure::{Measurement, write_raw_image};
 
@@ -85,6 +86,11 @@ pub struct BenchArgs {
     /// regions, against plain Gram, at --sizes on --device (cpu when all), fp32.
     #[arg(long)]
     pub style_losses: bool,
+    /// Instead: what the TensorBoard sink costs a run, timed in this process
+    /// on a 100-step run's events at each of --sizes (17 scalars a step, a
+    /// snapshot every 50 steps, the final image).
+    #[arg(long)]
+    pub tensorboard: bool,
 }
 
 /// The measurement a `bench-one` or reference process printed: its last
@@ -185,6 +191,9 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     }
     if args.end_to_end {
         return end_to_end::run(args);
+    }
+    if args.tensorboard {
+        return tensorboard::run(&args.sizes);
     }
     if args.style_losses {
         let device = if args.device == "all" {

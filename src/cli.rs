@@ -8,6 +8,7 @@ use crate::commands;
 use crate::commands::check::CheckArgs;
 use crate::commands::compare::CompareArgs;
 use crate::commands::doctor::DoctorArgs;
+use crate::commands::export::ExportArgs;
 use crate::commands::run::RunArgs;
 use crate::commands::runs::RunsArgs;
 use crate::commands::score::ScoreArgs;
@@ -64,6 +65,9 @@ pub enum Command {
     Sheet(SheetArgs),
     /// Run every point of an experiment's sweep table; completed points are skipped.
     Sweep(SweepArgs),
+    /// Export runs to other tools' formats: `export tensorboard` writes event
+    /// files for runs recorded without one.
+    Export(ExportArgs),
     /// Show libtorch, CUDA, threads and the weights files found.
     Doctor(DoctorArgs),
     /// Fetch, convert and inspect VGG19 weights.
@@ -146,6 +150,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Show(args) => commands::show::run(&args),
         Command::Sheet(args) => commands::sheet::run(&args),
         Command::Sweep(args) => commands::sweep::run(&args),
+        Command::Export(args) => commands::export::run(&args),
         Command::Doctor(args) => commands::doctor::run(&args),
         Command::Weights(cmd) => commands::weights::run(&cmd),
         Command::Bench(args) => crate::bench::run(&args),

@@ -8,6 +8,7 @@
 pub mod check;
 pub mod compare;
 pub mod doctor;
+pub mod export;
 pub mod run;
 pub mod runs;
 pub mod score;

@@ -1,6 +1,7 @@
-//! Headless mode: an experiment run with a progress display on the console
-//! and its record in the run folder — what `stylelab run` and every point of
-//! `stylelab sweep` do.
+//! Headless mode: an experiment run with a progress display on the console,
+//! its record in the run folder and, unless `output.tensorboard = false`,
+//! its TensorBoard event file there too — what `stylelab run` and every
+//! point of `stylelab sweep` do.
 
 use crate::console::ConsoleSink;
 use anyhow::{Context, Result};
@@ -13,6 +14,7 @@ use stylelab_core::events::Controls;
 use stylelab_core::record::{RUN_DIR_PREFIX, RunPaths, Summary, SweepMember};
 use stylelab_core::sinks::{RunDirSink, Tee, create_run_dir};
 use stylelab_engine::preflight::Preflight;
+use stylelab_tensorboard::{Feed, TensorBoardSink};
 
 /// Flags set by signal handlers, installed once per process: the first
 /// Ctrl-C or SIGTERM asks the engine to stop after the current step (a
@@ -62,7 +64,14 @@ pub fn execute(
     on_dir(&paths.dir);
     let mut dir_sink = RunDirSink::new(paths.clone());
     let mut console = ConsoleSink::new(std::io::stderr().is_terminal(), signals.hangup.clone());
+    // The event file beside the record: its failures are warnings, not the run's.
+    let mut tensorboard = exp
+        .tensorboard
+        .then(|| TensorBoardSink::new(&paths.dir, Some(exp.to_toml()), Feed::Live));
     let mut tee = Tee::new().with(&mut dir_sink).with(&mut console);
+    if let Some(tb) = tensorboard.as_mut() {
+        tee = tee.with(tb);
+    }
     let ctx = stylelab_engine::RunContext {
         exp,
         dir: &paths.dir,

@@ -20,6 +20,7 @@
 //! - `claim`: which process runs which point;
 //! - `jobs`: running the points, here or in child processes;
 //! - `collect`: the sweep's `index.csv`, contact sheet and trade-off plot;
+//! - `tensorboard`: the sweep's experiment for TensorBoard's HParams table;
 //! - `slurm`: the job-array script (`--emit slurm`).
 
 pub mod claim;
@@ -29,6 +30,7 @@ pub mod ownership;
 pub mod runs;
 pub mod slurm;
 pub mod state;
+pub mod tensorboard;
 
 use crate::error::bad_input;
 use anyhow::Result;
@@ -53,6 +55,9 @@ pub struct Sweep {
     pub overrides: Vec<Override>,
     /// The base experiment's device.
     pub device: DeviceChoice,
+    /// Whether the base experiment writes TensorBoard event files
+    /// (`output.tensorboard`): then the sweep's folder gets its experiment.
+    pub tensorboard: bool,
 }
 
 impl Sweep {
@@ -76,6 +81,7 @@ impl Sweep {
             results: base.results,
             overrides: overrides.to_vec(),
             device: base.device,
+            tensorboard: base.tensorboard,
         })
     }
 

@@ -78,10 +78,13 @@ pub fn run(args: &SweepArgs) -> Result<ExitCode> {
         safe_print!("{}", sweep.dry_run());
     } else if let Some(Scheduler::Slurm) = args.emit {
         sweep.claim_folder()?;
+        // Written once here, so that the array's tasks find it there.
+        sweep.write_tensorboard_experiment();
         safe_println!("{}", sweep.write_slurm_script(args.out.as_deref())?);
     } else if args.collect {
         sweep.check_folder()?;
         let done = sweep.collect()?;
+        sweep.write_tensorboard_experiment();
         safe_println!(
             "{done} of {} points completed; wrote {}",
             sweep.spec.points.len(),

@@ -56,6 +56,7 @@ pub fn run(sweep: &Sweep, plan: &Plan, signals: &Signals) -> Result<Outcome> {
         precheck(sweep, plan)?;
     }
     sweep.claim_folder()?;
+    sweep.write_tensorboard_experiment();
     let status = if plan.jobs > 1 && plan.point.is_none() {
         pool::run(sweep, plan, signals)?
     } else {

@@ -1,7 +1,7 @@
 //! The layout the README draws, checked: the crates depend on each other
-//! only downwards (app → engine → core; the compiler refuses the other
-//! way, and this test refuses a dependency that would let it), the core's
-//! closure holds no libtorch, no module of a crate uses one that uses it
+//! only downwards (app → engine → core, app → tensorboard → core; the
+//! compiler refuses the other way, and this test refuses a dependency that
+//! would let it), the core's closure holds no libtorch nor protobuf, no module of a crate uses one that uses it
 //! back — at every depth, through `crate::`, `super::`, `self::`, use
 //! groups and re-exports — and the layout tables name every module.
 
@@ -15,6 +15,7 @@ fn crates() -> Vec<(&'static str, PathBuf)> {
     vec![
         ("stylelab-core", root.join("crates/core/src")),
         ("stylelab-engine", root.join("crates/engine/src")),
+        ("stylelab-tensorboard", root.join("crates/tensorboard/src")),
         ("stylelab", root.join("src")),
     ]
 }
@@ -64,6 +65,18 @@ fn the_crates_depend_only_downwards_and_the_core_holds_no_libtorch() {
     assert!(!engine.contains("stylelab"), "the engine depends on the application");
     let app = closure("stylelab");
     assert!(app.contains("stylelab-engine") && app.contains("stylelab-core"));
+    // The TensorBoard sink: on the core, beside the engine, never under
+    // either; its protobuf stays out of the core.
+    let tensorboard = closure("stylelab-tensorboard");
+    assert!(tensorboard.contains("stylelab-core") && tensorboard.contains("prost"));
+    for forbidden in ["tch", "torch-sys", "stylelab-engine", "stylelab"] {
+        assert!(
+            !tensorboard.contains(forbidden),
+            "the TensorBoard crate depends on {forbidden}"
+        );
+    }
+    assert!(app.contains("stylelab-tensorboard"));
+    assert!(!core.contains("prost") && !engine.contains("stylelab-tensorboard"));
 }
 
 /// A crate's modules, each with the modules its code names.

@@ -17,6 +17,7 @@
 //! - `slurm`: the emitted job array on a real one-node Slurm cluster.
 //! - `run_records`: what a run's folder and messages say is true: names, full disks, failures, limits.
 //! - `newcomer`: the command line and figures as a newcomer meets them.
+//! - `tensorboard`: event files read by TensorBoard's own reader: scalars, images, texts, hparams, export, a killed run, a sweep.
 
 // Tests may unwrap: a panic here is a failed test with its message.
 #![allow(clippy::unwrap_used)]
@@ -37,4 +38,5 @@ mod scores;
 mod slurm;
 mod style_statistics;
 mod sweeps;
+mod tensorboard;
 mod tmux;

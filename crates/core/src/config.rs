@@ -268,6 +268,8 @@ pub struct Experiment {
     pub results: PathBuf,
     /// Score the final image when the run ends (`output.score`).
     pub score: bool,
+    /// Write a TensorBoard event file in the run folder (`output.tensorboard`).
+    pub tensorboard: bool,
     /// The `[sweep]` table as written, for `stylelab sweep`; a run ignores
     /// it. [`sweep::SweepSpec::load`] expands it and checks every point.
     pub sweep: Option<toml::Table>,

@@ -6,6 +6,7 @@
 //! engine (stylelab-engine) ─▶ events ─▶ sinks ─▶ record ─▶ results/<run>/
 //!                                                  │
 //! results/<run>/ ─▶ record ─▶ review (tables, figures, sheets) ─▶ chart
+//! results/<run>/ ─▶ replay ─▶ sinks                    (a recorded run's events again)
 //! ```
 //!
 //! Leaves any module may use: `layer` (VGG19's names), `rng`, `procfs`,
@@ -25,6 +26,7 @@ pub mod mask;
 pub mod memory;
 pub mod procfs;
 pub mod record;
+pub mod replay;
 pub mod review;
 pub mod rng;
 pub mod scales;

@@ -603,6 +603,9 @@ pub struct RawOutput {
     /// Score the final image with the yardstick when the run ends.
     #[serde(default = "yes")]
     pub score: bool,
+    /// Write a TensorBoard event file in the run folder as the run goes.
+    #[serde(default = "yes")]
+    pub tensorboard: bool,
 }
 
 impl Default for RawOutput {
@@ -611,6 +614,7 @@ impl Default for RawOutput {
             snapshot_every: default_snapshot_every(),
             results: None,
             score: true,
+            tensorboard: true,
         }
     }
 }

@@ -94,6 +94,7 @@ impl Experiment {
             snapshot_every,
             results,
             score: raw.output.score,
+            tensorboard: raw.output.tensorboard,
             sweep: raw.sweep,
             overridden: Vec::new(),
         };
@@ -689,6 +690,7 @@ impl Experiment {
                 snapshot_every: self.snapshot_every as i64,
                 results: Some(path(&self.results)),
                 score: self.score,
+                tensorboard: self.tensorboard,
             },
             regions: self.raw_regions(),
             sweep: self.sweep.clone(),
