@@ -150,8 +150,32 @@ fn memory_lines(c: &Preflight) -> Vec<String> {
             mib_text(s.targets_mib),
             mib_text(s.optimizer_mib)
         ));
+        if let Some(t) = &s.tiling {
+            lines.push(format!("      {}", tiling_line(t, s)));
+        }
     }
     lines
+}
+
+/// A tiled scale's plan: the tiles, their halo, the overlap's cost, where
+/// the image's state lives, and the one-pass estimate it replaces.
+fn tiling_line(t: &stylelab_core::memory::TileChoice, s: &stylelab_core::memory::ScaleEstimate) -> String {
+    let host = if s.host_mib > 0.0 {
+        format!(
+            "; image, optimizer state and content targets in host memory ({})",
+            mib_text(s.host_mib)
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "tiled: {} tiles of {} px with a {} px halo ({:+.0} % pixels evaluated){host}; in one pass {}",
+        t.tiles,
+        t.tile,
+        t.halo,
+        (t.overlap - 1.0) * 100.0,
+        mib_text(s.one_pass_mib)
+    )
 }
 
 /// One line saying what an experiment will do, or why it cannot run: the

@@ -183,6 +183,19 @@ impl Sink for ConsoleSink {
                     info.summary.size_text(),
                     info.dir.display()
                 ));
+                for (i, s) in info.summary.scales.iter().enumerate() {
+                    if let Some(t) = s.tiling {
+                        self.say(&format!(
+                            "scale {} ({}×{}): {} tiles of {} px with a {} px halo (exact)",
+                            i + 1,
+                            s.width,
+                            s.height,
+                            t.tiles,
+                            t.tile,
+                            t.halo
+                        ));
+                    }
+                }
             }
             RunEvent::Step(row) => {
                 let msg = format!(

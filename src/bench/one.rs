@@ -45,6 +45,9 @@ pub struct OneArgs {
     /// for none.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=16))]
     pub regions: u32,
+    /// Evaluate tile by tile, in tiles of this side (px, a multiple of 16).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(16..=32768))]
+    pub tile: Option<u32>,
 }
 
 /// How much `bench` and `bench-one` time: the same three flags, one struct.
@@ -103,6 +106,7 @@ impl OneArgs {
             style: self.style.clone(),
             style_loss: self.style_loss,
             regions: self.regions,
+            tile: self.tile,
         })
     }
 }

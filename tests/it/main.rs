@@ -18,6 +18,7 @@
 //! - `run_records`: what a run's folder and messages say is true: names, full disks, failures, limits.
 //! - `newcomer`: the command line and figures as a newcomer meets them.
 //! - `tensorboard`: event files read by TensorBoard's own reader: scalars, images, texts, hparams, export, a killed run, a sweep.
+//! - `tiling`: exact tiled evaluation from the command line: the plan in `check`, a tiled run, refusals.
 
 // Tests may unwrap: a panic here is a failed test with its message.
 #![allow(clippy::unwrap_used)]
@@ -39,4 +40,5 @@ mod slurm;
 mod style_statistics;
 mod sweeps;
 mod tensorboard;
+mod tiling;
 mod tmux;

@@ -85,7 +85,7 @@ pub struct ScaleEstimate {
 }
 
 /// How a scale is tiled, for the estimate and `check`'s plan.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize, PartialEq)]
 pub struct TileChoice {
     /// The tiles' side, px.
     pub tile: u32,
@@ -263,13 +263,27 @@ fn choose(
             Some(a) if one_pass.estimated_peak_mib <= a => one_pass,
             Some(a) => {
                 // The largest tiles that fit: state on the device, else on the host.
-                let hosts: &[bool] = if device == Target::Cuda { &[false, true] } else { &[false] };
+                let hosts: &[bool] = if device == Target::Cuda {
+                    &[false, true]
+                } else {
+                    &[false]
+                };
                 for &host in hosts {
                     if let Some(tile) = largest_tile(longest, |t| tiled(t, host).estimated_peak_mib <= a) {
                         return tiled(tile, host);
                     }
                 }
-                tiled(crate::config::MIN_TILE as u32, device == Target::Cuda)
+                // Nothing fits (the guard refuses it): the tiles whose pass
+                // takes half of what is free, for the plan to show.
+                let host = device == Target::Cuda;
+                let working = |t: u32| {
+                    let e = tiled(t, host);
+                    e.activations_mib + e.workspace_mib <= a / 2.0
+                };
+                tiled(
+                    largest_tile(longest, working).unwrap_or(crate::config::MIN_TILE as u32),
+                    host,
+                )
             }
         },
     }

@@ -181,6 +181,16 @@ impl Inputs {
         })
     }
 
+    /// The same images, their tensors made on `device` from now on.
+    pub fn on(self, device: Device) -> Inputs {
+        Inputs { device, ..self }
+    }
+
+    /// The content image's size, px.
+    pub fn content_size(&self) -> (u32, u32) {
+        self.content.dimensions()
+    }
+
     /// The images of scale `k`.
     pub fn at(&self, k: usize) -> Result<ScaleInputs, TchError> {
         let p = &self.plan[k];

@@ -238,7 +238,9 @@ struct StyleTerm {
 impl StyleObjective {
     /// Computes content targets F_l(c) and the style terms' targets: for
     /// each style layer (and region), the blend of the style images'
-    /// statistics. `seed` draws sliced Wasserstein's directions.
+    /// statistics. `seed` draws sliced Wasserstein's directions; `tile`
+    /// evaluates tile by tile (see [`StyleObjective::set_tile`]).
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         net: Vgg19,
         content: &Tensor,
@@ -247,6 +249,7 @@ impl StyleObjective {
         style_layers: &[StyleLayer],
         weights: LossWeights,
         seed: u64,
+        tile: Option<u32>,
     ) -> Result<Self, TchError> {
         let layers = stylelab_core::layer::in_forward_order(
             content_layers
@@ -284,6 +287,7 @@ impl StyleObjective {
             scaler: None,
             tile: None,
         };
+        objective.set_tile(tile).map_err(TchError::Kind)?;
         objective.retarget(content, styles)?;
         Ok(objective)
     }
@@ -339,6 +343,10 @@ impl StyleObjective {
             return self.retarget_tiled(content, styles, &plan);
         }
         let _guard = tch::no_grad_guard();
+        // The images may live in host memory (the run's state does when the
+        // device cannot hold it): one pass takes them to the network.
+        let device = self.net.device();
+        let content = &content.f_to_device(device)?;
         let content_layers: Vec<Layer> = self.content_targets.iter().map(|t| t.0).collect();
         if !content_layers.is_empty() {
             let feats = self.net.forward(content, &content_layers)?;
@@ -356,7 +364,12 @@ impl StyleObjective {
             // Every style image of the region through the network once.
             let mut feats = Vec::with_capacity(region.styles.len());
             for (img, blend, labels) in &region.styles {
-                feats.push((self.net.forward(img, &style_layers)?, *blend, labels));
+                let labels = labels.as_ref().map(|l| l.f_to_device(device)).transpose()?;
+                feats.push((
+                    self.net.forward(&img.f_to_device(device)?, &style_layers)?,
+                    *blend,
+                    labels,
+                ));
             }
             let terms: Vec<usize> = (0..self.style_terms.len())
                 .filter(|&i| self.style_terms[i].region.as_ref().is_none_or(|(j, _)| *j == r))
@@ -365,7 +378,12 @@ impl StyleObjective {
                 let (layer, loss) = (self.style_terms[i].layer, self.style_terms[i].loss);
                 let pools = layer.pools_before();
                 let positions = match &styles.labels {
-                    Some(labels) => Some(style::positions(labels, r as i64, n_regions, pools)?),
+                    Some(labels) => Some(style::positions(
+                        &labels.f_to_device(device)?,
+                        r as i64,
+                        n_regions,
+                        pools,
+                    )?),
                     None => None,
                 };
                 let n = positions.as_ref().map_or((h >> pools) * (w >> pools), |p| p.size()[0]);
@@ -478,7 +496,10 @@ impl StyleObjective {
         if let Some(plan) = self.plan(x.size()[2], x.size()[3]) {
             return self.evaluate_tiled(x, &plan);
         }
-        let x = x.detach().set_requires_grad(true);
+        // The image may live in host memory: evaluated on the network's
+        // device, its gradient and values given back where it lives.
+        let home = x.device();
+        let x = x.detach().f_to_device(self.net.device())?.set_requires_grad(true);
         let feats = self.net.forward(&x, &self.layers)?;
         let mut parts: Vec<Tensor> = Vec::with_capacity(self.value_count());
         for (l, _, target) in &self.content_targets {
@@ -515,8 +536,8 @@ impl StyleObjective {
         let grad = if scale != 1.0 { grad / scale } else { grad };
         self.evals += 1;
         Ok(Evaluation {
-            grad,
-            values: Tensor::f_stack(&parts, 0)?.f_to_kind(Kind::Double)?,
+            grad: grad.f_to_device(home)?,
+            values: Tensor::f_stack(&parts, 0)?.f_to_kind(Kind::Double)?.f_to_device(home)?,
         })
     }
 }

@@ -46,6 +46,8 @@ pub struct Probe {
     /// Regions the image is cut into (vertical bands, one style each); 1
     /// for none.
     pub regions: u32,
+    /// Evaluate tile by tile in tiles of this side, px; None: one pass.
+    pub tile: Option<u32>,
 }
 
 /// One measurement, as both implementations print it.
@@ -95,6 +97,9 @@ pub struct Measurement {
     /// Regions the style term was split into, when more than one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regions: Option<u32>,
+    /// Tiles' side when evaluated tile by tile, px.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tile: Option<u32>,
 }
 
 /// A device's name in a [`Measurement`]: `cpu`, or `cuda:N`.
@@ -154,6 +159,7 @@ pub fn objective(probe: &Probe) -> Result<(StyleObjective, Tensor, String)> {
             tv: 1e-3,
         },
         0,
+        probe.tile,
     )?;
     let obj = if precision == Precision::Fp16 {
         obj.with_loss_scaling()
@@ -309,6 +315,7 @@ pub fn measure(probe: &Probe) -> Result<Measurement> {
         s_overhead: Some(s_overhead),
         style_loss: (probe.style_loss != StyleLoss::Gram).then(|| probe.style_loss.to_string()),
         regions: (probe.regions > 1).then_some(probe.regions),
+        tile: probe.tile,
     };
     drop(current);
     Ok(m)

@@ -116,6 +116,7 @@ fn the_estimate_counts_the_style_targets_the_objective_holds() {
                 &exp.style_layers,
                 weights,
                 0,
+                None,
             )
             .unwrap();
             let model = stylelab_core::memory::style_target_bytes(&exp, h as u32, w as u32);

@@ -26,6 +26,9 @@ pub struct Preflight {
     pub estimate: Estimate,
     /// What the device has free for the run (see [`available_mib`]), MiB.
     pub available_mib: Option<f64>,
+    /// Whose memory `estimate` is of: the device's kind (or, planning for
+    /// another machine, that one's).
+    pub memory_target: memory::Target,
 }
 
 /// Checks an experiment against the files, the weights and the device.
@@ -78,13 +81,15 @@ pub fn check(exp: &Experiment) -> Result<Preflight, ConfigError> {
         ));
     }
     writable_folder(&exp.results).map_err(|e| error("output.results", e))?;
-    let estimate = memory::estimate(exp, content_size.0, content_size.1, target(device));
+    let available = available_mib(device);
+    let estimate = memory::estimate_within(exp, content_size.0, content_size.1, target(device), available);
     Ok(Preflight {
         device,
         weights,
         content_size,
         estimate,
-        available_mib: available_mib(device),
+        available_mib: available,
+        memory_target: target(device),
     })
 }
 
@@ -120,6 +125,14 @@ pub fn available_mib(device: tch::Device) -> Option<f64> {
 pub use stylelab_core::text::mib_text;
 
 impl Preflight {
+    /// The estimate for another machine: a `target` device with
+    /// `available` MiB free (`check --for cuda:24GiB`), tiles chosen for it.
+    pub fn plan_for(&mut self, exp: &Experiment, target: memory::Target, available: f64) {
+        self.memory_target = target;
+        self.available_mib = Some(available);
+        self.estimate = memory::estimate_within(exp, self.content_size.0, self.content_size.1, target, Some(available));
+    }
+
     /// Refuses a run whose estimated peak exceeds what the device has free,
     /// saying what would fit. Passes when the free memory is unknown.
     pub fn guard(&self, exp: &Experiment) -> Result<(), ConfigError> {
@@ -137,10 +150,36 @@ impl Preflight {
             return Ok(());
         }
         let fits = |e: &Experiment| {
-            memory::estimate(e, self.content_size.0, self.content_size.1, target(self.device)).estimated_peak_mib
+            memory::estimate_within(
+                e,
+                self.content_size.0,
+                self.content_size.1,
+                self.memory_target,
+                Some(available),
+            )
+            .estimated_peak_mib
                 <= available
         };
         let mut options = Vec::new();
+        // Tiles, when they are off and would fit.
+        let tiled = Experiment {
+            tile: stylelab_core::config::Tiling::Auto,
+            ..exp.clone()
+        };
+        if exp.tile != stylelab_core::config::Tiling::Auto && fits(&tiled) {
+            let est = memory::estimate_within(
+                &tiled,
+                self.content_size.0,
+                self.content_size.1,
+                self.memory_target,
+                Some(available),
+            );
+            let tile = est.scales.iter().filter_map(|s| s.tiling).map(|t| t.tile).min();
+            options.push(match tile {
+                Some(t) => format!("model.tile = \"auto\" (tiles of {t} px: the same result, exactly)"),
+                None => "model.tile = \"auto\"".into(),
+            });
+        }
         if let Some(size) = largest_size(exp, &fits) {
             options.push(format!("images.size = {size} (the largest that fits)"));
         }

@@ -209,7 +209,7 @@ fn optimise(
     let last = prepared.inputs.plan.last().cloned();
     summary.width = last.as_ref().map_or(0, |p| p.width);
     summary.height = last.as_ref().map_or(0, |p| p.height);
-    summary.scales = planned_scales(&prepared.inputs.plan);
+    summary.scales = planned_scales(&prepared.inputs.plan, &prepared.tiling);
     summary.memory_format = prepared.format.to_string();
     emit(
         sink,
@@ -259,17 +259,19 @@ fn steps(run: &mut Runner, controls: &mut Controls, summary: &mut Summary) -> Re
 }
 
 /// The scales as the summary records them, each starting where the steps
-/// before it would end.
-fn planned_scales(plan: &[inputs::ScalePlan]) -> Vec<Scale> {
+/// before it would end, with its tiling.
+fn planned_scales(plan: &[inputs::ScalePlan], tiling: &[Option<stylelab_core::memory::TileChoice>]) -> Vec<Scale> {
     let mut from = 0;
     plan.iter()
-        .map(|p| {
+        .enumerate()
+        .map(|(k, p)| {
             let s = Scale {
                 size: p.size,
                 width: p.width,
                 height: p.height,
                 iterations: p.iterations,
                 from_step: from,
+                tiling: tiling.get(k).copied().flatten(),
             };
             from += p.iterations;
             s

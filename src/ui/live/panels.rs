@@ -140,13 +140,25 @@ fn progress_lines(live: &Live, status: &str) -> Vec<Line<'static>> {
             scale(live)
         )),
         Line::from(format!(
-            "evals {}  {device}  {}",
+            "evals {}  {device}{}  {}",
             last.map(|r| r.evals).unwrap_or(0),
+            tiles(live),
             memory(live)
         )),
         Line::from(value("total  ", last.map(|r| r.total)) + &value("content", last.map(|r| r.content))),
         Line::from(value("style  ", last.map(|r| r.style)) + &value("tv     ", last.map(|r| r.tv))),
     ]
+}
+
+/// `  12 tiles of 512 px` when the current scale is evaluated tile by tile.
+fn tiles(live: &Live) -> String {
+    let k = live.scale.map_or(0, |(i, _)| i.saturating_sub(1));
+    live.summary
+        .as_ref()
+        .and_then(|s| s.scales.get(k))
+        .and_then(|s| s.tiling)
+        .map(|t| format!("  {} tiles of {} px", t.tiles, t.tile))
+        .unwrap_or_default()
 }
 
 /// Resident memory (live, else the recorded peak) and GPU memory (the live

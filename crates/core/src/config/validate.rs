@@ -262,7 +262,10 @@ fn tiling(tile: Tiling, style_layers: &[StyleLayer], images: &Images) -> Result<
     if largest.max(style_px) > MAX_SIZE {
         let why = match (tile, unsummed) {
             (Tiling::Off, _) => Some("model.tile = \"off\"".to_string()),
-            (_, Some(s)) => Some(format!("{} (at {}) sorts every position at once and cannot be tiled", s.loss, s.layer)),
+            (_, Some(s)) => Some(format!(
+                "{} (at {}) sorts every position at once and cannot be tiled",
+                s.loss, s.layer
+            )),
             _ => None,
         };
         if let Some(why) = why {
@@ -273,7 +276,9 @@ fn tiling(tile: Tiling, style_layers: &[StyleLayer], images: &Images) -> Result<
             };
             return Err(invalid(
                 key,
-                format!("{what} is more than one pass takes ({MAX_SIZE} px), and {why}; larger images are evaluated tile by tile with gram or mean_std"),
+                format!(
+                    "{what} is more than one pass takes ({MAX_SIZE} px), and {why}; larger images are evaluated tile by tile with gram or mean_std"
+                ),
             ));
         }
     }

@@ -271,6 +271,9 @@ pub struct Scale {
     pub iterations: u64,
     /// The run's step count when this scale begins (0 for the first).
     pub from_step: u64,
+    /// How the scale was evaluated tile by tile; absent for one pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tiling: Option<crate::memory::TileChoice>,
 }
 
 impl Summary {

@@ -317,7 +317,9 @@ impl StyleObjective {
             .collect();
         Ok(Evaluation {
             grad,
-            values: Tensor::f_stack(&values, 0)?.f_to_kind(Kind::Double)?,
+            values: Tensor::f_stack(&values, 0)?
+                .f_to_kind(Kind::Double)?
+                .f_to_device(x.device())?,
         })
     }
 }
@@ -407,7 +409,7 @@ mod tests {
             tv: 10.0,
         };
         let content = image(10, h, w);
-        let mut obj = StyleObjective::new(net, &content, &inputs, &[], &style_layers, weights, 0).unwrap();
+        let mut obj = StyleObjective::new(net, &content, &inputs, &[], &style_layers, weights, 0, None).unwrap();
         // The content layer and the tiling, then the targets again.
         obj.content_targets = vec![(layer(content_layer), 1.0, Tensor::new())];
         obj.layers = stylelab_core::layer::in_forward_order(

@@ -6,6 +6,7 @@ use crate::inputs::{self, Inputs};
 use crate::loss::{LossWeights, StyleObjective};
 use crate::{EngineError, device, memory_format, vgg};
 use stylelab_core::config::Experiment;
+use stylelab_core::memory::{self, TileChoice};
 use tch::Device;
 
 /// Everything prepared for a run: the objective with the first scale's
@@ -19,10 +20,22 @@ pub struct Prepared {
     pub first: inputs::ScaleInputs,
     /// The starting image, `1×3×H×W` in [0, 1], on `device`.
     pub x: tch::Tensor,
-    /// Where the run's tensors live.
+    /// Where the network runs (the image and its state are there too,
+    /// unless they are in host memory: see `x`'s device).
     pub device: Device,
     /// The memory format the network uses, and how it was chosen.
     pub format: memory_format::FormatChoice,
+    /// Each scale's tiling (None: one pass), as the memory estimate chose
+    /// it for what the device has free.
+    pub tiling: Vec<Option<TileChoice>>,
+}
+
+/// The memory estimate for a content image of `w × h` on `device`, for
+/// what it has free now: each scale's tiling and where its state lives
+/// follow from it (`model.tile`).
+fn estimate(exp: &Experiment, (w, h): (u32, u32), device: Device) -> memory::Estimate {
+    let available = crate::preflight::available_mib(device);
+    memory::estimate_within(exp, w, h, crate::preflight::target(device), available)
 }
 
 /// Loads images and weights, plans the scales and computes the first
@@ -30,6 +43,15 @@ pub struct Prepared {
 pub fn prepare(exp: &Experiment, device: Device) -> Result<Prepared, EngineError> {
     device::configure(device);
     let inputs = Inputs::load(exp, device).map_err(EngineError::Image)?;
+    let estimate = estimate(exp, inputs.content_size(), device);
+    // The image, its gradient, the optimizer's state and the images stay in
+    // host memory when the device cannot hold them (tiles go to it).
+    let inputs = if estimate.scales.iter().any(|s| s.host_mib > 0.0) {
+        inputs.on(Device::Cpu)
+    } else {
+        inputs
+    };
+    let tiling: Vec<Option<TileChoice>> = estimate.scales.iter().map(|s| s.tiling).collect();
     let layers = exp.layers();
     let weights = crate::weights::load(&exp.weights, layers.last().copied(), device).map_err(|e| match e {
         crate::weights::WeightsError::Device { device, source, .. } => EngineError::TorchDuring {
@@ -55,6 +77,7 @@ pub fn prepare(exp: &Experiment, device: Device) -> Result<Prepared, EngineError
             tv: exp.tv_weight,
         },
         exp.seed,
+        tiling.first().copied().flatten().map(|t| t.tile),
     )?;
     let objective = if exp.precision == stylelab_core::config::Precision::Fp16 {
         objective.with_loss_scaling()
@@ -69,5 +92,6 @@ pub fn prepare(exp: &Experiment, device: Device) -> Result<Prepared, EngineError
         x,
         device,
         format,
+        tiling,
     })
 }

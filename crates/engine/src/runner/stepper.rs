@@ -60,6 +60,8 @@ pub(super) struct Runner<'a> {
     /// The images of every scale, and the current scale's tensors.
     inputs: Inputs,
     scale: ScaleInputs,
+    /// Each scale's tiles (None: one pass).
+    tiling: Vec<Option<stylelab_core::memory::TileChoice>>,
     /// Index of the current scale, and the step it began at.
     scale_index: usize,
     scale_start: u64,
@@ -98,6 +100,8 @@ impl<'a> Runner<'a> {
             inputs,
             first,
             x,
+            tiling,
+            device,
             ..
         } = prepared;
         let optimizer = new_optimizer(exp, &x, inputs.plan[0].iterations);
@@ -105,13 +109,14 @@ impl<'a> Runner<'a> {
         let clock = ActiveClock::start();
         let current = first_evaluation(exp, &mut objective, &x)?;
         let info = objective.breakdown(&current.values);
-        let gpu = gpu::Sampler::new(x.device().is_cuda());
+        let gpu = gpu::Sampler::new(device.is_cuda());
         Ok(Runner {
             exp,
             sink,
             objective,
             inputs,
             scale: first,
+            tiling,
             scale_index: 0,
             scale_start: 0,
             x,
@@ -169,6 +174,8 @@ impl<'a> Runner<'a> {
             return Ok(false);
         };
         self.scale = self.inputs.at(k)?;
+        let tile = self.tiling.get(k).copied().flatten().map(|t| t.tile);
+        self.objective.set_tile(tile).map_err(tch::TchError::Kind)?;
         self.objective.retarget(&self.scale.content, &self.scale.styles)?;
         for w in self.objective.take_warnings() {
             emit(self.sink, RunEvent::Warning(w))?;
