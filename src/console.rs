@@ -38,6 +38,37 @@ pub struct ConsoleSink {
 }
 
 impl ConsoleSink {
+    /// The opening lines: what runs where, and each tiled scale's tiles.
+    fn started(&mut self, info: &stylelab_core::events::RunInfo) {
+        self.iterations = info.iterations;
+        self.cuda = info.device.starts_with("cuda");
+        if let Some(bar) = &self.bar {
+            bar.set_length(info.iterations);
+        }
+        self.say(&format!(
+            "{}: {} of {} on {} at {} → {}",
+            info.name,
+            stylelab_core::text::count(info.iterations, "step"),
+            info.optimizer,
+            info.device,
+            info.summary.size_text(),
+            info.dir.display()
+        ));
+        for (i, s) in info.summary.scales.iter().enumerate() {
+            if let Some(t) = s.tiling {
+                self.say(&format!(
+                    "scale {} ({}×{}): {} tiles of {} px with a {} px halo (exact)",
+                    i + 1,
+                    s.width,
+                    s.height,
+                    t.tiles,
+                    t.tile,
+                    t.halo
+                ));
+            }
+        }
+    }
+
     /// `interactive`: draw a progress bar (stderr is a terminal).
     pub fn new(interactive: bool, hangup: Arc<AtomicBool>) -> Self {
         let bar = interactive.then(|| {
@@ -168,35 +199,7 @@ impl Sink for ConsoleSink {
             return Ok(());
         }
         match event {
-            RunEvent::Started(info) => {
-                self.iterations = info.iterations;
-                self.cuda = info.device.starts_with("cuda");
-                if let Some(bar) = &self.bar {
-                    bar.set_length(info.iterations);
-                }
-                self.say(&format!(
-                    "{}: {} of {} on {} at {} → {}",
-                    info.name,
-                    stylelab_core::text::count(info.iterations, "step"),
-                    info.optimizer,
-                    info.device,
-                    info.summary.size_text(),
-                    info.dir.display()
-                ));
-                for (i, s) in info.summary.scales.iter().enumerate() {
-                    if let Some(t) = s.tiling {
-                        self.say(&format!(
-                            "scale {} ({}×{}): {} tiles of {} px with a {} px halo (exact)",
-                            i + 1,
-                            s.width,
-                            s.height,
-                            t.tiles,
-                            t.tile,
-                            t.halo
-                        ));
-                    }
-                }
-            }
+            RunEvent::Started(info) => self.started(info),
             RunEvent::Step(row) => {
                 let msg = format!(
                     "total {} content {} style {} tv {}{}",

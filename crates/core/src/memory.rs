@@ -368,6 +368,35 @@ pub fn style_target_bytes(exp: &Experiment, h: u32, w: u32) -> f64 {
     bytes
 }
 
+/// Image-sized vectors a scale of `steps` steps holds: x, its gradient,
+/// the trial point of the line search, the copy of the last good image the
+/// run keeps as its result, and the optimizer's state.
+fn image_vectors(exp: &Experiment, steps: u64) -> f64 {
+    let state = match exp.optimizer {
+        // s and y per pair (the buffer holds lbfgs_pairs slots); d, the
+        // gradient before, q/r and a scratch vector.
+        OptimizerKind::Lbfgs => 2.0 * lbfgs_pairs(exp.history, steps) as f64 + 4.0,
+        // Moments m and v, the update.
+        OptimizerKind::Adam => 3.0,
+    };
+    4.0 + state
+}
+
+/// Tiled with regions: each style layer's map of its cells' regions, 1
+/// byte a cell, at an `h × w` image.
+fn region_maps_bytes(exp: &Experiment, h: u32, w: u32) -> f64 {
+    if exp.regions.is_none() {
+        return 0.0;
+    }
+    exp.style_layers
+        .iter()
+        .map(|s| {
+            let (lh, lw) = layer_hw(s.layer, h, w);
+            lh * lw
+        })
+        .sum()
+}
+
 /// The estimate for one scale, on top of `base_mib` (fixed footprint and
 /// weights): in one pass, or tiled in tiles of `tile` px with the state on
 /// the host (`true`) or the device.
@@ -398,29 +427,13 @@ fn scale(
     // The statistics are the whole image's; what an evaluation keeps, the pass's.
     let (style_targets, _) = style_bytes(exp, h, w);
     let (_, style_kept) = style_bytes(exp, ph, pw);
-    // Tiled with regions: each style layer's map of its cells' regions (1 byte each).
-    let labels: f64 = match (&plan, &exp.regions) {
-        (Some(_), Some(_)) => exp
-            .style_layers
-            .iter()
-            .map(|s| {
-                let (lh, lw) = layer_hw(s.layer, h, w);
-                lh * lw
-            })
-            .sum(),
-        _ => 0.0,
+    let labels = if plan.is_some() {
+        region_maps_bytes(exp, h, w)
+    } else {
+        0.0
     };
     let activations = activations + style_kept;
-    let state_vectors = match exp.optimizer {
-        // s and y per pair (the buffer holds lbfgs_pairs slots); d, the
-        // gradient before, q/r and a scratch vector.
-        OptimizerKind::Lbfgs => 2.0 * lbfgs_pairs(exp.history, p.iterations) as f64 + 4.0,
-        // Moments m and v, the update.
-        OptimizerKind::Adam => 3.0,
-    };
-    // x, its gradient, the trial point of the line search, and the copy of
-    // the last good image the run keeps as its result.
-    let optimizer = image * (4.0 + state_vectors);
+    let optimizer = image * image_vectors(exp, p.iterations);
     // A pass without gradients (the style targets) holds two maps at a
     // time, the largest being conv1's 64 channels at the style's size (a
     // crop's, tiled).

@@ -149,6 +149,28 @@ impl Preflight {
         if need <= available {
             return Ok(());
         }
+        let options = self.what_would_fit(exp, available);
+        let src = stylelab_core::files::read_text_bounded(&exp.source, stylelab_core::config::EXPERIMENT_LIMIT)
+            .unwrap_or_default();
+        let what = if options.is_empty() {
+            "nothing smaller of this experiment fits either".to_string()
+        } else {
+            format!("what would fit: {}", options.join("; "))
+        };
+        Err(exp.error_at(
+            &src,
+            "images.size",
+            format!(
+                "the run needs about {} on {} but {} is free; {what}; or `{command} --force` to try anyway",
+                mib_text(need),
+                self.estimate.device,
+                mib_text(available)
+            ),
+        ))
+    }
+
+    /// The changes to `exp` that would fit in `available` MiB, in words.
+    fn what_would_fit(&self, exp: &Experiment, available: f64) -> Vec<String> {
         let fits = |e: &Experiment| {
             memory::estimate_within(
                 e,
@@ -210,23 +232,7 @@ impl Preflight {
         {
             options.push("optim.precision = \"bf16\"".into());
         }
-        let src = stylelab_core::files::read_text_bounded(&exp.source, stylelab_core::config::EXPERIMENT_LIMIT)
-            .unwrap_or_default();
-        let what = if options.is_empty() {
-            "nothing smaller of this experiment fits either".to_string()
-        } else {
-            format!("what would fit: {}", options.join("; "))
-        };
-        Err(exp.error_at(
-            &src,
-            "images.size",
-            format!(
-                "the run needs about {} on {} but {} is free; {what}; or `{command} --force` to try anyway",
-                mib_text(need),
-                self.estimate.device,
-                mib_text(available)
-            ),
-        ))
+        options
     }
 }
 

@@ -202,7 +202,12 @@ impl StyleObjective {
             for (k, &i) in terms.iter().enumerate() {
                 let pools = self.style_terms[i].layer.pools_before();
                 let labels = match &styles.labels {
-                    Some(l) => Some(style::labels_at(l, n_regions, pools)?.f_to_device(device)?),
+                    // One byte a cell, as the memory model counts it.
+                    Some(l) => Some(
+                        style::labels_at(l, n_regions, pools)?
+                            .f_to_kind(Kind::Uint8)?
+                            .f_to_device(device)?,
+                    ),
                     None => None,
                 };
                 let n = match &labels {
