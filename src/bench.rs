@@ -22,6 +22,7 @@ pub mod one;
 mod quality;
 mod style_losses;
 mod tensorboard;
+mod tiles;
 
 use stylelab_engine::measure::{Measurement, write_raw_image};
 
@@ -91,6 +92,11 @@ pub struct BenchArgs {
     /// snapshot every 50 steps, the final image).
     #[arg(long)]
     pub tensorboard: bool,
+    /// Instead: seconds per evaluation tiled in tiles of each of these
+    /// sides (px), against one pass, at --sizes on --device (cpu when
+    /// all), fp32, with each tiling's overlap.
+    #[arg(long, value_delimiter = ',', value_name = "PX,…")]
+    pub tiles: Vec<u32>,
 }
 
 /// The measurement a `bench-one` or reference process printed: its last
@@ -194,6 +200,10 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     }
     if args.tensorboard {
         return tensorboard::run(&args.sizes);
+    }
+    if !args.tiles.is_empty() {
+        let device = if args.device == "all" { "cpu" } else { args.device.as_str() };
+        return tiles::run(&args.sizes, &args.tiles, device, args.counts.evals, args.repeats, args.json);
     }
     if args.style_losses {
         let device = if args.device == "all" {
