@@ -23,6 +23,7 @@ mod quality;
 mod style_losses;
 mod tensorboard;
 mod tiles;
+mod time_to_quality;
 
 use stylelab_engine::measure::{Measurement, write_raw_image};
 
@@ -97,6 +98,15 @@ pub struct BenchArgs {
     /// all), fp32, with each tiling's overlap.
     #[arg(long, value_delimiter = ',', value_name = "PX,…")]
     pub tiles: Vec<u32>,
+    /// Instead: seconds to reach the quality of the PyTorch reference's run
+    /// of --budget evaluations (its final loss, at the full size), for the
+    /// classic problem at --sizes, as a user writes it and with each
+    /// speed-up, with the final images' fp32 loss and scores.
+    #[arg(long)]
+    pub time_to_quality: bool,
+    /// The reference's evaluations for --time-to-quality.
+    #[arg(long, default_value_t = 500)]
+    pub budget: u64,
 }
 
 /// The measurement a `bench-one` or reference process printed: its last
@@ -170,6 +180,42 @@ fn images(width: u32, height: u32) -> Result<(PathBuf, PathBuf)> {
     Ok((content, style))
 }
 
+/// The bench's other modes (`--listing`, `--quality`, `--end-to-end`,
+/// `--tensorboard`, `--time-to-quality`, `--tiles`, `--style-losses`): the
+/// one asked for, run; None for the rows against PyTorch.
+fn other_bench(args: &BenchArgs) -> Option<Result<ExitCode>> {
+    // Modes measured on one device take the CPU when asked for all.
+    let device = if args.device == "all" {
+        "cpu"
+    } else {
+        args.device.as_str()
+    };
+    Some(if let Some(n) = args.listing {
+        listing::run(n)
+    } else if let Some(exp) = &args.quality {
+        quality::run_quality(exp, &args.sizes, 100)
+    } else if args.end_to_end {
+        end_to_end::run(args)
+    } else if args.tensorboard {
+        tensorboard::run(&args.sizes)
+    } else if args.time_to_quality {
+        time_to_quality::run(args)
+    } else if !args.tiles.is_empty() {
+        tiles::run(
+            &args.sizes,
+            &args.tiles,
+            device,
+            args.counts.evals,
+            args.repeats,
+            args.json,
+        )
+    } else if args.style_losses {
+        style_losses::run(&args.sizes, device, args.counts.evals, args.repeats, args.json)
+    } else {
+        return None;
+    })
+}
+
 /// The devices asked for, checked.
 fn devices(arg: &str) -> Result<Vec<String>> {
     Ok(match arg {
@@ -189,29 +235,8 @@ fn devices(arg: &str) -> Result<Vec<String>> {
 
 /// Runs every measurement and prints the table (or JSON rows).
 pub fn run(args: &BenchArgs) -> Result<ExitCode> {
-    if let Some(n) = args.listing {
-        return listing::run(n);
-    }
-    if let Some(exp) = &args.quality {
-        return quality::run_quality(exp, &args.sizes, 100);
-    }
-    if args.end_to_end {
-        return end_to_end::run(args);
-    }
-    if args.tensorboard {
-        return tensorboard::run(&args.sizes);
-    }
-    if !args.tiles.is_empty() {
-        let device = if args.device == "all" { "cpu" } else { args.device.as_str() };
-        return tiles::run(&args.sizes, &args.tiles, device, args.counts.evals, args.repeats, args.json);
-    }
-    if args.style_losses {
-        let device = if args.device == "all" {
-            "cpu"
-        } else {
-            args.device.as_str()
-        };
-        return style_losses::run(&args.sizes, device, args.counts.evals, args.repeats, args.json);
+    if let Some(done) = other_bench(args) {
+        return done;
     }
     let exe = std::env::current_exe().context("cannot find the stylelab binary")?;
     let python = args.python.clone().unwrap_or_else(default_python);

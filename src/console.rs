@@ -152,6 +152,9 @@ pub fn summary_lines(summary: &Summary, dir: &std::path::Path, has_image: bool) 
         };
         lines.push(format!("  {label}: {e}"));
     }
+    if let Some(why) = &summary.why {
+        lines.push(format!("  why: {why}"));
+    }
     let gpu = summary
         .peak_gpu_mib
         .map(|m| format!(", peak GPU {m:.0} MiB"))
@@ -262,6 +265,7 @@ mod tests {
             name: "x".into(),
             status,
             error: Some("out of memory".into()),
+            why: None,
             started: String::new(),
             finished: None,
             steps: 0,
@@ -283,6 +287,7 @@ mod tests {
             final_losses: None,
             pid: None,
             precision: "fp32".into(),
+            precision_choice: None,
             memory_format: String::new(),
             host_reads_per_step: None,
             seconds_to_first_evaluation: None,

@@ -29,7 +29,7 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
 pub fn status_code(status: stylelab_core::record::Status) -> std::process::ExitCode {
     use stylelab_core::record::Status;
     std::process::ExitCode::from(match status {
-        Status::Completed => SUCCESS,
+        Status::Completed | Status::Converged => SUCCESS,
         Status::Stopped => STOPPED,
         Status::Failed | Status::Stalled | Status::Running => FAILED,
     })

@@ -10,6 +10,11 @@ overflow, and torch.optim.LBFGS with the strong-Wolfe line search for steps.
 (static input and gradient buffers), PyTorch at its fastest.
 --run-steps N is the whole run instead: load, targets, N steps, save; it
 reports seconds from its process's start to the first step.
+--trace N is the time-to-quality reference: L-BFGS (strong Wolfe, history
+100) on the weights file --weights (stylelab's safetensors, read here
+without the safetensors package) and the layers --content-layers and
+--style-layers, for N evaluations, printing each evaluation's process time
+and loss, the first and the final loss, and writing the final image.
 
 Prints one JSON line with the fields stylelab's bench-one (or, with
 --run-steps, its end-to-end row) prints.
@@ -51,6 +56,33 @@ def random_vgg19(device, memory_format):
             w = (torch.randn(c, cin, 3, 3) * std).to(device).contiguous(memory_format=memory_format)
             convs[f"conv{b}_{i}"] = (w, torch.zeros(c, device=device))
             cin = c
+    return convs
+
+
+def load_weights(path, device, memory_format):
+    """stylelab's safetensors file (`conv1_1.weight`, `conv1_1.bias`, … in
+    little-endian f32), read by hand: 8 bytes of header length, the JSON
+    header, the data."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8:8 + n])
+    data = raw[8 + n:]
+    tensors = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        if info["dtype"] != "F32":
+            raise SystemExit(f"{path}: {name} is {info['dtype']}, not F32")
+        lo, hi = info["data_offsets"]
+        tensors[name] = torch.frombuffer(bytearray(data[lo:hi]), dtype=torch.float32).reshape(info["shape"])
+    convs = {}
+    for b, n_convs in enumerate(BLOCKS, start=1):
+        for i in range(1, n_convs + 1):
+            key = f"conv{b}_{i}"
+            if f"{key}.weight" in tensors:
+                w = tensors[f"{key}.weight"].to(device).contiguous(memory_format=memory_format)
+                convs[key] = (w, tensors[f"{key}.bias"].to(device))
     return convs
 
 
@@ -117,19 +149,22 @@ class Objective:
     after 200 good evaluations (what GradScaler does for a model's
     weights, done here for the image)."""
 
-    def __init__(self, convs, content, style, dev, precision, memory_format):
+    def __init__(self, convs, content, style, dev, precision, memory_format,
+                 content_layers=("relu4_2",), style_layers=("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")):
         self.convs, self.dev, self.memory_format = convs, dev, memory_format
         self.reduced = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
-        self.content_layers = ["relu4_2"]
-        self.style_layers = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
+        self.content_layers = list(content_layers)
+        self.style_layers = list(style_layers)
         self.wanted = set(self.content_layers + self.style_layers)
+        order = [f"relu{b}_{i}" for b, n in enumerate(BLOCKS, start=1) for i in range(1, n + 1)]
+        self.deepest = max(self.wanted, key=order.index)
         self.scale = 2.0**16 if precision == "fp16" else 1.0
         self.good = 0
         self.evals = 0
         with torch.no_grad(), self.autocast():
-            f = features(convs, content, self.content_layers, "relu5_1", memory_format)
+            f = features(convs, content, self.content_layers, self.deepest, memory_format)
             self.ct = {k: v.detach().float() for k, v in f.items()}
-            f = features(convs, style, self.style_layers, "relu5_1", memory_format)
+            f = features(convs, style, self.style_layers, self.deepest, memory_format)
             self.st = {k: gram(v).detach().float() for k, v in f.items()}
 
     def autocast(self):
@@ -137,7 +172,7 @@ class Objective:
 
     def loss(self, x):
         with self.autocast():
-            f = features(self.convs, x, self.wanted, "relu5_1", self.memory_format)
+            f = features(self.convs, x, self.wanted, self.deepest, self.memory_format)
             c = sum(F.mse_loss(f[k].float(), self.ct[k]) for k in self.content_layers)
             s = sum(F.mse_loss(gram(f[k]).float(), self.st[k]) for k in self.style_layers)
             tv = ((x[..., 1:, :] - x[..., :-1, :]) ** 2).mean() + ((x[..., :, 1:] - x[..., :, :-1]) ** 2).mean()
@@ -212,6 +247,10 @@ def main():
     p.add_argument("--content-hw", default="", help="H,W of --content (default: size,size)")
     p.add_argument("--style-hw", default="", help="H,W of --style (default: size,size)")
     p.add_argument("--out", default="", help="where --run-steps writes the final image (raw float32)")
+    p.add_argument("--trace", type=int, default=0, help="the time-to-quality reference: N evaluations")
+    p.add_argument("--weights", default="", help="stylelab's safetensors weights file (default: random)")
+    p.add_argument("--content-layers", default="relu4_2")
+    p.add_argument("--style-layers", default="relu1_1,relu2_1,relu3_1,relu4_1,relu5_1")
     a = p.parse_args()
     if a.threads > 0:
         torch.set_num_threads(a.threads)
@@ -221,11 +260,14 @@ def main():
     reduced = a.precision in ("bf16", "fp16")
     memory_format = torch.channels_last if reduced or a.cuda_graph else torch.contiguous_format
     hw = lambda s: tuple(int(v) for v in s.split(",")) if s else (a.size, a.size)  # noqa: E731
-    convs = random_vgg19(dev, memory_format)
+    convs = load_weights(a.weights, dev, memory_format) if a.weights else random_vgg19(dev, memory_format)
     content = read_image(a.content, *hw(a.content_hw), dev)
     style = read_image(a.style, *hw(a.style_hw), dev)
-    obj = Objective(convs, content, style, dev, a.precision, memory_format)
+    obj = Objective(convs, content, style, dev, a.precision, memory_format,
+                    a.content_layers.split(","), a.style_layers.split(","))
     x = content.clone().requires_grad_(True)
+    if a.trace > 0:
+        return trace(a, obj, x)
     if a.run_steps > 0:
         return whole_run(a, obj, x)
     closure = graph_closure(obj, x) if a.cuda_graph else obj.closure_for(x)
@@ -309,6 +351,32 @@ def whole_run(a, obj, x):
         "evals": evals,
         "final_loss": float(loss),
     }))
+
+
+def trace(a, obj, x):
+    """L-BFGS for a budget of evaluations, as a strong user runs it (one
+    call, strong Wolfe, history 100): each evaluation's process time and
+    loss, the first and the final loss (at the final image, not counted),
+    and the final image written to --out."""
+    opt = torch.optim.LBFGS([x], lr=1.0, max_iter=a.trace, max_eval=a.trace, history_size=100,
+                            line_search_fn="strong_wolfe", tolerance_grad=1e-7, tolerance_change=1e-9)
+    inner = obj.closure_for(x)
+    points = []
+
+    def closure():
+        loss = inner()
+        if x.device.type == "cuda":
+            torch.cuda.synchronize()
+        points.append([process_age(), float(loss)])
+        return loss
+
+    opt.step(closure)
+    with torch.no_grad():
+        final = float(obj.loss(x))
+    if a.out:
+        with open(a.out, "wb") as f:
+            f.write(bytes(x.detach().float().cpu().contiguous().untyped_storage()))
+    print(json.dumps({"trace": points, "first_loss": points[0][1], "final_loss": final, "evals": obj.evals}))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ use crate::sweep::Sweep;
 use anyhow::{Context, Result};
 use stylelab_core::config::sweep::{SweepPoint, value_text};
 use stylelab_core::record::{Losses, RunPaths, Scores};
-use stylelab_core::review::{self, RunEntry, RunState};
+use stylelab_core::review::{self, RunEntry};
 
 /// The index's columns: the point, its run, the swept keys, then how it ended.
 fn header(sweep: &Sweep) -> Vec<String> {
@@ -62,7 +62,7 @@ impl Sweep {
             let rep = self.representative(p, runs);
             w.write_record(row(p, rep))?;
             if let Some(r) = rep {
-                done += usize::from(r.state == RunState::Completed);
+                done += usize::from(r.state.is_done());
                 if RunPaths::new(&r.dir).final_image().exists() {
                     with_images.push(r.dir.clone());
                 }

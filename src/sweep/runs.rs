@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use stylelab_core::config;
 use stylelab_core::config::sweep::{SweepPoint, value_text};
-use stylelab_core::review::{self, RunEntry, RunState};
+use stylelab_core::review::{self, RunEntry};
 
 /// Keys of a resolved experiment that say where a run's output goes or
 /// where it ran, not what it computes: a completed run that differs from a
@@ -141,7 +141,7 @@ impl Sweep {
             return Completion::None;
         };
         let mut closest: Option<(&RunEntry, Differences)> = None;
-        for r in runs.iter().filter(|r| r.state == RunState::Completed) {
+        for r in runs.iter().filter(|r| r.state.is_done()) {
             let theirs = run_experiment(&r.dir);
             if theirs.as_ref() == Some(&wanted) {
                 return Completion::Same(r);

@@ -49,12 +49,12 @@ impl Theme {
     }
 
     /// A run state's colour: green running, yellow paused, stopped or
-    /// stalled, cyan completed, red otherwise.
+    /// stalled, cyan completed or converged, red otherwise.
     pub fn state(&self, s: &RunState) -> Style {
         self.fg(match s {
             RunState::Running => Color::Green,
             RunState::Paused => Color::Yellow,
-            RunState::Completed => Color::Cyan,
+            RunState::Completed | RunState::Converged => Color::Cyan,
             RunState::Stopped => Color::Yellow,
             RunState::Failed | RunState::Died | RunState::Broken(_) => Color::Red,
             RunState::Stalled => Color::Yellow,

@@ -13,6 +13,7 @@
 //! - `scales`: multi-scale runs, colour preservation, the memory estimate and guard.
 //! - `scores`: the yardstick, `score`, and where scores show.
 //! - `style_statistics`: the four style statistics and styles by region, end to end.
+//! - `speedups`: a convergence stop (status `converged`), precision auto, the coarse-to-fine schedule.
 //! - `sweeps`: every sweep test: points, resume, collect, the script, `--jobs`, claims, `--dry-run` states, bad input.
 //! - `slurm`: the emitted job array on a real one-node Slurm cluster.
 //! - `run_records`: what a run's folder and messages say is true: names, full disks, failures, limits.
@@ -37,6 +38,7 @@ mod run_records;
 mod scales;
 mod scores;
 mod slurm;
+mod speedups;
 mod style_statistics;
 mod sweeps;
 mod tensorboard;

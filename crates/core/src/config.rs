@@ -17,7 +17,8 @@ mod validate;
 
 pub use locate::Locator;
 pub use raw::{
-    MemoryFormat, Normalize, OptimizerKind, Pooling, Precision, PreserveColors, RawExperiment, StyleLoss, Tiling,
+    MemoryFormat, Normalize, OptimizerKind, Pooling, Precision, PreserveColors, RawExperiment, Schedule, StyleLoss,
+    Tiling,
 };
 
 use crate::layer::Layer;
@@ -260,8 +261,15 @@ pub struct Experiment {
     pub seed: u64,
     /// Where the run goes; see [`DeviceChoice`].
     pub device: DeviceChoice,
-    /// What the network's convolutions run in.
+    /// What the network's convolutions run in (`Auto`: decided when the
+    /// run starts, for its device).
     pub precision: Precision,
+    /// How `sizes` and `iterations` were chosen (with `CoarseToFine`, they
+    /// are derived from one size and one step count).
+    pub schedule: Schedule,
+    /// When a scale ends before its steps because the loss stopped
+    /// changing; None: never.
+    pub stop: Option<Stop>,
     /// 0 = never.
     pub snapshot_every: u64,
     /// The folder run folders are made in, absolute.
@@ -276,6 +284,16 @@ pub struct Experiment {
     /// Values set over the file's (`--set`, a sweep point's values), for
     /// locating errors found later.
     pub overridden: Vec<Override>,
+}
+
+/// `optim.stop`, validated: a scale ends when its total loss fell by less
+/// than `rel_change` (relative) over the last `window` steps.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stop {
+    /// In (0, 0.5].
+    pub rel_change: f64,
+    /// In 2..=100 000.
+    pub window: u64,
 }
 
 /// Largest accepted `images.size` evaluated in one pass (`model.tile =

@@ -49,6 +49,13 @@ pub fn name(cuda: usize) -> Option<String> {
     cuda_device(nvml()?, cuda)?.name().ok()
 }
 
+/// The compute capability of CUDA device `cuda` (`(9, 0)` for an H100);
+/// None without NVML.
+pub fn compute_capability(cuda: usize) -> Option<(i32, i32)> {
+    let c = cuda_device(nvml()?, cuda)?.cuda_compute_capability().ok()?;
+    Some((c.major, c.minor))
+}
+
 /// GPU memory held by process `pid` on every GPU, MiB; None without NVML
 /// or when the process holds none.
 pub fn process_mib(pid: u32) -> Option<f64> {

@@ -119,7 +119,8 @@ pub struct Estimate {
 /// beside them, and the measured peak is nearly fp32's (fitted: 3.5).
 fn activation_bytes(precision: Precision, device: Target) -> f64 {
     match precision {
-        Precision::Fp32 => 4.0,
+        // `auto` not yet decided for a device: fp32's, the larger.
+        Precision::Fp32 | Precision::Auto => 4.0,
         Precision::Bf16 | Precision::Fp16 if device == Target::Cuda => 2.0,
         Precision::Bf16 | Precision::Fp16 => 3.5,
     }
@@ -159,7 +160,7 @@ fn pass_bytes(exp: &Experiment, h: u32, w: u32, device: Target) -> f64 {
             largest[1] = map * elem;
         }
     }
-    let selected_f32: f64 = if exp.precision == Precision::Fp32 {
+    let selected_f32: f64 = if matches!(exp.precision, Precision::Fp32 | Precision::Auto) {
         0.0
     } else {
         layers
@@ -207,7 +208,11 @@ pub fn estimate_within(exp: &Experiment, cw: u32, ch: u32, device: Target, avail
             (o * i * 9 + o) as f64
         })
         .sum();
-    let copy = if exp.precision == Precision::Fp32 { 4.0 } else { 2.0 };
+    let copy = if matches!(exp.precision, Precision::Fp32 | Precision::Auto) {
+        4.0
+    } else {
+        2.0
+    };
     let weights_mib = params * (4.0 + 2.0 * copy) / MIB;
     let scales: Vec<ScaleEstimate> = crate::scales::plan(exp, cw, ch)
         .iter()

@@ -32,6 +32,9 @@ pub enum RunState {
     Paused,
     /// Its summary says `completed`.
     Completed,
+    /// Its summary says `converged`: it ended before its iterations because
+    /// the loss stopped changing; `Summary::why` says when.
+    Converged,
     /// Its summary says `stopped` (a stop command or a signal).
     Stopped,
     /// Its summary says `failed`; `Summary::error` says why.
@@ -50,6 +53,12 @@ impl RunState {
     pub fn is_going(&self) -> bool {
         matches!(self, RunState::Running | RunState::Paused)
     }
+
+    /// Whether the run did its work: completed, or converged before its
+    /// iterations (a sweep's point is done then).
+    pub fn is_done(&self) -> bool {
+        matches!(self, RunState::Completed | RunState::Converged)
+    }
 }
 
 impl fmt::Display for RunState {
@@ -58,6 +67,7 @@ impl fmt::Display for RunState {
             RunState::Running => f.write_str("running"),
             RunState::Paused => f.write_str("paused"),
             RunState::Completed => f.write_str("completed"),
+            RunState::Converged => f.write_str("converged"),
             RunState::Stopped => f.write_str("stopped"),
             RunState::Failed => f.write_str("failed"),
             RunState::Stalled => f.write_str("stalled"),
@@ -219,6 +229,7 @@ pub fn load_entry(dir: &Path) -> RunEntry {
                 }
                 Status::Running => RunState::Died,
                 Status::Completed => RunState::Completed,
+                Status::Converged => RunState::Converged,
                 Status::Stopped => RunState::Stopped,
                 Status::Failed => RunState::Failed,
                 Status::Stalled => RunState::Stalled,
@@ -285,7 +296,7 @@ impl SweepProgress {
             };
             points = points.max(m.points);
             let rank = match r.state {
-                RunState::Completed => 3,
+                RunState::Completed | RunState::Converged => 3,
                 RunState::Running | RunState::Paused => 2,
                 _ => 1,
             };

@@ -1,6 +1,6 @@
 //! Choosing the device, configuring it for a run, and describing it.
 
-use stylelab_core::config::DeviceChoice;
+use stylelab_core::config::{DeviceChoice, Precision};
 use tch::Device;
 
 /// The tch device for a choice; an error when CUDA is asked for but absent.
@@ -85,4 +85,45 @@ pub fn nvidia_gpus() -> Vec<(String, u64, u64)> {
             ))
         })
         .collect()
+}
+
+/// `optim.precision = "auto"` for `device`: bf16 where the device computes
+/// it fast — a CPU whose flags list AVX-512 bf16 or AMX bf16 (oneDNN's
+/// bf16 kernels), a CUDA device of compute capability 8.0 or more — else
+/// fp32; with the reason, for the summary. Other precisions stay as asked.
+pub fn resolve_precision(precision: Precision, device: Device) -> (Precision, Option<String>) {
+    if precision != Precision::Auto {
+        return (precision, None);
+    }
+    let (fast, why) = match device {
+        Device::Cuda(n) => match stylelab_core::gpu::compute_capability(n) {
+            Some((major, minor)) => (
+                major >= 8,
+                format!("cuda:{n} has compute capability {major}.{minor} (bf16 is fast from 8.0)"),
+            ),
+            None => (
+                false,
+                format!("the compute capability of cuda:{n} is unknown (no NVML)"),
+            ),
+        },
+        _ => match cpu_bf16_flags() {
+            Some(flag) => (true, format!("the CPU has {flag}")),
+            None => (false, "the CPU has neither avx512_bf16 nor amx_bf16".to_string()),
+        },
+    };
+    let chosen = if fast { Precision::Bf16 } else { Precision::Fp32 };
+    (chosen, Some(format!("auto: {chosen}, as {why}")))
+}
+
+/// The first of the CPU flags that give oneDNN fast bf16 convolutions,
+/// from /proc/cpuinfo; None when neither is there (or it cannot be read).
+fn cpu_bf16_flags() -> Option<&'static str> {
+    // The kernel's file (its size reads 0, so not the bounded reader's).
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    let flags: std::collections::BTreeSet<&str> = info
+        .lines()
+        .filter(|l| l.starts_with("flags"))
+        .flat_map(|l| l.split_whitespace())
+        .collect();
+    ["amx_bf16", "avx512_bf16"].into_iter().find(|f| flags.contains(f))
 }

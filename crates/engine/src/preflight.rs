@@ -74,6 +74,12 @@ pub fn check(exp: &Experiment) -> Result<Preflight, ConfigError> {
         }
     }
     let device = crate::device::resolve(exp.device).map_err(|e| error("optim.device", e))?;
+    // `precision = "auto"` as the run will decide it, for the estimate.
+    let resolved = Experiment {
+        precision: crate::device::resolve_precision(exp.precision, device).0,
+        ..exp.clone()
+    };
+    let exp = &resolved;
     if exp.precision == Precision::Fp16 && !device.is_cuda() {
         return Err(error(
             "optim.precision",

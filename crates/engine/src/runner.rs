@@ -44,6 +44,7 @@ fn initial_summary(ctx: &RunContext, device: Device) -> Summary {
         name: exp.name.clone(),
         status: Status::Running,
         error: None,
+        why: None,
         started: stylelab_core::record::now_rfc3339(),
         finished: None,
         steps: 0,
@@ -65,6 +66,7 @@ fn initial_summary(ctx: &RunContext, device: Device) -> Summary {
         final_losses: None,
         pid: Some(std::process::id()),
         precision: exp.precision.to_string(),
+        precision_choice: None,
         memory_format: String::new(),
         host_reads_per_step: None,
         seconds_to_first_evaluation: None,
@@ -205,7 +207,16 @@ fn optimise(
     summary: &mut Summary,
     last_image: &mut Option<Arc<image::RgbImage>>,
 ) -> Result<Status, EngineError> {
-    let mut prepared = prepare::prepare(ctx.exp, device)?;
+    // `optim.precision = "auto"` decided for the device, and said why.
+    let (precision, choice) = device::resolve_precision(ctx.exp.precision, device);
+    let resolved = Experiment {
+        precision,
+        ..ctx.exp.clone()
+    };
+    let exp = &resolved;
+    summary.precision = precision.to_string();
+    summary.precision_choice = choice;
+    let mut prepared = prepare::prepare(exp, device)?;
     let last = prepared.inputs.plan.last().cloned();
     summary.width = last.as_ref().map_or(0, |p| p.width);
     summary.height = last.as_ref().map_or(0, |p| p.height);
@@ -218,7 +229,7 @@ fn optimise(
     for w in prepared.objective.take_warnings() {
         emit(sink, RunEvent::Warning(w))?;
     }
-    let mut run = Runner::start(ctx.exp, prepared, sink)?;
+    let mut run = Runner::start(exp, prepared, sink)?;
     let result = steps(&mut run, controls, summary);
     if let Some(kept) = run.kept_image() {
         *last_image = Some(kept?);
@@ -232,7 +243,7 @@ fn steps(run: &mut Runner, controls: &mut Controls, summary: &mut Summary) -> Re
     loop {
         if run.scale_done() {
             if !run.next_scale(summary)? {
-                return Ok(Status::Completed);
+                return Ok(run.ended(summary));
             }
             continue;
         }
@@ -245,9 +256,10 @@ fn steps(run: &mut Runner, controls: &mut Controls, summary: &mut Summary) -> Re
         run.periodic_snapshot()?;
         match advance {
             Advance::Moved => {}
-            Advance::Converged => {
+            Advance::Converged(why) => {
+                run.note_converged(why);
                 if !run.next_scale(summary)? {
-                    return Ok(Status::Completed);
+                    return Ok(run.ended(summary));
                 }
             }
             Advance::Stalled(why) => {

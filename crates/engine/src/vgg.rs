@@ -30,7 +30,8 @@ pub fn to_channels_last(t: &Tensor) -> Tensor {
 /// The libtorch kind convolutions run in.
 pub fn kind_of(precision: Precision) -> Kind {
     match precision {
-        Precision::Fp32 => Kind::Float,
+        // `auto` is decided before a network is made (`device::resolve_precision`).
+        Precision::Fp32 | Precision::Auto => Kind::Float,
         Precision::Bf16 => Kind::BFloat16,
         Precision::Fp16 => Kind::Half,
     }

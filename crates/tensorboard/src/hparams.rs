@@ -263,7 +263,7 @@ pub fn session_start(experiment_toml: &str, start_time_secs: f64) -> HParamsPlug
 /// `run/outcome` text says it was stopped).
 pub fn session_end(status: Status, end_time_secs: f64) -> HParamsPluginData {
     let status = match status {
-        Status::Completed => SessionStatus::Success,
+        Status::Completed | Status::Converged => SessionStatus::Success,
         Status::Failed | Status::Stalled => SessionStatus::Failure,
         Status::Running => SessionStatus::Running,
         Status::Stopped => SessionStatus::Unknown,

@@ -217,7 +217,7 @@ impl TensorBoardSink {
         let outcome = LogEvent::Ended {
             status: s.status,
             steps: s.steps,
-            error: s.error.clone(),
+            error: s.error.clone().or_else(|| s.why.clone()),
         };
         values.push(summary::text(tags::OUTCOME, &outcome.text()));
         let end = hparams::session_end(s.status, wall);

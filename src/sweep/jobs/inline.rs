@@ -51,7 +51,7 @@ pub fn run(sweep: &Sweep, plan: &Plan, signals: &Signals) -> Result<Status> {
         }
         say!("point {} of {n}: {}", p.index, p.describe());
         let ended = run_point(sweep, plan, signals, p)?;
-        if ended != Status::Completed {
+        if !matches!(ended, Status::Completed | Status::Converged) {
             status = worse(status, ended);
         }
         if signals.stop_requested() {

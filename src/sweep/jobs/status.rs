@@ -8,7 +8,7 @@ pub fn worse(a: Status, b: Status) -> Status {
     let rank = |s: Status| match s {
         Status::Stopped => 3,
         Status::Failed | Status::Stalled | Status::Running => 2,
-        Status::Completed => 1,
+        Status::Completed | Status::Converged => 1,
     };
     if rank(b) > rank(a) { b } else { a }
 }

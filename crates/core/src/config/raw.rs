@@ -517,6 +517,10 @@ impl std::fmt::Display for OptimizerKind {
 pub enum Precision {
     /// Full precision: the default, and the reference for the others.
     Fp32,
+    /// bf16 where the device computes it fast (a CPU with AVX-512 bf16 or
+    /// AMX, a CUDA device of compute capability 8.0 or more), else fp32:
+    /// decided when the run starts, and recorded with why.
+    Auto,
     /// bfloat16 convolutions.
     Bf16,
     /// CUDA only, with loss scaling.
@@ -527,6 +531,7 @@ impl std::fmt::Display for Precision {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Precision::Fp32 => "fp32",
+            Precision::Auto => "auto",
             Precision::Bf16 => "bf16",
             Precision::Fp16 => "fp16",
         })
@@ -574,6 +579,63 @@ pub struct RawOptim {
     /// The convolutions' precision; see [`Precision`].
     #[serde(default = "default_precision")]
     pub precision: Precision,
+    /// `fixed` (the sizes and steps as given) or `coarse-to-fine` (derived
+    /// from one size and one step count).
+    #[serde(default, skip_serializing_if = "Schedule::is_fixed")]
+    pub schedule: Schedule,
+    /// Stop a scale when the loss stops changing; absent: never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop: Option<RawStop>,
+}
+
+/// `optim.schedule`: how the scales and their steps are chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Schedule {
+    /// `images.size` and `optim.iterations` as written.
+    #[default]
+    Fixed,
+    /// From one size S and one step count N: scales S/4, S/2, S (those of
+    /// 128 px or more, at most three), the last taking a fifth of the
+    /// steps and the others sharing the rest equally.
+    CoarseToFine,
+}
+
+impl Schedule {
+    /// Whether it is the default, `fixed`.
+    pub fn is_fixed(&self) -> bool {
+        *self == Schedule::Fixed
+    }
+}
+
+impl std::fmt::Display for Schedule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Schedule::Fixed => "fixed",
+            Schedule::CoarseToFine => "coarse-to-fine",
+        })
+    }
+}
+
+/// `optim.stop = { rel_change = 1e-4, window = 20 }`: a scale ends when
+/// its total loss fell by less than `rel_change` (relative) over the last
+/// `window` steps.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStop {
+    /// The relative fall below which the loss counts as unchanged.
+    #[serde(default = "default_rel_change")]
+    pub rel_change: f64,
+    /// Over how many steps.
+    #[serde(default = "default_window")]
+    pub window: i64,
+}
+
+fn default_rel_change() -> f64 {
+    1e-4
+}
+fn default_window() -> i64 {
+    20
 }
 
 impl Default for RawOptim {
@@ -586,6 +648,8 @@ impl Default for RawOptim {
             seed: 0,
             device: default_device(),
             precision: default_precision(),
+            schedule: Schedule::Fixed,
+            stop: None,
         }
     }
 }

@@ -60,8 +60,9 @@ impl Experiment {
             Some(w) => paths.resolve("model.weights", w),
         };
         let loss = loss(&raw.loss)?;
-        let tile = tiling(raw.model.tile, &loss.style_layers, &images)?;
         let optim = optim(&raw.optim, images.sizes.len())?;
+        let (images, optim) = schedule(raw.optim.schedule, images, optim)?;
+        let tile = tiling(raw.model.tile, &loss.style_layers, &images)?;
         let (snapshot_every, results) = output(&raw.output, &paths)?;
         let exp = Experiment {
             name,
@@ -91,6 +92,8 @@ impl Experiment {
             seed: optim.seed,
             device: optim.device,
             precision: raw.optim.precision,
+            schedule: raw.optim.schedule,
+            stop: optim.stop,
             snapshot_every,
             results,
             score: raw.output.score,
@@ -283,6 +286,55 @@ fn tiling(tile: Tiling, style_layers: &[StyleLayer], images: &Images) -> Result<
         }
     }
     Ok(tile)
+}
+
+/// The sizes and steps of `optim.schedule`: as written for `fixed`; for
+/// `coarse-to-fine`, from one size S and one step count N, scales S/4,
+/// S/2, S (those of at least [`COARSEST`] px), the last taking a fifth of
+/// the steps (at least one) and the coarser ones sharing the rest.
+fn schedule(schedule: super::Schedule, images: Images, optim: Optim) -> Result<(Images, Optim), Invalid> {
+    if schedule == super::Schedule::Fixed {
+        return Ok((images, optim));
+    }
+    let (&[size], &[steps]) = (images.sizes.as_slice(), optim.iterations.as_slice()) else {
+        let key = if images.sizes.len() > 1 {
+            "images.size"
+        } else {
+            "optim.iterations"
+        };
+        return Err(invalid(
+            key,
+            "optim.schedule = \"coarse-to-fine\" derives the scales and their steps: give one size and one step count",
+        ));
+    };
+    let mut sizes: Vec<u32> = [size / 4, size / 2, size]
+        .into_iter()
+        .filter(|&s| s >= COARSEST || s == size)
+        .collect();
+    // Every scale takes a step: with fewer steps than scales, the coarsest go.
+    let drop = sizes.len().saturating_sub(steps as usize);
+    sizes.drain(..drop);
+    let iterations = split_steps(steps, sizes.len());
+    Ok((Images { sizes, ..images }, Optim { iterations, ..optim }))
+}
+
+/// The smallest scale a coarse-to-fine schedule starts at, px.
+pub const COARSEST: u32 = 128;
+
+/// `steps` over `scales` scales: a fifth (at least one) to the last, the
+/// rest shared equally by the others (the first taking what does not
+/// divide); every scale at least one step when there are enough.
+pub fn split_steps(steps: u64, scales: usize) -> Vec<u64> {
+    if scales <= 1 {
+        return vec![steps];
+    }
+    let top = (steps / 5).max(1).min(steps.saturating_sub(scales as u64 - 1)).max(1);
+    let rest = steps.saturating_sub(top);
+    let others = (scales - 1) as u64;
+    let mut split: Vec<u64> = (0..others).map(|_| rest / others).collect();
+    split[0] += rest % others;
+    split.push(top);
+    split
 }
 
 /// The output's longest side at each scale: one size, or a list that grows.
@@ -560,6 +612,7 @@ fn style_layers(l: &RawLoss) -> Result<Vec<StyleLayer>, Invalid> {
 struct Optim {
     /// Steps at each scale.
     iterations: Vec<u64>,
+    stop: Option<super::Stop>,
     learning_rate: f64,
     history: usize,
     seed: u64,
@@ -615,7 +668,30 @@ fn optim(o: &RawOptim, scales: usize) -> Result<Optim, Invalid> {
             ),
         )
     })?;
+    let stop = match o.stop {
+        None => None,
+        Some(s) if !(s.rel_change.is_finite() && s.rel_change > 0.0 && s.rel_change <= 0.5) => {
+            return Err(invalid(
+                "optim.stop.rel_change",
+                format!(
+                    "{} is out of range; use a relative change in (0, 0.5], e.g. 1e-4",
+                    s.rel_change
+                ),
+            ));
+        }
+        Some(s) if !(2..=100_000).contains(&s.window) => {
+            return Err(invalid(
+                "optim.stop.window",
+                format!("{} is out of range; use 2..=100000 steps", s.window),
+            ));
+        }
+        Some(s) => Some(super::Stop {
+            rel_change: s.rel_change,
+            window: s.window as u64,
+        }),
+    };
     Ok(Optim {
+        stop,
         iterations: iterations.into_iter().map(|n| n as u64).collect(),
         learning_rate: o.learning_rate,
         history: o.history as usize,
@@ -659,7 +735,13 @@ impl Experiment {
                     Init::Noise => "noise".into(),
                     Init::Image(p) => path(p),
                 },
-                size: IntOrList::from_vec(self.sizes.iter().map(|&s| s as i64).collect()),
+                // A coarse-to-fine schedule is written as it was given: the
+                // final size and the total steps, from which it derives the rest.
+                size: if self.schedule == super::Schedule::CoarseToFine {
+                    IntOrList::One(self.final_size() as i64)
+                } else {
+                    IntOrList::from_vec(self.sizes.iter().map(|&s| s as i64).collect())
+                },
                 style_scale: self.style_scale,
                 preserve_colors: self.preserve_colors,
             },
@@ -681,6 +763,9 @@ impl Experiment {
             optim: RawOptim {
                 optimizer: self.optimizer,
                 iterations: match self.iterations.as_slice() {
+                    _ if self.schedule == super::Schedule::CoarseToFine => {
+                        IntOrList::One(self.total_iterations() as i64)
+                    }
                     // The same count at every scale reads back as one number.
                     [first, rest @ ..] if rest.iter().all(|n| n == first) => IntOrList::One(*first as i64),
                     all => IntOrList::Many(all.iter().map(|&n| n as i64).collect()),
@@ -690,6 +775,11 @@ impl Experiment {
                 seed: self.seed as i64,
                 device: self.device.to_string(),
                 precision: self.precision,
+                schedule: self.schedule,
+                stop: self.stop.map(|s| raw::RawStop {
+                    rel_change: s.rel_change,
+                    window: s.window as i64,
+                }),
             },
             output: RawOutput {
                 snapshot_every: self.snapshot_every as i64,
@@ -766,5 +856,54 @@ device = "cuda"
         let again = Experiment::from_raw(file, exp.to_raw(), &|_| false).expect("still valid");
         assert_eq!(again, exp);
         assert_eq!(exp.to_raw().optim.device, "cuda:0");
+    }
+
+    #[test]
+    fn a_coarse_to_fine_schedule_derives_its_scales_and_steps_and_reads_back() {
+        let text = r#"
+[images]
+content = "a.png"
+style = "b.png"
+size = 512
+[optim]
+schedule = "coarse-to-fine"
+iterations = 500
+stop = { rel_change = 1e-4 }
+precision = "auto"
+"#;
+        let file = Path::new("/p/experiments/x.toml");
+        let exp = super::super::parse(file, text, &[]).expect("valid");
+        assert_eq!(exp.sizes, [128, 256, 512]);
+        assert_eq!(exp.iterations, [200, 200, 100]);
+        assert_eq!(exp.total_iterations(), 500);
+        let stop = exp.stop.expect("a stop rule");
+        assert_eq!((stop.rel_change, stop.window), (1e-4, 20), "the window's default");
+        // Written as given: one size, one count, the schedule, which derives the same.
+        let raw = exp.to_raw();
+        assert_eq!(raw.images.size, IntOrList::One(512));
+        assert_eq!(raw.optim.iterations, IntOrList::One(500));
+        let again = Experiment::from_raw(file, raw, &|_| false).expect("still valid");
+        assert_eq!(again, exp);
+        // Small sizes keep the scales of 128 px or more; few steps, the finest.
+        let small = super::super::parse(file, &text.replace("512", "256"), &[]).expect("valid");
+        assert_eq!(small.sizes, [128, 256]);
+        let few = super::super::parse(file, &text.replace("iterations = 500", "iterations = 2"), &[]).expect("valid");
+        assert_eq!(
+            (few.sizes.as_slice(), few.iterations.as_slice()),
+            (&[256u32, 512][..], &[1u64, 1][..])
+        );
+    }
+
+    #[test]
+    fn steps_split_a_fifth_to_the_top() {
+        assert_eq!(split_steps(500, 3), [200, 200, 100]);
+        assert_eq!(split_steps(101, 3), [41, 40, 20]);
+        assert_eq!(split_steps(3, 3), [1, 1, 1]);
+        assert_eq!(split_steps(7, 1), [7]);
+        for n in 3..200u64 {
+            let s = split_steps(n, 3);
+            assert_eq!(s.iter().sum::<u64>(), n);
+            assert!(s.iter().all(|&k| k >= 1), "{n}: {s:?}");
+        }
     }
 }

@@ -44,14 +44,16 @@ pub enum LogEvent {
         width: u32,
         height: u32,
     },
-    /// `completed after 150 steps` / `failed after 3 steps: <why>`
+    /// `completed after 150 steps` / `failed after 3 steps: <why>` /
+    /// `converged after 40 steps: <why>`
     Ended {
         /// How the run ended.
         status: Status,
         /// Optimizer steps taken.
         steps: u64,
-        /// The failure's message. Its line breaks are written as spaces, so
-        /// the event stays on one line and reads back whole (less them).
+        /// The failure's message, or why it converged. Its line breaks are
+        /// written as spaces, so the event stays on one line and reads back
+        /// whole (less them).
         error: Option<String>,
     },
 }
@@ -145,6 +147,7 @@ impl LogEvent {
         let status = [
             Status::Running,
             Status::Completed,
+            Status::Converged,
             Status::Stopped,
             Status::Failed,
             Status::Stalled,
@@ -237,6 +240,11 @@ mod tests {
                 status: Status::Completed,
                 steps: 150,
                 error: None,
+            },
+            LogEvent::Ended {
+                status: Status::Converged,
+                steps: 40,
+                error: Some("the total loss changed by 0.008 % over the last 20 steps (optim.stop)".into()),
             },
             LogEvent::Ended {
                 status: Status::Failed,

@@ -14,8 +14,12 @@ pub enum Status {
     /// Started and not yet ended, or its process died before writing the end
     /// (check `Summary::pid`).
     Running,
-    /// Ran all its iterations, or the optimizer converged before that.
+    /// Ran all its iterations.
     Completed,
+    /// Ended before its iterations because it had converged: the loss
+    /// stopped changing (`optim.stop`), or the optimizer found no descent
+    /// left; `Summary::why` says which, and at what step.
+    Converged,
     /// Ended early on request (a stop command or a signal).
     Stopped,
     /// Ended by an error; `Summary::error` says why.
@@ -31,6 +35,7 @@ impl fmt::Display for Status {
         f.write_str(match self {
             Status::Running => "running",
             Status::Completed => "completed",
+            Status::Converged => "converged",
             Status::Stopped => "stopped",
             Status::Failed => "failed",
             Status::Stalled => "stalled",
@@ -102,6 +107,10 @@ pub struct Summary {
     /// Why the run failed or stalled; absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Why a run that did not fail ended before its iterations (converged:
+    /// the rule and the step); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
     /// RFC 3339.
     pub started: String,
     /// RFC 3339; absent while running.
@@ -155,6 +164,10 @@ pub struct Summary {
     /// (runs from before precision existed: `fp32`).
     #[serde(default = "fp32")]
     pub precision: String,
+    /// How `optim.precision = "auto"` chose `precision`, and why; absent
+    /// when a precision was asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision_choice: Option<String>,
     /// How the network was stored and why: `channels_last (measured: …)`.
     /// Empty for runs from before this was recorded.
     #[serde(default)]
@@ -294,6 +307,8 @@ impl Summary {
         }
         for text in [
             &mut self.error,
+            &mut self.why,
+            &mut self.precision_choice,
             &mut self.finished,
             &mut self.host,
             &mut self.visible_devices,

@@ -196,7 +196,7 @@ impl RunDirSink {
         let _ = self.log_event(&LogEvent::Ended {
             status: summary.status,
             steps: summary.steps,
-            error: summary.error.clone(),
+            error: summary.error.clone().or_else(|| summary.why.clone()),
         });
         write_summary(&self.paths, &summary)?;
         result

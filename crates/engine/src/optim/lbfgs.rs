@@ -73,7 +73,7 @@ const NOISE_PER_ROUNDOFF: f64 = 0.0256;
 /// fp16, scaled from bf16, 1.25e-5).
 pub fn loss_noise(precision: Precision) -> f64 {
     match precision {
-        Precision::Fp32 => 0.0,
+        Precision::Fp32 | Precision::Auto => 0.0,
         Precision::Bf16 => NOISE_PER_ROUNDOFF * 2f64.powi(-8),
         Precision::Fp16 => NOISE_PER_ROUNDOFF * 2f64.powi(-11),
     }

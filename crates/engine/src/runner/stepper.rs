@@ -15,7 +15,7 @@ use stylelab_core::config::{Experiment, Normalize, OptimizerKind};
 use stylelab_core::events::{Control, Controls, RunEvent, Term};
 use stylelab_core::gpu;
 use stylelab_core::memory;
-use stylelab_core::record::{Losses, StepMetrics, Summary};
+use stylelab_core::record::{Losses, Status, StepMetrics, Summary};
 use stylelab_core::sinks::Sink;
 use tch::Tensor;
 
@@ -32,8 +32,9 @@ pub fn is_renormalize_step(step: u64) -> bool {
 pub(super) enum Advance {
     /// Took a step; go on.
     Moved,
-    /// At a minimum: this scale is done.
-    Converged,
+    /// Converged (the optimizer found no descent left, or the loss stopped
+    /// changing under `optim.stop`): this scale is done, for this reason.
+    Converged(String),
     /// No step could lower the loss, far from a minimum: the run ends
     /// `stalled`, for this reason.
     Stalled(String),
@@ -62,6 +63,11 @@ pub(super) struct Runner<'a> {
     scale: ScaleInputs,
     /// Each scale's tiles (None: one pass).
     tiling: Vec<Option<stylelab_core::memory::TileChoice>>,
+    /// The total loss of this scale's last steps, under the weights in
+    /// force (cleared when they change): what `optim.stop` looks back over.
+    recent: VecDeque<f64>,
+    /// Why scales ended before their steps: the run's `why`.
+    converged: Vec<String>,
     /// Index of the current scale, and the step it began at.
     scale_index: usize,
     scale_start: u64,
@@ -117,6 +123,8 @@ impl<'a> Runner<'a> {
             inputs,
             scale: first,
             tiling,
+            recent: VecDeque::new(),
+            converged: Vec::new(),
             scale_index: 0,
             scale_start: 0,
             x,
@@ -173,6 +181,7 @@ impl<'a> Runner<'a> {
         let Some(plan) = self.inputs.plan.get(k).cloned() else {
             return Ok(false);
         };
+        self.recent.clear();
         self.scale = self.inputs.at(k)?;
         let tile = self.tiling.get(k).copied().flatten().map(|t| t.tile);
         self.objective.set_tile(tile).map_err(tch::TchError::Kind)?;
@@ -422,8 +431,10 @@ impl<'a> Runner<'a> {
             self.dirty = true;
         }
         if std::mem::take(&mut self.dirty) {
-            // Its value, gradient and curvature history here are stale.
+            // Its value, gradient and curvature history here are stale, and
+            // the losses before do not compare with the ones after.
             self.optimizer.reset();
+            self.recent.clear();
             self.current = evaluate(&mut self.objective, &self.x)?;
             self.info = self.objective.breakdown(&self.current.values);
         }
@@ -437,12 +448,68 @@ impl<'a> Runner<'a> {
         self.step += 1;
         let (point, advance) = match outcome {
             StepOutcome::Moved(p) => (p, Advance::Moved),
-            StepOutcome::Converged(p) => (p, Advance::Converged),
+            StepOutcome::Converged(p) => (
+                p,
+                Advance::Converged(format!(
+                    "at step {} the optimizer found no descent left (the gradient vanished, or neither the loss nor the image changed measurably)",
+                    self.step
+                )),
+            ),
             StepOutcome::Stalled(p, why) => (p, Advance::Stalled(format!("at step {}: {why}", self.step))),
         };
         self.info = self.objective.breakdown(&point.values);
         self.current = point;
-        Ok(advance)
+        match advance {
+            Advance::Moved => Ok(self.stop_rule().unwrap_or(Advance::Moved)),
+            other => Ok(other),
+        }
+    }
+
+    /// `optim.stop`: converged when the total loss fell by less than
+    /// `rel_change` (relative) over the last `window` steps of this scale.
+    fn stop_rule(&mut self) -> Option<Advance> {
+        let stop = self.exp.stop?;
+        let window = stop.window as usize;
+        self.recent.push_back(self.current.loss);
+        while self.recent.len() > window + 1 {
+            self.recent.pop_front();
+        }
+        let (&before, &now) = (self.recent.front()?, self.recent.back()?);
+        if self.recent.len() <= window || !(before.is_finite() && now.is_finite()) {
+            return None;
+        }
+        let fell = (before - now) / before.abs().max(f64::MIN_POSITIVE);
+        (fell < stop.rel_change).then(|| {
+            Advance::Converged(format!(
+                "at step {} the total loss had fallen by {:.3e} (relative) over the last {window} steps, less than optim.stop.rel_change = {}",
+                self.step,
+                fell,
+                stylelab_core::text::number(stop.rel_change)
+            ))
+        })
+    }
+
+    /// A scale converged before its steps: noted for the summary's `why`.
+    pub(super) fn note_converged(&mut self, why: String) {
+        let scales = self.inputs.plan.len();
+        let what = if scales > 1 {
+            format!("scale {}/{scales}: {why}", self.scale_index + 1)
+        } else {
+            why
+        };
+        self.converged.push(what);
+    }
+
+    /// How the run ended after its last scale: converged when a scale ended
+    /// before its steps (the summary's `why` says which and why), else
+    /// completed.
+    pub(super) fn ended(&self, summary: &mut Summary) -> Status {
+        if self.converged.is_empty() {
+            Status::Completed
+        } else {
+            summary.why = Some(self.converged.join("; "));
+            Status::Converged
+        }
     }
 
     /// A snapshot every `snapshot_every` steps.
