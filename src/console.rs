@@ -292,6 +292,7 @@ mod tests {
             host_reads_per_step: None,
             seconds_to_first_evaluation: None,
             seconds_to_first_step: None,
+            startup: Vec::new(),
             scales: Vec::new(),
             style_losses: Default::default(),
             regions: Vec::new(),

@@ -42,6 +42,14 @@ struct WholeRun {
     /// stylelab's run: its steady step ÷ `bench-one`'s step at the same shape.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     run_step_per_bench_step: Option<f64>,
+    /// stylelab's run: seconds per evaluation after the first step (its
+    /// steps' time over their evaluations, line searches included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    s_per_eval: Option<f64>,
+    /// stylelab's run: its steady evaluation ÷ `bench-one`'s, at the same
+    /// shape (the step's ratio without the line search's extra evaluations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    run_eval_per_bench_eval: Option<f64>,
 }
 
 /// The classic experiment on `weights`, for `steps` steps at `size` px.
@@ -116,6 +124,10 @@ fn stylelab_run(exe: &Path, exp: &Path, precision: &str, results: &Path) -> Resu
         (Some(a), Some(b)) if b.iter > a.iter => (b.elapsed_s - a.elapsed_s) / (b.iter - a.iter) as f64,
         _ => s.seconds_per_step,
     };
+    let per_eval = match (rows.get(1), rows.last()) {
+        (Some(a), Some(b)) if b.evals > a.evals => Some((b.elapsed_s - a.elapsed_s) / (b.evals - a.evals) as f64),
+        _ => None,
+    };
     Ok(WholeRun {
         seconds_to_first_step: s.seconds_to_first_step.unwrap_or(f64::NAN),
         s_per_step: after_first,
@@ -125,6 +137,8 @@ fn stylelab_run(exe: &Path, exp: &Path, precision: &str, results: &Path) -> Resu
         process_s,
         peak_gpu_mib: s.peak_gpu_mib,
         run_step_per_bench_step: None,
+        s_per_eval: per_eval,
+        run_eval_per_bench_eval: None,
     })
 }
 
@@ -261,16 +275,23 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         let bench = inputs.bench_step(&exe, &device, precision);
         let ratio = match (&ours, &bench) {
             (Ok(r), Ok(b)) => format!(
-                "{:.2} ({:.1} ms ÷ {:.1} ms)",
+                "{:.2} ({:.1} ms ÷ {:.1} ms); per evaluation {}",
                 r.s_per_step / b.s_per_step,
                 r.s_per_step * 1e3,
-                b.s_per_step * 1e3
+                b.s_per_step * 1e3,
+                r.s_per_eval.map_or("-".into(), |e| format!(
+                    "{:.2} ({:.1} ms ÷ {:.1} ms)",
+                    e / b.s_per_eval,
+                    e * 1e3,
+                    b.s_per_eval * 1e3
+                ))
             ),
             (_, Err(e)) => format!("bench failed: {e:#}"),
             _ => String::new(),
         };
         let ours = ours.map(|r| WholeRun {
             run_step_per_bench_step: bench.as_ref().ok().map(|b| r.s_per_step / b.s_per_step),
+            run_eval_per_bench_eval: bench.as_ref().ok().zip(r.s_per_eval).map(|(b, e)| e / b.s_per_eval),
             ..r
         });
         print_whole(precision, "stylelab", ours, &ratio, args.json);

@@ -126,7 +126,12 @@ fn table(args: &BenchArgs, device: &str, size: u32, problem: &Problem, dir: &Pat
     );
     let ref_image = dir.join("reference.raw");
     let ref_scores = scores(&exp, &raw_image(&ref_image, &exp)?)?;
-    print_row("pytorch reference", Some(reference_s), reference_s, &(target, ref_scores));
+    print_row(
+        "pytorch reference",
+        Some(reference_s),
+        reference_s,
+        &(target, ref_scores),
+    );
     for (name, sets) in VARIANTS {
         let row = variant(&exp, name, sets, target, dir)?;
         if name == VARIANTS[0].0 {

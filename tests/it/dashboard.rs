@@ -58,6 +58,7 @@ fn summary(status: Status, steps: u64) -> Summary {
         host_reads_per_step: Some(1.2),
         seconds_to_first_evaluation: None,
         seconds_to_first_step: None,
+        startup: Vec::new(),
         scales: Vec::new(),
         style_losses: Default::default(),
         regions: Vec::new(),

@@ -22,7 +22,7 @@ pub use metrics::{
     parse_metrics, read_metrics,
 };
 pub use scores::{read_step_scores, write_step_scores};
-pub use summary::{Losses, Scale, Scores, Status, Summary, SweepMember, read_summary};
+pub use summary::{Losses, Scale, Scores, StartupPhase, Status, Summary, SweepMember, read_summary};
 pub use tail::Tail;
 
 use std::path::PathBuf;

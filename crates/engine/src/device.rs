@@ -127,3 +127,32 @@ fn cpu_bf16_flags() -> Option<&'static str> {
         .collect();
     ["amx_bf16", "avx512_bf16"].into_iter().find(|f| flags.contains(f))
 }
+
+/// Whose memory a run on `device` uses, for the memory model.
+pub fn target(device: tch::Device) -> stylelab_core::memory::Target {
+    if device.is_cuda() {
+        stylelab_core::memory::Target::Cuda
+    } else {
+        stylelab_core::memory::Target::Cpu
+    }
+}
+
+/// Memory a new run on `device` can have, MiB: on CPU the kernel's
+/// `MemAvailable` (or the cgroup's remainder, when smaller) plus what this
+/// process already holds (the run happens here, or in a process much like
+/// it); on CUDA the device's free memory (NVML). None when unknown.
+pub fn available_mib(device: tch::Device) -> Option<f64> {
+    match device {
+        tch::Device::Cuda(n) => stylelab_core::gpu::free_mib(n),
+        _ => {
+            let free = match (
+                stylelab_core::procfs::available_mib(),
+                stylelab_core::procfs::cgroup_available_mib(),
+            ) {
+                (Some(a), Some(c)) => a.min(c),
+                (a, c) => a.or(c)?,
+            };
+            Some(free + stylelab_core::procfs::rss_mib(None).unwrap_or(0.0))
+        }
+    }
+}

@@ -57,7 +57,8 @@ fn initial_summary(ctx: &RunContext, device: Device) -> Summary {
         stylelab: env!("CARGO_PKG_VERSION").to_string(),
         weights: exp.weights.display().to_string(),
         weights_sha256: ctx.weights_sha256.clone(),
-        images_sha256: image_hashes(exp),
+        // Hashed when the run starts (`optimise`), timed as part of its start-up.
+        images_sha256: Default::default(),
         seed: exp.seed,
         width: 0,
         height: 0,
@@ -71,6 +72,7 @@ fn initial_summary(ctx: &RunContext, device: Device) -> Summary {
         host_reads_per_step: None,
         seconds_to_first_evaluation: None,
         seconds_to_first_step: None,
+        startup: Vec::new(),
         scales: Vec::new(),
         style_losses: exp
             .style_layers
@@ -216,7 +218,12 @@ fn optimise(
     let exp = &resolved;
     summary.precision = precision.to_string();
     summary.precision_choice = choice;
+    let before_engine = stylelab_core::procfs::process_age_s();
+    let hashing = std::time::Instant::now();
+    summary.images_sha256 = image_hashes(ctx.exp);
+    let hashes_s = hashing.elapsed().as_secs_f64();
     let mut prepared = prepare::prepare(exp, device)?;
+    summary.startup = startup(before_engine, hashes_s, &prepared.timings);
     let last = prepared.inputs.plan.last().cloned();
     summary.width = last.as_ref().map_or(0, |p| p.width);
     summary.height = last.as_ref().map_or(0, |p| p.height);
@@ -268,6 +275,25 @@ fn steps(run: &mut Runner, controls: &mut Controls, summary: &mut Summary) -> Re
             }
         }
     }
+}
+
+/// The start-up's parts: before the engine (from the process's start),
+/// hashing the inputs, then what preparing took.
+fn startup(
+    before_engine: Option<f64>,
+    hashes: f64,
+    prepared: &[stylelab_core::record::StartupPhase],
+) -> Vec<stylelab_core::record::StartupPhase> {
+    let phase = |what: &str, seconds: f64| stylelab_core::record::StartupPhase {
+        what: what.to_string(),
+        seconds: (seconds.max(0.0) * 1e3).round() / 1e3,
+    };
+    before_engine
+        .map(|s| phase("before the engine", s))
+        .into_iter()
+        .chain(std::iter::once(phase("image hashes", hashes)))
+        .chain(prepared.iter().cloned())
+        .collect()
 }
 
 /// The scales as the summary records them, each starting where the steps

@@ -180,6 +180,13 @@ pub struct Summary {
     /// Seconds from the process's start to the end of the first step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seconds_to_first_step: Option<f64>,
+    /// What the seconds to the first evaluation went to, in order: before
+    /// the engine (libtorch loaded, the experiment read and checked),
+    /// hashing the inputs, decoding the images, loading the weights,
+    /// choosing the memory format, the first scale's images and targets,
+    /// the starting image.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub startup: Vec<StartupPhase>,
     /// Reads from the device per optimizer step, snapshots included.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_reads_per_step: Option<f64>,
@@ -270,6 +277,16 @@ impl Scores {
             _ => None,
         }
     }
+}
+
+/// A part of a run's start-up and its seconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StartupPhase {
+    /// What it did: `before the engine`, `image hashes`, `images`,
+    /// `weights`, `memory format`, `targets`, `starting image`.
+    pub what: String,
+    /// Seconds it took.
+    pub seconds: f64,
 }
 
 /// One scale of a run: its size and how many steps it takes.

@@ -7,6 +7,7 @@ use crate::loss::{LossWeights, StyleObjective};
 use crate::{EngineError, device, memory_format, vgg};
 use stylelab_core::config::Experiment;
 use stylelab_core::memory::{self, TileChoice};
+use stylelab_core::record::StartupPhase;
 use tch::Device;
 
 /// Everything prepared for a run: the objective with the first scale's
@@ -28,21 +29,37 @@ pub struct Prepared {
     /// Each scale's tiling (None: one pass), as the memory estimate chose
     /// it for what the device has free.
     pub tiling: Vec<Option<TileChoice>>,
+    /// What preparing took, part by part (the summary's `startup`).
+    pub timings: Vec<StartupPhase>,
+}
+
+/// Seconds since `t`, to the millisecond, as a named start-up phase; `t`
+/// moves on to now.
+fn lap(t: &mut std::time::Instant, what: &str) -> StartupPhase {
+    let seconds = (t.elapsed().as_secs_f64() * 1e3).round() / 1e3;
+    *t = std::time::Instant::now();
+    StartupPhase {
+        what: what.to_string(),
+        seconds,
+    }
 }
 
 /// The memory estimate for a content image of `w × h` on `device`, for
 /// what it has free now: each scale's tiling and where its state lives
 /// follow from it (`model.tile`).
 fn estimate(exp: &Experiment, (w, h): (u32, u32), device: Device) -> memory::Estimate {
-    let available = crate::preflight::available_mib(device);
-    memory::estimate_within(exp, w, h, crate::preflight::target(device), available)
+    let available = crate::device::available_mib(device);
+    memory::estimate_within(exp, w, h, crate::device::target(device), available)
 }
 
 /// Loads images and weights, plans the scales and computes the first
 /// scale's targets.
 pub fn prepare(exp: &Experiment, device: Device) -> Result<Prepared, EngineError> {
+    let mut t = std::time::Instant::now();
+    let mut timings = Vec::new();
     device::configure(device);
     let inputs = Inputs::load(exp, device).map_err(EngineError::Image)?;
+    timings.push(lap(&mut t, "images"));
     let estimate = estimate(exp, inputs.content_size(), device);
     // The image, its gradient, the optimizer's state and the images stay in
     // host memory when the device cannot hold them (tiles go to it).
@@ -61,9 +78,11 @@ pub fn prepare(exp: &Experiment, device: Device) -> Result<Prepared, EngineError
         other => other.into(),
     })?;
     weights.info.check_layers(&layers)?;
+    timings.push(lap(&mut t, "weights"));
     let first_plan = &inputs.plan[0];
     let format = memory_format::choose(&weights, exp, device, first_plan.width.max(first_plan.height), &layers)?;
     let net = vgg::Vgg19::new(&weights, exp.pooling, device, exp.precision, format.format);
+    timings.push(lap(&mut t, "memory format"));
     let first = inputs.at(0)?;
     let objective = StyleObjective::new(
         net,
@@ -84,7 +103,9 @@ pub fn prepare(exp: &Experiment, device: Device) -> Result<Prepared, EngineError
     } else {
         objective
     };
+    timings.push(lap(&mut t, "targets"));
     let x = inputs.start(exp, &first)?;
+    timings.push(lap(&mut t, "starting image"));
     Ok(Prepared {
         objective,
         inputs,
@@ -93,5 +114,6 @@ pub fn prepare(exp: &Experiment, device: Device) -> Result<Prepared, EngineError
         device,
         format,
         tiling,
+        timings,
     })
 }
