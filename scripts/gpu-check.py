@@ -19,12 +19,19 @@ It prints, as Markdown tables (and writes them to --out/report.md):
 3. memory: `stylelab check --json`'s estimate against the peak NVML
    measured (`summary.json`'s peak_gpu_mib) for the four runs of issue 16,
    the 1024 → 8192 px multi-scale bf16 run among them;
-4. `stylelab bench` rows at 512 and 1024 px, fp32 and bf16, with PyTorch
+4. print sizes tiled (issue 26): 1024 → 8192 px and 1024 → 16384 px
+   multi-scale bf16 runs, each scale's tiling, `check`'s one-pass and
+   tiled estimates against the measured peak;
+5. time to quality (issue 27): `stylelab bench --time-to-quality` at
+   512 px against the PyTorch reference's 500 evaluations;
+6. `stylelab bench` rows at 512 and 1024 px, fp32 and bf16, with PyTorch
    eager and PyTorch replaying one CUDA graph.
 
 Every part prints as soon as it is done, and a part that fails prints as
-failed: a slow or broken part never hides the others. The whole check
-takes about five minutes on an H200 (budget: six).
+failed: a slow or broken part never hides the others. Parts 1-3 and 6
+took about five minutes on an H200 (issue 16); parts 4 and 5 have not run
+on a GPU yet: with little device time, `--parts tiles,quality` runs them
+alone.
 
 When the binary was built against another torch install than the one this
 Python has, the script puts this Python's torch/lib first on
@@ -81,7 +88,7 @@ class Check:
                 raise RuntimeError(out.stderr.strip())
         return path
 
-    def experiment(self, name, size, steps, precision, history=100, memory_format="auto"):
+    def experiment(self, name, size, steps, precision, history=100, memory_format="auto", tile="auto"):
         """The classic problem as an experiment file."""
         sizes = size if isinstance(size, int) else "[" + ", ".join(map(str, size)) + "]"
         iters = steps if isinstance(steps, int) else "[" + ", ".join(map(str, steps)) + "]"
@@ -94,6 +101,7 @@ size = {sizes}
 [model]
 weights = "{self.weights()}"
 memory_format = "{memory_format}"
+tile = {tile if isinstance(tile, int) else f'"{tile}"'}
 [loss]
 content_weight = 5.0
 style_weight = 100.0
@@ -208,6 +216,49 @@ results = "{self.tmp}/results"
             except RuntimeError as e:
                 self.say(f"| {label} | {estimate:.0f} | | | failed: {e} | |")
 
+    def tiles(self):
+        """Print sizes past one pass's memory, tiled (issue 26): check's
+        plan and estimate against the measured peak, per scale's tiling."""
+        q = 8 if self.a.quick else 1
+        runs = [
+            ("1024→2048→4096→8192 bf16, [100, 30, 10, 3]", [s // q for s in (1024, 2048, 4096, 8192)],
+             [100 // q, 30 // q, 10 // q, 3], 100),
+            ("1024→4096→16384 bf16, [50, 5, 3], history 10", [s // q for s in (1024, 4096, 16384)],
+             [50 // q, 5, 3], 10),
+        ]
+        key = "peak_rss_mib" if self.a.device == "cpu" else "peak_gpu_mib"
+        self.say(f"| run | tiling per scale | one pass MiB | estimated MiB | measured MiB ({key}) | "
+                 "measured ÷ estimated | peak RSS MiB | status | seconds |")
+        self.say("|---|---|---|---|---|---|---|---|---|")
+        for i, (label, size, steps, history) in enumerate(runs):
+            exp = self.experiment(f"tiles-{i}", size, steps, "bf16", history=history)
+            out, _ = self.stylelab("check", exp, "--json")
+            try:
+                memory = json.loads(out.stdout)["memory"]
+            except (ValueError, KeyError):
+                self.say(f"| {label} | check failed: {out.stderr.strip()[-300:]} | | | | | | | |")
+                continue
+            plan = "; ".join(
+                f"{t['tiles']}×{t['tile']} px" if (t := sc.get("tiling")) else "one pass" for sc in memory["scales"])
+            one_pass = max(sc["one_pass_mib"] for sc in memory["scales"])
+            estimate = memory["estimated_peak_mib"]
+            try:
+                took, s = self.run(exp)
+                measured = s.get(key) or float("nan")
+                self.say(f"| {label} | {plan} | {one_pass:.0f} | {estimate:.0f} | {measured:.0f} | "
+                         f"{measured / estimate:.2f} | {s.get('peak_rss_mib', 0):.0f} | {s['status']} | {took:.0f} |")
+            except (RuntimeError, subprocess.TimeoutExpired) as e:
+                self.say(f"| {label} | {plan} | {one_pass:.0f} | {estimate:.0f} | | | | failed: {e} | |")
+
+    def quality(self):
+        """Time to the reference's quality (issue 27), classic 512 px."""
+        size, budget = (128, 50) if self.a.quick else (512, 500)
+        out, _ = self.stylelab("bench", "--time-to-quality", "--sizes", size, "--budget", budget,
+                               "--device", self.a.device, "--python", self.a.python, timeout=900)
+        self.say("```text\n" + out.stdout.strip() + "\n```")
+        if out.returncode != 0:
+            self.say(f"bench exited {out.returncode}: {out.stderr.strip()[-500:]}")
+
     def bench(self):
         sizes = "64,128" if self.a.quick else "512,1024"
         args = ["bench", "--json", "--device", self.a.device, "--repeats", "1", "--evals", "20", "--steps", "20",
@@ -239,7 +290,7 @@ def main():
     p.add_argument("--device", default="cuda")
     p.add_argument("--quick", action="store_true", help="small sizes and few steps: to try the script itself")
     p.add_argument("--out", default="", help="keep the runs and report.md here")
-    p.add_argument("--parts", default="doctor,startup,classic,memory,bench")
+    p.add_argument("--parts", default="doctor,startup,classic,memory,tiles,quality,bench")
     a = p.parse_args()
     a.stylelab = os.path.abspath(a.stylelab) if os.path.exists(a.stylelab) else a.stylelab
     c = Check(a)
@@ -249,6 +300,8 @@ def main():
         "startup": ("Start-up: a 1-step classic run", c.startup),
         "classic": ("The classic problem, the whole run against PyTorch's", c.classic),
         "memory": ("Memory: the estimate against the measured peak", c.memory),
+        "tiles": ("Print sizes, tiled: the plan, the estimate and the measured peak", c.tiles),
+        "quality": ("Time to the PyTorch reference's quality", c.quality),
         "bench": ("stylelab bench", c.bench),
     }
     for name in a.parts.split(","):

@@ -234,6 +234,20 @@ impl Sink for ConsoleSink {
                     }
                 }
             }
+            RunEvent::Evaluating(p) => match &self.bar {
+                Some(bar) => bar.set_message(format!("evaluating: {}", p.words())),
+                None => {
+                    if self.last_line.elapsed() >= self.line_every {
+                        self.last_line = Instant::now();
+                        self.say(&format!(
+                            "after step {}/{}: evaluating, {}",
+                            p.iter,
+                            self.iterations,
+                            p.words()
+                        ));
+                    }
+                }
+            },
             RunEvent::Snapshot { .. } | RunEvent::Debug(_) => {}
             RunEvent::Steered { .. }
             | RunEvent::Scale { .. }

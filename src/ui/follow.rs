@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime};
 use stylelab_core::record::{
     LogEvent, MetricsHeader, MetricsReader, RunPaths, Status, StepMetrics, Summary, Tail, Term,
 };
+use stylelab_core::events::EvalProgress;
 use stylelab_core::review;
 
 /// Something new in a followed run folder.
@@ -43,6 +44,8 @@ pub enum LiveUpdate {
         width: u32,
         height: u32,
     },
+    /// How far the tiled evaluation under way has got; None once it is over.
+    Progress(Option<EvalProgress>),
     /// The process running it: whether it is alive, its resident memory
     /// and its GPU memory (NVML; None on CPU runs), in whole MiB. Sent when
     /// any of them changes.
@@ -96,6 +99,8 @@ struct Seen {
     ended_at: Option<u64>,
     /// Snapshots seen: a different count means the list is sent again.
     snapshots: usize,
+    /// The tiled evaluation's progress as last sent.
+    progress: Option<EvalProgress>,
 }
 
 impl Seen {
@@ -113,6 +118,7 @@ impl Seen {
             process: None,
             ended_at: None,
             snapshots: 0,
+            progress: None,
         }
     }
 
@@ -149,7 +155,26 @@ impl Seen {
             }
         }
         self.snapshots(&mut out);
+        self.progress(&mut out);
         out
+    }
+
+    /// The `progress` file of a running run: sent when it changes, None
+    /// when it is gone (the evaluation is over). Read bounded and parsed:
+    /// anything else in it is ignored.
+    fn progress(&mut self, out: &mut Vec<LiveUpdate>) {
+        let now = if self.pid.is_some() {
+            stylelab_core::files::read_bounded(&self.paths.progress(), 256)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .and_then(|line| EvalProgress::parse(&line))
+        } else {
+            None
+        };
+        if now != self.progress {
+            self.progress = now;
+            out.push(LiveUpdate::Progress(now));
+        }
     }
 
     /// The summary, if it changed since the last read and parses (a half-written

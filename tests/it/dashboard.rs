@@ -805,6 +805,55 @@ fn live_view_shows_the_style_statistics_and_the_regions() {
     assert!(low.contains(" …"), "the layers cut say so: {low}");
 }
 
+/// A tiled scale's plan shows in the progress panel, and while an
+/// evaluation takes long, how far it has got (issue 26).
+#[test]
+fn live_view_shows_the_tiles_and_the_evaluation_under_way() {
+    let mut app = live_app(false);
+    let follow_id = app.live.run.as_ref().unwrap().follow_id;
+    let tiled = Summary {
+        final_losses: None,
+        scales: vec![stylelab_core::record::Scale {
+            size: 64,
+            width: 64,
+            height: 43,
+            iterations: 200,
+            from_step: 0,
+            tiling: Some(stylelab_core::memory::TileChoice {
+                tile: 32,
+                halo: 16,
+                tiles: 4,
+                overlap: 2.1,
+            }),
+        }],
+        ..summary(Status::Running, 60)
+    };
+    let progress = stylelab_core::events::EvalProgress {
+        iter: 60,
+        pass: 2,
+        done: 3,
+        tiles: 4,
+    };
+    for u in [
+        LiveUpdate::Summary(Box::new(tiled)),
+        LiveUpdate::Progress(Some(progress)),
+    ] {
+        update(&mut app, Msg::Live { follow_id, update: u });
+    }
+    let screen = render(&app, 120, 40);
+    assert!(
+        screen.contains("4 tiles of 32 px: evaluating tile 3 of 4, pass 2 of 2"),
+        "{screen}"
+    );
+    update(&mut app, Msg::Live {
+        follow_id,
+        update: LiveUpdate::Progress(None),
+    });
+    let screen = render(&app, 120, 40);
+    assert!(screen.contains("4 tiles of 32 px"), "{screen}");
+    assert!(!screen.contains("evaluating"), "{screen}");
+}
+
 /// The key names a view's table binds, and each footer group's keys as
 /// written with the names of the keys its binding binds.
 fn table<K: Keymap>() -> (Vec<String>, Vec<(String, Vec<String>)>) {

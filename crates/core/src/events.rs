@@ -65,6 +65,10 @@ pub enum RunEvent {
         width: u32,
         height: u32,
     },
+    /// How far an evaluation that takes a while (a tiled one) has got:
+    /// sent tile by tile, at most twice a second, never for a one-pass
+    /// evaluation.
+    Evaluating(EvalProgress),
     /// The whole text behind a failure's one-line message (libtorch's C++
     /// backtrace): for the run folder's debug log, not the console.
     Debug(String),
@@ -73,6 +77,66 @@ pub enum RunEvent {
         summary: Box<Summary>,
         image: Option<Arc<RgbImage>>,
     },
+}
+
+/// How far a tiled evaluation has got: `done` of `tiles` tiles of pass
+/// `pass` (1: the statistics, without gradients; 2: the gradient), in the
+/// evaluation that follows step `iter`. The run folder keeps the latest in
+/// its `progress` file, one line ([`EvalProgress::line`]), while the
+/// evaluation lasts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EvalProgress {
+    /// Steps taken before this evaluation.
+    pub iter: u64,
+    /// 1 or 2 (of [`EvalProgress::PASSES`]).
+    pub pass: u8,
+    /// Tiles of this pass done.
+    pub done: u32,
+    /// Tiles in a pass.
+    pub tiles: u32,
+}
+
+impl EvalProgress {
+    /// A tiled evaluation's passes.
+    pub const PASSES: u8 = 2;
+
+    /// The `progress` file's line: `after step 3: pass 2/2, tile 12/24`.
+    pub fn line(&self) -> String {
+        format!(
+            "after step {}: pass {}/{}, tile {}/{}",
+            self.iter,
+            self.pass,
+            Self::PASSES,
+            self.done,
+            self.tiles
+        )
+    }
+
+    /// Reads [`EvalProgress::line`] back; None for anything else (a
+    /// half-written or foreign file).
+    pub fn parse(line: &str) -> Option<Self> {
+        let rest = line.trim_end_matches('\n').strip_prefix("after step ")?;
+        let (iter, rest) = rest.split_once(": pass ")?;
+        let (pass, rest) = rest.split_once('/')?;
+        let (passes, rest) = rest.split_once(", tile ")?;
+        let (done, tiles) = rest.split_once('/')?;
+        let p = EvalProgress {
+            iter: iter.parse().ok()?,
+            pass: pass.parse().ok()?,
+            done: done.parse().ok()?,
+            tiles: tiles.parse().ok()?,
+        };
+        let sane = passes == Self::PASSES.to_string()
+            && (1..=Self::PASSES).contains(&p.pass)
+            && p.tiles > 0
+            && p.done <= p.tiles;
+        sane.then_some(p)
+    }
+
+    /// In words, for a person: `tile 12 of 24, pass 2 of 2`.
+    pub fn words(&self) -> String {
+        format!("tile {} of {}, pass {} of {}", self.done, self.tiles, self.pass, Self::PASSES)
+    }
 }
 
 /// What the engine can be told between steps.
@@ -220,6 +284,33 @@ impl Controls {
 mod tests {
     use super::*;
     use std::io::Write;
+
+    #[test]
+    fn progress_lines_round_trip_and_foreign_ones_are_refused() {
+        let p = EvalProgress {
+            iter: 3,
+            pass: 2,
+            done: 12,
+            tiles: 24,
+        };
+        assert_eq!(p.line(), "after step 3: pass 2/2, tile 12/24");
+        assert_eq!(EvalProgress::parse(&p.line()), Some(p));
+        assert_eq!(EvalProgress::parse(&(p.line() + "\n")), Some(p));
+        assert_eq!(p.words(), "tile 12 of 24, pass 2 of 2");
+        for bad in [
+            "",
+            "after step 3: pass 3/2, tile 1/24",
+            "after step 3: pass 0/2, tile 1/24",
+            "after step 3: pass 1/3, tile 1/24",
+            "after step 3: pass 1/2, tile 25/24",
+            "after step 3: pass 1/2, tile 0/0",
+            "after step -1: pass 1/2, tile 1/2",
+            "after step 3: pass 1/2, tile 1/2 \x1b[2J",
+            "after step 3: pass 1/2, tile 1",
+        ] {
+            assert_eq!(EvalProgress::parse(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn control_lines_round_trip() {

@@ -46,6 +46,9 @@ pub const SCORES_FILE: &str = "scores.csv";
 pub const DEBUG_FILE: &str = "debug.log";
 /// Commands for a running engine, one per line (see `events::Control`).
 pub const CONTROL_FILE: &str = "control";
+/// How far a tiled evaluation has got, while it lasts (see
+/// [`crate::events::EvalProgress`]).
+pub const PROGRESS_FILE: &str = "progress";
 /// Local time now as the run folder's files write it (RFC 3339, seconds).
 pub fn now_rfc3339() -> String {
     chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
@@ -90,6 +93,10 @@ impl RunPaths {
     /// `debug.log`.
     pub fn debug_log(&self) -> PathBuf {
         self.dir.join(DEBUG_FILE)
+    }
+    /// `progress`: how far the tiled evaluation under way has got.
+    pub fn progress(&self) -> PathBuf {
+        self.dir.join(PROGRESS_FILE)
     }
     /// `control`, the file a dashboard appends commands to.
     pub fn control(&self) -> PathBuf {

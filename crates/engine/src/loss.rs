@@ -492,9 +492,9 @@ impl StyleObjective {
 
     /// One forward and backward pass at `x` (tile by tile when tiled), at
     /// the loss scale in force.
-    fn try_evaluate(&mut self, x: &Tensor) -> Result<Evaluation, TchError> {
+    fn try_evaluate(&mut self, x: &Tensor, progress: TileProgress) -> Result<Evaluation, TchError> {
         if let Some(plan) = self.plan(x.size()[2], x.size()[3]) {
-            return self.evaluate_tiled(x, &plan);
+            return self.evaluate_tiled(x, &plan, progress);
         }
         // The image may live in host memory: evaluated on the network's
         // device, its gradient and values given back where it lives.
@@ -542,11 +542,17 @@ impl StyleObjective {
     }
 }
 
-impl Objective for StyleObjective {
-    fn evaluate(&mut self, x: &Tensor) -> Result<Evaluation, TchError> {
+/// Told of each tile a tiled evaluation has done: (pass, tiles done in
+/// it, tiles in a pass); see [`stylelab_core::events::EvalProgress`].
+pub type TileProgress<'a> = &'a mut dyn FnMut(u8, u32, u32);
+
+impl StyleObjective {
+    /// [`Objective::evaluate`], telling `progress` of each tile done when
+    /// the scale is evaluated tile by tile (never otherwise).
+    pub fn evaluate_with(&mut self, x: &Tensor, progress: TileProgress) -> Result<Evaluation, TchError> {
         loop {
             // Optimizers update the image under no_grad; the loss needs autograd.
-            let eval = tch::with_grad(|| self.try_evaluate(x))?;
+            let eval = tch::with_grad(|| self.try_evaluate(x, &mut *progress))?;
             let Some(scaler) = self.scaler.as_mut() else {
                 return Ok(eval);
             };
@@ -556,6 +562,12 @@ impl Objective for StyleObjective {
                 return Ok(eval);
             }
         }
+    }
+}
+
+impl Objective for StyleObjective {
+    fn evaluate(&mut self, x: &Tensor) -> Result<Evaluation, TchError> {
+        self.evaluate_with(x, &mut |_, _, _| {})
     }
 
     /// The weighted total of read-back values; see [`StyleObjective::breakdown`].

@@ -3,6 +3,7 @@
 //! result and emits the final summary.
 
 pub mod prepare;
+mod progress;
 mod stepper;
 
 use crate::loss::StyleObjective;

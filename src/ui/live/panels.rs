@@ -150,15 +150,23 @@ fn progress_lines(live: &Live, status: &str) -> Vec<Line<'static>> {
     ]
 }
 
-/// `  12 tiles of 512 px` when the current scale is evaluated tile by tile.
+/// `  12 tiles of 512 px` when the current scale is evaluated tile by
+/// tile, and how far the evaluation under way has got: `, tile 5 of 12,
+/// pass 2 of 2`.
 fn tiles(live: &Live) -> String {
     let k = live.scale.map_or(0, |(i, _)| i.saturating_sub(1));
-    live.summary
+    let plan = live
+        .summary
         .as_ref()
         .and_then(|s| s.scales.get(k))
         .and_then(|s| s.tiling)
         .map(|t| format!("  {} tiles of {} px", t.tiles, t.tile))
-        .unwrap_or_default()
+        .unwrap_or_default();
+    match live.evaluating {
+        Some(p) if !plan.is_empty() => format!("{plan}: evaluating {}", p.words()),
+        Some(p) => format!("  evaluating {}", p.words()),
+        None => plan,
+    }
 }
 
 /// Resident memory (live, else the recorded peak) and GPU memory (the live

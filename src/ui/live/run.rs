@@ -96,6 +96,8 @@ pub struct Live {
     pub pending: BTreeMap<Term, f64>,
     /// A stop was asked for and the run has not ended yet.
     pub stopping: bool,
+    /// How far the tiled evaluation under way has got.
+    pub evaluating: Option<stylelab_core::events::EvalProgress>,
 }
 
 impl Live {
@@ -125,6 +127,7 @@ impl Live {
             launched_here,
             pending: BTreeMap::new(),
             stopping: false,
+            evaluating: None,
         }
     }
 
@@ -233,6 +236,7 @@ impl Live {
                 self.chart_marks.push(iter);
             }
             LiveUpdate::Paused(p) => self.paused = p,
+            LiveUpdate::Progress(p) => self.evaluating = p,
             LiveUpdate::Process {
                 alive,
                 rss_mib,

@@ -87,6 +87,8 @@ pub struct RunDirSink {
     csv: Option<BufWriter<File>>,
     /// The columns written in metrics.csv, from `Started`.
     header: MetricsHeader,
+    /// The `progress` file was written since the last step.
+    progress_written: bool,
 }
 
 impl RunDirSink {
@@ -96,6 +98,7 @@ impl RunDirSink {
             paths,
             csv: None,
             header: MetricsHeader::default(),
+            progress_written: false,
         }
     }
 
@@ -126,6 +129,7 @@ impl Sink for RunDirSink {
         match event {
             RunEvent::Started(info) => self.start(info)?,
             RunEvent::Step(row) => {
+                self.clear_progress();
                 let w = self.csv.as_mut().context("metrics row before the run started")?;
                 writeln!(w, "{}", row.to_fields(&self.header).join(","))
                     .and_then(|_| w.flush())
@@ -142,7 +146,14 @@ impl Sink for RunDirSink {
                 writeln!(f, "{} {text}", crate::record::now_rfc3339())
                     .with_context(|| format!("cannot write {}", path.display()))?;
             }
-            RunEvent::Finished { summary, image } => self.finish(summary, image.as_deref())?,
+            RunEvent::Finished { summary, image } => {
+                self.clear_progress();
+                self.finish(summary, image.as_deref())?
+            }
+            // Advisory, for a dashboard: a write that fails loses nothing.
+            RunEvent::Evaluating(p) => {
+                self.progress_written |= crate::files::write_atomic(&self.paths.progress(), p.line().as_bytes()).is_ok()
+            }
             other => {
                 if let Some(line) = super::log_line(other) {
                     self.log_event(&line)?;
@@ -154,6 +165,13 @@ impl Sink for RunDirSink {
 }
 
 impl RunDirSink {
+    /// The evaluation the progress file told of is over: the file goes.
+    fn clear_progress(&mut self) {
+        if std::mem::take(&mut self.progress_written) {
+            let _ = fs::remove_file(self.paths.progress());
+        }
+    }
+
     /// The run has started: metrics.csv's header, the first summary, the
     /// first events.log line.
     fn start(&mut self, info: &RunInfo) -> Result<()> {

@@ -22,7 +22,7 @@
 //! image's, so the image, its gradient and the optimizer's state may live
 //! elsewhere (host memory) than the network.
 
-use super::{StyleInputs, StyleObjective, StyleTerm, empty_region};
+use super::{StyleInputs, StyleObjective, StyleTerm, TileProgress, empty_region};
 use crate::optim::Evaluation;
 use crate::style::{self, Sums, Target};
 use stylelab_core::layer::Layer;
@@ -229,14 +229,16 @@ impl StyleObjective {
     }
 
     /// Pass 1: each style term's sums over the generated image `x`, tile by tile.
-    fn sums_tiled(&self, x: &Tensor, plan: &TilePlan) -> Result<Vec<Option<Sums>>, TchError> {
+    fn sums_tiled(&self, x: &Tensor, plan: &TilePlan, progress: TileProgress) -> Result<Vec<Option<Sums>>, TchError> {
         let _guard = tch::no_grad_guard();
         let mut sums: Vec<Option<Sums>> = self.style_terms.iter().map(|_| None).collect();
         let style_layers = stylelab_core::layer::in_forward_order(self.style_terms.iter().map(|t| t.layer));
         if style_layers.is_empty() {
             return Ok(sums);
         }
-        for tile in plan.tiles() {
+        let tiles = plan.tiles();
+        let count = tiles.len() as u32;
+        for (i, tile) in tiles.into_iter().enumerate() {
             let feats = self
                 .net
                 .forward(&cut(x, &tile.crop)?.f_to_device(self.net_device())?, &style_layers)?;
@@ -247,32 +249,48 @@ impl StyleObjective {
                 let m = own_matrix(&feats[&term.layer], &tile, term.layer, region_of(term))?;
                 *s = Sums::merge(s.take(), Sums::of(term.loss, &m)?)?;
             }
+            progress(1, i as u32 + 1, count);
         }
         Ok(sums)
     }
 
-    /// Pass 1 and pass 2 (see the module): the value and gradient at `x`,
-    /// equal to the one-pass evaluation's to round-off.
-    pub(super) fn evaluate_tiled(&mut self, x: &Tensor, plan: &TilePlan) -> Result<Evaluation, TchError> {
+    /// Each style term's value and ∂L/∂statistic from pass 1's sums (zero
+    /// and None for a term without a target).
+    fn style_values_and_grads(&self, sums: &[Option<Sums>]) -> Result<StyleParts, TchError> {
         let device = self.net_device();
-        let sums = self.sums_tiled(x, plan)?;
-        let mut style_values = Vec::with_capacity(self.style_terms.len());
-        let mut style_grads = Vec::with_capacity(self.style_terms.len());
-        for (term, s) in self.style_terms.iter().zip(&sums) {
+        let mut values = Vec::with_capacity(self.style_terms.len());
+        let mut grads = Vec::with_capacity(self.style_terms.len());
+        for (term, s) in self.style_terms.iter().zip(sums) {
             match (&term.target, s) {
                 (Some(target), Some(s)) => match target.value_of_sums(s)? {
                     Some((value, grad)) => {
-                        style_values.push(value);
-                        style_grads.push(Some(grad));
+                        values.push(value);
+                        grads.push(Some(grad));
                     }
                     None => return Err(TchError::Kind(format!("{} cannot be tiled", term.loss))),
                 },
                 _ => {
-                    style_values.push(Tensor::f_zeros([], (Kind::Double, device))?);
-                    style_grads.push(None);
+                    values.push(Tensor::f_zeros([], (Kind::Double, device))?);
+                    grads.push(None);
                 }
             }
         }
+        Ok((values, grads))
+    }
+
+    /// Pass 1 and pass 2 (see the module): the value and gradient at `x`,
+    /// equal to the one-pass evaluation's to round-off.
+    /// `progress` hears of each tile done, in both passes (a pass without
+    /// style terms is not reported).
+    pub(super) fn evaluate_tiled(
+        &mut self,
+        x: &Tensor,
+        plan: &TilePlan,
+        progress: TileProgress,
+    ) -> Result<Evaluation, TchError> {
+        let device = self.net_device();
+        let sums = self.sums_tiled(x, plan, &mut *progress)?;
+        let (style_values, style_grads) = self.style_values_and_grads(&sums)?;
         let (w, scale) = (self.weights, self.loss_scale());
         let (h_px, w_px) = hw(x);
         let mut grad = x.f_zeros_like()?;
@@ -282,7 +300,9 @@ impl StyleObjective {
             .map(|_| Tensor::f_zeros([], (Kind::Double, device)))
             .collect::<Result<_, _>>()?;
         let mut tv_value = Tensor::f_zeros([], (Kind::Double, device))?;
-        for tile in plan.tiles() {
+        let tiles = plan.tiles();
+        let count = tiles.len() as u32;
+        for (i, tile) in tiles.into_iter().enumerate() {
             let crop = cut(&x.detach(), &tile.crop)?
                 .f_to_device(device)?
                 .f_contiguous()?
@@ -310,6 +330,7 @@ impl StyleObjective {
             total.f_backward()?;
             let mut into = cut(&grad, &tile.crop)?;
             into += crop.f_grad()?.f_to_device(grad.device())?;
+            progress(2, i as u32 + 1, count);
         }
         if scale != 1.0 {
             grad /= scale;
@@ -328,6 +349,10 @@ impl StyleObjective {
         })
     }
 }
+
+/// The style terms' values, and their gradients with respect to their
+/// statistics (None: the term has no target).
+type StyleParts = (Vec<Tensor>, Vec<Option<style::SumsGrad>>);
 
 /// A term's region: the label map at its layer and the region's index.
 fn region_of(term: &StyleTerm) -> Option<(&Tensor, i64)> {
@@ -510,6 +535,24 @@ mod tests {
         assert!(la[20] < la[0] * 0.5, "the loss fell: {la:?}");
         let diff = (&xa - &xb).abs().max().double_value(&[]);
         assert!(diff <= 1.0 / 255.0, "images differ by {diff}");
+    }
+
+    /// A tiled evaluation tells of every tile of both passes, in order; a
+    /// one-pass one of none.
+    #[test]
+    fn a_tiled_evaluation_tells_of_each_tile_in_both_passes() {
+        let (h, w) = (136i64, 200i64);
+        let x = image(20, h, w);
+        let mut tiled = objective((h, w), StyleLoss::Gram, false, ("relu3_2", SHALLOW), Some(64));
+        let n = tiled.plan(h, w).unwrap().count() as u32;
+        let mut heard = Vec::new();
+        tiled.evaluate_with(&x, &mut |pass, done, tiles| heard.push((pass, done, tiles))).unwrap();
+        let expected: Vec<(u8, u32, u32)> = [1u8, 2].iter().flat_map(|&p| (1..=n).map(move |i| (p, i, n))).collect();
+        assert_eq!(heard, expected);
+        let mut whole = objective((h, w), StyleLoss::Gram, false, ("relu3_2", SHALLOW), None);
+        let mut heard = 0;
+        whole.evaluate_with(&x, &mut |_, _, _| heard += 1).unwrap();
+        assert_eq!(heard, 0);
     }
 
     #[test]

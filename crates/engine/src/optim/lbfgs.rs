@@ -79,6 +79,10 @@ pub fn loss_noise(precision: Precision) -> f64 {
     }
 }
 
+/// Why a line search failed when its best point had the start's loss to
+/// the last bit.
+const UNCHANGED: &str = "no step along it changed the loss at all";
+
 /// A pair whose sᵀy is not above this would not keep H positive definite.
 const CURVATURE_MIN: f64 = 1e-10;
 
@@ -248,6 +252,11 @@ impl Lbfgs {
             } else {
                 match strong_wolfe(&mut line, current.shallow_clone(), trial, gtd0, d_max, self.noise)? {
                     None => Err(format!("no step along it lowered the loss {f0:.6e}")),
+                    // The same loss to the last bit: the network saw no
+                    // change (a step below what bf16 resolves, or below
+                    // fp32's own spacing). Taken, it would leave the same
+                    // gradient and the same search, step after step.
+                    Some(best) if best.point.loss == f0 => Err(UNCHANGED.to_string()),
                     Some(best)
                         if (f0 - best.point.loss).abs() < TOLERANCE_CHANGE * f0.abs().max(1.0)
                             && best.t * d_max < TOLERANCE_CHANGE =>
@@ -267,6 +276,10 @@ impl Lbfgs {
                     self.reset();
                     continue;
                 }
+                // Where the loss carries rounding noise, a steepest descent
+                // that cannot change it at all has reached what this
+                // precision resolves: a minimum as far as it can tell.
+                Err(why) if why == UNCHANGED && self.noise > 0.0 => return Ok(StepOutcome::Converged(current)),
                 Err(why) => {
                     let why = stall_reason(&why, current.grad_max, self.lr, self.noise);
                     return Ok(StepOutcome::Stalled(current, why));
@@ -326,6 +339,7 @@ mod tests {
     use super::history::Compact;
     use super::line_search::cubic_interpolate;
     use super::*;
+    use crate::optim::Evaluation;
 
     /// −H·g by the two-loop recursion (Nocedal & Wright, algorithm 7.4),
     /// in f64 on the host: what the compact form must reproduce.
@@ -380,6 +394,65 @@ mod tests {
                 pairs.clear();
             }
         }
+    }
+
+    /// f(x) = (q(x) − c)² where q rounds x to a grid of `h`: like a loss
+    /// computed in bf16, it sees no change of x smaller than its
+    /// resolution, while its gradient still points somewhere.
+    struct Quantized {
+        c: f64,
+        h: f64,
+        evals: usize,
+    }
+
+    impl Objective for Quantized {
+        fn evaluate(&mut self, x: &Tensor) -> Result<Evaluation, TchError> {
+            self.evals += 1;
+            let r = (x / self.h).f_round()? * self.h - self.c;
+            Ok(Evaluation {
+                grad: &r * 2.0,
+                values: r.f_square()?.f_sum(Kind::Double)?.f_reshape([1])?,
+            })
+        }
+        fn value(&self, values: &[f64]) -> f64 {
+            values[0]
+        }
+    }
+
+    /// At the grid point nearest c, every step that changes q raises the
+    /// loss and every smaller one leaves it as it was to the last bit. The
+    /// noisy line search accepts such an unchanged point (within the noise),
+    /// and L-BFGS used to take it as a step: the same gradient, the same
+    /// search, 25 evaluations a step for ever (a coarse-to-fine bf16 run
+    /// spent 400 steps so at 128 px). Now that is a minimum as far as the
+    /// precision can tell.
+    #[test]
+    fn a_step_that_leaves_the_loss_unchanged_is_not_taken() {
+        let mut f = Quantized {
+            c: 0.034,
+            h: 0.01,
+            evals: 0,
+        };
+        let mut x = Tensor::from_slice(&[0.03f64]).to_kind(Kind::Float);
+        let mut opt = Lbfgs::new(1.0, 10).with_precision(Precision::Bf16);
+        let eval = f.evaluate(&x).unwrap();
+        let mut cur = crate::optim::observe(&f, eval, &[]).unwrap().0;
+        let f0 = cur.loss;
+        let mut outcome = None;
+        for _ in 0..5 {
+            match opt.step(&mut f, &mut x, cur).unwrap() {
+                StepOutcome::Moved(p) => {
+                    assert!(p.loss != f0, "a step that changed nothing was taken");
+                    cur = p;
+                }
+                other => {
+                    outcome = Some(other);
+                    break;
+                }
+            }
+        }
+        assert!(matches!(outcome, Some(StepOutcome::Converged(_))), "{:?}", outcome.map(|o| o.point().loss));
+        assert!(f.evals <= 2 * MAX_LS + 2, "{} evaluations", f.evals);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use super::emit;
 use super::prepare::Prepared;
+use super::progress::Reporting;
 use crate::inputs::{self, Inputs, ScaleInputs};
 use crate::loss::{Breakdown, StyleObjective};
 use crate::optim::{self, Adam, Lbfgs, Objective, Optimizer, Point, StepOutcome, observe};
@@ -113,7 +114,7 @@ impl<'a> Runner<'a> {
         let optimizer = new_optimizer(exp, &x, inputs.plan[0].iterations);
         let startup_s = stylelab_core::procfs::process_age_s().map(|s| (s * 1e3).round() / 1e3);
         let clock = ActiveClock::start();
-        let current = first_evaluation(exp, &mut objective, &x)?;
+        let current = first_evaluation(exp, &mut Reporting::new(&mut objective, &mut *sink, 0), &x)?;
         let info = objective.breakdown(&current.values);
         let gpu = gpu::Sampler::new(device.is_cuda());
         Ok(Runner {
@@ -194,7 +195,8 @@ impl<'a> Runner<'a> {
         if self.exp.normalize == Normalize::Running {
             self.objective.norms = [1.0; 3];
         }
-        self.current = first_evaluation(self.exp, &mut self.objective, &self.x)?;
+        let mut objective = Reporting::new(&mut self.objective, &mut *self.sink, self.step);
+        self.current = first_evaluation(self.exp, &mut objective, &self.x)?;
         self.info = self.objective.breakdown(&self.current.values);
         self.scale_index = k;
         self.scale_start = self.step;
@@ -435,7 +437,8 @@ impl<'a> Runner<'a> {
             // the losses before do not compare with the ones after.
             self.optimizer.reset();
             self.recent.clear();
-            self.current = evaluate(&mut self.objective, &self.x)?;
+            let mut objective = Reporting::new(&mut self.objective, &mut *self.sink, self.step);
+            self.current = evaluate(&mut objective, &self.x)?;
             self.info = self.objective.breakdown(&self.current.values);
         }
         Ok(())
@@ -444,7 +447,8 @@ impl<'a> Runner<'a> {
     /// One optimizer step: whether it moved, reached a minimum, or stalled.
     pub(super) fn advance(&mut self) -> Result<Advance, EngineError> {
         let current = self.current.shallow_clone();
-        let outcome = self.optimizer.step(&mut self.objective, &mut self.x, current)?;
+        let mut objective = Reporting::new(&mut self.objective, &mut *self.sink, self.step);
+        let outcome = self.optimizer.step(&mut objective, &mut self.x, current)?;
         self.step += 1;
         let (point, advance) = match outcome {
             StepOutcome::Moved(p) => (p, Advance::Moved),
@@ -542,18 +546,18 @@ fn new_optimizer(exp: &Experiment, x: &Tensor, steps: u64) -> Optimizer {
 
 /// The evaluation a scale starts from, after estimating the term scales
 /// with `normalize = "running"`.
-fn first_evaluation(exp: &Experiment, objective: &mut StyleObjective, x: &Tensor) -> Result<Point, EngineError> {
+fn first_evaluation(exp: &Experiment, objective: &mut Reporting, x: &Tensor) -> Result<Point, EngineError> {
     let current = evaluate(objective, x)?;
     if exp.normalize != Normalize::Running {
         return Ok(current);
     }
-    let info = objective.breakdown(&current.values);
-    renormalize(objective, &info);
+    let info = objective.objective.breakdown(&current.values);
+    renormalize(objective.objective, &info);
     evaluate(objective, x)
 }
 
 /// Evaluates the objective at `x` and reads the result: one read.
-fn evaluate(objective: &mut StyleObjective, x: &Tensor) -> Result<Point, EngineError> {
+fn evaluate(objective: &mut impl Objective, x: &Tensor) -> Result<Point, EngineError> {
     let eval = objective.evaluate(x)?;
     Ok(observe(objective, eval, &[])?.0)
 }
