@@ -270,6 +270,15 @@ fn steps(run: &mut Runner, controls: &mut Controls, summary: &mut Summary) -> Re
                     return Ok(run.ended(summary));
                 }
             }
+            // A coarse scale in reduced precision that can lower its loss
+            // no further has found what it can at that size: the next
+            // scale goes on from its image (the summary's `why` says so).
+            Advance::Stalled(why) if run.stall_ends_scale() => {
+                run.note_converged(format!("{why}; the next scale went on from there"));
+                if !run.next_scale(summary)? {
+                    return Ok(run.ended(summary));
+                }
+            }
             Advance::Stalled(why) => {
                 summary.error = Some(why);
                 return Ok(Status::Stalled);
