@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
+use stylelab_core::events::EvalProgress;
 use stylelab_core::record::{
     LogEvent, MetricsHeader, MetricsReader, RunPaths, Status, StepMetrics, Summary, Tail, Term,
 };
-use stylelab_core::events::EvalProgress;
 use stylelab_core::review;
 
 /// Something new in a followed run folder.

@@ -845,10 +845,13 @@ fn live_view_shows_the_tiles_and_the_evaluation_under_way() {
         screen.contains("4 tiles of 32 px: evaluating tile 3 of 4, pass 2 of 2"),
         "{screen}"
     );
-    update(&mut app, Msg::Live {
-        follow_id,
-        update: LiveUpdate::Progress(None),
-    });
+    update(
+        &mut app,
+        Msg::Live {
+            follow_id,
+            update: LiveUpdate::Progress(None),
+        },
+    );
     let screen = render(&app, 120, 40);
     assert!(screen.contains("4 tiles of 32 px"), "{screen}");
     assert!(!screen.contains("evaluating"), "{screen}");

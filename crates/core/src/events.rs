@@ -135,7 +135,13 @@ impl EvalProgress {
 
     /// In words, for a person: `tile 12 of 24, pass 2 of 2`.
     pub fn words(&self) -> String {
-        format!("tile {} of {}, pass {} of {}", self.done, self.tiles, self.pass, Self::PASSES)
+        format!(
+            "tile {} of {}, pass {} of {}",
+            self.done,
+            self.tiles,
+            self.pass,
+            Self::PASSES
+        )
     }
 }
 

@@ -546,7 +546,9 @@ mod tests {
         let mut tiled = objective((h, w), StyleLoss::Gram, false, ("relu3_2", SHALLOW), Some(64));
         let n = tiled.plan(h, w).unwrap().count() as u32;
         let mut heard = Vec::new();
-        tiled.evaluate_with(&x, &mut |pass, done, tiles| heard.push((pass, done, tiles))).unwrap();
+        tiled
+            .evaluate_with(&x, &mut |pass, done, tiles| heard.push((pass, done, tiles)))
+            .unwrap();
         let expected: Vec<(u8, u32, u32)> = [1u8, 2].iter().flat_map(|&p| (1..=n).map(move |i| (p, i, n))).collect();
         assert_eq!(heard, expected);
         let mut whole = objective((h, w), StyleLoss::Gram, false, ("relu3_2", SHALLOW), None);

@@ -451,7 +451,11 @@ mod tests {
                 }
             }
         }
-        assert!(matches!(outcome, Some(StepOutcome::Converged(_))), "{:?}", outcome.map(|o| o.point().loss));
+        assert!(
+            matches!(outcome, Some(StepOutcome::Converged(_))),
+            "{:?}",
+            outcome.map(|o| o.point().loss)
+        );
         assert!(f.evals <= 2 * MAX_LS + 2, "{} evaluations", f.evals);
     }
 

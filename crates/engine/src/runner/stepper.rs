@@ -639,8 +639,14 @@ mod tests {
     fn a_stall_ends_only_a_coarse_scale_in_reduced_precision() {
         assert!(stall_ends_scale(Precision::Bf16, 0, 2));
         assert!(stall_ends_scale(Precision::Fp16, 1, 3));
-        assert!(!stall_ends_scale(Precision::Bf16, 1, 2), "the last scale's stall is the run's");
-        assert!(!stall_ends_scale(Precision::Bf16, 0, 1), "a single scale's stall is the run's");
+        assert!(
+            !stall_ends_scale(Precision::Bf16, 1, 2),
+            "the last scale's stall is the run's"
+        );
+        assert!(
+            !stall_ends_scale(Precision::Bf16, 0, 1),
+            "a single scale's stall is the run's"
+        );
         assert!(!stall_ends_scale(Precision::Fp32, 0, 3), "fp32 sees what it stalls on");
     }
 }
