@@ -841,10 +841,13 @@ fn live_view_shows_the_tiles_and_the_evaluation_under_way() {
         update(&mut app, Msg::Live { follow_id, update: u });
     }
     let screen = render(&app, 120, 40);
+    assert!(screen.contains("4 tiles of 32 px"), "{screen}");
     assert!(
-        screen.contains("4 tiles of 32 px: evaluating tile 3 of 4, pass 2 of 2"),
+        screen.contains("60/200 running, evaluating tile 3 of 4, pass 2 of 2"),
         "{screen}"
     );
+    let small = render(&app, 80, 24);
+    assert!(small.contains("60/200 running, tile 3/4, pass 2/2"), "{small}");
     update(
         &mut app,
         Msg::Live {

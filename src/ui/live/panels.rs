@@ -93,7 +93,7 @@ pub fn progress(live: &Live, theme: &Theme, frame: &mut Frame, area: Rect) {
     frame.render_widget(
         Gauge::default()
             .ratio(ratio)
-            .label(format!("{steps}/{total} {status}"))
+            .label(gauge_label(live, format!("{steps}/{total} {status}"), gauge_area.width))
             .gauge_style(theme.fg(if status == "running" {
                 Color::Green
             } else {
@@ -102,6 +102,26 @@ pub fn progress(live: &Live, theme: &Theme, frame: &mut Frame, area: Rect) {
         gauge_area,
     );
     frame.render_widget(Paragraph::new(progress_lines(live, &status)), text_area);
+}
+
+/// The gauge's label, and while a tiled evaluation runs how far it has
+/// got: `, evaluating tile 5 of 12, pass 2 of 2`, or `, tile 5/12, pass
+/// 2/2` where that does not fit `width`.
+fn gauge_label(live: &Live, label: String, width: u16) -> String {
+    let Some(p) = live.evaluating.filter(|_| label.ends_with(" running")) else {
+        return label;
+    };
+    let long = format!("{label}, evaluating {}", p.words());
+    if long.chars().count() <= width as usize {
+        return long;
+    }
+    format!(
+        "{label}, tile {}/{}, pass {}/{}",
+        p.done,
+        p.tiles,
+        p.pass,
+        stylelab_core::events::EvalProgress::PASSES
+    )
 }
 
 /// The gauge's word for the run: its final status, died, stopping, paused,
@@ -150,23 +170,15 @@ fn progress_lines(live: &Live, status: &str) -> Vec<Line<'static>> {
     ]
 }
 
-/// `  12 tiles of 512 px` when the current scale is evaluated tile by
-/// tile, and how far the evaluation under way has got: `, tile 5 of 12,
-/// pass 2 of 2`.
+/// `  12 tiles of 512 px` when the current scale is evaluated tile by tile.
 fn tiles(live: &Live) -> String {
     let k = live.scale.map_or(0, |(i, _)| i.saturating_sub(1));
-    let plan = live
-        .summary
+    live.summary
         .as_ref()
         .and_then(|s| s.scales.get(k))
         .and_then(|s| s.tiling)
         .map(|t| format!("  {} tiles of {} px", t.tiles, t.tile))
-        .unwrap_or_default();
-    match live.evaluating {
-        Some(p) if !plan.is_empty() => format!("{plan}: evaluating {}", p.words()),
-        Some(p) => format!("  evaluating {}", p.words()),
-        None => plan,
-    }
+        .unwrap_or_default()
 }
 
 /// Resident memory (live, else the recorded peak) and GPU memory (the live

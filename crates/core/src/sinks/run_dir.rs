@@ -220,3 +220,44 @@ impl RunDirSink {
         result
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::EvalProgress;
+
+    /// The `progress` file holds the latest line while an evaluation lasts,
+    /// replaces a link planted in its place rather than writing through it,
+    /// and is gone once the run ends.
+    #[test]
+    fn the_progress_file_lasts_as_long_as_the_evaluation() {
+        let tmp = tempfile::tempdir().unwrap();
+        let paths = RunPaths::new(tmp.path().join("run"));
+        fs::create_dir(&paths.dir).unwrap();
+        let outside = tmp.path().join("outside");
+        fs::write(&outside, "theirs").unwrap();
+        std::os::unix::fs::symlink(&outside, paths.progress()).unwrap();
+        let mut sink = RunDirSink::new(paths.clone());
+        for done in 1..=2 {
+            let p = EvalProgress {
+                iter: 3,
+                pass: 1,
+                done,
+                tiles: 6,
+            };
+            sink.handle(&RunEvent::Evaluating(p)).unwrap();
+            assert_eq!(fs::read_to_string(paths.progress()).unwrap(), p.line());
+        }
+        assert_eq!(fs::read_to_string(&outside).unwrap(), "theirs");
+        assert!(!fs::symlink_metadata(paths.progress()).unwrap().file_type().is_symlink());
+        let fixture =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/results/20260101-100000-style-low");
+        let summary = crate::record::read_summary(&fixture).unwrap();
+        sink.handle(&RunEvent::Finished {
+            summary: Box::new(summary),
+            image: None,
+        })
+        .unwrap();
+        assert!(!paths.progress().exists());
+    }
+}
