@@ -34,7 +34,7 @@ mod line_search;
 use super::{Objective, Point, StepOutcome, dot};
 pub use history::Form;
 use history::History;
-use line_search::{Line, strong_wolfe};
+use line_search::{Line, LinePoint, strong_wolfe};
 use stylelab_core::config::Precision;
 use tch::{Kind, Scalar, TchError, Tensor};
 
@@ -250,24 +250,8 @@ impl Lbfgs {
                 // Not a descent direction (the trial is discarded).
                 Err("the gradient gives no descent direction".to_string())
             } else {
-                match strong_wolfe(&mut line, current.shallow_clone(), trial, gtd0, d_max, self.noise)? {
-                    None => Err(format!("no step along it lowered the loss {f0:.6e}")),
-                    // The same loss to the last bit: the network saw no
-                    // change (a step below what bf16 resolves, or below
-                    // fp32's own spacing). Taken, it would leave the same
-                    // gradient and the same search, step after step.
-                    Some(best) if best.point.loss == f0 => Err(UNCHANGED.to_string()),
-                    Some(best)
-                        if (f0 - best.point.loss).abs() < TOLERANCE_CHANGE * f0.abs().max(1.0)
-                            && best.t * d_max < TOLERANCE_CHANGE =>
-                    {
-                        Err(format!(
-                            "no step along it changed the image measurably (the largest pixel change {:.1e})",
-                            best.t * d_max
-                        ))
-                    }
-                    Some(best) => Ok(best),
-                }
+                let best = strong_wolfe(&mut line, current.shallow_clone(), trial, gtd0, d_max, self.noise)?;
+                judge(best, f0, d_max)
             };
             let best = match found {
                 Ok(best) => best,
@@ -295,6 +279,28 @@ impl Lbfgs {
             });
             return Ok(StepOutcome::Moved(best.point));
         }
+    }
+}
+
+/// The line search's point from a start of loss `f0` along a direction
+/// whose largest component is `d_max`, or why no step is taken along it.
+fn judge(best: Option<LinePoint>, f0: f64, d_max: f64) -> Result<LinePoint, String> {
+    match best {
+        None => Err(format!("no step along it lowered the loss {f0:.6e}")),
+        // The same loss to the last bit: the network saw no change (a step
+        // below what bf16 resolves, or below fp32's own spacing). Taken, it
+        // would leave the same gradient and the same search, step after step.
+        Some(best) if best.point.loss == f0 => Err(UNCHANGED.to_string()),
+        Some(best)
+            if (f0 - best.point.loss).abs() < TOLERANCE_CHANGE * f0.abs().max(1.0)
+                && best.t * d_max < TOLERANCE_CHANGE =>
+        {
+            Err(format!(
+                "no step along it changed the image measurably (the largest pixel change {:.1e})",
+                best.t * d_max
+            ))
+        }
+        Some(best) => Ok(best),
     }
 }
 
