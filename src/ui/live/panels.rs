@@ -108,7 +108,8 @@ pub fn progress(live: &Live, theme: &Theme, frame: &mut Frame, area: Rect) {
 /// got: `, evaluating tile 5 of 12, pass 2 of 2`, or `, tile 5/12, pass
 /// 2/2` where that does not fit `width`.
 fn gauge_label(live: &Live, label: String, width: u16) -> String {
-    let Some(p) = live.evaluating.filter(|_| label.ends_with(" running")) else {
+    let going = label.ends_with(" running") || label.ends_with(" starting…");
+    let Some(p) = live.evaluating.filter(|_| going) else {
         return label;
     };
     let long = format!("{label}, evaluating {}", p.words());
