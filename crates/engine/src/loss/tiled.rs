@@ -375,8 +375,13 @@ mod tests {
         name.parse().unwrap()
     }
 
-    /// Seeded uniform noise, `1×3×h×w` in [0, 1].
+    /// Seeded uniform noise, `1×3×h×w` in [0, 1]. libtorch's generator is
+    /// global: the seed and the draw are taken under one lock, or another
+    /// test's reseed between them gives the one-pass and the tiled
+    /// objective different images (it did, in a fresh clone's test run).
     fn image(seed: i64, h: i64, w: i64) -> Tensor {
+        static GENERATOR: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _held = GENERATOR.lock().unwrap_or_else(|e| e.into_inner());
         tch::manual_seed(seed);
         Tensor::rand([1, 3, h, w], (Kind::Float, Device::Cpu))
     }
