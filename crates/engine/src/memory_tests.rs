@@ -70,7 +70,7 @@ fn the_estimate_counts_the_style_targets_the_objective_holds() {
     let content = Tensor::from_slice(&stylelab_core::rng::SplitMix64::new(7).uniform_vec((3 * h * w) as usize))
         .view([1, 3, h, w]);
     let style =
-        Tensor::from_slice(&stylelab_core::rng::SplitMix64::new(8).uniform_vec(1 * 3 * 30 * 36)).view([1, 3, 30, 36]);
+        Tensor::from_slice(&stylelab_core::rng::SplitMix64::new(8).uniform_vec(3 * 30 * 36)).view([1, 3, 30, 36]);
     // Region a: the left 3/5 of the image, b the rest.
     let labels = Tensor::arange(w, (Kind::Int64, Device::Cpu))
         .ge(w * 3 / 5)
