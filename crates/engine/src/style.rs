@@ -397,21 +397,18 @@ impl SumsGrad {
     /// The tile's surrogate for its own rows `m` of the statistic: a value
     /// whose gradient with respect to `m` is the tile's part of the whole
     /// value's gradient. Gram: ⟨∂v/∂S, MᵀM⟩; moments: Σ ∂v/∂μ·M/n +
-    /// ∂v/∂σ²·(M − μ)²/n.
+    /// ∂v/∂σ²·(M − μ)²/n. Summed in `m`'s kind (fp32 in runs).
     pub fn surrogate(&self, m: &Tensor) -> Result<Tensor, TchError> {
         match self {
-            SumsGrad::Gram(d) => m.f_mm(d)?.f_mul(m)?.f_sum(Kind::Float),
+            SumsGrad::Gram(d) => m.f_mm(&d.f_to_kind(m.kind())?)?.f_mul(m)?.f_sum(m.kind()),
             SumsGrad::Moments { dmean, dvar, mean, n } => {
                 let n = (*n).max(1) as f64;
-                let first = m
-                    .f_sum_dim_intlist(0, false, Kind::Float)?
-                    .f_mul(dmean)?
-                    .f_sum(Kind::Float)?;
+                let first = m.f_sum_dim_intlist(0, false, m.kind())?.f_mul(dmean)?.f_sum(m.kind())?;
                 let second = (m - mean)
                     .f_square()?
-                    .f_sum_dim_intlist(0, false, Kind::Float)?
+                    .f_sum_dim_intlist(0, false, m.kind())?
                     .f_mul(dvar)?
-                    .f_sum(Kind::Float)?;
+                    .f_sum(m.kind())?;
                 Ok((first + second) / n)
             }
         }

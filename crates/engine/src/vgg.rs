@@ -164,9 +164,10 @@ impl Vgg19 {
         Ok(out)
     }
 
-    /// An activation as the loss sees it: fp32, at its real scale.
+    /// An activation as the loss sees it: fp32, at its real scale (f64
+    /// as it is from [`Vgg19::in_f64`]'s network, the tests' reference).
     fn to_fp32(&self, x: &Tensor) -> Result<Tensor, tch::TchError> {
-        if self.compute == Kind::Float {
+        if self.compute == Kind::Float || self.compute == Kind::Double {
             return Ok(x.shallow_clone());
         }
         let x = x.f_to_kind(Kind::Float)?;
@@ -175,6 +176,19 @@ impl Vgg19 {
         } else {
             x
         })
+    }
+
+    /// The network computing in f64, its features leaving it in f64: the
+    /// tests' reference, where fp32 round-off decides nothing (which of
+    /// two nearly equal values a max pooling passes on, for one).
+    #[cfg(test)]
+    pub(crate) fn in_f64(mut self) -> Self {
+        self.compute = Kind::Double;
+        for (w, b) in self.convs.values_mut() {
+            *w = w.to_kind(Kind::Double);
+            *b = b.to_kind(Kind::Double);
+        }
+        self
     }
 
     /// Whether the weights and activations are stored channels-last.
