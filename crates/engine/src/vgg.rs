@@ -167,10 +167,14 @@ impl Vgg19 {
     /// An activation as the loss sees it: fp32, at its real scale (f64
     /// as it is from [`Vgg19::in_f64`]'s network, the tests' reference).
     fn to_fp32(&self, x: &Tensor) -> Result<Tensor, tch::TchError> {
-        if self.compute == Kind::Float || self.compute == Kind::Double {
+        if self.compute == Kind::Float {
             return Ok(x.shallow_clone());
         }
-        let x = x.f_to_kind(Kind::Float)?;
+        let x = if self.compute == Kind::Double {
+            x.shallow_clone()
+        } else {
+            x.f_to_kind(Kind::Float)?
+        };
         Ok(if self.activation_factor != 1.0 {
             x / self.activation_factor
         } else {
@@ -240,12 +244,10 @@ mod tests {
         for (_, b) in net.convs.values_mut() {
             *b = &*b * FP16_ACTIVATION_FACTOR;
         }
-        net.compute = Kind::Double; // fp32 in, fp64 inside: an exact-enough stand-in
-        for (wt, b) in net.convs.values_mut() {
-            *wt = wt.to_kind(Kind::Double);
-            *b = b.to_kind(Kind::Double);
-        }
+        let net = net.in_f64(); // fp32 in, fp64 inside: an exact-enough stand-in
         let scaled = net.forward(&img, &[layer]).unwrap().remove(&layer).unwrap();
+        assert_eq!(scaled.kind(), Kind::Double);
+        let scaled = scaled.to_kind(Kind::Float);
         let scale = plain.abs().max().double_value(&[]);
         assert!(scaled.allclose(&plain, 1e-4, 1e-5 * scale, false));
     }

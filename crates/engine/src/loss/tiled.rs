@@ -489,29 +489,57 @@ mod tests {
     const CLASSIC: &[&str] = &["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"];
     const SHALLOW: &[&str] = &["relu1_1", "relu2_1", "relu3_1"];
 
+    /// One exactness case: the image's `(h, w)`, the statistic, regions or
+    /// not, the content layer and style layers, and the tile's side.
+    struct Case {
+        size: (i64, i64),
+        loss: StyleLoss,
+        regions: bool,
+        layers: (&'static str, &'static [&'static str]),
+        tile: u32,
+    }
+
     /// The cases both exactness tests take: gram and mean_std, with and
     /// without regions, content at relu4_2 and relu3_2, at an even size and
     /// at an odd one whose poolings floor, with the classic layers (a halo
     /// of 80 px) and shallower ones; tiles of 48 to 96 px.
-    const CASES: [((i64, i64), StyleLoss, bool, (&str, &[&str]), u32); 5] = [
-        ((149, 211), StyleLoss::Gram, true, ("relu4_2", CLASSIC), 96),
-        ((136, 200), StyleLoss::MeanStd, true, ("relu3_2", SHALLOW), 64),
-        ((149, 211), StyleLoss::MeanStd, false, ("relu4_2", SHALLOW), 64),
-        ((136, 200), StyleLoss::Gram, false, ("relu3_2", SHALLOW), 64),
-        ((149, 211), StyleLoss::Gram, true, ("relu3_2", SHALLOW), 48),
+    const CASES: [Case; 5] = [
+        Case::new((149, 211), StyleLoss::Gram, true, ("relu4_2", CLASSIC), 96),
+        Case::new((136, 200), StyleLoss::MeanStd, true, ("relu3_2", SHALLOW), 64),
+        Case::new((149, 211), StyleLoss::MeanStd, false, ("relu4_2", SHALLOW), 64),
+        Case::new((136, 200), StyleLoss::Gram, false, ("relu3_2", SHALLOW), 64),
+        Case::new((149, 211), StyleLoss::Gram, true, ("relu3_2", SHALLOW), 48),
     ];
+
+    impl Case {
+        const fn new(
+            size: (i64, i64),
+            loss: StyleLoss,
+            regions: bool,
+            layers: (&'static str, &'static [&'static str]),
+            tile: u32,
+        ) -> Case {
+            Case {
+                size,
+                loss,
+                regions,
+                layers,
+                tile,
+            }
+        }
+    }
 
     /// Evaluates `case` on `x` one pass and tiled, on `network`, and
     /// checks that values agree to `1e-5` and gradients to `grad_tol`
     /// (relative).
-    fn tiled_equals_one_pass(
-        network: Network,
-        case: (&(i64, i64), &StyleLoss, &bool, &(&str, &[&str]), &u32),
-        x: &Tensor,
-        grad_tol: f64,
-        what: &str,
-    ) {
-        let (&(h, w), &loss, &regions, &layers, &tile) = case;
+    fn tiled_equals_one_pass(network: Network, case: &Case, x: &Tensor, grad_tol: f64, what: &str) {
+        let Case {
+            size: (h, w),
+            loss,
+            regions,
+            layers,
+            tile,
+        } = *case;
         let what = format!(
             "{what}: {w}×{h} {loss} regions {regions} content {} tile {tile}",
             layers.0
@@ -537,15 +565,9 @@ mod tests {
     /// on the network runs use, for every case.
     #[test]
     fn tiled_value_and_gradient_are_the_one_pass_ones() {
-        let x = |(h, w): (i64, i64)| image(20, h, w);
-        for (size, loss, regions, layers, tile) in &CASES {
-            tiled_equals_one_pass(
-                Network::Fp32,
-                (size, loss, regions, layers, tile),
-                &x(*size),
-                1e-5,
-                "fp32",
-            );
+        for case in &CASES {
+            let (h, w) = case.size;
+            tiled_equals_one_pass(Network::Fp32, case, &image(20, h, w), 1e-5, "fp32");
         }
     }
 
@@ -561,11 +583,10 @@ mod tests {
     #[test]
     fn tiled_evaluation_is_exact_on_an_f64_network() {
         for seed in [1u64, 4] {
-            for (size, loss, regions, layers, tile) in &CASES {
-                let (h, w) = *size;
+            for case in &CASES {
+                let (h, w) = case.size;
                 let x = Tensor::from_slice(&SplitMix64::new(seed).uniform_vec((3 * h * w) as usize)).view([1, 3, h, w]);
-                let what = format!("f64, draw {seed}");
-                tiled_equals_one_pass(Network::F64, (size, loss, regions, layers, tile), &x, 1e-5, &what);
+                tiled_equals_one_pass(Network::F64, case, &x, 1e-5, &format!("f64, draw {seed}"));
             }
         }
     }
