@@ -19,6 +19,11 @@ use stylelab_core::layer::Layer;
 /// The cache file's name in the cache folder.
 pub const FILE: &str = "memory-formats.json";
 
+/// How the probe measures and decides, in the key: entries of an earlier
+/// probe (formats timed one after the other, the faster kept however
+/// close) are measured again.
+const PROBE: &str = "interleaved, 5 % to leave the default";
+
 /// What a measurement depends on, as one line of text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Key(String);
@@ -32,7 +37,7 @@ impl Key {
         };
         let layers: Vec<String> = layers.iter().map(Layer::to_string).collect();
         Key(format!(
-            "{machine} | libtorch {} | {} | {:?} pooling | {} | {side} px",
+            "{machine} | libtorch {} | {} | {:?} pooling | {} | {side} px | {PROBE}",
             crate::LIBTORCH_VERSION,
             exp.precision,
             exp.pooling,
