@@ -107,6 +107,11 @@ pub struct BenchArgs {
     /// The reference's evaluations for --time-to-quality.
     #[arg(long, default_value_t = 500)]
     pub budget: u64,
+    /// The speed-ups --time-to-quality times after the row as written
+    /// (which always runs: it checks that both sides see one problem).
+    #[arg(long, value_delimiter = ',', default_value = "auto,coarse-to-fine,coarse-to-fine-auto",
+          value_parser = ["auto", "coarse-to-fine", "coarse-to-fine-auto"])]
+    pub speedups: Vec<String>,
 }
 
 /// The measurement a `bench-one` or reference process printed: its last
