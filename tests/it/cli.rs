@@ -563,3 +563,46 @@ fn a_bench_row_that_fails_says_so_and_the_others_still_run() {
         "the stylelab row still ran: {out}"
     );
 }
+
+/// `bench --time-to-quality` times the reference, the run as written and
+/// only the speed-ups `--speedups` names; the runs take the memory format
+/// as a user's later runs do, its probe made by a 1-step run first and
+/// kept in the cache. From a folder without the partial weights: one
+/// problem.
+#[test]
+fn time_to_quality_times_the_speedups_asked_for_with_the_format_cached() {
+    let python = common::root().join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "make test installs torch into .venv: {} is missing",
+        python.display()
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let out = common::stdout_of(
+        stylelab()
+            .current_dir(tmp.path())
+            .env("STYLELAB_CACHE_DIR", &cache)
+            .args([
+                "bench",
+                "--time-to-quality",
+                "--sizes",
+                "128",
+                "--budget",
+                "3",
+                "--speedups",
+                "auto",
+            ]),
+    );
+    let row = |name: &str| out.lines().find(|l| l.starts_with(name)).map(str::to_string);
+    assert!(out.contains("128 px, random VGG19, classic layers"), "{out}");
+    assert!(!out.contains("real partial"), "{out}");
+    for name in ["pytorch reference", "as written (fp32)", "precision auto"] {
+        let row = row(name).unwrap_or_else(|| panic!("no {name} row: {out}"));
+        // Reached in so many seconds, at a ratio: the budget is tiny.
+        assert!(!row.contains("not reached"), "{row}");
+    }
+    assert!(row("coarse-to-fine").is_none(), "{out}");
+    let cached = std::fs::read_to_string(cache.join("memory-formats.json")).unwrap();
+    assert!(cached.contains("measured at 128 px: nchw"), "{cached}");
+}

@@ -214,7 +214,7 @@ fn a_run_that_cannot_move_says_it_stalled() {
     assert_eq!(s.status, record::Status::Stalled);
     assert!(s.error.unwrap().contains("far from 0"));
     let events = std::fs::read_to_string(dir.join("events.log")).unwrap();
-    assert!(events.contains("stalled after 1 steps: at step 1:"), "{events}");
+    assert!(events.contains("stalled after 1 step: at step 1:"), "{events}");
     let runs = common::stdout_of(stylelab().arg("runs").arg("--results").arg(tmp.path().join("results")));
     assert!(runs.contains("stalled"), "{runs}");
     assert!(dir.join("final.png").exists());

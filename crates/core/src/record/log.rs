@@ -91,8 +91,12 @@ impl LogEvent {
             } => format!("step {iter}: scale {index}/{count} at {width}×{height}"),
             LogEvent::Ended { status, steps, error } => match error {
                 // One event, one line: a message's own line breaks would split it.
-                Some(e) => format!("{status} after {steps} steps: {}", e.replace(['\r', '\n'], " ")),
-                None => format!("{status} after {steps} steps"),
+                Some(e) => format!(
+                    "{status} after {}: {}",
+                    crate::text::count(*steps, "step"),
+                    e.replace(['\r', '\n'], " ")
+                ),
+                None => format!("{status} after {}", crate::text::count(*steps, "step")),
             },
         }
     }
@@ -154,9 +158,13 @@ impl LogEvent {
         ]
         .into_iter()
         .find(|s| s.to_string() == status)?;
-        let (steps, error) = match rest.split_once(" steps: ") {
-            Some((n, e)) => (n, Some(e.to_string())),
-            None => (rest.strip_suffix(" steps")?, None),
+        // `1 step`, `2 steps` (and `1 steps`, as older logs wrote it), then
+        // `: why` or nothing.
+        let (steps, noun) = rest.split_once(' ')?;
+        let tail = noun.strip_prefix("steps").or_else(|| noun.strip_prefix("step"))?;
+        let error = match tail {
+            "" => None,
+            e => Some(e.strip_prefix(": ")?.to_string()),
         };
         Some(LogEvent::Ended {
             status,
@@ -251,6 +259,16 @@ mod tests {
                 steps: 0,
                 error: Some("the total loss became inf at step 0: try smaller weights".into()),
             },
+            LogEvent::Ended {
+                status: Status::Stalled,
+                steps: 1,
+                error: Some("at step 1: no step along it lowered the loss after 3 steps: of 8".into()),
+            },
+            LogEvent::Ended {
+                status: Status::Completed,
+                steps: 1,
+                error: None,
+            },
         ];
         for e in events {
             let line = e.line("2026-11-21T10:00:00+00:00");
@@ -270,5 +288,27 @@ mod tests {
             })
         );
         assert_eq!(LogEvent::parse_line("2026-11-21T10:00:00+00:00 something else"), None);
+        // One step is "1 step"; logs written before said "1 steps".
+        let one = |line: &str| LogEvent::parse_line(&format!("2026-11-21T10:00:00+00:00 {line}"));
+        let ended = |error: Option<&str>| {
+            Some(LogEvent::Ended {
+                status: Status::Completed,
+                steps: 1,
+                error: error.map(str::to_string),
+            })
+        };
+        assert_eq!(one("completed after 1 step"), ended(None));
+        assert_eq!(one("completed after 1 steps"), ended(None));
+        assert_eq!(one("completed after 1 steps: why"), ended(Some("why")));
+        assert_eq!(one("completed after 1 stepping"), None);
+        assert_eq!(
+            LogEvent::Ended {
+                status: Status::Completed,
+                steps: 1,
+                error: None
+            }
+            .line("t"),
+            "t completed after 1 step"
+        );
     }
 }
