@@ -28,7 +28,7 @@ mod time_to_quality;
 use stylelab_engine::measure::{Measurement, write_raw_image};
 
 use anyhow::{Context, Result, bail};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 /// The PyTorch reference, built into the binary and written to a temporary
@@ -172,8 +172,7 @@ fn examples() -> Result<PathBuf> {
 /// files both implementations read.
 fn images(width: u32, height: u32) -> Result<(PathBuf, PathBuf)> {
     let examples = examples()?;
-    let dir = std::env::temp_dir().join(format!("stylelab-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
+    let dir = scratch()?;
     let (content, style) = (
         dir.join(format!("content-{width}x{height}.f32")),
         dir.join(format!("style-{width}x{height}.f32")),
@@ -238,14 +237,43 @@ fn devices(arg: &str) -> Result<Vec<String>> {
     })
 }
 
-/// Runs every measurement and prints the table (or JSON rows).
-pub fn run(args: &BenchArgs) -> Result<ExitCode> {
-    if let Some(done) = other_bench(args) {
-        return done;
+/// The bench's scratch folder, made on first use: fresh, private (0700)
+/// and under a name no other user can guess, so that nothing another user
+/// left in the temporary folder (a planted link, a script of their own
+/// under a name made of our process id) is written through or run.
+static SCRATCH: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// [`SCRATCH`], made if it is not yet.
+fn scratch() -> Result<&'static Path> {
+    if let Some(dir) = SCRATCH.get() {
+        return Ok(dir);
     }
+    use std::os::unix::fs::PermissionsExt;
+    let made = tempfile::Builder::new()
+        .prefix("stylelab-bench-")
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir()
+        .context("cannot make the bench's temporary folder")?
+        .keep();
+    // One thread makes it; a second maker would only lose its own folder.
+    Ok(SCRATCH.get_or_init(|| made))
+}
+
+/// Runs the measurement asked for and prints its table (or JSON rows),
+/// then removes the scratch folder.
+pub fn run(args: &BenchArgs) -> Result<ExitCode> {
+    let done = other_bench(args).unwrap_or_else(|| against_pytorch(args));
+    if let Some(dir) = SCRATCH.get() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    done
+}
+
+/// Every row against the PyTorch reference.
+fn against_pytorch(args: &BenchArgs) -> Result<ExitCode> {
     let exe = std::env::current_exe().context("cannot find the stylelab binary")?;
     let python = args.python.clone().unwrap_or_else(default_python);
-    let script = std::env::temp_dir().join(format!("stylelab-reference-{}.py", std::process::id()));
+    let script = scratch()?.join("reference.py");
     if !args.no_reference {
         std::fs::write(&script, REFERENCE_SCRIPT).context("cannot write the reference script")?;
     }
@@ -295,8 +323,6 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
             }
         }
     }
-    let _ = std::fs::remove_file(&script);
-    let _ = std::fs::remove_dir_all(std::env::temp_dir().join(format!("stylelab-bench-{}", std::process::id())));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -448,4 +474,26 @@ fn print_row(m: &Measurement, tail: &str) {
         m.host_reads_per_step,
         m.peak_mib
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    /// The scratch folder is a real folder only its user can enter, made
+    /// once, under a name nobody can foresee from the process id (the old
+    /// `/tmp/stylelab-bench-<pid>` could be planted by another user, and
+    /// the reference script written there run).
+    #[test]
+    fn the_scratch_folder_is_private_fresh_and_not_named_by_the_process_id() {
+        let dir = super::scratch().unwrap();
+        let meta = std::fs::symlink_metadata(dir).unwrap();
+        assert!(meta.is_dir() && !meta.file_type().is_symlink());
+        assert_eq!(meta.permissions().mode() & 0o777, 0o700);
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.starts_with("stylelab-bench-"), "{name}");
+        assert!(!name.ends_with(&std::process::id().to_string()), "{name}");
+        assert_eq!(super::scratch().unwrap(), dir, "made once");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }

@@ -163,7 +163,7 @@ struct Inputs {
 impl Inputs {
     fn write(args: &BenchArgs, device: &str) -> Result<Inputs> {
         let size = args.sizes.first().copied().unwrap_or(512);
-        let tmp = std::env::temp_dir().join(format!("stylelab-e2e-{}", std::process::id()));
+        let tmp = super::scratch()?.join("e2e");
         std::fs::create_dir_all(tmp.join("results"))?;
         let weights = tmp.join("vgg19-random.safetensors");
         let convs = stylelab_engine::weights::random(0, "relu5_1".parse()?);

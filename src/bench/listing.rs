@@ -9,7 +9,7 @@ use std::time::Instant;
 /// an experiment), in this process, so libtorch's start-up is not counted.
 pub fn run(n: usize) -> Result<ExitCode> {
     use stylelab_core::record::{MetricsHeader, StepMetrics};
-    let dir = std::env::temp_dir().join(format!("stylelab-listing-{}", std::process::id()));
+    let dir = super::scratch()?.join("listing");
     let results = dir.join("results");
     std::fs::create_dir_all(&results)?;
     let header = MetricsHeader::new(vec!["content:relu4_2".into(), "style:relu1_1".into()]);

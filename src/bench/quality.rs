@@ -37,7 +37,7 @@ fn run(exe: &Path, exp: &Path, results: &Path, sets: &[String]) -> Result<Vec<St
 /// Runs the comparison and prints its table.
 pub fn run_quality(exp: &Path, sizes: &[u32], steps: u64) -> Result<ExitCode> {
     let exe = std::env::current_exe().context("cannot find the stylelab binary")?;
-    let tmp = std::env::temp_dir().join(format!("stylelab-quality-{}", std::process::id()));
+    let tmp = super::scratch()?.join("quality");
     std::fs::create_dir_all(&tmp)?;
     println!(
         "{}: {steps} steps each; \"reached\": the first bf16 row at or below fp32's final loss",

@@ -67,6 +67,5 @@ pub fn run(sizes: &[u32], device: &str, evals: usize, repeats: usize, json: bool
             }
         }
     }
-    let _ = std::fs::remove_dir_all(std::env::temp_dir().join(format!("stylelab-bench-{}", std::process::id())));
     Ok(ExitCode::SUCCESS)
 }

@@ -121,7 +121,7 @@ pub fn run(sizes: &[u32]) -> Result<ExitCode> {
         "stylelab":"0.1.0","weights":"w","weights_sha256":"00","seed":0,"width":1,"height":1,"peak_rss_mib":1.0,
         "final_losses":{"total":1e3,"content":3.0,"style":9.0,"tv":0.1}}"#,
     )?;
-    let root = std::env::temp_dir().join(format!("stylelab-bench-tensorboard-{}", std::process::id()));
+    let root = super::scratch()?.join("tensorboard");
     for &size in sizes {
         let (w, h) = stylelab_core::imaging::fit_longest(cat.width(), cat.height(), size);
         let image = Arc::new(stylelab_core::imaging::resize(&cat, w, h));

@@ -74,7 +74,7 @@ struct Row {
 
 /// Runs the table at each of `args.sizes` for each problem.
 pub fn run(args: &BenchArgs) -> Result<ExitCode> {
-    let tmp = std::env::temp_dir().join(format!("stylelab-ttq-{}", std::process::id()));
+    let tmp = super::scratch()?.join("ttq");
     std::fs::create_dir_all(&tmp)?;
     let random = tmp.join("vgg19-random.safetensors");
     let convs = stylelab_engine::weights::random(0, "relu5_1".parse()?);
