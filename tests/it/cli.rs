@@ -571,12 +571,8 @@ fn a_bench_row_that_fails_says_so_and_the_others_still_run() {
 /// problem.
 #[test]
 fn time_to_quality_times_the_speedups_asked_for_with_the_format_cached() {
-    let python = common::root().join(".venv/bin/python");
-    assert!(
-        python.exists(),
-        "make test installs torch into .venv: {} is missing",
-        python.display()
-    );
+    // The reference's Python: the project's.
+    common::venv_python();
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("cache");
     let out = common::stdout_of(

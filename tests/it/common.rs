@@ -9,6 +9,17 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The project's Python, with the torch `make test` installs into `.venv`.
+pub fn venv_python() -> PathBuf {
+    let python = root().join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "make test installs torch into .venv: {} is missing",
+        python.display()
+    );
+    python
+}
+
 pub fn example(name: &str) -> PathBuf {
     root().join("examples").join(name)
 }

@@ -395,12 +395,7 @@ bomb(f"{out}/bomb-inflated.pth", 64 * 27, 1 << 28)
 
 #[test]
 fn pytorch_checkpoints_convert_and_hostile_ones_are_refused_without_running_or_inflating() {
-    let python = common::root().join(".venv/bin/python");
-    assert!(
-        python.exists(),
-        "make test installs torch into .venv: {} is missing",
-        python.display()
-    );
+    let python = common::venv_python();
     let tmp = tempfile::tempdir().unwrap();
     let made = std::process::Command::new(&python)
         .args(["-c", CHECKPOINTS])

@@ -104,9 +104,7 @@ mod tests {
     use tch::Device;
 
     fn image(seed: u64, h: i64, w: i64, tint: [f32; 3]) -> Tensor {
-        let v = stylelab_core::rng::SplitMix64::new(seed).uniform_vec((3 * h * w) as usize);
-        let t = Tensor::from_slice(&v).reshape([1, 3, h, w]);
-        t * Tensor::from_slice(&tint).reshape([1, 3, 1, 1])
+        crate::imaging::noise(seed, h, w) * Tensor::from_slice(&tint).reshape([1, 3, 1, 1])
     }
 
     #[test]

@@ -6,6 +6,13 @@ pub use stylelab_core::imaging::{decode, fit_longest, resize};
 use image::RgbImage;
 use tch::{Device, Kind, Tensor};
 
+/// `1×3×h×w` uniform noise in [0, 1) on the CPU, the same for a seed on
+/// every machine (SplitMix64, not libtorch's global generator).
+pub fn noise(seed: u64, h: i64, w: i64) -> Tensor {
+    let values = stylelab_core::rng::SplitMix64::new(seed).uniform_vec((3 * h * w).max(0) as usize);
+    Tensor::from_slice(&values).view([1, 3, h, w])
+}
+
 /// `1×3×H×W` float tensor in [0, 1].
 pub fn to_tensor(img: &RgbImage, device: Device) -> Tensor {
     let (w, h) = img.dimensions();

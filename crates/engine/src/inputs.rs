@@ -252,13 +252,7 @@ impl Inputs {
     pub fn start(&self, exp: &Experiment, first: &ScaleInputs) -> Result<Tensor, TchError> {
         let p = &self.plan[0];
         let x = match (&exp.init, &self.init) {
-            (Init::Noise, _) => {
-                let n = 3 * p.width as usize * p.height as usize;
-                let noise = stylelab_core::rng::SplitMix64::new(exp.seed).uniform_vec(n);
-                Tensor::from_slice(&noise)
-                    .view([1, 3, p.height as i64, p.width as i64])
-                    .to_device(self.device)
-            }
+            (Init::Noise, _) => crate::imaging::noise(exp.seed, p.height as i64, p.width as i64).to_device(self.device),
             (Init::Image(_), Some(img)) => {
                 let t = imaging::to_tensor(&imaging::resize(img, p.width, p.height), self.device);
                 if self.preserve == PreserveColors::Luminance {

@@ -75,8 +75,7 @@ pub fn choose(
             }
             let nets = [MemoryFormat::Nchw, MemoryFormat::ChannelsLast]
                 .map(|format| (format, Vgg19::new(weights, exp.pooling, device, exp.precision, format)));
-            let times = time_passes(&nets.each_ref().map(|(_, net)| net), device, side, layers)?;
-            let timings = [(nets[0].0, times[0]), (nets[1].0, times[1])];
+            let timings = time_passes(&nets, device, side, layers)?;
             let choice = decide(&timings, default_format(device, exp.precision), side);
             cache::store(&key, &choice);
             Ok(choice)
@@ -102,40 +101,33 @@ pub fn decide(timings: &[(MemoryFormat, f64)], default: MemoryFormat, side: u32)
         .map(|(f, t)| format!("{f} {:.0} ms", t * 1e3))
         .collect::<Vec<_>>()
         .join(", ");
-    match (best, of(default)) {
-        (Some((format, t)), Some(d)) if format != default && t < d * (1.0 - NEAR_TIE) => FormatChoice {
-            format,
-            how: format!("measured at {side} px: {measured}"),
-        },
-        (Some((format, _)), Some(_)) if format != default => FormatChoice {
+    let how = format!("measured at {side} px: {measured}");
+    let clearly_faster = |t: f64| of(default).is_some_and(|d| t < d * (1.0 - NEAR_TIE));
+    match best {
+        Some((format, t)) if format != default && clearly_faster(t) => FormatChoice { format, how },
+        Some((format, _)) if format != default => FormatChoice {
             format: default,
-            how: format!(
-                "measured at {side} px: {measured}; within {:.0} %: the default",
-                NEAR_TIE * 100.0
-            ),
+            how: format!("{how}; within {:.0} %: the default", NEAR_TIE * 100.0),
         },
-        _ => FormatChoice {
-            format: default,
-            how: format!("measured at {side} px: {measured}"),
-        },
+        _ => FormatChoice { format: default, how },
     }
 }
 
 /// Seconds for a forward and backward pass to `layers` at `side`×`side`
-/// through each of `nets`: after one pass each to warm up, three rounds
-/// that take the nets in turn (so that a load which comes or goes weighs
-/// on both alike), the best of each net's three.
-fn time_passes<const N: usize>(
-    nets: &[&Vgg19; N],
+/// through each format's net: after one pass each to warm up, three
+/// rounds that take the nets in turn (so that a load which comes or goes
+/// weighs on both alike), the best of each net's three.
+fn time_passes(
+    nets: &[(MemoryFormat, Vgg19)],
     device: Device,
     side: u32,
     layers: &[Layer],
-) -> Result<[f64; N], tch::TchError> {
+) -> Result<Vec<(MemoryFormat, f64)>, tch::TchError> {
     let s = side as i64;
     let img = Tensor::f_linspace(0.0, 1.0, 3 * s * s, (Kind::Float, device))?.f_reshape([1, 3, s, s])?;
-    let mut best = [f64::INFINITY; N];
+    let mut best: Vec<(MemoryFormat, f64)> = nets.iter().map(|(f, _)| (*f, f64::INFINITY)).collect();
     for round in 0..4 {
-        for (net, best) in nets.iter().zip(best.iter_mut()) {
+        for ((_, net), (_, best)) in nets.iter().zip(best.iter_mut()) {
             let t = time_pass(net, &img, layers)?;
             if round > 0 {
                 *best = best.min(t);

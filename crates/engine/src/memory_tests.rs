@@ -67,10 +67,8 @@ fn the_estimate_counts_the_style_targets_the_objective_holds() {
     use stylelab_core::config::{MemoryFormat, Pooling, Precision};
     let weights = crate::weights::VggWeights::random(2, "relu3_1".parse().unwrap());
     let (w, h) = (40i64, 28i64);
-    let content = Tensor::from_slice(&stylelab_core::rng::SplitMix64::new(7).uniform_vec((3 * h * w) as usize))
-        .view([1, 3, h, w]);
-    let style =
-        Tensor::from_slice(&stylelab_core::rng::SplitMix64::new(8).uniform_vec(3 * 30 * 36)).view([1, 3, 30, 36]);
+    let content = crate::imaging::noise(7, h, w);
+    let style = crate::imaging::noise(8, 30, 36);
     // Region a: the left 3/5 of the image, b the rest.
     let labels = Tensor::arange(w, (Kind::Int64, Device::Cpu))
         .ge(w * 3 / 5)

@@ -213,8 +213,7 @@ mod tests {
     #[test]
     fn formats_and_precisions_compute_the_same_features() {
         let w = weights();
-        let img =
-            Tensor::from_slice(&stylelab_core::rng::SplitMix64::new(5).uniform_vec(3 * 24 * 20)).view([1, 3, 24, 20]);
+        let img = crate::imaging::noise(5, 24, 20);
         let layer: Layer = "relu2_1".parse().unwrap();
         let run = |precision, format| {
             let net = Vgg19::new(&w, Pooling::Max, Device::Cpu, precision, format);
@@ -235,8 +234,7 @@ mod tests {
         // What fp16 relies on, checked in fp32: conv(αx; W, αb) = α·conv(x; W, b),
         // and ReLU and pooling keep the factor.
         let w = weights();
-        let img =
-            Tensor::from_slice(&stylelab_core::rng::SplitMix64::new(6).uniform_vec(3 * 16 * 16)).view([1, 3, 16, 16]);
+        let img = crate::imaging::noise(6, 16, 16);
         let layer: Layer = "relu2_1".parse().unwrap();
         let mut net = Vgg19::new(&w, Pooling::Max, Device::Cpu, Precision::Fp32, MemoryFormat::Nchw);
         let plain = net.forward(&img, &[layer]).unwrap().remove(&layer).unwrap();

@@ -93,7 +93,12 @@ pub fn progress(live: &Live, theme: &Theme, frame: &mut Frame, area: Rect) {
     frame.render_widget(
         Gauge::default()
             .ratio(ratio)
-            .label(gauge_label(live, format!("{steps}/{total} {status}"), gauge_area.width))
+            .label(gauge_label(
+                live,
+                &status,
+                format!("{steps}/{total} {status}"),
+                gauge_area.width,
+            ))
             .gauge_style(theme.fg(if status == "running" {
                 Color::Green
             } else {
@@ -104,11 +109,12 @@ pub fn progress(live: &Live, theme: &Theme, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(progress_lines(live, &status)), text_area);
 }
 
-/// The gauge's label, and while a tiled evaluation runs how far it has
-/// got: `, evaluating tile 5 of 12, pass 2 of 2`, or `, tile 5/12, pass
-/// 2/2` where that does not fit `width`.
-fn gauge_label(live: &Live, label: String, width: u16) -> String {
-    let going = label.ends_with(" running") || label.ends_with(" starting…");
+/// The gauge's label, and while a tiled evaluation runs (the run's
+/// `status` is running or starting) how far it has got: `, evaluating
+/// tile 5 of 12, pass 2 of 2`, or `, tile 5/12, pass 2/2` where that does
+/// not fit `width`.
+fn gauge_label(live: &Live, status: &str, label: String, width: u16) -> String {
+    let going = status == "running" || status == "starting…";
     let Some(p) = live.evaluating.filter(|_| going) else {
         return label;
     };

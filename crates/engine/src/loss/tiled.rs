@@ -369,7 +369,6 @@ mod tests {
     use crate::vgg::Vgg19;
     use stylelab_core::config::{MemoryFormat, Pooling, Precision, StyleLayer, StyleLoss};
     use stylelab_core::layer::Layer;
-    use stylelab_core::rng::SplitMix64;
     use tch::{Device, Kind, Tensor};
 
     fn layer(name: &str) -> Layer {
@@ -585,7 +584,7 @@ mod tests {
         for seed in [1u64, 4] {
             for case in &CASES {
                 let (h, w) = case.size;
-                let x = Tensor::from_slice(&SplitMix64::new(seed).uniform_vec((3 * h * w) as usize)).view([1, 3, h, w]);
+                let x = crate::imaging::noise(seed, h, w);
                 tiled_equals_one_pass(Network::F64, case, &x, 1e-5, &format!("f64, draw {seed}"));
             }
         }
