@@ -237,6 +237,39 @@ fn devices(arg: &str) -> Result<Vec<String>> {
     })
 }
 
+/// Prints a line of the bench's report, as `println!` would; when its
+/// reader has gone (`| head -1`), removes the scratch folder and ends the
+/// process as a closed pipe ends the reporting commands. The bench prints
+/// only between its child processes, never while one runs.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::bench::say_line(&format!($($arg)*))
+    };
+}
+use say;
+
+/// [`say`]'s work.
+fn say_line(line: &str) {
+    use std::io::Write;
+    if writeln!(std::io::stdout(), "{line}").is_err() {
+        remove_scratch();
+        // SAFETY: signal(2) and raise(3) with the default action: the
+        // process ends by SIGPIPE, as `runs | head -1` does.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+            libc::raise(libc::SIGPIPE);
+        }
+        std::process::exit(141);
+    }
+}
+
+/// Removes the scratch folder, if one was made.
+fn remove_scratch() {
+    if let Some(dir) = SCRATCH.get() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
 /// The bench's scratch folder, made on first use: fresh, private (0700)
 /// and under a name no other user can guess, so that nothing another user
 /// left in the temporary folder (a planted link, a script of their own
@@ -263,9 +296,7 @@ fn scratch() -> Result<&'static Path> {
 /// then removes the scratch folder.
 pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     let done = other_bench(args).unwrap_or_else(|| against_pytorch(args));
-    if let Some(dir) = SCRATCH.get() {
-        let _ = std::fs::remove_dir_all(dir);
-    }
+    remove_scratch();
     done
 }
 
@@ -278,17 +309,30 @@ fn against_pytorch(args: &BenchArgs) -> Result<ExitCode> {
         std::fs::write(&script, REFERENCE_SCRIPT).context("cannot write the reference script")?;
     }
     if !args.json {
-        println!(
+        say!(
             "VGG19 to relu5_1, random weights; chelsea.png in the style of starry_night.jpg, squared; content relu4_2, \
              style relu1_1..relu5_1; L-BFGS history 100; {} evaluations and {} steps timed after {} warm-up each; \
              median of {} alternating processes",
-            args.counts.evals, args.counts.steps, args.counts.warmup, args.repeats
+            args.counts.evals,
+            args.counts.steps,
+            args.counts.warmup,
+            args.repeats
         );
-        println!(
+        say!(
             "{:<6} {:>5} {:<5} {:<13} {:>9} {:>9} {:>7} {:>8} {:>8} {:>9} {:>9}",
-            "device", "size", "prec", "impl", "s/eval", "s/step", "evals/s", "reads/s", "peak MiB", "eval ×", "step ×"
+            "device",
+            "size",
+            "prec",
+            "impl",
+            "s/eval",
+            "s/step",
+            "evals/s",
+            "reads/s",
+            "peak MiB",
+            "eval ×",
+            "step ×"
         );
-        println!(
+        say!(
             "(per step: evaluations and device reads; × = stylelab ÷ pytorch; overhead: a step's time outside its \
              evaluations, and a direction from a full history of 100 pairs)"
         );
@@ -408,9 +452,9 @@ fn print_config(device: &str, size: u32, precision: &str, rows: &[Row], json: bo
                     "device": device, "size": size, "precision": precision,
                     "implementation": row.implementation, "failed": why,
                 });
-                println!("{failed}");
+                say!("{failed}");
             } else {
-                println!(
+                say!(
                     "{device:<6} {size:>5} {precision:<5} {:<13} failed: {why}",
                     row.implementation
                 );
@@ -419,7 +463,7 @@ fn print_config(device: &str, size: u32, precision: &str, rows: &[Row], json: bo
         }
         let Some(m) = median_of(row.runs.clone()) else { continue };
         if json {
-            println!("{}", serde_json::to_string(&m)?);
+            say!("{}", serde_json::to_string(&m)?);
         } else if row.implementation == "stylelab" {
             print_row(&m, &overhead_text(&m));
         } else {
@@ -462,7 +506,7 @@ fn overhead_text(ours: &Measurement) -> String {
 }
 
 fn print_row(m: &Measurement, tail: &str) {
-    println!(
+    say!(
         "{:<6} {:>5} {:<5} {:<13} {:>9.4} {:>9.4} {:>7.2} {:>8.2} {:>8.0} {tail}",
         m.device,
         m.size,

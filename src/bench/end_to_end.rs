@@ -12,6 +12,7 @@
 //! against `bench-one`'s at the same shape: the bench must time what a run
 //! does.
 
+use super::say;
 use super::{BenchArgs, default_python, examples, last_json_line};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -257,14 +258,21 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     let inputs = Inputs::write(args, &device)?;
     let (cw, ch) = inputs.content_wh;
     if !args.json {
-        println!(
+        say!(
             "the whole run: chelsea.png ({cw}×{ch}) in the style of starry_night.jpg, {} steps of L-BFGS, random \
              VGG19 to relu5_1, on {device}; the command to its exit",
             args.run_steps
         );
-        println!(
+        say!(
             "{:<5} {:<9} {:>9} {:>12} {:>9} {:>7} {:>7} {:>12}  run step ÷ bench step",
-            "prec", "impl", "process s", "to 1st step s", "ms/step", "steps", "evals", "final loss"
+            "prec",
+            "impl",
+            "process s",
+            "to 1st step s",
+            "ms/step",
+            "steps",
+            "evals",
+            "final loss"
         );
     }
     for precision in &args.precisions {
@@ -315,11 +323,11 @@ fn print_whole(precision: &str, implementation: &str, r: Result<WholeRun>, tail:
             o.insert("precision".into(), precision.into());
             o.insert("implementation".into(), implementation.into());
         }
-        println!("{v}");
+        say!("{v}");
         return;
     }
     match r {
-        Ok(r) => println!(
+        Ok(r) => say!(
             "{precision:<5} {implementation:<9} {:>9.2} {:>12.2} {:>9.2} {:>7} {:>7} {:>12.4e}  {tail}",
             r.process_s,
             r.seconds_to_first_step,
@@ -328,6 +336,6 @@ fn print_whole(precision: &str, implementation: &str, r: Result<WholeRun>, tail:
             r.evals,
             r.final_loss
         ),
-        Err(e) => println!("{precision:<5} {implementation:<9} failed: {e:#}"),
+        Err(e) => say!("{precision:<5} {implementation:<9} failed: {e:#}"),
     }
 }

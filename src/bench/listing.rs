@@ -1,6 +1,7 @@
 //! `stylelab bench --listing N`: how long listing N runs takes, the work
 //! behind `stylelab runs` and the dashboard's Runs view.
 
+use super::say;
 use anyhow::Result;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -62,9 +63,11 @@ pub fn run(n: usize) -> Result<ExitCode> {
     }
     let _ = std::fs::remove_dir_all(&dir);
     times.sort_by(f64::total_cmp);
-    println!(
+    say!(
         "listing {n} runs (read summaries and configs, find varying keys, render the table): median {:.3} s, best {:.3} s over 5 ({} lines)",
-        times[2], times[0], lines
+        times[2],
+        times[0],
+        lines
     );
     Ok(ExitCode::SUCCESS)
 }

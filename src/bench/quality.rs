@@ -4,6 +4,7 @@
 //! and reports each run's final loss, and the evaluations and seconds bf16
 //! needed to reach the loss fp32 ended at (bf16 may go on to 150 steps).
 
+use super::say;
 use anyhow::{Context, Result, bail};
 use std::path::Path;
 use std::process::{Command, ExitCode};
@@ -39,11 +40,11 @@ pub fn run_quality(exp: &Path, sizes: &[u32], steps: u64) -> Result<ExitCode> {
     let exe = std::env::current_exe().context("cannot find the stylelab binary")?;
     let tmp = super::scratch()?.join("quality");
     std::fs::create_dir_all(&tmp)?;
-    println!(
+    say!(
         "{}: {steps} steps each; \"reached\": the first bf16 row at or below fp32's final loss",
         exp.display()
     );
-    println!(
+    say!(
         "{:>5} {:<6} {:>12} {:>12} {:>9} {:>10} {:>10} {:>12} {:>12}",
         "size",
         "optim",
@@ -86,7 +87,7 @@ pub fn run_quality(exp: &Path, sizes: &[u32], steps: u64) -> Result<ExitCode> {
                 Some(r) => format!("{:.1} → {:.1}", a.elapsed_s, r.elapsed_s),
                 None => format!("{:.1} → -", a.elapsed_s),
             };
-            println!(
+            say!(
                 "{:>5} {:<6} {:>12.4e} {:>12.4e} {:>9.3} {:>10} {:>10} {:>12} {:>12}",
                 size,
                 optimizer,

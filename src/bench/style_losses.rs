@@ -4,6 +4,7 @@
 //! of The Starry Night, squared), in fresh `bench-one` processes run
 //! alternately so that a slow spell of the machine hits every row.
 
+use super::say;
 use super::{images, last_json_line, median_of};
 use anyhow::{Context, Result};
 use std::process::{Command, ExitCode};
@@ -23,14 +24,19 @@ const ROWS: [(&str, u32); 5] = [
 pub fn run(sizes: &[u32], device: &str, evals: usize, repeats: usize, json: bool) -> Result<ExitCode> {
     let exe = std::env::current_exe().context("cannot find the stylelab binary")?;
     if !json {
-        println!(
+        say!(
             "VGG19 to relu5_1, random weights; chelsea.png in the style of starry_night.jpg, squared; content relu4_2, \
              style relu1_1..relu5_1, every layer the statistic named; {evals} evaluations timed after 2 warm-up; \
              median of {repeats} alternating processes; fp32 on {device}"
         );
-        println!(
+        say!(
             "{:>5} {:<20} {:>7} {:>9} {:>9} {:>9}",
-            "size", "style loss", "regions", "s/eval", "× gram", "peak MiB"
+            "size",
+            "style loss",
+            "regions",
+            "s/eval",
+            "× gram",
+            "peak MiB"
         );
     }
     for &size in sizes {
@@ -56,9 +62,9 @@ pub fn run(sizes: &[u32], device: &str, evals: usize, repeats: usize, json: bool
         let gram = medians.first().map_or(f64::NAN, |m| m.s_per_eval);
         for ((loss, regions), m) in ROWS.iter().zip(&medians) {
             if json {
-                println!("{}", serde_json::to_string(m)?);
+                say!("{}", serde_json::to_string(m)?);
             } else {
-                println!(
+                say!(
                     "{size:>5} {loss:<20} {regions:>7} {:>9.4} {:>9.2} {:>9.0}",
                     m.s_per_eval,
                     m.s_per_eval / gram,

@@ -4,6 +4,7 @@
 //! --sizes, a snapshot every 50 steps (the example cat at that size) and
 //! the final image — the sink alone, without the engine's noise around it.
 
+use super::say;
 use anyhow::{Context, Result};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -136,7 +137,7 @@ pub fn run(sizes: &[u32]) -> Result<ExitCode> {
             v.sort_by(f64::total_cmp);
             v[v.len() / 2]
         };
-        println!(
+        say!(
             "TensorBoard sink at {size} px ({w}×{h}), median of {REPEATS}: {:.1} µs per step (17 scalars, \
              written every step), {:.2} ms per snapshot (PNG), {:.3} ms per step in all with a snapshot every \
              {SNAPSHOT_EVERY} steps and the final image; {:.0} KiB for {STEPS} steps",

@@ -7,6 +7,7 @@
 //! direction from a full history of 100 pairs, which sets its peak; a
 //! tiled run's memory is measured by runs, docs/BENCHMARKS.md.)
 
+use super::say;
 use super::{images, last_json_line, median_of};
 use anyhow::{Context, Result};
 use std::process::{Command, ExitCode};
@@ -20,14 +21,19 @@ pub fn run(sizes: &[u32], tiles: &[u32], device: &str, evals: usize, repeats: us
     let exe = std::env::current_exe().context("cannot find the stylelab binary")?;
     let deepest = "relu5_1".parse().context("relu5_1")?;
     if !json {
-        println!(
+        say!(
             "VGG19 to relu5_1, random weights; chelsea.png in the style of starry_night.jpg, squared; content relu4_2, \
              style relu1_1..relu5_1 (gram); {evals} evaluations timed after 2 warm-up; median of {repeats} alternating \
              processes; fp32 on {device}; overlap = pixels the crops cover ÷ the image's"
         );
-        println!(
+        say!(
             "{:>5} {:>6} {:>6} {:>8} {:>9} {:>11}",
-            "size", "tile", "tiles", "overlap", "s/eval", "× one pass"
+            "size",
+            "tile",
+            "tiles",
+            "overlap",
+            "s/eval",
+            "× one pass"
         );
     }
     let rows: Vec<Option<u32>> = std::iter::once(None).chain(tiles.iter().map(|&t| Some(t))).collect();
@@ -57,7 +63,7 @@ pub fn run(sizes: &[u32], tiles: &[u32], device: &str, evals: usize, repeats: us
         let whole = medians.first().map_or(f64::NAN, |m| m.s_per_eval);
         for (tile, m) in rows.iter().zip(&medians) {
             if json {
-                println!("{}", serde_json::to_string(m)?);
+                say!("{}", serde_json::to_string(m)?);
                 continue;
             }
             let plan = tile.map(|t| TilePlan::new(size, size, t, deepest));
@@ -66,7 +72,7 @@ pub fn run(sizes: &[u32], tiles: &[u32], device: &str, evals: usize, repeats: us
                 Some(p) => (p.tile.to_string(), "1".into(), "1.00".into()),
                 None => ("-".into(), "-".into(), "-".into()),
             };
-            println!(
+            say!(
                 "{size:>5} {tile:>6} {count:>6} {overlap:>8} {:>9.3} {:>11.2}",
                 m.s_per_eval,
                 m.s_per_eval / whole

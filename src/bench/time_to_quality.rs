@@ -15,6 +15,7 @@
 //! (a bf16 run's is its bf16 evaluation: the saved 8-bit image's fp32 loss
 //! would measure its quantisation, which dominates at these weights).
 
+use super::say;
 use super::{BenchArgs, default_python, examples, last_json_line};
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
@@ -99,7 +100,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     } else {
         args.device.as_str()
     };
-    println!(
+    say!(
         "chelsea.png in the style of starry_night.jpg; weights 5, 100, 1e-3; the PyTorch reference: L-BFGS (strong \
          Wolfe, history 100), fp32, {} evaluations; stylelab (with 3× as many steps) until a full-size row reaches its \
          final loss; seconds \
@@ -123,13 +124,19 @@ fn table(args: &BenchArgs, device: &str, size: u32, problem: &Problem, dir: &Pat
     let reference = reference(args, device, &exp, problem, dir)?;
     let target = reference.final_loss;
     let reference_s = reference.trace.last().map_or(f64::NAN, |p| p.0);
-    println!(
+    say!(
         "\n{size} px, {}: the reference's final loss {target:.6e} after {} evaluations in {reference_s:.1} s",
-        problem.name, reference.evals
+        problem.name,
+        reference.evals
     );
-    println!(
+    say!(
         "{:<22} {:>11} {:>8} {:>13} {:>13} {:>11}",
-        "", "reached (s)", "× ref", "final loss", "content_dist", "style_dist"
+        "",
+        "reached (s)",
+        "× ref",
+        "final loss",
+        "content_dist",
+        "style_dist"
     );
     let ref_image = dir.join("reference.raw");
     let ref_scores = scores(&exp, &raw_image(&ref_image, &exp)?)?;
@@ -167,7 +174,7 @@ fn print_row(name: &str, reached: Option<f64>, reference_s: f64, (loss, scores):
     let (c, s) = scores.as_ref().map_or(("-".into(), "-".into()), |s| {
         (format!("{:.4}", s.content_dist), format!("{:.4}", s.style_dist))
     });
-    println!("{name:<22} {reached:>11} {ratio:>8} {loss:>13.6e} {c:>13} {s:>11}");
+    say!("{name:<22} {reached:>11} {ratio:>8} {loss:>13.6e} {c:>13} {s:>11}");
 }
 
 /// The classic experiment as a user writes it, at `size`, from the

@@ -602,3 +602,47 @@ fn time_to_quality_times_the_speedups_asked_for_with_the_format_cached() {
     let cached = std::fs::read_to_string(cache.join("memory-formats.json")).unwrap();
     assert!(cached.contains("measured at 128 px: nchw"), "{cached}");
 }
+
+/// A bench whose reader goes away (`| head -c1`) ends as the reporting
+/// commands do — by SIGPIPE, with no panic — and leaves no scratch folder
+/// in the temporary folder.
+#[test]
+fn a_bench_whose_pipe_closes_ends_quietly_and_cleans_up() {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("stylelab"))
+        .current_dir(tmp.path())
+        .env("TMPDIR", tmp.path())
+        .args([
+            "bench",
+            "--time-to-quality",
+            "--sizes",
+            "64",
+            "--budget",
+            "2",
+            "--speedups",
+            "auto",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut one = [0u8; 1];
+    let read = child.stdout.take().unwrap().read_exact(&mut one);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(read.is_ok(), "it wrote nothing: {stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+        "{stderr}"
+    );
+    assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{:?}: {stderr}", out.status);
+    // (PyTorch leaves its own `torchinductor_<user>` cache there.)
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("stylelab"))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
