@@ -109,8 +109,8 @@ pub struct BenchArgs {
     pub budget: u64,
     /// The speed-ups --time-to-quality times after the row as written
     /// (which always runs: it checks that both sides see one problem).
-    #[arg(long, value_delimiter = ',', default_value = "auto,coarse-to-fine,coarse-to-fine-auto",
-          value_parser = ["auto", "coarse-to-fine", "coarse-to-fine-auto"])]
+    #[arg(long, value_delimiter = ',', default_value = "no-precondition,auto,coarse-to-fine,coarse-to-fine-auto",
+          value_parser = ["no-precondition", "auto", "coarse-to-fine", "coarse-to-fine-auto"])]
     pub speedups: Vec<String>,
 }
 

@@ -28,8 +28,9 @@ use stylelab_core::record::{self, RunPaths};
 /// The rows timed: the experiment as written, then each speed-up (named
 /// as `--speedups` names it), each as `--set` overrides on the user's
 /// experiment (on a CPU with AVX-512 bf16 or AMX, `auto` is bf16).
-const VARIANTS: [(&str, &str, &[&str]); 4] = [
+const VARIANTS: [(&str, &str, &[&str]); 5] = [
     ("", "as written (fp32)", &[]),
+    ("no-precondition", "no preconditioner", &["optim.precondition=\"none\""]),
     ("auto", "precision auto", &["optim.precision=\"auto\""]),
     (
         "coarse-to-fine",

@@ -17,8 +17,8 @@ mod validate;
 
 pub use locate::Locator;
 pub use raw::{
-    MemoryFormat, Normalize, OptimizerKind, Pooling, Precision, PreserveColors, RawExperiment, Schedule, StyleLoss,
-    Tiling,
+    MemoryFormat, Normalize, OptimizerKind, Pooling, Precision, Precondition, PreserveColors, RawExperiment, Schedule,
+    StyleLoss, Tiling,
 };
 
 use crate::layer::Layer;
@@ -270,6 +270,8 @@ pub struct Experiment {
     /// When a scale ends before its steps because the loss stopped
     /// changing; None: never.
     pub stop: Option<Stop>,
+    /// L-BFGS's preconditioner.
+    pub precondition: Precondition,
     /// 0 = never.
     pub snapshot_every: u64,
     /// The folder run folders are made in, absolute.

@@ -7,7 +7,7 @@
 //! few constants were fitted to peak RSS measured on CPU (docs/reference.md,
 //! "Memory: the model").
 
-use crate::config::{Experiment, MAX_SIZE, OptimizerKind, Precision, StyleLoss, TILE_ALIGN, Tiling};
+use crate::config::{Experiment, MAX_SIZE, OptimizerKind, Precision, Precondition, StyleLoss, TILE_ALIGN, Tiling};
 use crate::layer::{Layer, LayerKind};
 use crate::tiling::TilePlan;
 use serde::Serialize;
@@ -379,8 +379,16 @@ pub fn style_target_bytes(exp: &Experiment, h: u32, w: u32) -> f64 {
 fn image_vectors(exp: &Experiment, steps: u64) -> f64 {
     let state = match exp.optimizer {
         // s and y per pair (the buffer holds lbfgs_pairs slots); d, the
-        // gradient before, q/r and a scratch vector.
-        OptimizerKind::Lbfgs => 2.0 * lbfgs_pairs(exp.history, steps) as f64 + 4.0,
+        // gradient before, q/r and a scratch vector; preconditioned, the
+        // direction and gradient in z and the FFT's half spectrum (complex).
+        OptimizerKind::Lbfgs => {
+            let spectral = if exp.precondition == Precondition::Spectral {
+                3.0
+            } else {
+                0.0
+            };
+            2.0 * lbfgs_pairs(exp.history, steps) as f64 + 4.0 + spectral
+        }
         // Moments m and v, the update.
         OptimizerKind::Adam => 3.0,
     };

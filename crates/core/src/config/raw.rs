@@ -586,6 +586,42 @@ pub struct RawOptim {
     /// Stop a scale when the loss stops changing; absent: never.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop: Option<RawStop>,
+    /// L-BFGS's preconditioner; see [`Precondition`]. Always written, so a
+    /// run's `experiment.toml` says which it used (runs made before the
+    /// key existed lack it, and used none).
+    #[serde(default)]
+    pub precondition: Precondition,
+}
+
+/// `optim.precondition`: the initial inverse Hessian L-BFGS builds each
+/// direction on. Ignored by Adam.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Precondition {
+    /// γ·M²: M scales the image's spatial frequencies f by f^(-1/2) (1 at
+    /// the highest, more below), so a step moves the image's broad
+    /// structure as readily as its fine detail. The default.
+    #[default]
+    Spectral,
+    /// γ·I: the textbook L-BFGS, as PyTorch's.
+    None,
+}
+
+impl std::fmt::Display for Precondition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Precondition::Spectral => "spectral",
+            Precondition::None => "none",
+        })
+    }
+}
+
+/// `spectral` or `none`, as the experiment file spells it.
+impl std::str::FromStr for Precondition {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        by_name("preconditioner", s)
+    }
 }
 
 /// `optim.schedule`: how the scales and their steps are chosen.
@@ -650,6 +686,7 @@ impl Default for RawOptim {
             precision: default_precision(),
             schedule: Schedule::Fixed,
             stop: None,
+            precondition: Precondition::default(),
         }
     }
 }

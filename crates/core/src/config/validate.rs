@@ -94,6 +94,7 @@ impl Experiment {
             precision: raw.optim.precision,
             schedule: raw.optim.schedule,
             stop: optim.stop,
+            precondition: raw.optim.precondition,
             snapshot_every,
             results,
             score: raw.output.score,
@@ -780,6 +781,7 @@ impl Experiment {
                     rel_change: s.rel_change,
                     window: s.window as i64,
                 }),
+                precondition: self.precondition,
             },
             output: RawOutput {
                 snapshot_every: self.snapshot_every as i64,

@@ -30,12 +30,15 @@
 
 mod history;
 mod line_search;
+mod spectral;
 
-use super::{Objective, Point, StepOutcome, dot};
+use super::{Objective, Point, StepOutcome, dot, reads};
 pub use history::Form;
 use history::History;
 use line_search::{Line, LinePoint, strong_wolfe};
-use stylelab_core::config::Precision;
+pub use spectral::EXPONENT as SPECTRAL_EXPONENT;
+use spectral::Spectral;
+use stylelab_core::config::{Precision, Precondition};
 use tch::{Kind, Scalar, TchError, Tensor};
 
 /// Sufficient-decrease constant (Armijo).
@@ -102,6 +105,8 @@ pub struct Lbfgs {
     history: History,
     /// The previous step, whose curvature pair is added at the next one.
     prev: Option<Previous>,
+    /// M of the initial inverse Hessian γ·M² (`spectral`); None: γ·I.
+    spectral: Option<Spectral>,
 }
 
 /// Why the steepest descent found no step, by its likely cause: a gradient
@@ -132,6 +137,8 @@ fn stall_reason(why: &str, grad_max: f64, lr: f64, noise: f64) -> String {
 
 /// What a step leaves for the next to form its curvature pair: s = t·d,
 /// y = g₁ − g₀, and sᵀy = t·(g₁ᵀd − g₀ᵀd) from numbers already read.
+/// Preconditioned, d and g are the z-space ones ([`Direction`]), and sᵀy
+/// is the same number.
 struct Previous {
     /// The direction it searched along.
     d: Tensor,
@@ -159,7 +166,18 @@ impl Lbfgs {
             noise: 0.0,
             history: History::new(history.max(1), form),
             prev: None,
+            spectral: None,
         }
+    }
+
+    /// The same, building each direction on `precondition`'s initial
+    /// inverse Hessian.
+    pub fn with_precondition(mut self, precondition: Precondition) -> Self {
+        self.spectral = match precondition {
+            Precondition::Spectral => Some(Spectral::new()),
+            Precondition::None => None,
+        };
+        self
     }
 
     /// The same, with the line search tolerating the loss's rounding
@@ -185,10 +203,20 @@ impl Lbfgs {
         self.prev = None;
     }
 
+    /// M·v, or v itself without a preconditioner.
+    fn precondition(&mut self, v: &Tensor) -> Result<Tensor, TchError> {
+        match &mut self.spectral {
+            Some(m) => m.apply(v),
+            None => Ok(v.shallow_clone()),
+        }
+    }
+
     /// The search direction at gradient `g`, after adding the previous
-    /// step's pair when its curvature is positive.
-    fn direction(&mut self, g: &Tensor) -> Result<Tensor, TchError> {
-        let flat = g.f_reshape([-1])?;
+    /// step's pair when its curvature is positive: found in z (x = M z)
+    /// and mapped back to the image.
+    fn direction(&mut self, g: &Tensor) -> Result<Direction, TchError> {
+        let gz = self.precondition(g)?;
+        let flat = gz.f_reshape([-1])?;
         let pair = match self.prev.take() {
             Some(p) if p.t * (p.gtd1 - p.gtd0) > CURVATURE_MIN => {
                 let s = p.d.f_reshape([-1])? * p.t;
@@ -197,7 +225,9 @@ impl Lbfgs {
             }
             _ => None,
         };
-        self.history.direction(&flat, pair)?.f_reshape(g.size())
+        let dz = self.history.direction(&flat, pair)?.f_reshape(g.size())?;
+        let d = self.precondition(&dz)?;
+        Ok(Direction { d, dz, gz })
     }
 
     /// One iteration from `current`: a direction, then a strong-Wolfe line
@@ -223,15 +253,16 @@ impl Lbfgs {
         loop {
             let steepest = self.prev.is_none() && self.history.is_empty();
             let g = current.eval.grad.shallow_clone();
-            let d = self.direction(&g)?;
+            let Direction { d, dz, gz } = self.direction(&g)?;
             // Along the steepest descent the first trial changes no pixel by
             // more than `first_step`: the image lives in [0, 1], whatever
             // the loss's scale. With history the quasi-Newton step has its
             // own scale, and 1 is its natural length.
-            let t = if steepest {
-                self.first_step / current.grad_max * self.lr
-            } else {
-                self.lr
+            let t = match (steepest, &self.spectral) {
+                (false, _) => self.lr,
+                (true, None) => self.first_step / current.grad_max * self.lr,
+                // d = −M²g: its largest component is read (a steepest step is rare).
+                (true, Some(_)) => self.first_step / reads::read(&[&max_abs(&d)?])?[0] * self.lr,
             };
             let mut line = Line {
                 objective: &mut *objective,
@@ -271,15 +302,24 @@ impl Lbfgs {
             };
             *x += &d * best.t;
             self.prev = Some(Previous {
-                d,
+                d: dz,
                 t: best.t,
-                g,
+                g: gz,
                 gtd0,
                 gtd1: best.gtd,
             });
             return Ok(StepOutcome::Moved(best.point));
         }
     }
+}
+
+/// A step's direction in the image (`d`, what the line search moves
+/// along) and in z (`dz`, with `gz` the gradient there: what the history
+/// keeps). Without a preconditioner all three are the plain ones.
+struct Direction {
+    d: Tensor,
+    dz: Tensor,
+    gz: Tensor,
 }
 
 /// The line search's point from a start of loss `f0` along a direction

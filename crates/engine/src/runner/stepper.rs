@@ -545,7 +545,8 @@ fn new_optimizer(exp: &Experiment, x: &Tensor, steps: u64) -> Optimizer {
                 memory::lbfgs_pairs(exp.history, steps),
                 optim::Form::for_device(x.device()),
             )
-            .with_precision(exp.precision),
+            .with_precision(exp.precision)
+            .with_precondition(exp.precondition),
         ),
         OptimizerKind::Adam => Optimizer::Adam(Adam::new(exp.learning_rate)),
     }
