@@ -10,8 +10,8 @@
 //! both. The minimum is the same (M is invertible); only the path to it
 //! is shorter. Measured on the classic problem (docs/BENCHMARKS.md, "Time
 //! to quality"): the reference's 500-evaluation loss at 256 px in 124
-//! evaluations of PyTorch's L-BFGS so preconditioned, and α = 0.5 was
-//! the best of 0.25, 0.35, 0.5, 0.75 and 1 at 128 and 256 px.
+//! evaluations of PyTorch's L-BFGS so preconditioned; at 128 px α = 0.5
+//! beat 0.25, 0.75 and 1 (docs/reference.md, "Optimizers").
 //!
 //! L-BFGS so preconditioned is L-BFGS on z with x = M z, written in x:
 //! the gradient in z is M g, a direction found in z is mapped back by M,
