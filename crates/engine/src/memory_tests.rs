@@ -28,26 +28,37 @@ fn the_estimate_counts_the_history_the_optimizer_allocates() {
     let text = "[images]\ncontent = \"c.png\"\nstyle = \"s.png\"\nsize = 32\n[optim]\nhistory = 10\n";
     let (w, h) = (32u32, 21u32);
     let n = 3 * w as i64 * h as i64;
-    for steps in [1u64, 2, 3, 6, 40] {
-        let sets = [stylelab_core::config::Override::parse(&format!("optim.iterations={steps}")).unwrap()];
+    for (steps, precondition) in [
+        (1u64, "none"),
+        (2, "spectral"),
+        (3, "none"),
+        (6, "spectral"),
+        (40, "none"),
+    ] {
+        let sets = [
+            stylelab_core::config::Override::parse(&format!("optim.iterations={steps}")).unwrap(),
+            stylelab_core::config::Override::parse(&format!("optim.precondition=\"{precondition}\"")).unwrap(),
+        ];
         let exp = stylelab_core::config::parse(std::path::Path::new("m.toml"), text, &sets).unwrap();
         let pairs = lbfgs_pairs(exp.history, steps);
         // The estimate's image and optimizer part: x, its gradient, the
         // trial, the kept copy, d, the gradient before, q/r, scratch, and
-        // s and y per pair.
+        // s and y per pair; preconditioned, d and g in z and the FFT's
+        // half spectrum.
         let est = estimate(&exp, 451, 300, Target::Cpu);
         let image_mib = n as f64 * 4.0 / MIB;
         let counted = est.scales[0].optimizer_mib / image_mib;
+        let spectral = if precondition == "spectral" { 3.0 } else { 0.0 };
         assert!(
-            (counted - (8.0 + 2.0 * pairs as f64)).abs() < 1e-9,
-            "{steps} steps: {counted}"
+            (counted - (8.0 + spectral + 2.0 * pairs as f64)).abs() < 1e-9,
+            "{steps} steps, {precondition}: {counted}"
         );
         for form in [Form::TwoLoop, Form::Compact] {
             // A bowl that no step finishes: every step adds a pair.
             let a = Tensor::linspace(1.0, 1e4, n, (Kind::Float, Device::Cpu)).reshape([1, 3, h as i64, w as i64]);
             let mut bowl = Bowl { c: a.ones_like(), a };
             let mut x = Tensor::zeros([1, 3, h as i64, w as i64], (Kind::Float, Device::Cpu));
-            let mut opt = Lbfgs::with_form(1.0, pairs.max(1), form);
+            let mut opt = Lbfgs::with_form(1.0, pairs.max(1), form).with_precondition(exp.precondition);
             let eval = bowl.evaluate(&x).unwrap();
             let mut cur = observe(&bowl, eval, &[]).unwrap().0;
             for _ in 0..steps {

@@ -51,11 +51,11 @@ impl Spectral {
             }
         };
         let gain = self.gain_for(h, w, v.device())?;
-        let spectrum = v
+        let mut spectrum = v
             .f_to_kind(Kind::Float)?
             .f_fft_rfft2(None::<&[i64]>, [-2, -1], "ortho")?;
-        let scaled = spectrum.f_mul(gain)?;
-        scaled
+        let _ = spectrum.f_mul_(gain)?;
+        spectrum
             .f_fft_irfft2(Some(&[h, w][..]), [-2, -1], "ortho")?
             .f_to_kind(v.kind())
     }
