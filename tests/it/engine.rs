@@ -90,6 +90,8 @@ fn the_default_lbfgs_is_preconditioned_says_so_and_gets_further() {
     let spectral = run(&tmp.path().join("spectral"), "spectral", &steps);
     let toml = std::fs::read_to_string(record::RunPaths::new(&spectral).experiment()).unwrap();
     assert!(toml.contains("precondition = \"spectral\""), "{toml}");
+    let log = std::fs::read_to_string(spectral.join("events.log")).unwrap();
+    assert!(log.contains("two-loop, spectral preconditioner)"), "{log}");
     let none = run(
         &tmp.path().join("none"),
         "none",
@@ -97,6 +99,8 @@ fn the_default_lbfgs_is_preconditioned_says_so_and_gets_further() {
     );
     let toml = std::fs::read_to_string(record::RunPaths::new(&none).experiment()).unwrap();
     assert!(toml.contains("precondition = \"none\""), "{toml}");
+    let log = std::fs::read_to_string(none.join("events.log")).unwrap();
+    assert!(log.contains("two-loop, no preconditioner)"), "{log}");
     let last = |dir: &Path| record::read_metrics(dir).unwrap().1.last().unwrap().total;
     let (a, b) = (last(&spectral), last(&none));
     assert!(a < b, "after 40 steps: spectral {a:.6e}, none {b:.6e}");

@@ -187,10 +187,14 @@ fn run_info(ctx: &RunContext, objective: &StyleObjective, summary: &Summary, dev
             .collect(),
         optimizer: match exp.optimizer {
             OptimizerKind::Lbfgs => format!(
-                "lbfgs (history {}, lr {}, {})",
+                "lbfgs (history {}, lr {}, {}, {})",
                 exp.history,
                 stylelab_core::record::compact(exp.learning_rate),
-                optim::Form::for_device(device)
+                optim::Form::for_device(device),
+                match exp.precondition {
+                    stylelab_core::config::Precondition::Spectral => "spectral preconditioner",
+                    stylelab_core::config::Precondition::None => "no preconditioner",
+                }
             ),
             OptimizerKind::Adam => format!("adam (lr {})", stylelab_core::record::compact(exp.learning_rate)),
         },
