@@ -11,9 +11,10 @@
 //! `history × history` solves, instead of 4·history vector kernels and as
 //! many reads. Nothing of the history is read back: the host sees one read
 //! per evaluation, which carries the objective's numbers, the gradient's
-//! size and the directional derivatives together. In the steady state (the
-//! line search accepting its first trial) a step is one evaluation and one
-//! read.
+//! size and the directional derivatives together (preconditioned, a step
+//! along the steepest descent reads once more: its direction's size). In
+//! the steady state (the line search accepting its first trial) a step is
+//! one evaluation and one read.
 //!
 //! In bf16 and fp16 the loss carries rounding noise of about 1e-4 of its
 //! value (bf16), larger than the decrease a good step makes late in a run;
@@ -36,7 +37,6 @@ use super::{Objective, Point, StepOutcome, dot, reads};
 pub use history::Form;
 use history::History;
 use line_search::{Line, LinePoint, strong_wolfe};
-pub use spectral::EXPONENT as SPECTRAL_EXPONENT;
 use spectral::Spectral;
 use stylelab_core::config::{Precision, Precondition};
 use tch::{Kind, Scalar, TchError, Tensor};
