@@ -608,31 +608,22 @@ fn time_to_quality_times_the_speedups_asked_for_with_the_format_cached() {
 /// in the temporary folder.
 #[test]
 fn a_bench_whose_pipe_closes_ends_quietly_and_cleans_up() {
-    use std::io::Read;
     use std::os::unix::process::ExitStatusExt;
     let tmp = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("stylelab"))
-        .current_dir(tmp.path())
-        .env("TMPDIR", tmp.path())
-        .args([
-            "bench",
-            "--time-to-quality",
-            "--sizes",
-            "64",
-            "--budget",
-            "2",
-            "--speedups",
-            "auto",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut one = [0u8; 1];
-    let read = child.stdout.take().unwrap().read_exact(&mut one);
-    let out = child.wait_with_output().unwrap();
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("stylelab"));
+    cmd.current_dir(tmp.path()).env("TMPDIR", tmp.path()).args([
+        "bench",
+        "--time-to-quality",
+        "--sizes",
+        "64",
+        "--budget",
+        "2",
+        "--speedups",
+        "auto",
+    ]);
+    let (read, out) = common::read_one_byte_and_close(&mut cmd);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(read.is_ok(), "it wrote nothing: {stderr}");
+    assert!(read, "it wrote nothing: {stderr}");
     assert!(
         !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
         "{stderr}"

@@ -139,3 +139,17 @@ pub fn stdout_of(cmd: &mut assert_cmd::Command) -> String {
 pub fn stderr_of(cmd: &mut assert_cmd::Command, code: i32) -> String {
     String::from_utf8(cmd.assert().code(code).get_output().stderr.clone()).expect("utf-8 output")
 }
+
+/// Runs `cmd`, reads one byte of its stdout and closes it, as `| head -c1`
+/// does; returns whether that byte came, and how the command ended.
+pub fn read_one_byte_and_close(cmd: &mut std::process::Command) -> (bool, std::process::Output) {
+    use std::io::Read;
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut one = [0u8; 1];
+    let read = child.stdout.take().unwrap().read_exact(&mut one);
+    (read.is_ok(), child.wait_with_output().unwrap())
+}

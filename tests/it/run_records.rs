@@ -548,21 +548,9 @@ fn a_reader_that_goes_away_ends_a_report_quietly() {
         } else {
             cmd.arg("--results").arg(&results);
         }
-        let mut child = cmd
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
         // Read one byte, then go away, as `| head -c1` does.
-        use std::io::Read;
-        let mut one = [0u8; 1];
-        let read = child.stdout.take().unwrap().read_exact(&mut one);
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            read.is_ok(),
-            "{args:?} wrote nothing: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let (read, out) = common::read_one_byte_and_close(&mut cmd);
+        assert!(read, "{args:?} wrote nothing: {}", String::from_utf8_lossy(&out.stderr));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
             !stderr.contains("panicked") && !stderr.contains("Broken pipe"),

@@ -607,23 +607,6 @@ pub enum Precondition {
     None,
 }
 
-impl std::fmt::Display for Precondition {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Precondition::Spectral => "spectral",
-            Precondition::None => "none",
-        })
-    }
-}
-
-/// `spectral` or `none`, as the experiment file spells it.
-impl std::str::FromStr for Precondition {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        by_name("preconditioner", s)
-    }
-}
-
 /// `optim.schedule`: how the scales and their steps are chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
