@@ -16,6 +16,7 @@
 //! median of the repeats; `--json` prints one object per row instead of
 //! the table.
 
+mod children;
 mod end_to_end;
 mod listing;
 pub mod one;
@@ -295,6 +296,7 @@ fn scratch() -> Result<&'static Path> {
 /// Runs the measurement asked for and prints its table (or JSON rows),
 /// then removes the scratch folder.
 pub fn run(args: &BenchArgs) -> Result<ExitCode> {
+    children::end_on_signals()?;
     let done = other_bench(args).unwrap_or_else(|| against_pytorch(args));
     remove_scratch();
     done
@@ -395,16 +397,14 @@ fn measure_rows(args: &BenchArgs, programs: &Programs, common: &[String], device
     for _ in 0..args.repeats.max(1) {
         for row in rows.iter_mut().filter(|r| r.failed.is_none()) {
             let out = match row.implementation {
-                "stylelab" => Command::new(programs.exe).arg("bench-one").args(common).output(),
-                graph => Command::new(programs.python)
-                    .arg(programs.script)
-                    .args(common)
-                    .args(if graph == "pytorch-graph" {
+                "stylelab" => children::output(Command::new(programs.exe).arg("bench-one").args(common)),
+                graph => children::output(Command::new(programs.python).arg(programs.script).args(common).args(
+                    if graph == "pytorch-graph" {
                         &["--cuda-graph"][..]
                     } else {
                         &[]
-                    })
-                    .output(),
+                    },
+                )),
             };
             let measured = out
                 .context("cannot run it (set --python, or --no-reference)")

@@ -97,11 +97,11 @@ fn stylelab_run(exe: &Path, exp: &Path, precision: &str, results: &Path) -> Resu
         .map(|r| r.dir)
         .collect();
     let started = Instant::now();
-    let out = Command::new(exe)
-        .arg("run")
-        .arg(exp)
-        .args(["--set", &format!("optim.precision=\"{precision}\""), "--force"])
-        .output()?;
+    let out = super::children::output(Command::new(exe).arg("run").arg(exp).args([
+        "--set",
+        &format!("optim.precision=\"{precision}\""),
+        "--force",
+    ]))?;
     let process_s = started.elapsed().as_secs_f64();
     anyhow::ensure!(
         out.status.success(),
@@ -198,22 +198,23 @@ impl Inputs {
     /// The bench's step at the run's own shape.
     fn bench_step(&self, exe: &Path, device: &str, precision: &str) -> Result<Measurement> {
         let (cw, ch) = self.content_wh;
-        let o = Command::new(exe)
-            .arg("bench-one")
-            .args([
-                "--size",
-                &cw.to_string(),
-                "--height",
-                &ch.to_string(),
-                "--device",
-                device,
-            ])
-            .args(["--precision", precision, "--steps", "5", "--evals", "3"])
-            .arg("--content")
-            .arg(&self.content)
-            .arg("--style")
-            .arg(&self.style_as_content)
-            .output()?;
+        let o = super::children::output(
+            Command::new(exe)
+                .arg("bench-one")
+                .args([
+                    "--size",
+                    &cw.to_string(),
+                    "--height",
+                    &ch.to_string(),
+                    "--device",
+                    device,
+                ])
+                .args(["--precision", precision, "--steps", "5", "--evals", "3"])
+                .arg("--content")
+                .arg(&self.content)
+                .arg("--style")
+                .arg(&self.style_as_content),
+        )?;
         last_json_line::<Measurement>(&o, "bench-one")
     }
 
@@ -221,23 +222,24 @@ impl Inputs {
     fn reference(&self, python: &Path, args: &BenchArgs, device: &str, precision: &str) -> Result<WholeRun> {
         let ((cw, ch), (sw, sh)) = (self.content_wh, self.style_wh);
         let started = Instant::now();
-        let o = Command::new(python)
-            .arg(&self.script)
-            .args(["--run-steps", &args.run_steps.to_string(), "--device", device])
-            .args(["--precision", precision])
-            .args([
-                "--content-hw",
-                &format!("{ch},{cw}"),
-                "--style-hw",
-                &format!("{sh},{sw}"),
-            ])
-            .arg("--content")
-            .arg(&self.content)
-            .arg("--style")
-            .arg(&self.style)
-            .arg("--out")
-            .arg(self.tmp.join("reference-final.f32"))
-            .output()?;
+        let o = super::children::output(
+            Command::new(python)
+                .arg(&self.script)
+                .args(["--run-steps", &args.run_steps.to_string(), "--device", device])
+                .args(["--precision", precision])
+                .args([
+                    "--content-hw",
+                    &format!("{ch},{cw}"),
+                    "--style-hw",
+                    &format!("{sh},{sw}"),
+                ])
+                .arg("--content")
+                .arg(&self.content)
+                .arg("--style")
+                .arg(&self.style)
+                .arg("--out")
+                .arg(self.tmp.join("reference-final.f32")),
+        )?;
         let r = last_json_line::<WholeRun>(&o, "the PyTorch reference")?;
         Ok(WholeRun {
             process_s: started.elapsed().as_secs_f64(),

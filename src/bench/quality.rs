@@ -13,14 +13,15 @@ use stylelab_core::record::{self, StepMetrics};
 /// One run's rows.
 fn run(exe: &Path, exp: &Path, results: &Path, sets: &[String]) -> Result<Vec<StepMetrics>> {
     let name = format!("q{}", std::fs::read_dir(results).map(|d| d.count()).unwrap_or(0));
-    let out = Command::new(exe)
-        .arg("run")
-        .arg(exp)
-        .args(sets.iter().flat_map(|s| ["--set", s.as_str()]))
-        .args(["--set", &format!("name=\"{name}\""), "--set", "output.snapshot_every=0"])
-        .arg("--results")
-        .arg(results)
-        .output()?;
+    let out = super::children::output(
+        Command::new(exe)
+            .arg("run")
+            .arg(exp)
+            .args(sets.iter().flat_map(|s| ["--set", s.as_str()]))
+            .args(["--set", &format!("name=\"{name}\""), "--set", "output.snapshot_every=0"])
+            .arg("--results")
+            .arg(results),
+    )?;
     if !out.status.success() {
         bail!("stylelab run failed: {}", String::from_utf8_lossy(&out.stderr).trim());
     }

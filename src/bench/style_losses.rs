@@ -44,17 +44,18 @@ pub fn run(sizes: &[u32], device: &str, evals: usize, repeats: usize, json: bool
         let mut runs: Vec<Vec<Measurement>> = ROWS.iter().map(|_| Vec::new()).collect();
         for _ in 0..repeats.max(1) {
             for ((loss, regions), runs) in ROWS.iter().zip(runs.iter_mut()) {
-                let out = Command::new(&exe)
-                    .arg("bench-one")
-                    .arg("--content")
-                    .arg(&content)
-                    .arg("--style")
-                    .arg(&style)
-                    .args(["--size", &size.to_string(), "--device", device])
-                    .args(["--evals", &evals.to_string(), "--steps", "1", "--warmup", "2"])
-                    .args(["--style-loss", loss, "--regions", &regions.to_string()])
-                    .output()
-                    .context("cannot run bench-one")?;
+                let out = super::children::output(
+                    Command::new(&exe)
+                        .arg("bench-one")
+                        .arg("--content")
+                        .arg(&content)
+                        .arg("--style")
+                        .arg(&style)
+                        .args(["--size", &size.to_string(), "--device", device])
+                        .args(["--evals", &evals.to_string(), "--steps", "1", "--warmup", "2"])
+                        .args(["--style-loss", loss, "--regions", &regions.to_string()]),
+                )
+                .context("cannot run bench-one")?;
                 runs.push(last_json_line(&out, &format!("{loss}, {regions} region(s)"))?);
             }
         }

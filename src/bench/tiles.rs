@@ -54,7 +54,7 @@ pub fn run(sizes: &[u32], tiles: &[u32], device: &str, evals: usize, repeats: us
                 if let Some(t) = tile {
                     cmd.args(["--tile", &t.to_string()]);
                 }
-                let out = cmd.output().context("cannot run bench-one")?;
+                let out = super::children::output(&mut cmd).context("cannot run bench-one")?;
                 let what = tile.map_or("one pass".to_string(), |t| format!("tiles of {t} px"));
                 runs.push(last_json_line(&out, &what)?);
             }

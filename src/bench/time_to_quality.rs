@@ -222,27 +222,28 @@ fn reference(args: &BenchArgs, device: &str, exp: &Experiment, problem: &Problem
     let script = dir.join("reference.py");
     std::fs::write(&script, super::REFERENCE_SCRIPT)?;
     let python = args.python.clone().unwrap_or_else(default_python);
-    let out = Command::new(python)
-        .arg(&script)
-        .args(["--trace", &args.budget.to_string(), "--device", device])
-        .arg("--weights")
-        .arg(&problem.weights)
-        .arg("--content")
-        .arg(&content_raw)
-        .args(["--content-hw", &hw(&first.content)])
-        .arg("--style")
-        .arg(&style_raw)
-        .args(["--style-hw", &hw(style)])
-        .args([
-            "--content-layers",
-            problem.content,
-            "--style-layers",
-            &problem.style.join(","),
-        ])
-        .arg("--out")
-        .arg(dir.join("reference.raw"))
-        .output()
-        .context("cannot run the PyTorch reference")?;
+    let out = super::children::output(
+        Command::new(python)
+            .arg(&script)
+            .args(["--trace", &args.budget.to_string(), "--device", device])
+            .arg("--weights")
+            .arg(&problem.weights)
+            .arg("--content")
+            .arg(&content_raw)
+            .args(["--content-hw", &hw(&first.content)])
+            .arg("--style")
+            .arg(&style_raw)
+            .args(["--style-hw", &hw(style)])
+            .args([
+                "--content-layers",
+                problem.content,
+                "--style-layers",
+                &problem.style.join(","),
+            ])
+            .arg("--out")
+            .arg(dir.join("reference.raw")),
+    )
+    .context("cannot run the PyTorch reference")?;
     last_json_line(&out, "the PyTorch reference")
 }
 
@@ -290,12 +291,14 @@ fn variant(exp: &Experiment, name: &str, sets: &[&str], target: f64, dir: &Path)
             .create(true)
             .append(true)
             .open(dir.join(format!("{}.log", name.replace([' ', ',', '(', ')'], "_"))))?;
-        anyhow::Ok(cmd.stdout(log.try_clone()?).stderr(log).stdin(Stdio::null()).spawn()?)
+        anyhow::Ok(super::children::spawn(
+            cmd.stdout(log.try_clone()?).stderr(log).stdin(Stdio::null()),
+        )?)
     };
     // The memory format's probe, kept in the cache for the timed run: it
     // probes at its first scale, which a 1-step run at that size shares.
     let first = format!("images.size={}", first_scale_side(exp, sets)?);
-    let status = run(&["optim.iterations=1", &first])?.wait()?;
+    let status = super::children::wait(&mut run(&["optim.iterations=1", &first])?)?;
     if !status.success() {
         bail!(
             "{name}: the 1-step run that measures the memory format failed ({status}); see its log in {}",
@@ -352,7 +355,7 @@ fn follow(
     let mut reached = None;
     let mut first = f64::NAN;
     loop {
-        let done = child.try_wait()?.is_some();
+        let done = super::children::try_wait(child)?.is_some();
         if dir.is_none() {
             dir = stylelab_core::review::list_runs(results)
                 .into_iter()

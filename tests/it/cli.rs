@@ -637,3 +637,58 @@ fn a_bench_whose_pipe_closes_ends_quietly_and_cleans_up() {
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+/// An interrupted bench (Ctrl-C, or SIGTERM sent to it alone) ends its
+/// children, removes its scratch folder and exits with 130 (stopped):
+/// nothing it started goes on running, nothing is left in the temporary
+/// folder.
+#[test]
+fn an_interrupted_bench_ends_its_children_and_cleans_up() {
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        let tmp = tempfile::tempdir().unwrap();
+        let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("stylelab"))
+            .current_dir(tmp.path())
+            .env("TMPDIR", tmp.path())
+            .args(["bench", "--time-to-quality", "--sizes", "64", "--budget", "100000"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reference runs once the table's folder exists.
+        let table = || {
+            std::fs::read_dir(tmp.path())
+                .unwrap()
+                .flatten()
+                .any(|e| e.path().join("ttq/64-relu4_2").is_dir())
+        };
+        let started = std::time::Instant::now();
+        while !table() {
+            assert!(started.elapsed().as_secs() < 120, "the bench never started its table");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        // SAFETY: kill(2) on the child this test started and has not reaped.
+        unsafe { libc::kill(child.id() as libc::pid_t, sig) };
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(130), "{stderr}");
+        assert!(stderr.contains("interrupted"), "{stderr}");
+        let left: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("stylelab"))
+            .collect();
+        assert!(left.is_empty(), "left behind: {left:?}");
+        // No process still names the temporary folder (the reference's
+        // arguments do).
+        let needle = tmp.path().to_string_lossy().into_owned();
+        let alive: Vec<String> = std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+            .filter(|c| c.contains(&needle))
+            .collect();
+        assert!(alive.is_empty(), "still running: {alive:?}");
+    }
+}
