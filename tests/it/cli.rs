@@ -599,6 +599,12 @@ fn time_to_quality_times_the_speedups_asked_for_with_the_format_cached() {
         assert!(!row.contains("not reached"), "{row}");
     }
     assert!(row("coarse-to-fine").is_none(), "{out}");
+    // When its scores are both no worse than the reference's: a time, or
+    // not within twice its time to the loss.
+    assert!(out.contains("no worse (s)"), "{out}");
+    let fp32 = row("as written (fp32)").unwrap();
+    let no_worse = fp32.split_whitespace().rev().nth(1).unwrap();
+    assert!(no_worse.parse::<f64>().is_ok() || fp32.contains("not by 2×"), "{fp32}");
     let cached = std::fs::read_to_string(cache.join("memory-formats.json")).unwrap();
     assert!(cached.contains("measured at 128 px: nchw"), "{cached}");
 }
