@@ -97,6 +97,15 @@ pub struct StyleObjective {
     layers: Vec<Layer>,
     /// (layer, its weight, F_l(c)) for each content layer.
     content_targets: Vec<(Layer, f64, Tensor)>,
+    /// The content image (on the network's device) whose content targets
+    /// are left to the first evaluation, which takes them from its own
+    /// forward pass when it is at that image: a run that starts from its
+    /// content does one forward pass fewer before its first step. None
+    /// once they are computed.
+    pending_content: Option<Tensor>,
+    /// Whether the next [`StyleObjective::retarget`] leaves the content
+    /// targets to the first evaluation (it does only in one pass).
+    defer_content: bool,
     /// One per style layer and region (region by region), with its target.
     style_terms: Vec<StyleTerm>,
     /// Sliced Wasserstein's directions, per layer, from the run's seed.
@@ -239,7 +248,10 @@ impl StyleObjective {
     /// Computes content targets F_l(c) and the style terms' targets: for
     /// each style layer (and region), the blend of the style images'
     /// statistics. `seed` draws sliced Wasserstein's directions; `tile`
-    /// evaluates tile by tile (see [`StyleObjective::set_tile`]).
+    /// evaluates tile by tile (see [`StyleObjective::set_tile`]). With
+    /// `content_first`, the first evaluation will be at the content image
+    /// (the run starts from it) and, in one pass, the content targets are
+    /// taken from its forward pass instead of one of their own.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         net: Vgg19,
@@ -250,6 +262,7 @@ impl StyleObjective {
         weights: LossWeights,
         seed: u64,
         tile: Option<u32>,
+        content_first: bool,
     ) -> Result<Self, TchError> {
         let layers = stylelab_core::layer::in_forward_order(
             content_layers
@@ -277,6 +290,8 @@ impl StyleObjective {
             net,
             layers,
             content_targets: content_layers.iter().map(|(l, w)| (*l, *w, Tensor::new())).collect(),
+            pending_content: None,
+            defer_content: content_first,
             style_terms,
             directions: HashMap::new(),
             seed,
@@ -339,6 +354,8 @@ impl StyleObjective {
     /// warning per style term whose region covers no position of its layer
     /// at this scale (the term is 0 there): see [`StyleObjective::take_warnings`].
     pub fn retarget(&mut self, content: &Tensor, styles: &StyleInputs) -> Result<(), TchError> {
+        let defer = std::mem::take(&mut self.defer_content);
+        self.pending_content = None;
         if let Some(plan) = self.plan(content.size()[2], content.size()[3]) {
             return self.retarget_tiled(content, styles, &plan);
         }
@@ -347,11 +364,11 @@ impl StyleObjective {
         // device cannot hold it): one pass takes them to the network.
         let device = self.net.device();
         let content = &content.f_to_device(device)?;
-        let content_layers: Vec<Layer> = self.content_targets.iter().map(|t| t.0).collect();
-        if !content_layers.is_empty() {
-            let feats = self.net.forward(content, &content_layers)?;
-            for (l, _, target) in &mut self.content_targets {
-                *target = feats[l].detach().copy();
+        if !self.content_targets.is_empty() {
+            if defer {
+                self.pending_content = Some(content.shallow_clone());
+            } else {
+                self.content_targets_of(content, None)?;
             }
         }
         let style_layers = stylelab_core::layer::in_forward_order(self.style_terms.iter().map(|t| t.layer));
@@ -412,6 +429,36 @@ impl StyleObjective {
             }
         }
         Ok(())
+    }
+
+    /// Sets the content targets from the content image's features: those
+    /// given (an evaluation's, at that image), else a forward pass's.
+    fn content_targets_of(&mut self, content: &Tensor, feats: Option<&HashMap<Layer, Tensor>>) -> Result<(), TchError> {
+        let _guard = tch::no_grad_guard();
+        let own;
+        let feats = match feats {
+            Some(f) => f,
+            None => {
+                let layers: Vec<Layer> = self.content_targets.iter().map(|t| t.0).collect();
+                own = self.net.forward(content, &layers)?;
+                &own
+            }
+        };
+        for (l, _, target) in &mut self.content_targets {
+            *target = feats[l].detach().copy();
+        }
+        Ok(())
+    }
+
+    /// The content targets left to the first evaluation, at `x` with its
+    /// features `feats`: taken from them when `x` is the content image,
+    /// else computed now.
+    fn settle_content_targets(&mut self, x: &Tensor, feats: &HashMap<Layer, Tensor>) -> Result<(), TchError> {
+        let Some(content) = self.pending_content.take() else {
+            return Ok(());
+        };
+        let at_content = x.size() == content.size() && x.kind() == content.kind() && x.f_equal(&content)?;
+        self.content_targets_of(&content, at_content.then_some(feats))
     }
 
     /// The warnings the targets' computation left, once.
@@ -501,6 +548,9 @@ impl StyleObjective {
         let home = x.device();
         let x = x.detach().f_to_device(self.net.device())?.set_requires_grad(true);
         let feats = self.net.forward(&x, &self.layers)?;
+        // (Deferred only in one pass, and a tile plan changes only with a
+        // retarget: the tiled evaluation never finds any pending.)
+        self.settle_content_targets(&x, &feats)?;
         let mut parts: Vec<Tensor> = Vec::with_capacity(self.value_count());
         for (l, _, target) in &self.content_targets {
             parts.push(mse(&feats[l], target)?);
@@ -631,5 +681,72 @@ mod tests {
         };
         assert_eq!(b.non_finite_term(), Some("style"));
         let _ = Device::Cpu;
+    }
+
+    /// A run from its content takes the content targets from its first
+    /// evaluation's forward pass: every value and gradient is the same as
+    /// with targets computed beforehand, at the content and after it; an
+    /// objective whose first evaluation is elsewhere computes them then.
+    #[test]
+    fn content_targets_from_the_first_evaluation_change_nothing() {
+        use stylelab_core::config::{MemoryFormat, Pooling, Precision};
+        let objective = |content: &Tensor, content_first: bool| {
+            let net = Vgg19::new(
+                &crate::weights::VggWeights::random(5, Layer::relu(3, 1)),
+                Pooling::Max,
+                Device::Cpu,
+                Precision::Fp32,
+                MemoryFormat::Nchw,
+            );
+            tch::manual_seed(2);
+            let style = Tensor::rand([1, 3, 40, 56], (Kind::Float, Device::Cpu));
+            let style_layers = [Layer::relu(1, 1), Layer::relu(2, 1)].map(|layer| StyleLayer {
+                layer,
+                weight: 1.0,
+                loss: StyleLoss::Gram,
+            });
+            let weights = LossWeights {
+                content: 5.0,
+                style: 100.0,
+                tv: 1e-3,
+            };
+            let styles = StyleInputs::everywhere(vec![(style, 1.0)]);
+            let content_layers = [(Layer::relu(3, 1), 1.0)];
+            StyleObjective::new(
+                net,
+                content,
+                &styles,
+                &content_layers,
+                &style_layers,
+                weights,
+                0,
+                None,
+                content_first,
+            )
+            .unwrap()
+        };
+        tch::manual_seed(1);
+        let content = Tensor::rand([1, 3, 48, 64], (Kind::Float, Device::Cpu));
+        let elsewhere = (Tensor::randn_like(&content) * 0.1 + &content).clamp(0.0, 1.0);
+        let same = |a: &Evaluation, b: &Evaluation| a.values.equal(&b.values) && a.grad.equal(&b.grad);
+        let (mut before, mut deferred) = (objective(&content, false), objective(&content, true));
+        assert!(
+            deferred.pending_content.is_some(),
+            "nothing was left to the first evaluation"
+        );
+        for x in [&content, &elsewhere] {
+            assert!(same(&before.evaluate(x).unwrap(), &deferred.evaluate(x).unwrap()));
+        }
+        assert!(deferred.pending_content.is_none());
+        // First evaluated elsewhere: the targets are the content's all the same.
+        let (mut before, mut deferred) = (objective(&content, false), objective(&content, true));
+        assert!(same(
+            &before.evaluate(&elsewhere).unwrap(),
+            &deferred.evaluate(&elsewhere).unwrap()
+        ));
+        assert!(same(
+            &before.evaluate(&content).unwrap(),
+            &deferred.evaluate(&content).unwrap()
+        ));
     }
 }

@@ -160,6 +160,7 @@ pub fn objective(probe: &Probe) -> Result<(StyleObjective, Tensor, String)> {
         },
         0,
         probe.tile,
+        false,
     )?;
     let obj = if precision == Precision::Fp16 {
         obj.with_loss_scaling()

@@ -128,6 +128,7 @@ fn the_estimate_counts_the_style_targets_the_objective_holds() {
                 weights,
                 0,
                 None,
+                false,
             )
             .unwrap();
             let model = stylelab_core::memory::style_target_bytes(&exp, h as u32, w as u32);

@@ -468,7 +468,7 @@ mod tests {
             tv: 10.0,
         };
         let content = image(10, h, w);
-        let mut obj = StyleObjective::new(net, &content, &inputs, &[], &style_layers, weights, 0, None).unwrap();
+        let mut obj = StyleObjective::new(net, &content, &inputs, &[], &style_layers, weights, 0, None, false).unwrap();
         // The content layer and the tiling, then the targets again.
         obj.content_targets = vec![(layer(content_layer), 1.0, Tensor::new())];
         obj.layers = stylelab_core::layer::in_forward_order(

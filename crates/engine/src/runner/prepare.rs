@@ -1,6 +1,8 @@
 //! What a run needs before its first step: the images decoded and planned
 //! into scales, the weights on the device, the memory format chosen, the
-//! first scale's targets and the starting image.
+//! starting image and the first scale's targets (a run from its content
+//! leaves the content's to the first evaluation, whose forward pass is at
+//! that image).
 
 use crate::inputs::{self, Inputs};
 use crate::loss::{LossWeights, StyleObjective};
@@ -84,6 +86,11 @@ pub fn prepare(exp: &Experiment, device: Device) -> Result<Prepared, EngineError
     let net = vgg::Vgg19::new(&weights, exp.pooling, device, exp.precision, format.format);
     timings.push(lap(&mut t, "memory format"));
     let first = inputs.at(0)?;
+    let x = inputs.start(exp, &first)?;
+    // A run from its content: the first evaluation's forward pass gives
+    // the content targets (one pass fewer before the first step).
+    let content_first = x.size() == first.content.size() && x.f_equal(&first.content)?;
+    timings.push(lap(&mut t, "starting image"));
     let objective = StyleObjective::new(
         net,
         &first.content,
@@ -97,6 +104,7 @@ pub fn prepare(exp: &Experiment, device: Device) -> Result<Prepared, EngineError
         },
         exp.seed,
         tiling.first().copied().flatten().map(|t| t.tile),
+        content_first,
     )?;
     let objective = if exp.precision == stylelab_core::config::Precision::Fp16 {
         objective.with_loss_scaling()
@@ -104,8 +112,6 @@ pub fn prepare(exp: &Experiment, device: Device) -> Result<Prepared, EngineError
         objective
     };
     timings.push(lap(&mut t, "targets"));
-    let x = inputs.start(exp, &first)?;
-    timings.push(lap(&mut t, "starting image"));
     Ok(Prepared {
         objective,
         inputs,
