@@ -283,7 +283,7 @@ impl Scores {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StartupPhase {
     /// What it did: `before the engine`, `image hashes`, `images`,
-    /// `weights`, `memory format`, `targets`, `starting image`.
+    /// `weights`, `memory format`, `starting image`, `targets`.
     pub what: String,
     /// Seconds it took.
     pub seconds: f64,
