@@ -298,6 +298,9 @@ fn scratch() -> Result<&'static Path> {
 pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     children::end_on_signals()?;
     let done = other_bench(args).unwrap_or_else(|| against_pytorch(args));
+    // An interrupted bench's error is the interruption's doing: the signal
+    // thread says so and ends the process.
+    children::stop_here_if_interrupted();
     remove_scratch();
     done
 }

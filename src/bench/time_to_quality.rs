@@ -10,7 +10,8 @@
 //! to the reference as raw floats), and the bench refuses to time when
 //! their first losses differ by more than 1e-5 relative.
 //!
-//! Reaching the loss is not the whole of quality: the image there is
+//! Reaching the loss is not the whole of quality: the image there (or a
+//! step later: the run reads the bench's request between steps) is
 //! scored alike (8-bit, as saved), so a speed-up that reaches the loss
 //! with a worse image shows. The run then goes on for as long again,
 //! keeping an image every 1/40 of its time to the target (the bench asks
@@ -79,7 +80,8 @@ struct Row {
     /// [`GO_ON`] × `reached_s`).
     no_worse_s: Option<f64>,
     /// The run's own loss at that row (unreached: at its last row), and
-    /// the image's scores there.
+    /// the scores of the first image kept from then on (that row's, or a
+    /// step later's; unreached: the final image's).
     loss: f64,
     scores: Option<record::Scores>,
     first_loss: f64,
@@ -201,7 +203,9 @@ fn print_row(row: &Row, reference_s: f64) {
         None => (none.to_string(), "-".into()),
     };
     let (reached, ratio) = seconds(row.reached_s, "not reached");
-    let (no_worse, no_worse_ratio) = seconds(row.no_worse_s, if row.reached_s.is_some() { "not by 2×" } else { "-" });
+    // Looked for only when the loss was reached and the reference scored.
+    let looked = row.reached_s.is_some() && row.scores.is_some();
+    let (no_worse, no_worse_ratio) = seconds(row.no_worse_s, if looked { "not by 2×" } else { "-" });
     let (c, s) = row.scores.as_ref().map_or(("-".into(), "-".into()), |s| {
         (format!("{:.4}", s.content_dist), format!("{:.4}", s.style_dist))
     });
@@ -376,8 +380,13 @@ fn variant(
         .into_iter()
         .map(|r| r.dir)
         .collect();
+    // (Read before the run starts: an error here leaves no child behind.)
+    let width = {
+        let inputs = stylelab_engine::inputs::Inputs::load(exp, tch::Device::Cpu).map_err(anyhow::Error::msg)?;
+        inputs.plan.last().map_or(0, |p| p.width)
+    };
     let mut child = run(&[])?;
-    let followed = follow(&mut child, &results, &before, exp, target)?;
+    let followed = follow(&mut child, &results, &before, width, target)?;
     let s = record::read_summary(&followed.dir)?;
     let process_s = |elapsed: f64| s.seconds_to_first_evaluation.unwrap_or(0.0) + elapsed;
     let paths = RunPaths::new(&followed.dir);
@@ -470,15 +479,13 @@ struct Followed {
 }
 
 /// Waits for the run's folder, then reads its rows as they come. At the
-/// first full-size row at or below `target` it asks for a snapshot (the
-/// image there), then for one every 1/[`IMAGES_KEPT`] of that time, and
-/// at [`GO_ON`] times that time asks the run to stop.
-fn follow(child: &mut Child, results: &Path, before: &[PathBuf], exp: &Experiment, target: f64) -> Result<Followed> {
+/// first row at the full size (`width` wide) at or below `target` it asks
+/// for a snapshot (the image there, or a step later: the run reads the
+/// request between steps, and the bench looks every 0.1 s), then for one
+/// every 1/[`IMAGES_KEPT`] of that time, and at [`GO_ON`] times that time
+/// asks the run to stop.
+fn follow(child: &mut Child, results: &Path, before: &[PathBuf], width: u32, target: f64) -> Result<Followed> {
     use stylelab_core::events::{Control, send_control};
-    let width = {
-        let inputs = stylelab_engine::inputs::Inputs::load(exp, tch::Device::Cpu).map_err(anyhow::Error::msg)?;
-        inputs.plan.last().map_or(0, |p| p.width)
-    };
     let mut dir: Option<PathBuf> = None;
     let mut reached: Option<record::StepMetrics> = None;
     let mut rows = Vec::new();

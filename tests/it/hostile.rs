@@ -209,6 +209,56 @@ fn a_fifo_and_dev_zero_among_the_experiments_are_refused_at_once() {
     assert!(err.contains("more than the"), "{err}");
 }
 
+/// The memory-format cache is read without blocking and within bounds: a
+/// FIFO or a link to /dev/zero in its place is no cache (the run measures
+/// and keeps its choice in a file of its own), never a hang or a read
+/// without end.
+#[test]
+fn a_fifo_or_dev_zero_as_the_format_cache_is_no_cache() {
+    let tmp = tempfile::tempdir().unwrap();
+    for name in ["fifo", "zero"] {
+        let cache = tmp.path().join(format!("cache-{name}"));
+        std::fs::create_dir_all(&cache).unwrap();
+        let file = cache.join("memory-formats.json");
+        if name == "fifo" {
+            let c = std::ffi::CString::new(file.to_str().unwrap()).unwrap();
+            // SAFETY: mkfifo on a path in our own temporary folder.
+            assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        } else {
+            std::os::unix::fs::symlink("/dev/zero", &file).unwrap();
+        }
+        let exp = common::tiny_experiment(tmp.path(), name, "");
+        let log = tmp.path().join(format!("{name}.log"));
+        // At 128 px: smaller runs take the default format without a probe.
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("stylelab"))
+            .env("STYLELAB_CACHE_DIR", &cache)
+            .arg("run")
+            .arg(&exp)
+            .args(["--set", "optim.iterations=1", "--set", "images.size=128"])
+            .args(["--set", "model.memory_format=\"auto\""])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if started.elapsed().as_secs() > 120 {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("a run whose format cache is {name} blocked");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        };
+        assert!(status.success(), "{}", std::fs::read_to_string(&log).unwrap());
+        let kept = std::fs::symlink_metadata(&file).unwrap();
+        assert!(kept.file_type().is_file(), "the choice is kept in a file of its own");
+        assert!(std::fs::read_to_string(&file).unwrap().contains("measured at"));
+    }
+}
+
 #[test]
 fn symlinks_planted_in_run_and_sweep_folders_are_never_written_through() {
     let tmp = tempfile::tempdir().unwrap();

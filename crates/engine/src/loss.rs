@@ -106,6 +106,9 @@ pub struct StyleObjective {
     /// Whether the next [`StyleObjective::retarget`] leaves the content
     /// targets to the first evaluation (it does only in one pass).
     defer_content: bool,
+    /// Whether the content targets were taken from an evaluation's own
+    /// forward pass (the pass saved).
+    content_from_evaluation: bool,
     /// One per style layer and region (region by region), with its target.
     style_terms: Vec<StyleTerm>,
     /// Sliced Wasserstein's directions, per layer, from the run's seed.
@@ -292,6 +295,7 @@ impl StyleObjective {
             content_targets: content_layers.iter().map(|(l, w)| (*l, *w, Tensor::new())).collect(),
             pending_content: None,
             defer_content: content_first,
+            content_from_evaluation: false,
             style_terms,
             directions: HashMap::new(),
             seed,
@@ -458,6 +462,7 @@ impl StyleObjective {
             return Ok(());
         };
         let at_content = x.size() == content.size() && x.kind() == content.kind() && x.f_equal(&content)?;
+        self.content_from_evaluation = at_content;
         self.content_targets_of(&content, at_content.then_some(feats))
     }
 
@@ -734,10 +739,19 @@ mod tests {
             deferred.pending_content.is_some(),
             "nothing was left to the first evaluation"
         );
+        assert!(
+            !deferred.content_targets[0].2.defined(),
+            "computed beforehand all the same"
+        );
         for x in [&content, &elsewhere] {
             assert!(same(&before.evaluate(x).unwrap(), &deferred.evaluate(x).unwrap()));
         }
         assert!(deferred.pending_content.is_none());
+        assert!(
+            deferred.content_from_evaluation,
+            "the evaluation's forward pass was not used"
+        );
+        assert!(!before.content_from_evaluation);
         // First evaluated elsewhere: the targets are the content's all the same.
         let (mut before, mut deferred) = (objective(&content, false), objective(&content, true));
         assert!(same(
@@ -748,5 +762,6 @@ mod tests {
             &before.evaluate(&content).unwrap(),
             &deferred.evaluate(&content).unwrap()
         ));
+        assert!(!deferred.content_from_evaluation);
     }
 }

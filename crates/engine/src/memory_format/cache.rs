@@ -78,9 +78,12 @@ pub fn dir() -> Option<PathBuf> {
         .or_else(|| var("HOME").map(|h| h.join(".cache/stylelab")))
 }
 
+/// The kept choices; none when the file cannot be read. Read without
+/// blocking and within bounds: a FIFO, a device or a file of more than
+/// [`stylelab_core::files::TEXT_LIMIT`] bytes in its place is no cache.
 fn read() -> BTreeMap<String, Entry> {
     dir()
-        .and_then(|d| std::fs::read_to_string(d.join(FILE)).ok())
+        .and_then(|d| stylelab_core::files::read_text_bounded(&d.join(FILE), stylelab_core::files::TEXT_LIMIT).ok())
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or_default()
 }
