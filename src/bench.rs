@@ -185,6 +185,21 @@ fn images(width: u32, height: u32) -> Result<(PathBuf, PathBuf)> {
     Ok((content, style))
 }
 
+/// A `bench-one` process of the example images at `size` px on `device`,
+/// timing `evals` evaluations and one step after two warm-ups; callers add
+/// what they vary.
+fn bench_one_command(exe: &Path, (content, style): (&Path, &Path), size: u32, device: &str, evals: usize) -> Command {
+    let mut cmd = Command::new(exe);
+    cmd.arg("bench-one")
+        .arg("--content")
+        .arg(content)
+        .arg("--style")
+        .arg(style)
+        .args(["--size", &size.to_string(), "--device", device])
+        .args(["--evals", &evals.to_string(), "--steps", "1", "--warmup", "2"]);
+    cmd
+}
+
 /// The bench's other modes (`--listing`, `--quality`, `--end-to-end`,
 /// `--tensorboard`, `--time-to-quality`, `--tiles`, `--style-losses`): the
 /// one asked for, run; None for the rows against PyTorch.

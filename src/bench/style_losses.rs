@@ -7,7 +7,7 @@
 use super::say;
 use super::{images, last_json_line, median_of};
 use anyhow::{Context, Result};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use stylelab_engine::measure::Measurement;
 
 /// The rows: a style statistic, and how many regions.
@@ -45,15 +45,12 @@ pub fn run(sizes: &[u32], device: &str, evals: usize, repeats: usize, json: bool
         for _ in 0..repeats.max(1) {
             for ((loss, regions), runs) in ROWS.iter().zip(runs.iter_mut()) {
                 let out = super::children::output(
-                    Command::new(&exe)
-                        .arg("bench-one")
-                        .arg("--content")
-                        .arg(&content)
-                        .arg("--style")
-                        .arg(&style)
-                        .args(["--size", &size.to_string(), "--device", device])
-                        .args(["--evals", &evals.to_string(), "--steps", "1", "--warmup", "2"])
-                        .args(["--style-loss", loss, "--regions", &regions.to_string()]),
+                    super::bench_one_command(&exe, (&content, &style), size, device, evals).args([
+                        "--style-loss",
+                        loss,
+                        "--regions",
+                        &regions.to_string(),
+                    ]),
                 )
                 .context("cannot run bench-one")?;
                 runs.push(last_json_line(&out, &format!("{loss}, {regions} region(s)"))?);

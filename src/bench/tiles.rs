@@ -10,7 +10,7 @@
 use super::say;
 use super::{images, last_json_line, median_of};
 use anyhow::{Context, Result};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use stylelab_core::tiling::TilePlan;
 use stylelab_engine::measure::Measurement;
 
@@ -42,15 +42,8 @@ pub fn run(sizes: &[u32], tiles: &[u32], device: &str, evals: usize, repeats: us
         let mut runs: Vec<Vec<Measurement>> = rows.iter().map(|_| Vec::new()).collect();
         for _ in 0..repeats.max(1) {
             for (tile, runs) in rows.iter().zip(runs.iter_mut()) {
-                let mut cmd = Command::new(&exe);
-                cmd.arg("bench-one")
-                    .arg("--content")
-                    .arg(&content)
-                    .arg("--style")
-                    .arg(&style)
-                    .args(["--size", &size.to_string(), "--device", device])
-                    .args(["--evals", &evals.to_string(), "--steps", "1", "--warmup", "2"])
-                    .args(["--memory-format", "nchw"]);
+                let mut cmd = super::bench_one_command(&exe, (&content, &style), size, device, evals);
+                cmd.args(["--memory-format", "nchw"]);
                 if let Some(t) = tile {
                     cmd.args(["--tile", &t.to_string()]);
                 }

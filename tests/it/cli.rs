@@ -644,11 +644,7 @@ fn a_bench_whose_pipe_closes_ends_quietly_and_cleans_up() {
     );
     assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{:?}: {stderr}", out.status);
     // (PyTorch leaves its own `torchinductor_<user>` cache there.)
-    let left: Vec<_> = std::fs::read_dir(tmp.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("stylelab"))
-        .collect();
+    let left = stylelab_files_in(tmp.path());
     assert!(left.is_empty(), "left behind: {left:?}");
 }
 
@@ -693,14 +689,19 @@ fn an_interrupted_bench_ends_its_children_and_cleans_up() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(130), "{stderr}");
         assert!(stderr.contains("interrupted"), "{stderr}");
-        let left: Vec<_> = std::fs::read_dir(tmp.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with("stylelab"))
-            .collect();
+        let left = stylelab_files_in(tmp.path());
         assert!(left.is_empty(), "left behind: {left:?}");
         // No process still names the temporary folder.
         let alive = naming();
         assert!(alive.is_empty(), "still running: {alive:?}");
     }
+}
+
+/// The names in `dir` that stylelab would have made (its scratch folders).
+fn stylelab_files_in(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("stylelab"))
+        .collect()
 }
