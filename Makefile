@@ -17,10 +17,12 @@ PARTIAL_WEIGHTS := weights/vgg19-caffe-conv1_1-conv3_4.safetensors
 setup: $(LIBTORCH)/lib/libtorch.so
 
 # libtorch = the torch wheel's torch/ folder; .cargo/config.toml points
-# LIBTORCH at the stable link .venv/libtorch.
+# LIBTORCH at the stable link .venv/libtorch. --no-cache-dir: the wheels
+# (torch and its CUDA libraries, ~4.8 GB installed) are not kept a second
+# time in pip's cache.
 $(LIBTORCH)/lib/libtorch.so:
 	python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check torch==$(TORCH_VERSION)
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-cache-dir torch==$(TORCH_VERSION)
 	ln -sfn "$$($(PY) -c 'import os, torch; print(os.path.dirname(torch.__file__))' 2>/dev/null)" $(LIBTORCH)
 	@test -f $@ || { echo "torch installed but $@ is missing"; exit 1; }
 
@@ -57,7 +59,7 @@ texture: weights-partial
 # goes into .venv: the TensorBoard tests read stylelab's event files with it.
 test: setup lint-tools
 	@command -v tmux >/dev/null || { apt-get install -y -qq tmux >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq tmux); } || echo "tmux unavailable: the dashboard's tmux test will fail"
-	@$(PY) -c 'import tensorboard' 2>/dev/null || $(PY) -m pip install --quiet --disable-pip-version-check tensorboard || echo "tensorboard unavailable: the TensorBoard tests will fail"
+	@$(PY) -c 'import tensorboard' 2>/dev/null || $(PY) -m pip install --quiet --disable-pip-version-check --no-cache-dir tensorboard || echo "tensorboard unavailable: the TensorBoard tests will fail"
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --release -- -D warnings
 	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --release

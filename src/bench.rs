@@ -108,11 +108,24 @@ pub struct BenchArgs {
     /// The reference's evaluations for --time-to-quality.
     #[arg(long, default_value_t = 500)]
     pub budget: u64,
+    /// How long --time-to-quality lets each run go on, as a multiple of
+    /// its time to the reference's loss, for its scores to catch up with
+    /// the reference's (at least 1; 1: stop at the loss).
+    #[arg(long, default_value_t = 2.0, value_name = "TIMES", value_parser = go_on_times)]
+    pub go_on: f64,
     /// The speed-ups --time-to-quality times after the row as written
     /// (which always runs: it checks that both sides see one problem).
     #[arg(long, value_delimiter = ',', default_value = "no-precondition,auto,coarse-to-fine,coarse-to-fine-auto",
           value_parser = ["no-precondition", "auto", "coarse-to-fine", "coarse-to-fine-auto"])]
     pub speedups: Vec<String>,
+}
+
+/// `--go-on`: a finite multiple of at least 1.
+fn go_on_times(s: &str) -> std::result::Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x.is_finite() && (1.0..=100.0).contains(&x) => Ok(x),
+        _ => Err(format!("{s:?} is not a multiple from 1 to 100")),
+    }
 }
 
 /// The measurement a `bench-one` or reference process printed: its last

@@ -13,10 +13,10 @@
 //! Reaching the loss is not the whole of quality: the image there (or a
 //! step later: the run reads the bench's request between steps) is
 //! scored alike (8-bit, as saved), so a speed-up that reaches the loss
-//! with a worse image shows. The run then goes on for as long again,
-//! keeping an image every 1/40 of its time to the target (the bench asks
-//! through the control file, so the time to the target is measured with
-//! none kept), and the last column says when the first of those had both
+//! with a worse image shows. The run then goes on (`--go-on`: until twice
+//! its time to the target by default), keeping 40 images over that window
+//! (the bench asks through the control file, so the time to the target is
+//! measured with none kept), and the last column says when the first of those had both
 //! content_dist and style_dist no worse than the reference's final
 //! image's: the time to the reference's quality by every measure. The
 //! loss column is each run's own at the row that reached the target (a
@@ -77,7 +77,7 @@ struct Row {
     reached_s: Option<f64>,
     /// Process seconds to the first image kept from then on whose scores
     /// are both no worse than the reference's (None: not within
-    /// [`GO_ON`] × `reached_s`).
+    /// `--go-on` × `reached_s`).
     no_worse_s: Option<f64>,
     /// The run's own loss at that row (unreached: at its last row), and
     /// the scores of the first image kept from then on (that row's, or a
@@ -87,12 +87,9 @@ struct Row {
     first_loss: f64,
 }
 
-/// How far a run goes on after reaching the target, as a multiple of its
-/// time to it: the window in which its scores may catch up.
-const GO_ON: f64 = 2.0;
-
-/// Images kept over that window (as `snapshot` commands, so that the time
-/// to the target is measured with none).
+/// Images kept over the window after the target is reached, in which the
+/// scores may catch up (as `snapshot` commands, so that the time to the
+/// target is measured with none).
 const IMAGES_KEPT: f64 = 40.0;
 
 /// Runs the table at each of `args.sizes` for each problem.
@@ -124,11 +121,13 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     };
     say!(
         "chelsea.png in the style of starry_night.jpg; weights 5, 100, 1e-3; the PyTorch reference: L-BFGS (strong \
-         Wolfe, history 100), fp32, {} evaluations; stylelab (with 3× as many steps) until a full-size row reaches its \
-         final loss, then as long again; seconds from each process's start; the loss and the scores (of the saved \
+         Wolfe, history 100), fp32, {} evaluations; stylelab (with {}× as many steps) until a full-size row reaches \
+         its final loss, then until {}× that time; seconds from each process's start; the loss and the scores (of the saved \
          8-bit images) where the loss is reached; no worse: when content_dist and style_dist are both first no worse \
          than the reference's; on {device}",
-        args.budget
+        args.budget,
+        steps_per_evaluation(args.go_on),
+        args.go_on
     );
     for &size in &args.sizes {
         for problem in &problems {
@@ -143,7 +142,8 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
 
 /// One table: the reference, then each variant, printed as they finish.
 fn table(args: &BenchArgs, device: &str, size: u32, problem: &Problem, dir: &Path) -> Result<()> {
-    let exp = experiment(dir, problem, size, args.budget, device)?;
+    let steps = args.budget * steps_per_evaluation(args.go_on);
+    let exp = experiment(dir, problem, size, steps, device)?;
     let reference = reference(args, device, &exp, problem, dir)?;
     let target = reference.final_loss;
     let reference_s = reference.trace.last().map_or(f64::NAN, |p| p.0);
@@ -176,12 +176,13 @@ fn table(args: &BenchArgs, device: &str, size: u32, problem: &Problem, dir: &Pat
             first_loss: reference.first_loss,
         },
         reference_s,
+        args.go_on,
     );
     let chosen = VARIANTS
         .iter()
         .filter(|(key, ..)| key.is_empty() || args.speedups.iter().any(|s| s == key));
     for &(key, name, sets) in chosen {
-        let row = variant(&exp, name, sets, (target, ref_scores.as_ref()), &yardstick, dir)?;
+        let row = variant(&exp, (name, sets), (target, ref_scores.as_ref()), (&yardstick, args.go_on), dir)?;
         if key.is_empty() {
             let d = (row.first_loss - reference.first_loss).abs() / reference.first_loss.abs();
             if d > 1e-5 {
@@ -192,12 +193,20 @@ fn table(args: &BenchArgs, device: &str, size: u32, problem: &Problem, dir: &Pat
                 );
             }
         }
-        print_row(&row, reference_s);
+        print_row(&row, reference_s, args.go_on);
     }
     Ok(())
 }
 
-fn print_row(row: &Row, reference_s: f64) {
+/// A run's steps per reference evaluation: room to reach the reference's
+/// loss (a run needs up to ~1.3 evaluations of the reference's for one of
+/// its own, a coarse-to-fine schedule's fifth at the top) and to go on for
+/// `go_on` times as long; 3 at the default `--go-on 2`.
+fn steps_per_evaluation(go_on: f64) -> u64 {
+    (go_on + 1.0).ceil() as u64
+}
+
+fn print_row(row: &Row, reference_s: f64, go_on: f64) {
     let seconds = |t: Option<f64>, none: &str| match t {
         Some(s) => (format!("{s:.1}"), format!("{:.2}", s / reference_s)),
         None => (none.to_string(), "-".into()),
@@ -205,7 +214,8 @@ fn print_row(row: &Row, reference_s: f64) {
     let (reached, ratio) = seconds(row.reached_s, "not reached");
     // Looked for only when the loss was reached and the reference scored.
     let looked = row.reached_s.is_some() && row.scores.is_some();
-    let (no_worse, no_worse_ratio) = seconds(row.no_worse_s, if looked { "not by 2×" } else { "-" });
+    let not_by = format!("not by {go_on}×");
+    let (no_worse, no_worse_ratio) = seconds(row.no_worse_s, if looked { &not_by } else { "-" });
     let (c, s) = row.scores.as_ref().map_or(("-".into(), "-".into()), |s| {
         (format!("{:.4}", s.content_dist), format!("{:.4}", s.style_dist))
     });
@@ -219,10 +229,9 @@ fn print_row(row: &Row, reference_s: f64) {
 /// The classic experiment as a user writes it, at `size`, from the
 /// content (the memory format `auto`, measured by a 1-step run before
 /// each timed one: timed as a user's later runs go, with the choice
-/// cached), with three times the reference's budget in steps: room to
-/// reach its loss (a run is stopped once it has), and a coarse-to-fine
-/// schedule's fifth at the top.
-fn experiment(dir: &Path, problem: &Problem, size: u32, budget: u64, device: &str) -> Result<Experiment> {
+/// cached), with `steps` steps (a run is stopped once it has gone on
+/// long enough).
+fn experiment(dir: &Path, problem: &Problem, size: u32, steps: u64, device: &str) -> Result<Experiment> {
     let examples = examples()?;
     let style_layers: Vec<String> = problem.style.iter().map(|l| format!("{l} = 1.0")).collect();
     let text = format!(
@@ -237,7 +246,6 @@ fn experiment(dir: &Path, problem: &Problem, size: u32, budget: u64, device: &st
         r = toml_string(&dir.join("results")),
         content = problem.content,
         style = style_layers.join(", "),
-        steps = 3 * budget,
     );
     let path = dir.join("classic.toml");
     std::fs::write(&path, &text)?;
@@ -338,16 +346,15 @@ fn no_worse(s: Option<&record::Scores>, reference: &record::Scores) -> bool {
 }
 
 /// One variant: `stylelab run` with its overrides, followed until a
-/// full-size row reaches the target loss, then for [`GO_ON`] times as long
-/// with images kept (see [`follow`]); the image at the target is scored,
+/// full-size row reaches the target loss, then until `go_on` times that
+/// time with images kept (see [`follow`]); the image at the target is scored,
 /// and the first kept image whose scores are no worse than the
 /// reference's is found.
 fn variant(
     exp: &Experiment,
-    name: &str,
-    sets: &[&str],
+    (name, sets): (&str, &[&str]),
     (target, reference): (f64, Option<&record::Scores>),
-    yardstick: &Yardstick,
+    (yardstick, go_on): (&Yardstick, f64),
     dir: &Path,
 ) -> Result<Row> {
     let results = dir.join("results");
@@ -386,7 +393,7 @@ fn variant(
         inputs.plan.last().map_or(0, |p| p.width)
     };
     let mut child = run(&[])?;
-    let followed = follow(&mut child, &results, &before, width, target)?;
+    let followed = follow(&mut child, (&results, &before), width, target, go_on)?;
     let s = record::read_summary(&followed.dir)?;
     let process_s = |elapsed: f64| s.seconds_to_first_evaluation.unwrap_or(0.0) + elapsed;
     let paths = RunPaths::new(&followed.dir);
@@ -481,10 +488,16 @@ struct Followed {
 /// Waits for the run's folder, then reads its rows as they come. At the
 /// first row at the full size (`width` wide) at or below `target` it asks
 /// for a snapshot (the image there, or a step later: the run reads the
-/// request between steps, and the bench looks every 0.1 s), then for one
-/// every 1/[`IMAGES_KEPT`] of that time, and at [`GO_ON`] times that time
-/// asks the run to stop.
-fn follow(child: &mut Child, results: &Path, before: &[PathBuf], width: u32, target: f64) -> Result<Followed> {
+/// request between steps, and the bench looks every 0.1 s), then for
+/// [`IMAGES_KEPT`] more evenly over the window up to `go_on` times that
+/// time, and at its end asks the run to stop.
+fn follow(
+    child: &mut Child,
+    (results, before): (&Path, &[PathBuf]),
+    width: u32,
+    target: f64,
+    go_on: f64,
+) -> Result<Followed> {
     use stylelab_core::events::{Control, send_control};
     let mut dir: Option<PathBuf> = None;
     let mut reached: Option<record::StepMetrics> = None;
@@ -512,12 +525,12 @@ fn follow(child: &mut Child, results: &Path, before: &[PathBuf], width: u32, tar
             if let Some(r) = &reached
                 && !stopped
             {
-                if now >= GO_ON * r.elapsed_s {
+                if now >= go_on * r.elapsed_s {
                     let _ = send_control(d, Control::Stop);
                     stopped = true;
                 } else if now >= next_image {
                     let _ = send_control(d, Control::SnapshotNow);
-                    next_image = now + r.elapsed_s / IMAGES_KEPT;
+                    next_image = now + (go_on - 1.0) * r.elapsed_s / IMAGES_KEPT;
                 }
             }
         }
