@@ -17,9 +17,9 @@ PARTIAL_WEIGHTS := weights/vgg19-caffe-conv1_1-conv3_4.safetensors
 setup: $(LIBTORCH)/lib/libtorch.so
 
 # libtorch = the torch wheel's torch/ folder; .cargo/config.toml points
-# LIBTORCH at the stable link .venv/libtorch. --no-cache-dir: the wheels
-# (torch and its CUDA libraries, ~4.8 GB installed) are not kept a second
-# time in pip's cache.
+# LIBTORCH at the stable link .venv/libtorch. --no-cache-dir: the
+# downloaded wheels (torch and its CUDA libraries, several GB) are not also
+# kept in pip's cache.
 $(LIBTORCH)/lib/libtorch.so:
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-cache-dir torch==$(TORCH_VERSION)

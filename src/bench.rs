@@ -102,7 +102,9 @@ pub struct BenchArgs {
     /// Instead: seconds to reach the quality of the PyTorch reference's run
     /// of --budget evaluations (its final loss, at the full size), for the
     /// classic problem at --sizes, as a user writes it and with each
-    /// speed-up, with the final images' fp32 loss and scores.
+    /// speed-up: the run's own loss where it reached the target and the
+    /// scores of its image there, then when both scores were first no worse
+    /// than the reference's.
     #[arg(long)]
     pub time_to_quality: bool,
     /// The reference's evaluations for --time-to-quality.
@@ -110,7 +112,8 @@ pub struct BenchArgs {
     pub budget: u64,
     /// How long --time-to-quality lets each run go on, as a multiple of
     /// its time to the reference's loss, for its scores to catch up with
-    /// the reference's (at least 1; 1: stop at the loss).
+    /// the reference's, on the run's clock (from its first evaluation);
+    /// from 1 to 100 (1: stop at the loss).
     #[arg(long, default_value_t = 2.0, value_name = "TIMES", value_parser = go_on_times)]
     pub go_on: f64,
     /// The speed-ups --time-to-quality times after the row as written

@@ -1,13 +1,13 @@
 //! stylelab, the application: the command line, the dashboard, headless
 //! runs, sweeps (with `--jobs` and Slurm), scoring, doctor and the bench,
-//! on top of two library crates:
+//! on top of three library crates:
 //!
 //! ```text
 //! stylelab (this crate: cli, commands, ui, headless, console, sweep, scoring, doctor, bench)
-//!    │                 │
-//!    ▼                 ▼
-//! stylelab-engine ──▶ stylelab-core
-//! (libtorch)          (no libtorch)
+//!    │                 │                  │
+//!    ▼                 ▼                  ▼
+//! stylelab-engine ──▶ stylelab-core ◀── stylelab-tensorboard
+//! (libtorch)          (no libtorch)      (event files, no libtorch)
 //! ```
 //!
 //! The core's and the engine's modules are re-exported under the names

@@ -7,8 +7,9 @@
 //! user would write it, and as each speed-up would run it, each until a
 //! metrics row at the full size reaches the target. Both sides load the
 //! same weights file and the same pixels (stylelab's own resize, handed
-//! to the reference as raw floats), and the bench refuses to time when
-//! their first losses differ by more than 1e-5 relative.
+//! to the reference as raw floats), and the bench ends the row as written
+//! at its first metrics row, with an error, when their first losses
+//! differ by more than 1e-5 relative.
 //!
 //! Reaching the loss is not the whole of quality: the image there (or a
 //! step later: the run reads the bench's request between steps) is
@@ -70,6 +71,18 @@ struct Reference {
     evals: u64,
 }
 
+/// What a row is timed against.
+struct Goal<'a> {
+    /// The reference's final loss.
+    target: f64,
+    /// Its final image's scores.
+    scores: Option<&'a record::Scores>,
+    /// Its first loss, when this row checks that both sides see one
+    /// problem: the run is ended at its first row when its own differs by
+    /// more than 1e-5 relative.
+    same_problem: Option<f64>,
+}
+
 /// One stylelab row.
 struct Row {
     name: String,
@@ -77,14 +90,13 @@ struct Row {
     reached_s: Option<f64>,
     /// Process seconds to the first image kept from then on whose scores
     /// are both no worse than the reference's (None: not within
-    /// `--go-on` × `reached_s`).
+    /// `--go-on` times its time to the target, on the run's clock).
     no_worse_s: Option<f64>,
     /// The run's own loss at that row (unreached: at its last row), and
     /// the scores of the first image kept from then on (that row's, or a
     /// step later's; unreached: the final image's).
     loss: f64,
     scores: Option<record::Scores>,
-    first_loss: f64,
 }
 
 /// Images kept over the window after the target is reached, in which the
@@ -173,7 +185,6 @@ fn table(args: &BenchArgs, device: &str, size: u32, problem: &Problem, dir: &Pat
             no_worse_s: Some(reference_s),
             loss: target,
             scores: ref_scores.clone(),
-            first_loss: reference.first_loss,
         },
         reference_s,
         args.go_on,
@@ -182,17 +193,14 @@ fn table(args: &BenchArgs, device: &str, size: u32, problem: &Problem, dir: &Pat
         .iter()
         .filter(|(key, ..)| key.is_empty() || args.speedups.iter().any(|s| s == key));
     for &(key, name, sets) in chosen {
-        let row = variant(&exp, (name, sets), (target, ref_scores.as_ref()), (&yardstick, args.go_on), dir)?;
-        if key.is_empty() {
-            let d = (row.first_loss - reference.first_loss).abs() / reference.first_loss.abs();
-            if d > 1e-5 {
-                bail!(
-                    "the two sides see different problems: first losses {:.9e} (stylelab) and {:.9e} (PyTorch) differ by {d:.1e}",
-                    row.first_loss,
-                    reference.first_loss
-                );
-            }
-        }
+        // The row as written checks that both sides see one problem.
+        let same_problem = key.is_empty().then_some(reference.first_loss);
+        let goal = Goal {
+            target,
+            scores: ref_scores.as_ref(),
+            same_problem,
+        };
+        let row = variant(&exp, (name, sets), &goal, (&yardstick, args.go_on), dir)?;
         print_row(&row, reference_s, args.go_on);
     }
     Ok(())
@@ -353,7 +361,7 @@ fn no_worse(s: Option<&record::Scores>, reference: &record::Scores) -> bool {
 fn variant(
     exp: &Experiment,
     (name, sets): (&str, &[&str]),
-    (target, reference): (f64, Option<&record::Scores>),
+    goal: &Goal,
     (yardstick, go_on): (&Yardstick, f64),
     dir: &Path,
 ) -> Result<Row> {
@@ -393,7 +401,7 @@ fn variant(
         inputs.plan.last().map_or(0, |p| p.width)
     };
     let mut child = run(&[])?;
-    let followed = follow(&mut child, (&results, &before), width, target, go_on)?;
+    let followed = follow(&mut child, (&results, &before), width, goal, go_on)?;
     let s = record::read_summary(&followed.dir)?;
     let process_s = |elapsed: f64| s.seconds_to_first_evaluation.unwrap_or(0.0) + elapsed;
     let paths = RunPaths::new(&followed.dir);
@@ -404,13 +412,12 @@ fn variant(
             no_worse_s: None,
             loss: s.final_losses.map_or(f64::NAN, |l| l.total),
             scores: yardstick.score_file(&paths.final_image())?,
-            first_loss: followed.first_loss,
         });
     };
     let images = kept_images(&paths, &followed.rows, reach.iter);
     let (at_reach, _) = images.first().context("the run kept no image")?;
     let scores = yardstick.score_file(at_reach)?;
-    let no_worse_s = match reference {
+    let no_worse_s = match goal.scores {
         Some(r) => first_no_worse(&images, yardstick, r)?.map(process_s),
         None => None,
     };
@@ -420,7 +427,6 @@ fn variant(
         no_worse_s,
         loss: reach.total,
         scores,
-        first_loss: followed.first_loss,
     })
 }
 
@@ -482,20 +488,21 @@ struct Followed {
     /// The first full-size row at or below the target.
     reached: Option<record::StepMetrics>,
     rows: Vec<record::StepMetrics>,
-    first_loss: f64,
 }
 
 /// Waits for the run's folder, then reads its rows as they come. At the
-/// first row at the full size (`width` wide) at or below `target` it asks
+/// first row at the full size (`width` wide) at or below `goal.target` it asks
 /// for a snapshot (the image there, or a step later: the run reads the
 /// request between steps, and the bench looks every 0.1 s), then for
 /// [`IMAGES_KEPT`] more evenly over the window up to `go_on` times that
-/// time, and at its end asks the run to stop.
+/// time, and at its end asks the run to stop. A run whose first row is not
+/// `goal.same_problem` is killed: the two sides would time different
+/// problems.
 fn follow(
     child: &mut Child,
     (results, before): (&Path, &[PathBuf]),
     width: u32,
-    target: f64,
+    goal: &Goal,
     go_on: f64,
 ) -> Result<Followed> {
     use stylelab_core::events::{Control, send_control};
@@ -515,9 +522,21 @@ fn follow(
             && let Ok((_, read, _)) = record::read_metrics(d)
         {
             rows = read;
+            if let (Some(theirs), Some(first)) = (goal.same_problem, rows.first()) {
+                let d = (first.total - theirs).abs() / theirs.abs();
+                if d > 1e-5 {
+                    let _ = child.kill();
+                    super::children::wait(child)?;
+                    bail!(
+                        "the two sides see different problems: first losses {:.9e} (stylelab) and {theirs:.9e} \
+                         (PyTorch) differ by {d:.1e}",
+                        first.total
+                    );
+                }
+            }
             let now = rows.last().map_or(0.0, |r| r.elapsed_s);
             if reached.is_none()
-                && let Some(r) = rows.iter().find(|r| r.width == width && r.total <= target)
+                && let Some(r) = rows.iter().find(|r| r.width == width && r.total <= goal.target)
             {
                 reached = Some(r.clone());
                 next_image = now;
@@ -539,12 +558,10 @@ fn follow(
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let first_loss = rows.first().map_or(f64::NAN, |r| r.total);
     Ok(Followed {
         dir: dir.context("the run left no folder")?,
         reached,
         rows,
-        first_loss,
     })
 }
 

@@ -592,7 +592,10 @@ fn time_to_quality_times_the_speedups_asked_for_with_the_format_cached() {
                 "3",
             ]),
     );
-    assert!(out.contains("with 4× as many steps") && out.contains("then until 3× that time"), "{out}");
+    assert!(
+        out.contains("with 4× as many steps") && out.contains("then until 3× that time"),
+        "{out}"
+    );
     let row = |name: &str| out.lines().find(|l| l.starts_with(name)).map(str::to_string);
     assert!(out.contains("128 px, random VGG19, classic layers"), "{out}");
     assert!(!out.contains("real partial"), "{out}");
@@ -631,7 +634,10 @@ fn time_to_quality_refuses_a_go_on_below_one() {
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{bad}: {stderr}");
-        assert!(stderr.contains("--go-on") && stderr.contains("not a multiple from 1 to 100"), "{bad}: {stderr}");
+        assert!(
+            stderr.contains("--go-on") && stderr.contains("not a multiple from 1 to 100"),
+            "{bad}: {stderr}"
+        );
     }
 }
 
