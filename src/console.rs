@@ -178,6 +178,13 @@ pub fn summary_lines(summary: &Summary, dir: &std::path::Path, has_image: bool) 
             short(l.tv)
         ));
     }
+    if let Some(share) = summary.clipped.filter(|&s| s > 0.0) {
+        lines.push(format!(
+            "  final.png clamps {:.2} % of the image's values to [0, 1]: the losses are the unclamped image's, the \
+             scores the saved one's",
+            100.0 * share
+        ));
+    }
     if let Some(s) = &summary.scores {
         lines.push(format!(
             "  scores (at {} px): content_dist {:.4}  style_dist {:.4}  color_dist {:.4}  ssim {:.4}",
@@ -299,6 +306,7 @@ mod tests {
             peak_rss_mib: 0.0,
             peak_gpu_mib: None,
             final_losses: None,
+            clipped: None,
             pid: None,
             precision: "fp32".into(),
             precision_choice: None,

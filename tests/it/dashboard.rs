@@ -51,6 +51,7 @@ fn summary(status: Status, steps: u64) -> Summary {
             style: 4.0,
             tv: 0.02,
         }),
+        clipped: None,
         pid: None,
         precision: "fp32".into(),
         precision_choice: None,
@@ -127,6 +128,7 @@ fn recording() -> Vec<LiveUpdate> {
         LiveUpdate::Config(config),
         LiveUpdate::Summary(Box::new(Summary {
             final_losses: None,
+            clipped: None,
             ..summary(Status::Running, 0)
         })),
         LiveUpdate::Header(MetricsHeader::new(vec![
@@ -190,6 +192,7 @@ fn run_entry(id: &str, state: RunState, losses: Option<Losses>) -> RunEntry {
         summary: Some(Summary {
             name,
             final_losses: losses,
+            clipped: None,
             ..summary(status, 120)
         }),
         last: None,
@@ -813,6 +816,7 @@ fn live_view_shows_the_tiles_and_the_evaluation_under_way() {
     let follow_id = app.live.run.as_ref().unwrap().follow_id;
     let tiled = Summary {
         final_losses: None,
+        clipped: None,
         scales: vec![stylelab_core::record::Scale {
             size: 64,
             width: 64,

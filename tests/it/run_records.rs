@@ -620,3 +620,44 @@ fn show_and_score_say_when_a_run_has_no_final_image_and_score_warns_of_changed_w
         "{err}"
     );
 }
+
+/// The optimised image may stray outside [0, 1]; final.png clamps it. The
+/// summary records the share clamped and the console says so, and every
+/// clamped value is a 0 or a 255 in final.png.
+#[test]
+fn the_share_of_the_image_that_saving_clamps_is_recorded_and_said() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = common::tiny_experiment(tmp.path(), "clamped", "");
+    // A strong style pulls the image out of range within a few steps.
+    let out = stylelab()
+        .arg("run")
+        .arg(&exp)
+        .args(["--set", "loss.style_weight=1e7", "--set", "optim.iterations=20"])
+        .output()
+        .unwrap();
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{printed}");
+    let dir = common::only_run(tmp.path());
+    let summary = record::read_summary(&dir).unwrap();
+    let share = summary
+        .clipped
+        .expect("a run that kept an image records its clipped share");
+    assert!(share > 0.0 && share < 1.0, "{share}");
+    let said = format!(
+        "final.png clamps {:.2} % of the image's values to [0, 1]",
+        100.0 * share
+    );
+    assert!(printed.contains(&said), "{said:?} not in {printed}");
+    let img = image::open(record::RunPaths::new(&dir).final_image())
+        .unwrap()
+        .to_rgb8();
+    let at_ends = img.as_raw().iter().filter(|&&v| v == 0 || v == 255).count();
+    assert!(
+        at_ends as f64 >= share * img.as_raw().len() as f64,
+        "{at_ends} values at 0 or 255 for a clipped share of {share}"
+    );
+}

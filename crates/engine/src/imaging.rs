@@ -40,9 +40,25 @@ pub fn from_tensor(t: &Tensor) -> RgbImage {
     RgbImage::from_raw(w as u32, h as u32, data).expect("sizes match by construction")
 }
 
+/// The share of an image tensor's values outside [0, 1]: what
+/// [`from_tensor`] clamps. One read from the device.
+pub fn clipped_share(t: &Tensor) -> Result<f64, tch::TchError> {
+    super::reads::count_one();
+    let outside = t.f_lt(0.0)?.f_logical_or(&t.f_gt(1.0)?)?;
+    outside.f_to_kind(Kind::Float)?.f_mean(Kind::Float)?.f_double_value(&[])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_clipped_share_counts_the_values_outside_zero_to_one() {
+        let t = Tensor::from_slice(&[-0.5f32, 0.0, 0.5, 1.0, 1.5, 2.0, 0.25, -1e-6]).view([1, 2, 2, 2]);
+        assert_eq!(clipped_share(&t).unwrap(), 0.5);
+        let inside = Tensor::from_slice(&[0.0f32, 1.0, 0.3, 0.7]).view([1, 1, 2, 2]);
+        assert_eq!(clipped_share(&inside).unwrap(), 0.0);
+    }
 
     #[test]
     fn tensor_round_trip_is_exact() {

@@ -66,6 +66,7 @@ fn initial_summary(ctx: &RunContext, device: Device) -> Summary {
         peak_rss_mib: 0.0,
         peak_gpu_mib: None,
         final_losses: None,
+        clipped: None,
         pid: Some(std::process::id()),
         precision: exp.precision.to_string(),
         precision_choice: None,
@@ -245,6 +246,9 @@ fn optimise(
     let result = steps(&mut run, controls, summary);
     if let Some(kept) = run.kept_image() {
         *last_image = Some(kept?);
+    }
+    if let Some(share) = run.kept_clipped() {
+        summary.clipped = Some(share?);
     }
     result
 }

@@ -156,6 +156,12 @@ pub struct Summary {
     /// The losses of the last recorded step; absent before the first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub final_losses: Option<Losses>,
+    /// The share of the final image's values (before saving) outside
+    /// [0, 1], which final.png clamps: the losses are the unclamped
+    /// image's, the scores the saved one's. Absent in runs recorded
+    /// before it existed and in runs that kept no image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clipped: Option<f64>,
     /// The process that runs it, while running: lets a reader tell a live
     /// run from one whose process died.
     #[serde(default, skip_serializing_if = "Option::is_none")]

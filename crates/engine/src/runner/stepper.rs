@@ -149,6 +149,21 @@ impl<'a> Runner<'a> {
         Some(self.image_at(x, *scale))
     }
 
+    /// The share of the kept image's values outside [0, 1] (which saving
+    /// clamps); None before the first row.
+    pub(super) fn kept_clipped(&self) -> Option<Result<f64, EngineError>> {
+        let (x, index) = self.kept.as_ref()?;
+        let shown = || -> Result<f64, EngineError> {
+            let shown = if *index == self.scale_index {
+                self.inputs.display(x, &self.scale)?
+            } else {
+                self.inputs.display(x, &self.inputs.at(*index)?)?
+            };
+            Ok(imaging::clipped_share(&shown)?)
+        };
+        Some(shown())
+    }
+
     /// An image tensor of scale `index` as the run shows it.
     fn image_at(&self, x: &Tensor, index: usize) -> Result<Arc<image::RgbImage>, EngineError> {
         if index == self.scale_index {
