@@ -40,12 +40,28 @@ pub fn from_tensor(t: &Tensor) -> RgbImage {
     RgbImage::from_raw(w as u32, h as u32, data).expect("sizes match by construction")
 }
 
-/// The share of an image tensor's values outside [0, 1]: what
-/// [`from_tensor`] clamps. One read from the device.
+/// The share of a `1×C×H×W` image tensor's values outside [0, 1]: what
+/// [`from_tensor`] clamps. Counted a band of rows at a time on the
+/// tensor's device, so that a print-size image on a full GPU needs no
+/// image-sized mask; one read per band.
 pub fn clipped_share(t: &Tensor) -> Result<f64, tch::TchError> {
-    super::reads::count_one();
-    let outside = t.f_lt(0.0)?.f_logical_or(&t.f_gt(1.0)?)?;
-    outside.f_to_kind(Kind::Float)?.f_mean(Kind::Float)?.f_double_value(&[])
+    const BAND_VALUES: i64 = 1 << 24;
+    let size = t.size();
+    let (h, per_row) = (size[2], size[1] * size[3]);
+    let rows = (BAND_VALUES / per_row.max(1)).max(1);
+    let mut outside = 0i64;
+    let mut start = 0;
+    while start < h {
+        let band = t.f_narrow(2, start, rows.min(h - start))?;
+        super::reads::count_one();
+        outside += band
+            .f_lt(0.0)?
+            .f_logical_or(&band.f_gt(1.0)?)?
+            .f_sum(Kind::Int64)?
+            .f_int64_value(&[])?;
+        start += rows;
+    }
+    Ok(outside as f64 / (t.numel() as f64).max(1.0))
 }
 
 #[cfg(test)]
@@ -58,6 +74,13 @@ mod tests {
         assert_eq!(clipped_share(&t).unwrap(), 0.5);
         let inside = Tensor::from_slice(&[0.0f32, 1.0, 0.3, 0.7]).view([1, 1, 2, 2]);
         assert_eq!(clipped_share(&inside).unwrap(), 0.0);
+        // Counted in bands of rows: an image taller than one band (2^24
+        // values) gives the same share, its last band a short one.
+        let tall = Tensor::zeros([1, 3, 5600, 1000], (Kind::Float, Device::Cpu));
+        let _ = tall.narrow(2, 5599, 1).narrow(3, 0, 10).fill_(-1.0);
+        let _ = tall.narrow(2, 0, 1).narrow(3, 0, 20).fill_(2.0);
+        // (3 channels × 10 values, and 3 × 20.)
+        assert_eq!(clipped_share(&tall).unwrap(), 90.0 / (3.0 * 5600.0 * 1000.0));
     }
 
     #[test]

@@ -247,8 +247,9 @@ fn optimise(
     if let Some(kept) = run.kept_image() {
         *last_image = Some(kept?);
     }
-    if let Some(share) = run.kept_clipped() {
-        summary.clipped = Some(share?);
+    // A figure about the image, never a reason to fail the run.
+    if let Some(Ok(share)) = run.kept_clipped() {
+        summary.clipped = Some(share);
     }
     result
 }
