@@ -153,24 +153,22 @@ impl<'a> Runner<'a> {
     /// clamps); None before the first row.
     pub(super) fn kept_clipped(&self) -> Option<Result<f64, EngineError>> {
         let (x, index) = self.kept.as_ref()?;
-        let shown = || -> Result<f64, EngineError> {
-            let shown = if *index == self.scale_index {
-                self.inputs.display(x, &self.scale)?
-            } else {
-                self.inputs.display(x, &self.inputs.at(*index)?)?
-            };
-            Ok(imaging::clipped_share(&shown)?)
-        };
-        Some(shown())
+        Some(self.shown_at(x, *index).and_then(|t| Ok(imaging::clipped_share(&t)?)))
     }
 
     /// An image tensor of scale `index` as the run shows it.
     fn image_at(&self, x: &Tensor, index: usize) -> Result<Arc<image::RgbImage>, EngineError> {
-        if index == self.scale_index {
-            return self.image_of(x);
-        }
-        let scale = self.inputs.at(index)?;
-        Ok(Arc::new(imaging::from_tensor(&self.inputs.display(x, &scale)?)))
+        Ok(Arc::new(imaging::from_tensor(&self.shown_at(x, index)?)))
+    }
+
+    /// An image tensor of scale `index` as the run shows it, still a tensor
+    /// (with `luminance`, its luma under the content's chroma).
+    fn shown_at(&self, x: &Tensor, index: usize) -> Result<Tensor, EngineError> {
+        Ok(if index == self.scale_index {
+            self.inputs.display(x, &self.scale)?
+        } else {
+            self.inputs.display(x, &self.inputs.at(index)?)?
+        })
     }
 
     /// The current image as the run shows it.
@@ -181,7 +179,7 @@ impl<'a> Runner<'a> {
     /// An image tensor of the current scale as the run shows it (with
     /// `luminance`, its luma under the content's chroma).
     pub(super) fn image_of(&self, x: &Tensor) -> Result<Arc<image::RgbImage>, EngineError> {
-        Ok(Arc::new(imaging::from_tensor(&self.inputs.display(x, &self.scale)?)))
+        self.image_at(x, self.scale_index)
     }
 
     /// Whether the current scale has taken all its steps.
