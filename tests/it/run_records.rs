@@ -621,18 +621,32 @@ fn show_and_score_say_when_a_run_has_no_final_image_and_score_warns_of_changed_w
     );
 }
 
-/// The optimised image may stray outside [0, 1]; final.png clamps it. The
-/// summary records the share clamped and the console says so, and every
-/// clamped value is a 0 or a 255 in final.png.
-#[test]
-fn the_share_of_the_image_that_saving_clamps_is_recorded_and_said() {
-    let tmp = tempfile::tempdir().unwrap();
-    let exp = common::tiny_experiment(tmp.path(), "clamped", "");
-    // A strong style pulls the image out of range within a few steps.
+/// A run's step-0 loss with `init` set to `image` (one step): the loss
+/// of that image as saved.
+fn loss_of_saved_image(dir: &std::path::Path, image: &std::path::Path, bounds: &str) -> f64 {
+    let tmp = tempfile::tempdir_in(dir).unwrap();
+    let extra = format!("init = {}", common::toml_path(image));
+    let exp = common::tiny_experiment(tmp.path(), "again", &extra);
+    let out = stylelab()
+        .arg("run")
+        .arg(&exp)
+        .args(["--set", "loss.style_weight=1e7", "--set", "optim.iterations=1"])
+        .args(["--set", &format!("optim.bounds=\"{bounds}\"")])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (_, rows, _) = record::read_metrics(&common::only_run(tmp.path())).unwrap();
+    rows[0].total
+}
+
+/// A strong style pulls the image out of [0, 1] within a few steps.
+fn strong_style_run(dir: &std::path::Path, bounds: &str) -> (std::path::PathBuf, String) {
+    let exp = common::tiny_experiment(dir, "clamped", "");
     let out = stylelab()
         .arg("run")
         .arg(&exp)
         .args(["--set", "loss.style_weight=1e7", "--set", "optim.iterations=20"])
+        .args(["--set", &format!("optim.bounds=\"{bounds}\"")])
         .output()
         .unwrap();
     let printed = format!(
@@ -641,7 +655,17 @@ fn the_share_of_the_image_that_saving_clamps_is_recorded_and_said() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success(), "{printed}");
-    let dir = common::only_run(tmp.path());
+    (common::only_run(dir), printed)
+}
+
+/// With `optim.bounds = "none"` the optimised image strays outside [0, 1]
+/// and final.png clamps it: the summary records the share clamped and the
+/// console says so, every clamped value is a 0 or a 255 in final.png, and
+/// the saved image's loss is not the one the run reported.
+#[test]
+fn the_share_of_the_image_that_saving_clamps_is_recorded_and_said() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, printed) = strong_style_run(tmp.path(), "none");
     let summary = record::read_summary(&dir).unwrap();
     let share = summary
         .clipped
@@ -652,12 +676,35 @@ fn the_share_of_the_image_that_saving_clamps_is_recorded_and_said() {
         100.0 * share
     );
     assert!(printed.contains(&said), "{said:?} not in {printed}");
-    let img = image::open(record::RunPaths::new(&dir).final_image())
-        .unwrap()
-        .to_rgb8();
+    let final_png = record::RunPaths::new(&dir).final_image();
+    let img = image::open(&final_png).unwrap().to_rgb8();
     let at_ends = img.as_raw().iter().filter(|&&v| v == 0 || v == 255).count();
     assert!(
         at_ends as f64 >= share * img.as_raw().len() as f64,
         "{at_ends} values at 0 or 255 for a clipped share of {share}"
+    );
+    let reported = summary.final_losses.unwrap().total;
+    let saved = loss_of_saved_image(tmp.path(), &final_png, "none");
+    assert!(saved > reported * 1.1, "saved {saved:e}, reported {reported:e}");
+}
+
+/// Kept in [0, 1] (`optim.bounds = "box"`, the default), the loss a run
+/// reports is its saved image's: a run that starts from final.png finds
+/// the same loss, up to the 8-bit rounding of saving; nothing is said to
+/// be clamped.
+#[test]
+fn kept_in_range_the_reported_loss_is_the_saved_images() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, printed) = strong_style_run(tmp.path(), "box");
+    let summary = record::read_summary(&dir).unwrap();
+    assert_eq!(summary.clipped, None);
+    assert!(!printed.contains("clamps"), "{printed}");
+    let experiment = std::fs::read_to_string(dir.join("experiment.toml")).unwrap();
+    assert!(experiment.contains("bounds = \"box\""), "{experiment}");
+    let reported = summary.final_losses.unwrap().total;
+    let saved = loss_of_saved_image(tmp.path(), &record::RunPaths::new(&dir).final_image(), "box");
+    assert!(
+        (saved - reported).abs() <= 0.02 * reported,
+        "saved {saved:e}, reported {reported:e}"
     );
 }

@@ -17,7 +17,7 @@ mod validate;
 
 pub use locate::Locator;
 pub use raw::{
-    MemoryFormat, Normalize, OptimizerKind, Pooling, Precision, Precondition, PreserveColors, RawExperiment, Schedule,
+    Bounds, MemoryFormat, Normalize, OptimizerKind, Pooling, Precision, Precondition, PreserveColors, RawExperiment, Schedule,
     StyleLoss, Tiling,
 };
 
@@ -272,6 +272,8 @@ pub struct Experiment {
     pub stop: Option<Stop>,
     /// L-BFGS's preconditioner.
     pub precondition: Precondition,
+    /// Whether the image is kept in [0, 1] while optimised.
+    pub bounds: Bounds,
     /// 0 = never.
     pub snapshot_every: u64,
     /// The folder run folders are made in, absolute.

@@ -71,6 +71,11 @@ pub struct Breakdown {
     pub tv: f64,
     /// Raw per-layer values: content layers, then style layers.
     pub layers: Vec<f64>,
+    /// With the image kept in [0, 1] ([`StyleObjective::with_bounds`]): the
+    /// pull back on values outside it, which the optimizer minimises with
+    /// `total` (its [`Objective::value`] is their sum); 0 once the image is
+    /// inside, and always 0 without bounds.
+    pub pull: f64,
 }
 
 impl Breakdown {
@@ -129,6 +134,28 @@ pub struct StyleObjective {
     /// Tiles' side in pixels when the scale is evaluated tile by tile
     /// (exactly: [`stylelab_core::tiling`]); None for one pass.
     tile: Option<u32>,
+    /// Keeps the image in [0, 1] (`optim.bounds = "box"`); None: free.
+    bounds: Option<Bounds>,
+}
+
+/// A pixel value this far outside [0, 1] is pulled back as hard as the
+/// loss pulled its strongest pixel at the scale's first evaluation: the
+/// pull's stiffness μ = max|∇f₀| / `PULL_DISTANCE`. Any μ > 0 gives the
+/// same minimum (there every value is inside); μ sets how fast a value
+/// that strayed comes back. Chosen on the classic problem (docs/BENCHMARKS.md,
+/// "Keeping the image in [0, 1]").
+pub const PULL_DISTANCE: f64 = 0.25;
+
+/// `optim.bounds = "box"`: the loss is evaluated at the image clamped to
+/// [0, 1] (the image final.png saves), so the optimizer minimises the
+/// saved image's loss. A value outside has no gradient from the loss there
+/// (clamping flattens it), so a quadratic pull μ/2·dist(x, [0, 1])² brings
+/// it back; inside, the objective is the loss itself.
+struct Bounds {
+    /// μ as a device scalar, set at a scale's first evaluation, with the
+    /// weights and norms in force then: when steering or `normalize =
+    /// "running"` changes them, the loss's scale changed and μ is set again.
+    stiffness: Option<(Tensor, LossWeights, [f64; 3])>,
 }
 
 /// Dynamic loss scaling for fp16 (as PyTorch's `GradScaler`): the loss is
@@ -305,6 +332,7 @@ impl StyleObjective {
             evals: 0,
             scaler: None,
             tile: None,
+            bounds: None,
         };
         objective.set_tile(tile).map_err(TchError::Kind)?;
         objective.retarget(content, styles)?;
@@ -360,6 +388,9 @@ impl StyleObjective {
     pub fn retarget(&mut self, content: &Tensor, styles: &StyleInputs) -> Result<(), TchError> {
         let defer = std::mem::take(&mut self.defer_content);
         self.pending_content = None;
+        if let Some(b) = &mut self.bounds {
+            b.stiffness = None;
+        }
         if let Some(plan) = self.plan(content.size()[2], content.size()[3]) {
             return self.retarget_tiled(content, styles, &plan);
         }
@@ -505,6 +536,13 @@ impl StyleObjective {
         w.content * content / self.norms[0] + w.style * style / self.norms[1] + w.tv * tv / self.norms[2]
     }
 
+    /// Keeps the image in [0, 1] with `bounds = Box` (see [`Bounds`]): the
+    /// values an evaluation reports gain one, the pull.
+    pub fn with_bounds(mut self, bounds: stylelab_core::config::Bounds) -> Self {
+        self.bounds = (bounds == stylelab_core::config::Bounds::Box).then_some(Bounds { stiffness: None });
+        self
+    }
+
     /// Uses dynamic loss scaling (fp16).
     pub fn with_loss_scaling(mut self) -> Self {
         self.scaler = Some(LossScaler::new());
@@ -517,15 +555,20 @@ impl StyleObjective {
     }
 
     /// The number of values an evaluation reports: one per content layer,
-    /// one per style layer, then tv.
+    /// one per style layer, then tv, and with bounds the pull.
     pub fn value_count(&self) -> usize {
-        self.content_targets.len() + self.style_terms.len() + 1
+        self.content_targets.len() + self.style_terms.len() + 1 + usize::from(self.bounds.is_some())
     }
 
     /// The parts of an evaluation's values (as read back): the weighted
     /// terms, their total, and the raw per-layer values.
     pub fn breakdown(&self, values: &[f64]) -> Breakdown {
         let n_content = self.content_targets.len();
+        let (values, pull) = match self.bounds {
+            Some(_) => values.split_at(values.len().saturating_sub(1)),
+            None => (values, &[][..]),
+        };
+        let pull = pull.first().copied().unwrap_or(0.0);
         let (layers, tv) = values.split_at(values.len().saturating_sub(1));
         let tv = tv.first().copied().unwrap_or(f64::NAN);
         let weighted = |range: std::ops::Range<usize>, ws: &mut dyn Iterator<Item = f64>| -> f64 {
@@ -539,6 +582,7 @@ impl StyleObjective {
             style,
             tv,
             layers: layers.to_vec(),
+            pull,
         }
     }
 
@@ -605,6 +649,35 @@ impl StyleObjective {
     /// [`Objective::evaluate`], telling `progress` of each tile done when
     /// the scale is evaluated tile by tile (never otherwise).
     pub fn evaluate_with(&mut self, x: &Tensor, progress: TileProgress) -> Result<Evaluation, TchError> {
+        if self.bounds.is_none() {
+            return self.evaluate_scaled(x, progress);
+        }
+        let _guard = tch::no_grad_guard();
+        let inside = x.f_clamp(0.0, 1.0)?;
+        let eval = self.evaluate_scaled(&inside, progress)?;
+        // x − clamp(x): 0 where the value is inside (the boundary included,
+        // where the loss's gradient still counts, as clamp's backward has it).
+        let outside = (x - &inside).f_to_kind(eval.grad.kind())?;
+        let free = outside.f_eq(0.0)?.f_to_kind(eval.grad.kind())?;
+        let (weights, norms) = (self.weights, self.norms);
+        let bounds = self.bounds.as_mut().expect("checked above");
+        let stiffness = match &bounds.stiffness {
+            Some((s, w, n)) if *w == weights && *n == norms => s.shallow_clone(),
+            _ => {
+                let s = (eval.grad.f_abs()?.f_max()?.f_to_kind(Kind::Double)? / PULL_DISTANCE).f_clamp_min(1e-30)?;
+                bounds.stiffness = Some((s.shallow_clone(), weights, norms));
+                s
+            }
+        };
+        let grad = eval.grad.f_mul(&free)? + outside.f_mul(&stiffness.f_to_kind(outside.kind())?)?;
+        let pull = outside.f_square()?.f_sum(Kind::Double)? * stiffness * 0.5;
+        let values = Tensor::f_cat(&[eval.values, pull.f_reshape([1])?.f_to_device(x.device())?], 0)?;
+        Ok(Evaluation { grad, values })
+    }
+
+    /// [`StyleObjective::evaluate_with`] at `x` as it is, with fp16's loss
+    /// scaling.
+    fn evaluate_scaled(&mut self, x: &Tensor, progress: TileProgress) -> Result<Evaluation, TchError> {
         loop {
             // Optimizers update the image under no_grad; the loss needs autograd.
             let eval = tch::with_grad(|| self.try_evaluate(x, &mut *progress))?;
@@ -625,9 +698,11 @@ impl Objective for StyleObjective {
         self.evaluate_with(x, &mut |_, _, _| {})
     }
 
-    /// The weighted total of read-back values; see [`StyleObjective::breakdown`].
+    /// The weighted total of read-back values and the pull back into
+    /// [0, 1]; see [`StyleObjective::breakdown`].
     fn value(&self, values: &[f64]) -> f64 {
-        self.breakdown(values).total
+        let b = self.breakdown(values);
+        b.total + b.pull
     }
 }
 
@@ -683,9 +758,90 @@ mod tests {
             style: f64::INFINITY,
             tv: 0.0,
             layers: vec![],
+            pull: 0.0,
         };
         assert_eq!(b.non_finite_term(), Some("style"));
         let _ = Device::Cpu;
+    }
+
+    /// A small objective on a random VGG19 to relu3_1: content relu3_1,
+    /// style relu1_1 and relu2_1 of a random style image.
+    fn small_objective(content: &Tensor, content_first: bool) -> StyleObjective {
+        use stylelab_core::config::{MemoryFormat, Pooling, Precision};
+        let net = Vgg19::new(
+            &crate::weights::VggWeights::random(5, Layer::relu(3, 1)),
+            Pooling::Max,
+            Device::Cpu,
+            Precision::Fp32,
+            MemoryFormat::Nchw,
+        );
+        tch::manual_seed(2);
+        let style = Tensor::rand([1, 3, 40, 56], (Kind::Float, Device::Cpu));
+        let style_layers = [Layer::relu(1, 1), Layer::relu(2, 1)].map(|layer| StyleLayer {
+            layer,
+            weight: 1.0,
+            loss: StyleLoss::Gram,
+        });
+        let weights = LossWeights {
+            content: 5.0,
+            style: 100.0,
+            tv: 1e-3,
+        };
+        let styles = StyleInputs::everywhere(vec![(style, 1.0)]);
+        let content_layers = [(Layer::relu(3, 1), 1.0)];
+        StyleObjective::new(
+            net,
+            content,
+            &styles,
+            &content_layers,
+            &style_layers,
+            weights,
+            0,
+            None,
+            content_first,
+        )
+        .unwrap()
+    }
+
+    /// Kept in [0, 1]: inside, the objective is the free one's (one value
+    /// more, a pull of 0); outside, its values are the clamped image's, the
+    /// gradient the clamped image's where a value is inside and μ·(x −
+    /// clamp(x)) where it is not, μ = max|∇f| at the first evaluation /
+    /// [`PULL_DISTANCE`], and the value the optimizer sees adds the pull
+    /// μ/2·Σ(x − clamp(x))² to the reported total.
+    #[test]
+    fn kept_in_range_the_objective_is_the_clamped_images_with_a_pull_back() {
+        tch::manual_seed(1);
+        let content = Tensor::rand([1, 3, 48, 64], (Kind::Float, Device::Cpu));
+        let mut free = small_objective(&content, false);
+        let mut boxed = small_objective(&content, false).with_bounds(stylelab_core::config::Bounds::Box);
+        assert_eq!(boxed.value_count(), free.value_count() + 1);
+        let inside = (Tensor::randn_like(&content) * 0.1 + &content).clamp(0.0, 1.0);
+        let (f, b) = (free.evaluate(&inside).unwrap(), boxed.evaluate(&inside).unwrap());
+        let n = free.value_count() as i64;
+        assert!(b.values.narrow(0, 0, n).equal(&f.values));
+        assert_eq!(b.values.double_value(&[n]), 0.0);
+        assert!(b.grad.equal(&f.grad));
+        let mu = f.grad.abs().max().double_value(&[]) / PULL_DISTANCE;
+
+        let strayed = &inside + Tensor::randn_like(&content) * 0.3;
+        let clamped = strayed.clamp(0.0, 1.0);
+        let out = &strayed - &clamped;
+        let is_out = out.ne(0.0);
+        let share = is_out.to_kind(Kind::Float).mean(Kind::Float).double_value(&[]);
+        assert!(share > 0.05, "too few values outside: {share}");
+        let (f, b) = (free.evaluate(&clamped).unwrap(), boxed.evaluate(&strayed).unwrap());
+        assert!(b.values.narrow(0, 0, n).allclose(&f.values, 1e-9, 0.0, false));
+        let pull = 0.5 * mu * out.square().sum(Kind::Double).double_value(&[]);
+        let got = b.values.double_value(&[n]);
+        assert!((got - pull).abs() <= 1e-6 * pull, "pull {got:e}, want {pull:e}");
+        let want = f.grad.where_self(&is_out.logical_not(), &(&out * mu));
+        assert!(b.grad.allclose(&want, 1e-5, 1e-6, false));
+        let values: Vec<f64> = Vec::<f64>::try_from(&b.values).unwrap();
+        let parts = boxed.breakdown(&values);
+        assert_eq!(parts.pull, got);
+        assert_eq!(parts.total, free.breakdown(&values[..n as usize]).total);
+        assert_eq!(boxed.value(&values), parts.total + parts.pull);
     }
 
     /// A run from its content takes the content targets from its first
@@ -694,42 +850,7 @@ mod tests {
     /// objective whose first evaluation is elsewhere computes them then.
     #[test]
     fn content_targets_from_the_first_evaluation_change_nothing() {
-        use stylelab_core::config::{MemoryFormat, Pooling, Precision};
-        let objective = |content: &Tensor, content_first: bool| {
-            let net = Vgg19::new(
-                &crate::weights::VggWeights::random(5, Layer::relu(3, 1)),
-                Pooling::Max,
-                Device::Cpu,
-                Precision::Fp32,
-                MemoryFormat::Nchw,
-            );
-            tch::manual_seed(2);
-            let style = Tensor::rand([1, 3, 40, 56], (Kind::Float, Device::Cpu));
-            let style_layers = [Layer::relu(1, 1), Layer::relu(2, 1)].map(|layer| StyleLayer {
-                layer,
-                weight: 1.0,
-                loss: StyleLoss::Gram,
-            });
-            let weights = LossWeights {
-                content: 5.0,
-                style: 100.0,
-                tv: 1e-3,
-            };
-            let styles = StyleInputs::everywhere(vec![(style, 1.0)]);
-            let content_layers = [(Layer::relu(3, 1), 1.0)];
-            StyleObjective::new(
-                net,
-                content,
-                &styles,
-                &content_layers,
-                &style_layers,
-                weights,
-                0,
-                None,
-                content_first,
-            )
-            .unwrap()
-        };
+        let objective = small_objective;
         tch::manual_seed(1);
         let content = Tensor::rand([1, 3, 48, 64], (Kind::Float, Device::Cpu));
         let elsewhere = (Tensor::randn_like(&content) * 0.1 + &content).clamp(0.0, 1.0);

@@ -161,7 +161,8 @@ pub fn objective(probe: &Probe) -> Result<(StyleObjective, Tensor, String)> {
         0,
         probe.tile,
         false,
-    )?;
+    )?
+    .with_bounds(exp.bounds);
     let obj = if precision == Precision::Fp16 {
         obj.with_loss_scaling()
     } else {

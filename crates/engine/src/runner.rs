@@ -247,8 +247,11 @@ fn optimise(
     if let Some(kept) = run.kept_image() {
         *last_image = Some(kept?);
     }
-    // A figure about the image, never a reason to fail the run.
-    if let Some(Ok(share)) = run.kept_clipped() {
+    // A figure about the image, never a reason to fail the run; kept in
+    // [0, 1], the losses are already the saved image's.
+    if exp.bounds == stylelab_core::config::Bounds::None
+        && let Some(Ok(share)) = run.kept_clipped()
+    {
         summary.clipped = Some(share);
     }
     result

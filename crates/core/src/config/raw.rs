@@ -591,6 +591,34 @@ pub struct RawOptim {
     /// key existed lack it, and used none).
     #[serde(default)]
     pub precondition: Precondition,
+    /// Whether the image is kept in [0, 1] while it is optimised; see
+    /// [`Bounds`]. Always written, as `precondition` (runs made before the
+    /// key existed lack it, and used none).
+    #[serde(default)]
+    pub bounds: Bounds,
+}
+
+/// `optim.bounds`: where the optimised image's values may go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Bounds {
+    /// In [0, 1], what an image file holds: the loss is evaluated at the
+    /// image clamped to it (the image final.png saves), and a value that
+    /// strays outside is pulled back. The default.
+    #[default]
+    Box,
+    /// Anywhere: the image is clamped only when it is saved, so the saved
+    /// image is not the one whose loss the run reports.
+    None,
+}
+
+impl std::fmt::Display for Bounds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Bounds::Box => "box",
+            Bounds::None => "none",
+        })
+    }
 }
 
 /// `optim.precondition`: the initial inverse Hessian L-BFGS builds each
@@ -670,6 +698,7 @@ impl Default for RawOptim {
             schedule: Schedule::Fixed,
             stop: None,
             precondition: Precondition::default(),
+            bounds: Bounds::default(),
         }
     }
 }

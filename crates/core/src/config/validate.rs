@@ -95,6 +95,7 @@ impl Experiment {
             schedule: raw.optim.schedule,
             stop: optim.stop,
             precondition: raw.optim.precondition,
+            bounds: raw.optim.bounds,
             snapshot_every,
             results,
             score: raw.output.score,
@@ -782,6 +783,7 @@ impl Experiment {
                     window: s.window as i64,
                 }),
                 precondition: self.precondition,
+                bounds: self.bounds,
             },
             output: RawOutput {
                 snapshot_every: self.snapshot_every as i64,

@@ -158,7 +158,8 @@ pub struct Summary {
     pub final_losses: Option<Losses>,
     /// The share of the final image's values (before saving) outside
     /// [0, 1], which final.png clamps: the losses are the unclamped
-    /// image's, the scores the saved one's. Absent in runs recorded
+    /// image's, the scores the saved one's. Absent with `optim.bounds =
+    /// "box"` (the losses are the clamped image's), in runs recorded
     /// before it existed and in runs that kept no image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clipped: Option<f64>,

@@ -105,7 +105,8 @@ pub fn prepare(exp: &Experiment, device: Device) -> Result<Prepared, EngineError
         exp.seed,
         tiling.first().copied().flatten().map(|t| t.tile),
         content_first,
-    )?;
+    )?
+    .with_bounds(exp.bounds);
     let objective = if exp.precision == stylelab_core::config::Precision::Fp16 {
         objective.with_loss_scaling()
     } else {
