@@ -49,8 +49,8 @@ fn assert_close(new: &[StepMetrics], old: &[StepMetrics], n: usize, rel: f64) {
     }
 }
 
-/// The textbook L-BFGS (`precondition = "none"`) is the one these rows
-/// were written by.
+/// The textbook L-BFGS (`precondition = "none"`) on the free image
+/// (`bounds = "none"`) is the one these rows were written by.
 #[test]
 fn lbfgs_on_the_device_reproduces_the_two_loop_runs_first_rows() {
     let tmp = tempfile::tempdir().unwrap();
@@ -61,6 +61,7 @@ fn lbfgs_on_the_device_reproduces_the_two_loop_runs_first_rows() {
             "optim.iterations=12",
             "output.snapshot_every=0",
             "optim.precondition=\"none\"",
+            "optim.bounds=\"none\"",
         ],
     );
     let (_, rows, _) = record::read_metrics(&dir).unwrap();
@@ -106,6 +107,7 @@ fn the_default_lbfgs_is_preconditioned_says_so_and_gets_further() {
     assert!(a < b, "after 40 steps: spectral {a:.6e}, none {b:.6e}");
 }
 
+/// Written by Adam on the free image (`bounds = "none"`).
 #[test]
 fn adam_on_the_device_reproduces_its_old_rows() {
     let tmp = tempfile::tempdir().unwrap();
@@ -117,6 +119,7 @@ fn adam_on_the_device_reproduces_its_old_rows() {
             "output.snapshot_every=0",
             "optim.optimizer=\"adam\"",
             "optim.learning_rate=0.02",
+            "optim.bounds=\"none\"",
         ],
     );
     let (_, rows, _) = record::read_metrics(&dir).unwrap();

@@ -17,8 +17,8 @@ mod validate;
 
 pub use locate::Locator;
 pub use raw::{
-    Bounds, MemoryFormat, Normalize, OptimizerKind, Pooling, Precision, Precondition, PreserveColors, RawExperiment, Schedule,
-    StyleLoss, Tiling,
+    Bounds, MemoryFormat, Normalize, OptimizerKind, Pooling, Precision, Precondition, PreserveColors, RawExperiment,
+    Schedule, StyleLoss, Tiling,
 };
 
 use crate::layer::Layer;

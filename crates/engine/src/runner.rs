@@ -186,20 +186,32 @@ fn run_info(ctx: &RunContext, objective: &StyleObjective, summary: &Summary, dev
                 (name, s.weight)
             })
             .collect(),
-        optimizer: match exp.optimizer {
-            OptimizerKind::Lbfgs => format!(
-                "lbfgs (history {}, lr {}, {}, {})",
-                exp.history,
-                stylelab_core::record::compact(exp.learning_rate),
-                optim::Form::for_device(device),
-                match exp.precondition {
-                    stylelab_core::config::Precondition::Spectral => "spectral preconditioner",
-                    stylelab_core::config::Precondition::None => "no preconditioner",
-                }
-            ),
-            OptimizerKind::Adam => format!("adam (lr {})", stylelab_core::record::compact(exp.learning_rate)),
-        },
+        optimizer: format!(
+            "{}{}",
+            optimizer_words(exp, device),
+            match exp.bounds {
+                stylelab_core::config::Bounds::Box => ", the image kept in [0, 1]",
+                stylelab_core::config::Bounds::None => ", the image free (clamped when saved)",
+            }
+        ),
         summary: summary.clone(),
+    }
+}
+
+/// The optimizer and its settings in words.
+fn optimizer_words(exp: &Experiment, device: Device) -> String {
+    match exp.optimizer {
+        OptimizerKind::Lbfgs => format!(
+            "lbfgs (history {}, lr {}, {}, {})",
+            exp.history,
+            stylelab_core::record::compact(exp.learning_rate),
+            optim::Form::for_device(device),
+            match exp.precondition {
+                stylelab_core::config::Precondition::Spectral => "spectral preconditioner",
+                stylelab_core::config::Precondition::None => "no preconditioner",
+            }
+        ),
+        OptimizerKind::Adam => format!("adam (lr {})", stylelab_core::record::compact(exp.learning_rate)),
     }
 }
 
