@@ -7,7 +7,9 @@
 //! few constants were fitted to peak RSS measured on CPU (docs/reference.md,
 //! "Memory: the model").
 
-use crate::config::{Experiment, MAX_SIZE, OptimizerKind, Precision, Precondition, StyleLoss, TILE_ALIGN, Tiling};
+use crate::config::{
+    Bounds, Experiment, MAX_SIZE, OptimizerKind, Precision, Precondition, StyleLoss, TILE_ALIGN, Tiling,
+};
 use crate::layer::{Layer, LayerKind};
 use crate::tiling::TilePlan;
 use serde::Serialize;
@@ -375,7 +377,8 @@ pub fn style_target_bytes(exp: &Experiment, h: u32, w: u32) -> f64 {
 
 /// Image-sized vectors a scale of `steps` steps holds: x, its gradient,
 /// the trial point of the line search, the copy of the last good image the
-/// run keeps as its result, and the optimizer's state.
+/// run keeps as its result, the optimizer's state and, kept in [0, 1], the
+/// clamped image (with its 1-byte mask, a quarter).
 fn image_vectors(exp: &Experiment, steps: u64) -> f64 {
     let state = match exp.optimizer {
         // s and y per pair (the buffer holds lbfgs_pairs slots); d, the
@@ -392,7 +395,8 @@ fn image_vectors(exp: &Experiment, steps: u64) -> f64 {
         // Moments m and v, the update.
         OptimizerKind::Adam => 3.0,
     };
-    4.0 + state
+    let bounds = if exp.bounds == Bounds::Box { 1.25 } else { 0.0 };
+    4.0 + state + bounds
 }
 
 /// Tiled with regions: each style layer's map of its cells' regions, 1

@@ -657,26 +657,38 @@ impl StyleObjective {
             return self.evaluate_scaled(x, progress);
         }
         let _guard = tch::no_grad_guard();
-        let inside = x.f_clamp(0.0, 1.0)?;
-        let eval = self.evaluate_scaled(&inside, progress)?;
-        // x − clamp(x): 0 where the value is inside (the boundary included,
-        // where the loss's gradient still counts, as clamp's backward has it).
-        let outside = (x - &inside).f_to_kind(eval.grad.kind())?;
-        let free = outside.f_eq(0.0)?.f_to_kind(eval.grad.kind())?;
-        let (weights, norms) = (self.weights, self.norms);
-        let bounds = self.bounds.as_mut().expect("checked above");
-        let stiffness = match &bounds.stiffness {
-            Some((s, w, n)) if *w == weights && *n == norms => s.shallow_clone(),
-            _ => {
-                let s = (eval.grad.f_abs()?.f_max()?.f_to_kind(Kind::Double)? / PULL_DISTANCE).f_clamp_min(1e-30)?;
-                bounds.stiffness = Some((s.shallow_clone(), weights, norms));
-                s
-            }
-        };
-        let grad = eval.grad.f_mul(&free)? + outside.f_mul(&stiffness.f_to_kind(outside.kind())?)?;
-        let pull = outside.f_square()?.f_sum(Kind::Double)? * stiffness * 0.5;
+        // One image-sized buffer besides the evaluation's (and a 1-byte
+        // mask): clamp(x), then, in place, x − clamp(x), 0 where the value
+        // is inside (the boundary included, where the loss's gradient
+        // still counts, as clamp's backward has it).
+        let mut outside = x.f_clamp(0.0, 1.0)?;
+        let eval = self.evaluate_scaled(&outside, progress)?;
+        let _ = outside.f_sub_(x)?.f_neg_()?;
+        let stiffness = self.pull_stiffness(&eval.grad)?;
+        let mut grad = eval.grad;
+        let _ = grad.f_masked_fill_(&outside.f_ne(0.0)?, 0.0)?;
+        let outside = outside.f_to_kind(grad.kind())?;
+        let _ = grad.f_addcmul_(&outside, &stiffness.f_to_kind(grad.kind())?)?;
+        let pull = crate::optim::dot(&outside, &outside)? * stiffness * 0.5;
         let values = Tensor::f_cat(&[eval.values, pull.f_reshape([1])?.f_to_device(x.device())?], 0)?;
         Ok(Evaluation { grad, values })
+    }
+
+    /// The pull's μ in force ([`Bounds`]): set from `grad`, the loss's
+    /// gradient at this evaluation, when none is set for the weights and
+    /// norms in force.
+    fn pull_stiffness(&mut self, grad: &Tensor) -> Result<Tensor, TchError> {
+        let (weights, norms) = (self.weights, self.norms);
+        let bounds = self.bounds.get_or_insert(Bounds { stiffness: None });
+        if let Some((s, w, n)) = &bounds.stiffness
+            && *w == weights
+            && *n == norms
+        {
+            return Ok(s.shallow_clone());
+        }
+        let s = (grad.f_abs()?.f_max()?.f_to_kind(Kind::Double)? / PULL_DISTANCE).f_clamp_min(1e-30)?;
+        bounds.stiffness = Some((s.shallow_clone(), weights, norms));
+        Ok(s)
     }
 
     /// [`StyleObjective::evaluate_with`] at `x` as it is, with fp16's loss
