@@ -540,7 +540,8 @@ impl StyleObjective {
         w.content * content / self.norms[0] + w.style * style / self.norms[1] + w.tv * tv / self.norms[2]
     }
 
-    /// Keeps the image in [0, 1] with `bounds = Box` (see [`Bounds`]): the
+    /// Keeps the image in [0, 1] with `bounds = Box` (the loss at the clamped
+    /// image and a pull back on values outside; see [`PULL_DISTANCE`]): the
     /// values an evaluation reports gain one, the pull.
     pub fn with_bounds(mut self, bounds: stylelab_core::config::Bounds) -> Self {
         self.bounds = (bounds == stylelab_core::config::Bounds::Box).then_some(Bounds { stiffness: None });
