@@ -128,7 +128,6 @@ fn recording() -> Vec<LiveUpdate> {
         LiveUpdate::Config(config),
         LiveUpdate::Summary(Box::new(Summary {
             final_losses: None,
-            clipped: None,
             ..summary(Status::Running, 0)
         })),
         LiveUpdate::Header(MetricsHeader::new(vec![
@@ -192,7 +191,6 @@ fn run_entry(id: &str, state: RunState, losses: Option<Losses>) -> RunEntry {
         summary: Some(Summary {
             name,
             final_losses: losses,
-            clipped: None,
             ..summary(status, 120)
         }),
         last: None,
@@ -816,7 +814,6 @@ fn live_view_shows_the_tiles_and_the_evaluation_under_way() {
     let follow_id = app.live.run.as_ref().unwrap().follow_id;
     let tiled = Summary {
         final_losses: None,
-        clipped: None,
         scales: vec![stylelab_core::record::Scale {
             size: 64,
             width: 64,

@@ -625,27 +625,22 @@ fn show_and_score_say_when_a_run_has_no_final_image_and_score_warns_of_changed_w
 /// of that image as saved.
 fn loss_of_saved_image(dir: &std::path::Path, image: &std::path::Path, bounds: &str) -> f64 {
     let tmp = tempfile::tempdir_in(dir).unwrap();
-    let extra = format!("init = {}", common::toml_path(image));
-    let exp = common::tiny_experiment(tmp.path(), "again", &extra);
-    let out = stylelab()
-        .arg("run")
-        .arg(&exp)
-        .args(["--set", "loss.style_weight=1e7", "--set", "optim.iterations=1"])
-        .args(["--set", &format!("optim.bounds=\"{bounds}\"")])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let (_, rows, _) = record::read_metrics(&common::only_run(tmp.path())).unwrap();
+    let init = format!("init = {}", common::toml_path(image));
+    let (run, _) = strong_style_run(tmp.path(), &init, 1, bounds);
+    let (_, rows, _) = record::read_metrics(&run).unwrap();
     rows[0].total
 }
 
-/// A strong style pulls the image out of [0, 1] within a few steps.
-fn strong_style_run(dir: &std::path::Path, bounds: &str) -> (std::path::PathBuf, String) {
-    let exp = common::tiny_experiment(dir, "clamped", "");
+/// The tiny experiment (`images_extra` added to `[images]`) for `steps`
+/// steps with a strong style, which pulls the image out of [0, 1] within
+/// a few: its run folder and what it printed.
+fn strong_style_run(dir: &std::path::Path, images_extra: &str, steps: u32, bounds: &str) -> (PathBuf, String) {
+    let exp = common::tiny_experiment(dir, "clamped", images_extra);
     let out = stylelab()
         .arg("run")
         .arg(&exp)
-        .args(["--set", "loss.style_weight=1e7", "--set", "optim.iterations=20"])
+        .args(["--set", "loss.style_weight=1e7"])
+        .args(["--set", &format!("optim.iterations={steps}")])
         .args(["--set", &format!("optim.bounds=\"{bounds}\"")])
         .output()
         .unwrap();
@@ -665,7 +660,7 @@ fn strong_style_run(dir: &std::path::Path, bounds: &str) -> (std::path::PathBuf,
 #[test]
 fn the_share_of_the_image_that_saving_clamps_is_recorded_and_said() {
     let tmp = tempfile::tempdir().unwrap();
-    let (dir, printed) = strong_style_run(tmp.path(), "none");
+    let (dir, printed) = strong_style_run(tmp.path(), "", 20, "none");
     let summary = record::read_summary(&dir).unwrap();
     let share = summary
         .clipped
@@ -695,7 +690,7 @@ fn the_share_of_the_image_that_saving_clamps_is_recorded_and_said() {
 #[test]
 fn kept_in_range_the_reported_loss_is_the_saved_images() {
     let tmp = tempfile::tempdir().unwrap();
-    let (dir, printed) = strong_style_run(tmp.path(), "box");
+    let (dir, printed) = strong_style_run(tmp.path(), "", 20, "box");
     let summary = record::read_summary(&dir).unwrap();
     assert_eq!(summary.clipped, None);
     assert!(!printed.contains("clamps"), "{printed}");

@@ -612,15 +612,6 @@ pub enum Bounds {
     None,
 }
 
-impl std::fmt::Display for Bounds {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Bounds::Box => "box",
-            Bounds::None => "none",
-        })
-    }
-}
-
 /// `optim.precondition`: the initial inverse Hessian L-BFGS builds each
 /// direction on. Ignored by Adam.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
