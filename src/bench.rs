@@ -121,6 +121,11 @@ pub struct BenchArgs {
     #[arg(long, value_delimiter = ',', default_value = "no-precondition,auto,coarse-to-fine,coarse-to-fine-auto",
           value_parser = ["no-precondition", "auto", "coarse-to-fine", "coarse-to-fine-auto"])]
     pub speedups: Vec<String>,
+    /// --time-to-quality's `optim.bounds`, on both sides: box keeps the
+    /// image in [0, 1] (the reference with the same clamp and pull back),
+    /// none leaves both free (the loss at the unclamped image).
+    #[arg(long, default_value = "box", value_parser = ["box", "none"])]
+    pub bounds: String,
 }
 
 /// `--go-on`: a finite multiple of at least 1.

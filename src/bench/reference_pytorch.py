@@ -15,6 +15,14 @@ reports seconds from its process's start to the first step.
 without the safetensors package) and the layers --content-layers and
 --style-layers, for N evaluations, printing each evaluation's process time
 and loss, the first and the final loss, and writing the final image.
+--bounds box keeps the image in [0, 1] as stylelab's `optim.bounds = "box"`
+does: the loss at the clamped image, no gradient from it where a value is
+outside, and a pull back mu/2 * sum(dist(x, [0, 1])^2) with
+mu = max|grad| at the first evaluation / 0.25; the reported loss is the
+clamped image's (the pull apart), the image written the clamped one.
+--check-at RAW evaluates at the content, then at the raw image RAW (which
+may lie outside [0, 1]) and prints that second evaluation's loss, pull and
+squared gradient norm: the bench compares them with stylelab's.
 
 Prints one JSON line with the fields stylelab's bench-one (or, with
 --run-steps, its end-to-end row) prints.
@@ -31,6 +39,10 @@ import torch.nn.functional as F
 
 BLOCKS = [2, 2, 4, 4, 4]
 CHANNELS = [64, 128, 256, 512, 512]
+
+# A value this far outside [0, 1] is pulled back as hard as the loss pulled
+# its strongest pixel at the first evaluation (stylelab's PULL_DISTANCE).
+PULL_DISTANCE = 0.25
 
 # Host syncs made by LBFGS: every tensor turned into a Python number or
 # truth value. Counted by wrapping the methods that do it.
@@ -147,11 +159,18 @@ class Objective:
     in fp16, dynamic loss scaling: the scale starts at 2**16, halves and
     the evaluation is redone when the gradient is not finite, doubles
     after 200 good evaluations (what GradScaler does for a model's
-    weights, done here for the image)."""
+    weights, done here for the image). With box, the loss is taken at the
+    image clamped to [0, 1] and a pull brings values outside back (see
+    --bounds); last_loss and last_pull are the last evaluation's."""
 
     def __init__(self, convs, content, style, dev, precision, memory_format,
-                 content_layers=("relu4_2",), style_layers=("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")):
+                 content_layers=("relu4_2",), style_layers=("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
+                 box=False):
         self.convs, self.dev, self.memory_format = convs, dev, memory_format
+        self.box, self.mu = box, None
+        # The last evaluation's loss and pull, as tensors: read only when
+        # asked for (a read is a host sync).
+        self.last = (torch.tensor(float("nan")), torch.tensor(0.0))
         self.reduced = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
         self.content_layers = list(content_layers)
         self.style_layers = list(style_layers)
@@ -178,22 +197,53 @@ class Objective:
             tv = ((x[..., 1:, :] - x[..., :-1, :]) ** 2).mean() + ((x[..., :, 1:] - x[..., :, :-1]) ** 2).mean()
             return 5.0 * c + 100.0 * s + 1e-3 * tv
 
+    def scaled(self, x):
+        """The loss at x and its gradient in x.grad, with fp16's loss scaling."""
+        while True:
+            self.evals += 1
+            x.grad = None
+            loss = self.loss(x)
+            (loss * self.scale).backward()
+            if self.scale == 1.0:
+                return loss
+            if bool(torch.isfinite(x.grad).all()):
+                x.grad /= self.scale
+                self.good += 1
+                if self.good >= 200:
+                    self.scale, self.good = self.scale * 2.0, 0
+                return loss
+            self.scale, self.good = self.scale / 2.0, 0
+
+    def boxed(self, x):
+        """The loss at clamp(x) plus the pull; x.grad the gradient of both."""
+        inside = x.detach().clamp(0.0, 1.0).requires_grad_(True)
+        loss = self.scaled(inside)
+        grad = inside.grad
+        if self.mu is None:
+            self.mu = (grad.abs().max().double() / PULL_DISTANCE).clamp_min(1e-30)
+        outside = x.detach() - inside.detach()
+        grad = grad.masked_fill(outside != 0, 0.0) + self.mu.to(grad.dtype) * outside
+        x.grad = grad
+        pull = 0.5 * self.mu * (outside.double() * outside.double()).sum()
+        return loss, pull
+
+    @property
+    def last_loss(self):
+        return float(self.last[0])
+
+    @property
+    def last_pull(self):
+        return float(self.last[1])
+
     def closure_for(self, x):
         def closure():
-            while True:
-                self.evals += 1
-                x.grad = None
-                loss = self.loss(x)
-                (loss * self.scale).backward()
-                if self.scale == 1.0:
-                    return loss
-                if bool(torch.isfinite(x.grad).all()):
-                    x.grad /= self.scale
-                    self.good += 1
-                    if self.good >= 200:
-                        self.scale, self.good = self.scale * 2.0, 0
-                    return loss
-                self.scale, self.good = self.scale / 2.0, 0
+            if not self.box:
+                loss = self.scaled(x)
+                self.last = (loss, torch.tensor(0.0))
+                return loss
+            loss, pull = self.boxed(x)
+            self.last = (loss, pull)
+            return loss.double() + pull
 
         return closure
 
@@ -251,6 +301,8 @@ def main():
     p.add_argument("--weights", default="", help="stylelab's safetensors weights file (default: random)")
     p.add_argument("--content-layers", default="relu4_2")
     p.add_argument("--style-layers", default="relu1_1,relu2_1,relu3_1,relu4_1,relu5_1")
+    p.add_argument("--bounds", default="none", choices=["none", "box"], help="box: keep the image in [0, 1]")
+    p.add_argument("--check-at", default="", help="evaluate at the content, then at this raw image (content-hw)")
     a = p.parse_args()
     if a.threads > 0:
         torch.set_num_threads(a.threads)
@@ -264,8 +316,10 @@ def main():
     content = read_image(a.content, *hw(a.content_hw), dev)
     style = read_image(a.style, *hw(a.style_hw), dev)
     obj = Objective(convs, content, style, dev, a.precision, memory_format,
-                    a.content_layers.split(","), a.style_layers.split(","))
+                    a.content_layers.split(","), a.style_layers.split(","), box=a.bounds == "box")
     x = content.clone().requires_grad_(True)
+    if a.check_at:
+        return check_at(obj, x, read_image(a.check_at, *hw(a.content_hw), dev))
     if a.trace > 0:
         return trace(a, obj, x)
     if a.run_steps > 0:
@@ -353,29 +407,44 @@ def whole_run(a, obj, x):
     }))
 
 
+def check_at(obj, x, other):
+    """The objective at the content (which sets the pull's mu, as a run's
+    first evaluation does), then at `other`: that evaluation's loss, pull
+    and squared gradient norm."""
+    closure = obj.closure_for(x)
+    closure()
+    with torch.no_grad():
+        x.copy_(other)
+    closure()
+    print(json.dumps({"loss": obj.last_loss, "pull": obj.last_pull,
+                      "grad_sq": float((x.grad.double() ** 2).sum())}))
+
+
 def trace(a, obj, x):
     """L-BFGS for a budget of evaluations, as a strong user runs it (one
     call, strong Wolfe, history 100): each evaluation's process time and
-    loss, the first and the final loss (at the final image, not counted),
-    and the final image written to --out."""
+    loss (with --bounds box, the clamped image's: the pull apart), the
+    first and the final loss (at the final image, not counted; with box,
+    clamped), and the final image (with box, clamped) written to --out."""
     opt = torch.optim.LBFGS([x], lr=1.0, max_iter=a.trace, max_eval=a.trace, history_size=100,
                             line_search_fn="strong_wolfe", tolerance_grad=1e-7, tolerance_change=1e-9)
     inner = obj.closure_for(x)
     points = []
 
     def closure():
-        loss = inner()
+        value = inner()
         if x.device.type == "cuda":
             torch.cuda.synchronize()
-        points.append([process_age(), float(loss)])
-        return loss
+        points.append([process_age(), obj.last_loss])
+        return value
 
     opt.step(closure)
+    final_image = x.detach().clamp(0.0, 1.0) if obj.box else x.detach()
     with torch.no_grad():
-        final = float(obj.loss(x))
+        final = float(obj.loss(final_image))
     if a.out:
         with open(a.out, "wb") as f:
-            f.write(bytes(x.detach().float().cpu().contiguous().untyped_storage()))
+            f.write(bytes(final_image.float().cpu().contiguous().untyped_storage()))
     print(json.dumps({"trace": points, "first_loss": points[0][1], "final_loss": final, "evals": obj.evals}))
 
 

@@ -3,7 +3,11 @@
 //! speed-ups. The PyTorch reference (`reference_pytorch.py --trace`:
 //! L-BFGS with the strong-Wolfe search, history 100, fp32, the same
 //! objective) runs the classic problem for a budget of evaluations; its
-//! final loss is the target. stylelab then runs the same experiment as a
+//! final loss is the target. Both keep the image in [0, 1] the same way
+//! (`--bounds box`, stylelab's default: the loss at the clamped image and
+//! the same pull back), or both leave it free (`--bounds none`), and
+//! before anything is timed both evaluate at an image outside [0, 1]
+//! and must agree there. stylelab then runs the same experiment as a
 //! user would write it, and as each speed-up would run it, each until a
 //! metrics row at the full size reaches the target. Both sides load the
 //! same weights file and the same pixels (stylelab's own resize, handed
@@ -132,11 +136,16 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         args.device.as_str()
     };
     say!(
-        "chelsea.png in the style of starry_night.jpg; weights 5, 100, 1e-3; the PyTorch reference: L-BFGS (strong \
-         Wolfe, history 100), fp32, {} evaluations; stylelab (with {}× as many steps) until a full-size row reaches \
+        "chelsea.png in the style of starry_night.jpg; weights 5, 100, 1e-3; {}; the PyTorch reference: L-BFGS \
+         (strong Wolfe, history 100), fp32, {} evaluations, of the same objective; stylelab (with {}× as many steps) until a full-size row reaches \
          its final loss, then until {}× that time; seconds from each process's start; the loss and the scores (of the saved \
          8-bit images) where the loss is reached; no worse: when content_dist and style_dist are both first no worse \
          than the reference's; on {device}",
+        if args.bounds == "box" {
+            "both images kept in [0, 1] (the loss at the clamped image, a pull back on values outside)"
+        } else {
+            "both images free (the loss at the unclamped image; saving clamps it)"
+        },
         args.budget,
         steps_per_evaluation(args.go_on),
         args.go_on
@@ -155,14 +164,19 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
 /// One table: the reference, then each variant, printed as they finish.
 fn table(args: &BenchArgs, device: &str, size: u32, problem: &Problem, dir: &Path) -> Result<()> {
     let steps = args.budget * steps_per_evaluation(args.go_on);
-    let exp = experiment(dir, problem, size, steps, device)?;
-    let reference = reference(args, device, &exp, problem, dir)?;
+    let exp = experiment(dir, problem, size, steps, (device, &args.bounds))?;
+    let (reference, agreement) = reference(args, device, &exp, problem, dir)?;
     let target = reference.final_loss;
     let reference_s = reference.trace.last().map_or(f64::NAN, |p| p.0);
     say!(
-        "\n{size} px, {}: the reference's final loss {target:.6e} after {} evaluations in {reference_s:.1} s",
+        "\n{size} px, {}: the reference's final loss {target:.6e} after {} evaluations in {reference_s:.1} s; \
+         at an image outside [0, 1] the two objectives' losses are {:.0e}, pulls {:.0e} and gradients' squared \
+         norms {:.0e} apart",
         problem.name,
-        reference.evals
+        reference.evals,
+        agreement.loss,
+        agreement.pull,
+        agreement.grad
     );
     say!(
         "{:<22} {:>11} {:>8} {:>13} {:>13} {:>11} {:>14} {:>8}",
@@ -235,18 +249,24 @@ fn print_row(row: &Row, reference_s: f64, go_on: f64) {
 }
 
 /// The classic experiment as a user writes it, at `size`, from the
-/// content (the memory format `auto`, measured by a 1-step run before
+/// content, with `optim.bounds` as `--bounds` says (the memory format `auto`, measured by a 1-step run before
 /// each timed one: timed as a user's later runs go, with the choice
 /// cached), with `steps` steps (a run is stopped once it has gone on
 /// long enough).
-fn experiment(dir: &Path, problem: &Problem, size: u32, steps: u64, device: &str) -> Result<Experiment> {
+fn experiment(
+    dir: &Path,
+    problem: &Problem,
+    size: u32,
+    steps: u64,
+    (device, bounds): (&str, &str),
+) -> Result<Experiment> {
     let examples = examples()?;
     let style_layers: Vec<String> = problem.style.iter().map(|l| format!("{l} = 1.0")).collect();
     let text = format!(
         "name = \"classic\"\n[images]\ncontent = {c}\nstyle = [{s}]\ninit = \"content\"\nsize = {size}\n\
          [model]\nweights = {w}\n[loss]\ncontent_weight = 5.0\nstyle_weight = 100.0\n\
          tv_weight = 1e-3\ncontent_layers = {{ {content} = 1.0 }}\nstyle_layers = {{ {style} }}\n\
-         [optim]\niterations = {steps}\nhistory = 100\ndevice = \"{device}\"\n\
+         [optim]\niterations = {steps}\nhistory = 100\ndevice = \"{device}\"\nbounds = \"{bounds}\"\n\
          [output]\nsnapshot_every = 0\nscore = false\ntensorboard = false\nresults = {r}\n",
         c = toml_string(&stylelab_core::config::absolute(&examples.join("chelsea.png"))),
         s = toml_string(&stylelab_core::config::absolute(&examples.join("starry_night.jpg"))),
@@ -264,8 +284,16 @@ fn toml_string(p: &Path) -> String {
     toml::Value::String(p.display().to_string()).to_string()
 }
 
-/// The reference's trace, on the run's own pixels written as raw floats.
-fn reference(args: &BenchArgs, device: &str, exp: &Experiment, problem: &Problem, dir: &Path) -> Result<Reference> {
+/// The reference's trace, on the run's own pixels written as raw floats,
+/// once [`same_objective`] has found both sides' objectives alike; and
+/// how closely they agreed.
+fn reference(
+    args: &BenchArgs,
+    device: &str,
+    exp: &Experiment,
+    problem: &Problem,
+    dir: &Path,
+) -> Result<(Reference, Agreement)> {
     let inputs = stylelab_engine::inputs::Inputs::load(exp, tch::Device::Cpu).map_err(anyhow::Error::msg)?;
     let first = inputs.at(0)?;
     let style = &first.styles.regions[0].styles[0].0;
@@ -276,10 +304,10 @@ fn reference(args: &BenchArgs, device: &str, exp: &Experiment, problem: &Problem
     let script = dir.join("reference.py");
     std::fs::write(&script, super::REFERENCE_SCRIPT)?;
     let python = args.python.clone().unwrap_or_else(default_python);
-    let out = super::children::output(
-        Command::new(python)
-            .arg(&script)
-            .args(["--trace", &args.budget.to_string(), "--device", device])
+    let command = |device: &str| {
+        let mut cmd = Command::new(&python);
+        cmd.arg(&script)
+            .args(["--device", device, "--bounds", &args.bounds])
             .arg("--weights")
             .arg(&problem.weights)
             .arg("--content")
@@ -293,12 +321,98 @@ fn reference(args: &BenchArgs, device: &str, exp: &Experiment, problem: &Problem
                 problem.content,
                 "--style-layers",
                 &problem.style.join(","),
-            ])
+            ]);
+        cmd
+    };
+    let agreement = same_objective(exp, &first.content, dir, command("cpu"))?;
+    let out = super::children::output(
+        command(device)
+            .args(["--trace", &args.budget.to_string()])
             .arg("--out")
             .arg(dir.join("reference.raw")),
     )
     .context("cannot run the PyTorch reference")?;
-    last_json_line(&out, "the PyTorch reference")
+    Ok((last_json_line(&out, "the PyTorch reference")?, agreement))
+}
+
+/// One evaluation's numbers, as the reference's `--check-at` prints them.
+#[derive(Debug, Deserialize)]
+struct Evaluated {
+    /// The loss (at the clamped image, with bounds).
+    loss: f64,
+    /// The pull back into [0, 1] (0 without bounds).
+    pull: f64,
+    /// The gradient's squared norm.
+    grad_sq: f64,
+}
+
+/// How far apart the two sides' objectives were at the check's image:
+/// relative differences of the loss, the pull and the gradient's squared
+/// norm.
+struct Agreement {
+    loss: f64,
+    pull: f64,
+    grad: f64,
+}
+
+/// The most the two sides' losses at the check's image may differ by
+/// (relative; the first losses' rule), and their pulls and gradients'
+/// squared norms (each made of a maximum and a sum over every pixel).
+const SAME_LOSS: f64 = 1e-5;
+const SAME_GRADIENT: f64 = 1e-4;
+
+/// Both sides evaluate at the content (which sets the pull's μ, as a
+/// run's first evaluation does), then at an image that lies outside
+/// [0, 1] (the content stretched to [−0.2, 1.2]); an error when the loss,
+/// the pull or the gradient's norm there differ by more than
+/// [`SAME_LOSS`] / [`SAME_GRADIENT`] relative: the two sides would time
+/// different objectives. `reference` is the reference's command, to which
+/// `--check-at` is added.
+fn same_objective(exp: &Experiment, content: &tch::Tensor, dir: &Path, mut reference: Command) -> Result<Agreement> {
+    use stylelab_engine::optim::Objective;
+    let stretched = content * 1.4 - 0.2;
+    let raw = dir.join("check.raw");
+    write_raw(&stretched, &raw)?;
+    let out =
+        super::children::output(reference.arg("--check-at").arg(&raw)).context("cannot run the PyTorch reference")?;
+    let theirs: Evaluated = last_json_line(&out, "the PyTorch reference's check")?;
+    let mut prepared = stylelab_engine::prepare(exp, tch::Device::Cpu)?;
+    let x = stretched.to_device(prepared.x.device());
+    prepared.objective.evaluate(&prepared.x)?;
+    let eval = prepared.objective.evaluate(&x)?;
+    let values = Vec::<f64>::try_from(eval.values.to_device(tch::Device::Cpu))?;
+    let parts = prepared.objective.breakdown(&values);
+    let ours = Evaluated {
+        loss: parts.total,
+        pull: parts.pull,
+        grad_sq: eval.grad.square().sum(tch::Kind::Double).double_value(&[]),
+    };
+    let apart = |a: f64, b: f64| {
+        if a == b {
+            0.0
+        } else {
+            (a - b).abs() / a.abs().max(b.abs())
+        }
+    };
+    let agreement = Agreement {
+        loss: apart(ours.loss, theirs.loss),
+        pull: apart(ours.pull, theirs.pull),
+        grad: apart(ours.grad_sq, theirs.grad_sq),
+    };
+    // (NaN fails every comparison.)
+    if !(agreement.loss <= SAME_LOSS && agreement.pull <= SAME_GRADIENT && agreement.grad <= SAME_GRADIENT) {
+        bail!(
+            "the two sides see different objectives at an image outside [0, 1]: loss {:.9e} and {:.9e}, pull \
+             {:.9e} and {:.9e}, squared gradient norm {:.9e} and {:.9e} (stylelab, PyTorch)",
+            ours.loss,
+            theirs.loss,
+            ours.pull,
+            theirs.pull,
+            ours.grad_sq,
+            theirs.grad_sq
+        );
+    }
+    Ok(agreement)
 }
 
 /// A `1×3×H×W` tensor as raw little-endian f32.

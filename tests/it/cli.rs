@@ -598,6 +598,9 @@ fn time_to_quality_times_the_speedups_asked_for_with_the_format_cached() {
     );
     let row = |name: &str| out.lines().find(|l| l.starts_with(name)).map(str::to_string);
     assert!(out.contains("128 px, random VGG19, classic layers"), "{out}");
+    // Both sides keep the image in [0, 1], and agree at an image outside it.
+    assert!(out.contains("both images kept in [0, 1]"), "{out}");
+    assert!(out.contains("apart"), "{out}");
     assert!(!out.contains("real partial"), "{out}");
     for name in ["pytorch reference", "as written (fp32)", "precision auto"] {
         let row = row(name).unwrap_or_else(|| panic!("no {name} row: {out}"));
@@ -621,6 +624,57 @@ fn time_to_quality_times_the_speedups_asked_for_with_the_format_cached() {
     }
     let cached = std::fs::read_to_string(cache.join("memory-formats.json")).unwrap();
     assert!(cached.contains("measured at 128 px: nchw"), "{cached}");
+}
+
+/// Before timing anything, `bench --time-to-quality` evaluates both sides
+/// at an image outside [0, 1] and refuses, naming the three numbers, when
+/// the reference keeps the image in [0, 1] differently (here: a Python
+/// that runs the reference with its pull half as stiff); the same Python
+/// is accepted with `--bounds none`, where there is no pull, and both
+/// sides' agreement is printed.
+#[test]
+fn time_to_quality_refuses_a_reference_with_another_pull_back() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let python = tmp.path().join("python");
+    std::fs::write(
+        &python,
+        format!(
+            "#!/bin/sh\nscript=\"$1\"; shift\nsed 's/^PULL_DISTANCE = 0.25$/PULL_DISTANCE = 0.5/' \"$script\" > \
+             \"$script.alt.py\"\nexec '{}' \"$script.alt.py\" \"$@\"\n",
+            common::venv_python().display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bench = |bounds: &str| {
+        stylelab()
+            .current_dir(tmp.path())
+            .env("TMPDIR", tmp.path())
+            .args(["bench", "--time-to-quality", "--sizes", "64", "--budget", "2"])
+            .args(["--speedups", "auto", "--go-on", "1", "--bounds", bounds, "--python"])
+            .arg(&python)
+            .output()
+            .unwrap()
+    };
+    let out = bench("box");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the two sides see different objectives at an image outside [0, 1]") && stderr.contains("pull"),
+        "{stderr}"
+    );
+    // Refused before the reference's trace and stylelab's runs.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains("pytorch reference"), "{stdout}");
+    let out = bench("none");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        stdout.contains("both images free") && stdout.contains("pulls 0e0"),
+        "{stdout}"
+    );
+    assert!(stdout.lines().any(|l| l.starts_with("as written (fp32)")), "{stdout}");
 }
 
 /// `--go-on` is a multiple from 1 to 100; anything else is refused as a
