@@ -20,9 +20,10 @@ does: the loss at the clamped image, no gradient from it where a value is
 outside, and a pull back mu/2 * sum(dist(x, [0, 1])^2) with
 mu = max|grad| at the first evaluation / 0.25; the reported loss is the
 clamped image's (the pull apart), the image written the clamped one.
+--bounds applies to --trace and --check-at only (refused elsewhere).
 --check-at RAW evaluates at the content, then at the raw image RAW (which
-may lie outside [0, 1]) and prints that second evaluation's loss, pull and
-squared gradient norm: the bench compares them with stylelab's.
+may lie outside [0, 1]), prints that second evaluation's loss and pull and
+writes its gradient to --out: the bench compares them with stylelab's.
 
 Prints one JSON line with the fields stylelab's bench-one (or, with
 --run-steps, its end-to-end row) prints.
@@ -170,7 +171,8 @@ class Objective:
         self.box, self.mu = box, None
         # The last evaluation's loss and pull, as tensors: read only when
         # asked for (a read is a host sync).
-        self.last = (torch.tensor(float("nan")), torch.tensor(0.0))
+        self.no_pull = torch.tensor(0.0)
+        self.last = (torch.tensor(float("nan")), self.no_pull)
         self.reduced = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
         self.content_layers = list(content_layers)
         self.style_layers = list(style_layers)
@@ -239,10 +241,10 @@ class Objective:
         def closure():
             if not self.box:
                 loss = self.scaled(x)
-                self.last = (loss, torch.tensor(0.0))
+                self.last = (loss.detach(), self.no_pull)
                 return loss
             loss, pull = self.boxed(x)
-            self.last = (loss, pull)
+            self.last = (loss.detach(), pull)
             return loss.double() + pull
 
         return closure
@@ -304,6 +306,8 @@ def main():
     p.add_argument("--bounds", default="none", choices=["none", "box"], help="box: keep the image in [0, 1]")
     p.add_argument("--check-at", default="", help="evaluate at the content, then at this raw image (content-hw)")
     a = p.parse_args()
+    if a.bounds != "none" and a.trace == 0 and not a.check_at:
+        p.error("--bounds box is for --trace and --check-at")
     if a.threads > 0:
         torch.set_num_threads(a.threads)
     dev = torch.device(a.device)
@@ -319,7 +323,7 @@ def main():
                     a.content_layers.split(","), a.style_layers.split(","), box=a.bounds == "box")
     x = content.clone().requires_grad_(True)
     if a.check_at:
-        return check_at(obj, x, read_image(a.check_at, *hw(a.content_hw), dev))
+        return check_at(obj, x, read_image(a.check_at, *hw(a.content_hw), dev), a.out)
     if a.trace > 0:
         return trace(a, obj, x)
     if a.run_steps > 0:
@@ -407,17 +411,19 @@ def whole_run(a, obj, x):
     }))
 
 
-def check_at(obj, x, other):
+def check_at(obj, x, other, out):
     """The objective at the content (which sets the pull's mu, as a run's
-    first evaluation does), then at `other`: that evaluation's loss, pull
-    and squared gradient norm."""
+    first evaluation does), then at `other`: that evaluation's loss and
+    pull, printed, and its gradient, written to `out` as raw float32."""
     closure = obj.closure_for(x)
     closure()
     with torch.no_grad():
         x.copy_(other)
     closure()
-    print(json.dumps({"loss": obj.last_loss, "pull": obj.last_pull,
-                      "grad_sq": float((x.grad.double() ** 2).sum())}))
+    if out:
+        with open(out, "wb") as f:
+            f.write(bytes(x.grad.detach().float().cpu().contiguous().untyped_storage()))
+    print(json.dumps({"loss": obj.last_loss, "pull": obj.last_pull}))
 
 
 def trace(a, obj, x):
