@@ -8,7 +8,9 @@
 //! resized, as raw floats: its environment has no image library). Each row
 //! gives seconds to the first step, per step once going, in all, the
 //! evaluations and the final loss (the two random networks differ, so the
-//! losses are each implementation's own), and for stylelab its step
+//! losses are each implementation's own; both keep the image in [0, 1],
+//! stylelab by its default `optim.bounds = "box"`, the reference with
+//! `--bounds box`, the same work per evaluation), and for stylelab its step
 //! against `bench-one`'s at the same shape: the bench must time what a run
 //! does.
 
@@ -226,6 +228,8 @@ impl Inputs {
             Command::new(python)
                 .arg(&self.script)
                 .args(["--run-steps", &args.run_steps.to_string(), "--device", device])
+                // As the run keeps its image: `optim.bounds`' default.
+                .args(["--bounds", "box"])
                 .args(["--precision", precision])
                 .args([
                     "--content-hw",

@@ -20,7 +20,7 @@ does: the loss at the clamped image, no gradient from it where a value is
 outside, and a pull back mu/2 * sum(dist(x, [0, 1])^2) with
 mu = max|grad| at the first evaluation / 0.25; the reported loss is the
 clamped image's (the pull apart), the image written the clamped one.
---bounds applies to --trace and --check-at only (refused elsewhere).
+--bounds applies to --trace, --check-at and --run-steps (refused elsewhere).
 --check-at RAW evaluates at the content, then at the raw image RAW (which
 may lie outside [0, 1]), prints that second evaluation's loss and pull and
 writes its gradient to --out: the bench compares them with stylelab's.
@@ -306,8 +306,8 @@ def main():
     p.add_argument("--bounds", default="none", choices=["none", "box"], help="box: keep the image in [0, 1]")
     p.add_argument("--check-at", default="", help="evaluate at the content, then at this raw image (content-hw)")
     a = p.parse_args()
-    if a.bounds != "none" and a.trace == 0 and not a.check_at:
-        p.error("--bounds box is for --trace and --check-at")
+    if a.bounds != "none" and a.trace == 0 and a.run_steps == 0 and not a.check_at:
+        p.error("--bounds box is for --trace, --run-steps and --check-at")
     if a.threads > 0:
         torch.set_num_threads(a.threads)
     dev = torch.device(a.device)
@@ -396,11 +396,12 @@ def whole_run(a, obj, x):
         torch.cuda.synchronize()
     steps = opt.state[x]["n_iter"]
     evals = obj.evals
+    final_image = x.detach().clamp(0.0, 1.0) if obj.box else x.detach()
     with torch.no_grad():
-        loss = obj.loss(x)  # where it ended; not counted as an evaluation
+        loss = obj.loss(final_image)  # where it ended; not counted as an evaluation
     if a.out:
         with open(a.out, "wb") as f:
-            f.write(bytes(x.detach().float().cpu().contiguous().untyped_storage()))
+            f.write(bytes(final_image.float().cpu().contiguous().untyped_storage()))
     steady = (time.perf_counter() - first["steady"]) / max(steps - 1, 1) if "steady" in first else float("nan")
     print(json.dumps({
         "seconds_to_first_step": first.get("t", float("nan")),

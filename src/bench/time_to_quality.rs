@@ -239,13 +239,24 @@ fn print_row(row: &Row, reference_s: f64, go_on: f64) {
     let not_by = format!("not by {go_on}×");
     let (no_worse, no_worse_ratio) = seconds(row.no_worse_s, if looked { &not_by } else { "-" });
     let (c, s) = row.scores.as_ref().map_or(("-".into(), "-".into()), |s| {
-        (format!("{:.4}", s.content_dist), format!("{:.4}", s.style_dist))
+        (significant(s.content_dist), significant(s.style_dist))
     });
     say!(
         "{:<22} {reached:>11} {ratio:>8} {:>13.6e} {c:>13} {s:>11} {no_worse:>14} {no_worse_ratio:>8}",
         row.name,
         row.loss
     );
+}
+
+/// A score with four significant digits (style_dist in the box is a few
+/// thousandths: four decimals would keep two).
+fn significant(x: f64) -> String {
+    let decimals = if x.is_finite() && x > 0.0 {
+        (3 - x.log10().floor() as i32).clamp(0, 12) as usize
+    } else {
+        4
+    };
+    format!("{x:.decimals$}")
 }
 
 /// The classic experiment as a user writes it, at `size`, from the
@@ -691,10 +702,20 @@ fn follow(
 
 #[cfg(test)]
 mod tests {
-    use super::first_passing;
+    use super::{first_passing, significant};
 
     /// The bisection finds the first passing item in few tries, says None
     /// when the last fails, and asks nothing of an empty list.
+    /// Scores are printed with four significant digits, small or not.
+    #[test]
+    fn scores_keep_four_significant_digits() {
+        assert_eq!(significant(0.2558), "0.2558");
+        assert_eq!(significant(0.004437), "0.004437");
+        assert_eq!(significant(1.794), "1.794");
+        assert_eq!(significant(0.0), "0.0000");
+        assert_eq!(significant(f64::NAN), "NaN");
+    }
+
     #[test]
     fn the_first_passing_image_is_found_by_bisection() {
         for n in 1..40 {
