@@ -76,7 +76,8 @@ pub struct BenchArgs {
     /// Instead: the whole `stylelab run` process of the classic problem
     /// (chelsea.png in the style of starry_night.jpg at --sizes' first size,
     /// random VGG19 to relu5_1, content relu4_2, style relu1_1…relu5_1,
-    /// L-BFGS history 100) against the reference's whole script: seconds to
+    /// L-BFGS history 100, both keeping the image in [0, 1]) against the
+    /// reference's whole script: seconds to
     /// the first step, per step, in all, and the run's step against the
     /// bench's at the same shape.
     #[arg(long)]
@@ -104,7 +105,9 @@ pub struct BenchArgs {
     /// classic problem at --sizes, as a user writes it and with each
     /// speed-up: the run's own loss where it reached the target and the
     /// scores of its image there, then when both scores were first no worse
-    /// than the reference's.
+    /// than the reference's. Both sides keep the image in [0, 1] or leave
+    /// it free as --bounds says, and must agree at an image outside [0, 1]
+    /// before anything is timed.
     #[arg(long)]
     pub time_to_quality: bool,
     /// The reference's evaluations for --time-to-quality.
@@ -124,6 +127,8 @@ pub struct BenchArgs {
     /// --time-to-quality's `optim.bounds`, on both sides: box keeps the
     /// image in [0, 1] (the reference with the same clamp and pull back),
     /// none leaves both free (the loss at the unclamped image).
+    /// (--end-to-end and the rows always keep both in [0, 1], as a run
+    /// does; the CUDA-graph row leaves it free.)
     #[arg(long, default_value = "box", value_parser = ["box", "none"])]
     pub bounds: String,
 }
@@ -437,11 +442,14 @@ fn measure_rows(args: &BenchArgs, programs: &Programs, common: &[String], device
         for row in rows.iter_mut().filter(|r| r.failed.is_none()) {
             let out = match row.implementation {
                 "stylelab" => children::output(Command::new(programs.exe).arg("bench-one").args(common)),
+                // The eager reference keeps its image in [0, 1] as
+                // `bench-one` does (`optim.bounds`' default); the CUDA
+                // graph's replays leave it free.
                 graph => children::output(Command::new(programs.python).arg(programs.script).args(common).args(
                     if graph == "pytorch-graph" {
                         &["--cuda-graph"][..]
                     } else {
-                        &[]
+                        &["--bounds", "box"][..]
                     },
                 )),
             };

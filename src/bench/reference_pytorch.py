@@ -20,13 +20,14 @@ does: the loss at the clamped image, no gradient from it where a value is
 outside, and a pull back mu/2 * sum(dist(x, [0, 1])^2) with
 mu = max|grad| at the first evaluation / 0.25; the reported loss is the
 clamped image's (the pull apart), the image written the clamped one.
---bounds applies to --trace, --check-at and --run-steps (refused elsewhere).
+--bounds box applies everywhere but --cuda-graph (refused there).
 --check-at RAW evaluates at the content, then at the raw image RAW (which
 may lie outside [0, 1]), prints that second evaluation's loss and pull and
 writes its gradient to --out: the bench compares them with stylelab's.
 
 Prints one JSON line with the fields stylelab's bench-one (or, with
---run-steps, its end-to-end row) prints.
+--run-steps, its end-to-end row) prints; with --trace, the trace and the
+first and final loss; with --check-at, the loss and the pull.
 """
 import argparse
 import ctypes
@@ -298,7 +299,8 @@ def main():
     p.add_argument("--run-steps", type=int, default=0, help="the whole run of N steps instead")
     p.add_argument("--content-hw", default="", help="H,W of --content (default: size,size)")
     p.add_argument("--style-hw", default="", help="H,W of --style (default: size,size)")
-    p.add_argument("--out", default="", help="where --run-steps writes the final image (raw float32)")
+    p.add_argument("--out", default="",
+                   help="where --run-steps and --trace write the final image, --check-at the gradient (raw float32)")
     p.add_argument("--trace", type=int, default=0, help="the time-to-quality reference: N evaluations")
     p.add_argument("--weights", default="", help="stylelab's safetensors weights file (default: random)")
     p.add_argument("--content-layers", default="relu4_2")
@@ -306,8 +308,8 @@ def main():
     p.add_argument("--bounds", default="none", choices=["none", "box"], help="box: keep the image in [0, 1]")
     p.add_argument("--check-at", default="", help="evaluate at the content, then at this raw image (content-hw)")
     a = p.parse_args()
-    if a.bounds != "none" and a.trace == 0 and a.run_steps == 0 and not a.check_at:
-        p.error("--bounds box is for --trace, --run-steps and --check-at")
+    if a.bounds != "none" and a.cuda_graph:
+        p.error("--bounds box is not for --cuda-graph")
     if a.threads > 0:
         torch.set_num_threads(a.threads)
     dev = torch.device(a.device)

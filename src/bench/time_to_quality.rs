@@ -704,8 +704,6 @@ fn follow(
 mod tests {
     use super::{first_passing, significant};
 
-    /// The bisection finds the first passing item in few tries, says None
-    /// when the last fails, and asks nothing of an empty list.
     /// Scores are printed with four significant digits, small or not.
     #[test]
     fn scores_keep_four_significant_digits() {
@@ -716,6 +714,8 @@ mod tests {
         assert_eq!(significant(f64::NAN), "NaN");
     }
 
+    /// The bisection finds the first passing item in few tries, says None
+    /// when the last fails, and asks nothing of an empty list.
     #[test]
     fn the_first_passing_image_is_found_by_bisection() {
         for n in 1..40 {
