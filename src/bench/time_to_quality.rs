@@ -387,7 +387,8 @@ fn same_objective(exp: &Experiment, content: &tch::Tensor, dir: &Path, mut refer
     let out = super::children::output(reference.arg("--check-at").arg(&raw).arg("--out").arg(&grad_raw))
         .context("cannot run the PyTorch reference")?;
     let theirs: Evaluated = last_json_line(&out, "the PyTorch reference's check")?;
-    let their_grad = read_raw(&grad_raw, &content.size())?;
+    let (h, w) = (content.size()[2] as u32, content.size()[3] as u32);
+    let their_grad = stylelab_engine::measure::read_raw_image(&grad_raw, w, h, tch::Device::Cpu)?;
     let exp = Experiment {
         memory_format: stylelab_core::config::MemoryFormat::Nchw,
         ..exp.clone()
@@ -427,20 +428,6 @@ fn same_objective(exp: &Experiment, content: &tch::Tensor, dir: &Path, mut refer
     Ok(agreement)
 }
 
-/// A raw little-endian f32 file (as [`write_raw`] writes it) of `shape`.
-fn read_raw(path: &Path, shape: &[i64]) -> Result<tch::Tensor> {
-    let bytes = std::fs::read(path)?;
-    let n: i64 = shape.iter().product();
-    if bytes.len() as i64 != 4 * n {
-        bail!("{}: {} bytes, not {n} floats", path.display(), bytes.len());
-    }
-    let v: Vec<f32> = bytes
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
-    Ok(tch::Tensor::from_slice(&v).view(shape))
-}
-
 /// A `1×3×H×W` tensor as raw little-endian f32.
 fn write_raw(t: &tch::Tensor, path: &Path) -> Result<()> {
     let v = Vec::<f32>::try_from(t.to_device(tch::Device::Cpu).contiguous().flatten(0, -1))?;
@@ -452,7 +439,7 @@ fn write_raw(t: &tch::Tensor, path: &Path) -> Result<()> {
 fn raw_image(path: &Path, exp: &Experiment) -> Result<image::RgbImage> {
     let inputs = stylelab_engine::inputs::Inputs::load(exp, tch::Device::Cpu).map_err(anyhow::Error::msg)?;
     let p = inputs.plan.last().context("no scale")?;
-    let t = read_raw(path, &[1, 3, p.height as i64, p.width as i64])?;
+    let t = stylelab_engine::measure::read_raw_image(path, p.width, p.height, tch::Device::Cpu)?;
     Ok(stylelab_engine::imaging::from_tensor(&t))
 }
 

@@ -171,9 +171,10 @@ pub fn objective(probe: &Probe) -> Result<(StyleObjective, Tensor, String)> {
     Ok((obj, content, choice.to_string()))
 }
 
-/// An image as [`write_raw_image`] writes it, on `device`; an error when
-/// the file cannot be read or does not hold `size × height` pixels.
-fn read_raw_image(path: &std::path::Path, size: u32, height: u32, device: Device) -> Result<Tensor> {
+/// An image as [`write_raw_image`] writes it (raw little-endian f32,
+/// `1×3×height×size`), on `device`; an error when the file cannot be read
+/// or does not hold `size × height` pixels.
+pub fn read_raw_image(path: &std::path::Path, size: u32, height: u32, device: Device) -> Result<Tensor> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let v: Vec<f32> = bytes
         .chunks_exact(4)
