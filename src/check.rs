@@ -135,10 +135,10 @@ fn memory_lines(c: &Preflight) -> Vec<String> {
         mib_text(est.weights_mib)
     )];
     for (i, s) in est.scales.iter().enumerate() {
-        let workspace = if s.workspace_mib > 0.0 {
-            format!(", cuDNN workspaces {}", mib_text(s.workspace_mib))
-        } else {
-            String::new()
+        let workspace = match est.device.as_str() {
+            _ if s.workspace_mib <= 0.0 => String::new(),
+            "cuda" => format!(", cuDNN workspaces {}", mib_text(s.workspace_mib)),
+            _ => format!(", freed blocks kept {}", mib_text(s.workspace_mib)),
         };
         lines.push(format!(
             "    scale {} {}×{}: {} (activations {}{workspace}, targets {}, image and optimizer {})",

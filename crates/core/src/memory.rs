@@ -56,6 +56,13 @@ const WORKSPACE_FACTOR: f64 = 1.25;
 /// (2048 px fp32: 2.2 GiB = 3.3 maps; 4096 px bf16: 4.1 GiB = 3.1 maps).
 /// Only those two runs measured it; the tests, on CPU, do not.
 const CUDA_WORKSPACE_MAPS: f64 = 3.0;
+/// On CPU in fp32: the freed blocks glibc's allocator keeps for the next
+/// evaluation (stylelab keeps freed memory in the process rather than
+/// faulting it in again each evaluation), as a multiple of the largest
+/// feature map. Fitted to 12-step runs at 512 and 1024 px on the 2-core
+/// AMD EPYC (docs/reference.md, "Memory: the model"); bf16's peaks did
+/// not grow.
+const CPU_KEPT_MAPS: f64 = 2.0;
 
 /// The estimate for one scale.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -66,7 +73,8 @@ pub struct ScaleEstimate {
     /// Activations kept for the backward pass, and the gradients in flight.
     pub activations_mib: f64,
     /// On CUDA: cuDNN's workspaces and the allocator's transient blocks
-    /// (`CUDA_WORKSPACE_MAPS` × the largest feature map); 0 on CPU.
+    /// (`CUDA_WORKSPACE_MAPS` × the largest feature map); on CPU in fp32,
+    /// the freed blocks the allocator keeps (`CPU_KEPT_MAPS` × it); else 0.
     pub workspace_mib: f64,
     /// Content features and Gram matrices the loss compares against.
     pub targets_mib: f64,
@@ -457,10 +465,11 @@ fn scale(
     let side = style_side.min(plan.map_or(u32::MAX, |t| t.tile + 2 * t.halo)) as f64;
     let style_pass = 2.0 * 64.0 * side * side * activation_bytes(exp.precision, device);
     let working = activations.max(style_pass);
-    let workspace = if device == Target::Cuda {
-        CUDA_WORKSPACE_MAPS * 64.0 * pw as f64 * ph as f64 * activation_bytes(exp.precision, device)
-    } else {
-        0.0
+    let largest_map = 64.0 * pw as f64 * ph as f64 * activation_bytes(exp.precision, device);
+    let workspace = match (device, exp.precision) {
+        (Target::Cuda, _) => CUDA_WORKSPACE_MAPS * largest_map,
+        (Target::Cpu, Precision::Fp32 | Precision::Auto) => CPU_KEPT_MAPS * largest_map,
+        (Target::Cpu, _) => 0.0,
     };
     // The image's side of the run, where it lives.
     let state = optimizer + content_targets;
