@@ -182,6 +182,26 @@ fn median_of(runs: Vec<Measurement>) -> Option<Measurement> {
     })
 }
 
+/// A command running the PyTorch reference under `python`, with the host
+/// allocator set as stylelab's own (docs/reference.md, "Host memory"): the
+/// two sides differ in their work, not in how glibc hands out memory.
+fn reference_command(python: &Path) -> Command {
+    let mut cmd = Command::new(python);
+    if let Some(tunables) = stylelab_engine::device::host_allocator_tunables() {
+        cmd.env("GLIBC_TUNABLES", tunables);
+    }
+    cmd
+}
+
+/// How the header says both sides' host allocator is set.
+fn allocator_note() -> &'static str {
+    if stylelab_engine::device::host_allocator_tunables().is_some() {
+        "both sides keep freed host memory (glibc, as a run does)"
+    } else {
+        "the host allocator as the environment sets it, on both sides"
+    }
+}
+
 fn default_python() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python")
 }
@@ -358,11 +378,12 @@ fn against_pytorch(args: &BenchArgs) -> Result<ExitCode> {
         say!(
             "VGG19 to relu5_1, random weights; chelsea.png in the style of starry_night.jpg, squared; content relu4_2, \
              style relu1_1..relu5_1; L-BFGS history 100; {} evaluations and {} steps timed after {} warm-up each; \
-             median of {} alternating processes",
+             median of {} alternating processes; {}",
             args.counts.evals,
             args.counts.steps,
             args.counts.warmup,
-            args.repeats
+            args.repeats,
+            allocator_note()
         );
         say!(
             "{:<6} {:>5} {:<5} {:<13} {:>9} {:>9} {:>7} {:>8} {:>8} {:>9} {:>9}",
@@ -445,13 +466,16 @@ fn measure_rows(args: &BenchArgs, programs: &Programs, common: &[String], device
                 // The eager reference keeps its image in [0, 1] as
                 // `bench-one` does (`optim.bounds`' default); the CUDA
                 // graph's replays leave it free.
-                graph => children::output(Command::new(programs.python).arg(programs.script).args(common).args(
-                    if graph == "pytorch-graph" {
-                        &["--cuda-graph"][..]
-                    } else {
-                        &["--bounds", "box"][..]
-                    },
-                )),
+                graph => children::output(
+                    reference_command(programs.python)
+                        .arg(programs.script)
+                        .args(common)
+                        .args(if graph == "pytorch-graph" {
+                            &["--cuda-graph"][..]
+                        } else {
+                            &["--bounds", "box"][..]
+                        }),
+                ),
             };
             let measured = out
                 .context("cannot run it (set --python, or --no-reference)")

@@ -225,7 +225,7 @@ impl Inputs {
         let ((cw, ch), (sw, sh)) = (self.content_wh, self.style_wh);
         let started = Instant::now();
         let o = super::children::output(
-            Command::new(python)
+            super::reference_command(python)
                 .arg(&self.script)
                 .args(["--run-steps", &args.run_steps.to_string(), "--device", device])
                 // As the run keeps its image: `optim.bounds`' default.
@@ -266,8 +266,9 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     if !args.json {
         say!(
             "the whole run: chelsea.png ({cw}×{ch}) in the style of starry_night.jpg, {} steps of L-BFGS, random \
-             VGG19 to relu5_1, on {device}; the command to its exit",
-            args.run_steps
+             VGG19 to relu5_1, on {device}; the command to its exit; {}",
+            args.run_steps,
+            super::allocator_note()
         );
         say!(
             "{:<5} {:<9} {:>9} {:>12} {:>9} {:>7} {:>7} {:>12}  run step ÷ bench step",

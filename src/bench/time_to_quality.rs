@@ -140,7 +140,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
          (strong Wolfe, history 100), fp32, {} evaluations, of the same objective; stylelab (with {}× as many steps) until a full-size row reaches \
          its final loss, then until {}× that time; seconds from each process's start; the loss and the scores (of the saved \
          8-bit images) where the loss is reached; no worse: when content_dist and style_dist are both first no worse \
-         than the reference's; on {device}",
+         than the reference's; {}; on {device}",
         if args.bounds == "box" {
             "both images kept in [0, 1] (the loss at the clamped image, a pull back on values outside)"
         } else {
@@ -148,7 +148,8 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         },
         args.budget,
         steps_per_evaluation(args.go_on),
-        args.go_on
+        args.go_on,
+        super::allocator_note()
     );
     for &size in &args.sizes {
         for problem in &problems {
@@ -316,7 +317,7 @@ fn reference(
     std::fs::write(&script, super::REFERENCE_SCRIPT)?;
     let python = args.python.clone().unwrap_or_else(default_python);
     let command = |device: &str| {
-        let mut cmd = Command::new(&python);
+        let mut cmd = super::reference_command(&python);
         cmd.arg(&script)
             .args(["--device", device, "--bounds", &args.bounds])
             .arg("--weights")

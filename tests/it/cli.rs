@@ -631,7 +631,8 @@ fn time_to_quality_times_the_speedups_asked_for_with_the_format_cached() {
 /// the reference keeps the image in [0, 1] differently (here: a Python
 /// that runs the reference with its pull half as stiff); the same Python
 /// is accepted with `--bounds none`, where there is no pull, and both
-/// sides' agreement is printed.
+/// sides' agreement is printed. The reference runs with stylelab's host
+/// allocator setting.
 #[test]
 fn time_to_quality_refuses_a_reference_with_another_pull_back() {
     use std::os::unix::fs::PermissionsExt;
@@ -640,8 +641,10 @@ fn time_to_quality_refuses_a_reference_with_another_pull_back() {
     std::fs::write(
         &python,
         format!(
-            "#!/bin/sh\nscript=\"$1\"; shift\nsed 's/^PULL_DISTANCE = 0.25$/PULL_DISTANCE = 0.5/' \"$script\" > \
+            "#!/bin/sh\necho \"$GLIBC_TUNABLES\" >> '{}'\nscript=\"$1\"; shift\n\
+             sed 's/^PULL_DISTANCE = 0.25$/PULL_DISTANCE = 0.5/' \"$script\" > \
              \"$script.alt.py\"\nexec '{}' \"$script.alt.py\" \"$@\"\n",
+            tmp.path().join("tunables").display(),
             common::venv_python().display()
         ),
     )
@@ -675,6 +678,17 @@ fn time_to_quality_refuses_a_reference_with_another_pull_back() {
         "{stdout}"
     );
     assert!(stdout.lines().any(|l| l.starts_with("as written (fp32)")), "{stdout}");
+    // The reference keeps its freed host memory as stylelab does, and the
+    // header says so.
+    let tunables = std::fs::read_to_string(tmp.path().join("tunables")).unwrap();
+    assert!(
+        !tunables.is_empty()
+            && tunables
+                .lines()
+                .all(|l| l.contains("glibc.malloc.mmap_threshold=2147483647")),
+        "{tunables}"
+    );
+    assert!(stdout.contains("both sides keep freed host memory"), "{stdout}");
 }
 
 /// `--go-on` is a multiple from 1 to 100; anything else is refused as a

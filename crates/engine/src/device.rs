@@ -61,14 +61,32 @@ fn host_allocator_tuned_by_environment() -> bool {
         || std::env::var("GLIBC_TUNABLES").is_ok_and(|t| t.contains("glibc.malloc."))
 }
 
+/// `GLIBC_TUNABLES` for another process (the bench's PyTorch reference)
+/// that gives it the host-memory setting stylelab runs with: the
+/// environment's own tunables, then stylelab's. None when stylelab leaves
+/// the allocator as the environment sets it (the other process inherits
+/// that environment), and off glibc.
+pub fn host_allocator_tunables() -> Option<String> {
+    if cfg!(not(all(target_os = "linux", target_env = "gnu"))) || host_allocator_tuned_by_environment() {
+        return None;
+    }
+    let ours = format!("glibc.malloc.mmap_threshold={HOST_KEEP_BYTES}:glibc.malloc.trim_threshold={HOST_KEEP_BYTES}");
+    Some(match std::env::var("GLIBC_TUNABLES") {
+        Ok(theirs) if !theirs.is_empty() => format!("{theirs}:{ours}"),
+        _ => ours,
+    })
+}
+
 /// Keeps libtorch's freed host memory in the process for the next
 /// evaluation (glibc): by default each block over a few MiB is mapped
 /// when allocated and unmapped when freed, so every evaluation faults
-/// its activations in again, page by page. Issue 27 measured 0.9 million
-/// page faults in 100 steps of a 256 px bf16 run and 0.11 million with
-/// this, and each step 13 % shorter (docs/reference.md, "Host memory").
-/// The memory a run peaks at is the same; a finished run gives it back
-/// with [`release_host_memory`]. Leaves the allocator alone when the
+/// its activations in again, page by page. Issue 27 measured 0.8–1.0
+/// million page faults in 100 steps of a 256 px bf16 run and 0.11 million
+/// with this, and steps 7–29 % shorter from 256 to 1024 px, for fp32
+/// peaks 11–46 % higher (docs/reference.md, "Host memory"; the memory
+/// model counts them). The memory goes back to the system when the
+/// process ends: a run is a process of its own (the dashboard's too), and
+/// a sweep's next point reuses it. Leaves the allocator alone when the
 /// environment tunes it, and does nothing off glibc.
 ///
 /// # Safety
@@ -82,16 +100,6 @@ unsafe fn keep_freed_host_memory() {
             libc::mallopt(libc::M_MMAP_THRESHOLD, HOST_KEEP_BYTES);
             libc::mallopt(libc::M_TRIM_THRESHOLD, HOST_KEEP_BYTES);
         }
-    }
-}
-
-/// Gives the host memory a finished run freed back to the system (a
-/// dashboard outlives its runs); nothing off glibc.
-pub fn release_host_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free memory; it is thread-safe.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
 
@@ -242,6 +250,5 @@ mod tests {
         block();
         let faulted = faults() - before;
         assert!(faulted < 1_000, "{faulted} pages faulted in for a block just freed");
-        release_host_memory();
     }
 }

@@ -142,7 +142,6 @@ pub fn run(ctx: &RunContext, device: Device, sink: &mut dyn Sink, controls: &mut
         summary.status = Status::Failed;
         summary.error.get_or_insert(format!("{e:#}"));
     }
-    crate::device::release_host_memory();
     summary
 }
 
