@@ -7,7 +7,7 @@ use crate::common;
 
 use assert_cmd::Command;
 use insta::assert_snapshot;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 fn fixtures() -> PathBuf {
     common::root().join("tests/fixtures/results")
@@ -266,6 +266,106 @@ fn steered_run(exp: &std::path::Path, results: &std::path::Path, control: &[&str
     dir
 }
 
+/// `compare A B` and `compare B A` both have a `steering` row naming the
+/// change, with a dash for the run without it, labelled by folder.
+fn assert_compare_names_the_steering(results: &Path, ids: &[String], change: &str) {
+    let ab = stdout(stylelab().arg("compare").args(ids).arg("--results").arg(results));
+    let ba = stdout(
+        stylelab()
+            .arg("compare")
+            .arg(&ids[1])
+            .arg(&ids[0])
+            .arg("--results")
+            .arg(results),
+    );
+    for out in [&ab, &ba] {
+        let row = out
+            .lines()
+            .find(|l| l.starts_with("steering"))
+            .unwrap_or_else(|| panic!("{out}"));
+        assert!(row.contains('—') && row.contains(change), "{row}");
+        assert!(
+            out.contains(&ids[0]) && out.contains(&ids[1]),
+            "labelled by folder: {out}"
+        );
+    }
+}
+
+/// `compare --out` draws a marker at the change, in the steered run's
+/// colour: its figure differs from the same curves drawn unmarked.
+fn assert_compare_marks_the_change(
+    tmp: &Path,
+    (cmp, ids, results): (&stylelab_core::review::Comparison, &[String], &Path),
+    at_iter: u64,
+) {
+    use stylelab_core::review::plot;
+    let fig = tmp.join("fig.png");
+    stdout(
+        stylelab()
+            .arg("compare")
+            .args(ids)
+            .arg("--out")
+            .arg(&fig)
+            .arg("--results")
+            .arg(results),
+    );
+    let spec = plot::CurveSpec {
+        metric: "total",
+        smooth: None,
+        log: true,
+    };
+    let curves = plot::curves(cmp, &spec).unwrap();
+    assert_eq!(curves[1].marks, vec![at_iter]);
+    let unmarked: Vec<_> = curves
+        .iter()
+        .map(|c| plot::Curve {
+            marks: Vec::new(),
+            ..c.clone()
+        })
+        .collect();
+    let plain_fig = tmp.join("plain.png");
+    plot::write_figure(&plain_fig, &unmarked, "total", true, (1200, 750)).unwrap();
+    assert_ne!(
+        std::fs::read(&fig).unwrap(),
+        std::fs::read(&plain_fig).unwrap(),
+        "no marker drawn"
+    );
+}
+
+/// Re-scoring the second run at another size: said when done, and flagged
+/// wherever the two runs' scores meet (`runs`, `compare`, the scatter).
+fn assert_rescoring_is_flagged(tmp: &Path, ids: &[String], results: &Path) {
+    let rescored = stylelab()
+        .args(["score"])
+        .arg(&ids[1])
+        .args(["--size", "32", "--results"])
+        .arg(results)
+        .output()
+        .unwrap();
+    assert!(rescored.status.success());
+    let err = String::from_utf8_lossy(&rescored.stderr);
+    assert!(
+        err.contains("replaced scores measured at 64 px with these at 32 px"),
+        "{err}"
+    );
+    let csv = stdout(stylelab().args(["runs", "--format", "csv", "--results"]).arg(results));
+    assert!(csv.lines().next().unwrap().contains(",score_size"), "{csv}");
+    let out = stdout(stylelab().arg("compare").args(ids).arg("--results").arg(results));
+    assert!(out.contains("scores measured at 32 px and 64 px"), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("score_size")), "{out}");
+    let scatter = tmp.join("tradeoff.png");
+    stdout(
+        stylelab()
+            .arg("compare")
+            .args(ids)
+            .arg("--scatter")
+            .arg(&scatter)
+            .arg("--results")
+            .arg(results),
+    );
+    assert!(image::open(&scatter).is_ok());
+}
+
 #[test]
 fn steering_and_score_sizes_show_wherever_runs_are_compared() {
     let tmp = tempfile::tempdir().unwrap();
@@ -287,26 +387,7 @@ fn steering_and_score_sizes_show_wherever_runs_are_compared() {
         .iter()
         .map(|d| d.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
-    let ab = stdout(stylelab().arg("compare").args(&ids).arg("--results").arg(&results));
-    let ba = stdout(
-        stylelab()
-            .arg("compare")
-            .arg(&ids[1])
-            .arg(&ids[0])
-            .arg("--results")
-            .arg(&results),
-    );
-    for out in [&ab, &ba] {
-        let row = out
-            .lines()
-            .find(|l| l.starts_with("steering"))
-            .unwrap_or_else(|| panic!("{out}"));
-        assert!(row.contains('—') && row.contains(&change), "{row}");
-        assert!(
-            out.contains(&ids[0]) && out.contains(&ids[1]),
-            "labelled by folder: {out}"
-        );
-    }
+    assert_compare_names_the_steering(&results, &ids, &change);
     // The sheet's and the trade-off picture's labels carry it too.
     let cmp = stylelab_core::review::Comparison::load(&[plain.clone(), steered.clone()]);
     let labels = stylelab_core::review::sheet::labels(&cmp);
@@ -317,72 +398,8 @@ fn steering_and_score_sizes_show_wherever_runs_are_compared() {
     let tradeoff = cmp.tradeoff();
     assert_eq!(tradeoff.len(), 2, "both runs were scored");
     assert!(tradeoff[1].0.contains("steering="), "{tradeoff:?}");
-    // `compare --out`: a marker at the change, in the steered run's colour.
-    let fig = tmp.path().join("fig.png");
-    stdout(
-        stylelab()
-            .arg("compare")
-            .args(&ids)
-            .arg("--out")
-            .arg(&fig)
-            .arg("--results")
-            .arg(&results),
-    );
-    let curves = stylelab_core::review::plot::curves(
-        &cmp,
-        &stylelab_core::review::plot::CurveSpec {
-            metric: "total",
-            smooth: None,
-            log: true,
-        },
-    )
-    .unwrap();
-    assert_eq!(curves[1].marks, vec![steers[0].iter]);
-    let unmarked: Vec<_> = curves
-        .iter()
-        .map(|c| stylelab_core::review::plot::Curve {
-            marks: Vec::new(),
-            ..c.clone()
-        })
-        .collect();
-    let plain_fig = tmp.path().join("plain.png");
-    stylelab_core::review::plot::write_figure(&plain_fig, &unmarked, "total", true, (1200, 750)).unwrap();
-    assert_ne!(
-        std::fs::read(&fig).unwrap(),
-        std::fs::read(&plain_fig).unwrap(),
-        "no marker drawn"
-    );
-    // Re-scoring one run at another size: said when done, and flagged
-    // wherever the two runs' scores meet.
-    let rescored = stylelab()
-        .args(["score"])
-        .arg(&ids[1])
-        .args(["--size", "32", "--results"])
-        .arg(&results)
-        .output()
-        .unwrap();
-    assert!(rescored.status.success());
-    let err = String::from_utf8_lossy(&rescored.stderr);
-    assert!(
-        err.contains("replaced scores measured at 64 px with these at 32 px"),
-        "{err}"
-    );
-    let csv = stdout(stylelab().args(["runs", "--format", "csv", "--results"]).arg(&results));
-    assert!(csv.lines().next().unwrap().contains(",score_size"), "{csv}");
-    let out = stdout(stylelab().arg("compare").args(&ids).arg("--results").arg(&results));
-    assert!(out.contains("scores measured at 32 px and 64 px"), "{out}");
-    assert!(out.lines().any(|l| l.starts_with("score_size")), "{out}");
-    let scatter = tmp.path().join("tradeoff.png");
-    stdout(
-        stylelab()
-            .arg("compare")
-            .args(&ids)
-            .arg("--scatter")
-            .arg(&scatter)
-            .arg("--results")
-            .arg(&results),
-    );
-    assert!(image::open(&scatter).is_ok());
+    assert_compare_marks_the_change(tmp.path(), (&cmp, &ids, &results), steers[0].iter);
+    assert_rescoring_is_flagged(tmp.path(), &ids, &results);
 }
 
 #[test]
