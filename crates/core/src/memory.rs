@@ -13,6 +13,7 @@ use crate::config::{
 use crate::layer::{Layer, LayerKind};
 use crate::tiling::TilePlan;
 use serde::Serialize;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Whose memory an estimate is of: the process's resident set on a CPU,
 /// the device's on CUDA.
@@ -56,13 +57,29 @@ const WORKSPACE_FACTOR: f64 = 1.25;
 /// (2048 px fp32: 2.2 GiB = 3.3 maps; 4096 px bf16: 4.1 GiB = 3.1 maps).
 /// Only those two runs measured it; the tests, on CPU, do not.
 const CUDA_WORKSPACE_MAPS: f64 = 3.0;
-/// On CPU in fp32: the freed blocks glibc's allocator keeps for the next
-/// evaluation (stylelab keeps freed memory in the process rather than
-/// faulting it in again each evaluation), as a multiple of the largest
-/// feature map. Fitted to 12-step runs at 512 and 1024 px on the 2-core
-/// AMD EPYC (docs/reference.md, "Memory: the model"); bf16's peaks did
-/// not grow.
-const CPU_KEPT_MAPS: f64 = 2.0;
+/// On CPU in fp32, when the process keeps its freed host memory: the
+/// freed blocks glibc's allocator keeps for the next evaluation, as a
+/// multiple of the largest feature map, with L-BFGS and with Adam. Fitted
+/// to 12-step runs at 512 and 1024 px on the 2-core AMD EPYC against the
+/// same runs under glibc's defaults (docs/reference.md, "Memory: the
+/// model"): L-BFGS's peaks grew by 2–2.5 maps, Adam's at 1024 px by 4.2–5.6;
+/// bf16's did not grow.
+const CPU_KEPT_MAPS: (f64, f64) = (2.0, 4.0);
+
+/// Whether this process keeps its freed host memory (the engine sets it
+/// when glibc accepts the setting, first thing in the binary).
+static HOST_MEMORY_KEPT: AtomicBool = AtomicBool::new(false);
+
+/// Records that this process keeps its freed host memory: CPU estimates
+/// count the blocks kept from then on.
+pub fn set_host_memory_kept(kept: bool) {
+    HOST_MEMORY_KEPT.store(kept, Ordering::Relaxed);
+}
+
+/// Whether CPU estimates count freed blocks kept (see [`set_host_memory_kept`]).
+pub fn host_memory_kept() -> bool {
+    HOST_MEMORY_KEPT.load(Ordering::Relaxed)
+}
 
 /// The estimate for one scale.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -74,7 +91,8 @@ pub struct ScaleEstimate {
     pub activations_mib: f64,
     /// On CUDA: cuDNN's workspaces and the allocator's transient blocks
     /// (`CUDA_WORKSPACE_MAPS` × the largest feature map); on CPU in fp32,
-    /// the freed blocks the allocator keeps (`CPU_KEPT_MAPS` × it); else 0.
+    /// when freed host memory is kept, the blocks the allocator keeps
+    /// (`CPU_KEPT_MAPS` × it); else 0.
     pub workspace_mib: f64,
     /// Content features and Gram matrices the loss compares against.
     pub targets_mib: f64,
@@ -468,7 +486,13 @@ fn scale(
     let largest_map = 64.0 * pw as f64 * ph as f64 * activation_bytes(exp.precision, device);
     let workspace = match (device, exp.precision) {
         (Target::Cuda, _) => CUDA_WORKSPACE_MAPS * largest_map,
-        (Target::Cpu, Precision::Fp32 | Precision::Auto) => CPU_KEPT_MAPS * largest_map,
+        (Target::Cpu, Precision::Fp32 | Precision::Auto) if host_memory_kept() => {
+            let maps = match exp.optimizer {
+                OptimizerKind::Lbfgs => CPU_KEPT_MAPS.0,
+                OptimizerKind::Adam => CPU_KEPT_MAPS.1,
+            };
+            maps * largest_map
+        }
         (Target::Cpu, _) => 0.0,
     };
     // The image's side of the run, where it lives.

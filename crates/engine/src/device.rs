@@ -1,5 +1,6 @@
 //! Choosing the device, configuring it for a run, and describing it.
 
+use std::sync::atomic::{AtomicI32, Ordering};
 use stylelab_core::config::{DeviceChoice, Precision};
 use tch::Device;
 
@@ -51,10 +52,17 @@ pub unsafe fn set_allocator_defaults() {
 /// Host blocks up to this size come from the allocator's heap, and this
 /// much freed memory may stay with the process (glibc's largest setting).
 pub const HOST_KEEP_BYTES: i32 = i32::MAX;
+/// The largest mmap threshold glibc accepts on 64-bit before its 2.35
+/// rework (`HEAP_MAX_SIZE / 2`): blocks larger than it are still mapped.
+const HOST_KEEP_BYTES_OLD_GLIBC: i32 = 32 << 20;
+
+/// The mmap threshold glibc accepted when this process keeps its freed
+/// host memory; 0 when it does not.
+static KEPT_THRESHOLD: AtomicI32 = AtomicI32::new(0);
 
 /// Whether the environment tunes glibc's allocator itself, in which case
 /// stylelab leaves it as set.
-fn host_allocator_tuned_by_environment() -> bool {
+pub fn host_allocator_left_to_environment() -> bool {
     ["MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_"]
         .iter()
         .any(|k| std::env::var_os(k).is_some())
@@ -62,15 +70,16 @@ fn host_allocator_tuned_by_environment() -> bool {
 }
 
 /// `GLIBC_TUNABLES` for another process (the bench's PyTorch reference)
-/// that gives it the host-memory setting stylelab runs with: the
-/// environment's own tunables, then stylelab's. None when stylelab leaves
-/// the allocator as the environment sets it (the other process inherits
-/// that environment), and off glibc.
+/// that gives it the host-memory setting this process runs with: the
+/// environment's own tunables, then stylelab's. None when this process
+/// does not keep its freed memory: the environment tunes the allocator
+/// (the other process inherits that), glibc refused, or not glibc.
 pub fn host_allocator_tunables() -> Option<String> {
-    if cfg!(not(all(target_os = "linux", target_env = "gnu"))) || host_allocator_tuned_by_environment() {
+    let threshold = KEPT_THRESHOLD.load(Ordering::Relaxed);
+    if threshold == 0 {
         return None;
     }
-    let ours = format!("glibc.malloc.mmap_threshold={HOST_KEEP_BYTES}:glibc.malloc.trim_threshold={HOST_KEEP_BYTES}");
+    let ours = format!("glibc.malloc.mmap_threshold={threshold}:glibc.malloc.trim_threshold={HOST_KEEP_BYTES}");
     Some(match std::env::var("GLIBC_TUNABLES") {
         Ok(theirs) if !theirs.is_empty() => format!("{theirs}:{ours}"),
         _ => ours,
@@ -83,22 +92,51 @@ pub fn host_allocator_tunables() -> Option<String> {
 /// its activations in again, page by page. Issue 27 measured 0.8–1.0
 /// million page faults in 100 steps of a 256 px bf16 run and 0.11 million
 /// with this, and steps 7–29 % shorter from 256 to 1024 px, for fp32
-/// peaks 11–46 % higher (docs/reference.md, "Host memory"; the memory
+/// peaks 8–46 % higher (docs/reference.md, "Host memory"; the memory
 /// model counts them). The memory goes back to the system when the
 /// process ends: a run is a process of its own (the dashboard's too), and
 /// a sweep's next point reuses it. Leaves the allocator alone when the
-/// environment tunes it, and does nothing off glibc.
+/// environment tunes it, and does nothing off glibc. Returns whether the
+/// memory is kept.
 ///
 /// # Safety
 /// Call it before any other thread runs (first thing in `main`).
-unsafe fn keep_freed_host_memory() {
+unsafe fn keep_freed_host_memory() -> bool {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    if !host_allocator_tuned_by_environment() {
-        // SAFETY: mallopt only sets the allocator's parameters; no other
-        // thread allocates yet. A value glibc refuses leaves its default.
+    if !host_allocator_left_to_environment() {
+        for threshold in [HOST_KEEP_BYTES, HOST_KEEP_BYTES_OLD_GLIBC] {
+            // SAFETY: mallopt only sets the allocator's parameters (1: set,
+            // 0: refused, leaving the default); no other thread allocates yet.
+            if unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, threshold) } != 1 {
+                continue;
+            }
+            // The trim threshold only once the mmap threshold is set: alone it
+            // freezes glibc's rising threshold at 128 KiB, every block over it
+            // mapped afresh (measured: 60 % slower steps).
+            // SAFETY: as above.
+            let kept = unsafe { libc::mallopt(libc::M_TRIM_THRESHOLD, HOST_KEEP_BYTES) } == 1;
+            if kept {
+                KEPT_THRESHOLD.store(threshold, Ordering::Relaxed);
+                stylelab_core::memory::set_host_memory_kept(true);
+            }
+            return kept;
+        }
+    }
+    false
+}
+
+/// Hands the freed host memory back to the system when this process keeps
+/// it (glibc's `malloc_trim`). Between a run's scales: the coarser
+/// scale's freed blocks are too small for the finer scale's, and kept they
+/// would sit beside them (measured: `print.toml`'s peak, docs/reference.md
+/// "Host memory").
+pub fn release_host_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if KEPT_THRESHOLD.load(Ordering::Relaxed) > 0 {
+        // SAFETY: malloc_trim only returns free memory to the system; it
+        // takes the allocator's locks like any allocation.
         unsafe {
-            libc::mallopt(libc::M_MMAP_THRESHOLD, HOST_KEEP_BYTES);
-            libc::mallopt(libc::M_TRIM_THRESHOLD, HOST_KEEP_BYTES);
+            libc::malloc_trim(0);
         }
     }
 }
@@ -214,12 +252,11 @@ pub fn available_mib(device: tch::Device) -> Option<f64> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, target_os = "linux", target_env = "gnu"))]
 mod tests {
     use super::*;
 
     /// Minor page faults of the calling thread so far.
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
     fn faults() -> i64 {
         // SAFETY: getrusage writes the struct it is given.
         unsafe {
@@ -232,15 +269,16 @@ mod tests {
     /// A 48 MiB block written through, then freed: glibc's default maps a
     /// block over 32 MiB afresh each time (12 288 pages faulted in); kept,
     /// the second comes from the freed first.
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
     #[test]
     fn freed_host_memory_serves_the_next_block_without_faulting_it_in() {
-        if host_allocator_tuned_by_environment() {
+        if host_allocator_left_to_environment() {
             return;
         }
         // SAFETY: mallopt is safe to call with threads running; this test
         // sets only what the binary sets first thing.
-        unsafe { keep_freed_host_memory() };
+        assert!(unsafe { keep_freed_host_memory() }, "glibc refused both thresholds");
+        assert!(host_allocator_tunables().is_some_and(|t| t.contains("glibc.malloc.mmap_threshold=")));
+        assert!(stylelab_core::memory::host_memory_kept());
         let block = || {
             let v = std::hint::black_box(vec![1u8; 48 << 20]);
             assert_eq!(v[v.len() - 1], 1);

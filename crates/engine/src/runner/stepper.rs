@@ -196,6 +196,11 @@ impl<'a> Runner<'a> {
             return Ok(false);
         };
         self.recent.clear();
+        // The coarser scale's state goes first, and its freed memory back
+        // to the system, before the finer scale allocates its own.
+        self.x = inputs::upsample(&self.x, plan.width, plan.height)?;
+        self.optimizer = new_optimizer(self.exp, &self.x, plan.iterations);
+        crate::device::release_host_memory();
         self.scale = self.inputs.at(k)?;
         let tile = self.tiling.get(k).copied().flatten().map(|t| t.tile);
         self.objective.set_tile(tile).map_err(tch::TchError::Kind)?;
@@ -203,8 +208,6 @@ impl<'a> Runner<'a> {
         for w in self.objective.take_warnings() {
             emit(self.sink, RunEvent::Warning(w))?;
         }
-        self.x = inputs::upsample(&self.x, plan.width, plan.height)?;
-        self.optimizer = new_optimizer(self.exp, &self.x, plan.iterations);
         if self.exp.normalize == Normalize::Running {
             self.objective.norms = [1.0; 3];
         }
