@@ -135,11 +135,14 @@ fn memory_lines(c: &Preflight) -> Vec<String> {
         mib_text(est.weights_mib)
     )];
     for (i, s) in est.scales.iter().enumerate() {
-        let workspace = match est.device.as_str() {
-            _ if s.workspace_mib <= 0.0 => String::new(),
-            "cuda" => format!(", cuDNN workspaces {}", mib_text(s.workspace_mib)),
-            _ => format!(", freed blocks kept {}", mib_text(s.workspace_mib)),
+        let part = |what: &str, mib: f64| {
+            if mib > 0.0 {
+                format!(", {what} {}", mib_text(mib))
+            } else {
+                String::new()
+            }
         };
+        let workspace = part("cuDNN workspaces", s.workspace_mib) + &part("freed blocks kept", s.kept_mib);
         lines.push(format!(
             "    scale {} {}×{}: {} (activations {}{workspace}, targets {}, image and optimizer {})",
             i + 1,

@@ -90,10 +90,12 @@ pub struct ScaleEstimate {
     /// Activations kept for the backward pass, and the gradients in flight.
     pub activations_mib: f64,
     /// On CUDA: cuDNN's workspaces and the allocator's transient blocks
-    /// (`CUDA_WORKSPACE_MAPS` × the largest feature map); on CPU in fp32,
-    /// when freed host memory is kept, the blocks the allocator keeps
-    /// (`CPU_KEPT_MAPS` × it); else 0.
+    /// (`CUDA_WORKSPACE_MAPS` × the largest feature map); 0 on CPU.
     pub workspace_mib: f64,
+    /// On CPU in fp32, when the process keeps its freed host memory: the
+    /// freed blocks the allocator keeps (`CPU_KEPT_MAPS` × the largest
+    /// feature map); else 0.
+    pub kept_mib: f64,
     /// Content features and Gram matrices the loss compares against.
     pub targets_mib: f64,
     /// The image, its gradient, the line search's trial, and the
@@ -311,7 +313,7 @@ fn choose(
                 let host = device == Target::Cuda;
                 let working = |t: u32| {
                     let e = tiled(t, host);
-                    e.activations_mib + e.workspace_mib <= a / 2.0
+                    e.activations_mib + e.workspace_mib + e.kept_mib <= a / 2.0
                 };
                 tiled(
                     largest_tile(longest, working).unwrap_or(crate::config::MIN_TILE as u32),
@@ -484,27 +486,32 @@ fn scale(
     let style_pass = 2.0 * 64.0 * side * side * activation_bytes(exp.precision, device);
     let working = activations.max(style_pass);
     let largest_map = 64.0 * pw as f64 * ph as f64 * activation_bytes(exp.precision, device);
-    let workspace = match (device, exp.precision) {
-        (Target::Cuda, _) => CUDA_WORKSPACE_MAPS * largest_map,
-        (Target::Cpu, Precision::Fp32 | Precision::Auto) if host_memory_kept() => {
-            let maps = match exp.optimizer {
-                OptimizerKind::Lbfgs => CPU_KEPT_MAPS.0,
-                OptimizerKind::Adam => CPU_KEPT_MAPS.1,
-            };
-            maps * largest_map
-        }
-        (Target::Cpu, _) => 0.0,
+    let workspace = if device == Target::Cuda {
+        CUDA_WORKSPACE_MAPS * largest_map
+    } else {
+        0.0
+    };
+    let fp32 = matches!(exp.precision, Precision::Fp32 | Precision::Auto);
+    let kept = if device == Target::Cpu && fp32 && host_memory_kept() {
+        let maps = match exp.optimizer {
+            OptimizerKind::Lbfgs => CPU_KEPT_MAPS.0,
+            OptimizerKind::Adam => CPU_KEPT_MAPS.1,
+        };
+        maps * largest_map
+    } else {
+        0.0
     };
     // The image's side of the run, where it lives.
     let state = optimizer + content_targets;
     let host = tiled.is_some_and(|t| t.1) && device == Target::Cuda;
-    let on_device = working + workspace + style_targets + labels + if host { 0.0 } else { state };
+    let on_device = working + workspace + kept + style_targets + labels + if host { 0.0 } else { state };
     let estimated_peak_mib = base_mib + on_device / MIB;
     ScaleEstimate {
         width: w,
         height: h,
         activations_mib: activations / MIB,
         workspace_mib: workspace / MIB,
+        kept_mib: kept / MIB,
         targets_mib: (content_targets + style_targets + labels) / MIB,
         optimizer_mib: optimizer / MIB,
         estimated_peak_mib,

@@ -51,7 +51,7 @@ pub unsafe fn set_allocator_defaults() {
 
 /// Host blocks up to this size come from the allocator's heap, and this
 /// much freed memory may stay with the process (glibc's largest setting).
-pub const HOST_KEEP_BYTES: i32 = i32::MAX;
+const HOST_KEEP_BYTES: i32 = i32::MAX;
 /// The largest mmap threshold glibc accepts on 64-bit before its 2.35
 /// rework (`HEAP_MAX_SIZE / 2`): blocks larger than it are still mapped.
 const HOST_KEEP_BYTES_OLD_GLIBC: i32 = 32 << 20;
