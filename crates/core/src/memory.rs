@@ -65,6 +65,11 @@ const CUDA_WORKSPACE_MAPS: f64 = 3.0;
 /// model"): L-BFGS's peaks grew by 2–2.5 maps, Adam's at 1024 px by 4.2–5.6;
 /// bf16's did not grow.
 const CPU_KEPT_MAPS: (f64, f64) = (2.0, 4.0);
+/// glibc's own largest threshold (64-bit): blocks up to it are reused
+/// under its defaults too, so keeping freed memory adds to the peak only
+/// when the largest feature map is larger (not at 256 or 384 px in fp32,
+/// where the measured peaks did not grow).
+const GLIBC_DEFAULT_KEEPS_BYTES: f64 = 32.0 * MIB;
 
 /// Whether this process keeps its freed host memory (the engine sets it
 /// when glibc accepts the setting, first thing in the binary).
@@ -492,7 +497,7 @@ fn scale(
         0.0
     };
     let fp32 = matches!(exp.precision, Precision::Fp32 | Precision::Auto);
-    let kept = if device == Target::Cpu && fp32 && host_memory_kept() {
+    let kept = if device == Target::Cpu && fp32 && host_memory_kept() && largest_map > GLIBC_DEFAULT_KEEPS_BYTES {
         let maps = match exp.optimizer {
             OptimizerKind::Lbfgs => CPU_KEPT_MAPS.0,
             OptimizerKind::Adam => CPU_KEPT_MAPS.1,
