@@ -81,19 +81,36 @@ fn a_tiled_run_records_its_tiles_and_follows_the_one_pass_run() {
         let dir = common::only_run(&tmp.path().join(results));
         let summary: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
-        (out, summary)
+        let metrics = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+        let first: f64 = metrics
+            .lines()
+            .nth(1)
+            .unwrap()
+            .split(',')
+            .nth(3)
+            .unwrap()
+            .parse()
+            .unwrap();
+        (out, summary, first)
     };
-    let (out, tiled) = run("64", "tiled");
-    let (_, whole) = run("\"off\"", "whole");
+    let (out, tiled, tiled_first) = run("64", "tiled");
+    let (_, whole, whole_first) = run("\"off\"", "whole");
     assert!(out.contains("tiles of 64 px with a 80 px halo (exact)"), "{out}");
     assert_eq!(tiled["status"], "completed", "{tiled}");
     let tiling = &tiled["scales"][0]["tiling"];
     assert_eq!(tiling["tile"], 64, "{tiled}");
     assert!(tiling["tiles"].as_u64().unwrap() >= 4, "{tiled}");
     assert!(whole["scales"][0].get("tiling").is_none(), "{whole}");
+    // The first evaluation is exact (measured 7e-8 apart). Four L-BFGS
+    // steps amplify round-off: the one-pass run itself, channels-last
+    // instead of NCHW, ended 5e-5 from where it ends here; tiled ended
+    // 3e-7 and 2.4e-5 from it on two builds whose evaluations differ
+    // only in round-off.
+    let (a, b) = (whole_first, tiled_first);
+    assert!((a - b).abs() <= 1e-6 * a, "first evaluation: one pass {a}, tiled {b}");
     let total = |s: &serde_json::Value| s["final_losses"]["total"].as_f64().unwrap();
     let (a, b) = (total(&whole), total(&tiled));
-    assert!((a - b).abs() <= 1e-5 * a, "one pass {a}, tiled {b}");
+    assert!((a - b).abs() <= 1e-4 * a, "one pass {a}, tiled {b}");
 }
 
 #[test]

@@ -172,7 +172,10 @@ fn layer_hw(layer: Layer, h: u32, w: u32) -> (f64, f64) {
 /// backward: every ReLU output (in place over its conv's), every pooling
 /// output with its int64 argmax indices; plus the two largest maps that
 /// hold gradients while the backward runs, and fp32 copies of the selected
-/// features when the network runs in reduced precision.
+/// features when the network runs in reduced precision. In fp32 each Gram
+/// layer adds its gradient (C × n, fp32), computed with the value and held
+/// for the backward pass; in reduced precision it takes the place of the
+/// layer's fp32 copy, freed once the terms are computed.
 fn pass_bytes(exp: &Experiment, h: u32, w: u32, device: Target) -> f64 {
     let layers = exp.layers();
     let Some(&deepest) = layers.last() else {
@@ -196,7 +199,14 @@ fn pass_bytes(exp: &Experiment, h: u32, w: u32, device: Target) -> f64 {
         }
     }
     let selected_f32: f64 = if matches!(exp.precision, Precision::Fp32 | Precision::Auto) {
-        0.0
+        exp.style_layers
+            .iter()
+            .filter(|s| s.loss == StyleLoss::Gram)
+            .map(|s| {
+                let (lh, lw) = layer_hw(s.layer, h, w);
+                s.layer.channels() as f64 * lh * lw * 4.0
+            })
+            .sum()
     } else {
         layers
             .iter()

@@ -605,22 +605,37 @@ impl StyleObjective {
         // (Deferred only in one pass, and a tile plan changes only with a
         // retarget: the tiled evaluation never finds any pending.)
         self.settle_content_targets(&x, &feats)?;
+        // Each term's value, and what the backward pass is handed for it
+        // (the value itself but for a Gram term: see `value_and_pull`).
         let mut parts: Vec<Tensor> = Vec::with_capacity(self.value_count());
+        let mut pulls: Vec<Tensor> = Vec::with_capacity(self.value_count());
         for (l, _, target) in &self.content_targets {
-            parts.push(mse(&feats[l], target)?);
+            let part = mse(&feats[l], target)?;
+            pulls.push(part.shallow_clone());
+            parts.push(part);
         }
         for term in &self.style_terms {
-            parts.push(match &term.target {
-                Some(target) => target.value(&style::matrix(&feats[&term.layer], term.positions.as_ref())?)?,
-                None => Tensor::zeros([], (Kind::Float, x.device())),
-            });
+            let (part, pull) = match &term.target {
+                Some(target) => target.value_and_pull(&style::matrix(&feats[&term.layer], term.positions.as_ref())?)?,
+                None => {
+                    let zero = Tensor::zeros([], (Kind::Float, x.device()));
+                    (zero.shallow_clone(), zero)
+                }
+            };
+            parts.push(part);
+            pulls.push(pull);
         }
-        parts.push(tv(&x)?);
+        // The features the terms took are held now only where the
+        // backward pass needs them.
+        drop(feats);
+        let tv = tv(&x)?;
+        pulls.push(tv.shallow_clone());
+        parts.push(tv);
         // The total on the device, for the backward pass; its value is
         // recomputed on the host in f64 from the parts (`breakdown`).
         let n_content = self.content_targets.len();
         let sum_weighted = |range: std::ops::Range<usize>, ws: Vec<f64>| -> Option<Tensor> {
-            parts[range].iter().zip(ws).map(|(p, w)| p * w).reduce(|a, b| a + b)
+            pulls[range].iter().zip(ws).map(|(p, w)| p * w).reduce(|a, b| a + b)
         };
         let content = sum_weighted(0..n_content, self.content_targets.iter().map(|t| t.1).collect());
         let style = sum_weighted(
@@ -628,7 +643,7 @@ impl StyleObjective {
             self.style_terms.iter().map(|t| t.weight).collect(),
         );
         let (w, scale) = (self.weights, self.loss_scale());
-        let mut total = &parts[parts.len() - 1] * (w.tv / self.norms[2] * scale);
+        let mut total = &pulls[pulls.len() - 1] * (w.tv / self.norms[2] * scale);
         if let Some(c) = &content {
             total += c * (w.content / self.norms[0] * scale);
         }

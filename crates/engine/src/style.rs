@@ -291,6 +291,33 @@ impl Target {
         }
     }
 
+    /// The layer's value for `m`, as [`Target::value`] gives it, and the
+    /// term to hand the backward pass in its place: one whose gradient
+    /// with respect to `m` is the value's. For a Gram matrix that term is
+    /// ⟨M, Q⟩ with Q = ∂value/∂M = M·(D + Dᵀ)/(C·N) (D = ∂value/∂G)
+    /// computed here without autograd, so the backward pass takes no
+    /// product of the N × C matrix: autograd through MᵀM takes two (one
+    /// per operand), and Q one. The value is computed without autograd
+    /// then, and from the same operations, so it is the same to the bit.
+    /// Other statistics hand the value itself.
+    pub fn value_and_pull(&self, m: &Tensor) -> Result<(Tensor, Tensor), TchError> {
+        let Target::Gram(t) = self else {
+            let value = self.value(m)?;
+            return Ok((value.shallow_clone(), value));
+        };
+        let (value, q) = {
+            let _guard = tch::no_grad_guard();
+            let m = m.f_detach()?;
+            let diff = gram_of(&m)? - t;
+            let value = diff.f_square()?.f_mean(m.kind())?;
+            let (n, c) = (m.size()[0], m.size()[1]);
+            let d = &diff * (2.0 / diff.numel().max(1) as f64);
+            let q = m.f_mm(&(&d + d.f_tr()?))? / (c * n.max(1)) as f64;
+            (value, q)
+        };
+        Ok((value, m.f_mul(&q)?.f_sum(m.kind())?))
+    }
+
     /// Bytes the target's statistic holds (sliced Wasserstein's directions
     /// are the layer's, shared by its regions: not counted here).
     pub fn bytes(&self) -> i64 {
@@ -400,7 +427,16 @@ impl SumsGrad {
     /// ∂v/∂σ²·(M − μ)²/n. Summed in `m`'s kind (fp32 in runs).
     pub fn surrogate(&self, m: &Tensor) -> Result<Tensor, TchError> {
         match self {
-            SumsGrad::Gram(d) => m.f_mm(&d.f_to_kind(m.kind())?)?.f_mul(m)?.f_sum(m.kind()),
+            // ∂⟨D, MᵀM⟩/∂M = M·(D + Dᵀ), computed without autograd: the
+            // backward pass then takes no product of the tile's rows.
+            SumsGrad::Gram(d) => {
+                let q = {
+                    let _guard = tch::no_grad_guard();
+                    let d = d.f_to_kind(m.kind())?;
+                    m.f_detach()?.f_mm(&(&d + d.f_tr()?))?
+                };
+                m.f_mul(&q)?.f_sum(m.kind())
+            }
             SumsGrad::Moments { dmean, dvar, mean, n } => {
                 let n = (*n).max(1) as f64;
                 let first = m.f_sum_dim_intlist(0, false, m.kind())?.f_mul(dmean)?.f_sum(m.kind())?;
@@ -691,6 +727,19 @@ mod tests {
             let x = x0.copy().set_requires_grad(true);
             target.value(&x).unwrap().backward();
             let grad: Vec<f64> = x.grad().view([-1]).try_into().unwrap();
+            // The term the backward pass is handed instead: the same value
+            // to the bit, the same gradient.
+            let y = x0.copy().set_requires_grad(true);
+            let (v, pull) = target.value_and_pull(&y).unwrap();
+            assert_eq!(v.double_value(&[]), value(&x0), "{loss}: the value changed");
+            pull.backward();
+            let by_pull: Vec<f64> = y.grad().view([-1]).try_into().unwrap();
+            for (a, b) in by_pull.iter().zip(&grad) {
+                assert!(
+                    (a - b).abs() <= 1e-12 * b.abs().max(1e-3),
+                    "{loss}: {a} by the pull, {b} by autograd"
+                );
+            }
             let h = 1e-6;
             for i in 0..(n * c) as usize {
                 let bump = |d: f64| {

@@ -591,10 +591,14 @@ mod tests {
     }
 
     /// Twenty L-BFGS steps tiled follow the one-pass run: losses within
-    /// 1e-5 for ten steps and 2e-4 for twenty, images within 1/255 — closer
+    /// 2e-5 for ten steps and 2e-4 for twenty, images within 1/255 — closer
     /// than the one-pass run follows itself from a start changed by one
-    /// unit in the last place (L-BFGS in fp32 amplifies round-off; measured
-    /// here: tiled 6e-5 after 20 steps, the nudged start 2e-3).
+    /// unit in the last place (L-BFGS in fp32 amplifies round-off).
+    /// Measured here since the Gram terms' gradient is one product
+    /// (`Target::value_and_pull`): tiled 1.1e-5 after ten steps and 1.6e-4
+    /// at worst, the nudged start 1.8e-5 and 2.0e-4; before it, tiled
+    /// 6e-5 after twenty and the nudged start 2e-3. Either gradient is as
+    /// far from the f64 network's (5.5e-7 to 6.6e-7 relative, both ways).
     #[test]
     fn twenty_lbfgs_steps_tiled_are_the_one_pass_steps() {
         let (h, w) = (72i64, 88i64);
@@ -624,7 +628,7 @@ mod tests {
             tiled.iter().fold(0.0f64, |m, v| m.max(*v)),
             nudged.iter().fold(0.0f64, |m, v| m.max(*v)),
         );
-        assert!(tiled[..=10].iter().all(|&d| d <= 1e-5), "{tiled:?}\n{la:?}\n{lb:?}");
+        assert!(tiled[..=10].iter().all(|&d| d <= 2e-5), "{tiled:?}\n{la:?}\n{lb:?}");
         assert!(
             worst_tiled <= 2e-4 && worst_tiled < worst_nudged,
             "tiled {tiled:?}\nnudged {nudged:?}"
