@@ -17,6 +17,7 @@
 //! Wasserstein barycentre of one-dimensional distributions).
 
 use stylelab_core::config::StyleLoss;
+use stylelab_core::memory::GRAM_GRADIENT_HELD_MAX_BYTES;
 use tch::{Device, Kind, TchError, Tensor};
 
 /// Added to a channel's variance before its square root, so that a dead
@@ -293,15 +294,18 @@ impl Target {
 
     /// The layer's value for `m`, as [`Target::value`] gives it, and the
     /// term to hand the backward pass in its place: one whose gradient
-    /// with respect to `m` is the value's. For a Gram matrix that term is
-    /// ⟨M, Q⟩ with Q = ∂value/∂M = M·(D + Dᵀ)/(C·N) (D = ∂value/∂G)
-    /// computed here without autograd, so the backward pass takes no
-    /// product of the N × C matrix: autograd through MᵀM takes two (one
-    /// per operand), and Q one. The value is computed without autograd
-    /// then, and from the same operations, so it is the same to the bit.
-    /// Other statistics hand the value itself.
+    /// with respect to `m` is the value's. For a Gram matrix whose
+    /// gradient is at most [`GRAM_GRADIENT_HELD_MAX_BYTES`] in fp32 that
+    /// term is ⟨M, Q⟩ with Q = ∂value/∂M = M·(D + Dᵀ)/(C·N)
+    /// (D = ∂value/∂G) computed here without autograd and held until the
+    /// backward pass, which then takes no product of the N × C matrix:
+    /// autograd through MᵀM takes two (one per operand), and Q one. The
+    /// value is computed without autograd then, and from the same
+    /// operations, so it is the same to the bit. Other statistics, and
+    /// larger Gram matrices, hand the value itself.
     pub fn value_and_pull(&self, m: &Tensor) -> Result<(Tensor, Tensor), TchError> {
-        let Target::Gram(t) = self else {
+        let held = m.numel() as f64 * 4.0;
+        let (Target::Gram(t), true) = (self, held <= GRAM_GRADIENT_HELD_MAX_BYTES) else {
             let value = self.value(m)?;
             return Ok((value.shallow_clone(), value));
         };
@@ -598,6 +602,25 @@ mod tests {
                 .unwrap()
                 .allclose(&super::super::loss::gram(&f).unwrap(), 1e-6, 1e-6, false)
         );
+    }
+
+    /// A Gram term holds its gradient for the backward pass only while it
+    /// is small: above [`GRAM_GRADIENT_HELD_MAX_BYTES`] it hands autograd
+    /// the value itself.
+    #[test]
+    fn only_a_small_gram_gradient_is_held_for_the_backward_pass() {
+        let c = 64i64;
+        let rows = (GRAM_GRADIENT_HELD_MAX_BYTES / 4.0) as i64 / c;
+        for (n, held) in [(rows, true), (rows + 1, false)] {
+            let m = Tensor::rand([n, c], (Kind::Float, Device::Cpu)).set_requires_grad(true);
+            let style = Tensor::rand([8, c], (Kind::Float, Device::Cpu));
+            let target = Target::new(StyleLoss::Gram, &[(style, 1.0)], n, None).unwrap();
+            let (value, pull) = target.value_and_pull(&m).unwrap();
+            // The held term's value is ⟨M, Q⟩, not the loss.
+            let same = pull.double_value(&[]) == value.double_value(&[]);
+            assert_eq!(same, !held, "{n} rows");
+            assert!(pull.requires_grad());
+        }
     }
 
     #[test]
