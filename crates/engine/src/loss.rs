@@ -616,7 +616,11 @@ impl StyleObjective {
         }
         for term in &self.style_terms {
             let (part, pull) = match &term.target {
-                Some(target) => target.value_and_pull(&style::matrix(&feats[&term.layer], term.positions.as_ref())?)?,
+                Some(target) => {
+                    let map = &feats[&term.layer];
+                    let m = style::matrix(map, term.positions.as_ref())?;
+                    target.value_and_pull(&m, style::holds_gram_gradient(map))?
+                }
                 None => {
                     let zero = Tensor::zeros([], (Kind::Float, x.device()));
                     (zero.shallow_clone(), zero)

@@ -194,6 +194,14 @@ pub fn directions(channels: i64, seed: u64, device: Device) -> Tensor {
     (v / norms).to_device(device)
 }
 
+/// Whether a Gram layer with this feature map (`1×C×H×W`, any precision)
+/// computes its gradient with its value and holds it for the backward
+/// pass: while that gradient, C·H·W in fp32, is at most
+/// [`GRAM_GRADIENT_HELD_MAX_BYTES`] (the memory model counts it then).
+pub fn holds_gram_gradient(features: &Tensor) -> bool {
+    features.numel() as f64 * 4.0 <= GRAM_GRADIENT_HELD_MAX_BYTES
+}
+
 /// What a style layer compares against in one region: a statistic of the
 /// style images, blended.
 pub enum Target {
@@ -295,17 +303,18 @@ impl Target {
     /// The layer's value for `m`, as [`Target::value`] gives it, and the
     /// term to hand the backward pass in its place: one whose gradient
     /// with respect to `m` is the value's. For a Gram matrix whose
-    /// gradient is at most [`GRAM_GRADIENT_HELD_MAX_BYTES`] in fp32 that
-    /// term is ⟨M, Q⟩ with Q = ∂value/∂M = M·(D + Dᵀ)/(C·N)
+    /// gradient may be held that term is ⟨M, Q⟩ with Q = ∂value/∂M = M·(D + Dᵀ)/(C·N)
     /// (D = ∂value/∂G) computed here without autograd and held until the
     /// backward pass, which then takes no product of the N × C matrix:
     /// autograd through MᵀM takes two (one per operand), and Q one. The
     /// value is computed without autograd then, and from the same
     /// operations, so it is the same to the bit. Other statistics, and
     /// larger Gram matrices, hand the value itself.
-    pub fn value_and_pull(&self, m: &Tensor) -> Result<(Tensor, Tensor), TchError> {
-        let held = m.numel() as f64 * 4.0;
-        let (Target::Gram(t), true) = (self, held <= GRAM_GRADIENT_HELD_MAX_BYTES) else {
+    /// `hold`: whether the layer's gradient may be held
+    /// ([`holds_gram_gradient`] of its whole feature map, so that a
+    /// layer's regions decide together, as the memory model counts them).
+    pub fn value_and_pull(&self, m: &Tensor, hold: bool) -> Result<(Tensor, Tensor), TchError> {
+        let (Target::Gram(t), true) = (self, hold) else {
             let value = self.value(m)?;
             return Ok((value.shallow_clone(), value));
         };
@@ -612,10 +621,12 @@ mod tests {
         let c = 64i64;
         let rows = (GRAM_GRADIENT_HELD_MAX_BYTES / 4.0) as i64 / c;
         for (n, held) in [(rows, true), (rows + 1, false)] {
+            let map = Tensor::rand([1, c, n, 1], (Kind::BFloat16, Device::Cpu));
+            assert_eq!(holds_gram_gradient(&map), held, "{n} rows");
             let m = Tensor::rand([n, c], (Kind::Float, Device::Cpu)).set_requires_grad(true);
             let style = Tensor::rand([8, c], (Kind::Float, Device::Cpu));
             let target = Target::new(StyleLoss::Gram, &[(style, 1.0)], n, None).unwrap();
-            let (value, pull) = target.value_and_pull(&m).unwrap();
+            let (value, pull) = target.value_and_pull(&m, holds_gram_gradient(&map)).unwrap();
             // The held term's value is ⟨M, Q⟩, not the loss.
             let same = pull.double_value(&[]) == value.double_value(&[]);
             assert_eq!(same, !held, "{n} rows");
@@ -753,7 +764,7 @@ mod tests {
             // The term the backward pass is handed instead: the same value
             // to the bit, the same gradient.
             let y = x0.copy().set_requires_grad(true);
-            let (v, pull) = target.value_and_pull(&y).unwrap();
+            let (v, pull) = target.value_and_pull(&y, true).unwrap();
             assert_eq!(v.double_value(&[]), value(&x0), "{loss}: the value changed");
             pull.backward();
             let by_pull: Vec<f64> = y.grad().view([-1]).try_into().unwrap();
