@@ -184,8 +184,10 @@ fn layer_hw(layer: Layer, h: u32, w: u32) -> (f64, f64) {
 /// hold gradients while the backward runs, and fp32 copies of the selected
 /// features when the network runs in reduced precision; and each Gram
 /// layer's gradient (C × n, fp32) when it is computed with the value and
-/// held for the backward pass (at most [`GRAM_GRADIENT_HELD_MAX_BYTES`]).
-fn pass_bytes(exp: &Experiment, h: u32, w: u32, device: Target) -> f64 {
+/// held for the backward pass: in one pass those of at most
+/// [`GRAM_GRADIENT_HELD_MAX_BYTES`], on a tile every one (the tile's
+/// surrogate holds each, as its product did before).
+fn pass_bytes(exp: &Experiment, h: u32, w: u32, device: Target, tiled: bool) -> f64 {
     let layers = exp.layers();
     let Some(&deepest) = layers.last() else {
         return 0.0;
@@ -215,7 +217,7 @@ fn pass_bytes(exp: &Experiment, h: u32, w: u32, device: Target) -> f64 {
             let (lh, lw) = layer_hw(s.layer, h, w);
             s.layer.channels() as f64 * lh * lw * 4.0
         })
-        .filter(|bytes| *bytes <= GRAM_GRADIENT_HELD_MAX_BYTES)
+        .filter(|bytes| tiled || *bytes <= GRAM_GRADIENT_HELD_MAX_BYTES)
         .sum();
     let selected_f32: f64 = if matches!(exp.precision, Precision::Fp32 | Precision::Auto) {
         0.0
@@ -485,7 +487,7 @@ fn scale(
     let plan = tiled.and_then(|(tile, _)| Some(TilePlan::new(w, h, tile, *exp.layers().last()?)));
     // One pass holds the whole image's maps; a tiled one the largest crop's.
     let (pw, ph) = plan.map_or((w, h), |t| t.largest_crop());
-    let activations = pass_bytes(exp, ph, pw, device);
+    let activations = pass_bytes(exp, ph, pw, device, plan.is_some());
     // Targets: content features (fp32) and Gram matrices; while they are
     // computed, a no-grad pass over the largest style image (or crop) runs.
     let content_targets: f64 = exp
