@@ -178,6 +178,12 @@ fn layer_hw(layer: Layer, h: u32, w: u32) -> (f64, f64) {
     ((h >> pools) as f64, (w >> pools) as f64)
 }
 
+/// Bytes of `layer`'s feature map in fp32 for an input of `h × w`.
+fn fp32_map_bytes(layer: Layer, h: u32, w: u32) -> f64 {
+    let (lh, lw) = layer_hw(layer, h, w);
+    layer.channels() as f64 * lh * lw * 4.0
+}
+
 /// Bytes of a network pass to `deepest` that autograd keeps for the
 /// backward: every ReLU output (in place over its conv's), every pooling
 /// output with its int64 argmax indices; plus the two largest maps that
@@ -213,22 +219,13 @@ fn pass_bytes(exp: &Experiment, h: u32, w: u32, device: Target, tiled: bool) -> 
         .style_layers
         .iter()
         .filter(|s| s.loss == StyleLoss::Gram)
-        .map(|s| {
-            let (lh, lw) = layer_hw(s.layer, h, w);
-            s.layer.channels() as f64 * lh * lw * 4.0
-        })
+        .map(|s| fp32_map_bytes(s.layer, h, w))
         .filter(|bytes| tiled || *bytes <= GRAM_GRADIENT_HELD_MAX_BYTES)
         .sum();
     let selected_f32: f64 = if matches!(exp.precision, Precision::Fp32 | Precision::Auto) {
         0.0
     } else {
-        layers
-            .iter()
-            .map(|&l| {
-                let (lh, lw) = layer_hw(l, h, w);
-                l.channels() as f64 * lh * lw * 4.0
-            })
-            .sum()
+        layers.iter().map(|&l| fp32_map_bytes(l, h, w)).sum()
     };
     (kept + largest[0] + largest[1]) * WORKSPACE_FACTOR + selected_f32 + held_gradients
 }
@@ -490,14 +487,7 @@ fn scale(
     let activations = pass_bytes(exp, ph, pw, device, plan.is_some());
     // Targets: content features (fp32) and Gram matrices; while they are
     // computed, a no-grad pass over the largest style image (or crop) runs.
-    let content_targets: f64 = exp
-        .content_layers
-        .iter()
-        .map(|(l, _)| {
-            let (lh, lw) = layer_hw(*l, h, w);
-            l.channels() as f64 * lh * lw * 4.0
-        })
-        .sum();
+    let content_targets: f64 = exp.content_layers.iter().map(|(l, _)| fp32_map_bytes(*l, h, w)).sum();
     // The statistics are the whole image's; what an evaluation keeps, the pass's.
     let (style_targets, _) = style_bytes(exp, h, w);
     let (_, style_kept) = style_bytes(exp, ph, pw);

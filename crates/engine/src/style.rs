@@ -202,6 +202,18 @@ pub fn holds_gram_gradient(features: &Tensor) -> bool {
     features.numel() as f64 * 4.0 <= GRAM_GRADIENT_HELD_MAX_BYTES
 }
 
+/// ⟨M, Q⟩ with Q = M·(D + Dᵀ)/k computed without autograd: a term whose
+/// gradient with respect to `m` is Q, the gradient of ⟨D, MᵀM⟩/k. The
+/// backward pass then takes no product of M (autograd through MᵀM takes
+/// two); Q is held until it runs.
+fn gram_pull(m: &Tensor, d: &Tensor, k: f64) -> Result<Tensor, TchError> {
+    let q = {
+        let _guard = tch::no_grad_guard();
+        m.f_detach()?.f_mm(&(d + d.f_tr()?))? / k
+    };
+    m.f_mul(&q)?.f_sum(m.kind())
+}
+
 /// What a style layer compares against in one region: a statistic of the
 /// style images, blended.
 pub enum Target {
@@ -318,17 +330,15 @@ impl Target {
             let value = self.value(m)?;
             return Ok((value.shallow_clone(), value));
         };
-        let (value, q) = {
+        let (value, d) = {
             let _guard = tch::no_grad_guard();
-            let m = m.f_detach()?;
-            let diff = gram_of(&m)? - t;
+            let diff = gram_of(&m.f_detach()?)? - t;
             let value = diff.f_square()?.f_mean(m.kind())?;
-            let (n, c) = (m.size()[0], m.size()[1]);
             let d = &diff * (2.0 / diff.numel().max(1) as f64);
-            let q = m.f_mm(&(&d + d.f_tr()?))? / (c * n.max(1)) as f64;
-            (value, q)
+            (value, d)
         };
-        Ok((value, m.f_mul(&q)?.f_sum(m.kind())?))
+        let (n, c) = (m.size()[0], m.size()[1]);
+        Ok((value, gram_pull(m, &d, (c * n.max(1)) as f64)?))
     }
 
     /// Bytes the target's statistic holds (sliced Wasserstein's directions
@@ -440,16 +450,9 @@ impl SumsGrad {
     /// ∂v/∂σ²·(M − μ)²/n. Summed in `m`'s kind (fp32 in runs).
     pub fn surrogate(&self, m: &Tensor) -> Result<Tensor, TchError> {
         match self {
-            // ∂⟨D, MᵀM⟩/∂M = M·(D + Dᵀ), computed without autograd: the
-            // backward pass then takes no product of the tile's rows.
-            SumsGrad::Gram(d) => {
-                let q = {
-                    let _guard = tch::no_grad_guard();
-                    let d = d.f_to_kind(m.kind())?;
-                    m.f_detach()?.f_mm(&(&d + d.f_tr()?))?
-                };
-                m.f_mul(&q)?.f_sum(m.kind())
-            }
+            // ∂⟨D, MᵀM⟩/∂M = M·(D + Dᵀ): the backward pass then takes no
+            // product of the tile's rows.
+            SumsGrad::Gram(d) => gram_pull(m, &d.f_to_kind(m.kind())?, 1.0),
             SumsGrad::Moments { dmean, dvar, mean, n } => {
                 let n = (*n).max(1) as f64;
                 let first = m.f_sum_dim_intlist(0, false, m.kind())?.f_mul(dmean)?.f_sum(m.kind())?;
