@@ -35,7 +35,7 @@ mod spectral;
 
 use super::{Objective, Point, StepOutcome, dot, reads};
 pub use history::Form;
-use history::History;
+use history::{History, Restricted};
 use line_search::{Line, LinePoint, strong_wolfe};
 use spectral::Spectral;
 use stylelab_core::config::{Precision, Precondition};
@@ -107,6 +107,9 @@ pub struct Lbfgs {
     prev: Option<Previous>,
     /// M of the initial inverse Hessian γ·M² (`spectral`); None: γ·I.
     spectral: Option<Spectral>,
+    /// Projected onto the box [0, 1] ([`Lbfgs::with_box`]): the history
+    /// of the free coordinates' block, used instead of `history`.
+    projected: Option<Restricted>,
 }
 
 /// Why the steepest descent found no step, by its likely cause: a gradient
@@ -167,6 +170,7 @@ impl Lbfgs {
             history: History::new(history.max(1), form),
             prev: None,
             spectral: None,
+            projected: None,
         }
     }
 
@@ -174,9 +178,36 @@ impl Lbfgs {
     /// inverse Hessian.
     pub fn with_precondition(mut self, precondition: Precondition) -> Self {
         self.spectral = match precondition {
-            Precondition::Spectral => Some(Spectral::new()),
+            Precondition::Spectral => Some(Spectral::new(if self.projected.is_some() {
+                spectral::EXPONENT_BOX
+            } else {
+                spectral::EXPONENT
+            })),
             Precondition::None => None,
         };
+        self
+    }
+
+    /// The same, keeping the image in the box [0, 1] when `boxed`: the
+    /// two-metric projection method of Bertsekas (1982) with L-BFGS on the
+    /// free coordinates, as in Schmidt's minConf_TMP. A coordinate at a
+    /// bound whose gradient pushes it out is held; the direction is
+    /// −H·g over the others ([`Restricted`]: every inner product over the
+    /// free coordinates); the line search runs along the projected path
+    /// clamp(x + t·d); the pair is the step actually taken. The loss is
+    /// then always its image's, with no pull back to add: a pull makes a
+    /// kink at the bound (the gradient jumps from the loss's to 0 there),
+    /// which L-BFGS's model cannot fit, and it slowed runs whose image
+    /// sits on the bounds (docs/reference.md, "Optimizers").
+    pub fn with_box(mut self, boxed: bool) -> Self {
+        let m = match &self.history {
+            History::TwoLoop(h) => h.m,
+            History::Compact(h) => h.m,
+        };
+        self.projected = boxed.then(|| Restricted::new(m));
+        if boxed && self.spectral.is_some() {
+            self.spectral = Some(Spectral::new(spectral::EXPONENT_BOX));
+        }
         self
     }
 
@@ -191,6 +222,9 @@ impl Lbfgs {
     /// allocates all its slots with the first pair, the two-loop form one
     /// pair at a time. What the memory estimate must count.
     pub fn allocated_pairs(&self) -> usize {
+        if let Some(h) = &self.projected {
+            return h.len();
+        }
         match &self.history {
             History::TwoLoop(h) => h.pairs.len(),
             History::Compact(h) => h.pairs.as_ref().map_or(0, |p| p.size()[0] as usize),
@@ -200,6 +234,9 @@ impl Lbfgs {
     /// Forgets the curvature pairs (their storage stays allocated).
     pub fn reset(&mut self) {
         self.history.clear();
+        if let Some(h) = &mut self.projected {
+            h.clear();
+        }
         self.prev = None;
     }
 
@@ -250,6 +287,9 @@ impl Lbfgs {
         if at_minimum(&current) {
             return Ok(StepOutcome::Converged(current));
         }
+        if self.projected.is_some() {
+            return self.step_projected(objective, x, current);
+        }
         loop {
             let steepest = self.prev.is_none() && self.history.is_empty();
             let g = current.eval.grad.shallow_clone();
@@ -270,6 +310,7 @@ impl Lbfgs {
                 d: &d,
                 // gᵀd and max |d| ride along with the first trial's read.
                 first_extras: Some([dot(&g, &d)?, max_abs(&d)?]),
+                boxed: false,
             };
             let (trial, [gtd0, d_max]) = line.first_trial(t)?;
             let f0 = current.loss;
@@ -284,21 +325,10 @@ impl Lbfgs {
                 let best = strong_wolfe(&mut line, current.shallow_clone(), trial, gtd0, d_max, self.noise)?;
                 judge(best, f0, d_max)
             };
-            let best = match found {
-                Ok(best) => best,
-                // The history no longer fits the function: try the steepest descent.
-                Err(_) if !steepest => {
-                    self.reset();
-                    continue;
-                }
-                // Where the loss carries rounding noise, a steepest descent
-                // that cannot change it at all has reached what this
-                // precision resolves: a minimum as far as it can tell.
-                Err(why) if why == UNCHANGED && self.noise > 0.0 => return Ok(StepOutcome::Converged(current)),
-                Err(why) => {
-                    let why = stall_reason(&why, current.grad_max, self.lr, self.noise);
-                    return Ok(StepOutcome::Stalled(current, why));
-                }
+            let best = match self.verdict(found, steepest, &current) {
+                Verdict::Take(best) => best,
+                Verdict::Retry => continue,
+                Verdict::End(outcome) => return Ok(outcome),
             };
             *x += &d * best.t;
             self.prev = Some(Previous {
@@ -311,6 +341,128 @@ impl Lbfgs {
             return Ok(StepOutcome::Moved(best.point));
         }
     }
+}
+
+impl Lbfgs {
+    /// What a line search's result means for the step: the point to take;
+    /// a retry along the steepest descent, when the history no longer fits
+    /// the function (it is dropped); or the step's end.
+    fn verdict(&mut self, found: Result<LinePoint, String>, steepest: bool, current: &Point) -> Verdict {
+        match found {
+            Ok(best) => Verdict::Take(best),
+            Err(_) if !steepest => {
+                self.reset();
+                Verdict::Retry
+            }
+            // Where the loss carries rounding noise, a steepest descent
+            // that cannot change it at all has reached what this
+            // precision resolves: a minimum as far as it can tell.
+            Err(why) if why == UNCHANGED && self.noise > 0.0 => {
+                Verdict::End(StepOutcome::Converged(current.shallow_clone()))
+            }
+            Err(why) => {
+                let why = stall_reason(&why, current.grad_max, self.lr, self.noise);
+                Verdict::End(StepOutcome::Stalled(current.shallow_clone(), why))
+            }
+        }
+    }
+
+    /// [`Lbfgs::step`] projected onto the box [0, 1] (see
+    /// [`Lbfgs::with_box`]).
+    fn step_projected<O: Objective>(
+        &mut self,
+        objective: &mut O,
+        x: &mut Tensor,
+        current: Point,
+    ) -> Result<StepOutcome, TchError> {
+        loop {
+            let steepest = self.prev.is_none() && self.projected.as_ref().is_none_or(|h| h.len() == 0);
+            let g = current.eval.grad.shallow_clone();
+            let free = free_coordinates(x, &g)?;
+            let pair = self.prev.take().map(|p| (p.d, &g - &p.g));
+            let spectral = &mut self.spectral;
+            let mut h0 = |v: &Tensor| match spectral.as_mut() {
+                Some(m) => {
+                    let mv = m.apply(v)?;
+                    m.apply(&mv)
+                }
+                None => Ok(v.shallow_clone()),
+            };
+            let Some(history) = self.projected.as_mut() else {
+                return Err(TchError::Kind("no projected history".into()));
+            };
+            let d = history.direction(&g, pair, &free, &mut h0)?;
+            let t = if steepest {
+                // Read: the free part of the steepest descent sets its scale.
+                let d_max = reads::read(&[&max_abs(&d)?])?[0];
+                if d_max == 0.0 {
+                    // Every coordinate held at a bound: a constrained minimum.
+                    return Ok(StepOutcome::Converged(current));
+                }
+                self.first_step / d_max * self.lr
+            } else {
+                self.lr
+            };
+            // A coordinate at a bound that d pushes outwards does not move.
+            let blocked = d
+                .f_lt(0.0)?
+                .f_logical_and(&x.f_le(0.0)?)?
+                .f_logical_or(&d.f_gt(0.0)?.f_logical_and(&x.f_ge(1.0)?)?)?;
+            let moving = d.f_masked_fill(&blocked, 0.0)?;
+            let mut line = Line {
+                objective: &mut *objective,
+                x: &*x,
+                d: &d,
+                first_extras: Some([dot(&g, &moving)?, max_abs(&d)?]),
+                boxed: true,
+            };
+            let (trial, [gtd0, d_max]) = line.first_trial(t)?;
+            if steepest && gtd0 > -TOLERANCE_CHANGE {
+                return Ok(StepOutcome::Converged(current));
+            }
+            let found = if gtd0 > -TOLERANCE_CHANGE {
+                Err("the gradient gives no descent direction".to_string())
+            } else {
+                let best = strong_wolfe(&mut line, current.shallow_clone(), trial, gtd0, d_max, self.noise)?;
+                judge(best, current.loss, d_max)
+            };
+            let best = match self.verdict(found, steepest, &current) {
+                Verdict::Take(best) => best,
+                Verdict::Retry => continue,
+                Verdict::End(outcome) => return Ok(outcome),
+            };
+            let moved = (&*x + &d * best.t).f_clamp(0.0, 1.0)?;
+            let s = &moved - &*x;
+            x.copy_(&moved);
+            // The pair's curvature is judged over the free coordinates at
+            // the next step, on the device.
+            self.prev = Some(Previous {
+                d: s,
+                t: 1.0,
+                g,
+                gtd0,
+                gtd1: best.gtd,
+            });
+            return Ok(StepOutcome::Moved(best.point));
+        }
+    }
+}
+
+/// 1 where a coordinate of `x` is free, 0 where it is held: at a bound of
+/// [0, 1] with the gradient `g` pushing it outwards. In `g`'s kind.
+fn free_coordinates(x: &Tensor, g: &Tensor) -> Result<Tensor, TchError> {
+    let held = x
+        .f_le(0.0)?
+        .f_logical_and(&g.f_gt(0.0)?)?
+        .f_logical_or(&x.f_ge(1.0)?.f_logical_and(&g.f_lt(0.0)?)?)?;
+    held.f_logical_not()?.f_to_kind(g.kind())
+}
+
+/// What a line search's result means for the step ([`Lbfgs::verdict`]).
+enum Verdict {
+    Take(LinePoint),
+    Retry,
+    End(StepOutcome),
 }
 
 /// A step's direction in the image (`d`, what the line search moves
@@ -382,7 +534,7 @@ fn max_abs(t: &Tensor) -> Result<Tensor, TchError> {
 
 #[cfg(test)]
 mod tests {
-    use super::history::Compact;
+    use super::history::{Compact, Restricted};
     use super::line_search::cubic_interpolate;
     use super::*;
     use crate::optim::Evaluation;
@@ -440,6 +592,117 @@ mod tests {
                 pairs.clear();
             }
         }
+    }
+
+    /// The restricted history gives, on the free coordinates, the two-loop
+    /// direction of the pairs cut down to them, and 0 on the held ones.
+    #[test]
+    fn the_projected_direction_is_the_free_blocks_two_loop_direction() {
+        let n = 30;
+        let mut rng = stylelab_core::rng::SplitMix64::new(4);
+        let mut vec = |scale: f64| -> Vec<f64> { (0..n).map(|_| rng.normal() * scale).collect() };
+        let free: Vec<f64> = (0..n).map(|i| if i % 4 == 1 || i == 7 { 0.0 } else { 1.0 }).collect();
+        let cut = |v: &[f64]| -> Vec<f64> {
+            v.iter()
+                .zip(&free)
+                .filter(|(_, f)| **f == 1.0)
+                .map(|(x, _)| *x)
+                .collect()
+        };
+        let t = |v: &[f64]| Tensor::from_slice(v);
+        let mut history = Restricted::new(4);
+        let mut pairs = Vec::new();
+        for step in 0..7 {
+            let s = vec(1.0);
+            let y: Vec<f64> = s.iter().enumerate().map(|(i, v)| v * (1.0 + i as f64 / 7.0)).collect();
+            let g = vec(2.0);
+            pairs.push((cut(&s), cut(&y)));
+            if pairs.len() > 4 {
+                pairs.remove(0);
+            }
+            let d = history
+                .direction(&t(&g), Some((t(&s), t(&y))), &t(&free), &mut |v| Ok(v.shallow_clone()))
+                .unwrap();
+            let d: Vec<f64> = Vec::try_from(d).unwrap();
+            let want = two_loop(&pairs, &cut(&g));
+            let got: Vec<f64> = cut(&d);
+            for (got, want) in got.iter().zip(&want) {
+                assert!(
+                    (got - want).abs() <= 1e-9 * want.abs().max(1.0),
+                    "step {step}: {got} vs {want}"
+                );
+            }
+            let held: f64 = d
+                .iter()
+                .zip(&free)
+                .filter(|(_, f)| **f == 0.0)
+                .map(|(d, _)| d.abs())
+                .sum();
+            assert_eq!(held, 0.0, "step {step}: a held coordinate moves");
+        }
+    }
+
+    /// f(x) = ½ Σ a_i (x_i − c_i)², a from 1 to 10, with c partly
+    /// outside [0, 1]: in the box its minimum is clamp(c). Projected
+    /// L-BFGS never leaves the box and finds it, the coordinates that end
+    /// on a bound held there exactly.
+    struct Bowl {
+        a: Tensor,
+        c: Tensor,
+    }
+
+    impl Objective for Bowl {
+        fn evaluate(&mut self, x: &Tensor) -> Result<Evaluation, TchError> {
+            let r = x - &self.c;
+            let value = (&self.a * &r * &r).f_sum(Kind::Double)? * 0.5;
+            Ok(Evaluation {
+                grad: &self.a * r,
+                values: value.f_reshape([1])?,
+            })
+        }
+        fn value(&self, values: &[f64]) -> f64 {
+            values[0]
+        }
+    }
+
+    #[test]
+    fn projected_lbfgs_finds_the_minimum_in_the_box_without_leaving_it() {
+        let n = 64i64;
+        let a = Tensor::from_slice(&(0..n).map(|i| 10f64.powf(i as f64 / n as f64)).collect::<Vec<_>>());
+        let c = Tensor::from_slice(
+            &(0..n)
+                .map(|i| -0.5 + 2.0 * ((i * 37) % n) as f64 / n as f64)
+                .collect::<Vec<_>>(),
+        );
+        let want = c.clamp(0.0, 1.0);
+        let mut f = Bowl { a, c };
+        let mut x = Tensor::full([n], 0.5, (Kind::Double, tch::Device::Cpu));
+        let mut opt = Lbfgs::new(1.0, 10).with_box(true);
+        let eval = f.evaluate(&x).unwrap();
+        let mut p = crate::optim::observe(&f, eval, &[]).unwrap().0;
+        let mut converged = None;
+        for step in 0..60 {
+            p = match opt.step(&mut f, &mut x, p).unwrap() {
+                StepOutcome::Moved(p) => p,
+                StepOutcome::Converged(p) => {
+                    converged = Some(step);
+                    p
+                }
+                StepOutcome::Stalled(_, why) => panic!("step {step}: {why}"),
+            };
+            let (lo, hi) = (f64::try_from(x.min()).unwrap(), f64::try_from(x.max()).unwrap());
+            assert!((0.0..=1.0).contains(&lo) && hi <= 1.0, "step {step}: x in [{lo}, {hi}]");
+            if converged.is_some() {
+                break;
+            }
+        }
+        // (Converged where a step's change of the loss falls below 1e-9 of it.)
+        assert!(converged.is_some_and(|s| s < 30), "converged at step {converged:?}");
+        let off = f64::try_from((&x - &want).abs().max()).unwrap();
+        assert!(off < 1e-4, "{off} from the constrained minimum");
+        let on_bounds = i64::try_from(want.eq(0.0).logical_or(&want.eq(1.0)).sum(Kind::Int64)).unwrap();
+        let held = i64::try_from(x.eq(0.0).logical_or(&x.eq(1.0)).sum(Kind::Int64)).unwrap();
+        assert_eq!(held, on_bounds, "the coordinates on a bound sit exactly on it");
     }
 
     /// f(x) = (q(x) − c)² where q rounds x to a grid of `h`: like a loss

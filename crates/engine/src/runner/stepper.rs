@@ -562,7 +562,8 @@ fn new_optimizer(exp: &Experiment, x: &Tensor, steps: u64) -> Optimizer {
                 optim::Form::for_device(x.device()),
             )
             .with_precision(exp.precision)
-            .with_precondition(exp.precondition),
+            .with_precondition(exp.precondition)
+            .with_box(exp.bounds == stylelab_core::config::Bounds::Box),
         ),
         OptimizerKind::Adam => Optimizer::Adam(Adam::new(exp.learning_rate)),
     }

@@ -142,6 +142,103 @@ impl TwoLoop {
     }
 }
 
+/// The part of L-BFGS's H acting on the free coordinates (the rest held
+/// still), for the projected L-BFGS of a box-constrained image: the last
+/// `m` pairs (s, y) in the image's own coordinates, every inner product
+/// taken over the free coordinates only (so a pair's curvature is the
+/// free block's, recomputed at each step as the free set changes), on the
+/// initial inverse Hessian γ·F·H₀·F. A pair whose curvature over the
+/// free coordinates is not positive is left out of this step.
+pub(super) struct Restricted {
+    m: usize,
+    /// (s, y), oldest first: s the step actually taken (projected), y the
+    /// change of the gradient.
+    pairs: VecDeque<(Tensor, Tensor)>,
+    /// γ of the newest pair that had positive curvature (1 before any).
+    gamma: Option<Tensor>,
+}
+
+impl Restricted {
+    /// An empty history of at most `m` pairs.
+    pub(super) fn new(m: usize) -> Self {
+        Restricted {
+            m,
+            pairs: VecDeque::new(),
+            gamma: None,
+        }
+    }
+
+    /// Pairs kept.
+    pub(super) fn len(&self) -> usize {
+        self.pairs.len()
+    }
+
+    /// Drops the pairs and γ.
+    pub(super) fn clear(&mut self) {
+        self.pairs.clear();
+        self.gamma = None;
+    }
+
+    /// −H·g over the free coordinates (`free`: 1 where free, 0 where held,
+    /// shaped like `g`), 0 on the held ones, after adding `pair`. `h0`
+    /// applies the initial inverse Hessian's shape H₀ (γ is found here:
+    /// sᵀy / yᵀH₀y of the newest pair, over the free coordinates).
+    pub(super) fn direction(
+        &mut self,
+        g: &Tensor,
+        pair: Option<(Tensor, Tensor)>,
+        free: &Tensor,
+        h0: &mut dyn FnMut(&Tensor) -> Result<Tensor, TchError>,
+    ) -> Result<Tensor, TchError> {
+        if let Some(pair) = pair {
+            if self.pairs.len() == self.m {
+                self.pairs.pop_front();
+            }
+            self.pairs.push_back(pair);
+        }
+        let restrict = |v: &Tensor| v.f_mul(free);
+        // ρ_i = 1/(s_iᵀ F y_i), 0 for a pair without positive curvature there.
+        let mut scratch = g.f_empty_like()?;
+        let mut rhos = Vec::with_capacity(self.pairs.len());
+        for (s, y) in &self.pairs {
+            let _ = s.f_mul_out(&scratch, y)?;
+            let sy = dot(&scratch, free)?;
+            let ok = sy.f_gt(super::CURVATURE_MIN)?;
+            rhos.push((sy.f_reciprocal()?.f_where_self(&ok, &sy.f_zeros_like()?)?, sy, ok));
+        }
+        if let (Some((_, y)), Some((_, sy, ok))) = (self.pairs.back(), rhos.last()) {
+            let hy = h0(&restrict(y)?)?;
+            let yhy = dot(&restrict(y)?, &hy)?;
+            let new = sy.f_div(&yhy)?;
+            let old = match &self.gamma {
+                Some(g) => g.shallow_clone(),
+                None => new.f_ones_like()?,
+            };
+            self.gamma = Some(new.f_where_self(&ok.f_logical_and(&yhy.f_gt(0.0)?)?, &old)?);
+        }
+        let mut q = restrict(g)?.f_neg_()?;
+        let mut alphas = Vec::with_capacity(self.pairs.len());
+        for ((s, y), (rho, ..)) in self.pairs.iter().zip(&rhos).rev() {
+            let a = dot(s, &q)?.f_mul(rho)?;
+            let _ = y.f_mul_out(&scratch, &a)?;
+            let _ = scratch.f_mul_(free)?;
+            let _ = q.f_sub_(&scratch)?;
+            alphas.push(a);
+        }
+        let mut r = restrict(&h0(&q)?)?;
+        if let Some(gamma) = &self.gamma {
+            let _ = r.f_mul_(&gamma.f_to_kind(r.kind())?)?;
+        }
+        for (((s, y), (rho, ..)), a) in self.pairs.iter().zip(&rhos).zip(alphas.into_iter().rev()) {
+            let b = dot(y, &r)?.f_mul(rho)?;
+            let _ = s.f_mul_out(&scratch, &a.f_sub(&b)?)?;
+            let _ = scratch.f_mul_(free)?;
+            let _ = r.f_add_(&scratch)?;
+        }
+        Ok(r)
+    }
+}
+
 /// The last `m` curvature pairs stacked for the compact form, and their
 /// inner products.
 pub(super) struct Compact {

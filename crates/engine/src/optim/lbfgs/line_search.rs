@@ -83,14 +83,27 @@ pub(super) struct Line<'a, O> {
     pub(super) d: &'a Tensor,
     /// gᵀd and max |d| at the start, read with the first trial.
     pub(super) first_extras: Option<[Tensor; 2]>,
+    /// Whether the line is projected onto the box [0, 1]: each trial is
+    /// clamp(x + t·d), and its slope that of the projected path (the
+    /// coordinates the clamp holds do not move).
+    pub(super) boxed: bool,
 }
 
 impl<O: Objective> Line<'_, O> {
-    /// Evaluates x + t·d and reads its numbers and gᵀd there (and anything
-    /// else given) in one read.
+    /// Evaluates x + t·d (projected when boxed) and reads its numbers and
+    /// gᵀd there (and anything else given) in one read.
     pub(super) fn eval_at(&mut self, t: f64, extra: &[&Tensor]) -> Result<(LinePoint, Vec<f64>), TchError> {
-        let eval: Evaluation = self.objective.evaluate(&(self.x + self.d * t))?;
-        let gtd = dot(&eval.grad, self.d)?;
+        let moved = self.x + self.d * t;
+        let (eval, gtd): (Evaluation, Tensor) = if self.boxed {
+            let inside = moved.f_gt(0.0)?.f_logical_and(&moved.f_lt(1.0)?)?;
+            let eval = self.objective.evaluate(&moved.f_clamp(0.0, 1.0)?)?;
+            let gtd = dot(&eval.grad, &self.d.f_mul(&inside)?)?;
+            (eval, gtd)
+        } else {
+            let eval = self.objective.evaluate(&moved)?;
+            let gtd = dot(&eval.grad, self.d)?;
+            (eval, gtd)
+        };
         let mut extras = vec![&gtd];
         extras.extend_from_slice(extra);
         let (point, values) = observe(&*self.objective, eval, &extras)?;
