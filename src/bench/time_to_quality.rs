@@ -3,9 +3,10 @@
 //! speed-ups. The PyTorch reference (`reference_pytorch.py --trace`:
 //! L-BFGS with the strong-Wolfe search, history 100, fp32, the same
 //! objective) runs the classic problem for a budget of evaluations; its
-//! final loss is the target. Both keep the image in [0, 1] the same way
-//! (`--bounds box`, stylelab's default: the loss at the clamped image and
-//! the same pull back), or both leave it free (`--bounds none`), and
+//! final loss is the target. Both minimise the loss at the image clamped
+//! to [0, 1] (`--bounds box`, stylelab's default: the reference pulls a
+//! value outside back, stylelab's L-BFGS projects its steps onto the box
+//! and never leaves it), or both leave the image free (`--bounds none`), and
 //! before anything is timed both evaluate at an image outside [0, 1]
 //! and must agree there. stylelab then runs the same experiment as a
 //! user would write it, and as each speed-up would run it, each until a
@@ -142,7 +143,8 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
          8-bit images) where the loss is reached; no worse: when content_dist and style_dist are both first no worse \
          than the reference's; {}; on {device}",
         if args.bounds == "box" {
-            "both images kept in [0, 1] (the loss at the clamped image, a pull back on values outside)"
+            "both images kept in [0, 1] (the loss at the clamped image; the reference pulls values outside back, \
+             stylelab's L-BFGS projects its steps onto [0, 1])"
         } else {
             "both images free (the loss at the unclamped image; saving clamps it)"
         },

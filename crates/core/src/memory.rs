@@ -449,7 +449,14 @@ fn image_vectors(exp: &Experiment, steps: u64) -> f64 {
         // Moments m and v, the update.
         OptimizerKind::Adam => 3.0,
     };
-    let bounds = if exp.bounds == Bounds::Box { 1.25 } else { 0.0 };
+    // The clamped image and the 1-byte mask of values outside; L-BFGS
+    // projecting onto the box adds the free values' mask, the direction
+    // as it moves and the projected point.
+    let bounds = match (exp.bounds, exp.optimizer) {
+        (Bounds::None, _) => 0.0,
+        (Bounds::Box, OptimizerKind::Lbfgs) => 4.25,
+        (Bounds::Box | Bounds::Pull, _) => 1.25,
+    };
     4.0 + state + bounds
 }
 

@@ -544,7 +544,8 @@ impl StyleObjective {
     /// image and a pull back on values outside; see [`PULL_DISTANCE`]): the
     /// values an evaluation reports gain one, the pull.
     pub fn with_bounds(mut self, bounds: stylelab_core::config::Bounds) -> Self {
-        self.bounds = (bounds == stylelab_core::config::Bounds::Box).then_some(Bounds { stiffness: None });
+        use stylelab_core::config::Bounds as Kept;
+        self.bounds = matches!(bounds, Kept::Box | Kept::Pull).then_some(Bounds { stiffness: None });
         self
     }
 

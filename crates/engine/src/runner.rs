@@ -191,6 +191,7 @@ fn run_info(ctx: &RunContext, objective: &StyleObjective, summary: &Summary, dev
             optimizer_words(exp, device),
             match exp.bounds {
                 stylelab_core::config::Bounds::Box => ", the image kept in [0, 1]",
+                stylelab_core::config::Bounds::Pull => ", the image kept in [0, 1] by a pull back",
                 stylelab_core::config::Bounds::None => ", the image free (clamped when saved)",
             }
         ),

@@ -603,10 +603,15 @@ pub struct RawOptim {
 #[serde(rename_all = "kebab-case")]
 pub enum Bounds {
     /// In [0, 1], what an image file holds: the loss is evaluated at the
-    /// image clamped to it (the image final.png saves), and a value that
-    /// strays outside is pulled back. The default.
+    /// image clamped to it (the image final.png saves); L-BFGS projects
+    /// its steps onto [0, 1], Adam pulls a value that strays outside
+    /// back. The default.
     #[default]
     Box,
+    /// In [0, 1] as with `box`, kept there by the pull back alone, for
+    /// L-BFGS too: what `box` did before L-BFGS projected its steps
+    /// (2026-12-07), slower where the image sits on the bounds.
+    Pull,
     /// Anywhere: the image is clamped only when it is saved, so the saved
     /// image is not the one whose loss the run reports.
     None,

@@ -141,7 +141,9 @@ fn stall_reason(why: &str, grad_max: f64, lr: f64, noise: f64) -> String {
 /// What a step leaves for the next to form its curvature pair: s = t·d,
 /// y = g₁ − g₀, and sᵀy = t·(g₁ᵀd − g₀ᵀd) from numbers already read.
 /// Preconditioned, d and g are the z-space ones ([`Direction`]), and sᵀy
-/// is the same number.
+/// is the same number. Projected onto the box, d is the step actually
+/// taken (t = 1) and g the image's gradient; the pair's curvature is then
+/// judged on the device, over the next step's free values.
 struct Previous {
     /// The direction it searched along.
     d: Tensor,
@@ -434,8 +436,6 @@ impl Lbfgs {
             let moved = (&*x + &d * best.t).f_clamp(0.0, 1.0)?;
             let s = &moved - &*x;
             x.copy_(&moved);
-            // The pair's curvature is judged over the free coordinates at
-            // the next step, on the device.
             self.prev = Some(Previous {
                 d: s,
                 t: 1.0,

@@ -149,11 +149,18 @@ impl TwoLoop {
 /// free block's, recomputed at each step as the free set changes), on the
 /// initial inverse Hessian γ·F·H₀·F. A pair whose curvature over the
 /// free coordinates is not positive is left out of this step.
+///
+/// The held coordinates are few (a few percent of an image's values), so
+/// the recursion runs over whole vectors and corrects for them by their
+/// indices: sᵀy over the free ones is the whole sᵀy (kept with the pair)
+/// less the held ones' part, and a vector is kept in the free block by
+/// zeroing its held entries. A step costs the plain two-loop recursion's
+/// passes and a few gathers of the held entries.
 pub(super) struct Restricted {
     m: usize,
-    /// (s, y), oldest first: s the step actually taken (projected), y the
-    /// change of the gradient.
-    pairs: VecDeque<(Tensor, Tensor)>,
+    /// (s, y, sᵀy), oldest first: s the step actually taken (projected),
+    /// y the change of the gradient, sᵀy over every coordinate (0-d f64).
+    pairs: VecDeque<(Tensor, Tensor, Tensor)>,
     /// γ of the newest pair that had positive curvature (1 before any).
     gamma: Option<Tensor>,
 }
@@ -190,25 +197,31 @@ impl Restricted {
         free: &Tensor,
         h0: &mut dyn FnMut(&Tensor) -> Result<Tensor, TchError>,
     ) -> Result<Tensor, TchError> {
-        if let Some(pair) = pair {
+        if let Some((s, y)) = pair {
             if self.pairs.len() == self.m {
                 self.pairs.pop_front();
             }
-            self.pairs.push_back(pair);
+            let sy = dot(&s, &y)?;
+            self.pairs.push_back((s, y, sy));
         }
-        let restrict = |v: &Tensor| v.f_mul(free);
+        let held = free.f_reshape([-1])?.f_eq(0.0)?.f_nonzero()?.f_reshape([-1])?;
+        let pick = |v: &Tensor| v.f_reshape([-1])?.f_index_select(0, &held);
+        // Zeroes `v`'s held entries, in place: v stays in the free block.
+        let restrict = |v: &mut Tensor| -> Result<(), TchError> {
+            let _ = v.f_view([-1])?.f_index_fill_(0, &held, 0.0)?;
+            Ok(())
+        };
         // ρ_i = 1/(s_iᵀ F y_i), 0 for a pair without positive curvature there.
-        let mut scratch = g.f_empty_like()?;
         let mut rhos = Vec::with_capacity(self.pairs.len());
-        for (s, y) in &self.pairs {
-            let _ = s.f_mul_out(&scratch, y)?;
-            let sy = dot(&scratch, free)?;
+        for (s, y, sy) in &self.pairs {
+            let sy = sy.f_sub(&dot(&pick(s)?, &pick(y)?)?)?;
             let ok = sy.f_gt(super::CURVATURE_MIN)?;
             rhos.push((sy.f_reciprocal()?.f_where_self(&ok, &sy.f_zeros_like()?)?, sy, ok));
         }
-        if let (Some((_, y)), Some((_, sy, ok))) = (self.pairs.back(), rhos.last()) {
-            let hy = h0(&restrict(y)?)?;
-            let yhy = dot(&restrict(y)?, &hy)?;
+        if let (Some((_, y, _)), Some((_, sy, ok))) = (self.pairs.back(), rhos.last()) {
+            let mut y_free = y.copy();
+            restrict(&mut y_free)?;
+            let yhy = dot(&y_free, &h0(&y_free)?)?;
             let new = sy.f_div(&yhy)?;
             let old = match &self.gamma {
                 Some(g) => g.shallow_clone(),
@@ -216,24 +229,27 @@ impl Restricted {
             };
             self.gamma = Some(new.f_where_self(&ok.f_logical_and(&yhy.f_gt(0.0)?)?, &old)?);
         }
-        let mut q = restrict(g)?.f_neg_()?;
+        let scratch = g.f_empty_like()?;
+        let mut q = g.f_neg()?;
+        restrict(&mut q)?;
         let mut alphas = Vec::with_capacity(self.pairs.len());
-        for ((s, y), (rho, ..)) in self.pairs.iter().zip(&rhos).rev() {
+        for ((s, y, _), (rho, ..)) in self.pairs.iter().zip(&rhos).rev() {
             let a = dot(s, &q)?.f_mul(rho)?;
             let _ = y.f_mul_out(&scratch, &a)?;
-            let _ = scratch.f_mul_(free)?;
             let _ = q.f_sub_(&scratch)?;
+            restrict(&mut q)?;
             alphas.push(a);
         }
-        let mut r = restrict(&h0(&q)?)?;
+        let mut r = h0(&q)?;
+        restrict(&mut r)?;
         if let Some(gamma) = &self.gamma {
             let _ = r.f_mul_(&gamma.f_to_kind(r.kind())?)?;
         }
-        for (((s, y), (rho, ..)), a) in self.pairs.iter().zip(&rhos).zip(alphas.into_iter().rev()) {
+        for (((s, y, _), (rho, ..)), a) in self.pairs.iter().zip(&rhos).zip(alphas.into_iter().rev()) {
             let b = dot(y, &r)?.f_mul(rho)?;
             let _ = s.f_mul_out(&scratch, &a.f_sub(&b)?)?;
-            let _ = scratch.f_mul_(free)?;
             let _ = r.f_add_(&scratch)?;
+            restrict(&mut r)?;
         }
         Ok(r)
     }
