@@ -194,7 +194,7 @@ impl Lbfgs {
     /// two-metric projection method of Bertsekas (1982) with L-BFGS on the
     /// free coordinates, as in Schmidt's minConf_TMP. A coordinate at a
     /// bound whose gradient pushes it out is held; the direction is
-    /// −H·g over the others ([`Restricted`]: every inner product over the
+    /// −H·g over the others (every inner product of the history over the
     /// free coordinates); the line search runs along the projected path
     /// clamp(x + t·d); the pair is the step actually taken. The loss is
     /// then always its image's, with no pull back to add: a pull makes a
