@@ -45,27 +45,34 @@ fn the_estimate_counts_the_history_the_optimizer_allocates() {
         // trial, the kept copy, d, the gradient before, q/r, scratch, and
         // s and y per pair; preconditioned, d and g in z and the FFT's
         // half spectrum; kept in [0, 1] (the default), the clamped image
-        // and its 1-byte mask.
+        // and its 1-byte mask, and the projection's free mask, moving
+        // direction and projected point.
         let est = estimate(&exp, 451, 300, Target::Cpu);
         let image_mib = n as f64 * 4.0 / MIB;
         let counted = est.scales[0].optimizer_mib / image_mib;
         let spectral = if precondition == "spectral" { 3.0 } else { 0.0 };
         assert!(
-            (counted - (8.0 + spectral + 2.0 * pairs as f64 + 1.25)).abs() < 1e-9,
+            (counted - (8.0 + spectral + 2.0 * pairs as f64 + 4.25)).abs() < 1e-9,
             "{steps} steps, {precondition}: {counted}"
         );
-        for form in [Form::TwoLoop, Form::Compact] {
-            // A bowl that no step finishes: every step adds a pair.
+        for (form, boxed) in [(Form::TwoLoop, false), (Form::Compact, false), (Form::TwoLoop, true)] {
+            // A bowl that no step finishes: every step adds a pair (its
+            // minimum inside [0, 1], for the projected L-BFGS).
             let a = Tensor::linspace(1.0, 1e4, n, (Kind::Float, Device::Cpu)).reshape([1, 3, h as i64, w as i64]);
-            let mut bowl = Bowl { c: a.ones_like(), a };
+            let mut bowl = Bowl {
+                c: a.ones_like() * 0.5,
+                a,
+            };
             let mut x = Tensor::zeros([1, 3, h as i64, w as i64], (Kind::Float, Device::Cpu));
-            let mut opt = Lbfgs::with_form(1.0, pairs.max(1), form).with_precondition(exp.precondition);
+            let mut opt = Lbfgs::with_form(1.0, pairs.max(1), form)
+                .with_precondition(exp.precondition)
+                .with_box(boxed);
             let eval = bowl.evaluate(&x).unwrap();
             let mut cur = observe(&bowl, eval, &[]).unwrap().0;
             for _ in 0..steps {
                 cur = opt.step(&mut bowl, &mut x, cur).unwrap().point();
             }
-            assert_eq!(opt.allocated_pairs(), pairs, "{form} after {steps} steps");
+            assert_eq!(opt.allocated_pairs(), pairs, "{form} (box {boxed}) after {steps} steps");
         }
     }
 }
