@@ -306,7 +306,7 @@ impl Lbfgs {
                 // d = −M²g: its largest component is read (a steepest step is rare).
                 (true, Some(_)) => self.first_step / reads::read(&[&max_abs(&d)?])?[0] * self.lr,
             };
-            let mut line = Line {
+            let line = Line {
                 objective: &mut *objective,
                 x: &*x,
                 d: &d,
@@ -314,21 +314,8 @@ impl Lbfgs {
                 first_extras: Some([dot(&g, &d)?, max_abs(&d)?]),
                 boxed: false,
             };
-            let (trial, [gtd0, d_max]) = line.first_trial(t)?;
-            let f0 = current.loss;
-            if steepest && gtd0 > -TOLERANCE_CHANGE {
-                // −g·g ≈ 0: the gradient vanished in rounding. A minimum.
-                return Ok(StepOutcome::Converged(current));
-            }
-            let found = if gtd0 > -TOLERANCE_CHANGE {
-                // Not a descent direction (the trial is discarded).
-                Err("the gradient gives no descent direction".to_string())
-            } else {
-                let best = strong_wolfe(&mut line, current.shallow_clone(), trial, gtd0, d_max, self.noise)?;
-                judge(best, f0, d_max)
-            };
-            let best = match self.verdict(found, steepest, &current) {
-                Verdict::Take(best) => best,
+            let (best, gtd0) = match self.search(line, t, steepest, &current)? {
+                Verdict::Take(best, gtd0) => (best, gtd0),
                 Verdict::Retry => continue,
                 Verdict::End(outcome) => return Ok(outcome),
             };
@@ -346,12 +333,38 @@ impl Lbfgs {
 }
 
 impl Lbfgs {
-    /// What a line search's result means for the step: the point to take;
-    /// a retry along the steepest descent, when the history no longer fits
-    /// the function (it is dropped); or the step's end.
-    fn verdict(&mut self, found: Result<LinePoint, String>, steepest: bool, current: &Point) -> Verdict {
+    /// The line search along `line` from `current`, its first trial at
+    /// step `t`, judged ([`Lbfgs::verdict`]); at a minimum when the
+    /// steepest descent's slope vanishes in rounding.
+    fn search<O: Objective>(
+        &mut self,
+        mut line: Line<'_, O>,
+        t: f64,
+        steepest: bool,
+        current: &Point,
+    ) -> Result<Verdict, TchError> {
+        let (trial, [gtd0, d_max]) = line.first_trial(t)?;
+        if steepest && gtd0 > -TOLERANCE_CHANGE {
+            // −g·g ≈ 0: the gradient vanished in rounding. A minimum.
+            return Ok(Verdict::End(StepOutcome::Converged(current.shallow_clone())));
+        }
+        let found = if gtd0 > -TOLERANCE_CHANGE {
+            // Not a descent direction (the trial is discarded).
+            Err("the gradient gives no descent direction".to_string())
+        } else {
+            let best = strong_wolfe(&mut line, current.shallow_clone(), trial, gtd0, d_max, self.noise)?;
+            judge(best, current.loss, d_max)
+        };
+        Ok(self.verdict(found.map(|best| (best, gtd0)), steepest, current))
+    }
+
+    /// What a line search's result means for the step: the point to take
+    /// (with the start's slope gᵀd); a retry along the steepest descent,
+    /// when the history no longer fits the function (it is dropped); or
+    /// the step's end.
+    fn verdict(&mut self, found: Result<(LinePoint, f64), String>, steepest: bool, current: &Point) -> Verdict {
         match found {
-            Ok(best) => Verdict::Take(best),
+            Ok((best, gtd0)) => Verdict::Take(best, gtd0),
             Err(_) if !steepest => {
                 self.reset();
                 Verdict::Retry
@@ -411,25 +424,15 @@ impl Lbfgs {
                 .f_logical_and(&x.f_le(0.0)?)?
                 .f_logical_or(&d.f_gt(0.0)?.f_logical_and(&x.f_ge(1.0)?)?)?;
             let moving = d.f_masked_fill(&blocked, 0.0)?;
-            let mut line = Line {
+            let line = Line {
                 objective: &mut *objective,
                 x: &*x,
                 d: &d,
                 first_extras: Some([dot(&g, &moving)?, max_abs(&d)?]),
                 boxed: true,
             };
-            let (trial, [gtd0, d_max]) = line.first_trial(t)?;
-            if steepest && gtd0 > -TOLERANCE_CHANGE {
-                return Ok(StepOutcome::Converged(current));
-            }
-            let found = if gtd0 > -TOLERANCE_CHANGE {
-                Err("the gradient gives no descent direction".to_string())
-            } else {
-                let best = strong_wolfe(&mut line, current.shallow_clone(), trial, gtd0, d_max, self.noise)?;
-                judge(best, current.loss, d_max)
-            };
-            let best = match self.verdict(found, steepest, &current) {
-                Verdict::Take(best) => best,
+            let (best, gtd0) = match self.search(line, t, steepest, &current)? {
+                Verdict::Take(best, gtd0) => (best, gtd0),
                 Verdict::Retry => continue,
                 Verdict::End(outcome) => return Ok(outcome),
             };
@@ -460,7 +463,7 @@ fn free_coordinates(x: &Tensor, g: &Tensor) -> Result<Tensor, TchError> {
 
 /// What a line search's result means for the step ([`Lbfgs::verdict`]).
 enum Verdict {
-    Take(LinePoint),
+    Take(LinePoint, f64),
     Retry,
     End(StepOutcome),
 }
