@@ -11,7 +11,8 @@
 //! losses are each implementation's own; both keep the image in [0, 1],
 //! stylelab by its default `optim.bounds = "box"`, the reference with
 //! `--bounds box`, the same work per evaluation), and for stylelab its step
-//! against `bench-one`'s at the same shape: the bench must time what a run
+//! against `bench-one --as-run`'s at the same shape, over the same steps
+//! (the run's L-BFGS, its history as long): the bench must time what a run
 //! does.
 
 use super::say;
@@ -42,18 +43,30 @@ struct WholeRun {
     /// stylelab's run: its peak GPU memory (NVML), MiB; CUDA only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     peak_gpu_mib: Option<f64>,
-    /// stylelab's run: its steady step ÷ `bench-one`'s step at the same shape.
+    /// stylelab's run: seconds per step and per evaluation over the steps
+    /// `bench-one` times ([`BENCH_STEPS`]): the same steps of the same
+    /// optimizer, its history as long (a step's direction costs more as
+    /// the history grows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    s_per_step_as_bench: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    s_per_eval_as_bench: Option<f64>,
+    /// stylelab's run: its step over those steps ÷ `bench-one`'s step at
+    /// the same shape.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     run_step_per_bench_step: Option<f64>,
-    /// stylelab's run: seconds per evaluation after the first step (its
-    /// steps' time over their evaluations, line searches included).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    s_per_eval: Option<f64>,
-    /// stylelab's run: its steady evaluation ÷ `bench-one`'s, at the same
-    /// shape (the step's ratio without the line search's extra evaluations).
+    /// stylelab's run: its evaluation over those steps (their time over
+    /// their evaluations, line searches included) ÷ `bench-one`'s
+    /// evaluation (the step's ratio without the line search's extra
+    /// evaluations).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     run_eval_per_bench_eval: Option<f64>,
 }
+
+/// The steps `bench-one` times: after its untimed steps (the first, with
+/// no history, among them), these, as a run's steps (first, last],
+/// counted from 1.
+const BENCH_STEPS: (u64, u64) = (2, 22);
 
 /// The classic experiment on `weights`, for `steps` steps at `size` px.
 fn experiment(dir: &Path, weights: &Path, size: u32, steps: u64, device: &str) -> Result<PathBuf> {
@@ -127,9 +140,13 @@ fn stylelab_run(exe: &Path, exp: &Path, precision: &str, results: &Path) -> Resu
         (Some(a), Some(b)) if b.iter > a.iter => (b.elapsed_s - a.elapsed_s) / (b.iter - a.iter) as f64,
         _ => s.seconds_per_step,
     };
-    let per_eval = match (rows.get(1), rows.last()) {
-        (Some(a), Some(b)) if b.evals > a.evals => Some((b.elapsed_s - a.elapsed_s) / (b.evals - a.evals) as f64),
-        _ => None,
+    let at = |iter: u64| rows.iter().find(|r| r.iter == iter);
+    let (per_step, per_eval) = match (at(BENCH_STEPS.0), at(BENCH_STEPS.1)) {
+        (Some(a), Some(b)) if b.evals > a.evals => (
+            Some((b.elapsed_s - a.elapsed_s) / (b.iter - a.iter) as f64),
+            Some((b.elapsed_s - a.elapsed_s) / (b.evals - a.evals) as f64),
+        ),
+        _ => (None, None),
     };
     Ok(WholeRun {
         seconds_to_first_step: s.seconds_to_first_step.unwrap_or(f64::NAN),
@@ -139,8 +156,9 @@ fn stylelab_run(exe: &Path, exp: &Path, precision: &str, results: &Path) -> Resu
         final_loss: s.final_losses.map_or(f64::NAN, |l| l.total),
         process_s,
         peak_gpu_mib: s.peak_gpu_mib,
+        s_per_step_as_bench: per_step,
+        s_per_eval_as_bench: per_eval,
         run_step_per_bench_step: None,
-        s_per_eval: per_eval,
         run_eval_per_bench_eval: None,
     })
 }
@@ -211,7 +229,11 @@ impl Inputs {
                     "--device",
                     device,
                 ])
-                .args(["--precision", precision, "--steps", "5", "--evals", "3"])
+                .args(["--precision", precision, "--evals", "3"])
+                .args(["--warmup", &BENCH_STEPS.0.to_string()])
+                .args(["--steps", &(BENCH_STEPS.1 - BENCH_STEPS.0).to_string()])
+                // The run's own L-BFGS: preconditioned and projected.
+                .arg("--as-run")
                 .arg("--content")
                 .arg(&self.content)
                 .arg("--style")
@@ -271,7 +293,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
             super::allocator_note()
         );
         say!(
-            "{:<5} {:<9} {:>9} {:>12} {:>9} {:>7} {:>7} {:>12}  run step ÷ bench step",
+            "{:<5} {:<9} {:>9} {:>12} {:>9} {:>7} {:>7} {:>12}  run step ÷ bench step (steps {}–{})",
             "prec",
             "impl",
             "process s",
@@ -279,7 +301,9 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
             "ms/step",
             "steps",
             "evals",
-            "final loss"
+            "final loss",
+            BENCH_STEPS.0 + 1,
+            BENCH_STEPS.1
         );
     }
     for precision in &args.precisions {
@@ -288,28 +312,34 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         }
         let ours = stylelab_run(&exe, &inputs.exp, precision, &inputs.tmp.join("results"));
         let bench = inputs.bench_step(&exe, &device, precision);
-        let ratio = match (&ours, &bench) {
+        let ratio = |ours: Option<f64>, bench: f64| {
+            ours.map_or("-".into(), |o| {
+                format!("{:.2} ({:.1} ms ÷ {:.1} ms)", o / bench, o * 1e3, bench * 1e3)
+            })
+        };
+        let tail = match (&ours, &bench) {
             (Ok(r), Ok(b)) => format!(
-                "{:.2} ({:.1} ms ÷ {:.1} ms); per evaluation {}",
-                r.s_per_step / b.s_per_step,
-                r.s_per_step * 1e3,
-                b.s_per_step * 1e3,
-                r.s_per_eval.map_or("-".into(), |e| format!(
-                    "{:.2} ({:.1} ms ÷ {:.1} ms)",
-                    e / b.s_per_eval,
-                    e * 1e3,
-                    b.s_per_eval * 1e3
-                ))
+                "{}; per evaluation {}",
+                ratio(r.s_per_step_as_bench, b.s_per_step),
+                ratio(r.s_per_eval_as_bench, b.s_per_eval)
             ),
             (_, Err(e)) => format!("bench failed: {e:#}"),
             _ => String::new(),
         };
         let ours = ours.map(|r| WholeRun {
-            run_step_per_bench_step: bench.as_ref().ok().map(|b| r.s_per_step / b.s_per_step),
-            run_eval_per_bench_eval: bench.as_ref().ok().zip(r.s_per_eval).map(|(b, e)| e / b.s_per_eval),
+            run_step_per_bench_step: bench
+                .as_ref()
+                .ok()
+                .zip(r.s_per_step_as_bench)
+                .map(|(b, o)| o / b.s_per_step),
+            run_eval_per_bench_eval: bench
+                .as_ref()
+                .ok()
+                .zip(r.s_per_eval_as_bench)
+                .map(|(b, o)| o / b.s_per_eval),
             ..r
         });
-        print_whole(precision, "stylelab", ours, &ratio, args.json);
+        print_whole(precision, "stylelab", ours, &tail, args.json);
         if !args.no_reference {
             let theirs = inputs.reference(&python, args, &device, precision);
             print_whole(precision, "pytorch", theirs, "", args.json);

@@ -48,6 +48,11 @@ pub struct OneArgs {
     /// Evaluate tile by tile, in tiles of this side (px, a multiple of 16).
     #[arg(long, value_parser = clap::value_parser!(u32).range(16..=32768))]
     pub tile: Option<u32>,
+    /// Step as a run's default L-BFGS does (preconditioned, its steps
+    /// projected onto [0, 1]); without it, the textbook L-BFGS of the
+    /// PyTorch reference.
+    #[arg(long)]
+    pub as_run: bool,
 }
 
 /// How much `bench` and `bench-one` time: the same three flags, one struct.
@@ -107,6 +112,7 @@ impl OneArgs {
             style_loss: self.style_loss,
             regions: self.regions,
             tile: self.tile,
+            as_run: self.as_run,
         })
     }
 }

@@ -529,6 +529,48 @@ fn a_failed_run_names_its_folder_and_the_image_it_kept() {
     );
 }
 
+/// The end-to-end bench divides the run's steps by `bench-one`'s over the
+/// same steps (3 to 22), both with the run's own L-BFGS: a row carries the
+/// ratio, step and evaluation, and the header names the steps.
+#[test]
+fn the_end_to_end_bench_times_the_runs_steps_against_the_same_steps_of_the_bench() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bench = |json: bool| {
+        let mut cmd = stylelab();
+        cmd.env("TMPDIR", tmp.path())
+            .env("STYLELAB_CACHE_DIR", tmp.path().join("cache"))
+            .args(["bench", "--end-to-end", "--sizes", "32", "--run-steps", "24"])
+            .args(["--precisions", "fp32", "--no-reference"]);
+        if json {
+            cmd.arg("--json");
+        }
+        common::stdout_of(&mut cmd)
+    };
+    let out = bench(true);
+    let row: serde_json::Value = out
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("no JSON row: {out}"));
+    assert_eq!(row["implementation"], "stylelab", "{row}");
+    for key in [
+        "run_step_per_bench_step",
+        "run_eval_per_bench_eval",
+        "s_per_step_as_bench",
+    ] {
+        let v = row[key].as_f64().unwrap_or_else(|| panic!("no {key}: {row}"));
+        assert!(v.is_finite() && v > 0.0, "{key} = {v}: {row}");
+    }
+    assert_eq!(row["steps"], 24, "{row}");
+    let out = bench(false);
+    assert!(out.contains("run step ÷ bench step (steps 3–22)"), "{out}");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("fp32"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(line.contains("ms ÷") && line.contains("per evaluation"), "{line}");
+}
+
 /// A bench row whose process fails is printed as failed, and the bench
 /// goes on with the others (issue 16: one failed reference row used to
 /// abort the whole bench).

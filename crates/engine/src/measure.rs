@@ -48,6 +48,11 @@ pub struct Probe {
     pub regions: u32,
     /// Evaluate tile by tile in tiles of this side, px; None: one pass.
     pub tile: Option<u32>,
+    /// Step as a run's default L-BFGS does (`optim.precondition` and
+    /// `optim.bounds` as a run leaves them: preconditioned, its steps
+    /// projected onto the box [0, 1]); false: the textbook L-BFGS the
+    /// PyTorch reference runs.
+    pub as_run: bool,
 }
 
 /// One measurement, as both implementations print it.
@@ -269,7 +274,18 @@ pub fn measure(probe: &Probe) -> Result<Measurement> {
     }
     let s_per_eval = started.elapsed().as_secs_f64() / probe.evals.max(1) as f64;
     let form = crate::optim::Form::for_device(device);
-    let mut lbfgs = Optimizer::Lbfgs(Lbfgs::with_form(1.0, 100, form).with_precision(precision));
+    let mut lbfgs = Optimizer::Lbfgs(match probe.as_run {
+        // A run's L-BFGS with every optimizer setting left at its default.
+        true => Lbfgs::for_run(
+            &stylelab_core::config::Experiment {
+                precision,
+                ..bench_experiment()?
+            },
+            100,
+            device,
+        ),
+        false => Lbfgs::with_form(1.0, 100, form).with_precision(precision),
+    });
     let mut x = x.copy();
     let mut timed = Timed {
         inner: obj,

@@ -163,6 +163,16 @@ impl Lbfgs {
         Lbfgs::with_form(lr, history, Form::TwoLoop)
     }
 
+    /// L-BFGS as a run of `exp` on `device` steps, keeping `pairs` pairs:
+    /// its step scale, precision, preconditioner and bounds, its direction
+    /// in the device's form. `stylelab bench-one --as-run` times this one.
+    pub fn for_run(exp: &stylelab_core::config::Experiment, pairs: usize, device: tch::Device) -> Self {
+        Lbfgs::with_form(exp.learning_rate, pairs, Form::for_device(device))
+            .with_precision(exp.precision)
+            .with_precondition(exp.precondition)
+            .with_box(exp.bounds == stylelab_core::config::Bounds::Box)
+    }
+
     /// L-BFGS forming its direction in `form`.
     pub fn with_form(lr: f64, history: usize, form: Form) -> Self {
         Lbfgs {

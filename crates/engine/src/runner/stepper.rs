@@ -7,7 +7,7 @@ use super::prepare::Prepared;
 use super::progress::Reporting;
 use crate::inputs::{self, Inputs, ScaleInputs};
 use crate::loss::{Breakdown, StyleObjective};
-use crate::optim::{self, Adam, Lbfgs, Objective, Optimizer, Point, StepOutcome, observe};
+use crate::optim::{Adam, Lbfgs, Objective, Optimizer, Point, StepOutcome, observe};
 use crate::{EngineError, imaging, reads};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -555,16 +555,9 @@ impl<'a> Runner<'a> {
 /// ([`memory::lbfgs_pairs`], which the memory estimate counts too).
 fn new_optimizer(exp: &Experiment, x: &Tensor, steps: u64) -> Optimizer {
     match exp.optimizer {
-        OptimizerKind::Lbfgs => Optimizer::Lbfgs(
-            Lbfgs::with_form(
-                exp.learning_rate,
-                memory::lbfgs_pairs(exp.history, steps),
-                optim::Form::for_device(x.device()),
-            )
-            .with_precision(exp.precision)
-            .with_precondition(exp.precondition)
-            .with_box(exp.bounds == stylelab_core::config::Bounds::Box),
-        ),
+        OptimizerKind::Lbfgs => {
+            Optimizer::Lbfgs(Lbfgs::for_run(exp, memory::lbfgs_pairs(exp.history, steps), x.device()))
+        }
         OptimizerKind::Adam => Optimizer::Adam(Adam::new(exp.learning_rate)),
     }
 }
