@@ -177,6 +177,9 @@ fn median_of(runs: Vec<Measurement>) -> Option<Measurement> {
         s_per_direction_full: first
             .s_per_direction_full
             .map(|_| median(|m| m.s_per_direction_full.unwrap_or(0.0))),
+        s_per_direction_full_as_run: first
+            .s_per_direction_full_as_run
+            .map(|_| median(|m| m.s_per_direction_full_as_run.unwrap_or(0.0))),
         s_overhead: first.s_overhead.map(|_| median(|m| m.s_overhead.unwrap_or(0.0))),
         ..first
     })
@@ -569,8 +572,18 @@ fn overhead_text(ours: &Measurement) -> String {
             )
         })
         .unwrap_or_default();
+    let as_run = ours
+        .s_per_direction_full_as_run
+        .map(|d| {
+            format!(
+                ", projected and preconditioned as a run's {:.1} ms ({:.1} %)",
+                d * 1e3,
+                100.0 * d / (d + ours.s_per_eval)
+            )
+        })
+        .unwrap_or_default();
     format!(
-        "  overhead {:.1} ms ({:.1} %){full}",
+        "  overhead {:.1} ms ({:.1} %){full}{as_run}",
         overhead * 1e3,
         100.0 * overhead / ours.s_per_step
     )

@@ -13,7 +13,7 @@ mod adam;
 mod lbfgs;
 
 pub use adam::Adam;
-pub use lbfgs::{Form, Lbfgs, time_direction};
+pub use lbfgs::{Form, Lbfgs, time_direction, time_projected_direction};
 
 use super::reads;
 use tch::{Kind, TchError, Tensor};

@@ -539,6 +539,35 @@ pub fn time_direction(g: &Tensor, m: usize, form: Form, reps: usize) -> Result<f
     Ok(started.elapsed().as_secs_f64() / reps.max(1) as f64)
 }
 
+/// Seconds to form one direction as a run's default L-BFGS does, from a
+/// full history of `m` pairs shaped like `g` (an image): projected onto
+/// the box with `held` of its coordinates held at a bound (every inner
+/// product of the history taken over the free ones), on the spectral
+/// preconditioner's initial inverse Hessian.
+pub fn time_projected_direction(g: &Tensor, m: usize, held: f64, reps: usize) -> Result<f64, TchError> {
+    let _guard = tch::no_grad_guard();
+    let mut history = Restricted::new(m);
+    let mut spectral = Spectral::new(spectral::EXPONENT_BOX);
+    let mut h0 = |v: &Tensor| {
+        let mv = spectral.apply(v)?;
+        spectral.apply(&mv)
+    };
+    let free = g.f_rand_like()?.f_ge(held)?.f_to_kind(g.kind())?;
+    for i in 0..m {
+        let s = g.f_rand_like()? - 0.5;
+        let y = &s * (1.0 + i as f64 / m as f64);
+        let _ = history.direction(g, Some((s, y)), &free, &mut h0)?;
+    }
+    // The read waits for the device, so the time is the work's.
+    let sync = |d: &Tensor| super::reads::read(&[&d.f_sum(Kind::Float)?]);
+    sync(&history.direction(g, None, &free, &mut h0)?)?;
+    let started = std::time::Instant::now();
+    for _ in 0..reps.max(1) {
+        sync(&history.direction(g, None, &free, &mut h0)?)?;
+    }
+    Ok(started.elapsed().as_secs_f64() / reps.max(1) as f64)
+}
+
 /// max |t| as a 0-d f64 device tensor, to be read with other numbers.
 fn max_abs(t: &Tensor) -> Result<Tensor, TchError> {
     t.f_reshape([-1])?
