@@ -322,8 +322,8 @@ pub fn measure(probe: &Probe) -> Result<Measurement> {
     let obj = timed.inner;
     let host_reads_per_step = (reads::count() - reads0) as f64 / steps;
     let evals_per_step = (obj.evals - evals0) as f64 / steps;
-    let s_per_direction_full = Some(crate::optim::time_direction(&x, 100, form, 3)?);
-    let s_per_direction_full_as_run = Some(crate::optim::time_projected_direction(&x, 100, HELD_SHARE, 3)?);
+    let s_per_direction_full = Some(crate::optim::time_direction(&x, 100, form, 10)?);
+    let s_per_direction_full_as_run = Some(crate::optim::time_projected_direction(&x, 100, HELD_SHARE, 10)?);
     let m = Measurement {
         device: device_name(device),
         size: probe.size,

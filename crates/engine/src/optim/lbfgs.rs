@@ -407,10 +407,7 @@ impl Lbfgs {
             let pair = self.prev.take().map(|p| (p.d, &g - &p.g));
             let spectral = &mut self.spectral;
             let mut h0 = |v: &Tensor| match spectral.as_mut() {
-                Some(m) => {
-                    let mv = m.apply(v)?;
-                    m.apply(&mv)
-                }
+                Some(m) => m.apply_squared(v),
                 None => Ok(v.shallow_clone()),
             };
             let Some(history) = self.projected.as_mut() else {
@@ -552,10 +549,7 @@ pub fn time_projected_direction(g: &Tensor, m: usize, held: f64, reps: usize) ->
     let _guard = tch::no_grad_guard();
     let mut history = Restricted::new(m);
     let mut spectral = Spectral::new(spectral::EXPONENT_BOX);
-    let mut h0 = |v: &Tensor| {
-        let mv = spectral.apply(v)?;
-        spectral.apply(&mv)
-    };
+    let mut h0 = |v: &Tensor| spectral.apply_squared(v);
     let u = g.f_rand_like()?;
     let free = [
         u.f_ge(held)?.f_to_kind(g.kind())?,

@@ -40,8 +40,9 @@ pub const EXPONENT_BOX: f64 = 0.25;
 pub(super) struct Spectral {
     /// α: the gain is f^(−α).
     exponent: f64,
-    /// `(H, W)` and M's gain for the half spectrum `rfft2` gives: `[H, W/2 + 1]` f32.
-    gain: Option<((i64, i64), Tensor)>,
+    /// `(H, W)` and M's gain for the half spectrum `rfft2` gives, and
+    /// M²'s (the gain squared): `[H, W/2 + 1]` f32.
+    gain: Option<((i64, i64), [Tensor; 2])>,
 }
 
 impl Spectral {
@@ -54,6 +55,17 @@ impl Spectral {
     /// and back. Orthonormal transforms and a gain even in f make M
     /// symmetric and positive definite.
     pub(super) fn apply(&mut self, v: &Tensor) -> Result<Tensor, TchError> {
+        self.scale(v, 0)
+    }
+
+    /// M²·v in one transform and back (the gain squared): what two
+    /// [`Spectral::apply`] give, up to rounding.
+    pub(super) fn apply_squared(&mut self, v: &Tensor) -> Result<Tensor, TchError> {
+        self.scale(v, 1)
+    }
+
+    /// v with each frequency scaled by the gain (`power` 0) or its square (1).
+    fn scale(&mut self, v: &Tensor, power: usize) -> Result<Tensor, TchError> {
         let size = v.size();
         let (h, w) = match size.as_slice() {
             [.., h, w] => (*h, *w),
@@ -63,7 +75,7 @@ impl Spectral {
                 )));
             }
         };
-        let gain = self.gain_for(h, w, v.device())?;
+        let gain = &self.gain_for(h, w, v.device())?[power];
         let mut spectrum = v
             .f_to_kind(Kind::Float)?
             .f_fft_rfft2(None::<&[i64]>, [-2, -1], "ortho")?;
@@ -76,8 +88,8 @@ impl Spectral {
     /// The gain (f / f_max)^(−α) at each frequency of the half spectrum,
     /// f = √(f_y² + f_x²) in cycles per pixel, held at no less than one
     /// cycle per image side (so the mean, f = 0, gets a finite gain).
-    fn gain_for(&mut self, h: i64, w: i64, device: Device) -> Result<&Tensor, TchError> {
-        if !matches!(&self.gain, Some((shape, g)) if *shape == (h, w) && g.device() == device) {
+    fn gain_for(&mut self, h: i64, w: i64, device: Device) -> Result<&[Tensor; 2], TchError> {
+        if !matches!(&self.gain, Some((shape, [g, _])) if *shape == (h, w) && g.device() == device) {
             let opts = (Kind::Float, device);
             let fy = Tensor::f_fft_fftfreq(h, 1.0, opts)?.f_reshape([h, 1])?;
             let fx = Tensor::f_fft_rfftfreq(w, 1.0, opts)?.f_reshape([1, w / 2 + 1])?;
@@ -85,7 +97,8 @@ impl Spectral {
             let f = f.f_clamp_min(1.0 / h.max(w) as f64)?;
             let f_max = f.f_max()?;
             let gain = f.f_div(&f_max)?.f_pow_tensor_scalar(-self.exponent)?;
-            self.gain = Some(((h, w), gain));
+            let squared = gain.f_square()?;
+            self.gain = Some(((h, w), [gain, squared]));
         }
         match &self.gain {
             Some((_, g)) => Ok(g),
@@ -102,6 +115,22 @@ mod tests {
         let mut rng = stylelab_core::rng::SplitMix64::new(seed);
         let v: Vec<f64> = (0..3 * h * w).map(|_| rng.normal()).collect();
         Tensor::from_slice(&v).reshape([1, 3, h, w])
+    }
+
+    /// M² in one transform (the gain squared) is M applied twice, on odd
+    /// and even sides, the shape changing between calls.
+    #[test]
+    fn m_squared_in_one_transform_is_m_twice() {
+        let mut m = Spectral::new(EXPONENT_BOX);
+        for (h, w) in [(16, 16), (15, 22), (9, 7), (16, 16)] {
+            let v = image(3, h, w).to_kind(Kind::Float);
+            let mv = m.apply(&v).unwrap();
+            let twice = m.apply(&mv).unwrap();
+            let once = m.apply_squared(&v).unwrap();
+            let largest = |t: &Tensor| f64::try_from(t.abs().max()).unwrap();
+            let (err, scale) = (largest(&(&once - &twice)), largest(&twice));
+            assert!(err <= 1e-5 * scale, "{h}×{w}: {err} of {scale}");
+        }
     }
 
     /// L-BFGS's theory needs H₀ = γ·M² symmetric positive definite: uᵀMv
@@ -155,7 +184,7 @@ mod tests {
     impl crate::optim::Objective for Rising {
         fn evaluate(&mut self, x: &Tensor) -> Result<crate::optim::Evaluation, TchError> {
             let [.., h, w] = x.size()[..] else { unreachable!() };
-            let gain = self.m.gain_for(h, w, x.device())?.shallow_clone();
+            let gain = self.m.gain_for(h, w, x.device())?[0].shallow_clone();
             let spectrum = x.f_fft_rfft2(None::<&[i64]>, [-2, -1], "ortho")?;
             let grad = (spectrum / gain.square()).f_fft_irfft2(Some(&[h, w][..]), [-2, -1], "ortho")?;
             let value = (x.to_kind(Kind::Double) * grad.to_kind(Kind::Double)).sum(Kind::Double) * 0.5;
