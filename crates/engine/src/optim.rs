@@ -125,6 +125,8 @@ impl StepOutcome {
 }
 
 /// The optimizer a run uses.
+// One a scale, made once and stepped in place: its size never moves.
+#[allow(clippy::large_enum_variant)]
 pub enum Optimizer {
     Adam(Adam),
     Lbfgs(Lbfgs),
