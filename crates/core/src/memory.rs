@@ -451,10 +451,11 @@ fn image_vectors(exp: &Experiment, steps: u64) -> f64 {
     };
     // The clamped image and the 1-byte mask of values outside; L-BFGS
     // projecting onto the box adds the free values' mask, the direction
-    // as it moves and the projected point.
+    // as it moves, the projected point, and the held values' 1-byte mask
+    // kept from one step to the next.
     let bounds = match (exp.bounds, exp.optimizer) {
         (Bounds::None, _) => 0.0,
-        (Bounds::Box, OptimizerKind::Lbfgs) => 4.25,
+        (Bounds::Box, OptimizerKind::Lbfgs) => 4.5,
         (Bounds::Box | Bounds::Pull, _) => 1.25,
     };
     4.0 + state + bounds

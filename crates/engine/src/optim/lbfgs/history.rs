@@ -172,6 +172,17 @@ pub(super) struct Restricted {
     held: Option<Tensor>,
 }
 
+/// Σ sᵢyᵢ over the coordinates `at` (flat indices), each term times
+/// `sign`'s where given (0-d f64).
+fn part(s: &Tensor, y: &Tensor, at: &Tensor, sign: Option<&Tensor>) -> Result<Tensor, TchError> {
+    let s = s.f_reshape([-1])?.f_index_select(0, at)?;
+    let s = match sign {
+        Some(sign) => s.f_mul(sign)?,
+        None => s,
+    };
+    dot(&s, &y.f_reshape([-1])?.f_index_select(0, at)?)
+}
+
 /// One pair of [`Restricted`].
 struct Pair {
     /// The step actually taken (projected) and the change of the gradient.
@@ -211,14 +222,6 @@ impl Restricted {
     /// changed since the last step, or afresh from the whole sᵀy when more
     /// changed than are held now.
     fn follow(&mut self, held: Tensor, held_at: &Tensor) -> Result<(), TchError> {
-        let afresh = |p: &mut Pair| -> Result<(), TchError> {
-            let part = dot(
-                &p.s.f_reshape([-1])?.f_index_select(0, held_at)?,
-                &p.y.f_reshape([-1])?.f_index_select(0, held_at)?,
-            )?;
-            p.sy_free = p.sy.f_sub(&part)?;
-            Ok(())
-        };
         let changed = match &self.held {
             Some(before) => Some(before.f_logical_xor(&held)?.f_nonzero()?.f_reshape([-1])?),
             None => None,
@@ -229,14 +232,12 @@ impl Restricted {
                 // +sᵢyᵢ where freed, −sᵢyᵢ where newly held.
                 let sign = held.f_index_select(0, &c)?.f_to_kind(Kind::Float)? * -2.0 + 1.0;
                 for p in self.pairs.iter_mut() {
-                    let s = p.s.f_reshape([-1])?.f_index_select(0, &c)?.f_mul(&sign)?;
-                    let part = dot(&s, &p.y.f_reshape([-1])?.f_index_select(0, &c)?)?;
-                    p.sy_free = p.sy_free.f_add(&part)?;
+                    p.sy_free = p.sy_free.f_add(&part(&p.s, &p.y, &c, Some(&sign))?)?;
                 }
             }
             _ => {
                 for p in self.pairs.iter_mut() {
-                    afresh(p)?;
+                    p.sy_free = p.sy.f_sub(&part(&p.s, &p.y, held_at, None)?)?;
                 }
             }
         }
@@ -263,11 +264,7 @@ impl Restricted {
                 self.pairs.pop_front();
             }
             let sy = dot(&s, &y)?;
-            let part = dot(
-                &s.f_reshape([-1])?.f_index_select(0, &held)?,
-                &y.f_reshape([-1])?.f_index_select(0, &held)?,
-            )?;
-            let sy_free = sy.f_sub(&part)?;
+            let sy_free = sy.f_sub(&part(&s, &y, &held, None)?)?;
             self.pairs.push_back(Pair { s, y, sy, sy_free });
         }
         // Zeroes `v`'s held entries, in place: v stays in the free block.
