@@ -82,7 +82,7 @@ pub struct BenchArgs {
     /// bench's at the same shape.
     #[arg(long)]
     pub end_to_end: bool,
-    /// Steps of the --end-to-end run.
+    /// Steps of the --end-to-end run (its step is compared with the bench's over steps 3–22: at least 22).
     #[arg(long, default_value_t = 500)]
     pub run_steps: u64,
     /// Instead: seconds per evaluation of each style statistic (gram,

@@ -318,6 +318,12 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
             })
         };
         let tail = match (&ours, &bench) {
+            (Ok(r), Ok(_)) if r.s_per_step_as_bench.is_none() => format!(
+                "not compared: the run made {} steps, the bench times steps {}–{}",
+                r.steps,
+                BENCH_STEPS.0 + 1,
+                BENCH_STEPS.1
+            ),
             (Ok(r), Ok(b)) => format!(
                 "{}; per evaluation {}",
                 ratio(r.s_per_step_as_bench, b.s_per_step),
