@@ -72,6 +72,13 @@ fn a_tiled_run_records_its_tiles_and_follows_the_one_pass_run() {
             // One memory format for both (auto measures, and may choose apart).
             "--set",
             "model.memory_format=\"nchw\"",
+            // The image free: projected onto the box, a value at a bound is
+            // held or not by the sign of its gradient, and round-off can
+            // flip one (measured: 347 and 348 held at the third step, the
+            // final losses then 1.7e-3 apart). Free, a run is a smooth
+            // function of its round-off.
+            "--set",
+            "optim.bounds=\"none\"",
             "--set",
             &format!(
                 "output.results={}",
@@ -105,7 +112,8 @@ fn a_tiled_run_records_its_tiles_and_follows_the_one_pass_run() {
     // steps amplify round-off: the one-pass run itself, channels-last
     // instead of NCHW, ended 5e-5 from where it ends here; tiled ended
     // 3e-7 and 2.4e-5 from it on two builds whose evaluations differ
-    // only in round-off.
+    // only in round-off (both with the image kept in [0, 1] by a pull),
+    // and 3.1e-5 with the image free.
     let (a, b) = (whole_first, tiled_first);
     assert!((a - b).abs() <= 1e-6 * a, "first evaluation: one pass {a}, tiled {b}");
     let total = |s: &serde_json::Value| s["final_losses"]["total"].as_f64().unwrap();
