@@ -518,22 +518,8 @@ fn at_minimum(p: &Point) -> bool {
 /// vectors shaped like `g` (random pairs of positive curvature), in `form`:
 /// the part of an L-BFGS step that is not an evaluation, for the benchmark.
 pub fn time_direction(g: &Tensor, m: usize, form: Form, reps: usize) -> Result<f64, TchError> {
-    let _guard = tch::no_grad_guard();
     let mut history = History::new(m, form);
-    let flat = g.f_reshape([-1])?;
-    for i in 0..m {
-        let s = flat.f_rand_like()? - 0.5;
-        let y = &s * (1.0 + i as f64 / m as f64);
-        let _ = history.direction(&flat, Some((s, y)))?;
-    }
-    // The read waits for the device, so the time is the work's.
-    let sync = |d: &Tensor| super::reads::read(&[&d.f_sum(Kind::Float)?]);
-    sync(&history.direction(&flat, None)?)?;
-    let started = std::time::Instant::now();
-    for _ in 0..reps.max(1) {
-        sync(&history.direction(&flat, None)?)?;
-    }
-    Ok(started.elapsed().as_secs_f64() / reps.max(1) as f64)
+    time_full_history(&g.f_reshape([-1])?, m, reps, |_, v, pair| history.direction(v, pair))
 }
 
 /// Seconds to form one direction as a run's default L-BFGS does, from a
@@ -546,10 +532,8 @@ pub fn time_direction(g: &Tensor, m: usize, form: Form, reps: usize) -> Result<f
 /// problem on the real partial weights (about 400–600 changed of 1,300–2,700
 /// held a step at 256 px, once going).
 pub fn time_projected_direction(g: &Tensor, m: usize, held: f64, reps: usize) -> Result<f64, TchError> {
-    let _guard = tch::no_grad_guard();
     let mut history = Restricted::new(m);
     let mut spectral = Spectral::new(spectral::EXPONENT_BOX);
-    let mut h0 = |v: &Tensor| spectral.apply_squared(v);
     let u = g.f_rand_like()?;
     let free = [
         u.f_ge(held)?.f_to_kind(g.kind())?,
@@ -557,17 +541,32 @@ pub fn time_projected_direction(g: &Tensor, m: usize, held: f64, reps: usize) ->
             .f_logical_and(&u.f_lt(held)?.f_logical_or(&u.f_ge(held * 9.0 / 8.0)?)?)?
             .f_to_kind(g.kind())?,
     ];
+    time_full_history(g, m, reps, |i, v, pair| {
+        history.direction(v, pair, &free[i % 2], &mut |w| spectral.apply_squared(w))
+    })
+}
+
+/// Fills a history through `direction` (the call's index, the gradient
+/// `v`, the pair to add) with `m` random pairs of positive curvature
+/// shaped like `v`, then times `reps` more directions from it.
+fn time_full_history(
+    v: &Tensor,
+    m: usize,
+    reps: usize,
+    mut direction: impl FnMut(usize, &Tensor, Option<(Tensor, Tensor)>) -> Result<Tensor, TchError>,
+) -> Result<f64, TchError> {
+    let _guard = tch::no_grad_guard();
     for i in 0..m {
-        let s = g.f_rand_like()? - 0.5;
+        let s = v.f_rand_like()? - 0.5;
         let y = &s * (1.0 + i as f64 / m as f64);
-        let _ = history.direction(g, Some((s, y)), &free[i % 2], &mut h0)?;
+        let _ = direction(i, v, Some((s, y)))?;
     }
     // The read waits for the device, so the time is the work's.
     let sync = |d: &Tensor| super::reads::read(&[&d.f_sum(Kind::Float)?]);
-    sync(&history.direction(g, None, &free[m % 2], &mut h0)?)?;
+    sync(&direction(m, v, None)?)?;
     let started = std::time::Instant::now();
     for i in 0..reps.max(1) {
-        sync(&history.direction(g, None, &free[(m + 1 + i) % 2], &mut h0)?)?;
+        sync(&direction(m + 1 + i, v, None)?)?;
     }
     Ok(started.elapsed().as_secs_f64() / reps.max(1) as f64)
 }
