@@ -272,14 +272,18 @@ impl Restricted {
             let _ = v.f_view([-1])?.f_index_fill_(0, &held, 0.0)?;
             Ok(())
         };
-        // ρ_i = 1/(s_iᵀ F y_i), 0 for a pair without positive curvature there.
-        let mut rhos = Vec::with_capacity(self.pairs.len());
-        for p in &self.pairs {
-            let sy = p.sy_free.shallow_clone();
+        // ρ_i = 1/(s_iᵀ F y_i), 0 for a pair without positive curvature
+        // there: for every pair at once (a handful of kernels, not 4·m).
+        let rhos = match self.pairs.back() {
+            None => Vec::new(),
+            Some(_) => {
+                let sy = Tensor::f_stack(&self.pairs.iter().map(|p| &p.sy_free).collect::<Vec<_>>(), 0)?;
+                let ok = sy.f_gt(super::CURVATURE_MIN)?;
+                sy.f_reciprocal()?.f_where_self(&ok, &sy.f_zeros_like()?)?.f_unbind(0)?
+            }
+        };
+        if let Some(Pair { y, sy_free: sy, .. }) = self.pairs.back() {
             let ok = sy.f_gt(super::CURVATURE_MIN)?;
-            rhos.push((sy.f_reciprocal()?.f_where_self(&ok, &sy.f_zeros_like()?)?, sy, ok));
-        }
-        if let (Some(Pair { y, .. }), Some((_, sy, ok))) = (self.pairs.back(), rhos.last()) {
             let mut y_free = y.copy();
             restrict(&mut y_free)?;
             let yhy = dot(&y_free, &h0(&y_free)?)?;
@@ -294,7 +298,7 @@ impl Restricted {
         let mut q = g.f_neg()?;
         restrict(&mut q)?;
         let mut alphas = Vec::with_capacity(self.pairs.len());
-        for (Pair { s, y, .. }, (rho, ..)) in self.pairs.iter().zip(&rhos).rev() {
+        for (Pair { s, y, .. }, rho) in self.pairs.iter().zip(&rhos).rev() {
             let a = dot(s, &q)?.f_mul(rho)?;
             let _ = y.f_mul_out(&scratch, &a)?;
             let _ = q.f_sub_(&scratch)?;
@@ -306,7 +310,7 @@ impl Restricted {
         if let Some(gamma) = &self.gamma {
             let _ = r.f_mul_(&gamma.f_to_kind(r.kind())?)?;
         }
-        for ((Pair { s, y, .. }, (rho, ..)), a) in self.pairs.iter().zip(&rhos).zip(alphas.into_iter().rev()) {
+        for ((Pair { s, y, .. }, rho), a) in self.pairs.iter().zip(&rhos).zip(alphas.into_iter().rev()) {
             let b = dot(y, &r)?.f_mul(rho)?;
             let _ = s.f_mul_out(&scratch, &a.f_sub(&b)?)?;
             let _ = r.f_add_(&scratch)?;
