@@ -274,13 +274,12 @@ impl Restricted {
         };
         // ρ_i = 1/(s_iᵀ F y_i), 0 for a pair without positive curvature
         // there: for every pair at once (a handful of kernels, not 4·m).
-        let rhos = match self.pairs.back() {
-            None => Vec::new(),
-            Some(_) => {
-                let sy = Tensor::f_stack(&self.pairs.iter().map(|p| &p.sy_free).collect::<Vec<_>>(), 0)?;
-                let ok = sy.f_gt(super::CURVATURE_MIN)?;
-                sy.f_reciprocal()?.f_where_self(&ok, &sy.f_zeros_like()?)?.f_unbind(0)?
-            }
+        let rhos = if self.pairs.is_empty() {
+            Vec::new()
+        } else {
+            let sy = Tensor::f_stack(&self.pairs.iter().map(|p| &p.sy_free).collect::<Vec<_>>(), 0)?;
+            let ok = sy.f_gt(super::CURVATURE_MIN)?;
+            sy.f_reciprocal()?.f_where_self(&ok, &sy.f_zeros_like()?)?.f_unbind(0)?
         };
         if let Some(Pair { y, sy_free: sy, .. }) = self.pairs.back() {
             let ok = sy.f_gt(super::CURVATURE_MIN)?;
