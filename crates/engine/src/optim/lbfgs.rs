@@ -231,11 +231,12 @@ impl Lbfgs {
     }
 
     /// Curvature pairs the history has storage for now: the compact form
-    /// allocates all its slots with the first pair, the two-loop form one
-    /// pair at a time. What the memory estimate must count.
+    /// and the projected history allocate all their slots with the first
+    /// pair, the two-loop form one pair at a time. What the memory
+    /// estimate must count.
     pub fn allocated_pairs(&self) -> usize {
         if let Some(h) = &self.projected {
-            return h.len();
+            return h.allocated();
         }
         match &self.history {
             History::TwoLoop(h) => h.pairs.len(),

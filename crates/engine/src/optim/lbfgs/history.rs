@@ -150,56 +150,58 @@ impl TwoLoop {
 /// initial inverse Hessian γ·F·H₀·F. A pair whose curvature over the
 /// free coordinates is not positive is left out of this step.
 ///
-/// The held coordinates are few (a few percent of an image's values), so
-/// the recursion runs over whole vectors and corrects for them by their
-/// indices: a vector is kept in the free block by zeroing its held
-/// entries, and each pair's sᵀy over the free ones is kept up to date as
-/// the held set changes: a step adds sᵢyᵢ for each coordinate freed since
-/// the last and takes it away for each newly held one (few, once a run
-/// settles), or, when more changed than are held, takes the whole sᵀy
-/// less the held part. Gathering the held entries of every pair at every
-/// step read about half the history's memory (4 % of an image's values
-/// held touch half its cache lines). A step costs the plain two-loop
-/// recursion's passes and a few gathers.
+/// The direction is the two-loop recursion's (Nocedal & Wright,
+/// algorithm 7.4, on the free block), formed in a few products over the
+/// stacked pairs instead of pair by pair: each loop's coefficients follow
+/// from one product of the history with a vector and a small triangular
+/// solve with the matrix A of sᵢᵀF yⱼ, and each loop's update is one
+/// product of the history with the coefficients. So a step reads each
+/// pair twice, as the recursion does, in four matrix–vector products
+/// (whatever `m`) instead of four kernels and a restriction per pair.
+///
+/// A is kept up to date as the held set changes: a step adds sᵢyⱼ over
+/// the coordinates freed since the last and takes it away over the newly
+/// held ones (few, once a run settles), or, when more changed than are
+/// held, takes the whole sᵢᵀyⱼ less the held part.
 pub(super) struct Restricted {
     m: usize,
-    /// The pairs, oldest first.
-    pairs: VecDeque<Pair>,
+    /// `[m, n]` each: slot k holds one pair's s and y (the step actually
+    /// taken, projected, and the change of the gradient). Slots
+    /// 0..len() are in use; allocated with the first pair, kept on reset.
+    s: Option<Tensor>,
+    y: Option<Tensor>,
+    /// `[m, m]` f64 by slot: sᵢᵀyⱼ over every coordinate, and over the
+    /// coordinates free at `held`. Kept where pair i came no later than
+    /// pair j (what the recursion reads); the rest is stale.
+    sy: Option<Tensor>,
+    sy_free: Option<Tensor>,
+    /// Slots in the order their pairs came, oldest first.
+    order: VecDeque<usize>,
     /// γ of the newest pair that had positive curvature (1 before any).
     gamma: Option<Tensor>,
-    /// The held coordinates (flat, bool) that the pairs' `sy_free` are
-    /// over: the last step's.
+    /// The held coordinates (flat, bool) that `sy_free` is over: the
+    /// last step's.
     held: Option<Tensor>,
 }
 
-/// Σ sᵢyᵢ over the coordinates `at` (flat indices), each term times
-/// `sign`'s where given (0-d f64).
-fn part(s: &Tensor, y: &Tensor, at: &Tensor, sign: Option<&Tensor>) -> Result<Tensor, TchError> {
-    let s = s.f_reshape([-1])?.f_index_select(0, at)?;
-    let s = match sign {
-        Some(sign) => s.f_mul(sign)?,
-        None => s,
-    };
-    dot(&s, &y.f_reshape([-1])?.f_index_select(0, at)?)
-}
-
-/// One pair of [`Restricted`].
-struct Pair {
-    /// The step actually taken (projected) and the change of the gradient.
-    s: Tensor,
-    y: Tensor,
-    /// sᵀy over every coordinate, and over the coordinates free at the
-    /// history's `held` (0-d f64).
-    sy: Tensor,
-    sy_free: Tensor,
+/// The storage of [`Restricted`] once it has a pair.
+struct Stacked<'a> {
+    s: &'a Tensor,
+    y: &'a Tensor,
+    sy: &'a Tensor,
+    sy_free: &'a Tensor,
 }
 
 impl Restricted {
-    /// An empty history of at most `m` pairs.
+    /// An empty history of at most `m` pairs; storage is allocated with the first.
     pub(super) fn new(m: usize) -> Self {
         Restricted {
             m,
-            pairs: VecDeque::new(),
+            s: None,
+            y: None,
+            sy: None,
+            sy_free: None,
+            order: VecDeque::new(),
             gamma: None,
             held: None,
         }
@@ -207,42 +209,95 @@ impl Restricted {
 
     /// Pairs kept.
     pub(super) fn len(&self) -> usize {
-        self.pairs.len()
+        self.order.len()
     }
 
-    /// Drops the pairs and γ.
+    /// Pairs there is storage for: all `m` once the first came.
+    pub(super) fn allocated(&self) -> usize {
+        self.s.as_ref().map_or(0, |s| s.size()[0] as usize)
+    }
+
+    /// Drops the pairs and γ; the storage stays allocated.
     pub(super) fn clear(&mut self) {
-        self.pairs.clear();
+        self.order.clear();
         self.gamma = None;
         self.held = None;
     }
 
-    /// Brings every pair's `sy_free` to the held coordinates `held` (flat,
-    /// bool), whose indices are `held_at`: by the coordinates whose state
-    /// changed since the last step, or afresh from the whole sᵀy when more
-    /// changed than are held now.
+    fn stacked(&self) -> Result<Stacked<'_>, TchError> {
+        match (&self.s, &self.y, &self.sy, &self.sy_free) {
+            (Some(s), Some(y), Some(sy), Some(sy_free)) => Ok(Stacked { s, y, sy, sy_free }),
+            _ => Err(TchError::Kind("no curvature pairs".into())),
+        }
+    }
+
+    /// Brings `sy_free` to the held coordinates `held` (flat, bool), whose
+    /// indices are `held_at`: by the coordinates whose state changed
+    /// since the last step, or afresh from the whole sᵀy when more changed
+    /// than are held now.
     fn follow(&mut self, held: Tensor, held_at: &Tensor) -> Result<(), TchError> {
+        let k = self.order.len() as i64;
         let changed = match &self.held {
-            Some(before) => Some(before.f_logical_xor(&held)?.f_nonzero()?.f_reshape([-1])?),
-            None => None,
+            Some(before) if k > 0 => Some(before.f_logical_xor(&held)?.f_nonzero()?.f_reshape([-1])?),
+            _ => None,
         };
-        match changed {
-            Some(c) if c.numel() == 0 => {}
-            Some(c) if c.numel() <= held_at.numel() => {
-                // +sᵢyᵢ where freed, −sᵢyᵢ where newly held.
-                let sign = held.f_index_select(0, &c)?.f_to_kind(Kind::Float)? * -2.0 + 1.0;
-                for p in self.pairs.iter_mut() {
-                    p.sy_free = p.sy_free.f_add(&part(&p.s, &p.y, &c, Some(&sign))?)?;
-                }
-            }
-            _ => {
-                for p in self.pairs.iter_mut() {
-                    p.sy_free = p.sy.f_sub(&part(&p.s, &p.y, held_at, None)?)?;
-                }
+        if let Some(c) = changed.filter(|c| c.numel() > 0) {
+            let st = self.stacked()?;
+            let (s, y) = (st.s.f_narrow(0, 0, k)?, st.y.f_narrow(0, 0, k)?);
+            let mut free = st.sy_free.f_narrow(0, 0, k)?.f_narrow(1, 0, k)?;
+            // Σ sᵢyⱼ over the coordinates `at`, each times `sign`'s where given.
+            let part = |at: &Tensor, sign: Option<Tensor>| -> Result<Tensor, TchError> {
+                let sa = s.f_index_select(1, at)?;
+                let sa = match sign {
+                    Some(sign) => sa.f_mul(&sign.f_unsqueeze(0)?)?,
+                    None => sa,
+                };
+                sa.f_mm(&y.f_index_select(1, at)?.f_tr()?)?.f_to_kind(Kind::Double)
+            };
+            if c.numel() <= held_at.numel() {
+                // +sᵢyⱼ where freed, −sᵢyⱼ where newly held.
+                let sign = held.f_index_select(0, &c)?.f_to_kind(s.kind())? * -2.0 + 1.0;
+                let _ = free.f_add_(&part(&c, Some(sign))?)?;
+            } else {
+                let whole = st.sy.f_narrow(0, 0, k)?.f_narrow(1, 0, k)?;
+                free.f_copy_(&whole.f_sub(&part(held_at, None)?)?)?;
             }
         }
         self.held = Some(held);
         Ok(())
+    }
+
+    /// Stores a pair (over the oldest when full) and its column of sᵀy
+    /// and sᵀF y (`y_free`: y with its held entries zeroed), and returns
+    /// Sᵀq by slot (f64), all from one product over the stacked s.
+    fn push(&mut self, s: &Tensor, y: &Tensor, y_free: &Tensor, q: &Tensor) -> Result<Tensor, TchError> {
+        let (m, n) = (self.m as i64, s.numel() as i64);
+        if self.s.is_none() {
+            let opts = (s.kind(), s.device());
+            self.s = Some(Tensor::f_empty([m, n], opts)?);
+            self.y = Some(Tensor::f_empty([m, n], opts)?);
+            self.sy = Some(Tensor::f_zeros([m, m], (Kind::Double, s.device()))?);
+            self.sy_free = Some(Tensor::f_zeros([m, m], (Kind::Double, s.device()))?);
+        }
+        let slot = match self.order.len() < self.m {
+            true => self.order.len(),
+            false => self.order.pop_front().unwrap_or(0),
+        };
+        self.order.push_back(slot);
+        let k = self.order.len() as i64;
+        let st = self.stacked()?;
+        st.s.f_select(0, slot as i64)?.f_copy_(&s.f_reshape([-1])?)?;
+        st.y.f_select(0, slot as i64)?.f_copy_(&y.f_reshape([-1])?)?;
+        let w = Tensor::f_stack(&[y_free.f_reshape([-1])?, y.f_reshape([-1])?, q.f_reshape([-1])?], 0)?;
+        let p = st.s.f_narrow(0, 0, k)?.f_mm(&w.f_tr()?)?.f_to_kind(Kind::Double)?;
+        let column = |t: &Tensor, i: i64| -> Result<(), TchError> {
+            t.f_narrow(0, 0, k)?
+                .f_select(1, slot as i64)?
+                .f_copy_(&p.f_select(1, i)?)
+        };
+        column(st.sy_free, 0)?;
+        column(st.sy, 1)?;
+        p.f_select(1, 2)
     }
 
     /// −H·g over the free coordinates (`free`: 1 where free, 0 where held,
@@ -259,63 +314,140 @@ impl Restricted {
         let held_mask = free.f_reshape([-1])?.f_eq(0.0)?;
         let held = held_mask.f_nonzero()?.f_reshape([-1])?;
         self.follow(held_mask, &held)?;
-        if let Some((s, y)) = pair {
-            if self.pairs.len() == self.m {
-                self.pairs.pop_front();
-            }
-            let sy = dot(&s, &y)?;
-            let sy_free = sy.f_sub(&part(&s, &y, &held, None)?)?;
-            self.pairs.push_back(Pair { s, y, sy, sy_free });
-        }
         // Zeroes `v`'s held entries, in place: v stays in the free block.
         let restrict = |v: &mut Tensor| -> Result<(), TchError> {
             let _ = v.f_view([-1])?.f_index_fill_(0, &held, 0.0)?;
             Ok(())
         };
-        // ρ_i = 1/(s_iᵀ F y_i), 0 for a pair without positive curvature
-        // there: for every pair at once (a handful of kernels, not 4·m).
-        let rhos = if self.pairs.is_empty() {
-            Vec::new()
-        } else {
-            let sy = Tensor::f_stack(&self.pairs.iter().map(|p| &p.sy_free).collect::<Vec<_>>(), 0)?;
-            let ok = sy.f_gt(super::CURVATURE_MIN)?;
-            sy.f_reciprocal()?.f_where_self(&ok, &sy.f_zeros_like()?)?.f_unbind(0)?
-        };
-        if let Some(Pair { y, sy_free: sy, .. }) = self.pairs.back() {
-            let ok = sy.f_gt(super::CURVATURE_MIN)?;
-            let mut y_free = y.copy();
-            restrict(&mut y_free)?;
-            let yhy = dot(&y_free, &h0(&y_free)?)?;
-            let new = sy.f_div(&yhy)?;
-            let old = match &self.gamma {
-                Some(g) => g.shallow_clone(),
-                None => new.f_ones_like()?,
-            };
-            self.gamma = Some(new.f_where_self(&ok.f_logical_and(&yhy.f_gt(0.0)?)?, &old)?);
-        }
-        let scratch = g.f_empty_like()?;
         let mut q = g.f_neg()?;
         restrict(&mut q)?;
-        let mut alphas = Vec::with_capacity(self.pairs.len());
-        for (Pair { s, y, .. }, rho) in self.pairs.iter().zip(&rhos).rev() {
-            let a = dot(s, &q)?.f_mul(rho)?;
-            let _ = y.f_mul_out(&scratch, &a)?;
-            let _ = q.f_sub_(&scratch)?;
-            restrict(&mut q)?;
-            alphas.push(a);
+        let sq = match pair {
+            Some((s, y)) => {
+                let mut y_free = y.copy();
+                restrict(&mut y_free)?;
+                Some(self.push(&s, &y, &y_free, &q)?)
+            }
+            None if self.order.is_empty() => None,
+            None => {
+                let k = self.order.len() as i64;
+                Some(
+                    self.stacked()?
+                        .s
+                        .f_narrow(0, 0, k)?
+                        .f_mv(&q.f_reshape([-1])?)?
+                        .f_to_kind(Kind::Double)?,
+                )
+            }
+        };
+        if let Some(&newest) = self.order.back() {
+            self.update_gamma(newest, g, &restrict, h0)?;
         }
+        let Some(sq) = sq else {
+            let mut r = h0(&q)?;
+            restrict(&mut r)?;
+            return Ok(r);
+        };
+        let k = self.order.len() as i64;
+        let chron: Vec<i64> = self.order.iter().map(|&s| s as i64).collect();
+        let chron = Tensor::from_slice(&chron).f_to_device(g.device())?;
+        let st = self.stacked()?;
+        let (s, y) = (st.s.f_narrow(0, 0, k)?, st.y.f_narrow(0, 0, k)?);
+        // A in the pairs' order: a[i][j] = sᵢᵀF yⱼ, read where i ≤ j.
+        let a = st
+            .sy_free
+            .f_narrow(0, 0, k)?
+            .f_narrow(1, 0, k)?
+            .f_index_select(0, &chron)?
+            .f_index_select(1, &chron)?;
+        let loops = Loops::new(&a)?;
+        // First loop: αᵢ = ρᵢ sᵢᵀ F(q − Σ_{j newer} αⱼ yⱼ), then q − Σ αᵢ yᵢ.
+        let alpha = loops.alpha(&sq.f_index_select(0, &chron)?)?;
+        let by_slot = |v: &Tensor| -> Result<Tensor, TchError> {
+            Tensor::f_zeros([k], (Kind::Double, v.device()))?
+                .f_index_copy(0, &chron, v)?
+                .f_to_kind(s.kind())
+        };
+        let _ = q.f_view([-1])?.f_addmv_(&y.f_tr()?, &by_slot(&alpha.f_neg()?)?)?;
+        restrict(&mut q)?;
         let mut r = h0(&q)?;
         restrict(&mut r)?;
         if let Some(gamma) = &self.gamma {
             let _ = r.f_mul_(&gamma.f_to_kind(r.kind())?)?;
         }
-        for ((Pair { s, y, .. }, rho), a) in self.pairs.iter().zip(&rhos).zip(alphas.into_iter().rev()) {
-            let b = dot(y, &r)?.f_mul(rho)?;
-            let _ = s.f_mul_out(&scratch, &a.f_sub(&b)?)?;
-            let _ = r.f_add_(&scratch)?;
-            restrict(&mut r)?;
-        }
+        // Second loop: βᵢ = ρᵢ yᵢᵀ F(r + Σ_{j older} (αⱼ − βⱼ) sⱼ), then r + Σ (αᵢ − βᵢ) sᵢ.
+        let yr = y.f_mv(&r.f_reshape([-1])?)?.f_to_kind(Kind::Double)?;
+        let beta = loops.beta(&yr.f_index_select(0, &chron)?, &alpha)?;
+        let _ = r.f_view([-1])?.f_addmv_(&s.f_tr()?, &by_slot(&alpha.f_sub(&beta)?)?)?;
+        restrict(&mut r)?;
         Ok(r)
+    }
+
+    /// γ = sᵀF y / yᵀF H₀ F y of the pair in `slot` (the newest), when
+    /// both are positive; the last such γ otherwise.
+    fn update_gamma(
+        &mut self,
+        slot: usize,
+        g: &Tensor,
+        restrict: &dyn Fn(&mut Tensor) -> Result<(), TchError>,
+        h0: &mut dyn FnMut(&Tensor) -> Result<Tensor, TchError>,
+    ) -> Result<(), TchError> {
+        let st = self.stacked()?;
+        let sy = st.sy_free.f_select(0, slot as i64)?.f_select(0, slot as i64)?;
+        let ok = sy.f_gt(super::CURVATURE_MIN)?;
+        let mut y_free = st.y.f_select(0, slot as i64)?.f_reshape(g.size())?.copy();
+        restrict(&mut y_free)?;
+        let yhy = dot(&y_free, &h0(&y_free)?)?;
+        let new = sy.f_div(&yhy)?;
+        let old = match &self.gamma {
+            Some(g) => g.shallow_clone(),
+            None => new.f_ones_like()?,
+        };
+        self.gamma = Some(new.f_where_self(&ok.f_logical_and(&yhy.f_gt(0.0)?)?, &old)?);
+        Ok(())
+    }
+}
+
+/// The two loops' coefficients from A (`a[i][j]` = sᵢᵀF yⱼ in the pairs'
+/// order, read where i ≤ j), each by one triangular solve. A pair without
+/// positive curvature gets αᵢ = βᵢ = 0 (its row of the solve is eᵢ, its
+/// right-hand side 0), as the recursion's ρᵢ = 0 gives.
+struct Loops {
+    /// The strict upper triangle of A, the rows of such pairs zeroed.
+    upper: Tensor,
+    /// A's diagonal where the curvature is positive, 1 elsewhere.
+    diag: Tensor,
+    /// 1 where the curvature is positive, 0 elsewhere (f64).
+    ok: Tensor,
+}
+
+impl Loops {
+    fn new(a: &Tensor) -> Result<Self, TchError> {
+        let d = a.f_diagonal(0, 0, 1)?;
+        let positive = d.f_gt(super::CURVATURE_MIN)?;
+        let ok = positive.f_to_kind(Kind::Double)?;
+        Ok(Loops {
+            upper: a.f_triu(1)?.f_mul(&ok.f_unsqueeze(1)?)?,
+            diag: d.f_where_self(&positive, &d.f_ones_like()?)?,
+            ok,
+        })
+    }
+
+    /// α from Sᵀq (the pairs' order): (diag + upper)·α = ok·Sᵀq, since
+    /// αᵢ·sᵢᵀF yᵢ = sᵢᵀq − Σ_{j > i} αⱼ sᵢᵀF yⱼ.
+    fn alpha(&self, sq: &Tensor) -> Result<Tensor, TchError> {
+        let t = self.upper.f_add(&self.diag.f_diag_embed(0, -2, -1)?)?;
+        let rhs = sq.f_mul(&self.ok)?.f_unsqueeze(1)?;
+        t.f_linalg_solve_triangular(&rhs, true, true, false)?.f_squeeze_dim(1)
+    }
+
+    /// β from Yᵀr (the pairs' order) and α: (diag + L)·β = ok·(Yᵀr + L·α)
+    /// with L the upper triangle transposed (rows zeroed as above), since
+    /// βᵢ·sᵢᵀF yᵢ = yᵢᵀr + Σ_{j < i} (αⱼ − βⱼ) sⱼᵀF yᵢ.
+    fn beta(&self, yr: &Tensor, alpha: &Tensor) -> Result<Tensor, TchError> {
+        let lower = self.upper.f_tr()?.f_mul(&self.ok.f_unsqueeze(1)?)?;
+        let t = lower.f_add(&self.diag.f_diag_embed(0, -2, -1)?)?;
+        let rhs = yr.f_add(&lower.f_mv(alpha)?)?.f_mul(&self.ok)?.f_unsqueeze(1)?;
+        t.f_linalg_solve_triangular(&rhs, false, true, false)?.f_squeeze_dim(1)
     }
 }
 
