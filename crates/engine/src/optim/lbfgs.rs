@@ -705,6 +705,34 @@ mod tests {
         }
     }
 
+    /// A projected history given an image of another size drops the
+    /// pairs it has (none fits) and goes on as a fresh one would.
+    #[test]
+    fn a_projected_history_starts_afresh_for_an_image_of_another_size() {
+        let vec = |n: usize, seed: u64| {
+            let mut rng = stylelab_core::rng::SplitMix64::new(seed);
+            Tensor::from_slice(&(0..n).map(|_| rng.normal()).collect::<Vec<f64>>())
+        };
+        let id = &mut |v: &Tensor| Ok(v.shallow_clone());
+        let mut history = Restricted::new(3);
+        for seed in 0..3 {
+            let s = vec(10, seed);
+            let pair = Some((s.shallow_clone(), &s * 2.0));
+            let free = vec(10, 5).ge(-1.0).to_kind(Kind::Double);
+            let _ = history.direction(&vec(10, 9), pair, &free, id).unwrap();
+        }
+        let (s, g, free) = (vec(6, 7), vec(6, 8), vec(6, 6).ge(-0.5).to_kind(Kind::Double));
+        let mut fresh = Restricted::new(3);
+        let want = fresh
+            .direction(&g, Some((s.shallow_clone(), &s * 3.0)), &free, id)
+            .unwrap();
+        let got = history
+            .direction(&g, Some((s.shallow_clone(), &s * 3.0)), &free, id)
+            .unwrap();
+        assert_eq!(history.len(), 1);
+        assert_eq!(Vec::<f64>::try_from(got).unwrap(), Vec::<f64>::try_from(want).unwrap());
+    }
+
     /// f(x) = ½ Σ a_i (x_i − c_i)², a from 1 to 10, with c partly
     /// outside [0, 1]: in the box its minimum is clamp(c). Projected
     /// L-BFGS never leaves the box and finds it, the coordinates that end

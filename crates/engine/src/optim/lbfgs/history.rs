@@ -311,6 +311,15 @@ impl Restricted {
         free: &Tensor,
         h0: &mut dyn FnMut(&Tensor) -> Result<Tensor, TchError>,
     ) -> Result<Tensor, TchError> {
+        if self
+            .s
+            .as_ref()
+            .is_some_and(|s| s.size()[1] != g.numel() as i64 || s.kind() != g.kind())
+        {
+            // Pairs of another shape: none of them fits this image.
+            self.s = None;
+            self.clear();
+        }
         let held_mask = free.f_reshape([-1])?.f_eq(0.0)?;
         let held = held_mask.f_nonzero()?.f_reshape([-1])?;
         self.follow(held_mask, &held)?;
@@ -342,14 +351,29 @@ impl Restricted {
         if let Some(&newest) = self.order.back() {
             self.update_gamma(newest, g, &restrict, h0)?;
         }
-        let Some(sq) = sq else {
-            let mut r = h0(&q)?;
-            restrict(&mut r)?;
-            return Ok(r);
-        };
+        match sq {
+            Some(sq) => self.two_loops(q, &sq, &restrict, h0),
+            None => {
+                let mut r = h0(&q)?;
+                restrict(&mut r)?;
+                Ok(r)
+            }
+        }
+    }
+
+    /// The recursion from q = −F g (flat Sᵀq by slot in `sq`, f64) with
+    /// at least one pair, in the pairs' order: each loop's coefficients by
+    /// one triangular solve ([`Loops`]), its update by one product.
+    fn two_loops(
+        &self,
+        mut q: Tensor,
+        sq: &Tensor,
+        restrict: &dyn Fn(&mut Tensor) -> Result<(), TchError>,
+        h0: &mut dyn FnMut(&Tensor) -> Result<Tensor, TchError>,
+    ) -> Result<Tensor, TchError> {
         let k = self.order.len() as i64;
         let chron: Vec<i64> = self.order.iter().map(|&s| s as i64).collect();
-        let chron = Tensor::from_slice(&chron).f_to_device(g.device())?;
+        let chron = Tensor::from_slice(&chron).f_to_device(q.device())?;
         let st = self.stacked()?;
         let (s, y) = (st.s.f_narrow(0, 0, k)?, st.y.f_narrow(0, 0, k)?);
         // A in the pairs' order: a[i][j] = sᵢᵀF yⱼ, read where i ≤ j.
