@@ -330,11 +330,14 @@ impl Restricted {
         };
         let mut q = g.f_neg()?;
         restrict(&mut q)?;
+        let mut y_free = None;
         let sq = match pair {
             Some((s, y)) => {
-                let mut y_free = y.copy();
-                restrict(&mut y_free)?;
-                Some(self.push(&s, &y, &y_free, &q)?)
+                let mut free_part = y.copy();
+                restrict(&mut free_part)?;
+                let sq = self.push(&s, &y, &free_part, &q)?;
+                y_free = Some(free_part);
+                Some(sq)
             }
             None if self.order.is_empty() => None,
             None => {
@@ -349,7 +352,7 @@ impl Restricted {
             }
         };
         if let Some(&newest) = self.order.back() {
-            self.update_gamma(newest, g, &restrict, h0)?;
+            self.update_gamma(newest, y_free, g, &restrict, h0)?;
         }
         match sq {
             Some(sq) => self.two_loops(q, &sq, &restrict, h0),
@@ -407,10 +410,12 @@ impl Restricted {
     }
 
     /// γ = sᵀF y / yᵀF H₀ F y of the pair in `slot` (the newest), when
-    /// both are positive; the last such γ otherwise.
+    /// both are positive; the last such γ otherwise. `y_free`: its F y
+    /// when the caller has it (a pair just added).
     fn update_gamma(
         &mut self,
         slot: usize,
+        y_free: Option<Tensor>,
         g: &Tensor,
         restrict: &dyn Fn(&mut Tensor) -> Result<(), TchError>,
         h0: &mut dyn FnMut(&Tensor) -> Result<Tensor, TchError>,
@@ -418,8 +423,14 @@ impl Restricted {
         let st = self.stacked()?;
         let sy = st.sy_free.f_select(0, slot as i64)?.f_select(0, slot as i64)?;
         let ok = sy.f_gt(super::CURVATURE_MIN)?;
-        let mut y_free = st.y.f_select(0, slot as i64)?.f_reshape(g.size())?.copy();
-        restrict(&mut y_free)?;
+        let y_free = match y_free {
+            Some(y) => y.f_reshape(g.size())?,
+            None => {
+                let mut y = st.y.f_select(0, slot as i64)?.f_reshape(g.size())?.copy();
+                restrict(&mut y)?;
+                y
+            }
+        };
         let yhy = dot(&y_free, &h0(&y_free)?)?;
         let new = sy.f_div(&yhy)?;
         let old = match &self.gamma {
