@@ -96,7 +96,7 @@ fn the_default_lbfgs_is_preconditioned_says_so_and_gets_further() {
     let toml = std::fs::read_to_string(record::RunPaths::new(&spectral).experiment()).unwrap();
     assert!(toml.contains("precondition = \"spectral\""), "{toml}");
     let log = std::fs::read_to_string(spectral.join("events.log")).unwrap();
-    assert!(log.contains("two-loop, spectral preconditioner)"), "{log}");
+    assert!(log.contains("projected two-loop, spectral preconditioner)"), "{log}");
     let none = run(
         &tmp.path().join("none"),
         "none",

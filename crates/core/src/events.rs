@@ -32,7 +32,7 @@ pub struct RunInfo {
     pub content_layers: Vec<(String, f64)>,
     /// Likewise for the style term.
     pub style_layers: Vec<(String, f64)>,
-    /// The optimizer and its settings in words, e.g. `lbfgs (history 100, lr 1, compact, spectral preconditioner),
+    /// The optimizer and its settings in words, e.g. `lbfgs (history 100, lr 1, projected two-loop, spectral preconditioner),
     /// the image kept in [0, 1]`.
     pub optimizer: String,
     /// The summary as it stands at the start (status `running`).
