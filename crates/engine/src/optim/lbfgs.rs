@@ -705,6 +705,58 @@ mod tests {
         }
     }
 
+    /// A pair whose curvature over the free coordinates is not positive
+    /// takes no part in the projected direction (the recursion's ρ = 0),
+    /// in the middle of the history and as its newest pair, and γ stays
+    /// the newest positive pair's.
+    #[test]
+    fn a_projected_pair_without_positive_curvature_is_left_out() {
+        let n = 24;
+        let mut rng = stylelab_core::rng::SplitMix64::new(11);
+        let mut vec = |scale: f64| -> Vec<f64> { (0..n).map(|_| rng.normal() * scale).collect() };
+        let free: Vec<f64> = (0..n).map(|i| if i % 5 == 2 { 0.0 } else { 1.0 }).collect();
+        let cut = |v: &[f64]| -> Vec<f64> {
+            v.iter()
+                .zip(&free)
+                .filter(|(_, f)| **f == 1.0)
+                .map(|(x, _)| *x)
+                .collect()
+        };
+        let t = |v: &[f64]| Tensor::from_slice(v);
+        let mut history = Restricted::new(4);
+        let mut kept: Vec<(Vec<f64>, Vec<f64>)> = Vec::new();
+        for step in 0..6 {
+            let s = vec(1.0);
+            let sign = if step == 1 || step == 5 { -1.0 } else { 1.0 };
+            let y: Vec<f64> = s
+                .iter()
+                .enumerate()
+                .map(|(i, v)| sign * v * (1.0 + i as f64 / 9.0))
+                .collect();
+            let g = vec(2.0);
+            kept.push((s.clone(), y.clone()));
+            if kept.len() > 4 {
+                kept.remove(0);
+            }
+            let d = history
+                .direction(&t(&g), Some((t(&s), t(&y))), &t(&free), &mut |v| Ok(v.shallow_clone()))
+                .unwrap();
+            let positive: Vec<_> = kept
+                .iter()
+                .map(|(s, y)| (cut(s), cut(y)))
+                .filter(|(s, y)| s.iter().zip(y).map(|(a, b)| a * b).sum::<f64>() > 0.0)
+                .collect();
+            let want = two_loop(&positive, &cut(&g));
+            let got = cut(&Vec::<f64>::try_from(d).unwrap());
+            for (got, want) in got.iter().zip(&want) {
+                assert!(
+                    (got - want).abs() <= 1e-9 * want.abs().max(1.0),
+                    "step {step}: {got} vs {want}"
+                );
+            }
+        }
+    }
+
     /// A projected history given an image of another size drops the
     /// pairs it has (none fits) and goes on as a fresh one would.
     #[test]
