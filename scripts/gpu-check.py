@@ -25,7 +25,9 @@ It prints, as Markdown tables (and writes them to --out/report.md):
 5. time to quality (issue 27): `stylelab bench --time-to-quality` at
    512 px against the PyTorch reference's 500 evaluations;
 6. `stylelab bench` rows at 512 and 1024 px, fp32 and bf16, with PyTorch
-   eager and PyTorch replaying one CUDA graph.
+   eager and PyTorch replaying one CUDA graph, and the L-BFGS direction
+   from a full history of 100 pairs: textbook, and projected as a run's
+   default forms it.
 
 Every part prints as soon as it is done, and a part that fails prints as
 failed: a slow or broken part never hides the others. Parts 1-3 and 6
@@ -266,8 +268,10 @@ results = "{self.tmp}/results"
         if self.a.device != "cpu":
             args.append("--cuda-graph")
         out, _ = self.stylelab(*args)
-        self.say("| size | precision | impl | ms/eval | ms/step | evals/step | reads/step | peak MiB |")
-        self.say("|---|---|---|---|---|---|---|---|")
+        self.say("| size | precision | impl | ms/eval | ms/step | evals/step | reads/step | peak MiB | "
+                 "direction, 100 pairs (ms) | projected as a run's (ms) |")
+        self.say("|---|---|---|---|---|---|---|---|---|---|")
+        ms = lambda v: f"{v * 1e3:.1f}" if v is not None else "–"
         for line in out.stdout.splitlines():
             if not line.startswith("{"):
                 continue
@@ -277,7 +281,8 @@ results = "{self.tmp}/results"
                 continue
             self.say(f"| {r['size']} | {r['precision']} | {r['implementation']} | {r['s_per_eval'] * 1e3:.2f} | "
                      f"{r['s_per_step'] * 1e3:.2f} | {r['evals_per_step']:.2f} | {r['host_reads_per_step']:.2f} | "
-                     f"{r['peak_mib']:.0f} |")
+                     f"{r['peak_mib']:.0f} | {ms(r.get('s_per_direction_full'))} | "
+                     f"{ms(r.get('s_per_direction_full_as_run'))} |")
         if out.returncode != 0:
             self.say(f"bench exited {out.returncode}: {out.stderr.strip()[-500:]}")
 
