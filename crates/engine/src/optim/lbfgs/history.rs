@@ -1,6 +1,8 @@
 //! L-BFGS's curvature history on the device, and the two forms of the
 //! direction H·g it gives: the two-loop recursion and the compact form of
-//! Byrd, Nocedal & Schnabel (1994), equal in exact arithmetic.
+//! Byrd, Nocedal & Schnabel (1994), equal in exact arithmetic; and, for an
+//! image kept in the box, the free block's history ([`Restricted`]): the
+//! two-loop recursion formed from the stacked pairs.
 
 use crate::optim::dot;
 use std::collections::VecDeque;
