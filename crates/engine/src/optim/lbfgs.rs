@@ -640,6 +640,25 @@ mod tests {
         }
     }
 
+    /// The entries of `v` where `free` is 1: a vector cut down to the free block.
+    fn free_part(v: &[f64], free: &[f64]) -> Vec<f64> {
+        v.iter()
+            .zip(free)
+            .filter(|(_, f)| **f == 1.0)
+            .map(|(x, _)| *x)
+            .collect()
+    }
+
+    /// Each of `got` within 1e-9 (relative, or absolute below 1) of `want`'s.
+    fn assert_near(got: &[f64], want: &[f64], step: usize) {
+        for (got, want) in got.iter().zip(want) {
+            assert!(
+                (got - want).abs() <= 1e-9 * want.abs().max(1.0),
+                "step {step}: {got} vs {want}"
+            );
+        }
+    }
+
     /// The restricted history gives, on the free coordinates, the two-loop
     /// direction of the pairs cut down to them, and 0 on the held ones.
     #[test]
@@ -668,13 +687,7 @@ mod tests {
         let mut pairs: Vec<(Vec<f64>, Vec<f64>)> = Vec::new();
         for step in 0..8 {
             let free = free_at(step);
-            let cut = |v: &[f64]| -> Vec<f64> {
-                v.iter()
-                    .zip(&free)
-                    .filter(|(_, f)| **f == 1.0)
-                    .map(|(x, _)| *x)
-                    .collect()
-            };
+            let cut = |v: &[f64]| free_part(v, &free);
             let s = vec(1.0);
             let y: Vec<f64> = s.iter().enumerate().map(|(i, v)| v * (1.0 + i as f64 / 7.0)).collect();
             let g = vec(2.0);
@@ -689,12 +702,7 @@ mod tests {
             let cut_pairs: Vec<_> = pairs.iter().map(|(s, y)| (cut(s), cut(y))).collect();
             let want = two_loop(&cut_pairs, &cut(&g));
             let got: Vec<f64> = cut(&d);
-            for (got, want) in got.iter().zip(&want) {
-                assert!(
-                    (got - want).abs() <= 1e-9 * want.abs().max(1.0),
-                    "step {step}: {got} vs {want}"
-                );
-            }
+            assert_near(&got, &want, step);
             let held: f64 = d
                 .iter()
                 .zip(&free)
@@ -715,13 +723,7 @@ mod tests {
         let mut rng = stylelab_core::rng::SplitMix64::new(11);
         let mut vec = |scale: f64| -> Vec<f64> { (0..n).map(|_| rng.normal() * scale).collect() };
         let free: Vec<f64> = (0..n).map(|i| if i % 5 == 2 { 0.0 } else { 1.0 }).collect();
-        let cut = |v: &[f64]| -> Vec<f64> {
-            v.iter()
-                .zip(&free)
-                .filter(|(_, f)| **f == 1.0)
-                .map(|(x, _)| *x)
-                .collect()
-        };
+        let cut = |v: &[f64]| free_part(v, &free);
         let t = |v: &[f64]| Tensor::from_slice(v);
         let mut history = Restricted::new(4);
         let mut kept: Vec<(Vec<f64>, Vec<f64>)> = Vec::new();
@@ -748,12 +750,7 @@ mod tests {
                 .collect();
             let want = two_loop(&positive, &cut(&g));
             let got = cut(&Vec::<f64>::try_from(d).unwrap());
-            for (got, want) in got.iter().zip(&want) {
-                assert!(
-                    (got - want).abs() <= 1e-9 * want.abs().max(1.0),
-                    "step {step}: {got} vs {want}"
-                );
-            }
+            assert_near(&got, &want, step);
         }
     }
 
