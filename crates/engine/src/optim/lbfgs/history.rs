@@ -344,13 +344,7 @@ impl Restricted {
             None if self.order.is_empty() => None,
             None => {
                 let k = self.order.len() as i64;
-                Some(
-                    self.stacked()?
-                        .s
-                        .f_narrow(0, 0, k)?
-                        .f_mv(&q.f_reshape([-1])?)?
-                        .f_to_kind(Kind::Double)?,
-                )
+                Some(split_mv(&self.stacked()?.s.f_narrow(0, 0, k)?, &q.f_reshape([-1])?)?.f_to_kind(Kind::Double)?)
             }
         };
         if let Some(&newest) = self.order.back() {
@@ -396,7 +390,7 @@ impl Restricted {
                 .f_index_copy(0, &chron, v)?
                 .f_to_kind(s.kind())
         };
-        let _ = q.f_view([-1])?.f_addmv_(&y.f_tr()?, &by_slot(&alpha.f_neg()?)?)?;
+        split_add_tmv(&mut q.f_view([-1])?, &y, &by_slot(&alpha.f_neg()?)?)?;
         restrict(&mut q)?;
         let mut r = h0(&q)?;
         restrict(&mut r)?;
@@ -404,9 +398,9 @@ impl Restricted {
             let _ = r.f_mul_(&gamma.f_to_kind(r.kind())?)?;
         }
         // Second loop: βᵢ = ρᵢ yᵢᵀ F(r + Σ_{j older} (αⱼ − βⱼ) sⱼ), then r + Σ (αᵢ − βᵢ) sᵢ.
-        let yr = y.f_mv(&r.f_reshape([-1])?)?.f_to_kind(Kind::Double)?;
+        let yr = split_mv(&y, &r.f_reshape([-1])?)?.f_to_kind(Kind::Double)?;
         let beta = loops.beta(&yr.f_index_select(0, &chron)?, &alpha)?;
-        let _ = r.f_view([-1])?.f_addmv_(&s.f_tr()?, &by_slot(&alpha.f_sub(&beta)?)?)?;
+        split_add_tmv(&mut r.f_view([-1])?, &s, &by_slot(&alpha.f_sub(&beta)?)?)?;
         restrict(&mut r)?;
         Ok(r)
     }
@@ -442,6 +436,62 @@ impl Restricted {
         self.gamma = Some(new.f_where_self(&ok.f_logical_and(&yhy.f_gt(0.0)?)?, &old)?);
         Ok(())
     }
+}
+
+/// Column blocks a history product is split into on the CPU: one per
+/// thread. MKL's matrix–vector product runs on one thread, and a pass over
+/// the history is bound by memory, which one core does not saturate.
+fn column_blocks(m: &Tensor) -> i64 {
+    let n = m.size()[1];
+    match m.device() {
+        tch::Device::Cpu => {
+            let threads = i64::from(tch::get_num_threads().max(1));
+            if threads > 1 && n % threads == 0 { threads } else { 1 }
+        }
+        _ => 1,
+    }
+}
+
+/// M·v for the `[k, n]` rows `m` (a row-major block of the history) and
+/// `v` `[n]`: one batched product over [`column_blocks`] blocks of
+/// columns, their partial sums added.
+fn split_mv(m: &Tensor, v: &Tensor) -> Result<Tensor, TchError> {
+    mv_in_blocks(m, v, column_blocks(m))
+}
+
+/// [`split_mv`] in `blocks` blocks of columns (which must divide n).
+fn mv_in_blocks(m: &Tensor, v: &Tensor, blocks: i64) -> Result<Tensor, TchError> {
+    if blocks == 1 {
+        return m.f_mv(v);
+    }
+    let (k, n) = (m.size()[0], m.size()[1]);
+    let width = n / blocks;
+    v.f_view([blocks, 1, width])?
+        .f_bmm(&m.f_view([k, blocks, width])?.f_permute([1, 2, 0])?)?
+        .f_sum_dim_intlist(0, false, m.kind())?
+        .f_view([k])
+}
+
+/// `out` += Mᵀ·w for the `[k, n]` rows `m` and `w` `[k]`, `out` flat
+/// `[n]`: each block of columns by one batch of the product.
+fn split_add_tmv(out: &mut Tensor, m: &Tensor, w: &Tensor) -> Result<(), TchError> {
+    add_tmv_in_blocks(out, m, w, column_blocks(m))
+}
+
+/// [`split_add_tmv`] in `blocks` blocks of columns (which must divide n).
+fn add_tmv_in_blocks(out: &mut Tensor, m: &Tensor, w: &Tensor, blocks: i64) -> Result<(), TchError> {
+    if blocks == 1 {
+        let _ = out.f_addmv_(&m.f_tr()?, w)?;
+        return Ok(());
+    }
+    let (k, n) = (m.size()[0], m.size()[1]);
+    let width = n / blocks;
+    let product = w
+        .f_view([1, 1, k])?
+        .f_expand([blocks, 1, k], false)?
+        .f_bmm(&m.f_view([k, blocks, width])?.f_permute([1, 0, 2])?)?;
+    let _ = out.f_add_(&product.f_view([n])?)?;
+    Ok(())
 }
 
 /// The two loops' coefficients from A (`a[i][j]` = sᵢᵀF yⱼ in the pairs'
@@ -648,5 +698,31 @@ impl Compact {
         let y_weights = p.f_neg()? * gamma;
         let by_order = Tensor::f_cat(&[s_weights, y_weights], 1)?;
         Tensor::f_zeros([k, 2], (Kind::Double, device))?.f_index_copy(0, &chron, &by_order)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The history's products split by blocks of columns are the whole
+    /// products, for a block of rows of a larger buffer as the history
+    /// holds it.
+    #[test]
+    fn products_split_by_columns_are_the_whole_products() {
+        let mut rng = stylelab_core::rng::SplitMix64::new(7);
+        let mut normal = |n: usize| Tensor::from_slice(&(0..n).map(|_| rng.normal()).collect::<Vec<f64>>());
+        let (k, n) = (4i64, 12i64);
+        let buffer = normal(6 * n as usize).reshape([6, n]);
+        let rows = buffer.narrow(0, 0, k);
+        let (v, w, start) = (normal(n as usize), normal(k as usize), normal(n as usize));
+        let close = |a: &Tensor, b: &Tensor| f64::try_from((a - b).abs().max()).unwrap() < 1e-12;
+        for blocks in [1, 2, 3, 4] {
+            let got = mv_in_blocks(&rows, &v, blocks).unwrap();
+            assert!(close(&got, &rows.mv(&v)), "M·v in {blocks} blocks");
+            let mut out = start.copy();
+            add_tmv_in_blocks(&mut out, &rows, &w, blocks).unwrap();
+            assert!(close(&out, &start.addmv(&rows.tr(), &w)), "Mᵀ·w in {blocks} blocks");
+        }
     }
 }
