@@ -199,19 +199,16 @@ fn run_info(ctx: &RunContext, objective: &StyleObjective, summary: &Summary, dev
     }
 }
 
-/// The optimizer and its settings in words. Kept in the box, L-BFGS
-/// forms its direction by the projected two-loop recursion on any device;
-/// otherwise by the device's form.
+/// The optimizer and its settings in words; L-BFGS's form of the
+/// direction as the run's optimizer says (one built as the run builds it,
+/// which allocates nothing before its first pair).
 fn optimizer_words(exp: &Experiment, device: Device) -> String {
-    let form = match exp.bounds {
-        stylelab_core::config::Bounds::Box => "projected two-loop".to_string(),
-        _ => optim::Form::for_device(device).to_string(),
-    };
     match exp.optimizer {
         OptimizerKind::Lbfgs => format!(
-            "lbfgs (history {}, lr {}, {form}, {})",
+            "lbfgs (history {}, lr {}, {}, {})",
             exp.history,
             stylelab_core::record::compact(exp.learning_rate),
+            optim::Lbfgs::for_run(exp, exp.history, device).form_words(),
             match exp.precondition {
                 stylelab_core::config::Precondition::Spectral => "spectral preconditioner",
                 stylelab_core::config::Precondition::None => "no preconditioner",

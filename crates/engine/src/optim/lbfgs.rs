@@ -244,6 +244,17 @@ impl Lbfgs {
         }
     }
 
+    /// How this optimizer forms its direction, in words: the projected
+    /// two-loop recursion when it keeps the box, its history's form
+    /// otherwise (what a run's header names).
+    pub fn form_words(&self) -> String {
+        match (&self.projected, &self.history) {
+            (Some(_), _) => "projected two-loop".to_string(),
+            (None, History::TwoLoop(_)) => Form::TwoLoop.to_string(),
+            (None, History::Compact(_)) => Form::Compact.to_string(),
+        }
+    }
+
     /// Forgets the curvature pairs (their storage stays allocated).
     pub fn reset(&mut self) {
         self.history.clear();
@@ -659,6 +670,27 @@ mod tests {
         }
     }
 
+    /// Adds the pair (s, y) to `history` and to `pairs` (the host's copy,
+    /// at most the history's 4 newest) and gives the projected direction
+    /// at the gradient `g` over the free coordinates `free` (H₀ = I).
+    fn projected_step(
+        history: &mut Restricted,
+        pairs: &mut Vec<(Vec<f64>, Vec<f64>)>,
+        (s, y): (Vec<f64>, Vec<f64>),
+        g: &[f64],
+        free: &[f64],
+    ) -> Vec<f64> {
+        let t = |v: &[f64]| Tensor::from_slice(v);
+        let d = history
+            .direction(&t(g), Some((t(&s), t(&y))), &t(free), &mut |v| Ok(v.shallow_clone()))
+            .unwrap();
+        pairs.push((s, y));
+        if pairs.len() > 4 {
+            pairs.remove(0);
+        }
+        Vec::try_from(d).unwrap()
+    }
+
     /// The restricted history gives, on the free coordinates, the two-loop
     /// direction of the pairs cut down to them, and 0 on the held ones.
     #[test]
@@ -682,7 +714,6 @@ mod tests {
                 })
                 .collect()
         };
-        let t = |v: &[f64]| Tensor::from_slice(v);
         let mut history = Restricted::new(4);
         let mut pairs: Vec<(Vec<f64>, Vec<f64>)> = Vec::new();
         for step in 0..8 {
@@ -691,14 +722,7 @@ mod tests {
             let s = vec(1.0);
             let y: Vec<f64> = s.iter().enumerate().map(|(i, v)| v * (1.0 + i as f64 / 7.0)).collect();
             let g = vec(2.0);
-            pairs.push((s.clone(), y.clone()));
-            if pairs.len() > 4 {
-                pairs.remove(0);
-            }
-            let d = history
-                .direction(&t(&g), Some((t(&s), t(&y))), &t(&free), &mut |v| Ok(v.shallow_clone()))
-                .unwrap();
-            let d: Vec<f64> = Vec::try_from(d).unwrap();
+            let d = projected_step(&mut history, &mut pairs, (s, y), &g, &free);
             let cut_pairs: Vec<_> = pairs.iter().map(|(s, y)| (cut(s), cut(y))).collect();
             let want = two_loop(&cut_pairs, &cut(&g));
             let got: Vec<f64> = cut(&d);
@@ -724,7 +748,6 @@ mod tests {
         let mut vec = |scale: f64| -> Vec<f64> { (0..n).map(|_| rng.normal() * scale).collect() };
         let free: Vec<f64> = (0..n).map(|i| if i % 5 == 2 { 0.0 } else { 1.0 }).collect();
         let cut = |v: &[f64]| free_part(v, &free);
-        let t = |v: &[f64]| Tensor::from_slice(v);
         let mut history = Restricted::new(4);
         let mut kept: Vec<(Vec<f64>, Vec<f64>)> = Vec::new();
         for step in 0..6 {
@@ -736,21 +759,27 @@ mod tests {
                 .map(|(i, v)| sign * v * (1.0 + i as f64 / 9.0))
                 .collect();
             let g = vec(2.0);
-            kept.push((s.clone(), y.clone()));
-            if kept.len() > 4 {
-                kept.remove(0);
-            }
-            let d = history
-                .direction(&t(&g), Some((t(&s), t(&y))), &t(&free), &mut |v| Ok(v.shallow_clone()))
-                .unwrap();
+            let d = projected_step(&mut history, &mut kept, (s, y), &g, &free);
             let positive: Vec<_> = kept
                 .iter()
                 .map(|(s, y)| (cut(s), cut(y)))
                 .filter(|(s, y)| s.iter().zip(y).map(|(a, b)| a * b).sum::<f64>() > 0.0)
                 .collect();
             let want = two_loop(&positive, &cut(&g));
-            let got = cut(&Vec::<f64>::try_from(d).unwrap());
+            let got = cut(&d);
             assert_near(&got, &want, step);
+        }
+    }
+
+    /// The form a run's header names is the one the optimizer uses: the
+    /// projected recursion in the box whatever the device's form, the
+    /// device's form otherwise.
+    #[test]
+    fn the_form_in_words_is_the_one_the_optimizer_uses() {
+        for form in [Form::TwoLoop, Form::Compact] {
+            assert_eq!(Lbfgs::with_form(1.0, 5, form).form_words(), form.to_string());
+            let boxed = Lbfgs::with_form(1.0, 5, form).with_box(true);
+            assert_eq!(boxed.form_words(), "projected two-loop");
         }
     }
 
