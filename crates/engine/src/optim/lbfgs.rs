@@ -89,37 +89,6 @@ const UNCHANGED: &str = "no step along it changed the loss at all";
 /// A pair whose sᵀy is not above this would not keep H positive definite.
 const CURVATURE_MIN: f64 = 1e-10;
 
-/// How far each step's estimate moves the first trial's length (a moving
-/// average of logarithms: about the last ten steps count).
-const TRIAL_WEIGHT: f64 = 0.1;
-/// The first trial's length stays within these multiples of `lr`.
-const TRIAL_RANGE: (f64, f64) = (0.5, 2.0);
-
-/// The first trial's length along the next quasi-Newton direction (a
-/// multiple of `lr`), learned from the step just taken: its line search
-/// accepted `t` (a multiple of `lr`), where the slope gᵀd was `r` times
-/// the start's. Along that line a quadratic has its minimum at
-/// t / (1 − r); the length moves [`TRIAL_WEIGHT`] of the way there (in
-/// logarithms), within [`TRIAL_RANGE`]. A slope that did not rise (r ≥ 1,
-/// or not a number) says nothing and leaves it as it was.
-///
-/// Why: the unit step assumes that the initial inverse Hessian γ·M² has
-/// the curvature's scale, and γ = sᵀy / yᵀy is the smaller of the two
-/// secant scales. Projected onto the box, at t = 1 the slope was still
-/// 0.16–0.21 of the start's (medians over a run of the real partial
-/// problem in bf16): the minimum along the line lay near t = 1.2, every
-/// step (docs/reference.md, "Optimizers").
-fn next_trial(trial: f64, t: f64, r: f64) -> f64 {
-    if !(r < 1.0 && t.is_finite() && t > 0.0) {
-        return trial;
-    }
-    let (lo, hi) = TRIAL_RANGE;
-    let estimate = (t / (1.0 - r)).clamp(lo, hi);
-    (trial.ln() * (1.0 - TRIAL_WEIGHT) + estimate.ln() * TRIAL_WEIGHT)
-        .exp()
-        .clamp(lo, hi)
-}
-
 /// L-BFGS on one tensor (the image). Its curvature history lives on the
 /// device; see the module's notes for what a step reads back.
 pub struct Lbfgs {
@@ -141,10 +110,6 @@ pub struct Lbfgs {
     /// Projected onto the box [0, 1] ([`Lbfgs::with_box`]): the history
     /// of the free coordinates' block, used instead of `history`.
     projected: Option<Restricted>,
-    /// Projected: the first trial's length along a quasi-Newton direction,
-    /// a multiple of `lr` learned from the slopes of the steps taken
-    /// ([`next_trial`]); 1 at first.
-    trial: f64,
 }
 
 /// Why the steepest descent found no step, by its likely cause: a gradient
@@ -218,7 +183,6 @@ impl Lbfgs {
             prev: None,
             spectral: None,
             projected: None,
-            trial: 1.0,
         }
     }
 
@@ -471,7 +435,7 @@ impl Lbfgs {
                 }
                 self.first_step / d_max * self.lr
             } else {
-                self.lr * self.trial
+                self.lr
             };
             // A coordinate at a bound that d pushes outwards does not move.
             let blocked = d
@@ -491,9 +455,6 @@ impl Lbfgs {
                 Verdict::Retry => continue,
                 Verdict::End(outcome) => return Ok(outcome),
             };
-            if !steepest {
-                self.trial = next_trial(self.trial, best.t / self.lr, best.gtd / gtd0);
-            }
             let moved = (&*x + &d * best.t).f_clamp(0.0, 1.0)?;
             let s = &moved - &*x;
             x.copy_(&moved);
@@ -879,7 +840,8 @@ mod tests {
         let a = Tensor::from_slice(&(0..n).map(|i| 10f64.powf(i as f64 / n as f64)).collect::<Vec<_>>());
         // (Half a grid step off, so that no minimum lies exactly on a
         // bound: a coordinate whose unconstrained minimum is the bound
-        // itself nears it from inside and may stop 1e-10 short.)
+        // itself nears it from inside and may stop 1e-10 short, as it did
+        // on another path to the same minimum.)
         let c = Tensor::from_slice(
             &(0..n)
                 .map(|i| -0.5 + 2.0 * (((i * 37) % n) as f64 + 0.5) / n as f64)
@@ -914,31 +876,6 @@ mod tests {
         let on_bounds = i64::try_from(want.eq(0.0).logical_or(&want.eq(1.0)).sum(Kind::Int64)).unwrap();
         let held = i64::try_from(x.eq(0.0).logical_or(&x.eq(1.0)).sum(Kind::Int64)).unwrap();
         assert_eq!(held, on_bounds, "the coordinates on a bound sit exactly on it");
-    }
-
-    /// The first trial's length moves a tenth of the way (in logarithms)
-    /// to where a quadratic along the last line has its minimum, stays
-    /// within its range, and a slope that did not rise changes nothing.
-    #[test]
-    fn the_first_trial_learns_where_the_lines_minimum_lies() {
-        // Taken at 1 with the slope still half the start's: the minimum lies at 2.
-        let t = next_trial(1.0, 1.0, 0.5);
-        assert!((t - 2f64.powf(0.1)).abs() < 1e-12, "{t}");
-        // Steps that keep finding it at 1.25 bring the length there.
-        let mut t = 1.0;
-        for _ in 0..300 {
-            t = next_trial(t, t, 1.0 - t / 1.25);
-        }
-        assert!((t - 1.25).abs() < 1e-9, "{t}");
-        // An overshoot (the slope past zero) shortens it.
-        assert!(next_trial(1.0, 1.0, -0.5) < 1.0);
-        // Within its range however far off the estimate.
-        assert_eq!(next_trial(2.0, 2.0, 0.999), 2.0);
-        assert_eq!(next_trial(0.5, 0.01, -100.0), 0.5);
-        for r in [1.0, 3.0, f64::NAN] {
-            assert_eq!(next_trial(1.3, 1.0, r), 1.3);
-        }
-        assert_eq!(next_trial(1.3, f64::NAN, 0.2), 1.3);
     }
 
     /// f(x) = (q(x) − c)² where q rounds x to a grid of `h`: like a loss
